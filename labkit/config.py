@@ -274,6 +274,8 @@ _OAUTH2_KEYS = tuple(OAuth2Config.model_fields)
 def _normalize(
     document: dict[str, Any], errors: list[tuple[str, str]]
 ) -> tuple[dict[str, Any], dict[str, Any], str]:
+    # After this, oauth2.scope_hierarchy holds the hierarchy; "_hierarchy_path" remembers where it was
+    # written so that errors name the place the user wrote.
     """Split a document into (security block, document-level extras, path prefix of security)."""
     if "security" in document:
         security = document.get("security")
@@ -313,6 +315,7 @@ def _normalize(
             errors.append((_join(prefix, "scope_hierarchy"), message))
         elif "scope_hierarchy" in security:
             oauth2["scope_hierarchy"] = security.pop("scope_hierarchy")
+            security["_hierarchy_path"] = _join(prefix, "scope_hierarchy")
         # oauth2 settings pasted one level too high (e.g. introspection_cache_ttl after scope_hierarchy)
         for key in [k for k in security if k in _OAUTH2_KEYS and k != "scope_hierarchy"]:
             if key in oauth2:
@@ -330,6 +333,7 @@ def _normalize(
 def _build(
     security: dict[str, Any], extras: dict[str, Any], prefix: str, errors: list[tuple[str, str]]
 ) -> SecurityConfig | None:
+    hierarchy_path = security.pop("_hierarchy_path", None)
     _unknown_keys(security, _SECURITY_KEYS, prefix, errors)
     enabled = security.get("enabled", True)
     if not isinstance(enabled, bool):
@@ -342,7 +346,7 @@ def _build(
         errors.append((oauth2_path, "missing: add an oauth2 block with at least validation_strategy"))
         oauth2 = None
     else:
-        oauth2 = _build_oauth2(security["oauth2"], oauth2_path, errors)
+        oauth2 = _build_oauth2(security["oauth2"], oauth2_path, errors, hierarchy_path)
     middleware = _build_middleware(extras.get("middleware"), "middleware", errors)
     plugins = _build_plugins(extras.get("plugins"), "plugins", errors)
     tenants = _build_tenants(extras.get("tenants"), "tenants", errors)
@@ -356,7 +360,21 @@ def _build(
     )
 
 
-def _build_oauth2(raw: Any, path: str, errors: list[tuple[str, str]]) -> OAuth2Config | None:
+def _build_oauth2(
+    raw: Any, path: str, errors: list[tuple[str, str]], hierarchy_path: str | None = None
+) -> OAuth2Config | None:
+    """Validate one oauth2 block; errors about a hierarchy moved here name ``hierarchy_path``."""
+    before = len(errors)
+    model = _build_oauth2_at(raw, path, errors)
+    if hierarchy_path:
+        moved = _join(path, "scope_hierarchy")
+        errors[before:] = [
+            (hierarchy_path + p[len(moved):] if p.startswith(moved) else p, m) for p, m in errors[before:]
+        ]
+    return model
+
+
+def _build_oauth2_at(raw: Any, path: str, errors: list[tuple[str, str]]) -> OAuth2Config | None:
     if not isinstance(raw, Mapping):
         errors.append((path, f"expected a mapping, got {_type_name(raw)}"))
         return None
