@@ -75,10 +75,11 @@ class AuthError(LabkitError):
     ``detail`` is a precise, token-free explanation (e.g. ``"exp 1700000000 is before now"``).
     """
 
-    def __init__(self, reason: Reason, detail: str = "") -> None:
+    def __init__(self, reason: Reason, detail: str = "", *, attempts: tuple[tuple[str, Reason], ...] = ()) -> None:
         super().__init__("Unauthorized")
         self.reason = reason
         self.detail = detail
+        self.attempts = attempts  # (strategy, reason) of each attempt, for the hybrid strategy
 
     def __repr__(self) -> str:
         return f"AuthError({self.reason.value!r}, {self.detail!r})"

@@ -1,0 +1,112 @@
+"""Strict reading of a JWS Compact Serialization (RFC 7515 §7.1) before joserfc verifies it.
+
+joserfc does the cryptography; this layer refuses what a lenient reader would repair: padding,
+whitespace, non-canonical base64url (RFC 7515 §2, RFC 4648 §3.5), duplicate JSON members
+(RFC 7515 §5.2 / RFC 8259 §4), NaN and Infinity, a BOM, JWE and JSON serializations, oversized input.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from ..errors import AuthError, Reason
+
+__all__ = ["MAX_TOKEN_BYTES", "CompactJWS", "DuplicateMemberError", "b64url_decode", "parse_compact", "strict_json"]
+
+MAX_TOKEN_BYTES = 8192
+_SEGMENT = re.compile(r"[A-Za-z0-9_-]*")
+
+
+@dataclass(frozen=True, slots=True)
+class CompactJWS:
+    """The three segments of a compact JWS, decoded; nothing here is verified yet."""
+
+    header: dict[str, Any]
+    payload: bytes
+    signature: bytes
+    signing_input: bytes
+
+
+def b64url_decode(segment: str) -> bytes:
+    """Decode unpadded, canonical base64url; raises ``ValueError`` on anything else."""
+    if len(segment) % 4 == 1 or not _SEGMENT.fullmatch(segment):
+        raise ValueError("not base64url")
+    raw = base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+    # RFC 4648 §3.5: unused trailing bits must be zero, so each value has exactly one encoding.
+    if base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii") != segment:
+        raise ValueError("non-canonical base64url")
+    return raw
+
+
+class DuplicateMemberError(ValueError):
+    """A JSON object names one member twice (parsers disagree on which one wins)."""
+
+    def __init__(self, member: str) -> None:
+        super().__init__(f"duplicate member {member[:64]!r}")
+        self.member = member
+
+
+def _refuse_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in result:
+            raise DuplicateMemberError(key)
+        result[key] = value
+    return result
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def strict_json(data: bytes) -> Any:
+    """Parse UTF-8 JSON strictly (no BOM, NaN, Infinity or duplicate members); raises ``ValueError``."""
+    try:
+        text = data.decode("utf-8")
+        return json.loads(text, object_pairs_hook=_refuse_duplicates, parse_constant=_refuse_constant)
+    except (UnicodeDecodeError, RecursionError) as exc:
+        raise ValueError(str(exc.__class__.__name__)) from None
+
+
+def parse_compact(token: object) -> CompactJWS:
+    """Split and decode a compact JWS strictly; raises ``AuthError`` with a precise reason."""
+    if not isinstance(token, str) or not token:
+        raise AuthError(Reason.MALFORMED, "empty or non-string token")
+    if len(token) > MAX_TOKEN_BYTES:
+        raise AuthError(Reason.SIZE, f"token longer than {MAX_TOKEN_BYTES} bytes")
+    if not token.isascii():
+        raise AuthError(Reason.MALFORMED, "non-ASCII character in token")
+    if token.lstrip().startswith("{"):
+        raise AuthError(Reason.MALFORMED, "JSON serialization where compact JWS was expected")
+    parts = token.split(".")
+    if len(parts) == 5:
+        raise AuthError(Reason.TOKEN_TYPE, "JWE (5 segments) where a signed JWT was expected")
+    if len(parts) != 3:
+        raise AuthError(Reason.MALFORMED, f"{len(parts)} segments; a compact JWS has 3")
+    header_seg, payload_seg, signature_seg = parts
+    if not header_seg:
+        raise AuthError(Reason.MALFORMED, "empty header segment")
+    try:
+        header_raw = b64url_decode(header_seg)
+    except ValueError as exc:
+        raise AuthError(Reason.MALFORMED, f"header segment: {exc}") from None
+    try:
+        header = strict_json(header_raw)
+    except ValueError as exc:
+        raise AuthError(Reason.MALFORMED, f"header is not strict JSON: {exc}") from None
+    if not isinstance(header, dict):
+        raise AuthError(Reason.MALFORMED, "header is not a JSON object")
+    if not payload_seg:
+        raise AuthError(Reason.MALFORMED, "empty payload segment (detached content is not accepted)")
+    if not signature_seg:
+        raise AuthError(Reason.SIGNATURE, "no signature")
+    try:
+        payload = b64url_decode(payload_seg)
+        signature = b64url_decode(signature_seg)
+    except ValueError as exc:
+        raise AuthError(Reason.MALFORMED, f"payload or signature segment: {exc}") from None
+    return CompactJWS(header, payload, signature, f"{header_seg}.{payload_seg}".encode("ascii"))

@@ -1,0 +1,91 @@
+"""Bounded caches and single-flight: what keeps validation fast without growing without bound."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Hashable
+from typing import Generic, TypeVar
+
+__all__ = ["SingleFlight", "TTLCache", "token_key"]
+
+V = TypeVar("V")
+
+
+def token_key(token: str) -> bytes:
+    """The cache key of a token: its SHA-256 digest (a cache never holds the token itself)."""
+    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).digest()
+
+
+class TTLCache(Generic[V]):
+    """An LRU map whose entries expire at their own time; at most ``max_size`` entries."""
+
+    def __init__(self, max_size: int, clock: Callable[[], float]) -> None:
+        self.max_size = max_size
+        self._clock = clock
+        self._data: OrderedDict[Hashable, tuple[float, V]] = OrderedDict()
+        self.hits = 0
+        self.misses = 0
+
+    def get(self, key: Hashable) -> V | None:
+        """The live value for ``key`` (refreshing its LRU place), or None."""
+        entry = self._data.get(key)
+        if entry is None:
+            self.misses += 1
+            return None
+        expires_at, value = entry
+        if self._clock() >= expires_at:
+            del self._data[key]
+            self.misses += 1
+            return None
+        self._data.move_to_end(key)
+        self.hits += 1
+        return value
+
+    def put(self, key: Hashable, value: V, expires_at: float) -> None:
+        """Remember ``value`` until ``expires_at``; evicts the least recently used beyond ``max_size``."""
+        if expires_at <= self._clock() or self.max_size <= 0:
+            return
+        self._data[key] = (expires_at, value)
+        self._data.move_to_end(key)
+        while len(self._data) > self.max_size:
+            self._data.popitem(last=False)
+
+    def discard(self, key: Hashable) -> None:
+        """Forget ``key``."""
+        self._data.pop(key, None)
+
+    def clear(self) -> None:
+        """Forget everything."""
+        self._data.clear()
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+
+class SingleFlight(Generic[V]):
+    """Concurrent callers asking for the same key share one in-flight call (per event loop)."""
+
+    def __init__(self) -> None:
+        self._inflight: dict[tuple[int, Hashable], asyncio.Future[V]] = {}
+
+    async def run(self, key: Hashable, call: Callable[[], Awaitable[V]]) -> V:
+        """Await ``call()`` once for all concurrent callers of ``key``; they all see its result or error."""
+        slot = (id(asyncio.get_running_loop()), key)
+        pending = self._inflight.get(slot)
+        if pending is not None:
+            return await asyncio.shield(pending)
+        future: asyncio.Future[V] = asyncio.get_running_loop().create_future()
+        self._inflight[slot] = future
+        try:
+            result = await call()
+        except BaseException as exc:
+            future.set_exception(exc)
+            future.exception()  # mark retrieved: no "exception was never retrieved" warning
+            raise
+        else:
+            future.set_result(result)
+            return result
+        finally:
+            del self._inflight[slot]

@@ -1,0 +1,124 @@
+"""Claim checks shared by JWT (RFC 7519 §4.1, RFC 9068) and introspection (RFC 7662 §2.2) results."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..errors import AuthError, Reason
+from ..scopes import ScopeHierarchy, is_scope_token
+
+__all__ = ["ClaimPolicy", "authorize_scopes", "check_claims", "client_of", "extract_scopes"]
+
+_SCOPE_ALIASES = ("scope", "scp")  # one concept, two spellings (RFC 8693 vs Microsoft/Okta)
+_CLIENT_CLAIMS = ("client_id", "azp", "cid", "appid")
+
+
+@dataclass(frozen=True)
+class ClaimPolicy:
+    """What a token's claims must satisfy."""
+
+    issuers: tuple[str, ...] = ()
+    audiences: tuple[str, ...] = ()
+    leeway: int = 0
+    required: tuple[str, ...] = ("exp",)
+    scope_claims: tuple[str, ...] = ("scope", "scp")
+    required_scopes: tuple[str, ...] = ()
+    allowed_scopes: frozenset[str] | None = None
+    hierarchy: ScopeHierarchy = field(default_factory=ScopeHierarchy)
+
+
+def _number(claims: Mapping[str, Any], name: str) -> float | None:
+    if name not in claims:
+        return None
+    value = claims[name]
+    # RFC 7519 §2 NumericDate: a JSON number; not a string, boolean, null, NaN or infinity.
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise AuthError(Reason.CLAIMS, f"{name} is not a NumericDate")
+    return float(value)
+
+
+def check_claims(claims: Mapping[str, Any], policy: ClaimPolicy, now: float, *, required: Iterable[str] = ()) -> None:
+    """Check presence, time, issuer and audience claims; raises ``AuthError`` naming the claim.
+
+    ``iss`` and ``aud`` are compared when present; name them in ``required`` to demand them (JWT does
+    when an issuer or audience is configured; RFC 7662 responses may omit them).
+    """
+    for name in required:
+        if name not in claims:
+            raise AuthError(Reason.CLAIMS, f"required claim {name!r} is missing")
+    leeway = policy.leeway
+    exp = _number(claims, "exp")
+    # RFC 7519 §4.1.4: the token must not be accepted on or after exp.
+    if exp is not None and now >= exp + leeway:
+        raise AuthError(Reason.EXPIRED, f"expired at {exp:.0f}, now {now:.0f} (leeway {leeway}s)")
+    nbf = _number(claims, "nbf")
+    if nbf is not None and now + leeway < nbf:
+        raise AuthError(Reason.NOT_YET_VALID, f"not valid before {nbf:.0f}, now {now:.0f} (leeway {leeway}s)")
+    iat = _number(claims, "iat")
+    if iat is not None and iat > now + leeway:
+        raise AuthError(Reason.ISSUED_IN_FUTURE, f"issued at {iat:.0f}, in the future of {now:.0f}")
+    if "iss" in claims:
+        issuer = claims["iss"]
+        if not isinstance(issuer, str):
+            raise AuthError(Reason.ISSUER, "iss is not a string")
+        # Exact comparison: no prefix, substring or case folding (CVE-2024-53861).
+        if policy.issuers and issuer not in policy.issuers:
+            raise AuthError(Reason.ISSUER, f"iss {str(issuer)[:120]!r} is not the configured issuer")
+    if policy.audiences and "aud" in claims:
+        aud = claims["aud"]
+        values = [aud] if isinstance(aud, str) else aud
+        if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+            raise AuthError(Reason.AUDIENCE, "aud is not a string or an array of strings")
+        if not any(v in policy.audiences for v in values):
+            raise AuthError(Reason.AUDIENCE, "aud does not contain the configured audience")
+
+
+def extract_scopes(claims: Mapping[str, Any], scope_claims: Iterable[str]) -> frozenset[str]:
+    """Granted scopes from the configured claims; raises ``AuthError(SCOPE)`` for a malformed claim.
+
+    ``scope`` and ``scp`` are two spellings of one claim: when both are present they must agree.
+    Other configured claims (``permissions``, ``roles``) add to the grant.
+    """
+    found: dict[str, frozenset[str]] = {}
+    for name in scope_claims:
+        if name in claims:
+            found[name] = _scope_values(claims[name], name)
+    aliases = [found[n] for n in _SCOPE_ALIASES if n in found]
+    if len(aliases) == 2 and aliases[0] != aliases[1]:
+        raise AuthError(Reason.SCOPE, "scope and scp disagree")
+    return frozenset().union(*found.values()) if found else frozenset()
+
+
+def _scope_values(value: Any, name: str) -> frozenset[str]:
+    if isinstance(value, str):
+        items = [v for v in value.split(" ") if v]  # RFC 6749 §3.3: space-delimited
+    elif isinstance(value, list):
+        items = value
+    else:
+        raise AuthError(Reason.SCOPE, f"{name} is neither a string nor an array")
+    for item in items:
+        if not is_scope_token(item):
+            raise AuthError(Reason.SCOPE, f"{name} holds a value that is not a scope token")
+    return frozenset(items)
+
+
+def authorize_scopes(granted: frozenset[str], policy: ClaimPolicy) -> frozenset[str]:
+    """Drop scopes outside ``allowed_scopes``, then require ``required_scopes`` (hierarchy applied)."""
+    if policy.allowed_scopes is not None:
+        granted = granted & policy.allowed_scopes
+    missing = policy.hierarchy.missing(granted, policy.required_scopes)
+    if missing:
+        raise AuthError(Reason.SCOPE, f"missing required scope(s): {' '.join(missing)}")
+    return granted
+
+
+def client_of(claims: Mapping[str, Any]) -> str | None:
+    """The OAuth client a token was issued to (``client_id``, ``azp``, ``cid`` or ``appid``)."""
+    for name in _CLIENT_CLAIMS:
+        value = claims.get(name)
+        if isinstance(value, str):
+            return value
+    return None

@@ -1,0 +1,216 @@
+"""JWT access tokens (RFC 7519, RFC 9068) verified with joserfc under RFC 8725's best practices."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Collection, Mapping
+from typing import Any, Protocol
+
+from joserfc.errors import JoseError
+from joserfc.jws import JWSRegistry
+
+from ..config import OAuth2Config
+from ..errors import AuthError, Reason
+from ._compact import CompactJWS, parse_compact, strict_json
+from .cache import TTLCache, token_key
+from .claims import ClaimPolicy, authorize_scopes, check_claims, client_of, extract_scopes
+from .keys import KeySet, TrustedKey
+from .principal import Principal, fingerprint
+
+__all__ = ["JWTValidator", "KeySource", "StaticKeys", "check_header", "claim_policy", "verify_signature"]
+
+SUPPORTED_ALGORITHMS = frozenset(
+    {"HS256", "HS384", "HS512", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512",
+     "EdDSA"}
+)
+# RFC 8725 §3.10 / RFC 7515 §4.1.2-6: never take keys from the token itself.
+_KEY_BEARING_HEADERS = ("jku", "x5u", "jwk", "x5c")
+_ACCEPTED_TYP = frozenset({"jwt", "at+jwt", "application/jwt", "application/at+jwt"})
+
+
+class KeySource(Protocol):
+    """Where verification keys come from: a static set or a JWKS endpoint."""
+
+    async def keys(self) -> KeySet:
+        """The current key set; raises ``AuthError`` when there are none to be had."""
+        ...
+
+    async def refresh_for_kid(self, kid: str) -> KeySet:
+        """A key set refreshed because a token names an unknown ``kid`` (rate-limited by the source)."""
+        ...
+
+
+class StaticKeys:
+    """A key set that never changes (``jwt_secret`` or an inline ``jwks``)."""
+
+    def __init__(self, keyset: KeySet) -> None:
+        self.keyset = keyset
+
+    async def keys(self) -> KeySet:
+        return self.keyset
+
+    async def refresh_for_kid(self, kid: str) -> KeySet:
+        return self.keyset
+
+
+def check_header(header: Mapping[str, Any], algorithms: Collection[str]) -> str:
+    """Apply the header policy and return the pinned algorithm; raises ``AuthError``."""
+    if "enc" in header:
+        raise AuthError(Reason.TOKEN_TYPE, "JWE header where a signed JWT was expected")
+    alg = header.get("alg")
+    if not isinstance(alg, str):
+        raise AuthError(Reason.ALGORITHM, "no alg in the header")
+    # RFC 8725 §3.1: the algorithm is pinned by configuration; 'none' never passes, whatever the config says.
+    if alg not in algorithms or alg not in SUPPORTED_ALGORITHMS:
+        raise AuthError(Reason.ALGORITHM, f"alg {alg[:32]!r} is not allowed (allowed: {', '.join(algorithms)})")
+    for name in _KEY_BEARING_HEADERS:
+        if name in header:
+            raise AuthError(Reason.HEADER, f"header carries {name!r}: keys are never taken from the token")
+    # RFC 7515 §4.1.11: we understand no extension, so any crit must be refused.
+    if "crit" in header:
+        raise AuthError(Reason.HEADER, "crit names an extension this validator does not understand")
+    if "b64" in header:
+        raise AuthError(Reason.HEADER, "b64 (RFC 7797 unencoded payload) is not accepted")
+    if "zip" in header:
+        raise AuthError(Reason.HEADER, "zip is not allowed in a JWS")
+    kid = header.get("kid")
+    if kid is not None and not isinstance(kid, str):
+        raise AuthError(Reason.HEADER, "kid is not a string")
+    typ = header.get("typ")
+    if typ is not None and (not isinstance(typ, str) or typ.lower() not in _ACCEPTED_TYP):
+        raise AuthError(Reason.TOKEN_TYPE, f"typ {str(typ)[:32]!r} is not an access token type")
+    cty = header.get("cty")
+    if isinstance(cty, str) and cty.lower() in ("jwt", "application/jwt"):
+        raise AuthError(Reason.TOKEN_TYPE, "nested JWT (cty JWT) is not accepted")
+    return alg
+
+
+def verify_jws(jws: CompactJWS, alg: str, key: TrustedKey) -> None:
+    """Verify the signature with joserfc's algorithm; raises ``AuthError(SIGNATURE)``."""
+    model = JWSRegistry.algorithms[alg]
+    try:
+        model.check_key(key.key)
+        ok = model.verify(jws.signing_input, jws.signature, key.key)
+    except (JoseError, ValueError, TypeError) as exc:
+        raise AuthError(Reason.SIGNATURE, f"signature check failed ({exc.__class__.__name__})") from None
+    if not ok:
+        raise AuthError(Reason.SIGNATURE, f"{alg} signature does not verify with key {key.kid or '(no kid)'}")
+
+
+def decode_payload(jws: CompactJWS) -> dict[str, Any]:
+    """The claims set as a JSON object; raises ``AuthError(MALFORMED)``."""
+    try:
+        claims = strict_json(jws.payload)
+    except ValueError as exc:
+        raise AuthError(Reason.MALFORMED, f"payload is not strict JSON: {exc}") from None
+    if not isinstance(claims, dict):
+        raise AuthError(Reason.MALFORMED, "payload is not a JSON object")
+    return claims
+
+
+def verify_signature(
+    token: str, jwks: Mapping[str, Any], algorithms: Collection[str]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The JWS step alone: strict parse, header policy, key selection, signature. Returns (header, payload).
+
+    Claims (time, issuer, audience, scopes) are not checked. Raises ``AuthError``.
+    """
+    jws = parse_compact(token)
+    alg = check_header(jws.header, algorithms)
+    key = KeySet.from_jwks(jws_keys(jwks)).select(alg, jws.header.get("kid"))
+    verify_jws(jws, alg, key)
+    return dict(jws.header), decode_payload(jws)
+
+
+def jws_keys(jwks: Mapping[str, Any]) -> Mapping[str, Any]:
+    """Accept a JWK Set or a single JWK."""
+    return jwks if "keys" in jwks else {"keys": [dict(jwks)]}
+
+
+def claim_policy(cfg: OAuth2Config) -> ClaimPolicy:
+    """The claim policy an ``oauth2`` block asks for."""
+    return ClaimPolicy(
+        issuers=cfg.issuers,
+        audiences=cfg.audiences,
+        leeway=cfg.leeway,
+        required=cfg.claims_required,
+        scope_claims=tuple(cfg.scope_claims),
+        required_scopes=tuple(cfg.required_scopes),
+        allowed_scopes=frozenset(cfg.allowed_scopes) if cfg.allowed_scopes is not None else None,
+        hierarchy=cfg.hierarchy,
+    )
+
+
+class JWTValidator:
+    """Validates JWT access tokens: signature (pinned algorithms, trusted keys), claims and scopes.
+
+    Validated tokens are remembered by hash until ``min(exp, now + jwt_cache_ttl)``, so a repeated
+    token skips the signature. Raises ``AuthError``.
+    """
+
+    strategy = "jwt"
+
+    def __init__(
+        self,
+        cfg: OAuth2Config,
+        keys: KeySource,
+        *,
+        clock: Callable[[], float] = time.time,
+        tenant: str | None = None,
+    ) -> None:
+        self.algorithms = cfg.algorithms
+        self.policy = claim_policy(cfg)
+        self.source = keys
+        self.clock = clock
+        self.tenant = tenant
+        self.cache_ttl = cfg.jwt_cache_ttl
+        self.cache: TTLCache[Principal] = TTLCache(cfg.max_cache_size, clock)
+
+    async def validate(self, token: str) -> Principal:
+        """Validate ``token`` and return its ``Principal``; raises ``AuthError``."""
+        cache_key = token_key(token) if isinstance(token, str) else None
+        if cache_key is not None and self.cache_ttl:
+            hit = self.cache.get(cache_key)
+            if hit is not None:
+                return hit
+        jws = parse_compact(token)
+        alg = check_header(jws.header, self.algorithms)
+        kid = jws.header.get("kid")
+        keyset = await self.source.keys()
+        try:
+            key = keyset.select(alg, kid)
+        except AuthError:
+            if kid is None or keyset.has_kid(kid):
+                raise
+            # An unknown kid may be a rotation: refetch once (the source rate-limits this).
+            key = (await self.source.refresh_for_kid(kid)).select(alg, kid)
+        verify_jws(jws, alg, key)
+        claims = decode_payload(jws)
+        now = self.clock()
+        principal = self.principal_from_claims(claims, now, token)
+        if cache_key is not None and self.cache_ttl:
+            expires = now + self.cache_ttl
+            if principal.expires_at is not None:
+                expires = min(expires, principal.expires_at + self.policy.leeway)
+            self.cache.put(cache_key, principal, expires)
+        return principal
+
+    def principal_from_claims(self, claims: dict[str, Any], now: float, token: str) -> Principal:
+        """Check claims and scopes and build the ``Principal``; raises ``AuthError``."""
+        check_claims(claims, self.policy, now, required=self.policy.required)
+        subject = claims.get("sub")
+        if subject is not None and not isinstance(subject, str):
+            raise AuthError(Reason.CLAIMS, "sub is not a string")
+        scopes = authorize_scopes(extract_scopes(claims, self.policy.scope_claims), self.policy)
+        exp = claims.get("exp")
+        return Principal(
+            subject=subject,
+            scopes=scopes,
+            client_id=client_of(claims),
+            issuer=claims.get("iss"),
+            claims=claims,
+            tenant=self.tenant,
+            strategy=self.strategy,
+            fingerprint=fingerprint(token),
+            expires_at=float(exp) if isinstance(exp, (int, float)) and not isinstance(exp, bool) else None,
+        )
