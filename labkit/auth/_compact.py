@@ -83,23 +83,22 @@ def parse_compact(token: object) -> CompactJWS:
     if token.lstrip().startswith("{"):
         raise AuthError(Reason.MALFORMED, "JSON serialization where compact JWS was expected")
     parts = token.split(".")
-    if len(parts) == 5:
-        raise AuthError(Reason.TOKEN_TYPE, "JWE (5 segments) where a signed JWT was expected")
-    if len(parts) != 3:
-        raise AuthError(Reason.MALFORMED, f"{len(parts)} segments; a compact JWS has 3")
-    header_seg, payload_seg, signature_seg = parts
+    header_seg = parts[0]
     if not header_seg:
         raise AuthError(Reason.MALFORMED, "empty header segment")
     try:
-        header_raw = b64url_decode(header_seg)
+        header = strict_json(b64url_decode(header_seg))
     except ValueError as exc:
-        raise AuthError(Reason.MALFORMED, f"header segment: {exc}") from None
-    try:
-        header = strict_json(header_raw)
-    except ValueError as exc:
-        raise AuthError(Reason.MALFORMED, f"header is not strict JSON: {exc}") from None
+        raise AuthError(Reason.MALFORMED, f"header segment is not base64url strict JSON: {exc}") from None
     if not isinstance(header, dict):
         raise AuthError(Reason.MALFORMED, "header is not a JSON object")
+    if "enc" in header:
+        raise AuthError(Reason.TOKEN_TYPE, "JWE where a signed JWT was expected")
+    if len(parts) != 3:
+        if "b64" in header:
+            raise AuthError(Reason.HEADER, "b64 (RFC 7797 unencoded payload) is not accepted")
+        raise AuthError(Reason.MALFORMED, f"{len(parts)} segments; a compact JWS has 3")
+    _, payload_seg, signature_seg = parts
     if not payload_seg:
         raise AuthError(Reason.MALFORMED, "empty payload segment (detached content is not accepted)")
     if not signature_seg:

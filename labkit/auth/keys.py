@@ -13,10 +13,12 @@ Nothing here raises anything but ``AuthError`` (at selection); problems are kept
 
 from __future__ import annotations
 
+import base64
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from joserfc.errors import JoseError
+from joserfc.errors import JoseError, SecurityWarning
 from joserfc.jwk import ECKey, Key, OctKey, OKPKey, RSAKey
 
 from ..errors import AuthError, Reason
@@ -101,7 +103,8 @@ class KeySet:
     @classmethod
     def from_secret(cls, secret: bytes) -> KeySet:
         """A set holding one kid-less HMAC key (``jwt_secret``)."""
-        return cls(keys=(TrustedKey(None, "oct", None, OctKey.import_key(secret), secret_len=len(secret)),))
+        key = _oct({"k": base64.urlsafe_b64encode(secret).rstrip(b"=").decode("ascii")})
+        return cls(keys=(TrustedKey(None, "oct", None, key, secret_len=len(secret)),))
 
     def has_kid(self, kid: str) -> bool:
         """True when a trusted key carries this ``kid``."""
@@ -161,7 +164,7 @@ def _import(jwk: object, allow_symmetric: bool) -> TrustedKey:
             secret = b64url_decode(public["k"])
             if not secret:
                 raise _Ignored("empty HMAC key")
-            return TrustedKey(kid, kty, alg, OctKey.import_key({"kty": "oct", **public}), secret_len=len(secret))
+            return TrustedKey(kid, kty, alg, _oct(public), secret_len=len(secret))
         if kty == "RSA":
             return TrustedKey(kid, kty, alg, _rsa(public))
         if kty == "EC":
@@ -170,6 +173,13 @@ def _import(jwk: object, allow_symmetric: bool) -> TrustedKey:
         return TrustedKey(kid, kty, alg, _okp(public), curve_alg="EdDSA")
     except (ValueError, TypeError, JoseError) as exc:
         raise _Ignored(f"invalid {kty} key ({exc.__class__.__name__})") from None
+
+
+def _oct(public: dict[str, str]) -> Key:
+    # The length policy is ours and depends on the algorithm (TrustedKey.fits); joserfc's warning is moot.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SecurityWarning)
+        return OctKey.import_key({"kty": "oct", **public})
 
 
 def _rsa(public: dict[str, str]) -> Key:
