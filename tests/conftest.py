@@ -25,3 +25,74 @@ def anyio_backend() -> str:
 @pytest.fixture
 def clock() -> int:
     return NOW
+
+
+# ---------------------------------------------------------------------------------------------
+# Keys and tokens (generated once per session; verdicts do not depend on the key bytes)
+
+import json as _json  # noqa: E402
+from typing import Any  # noqa: E402
+
+from joserfc import jwt as _jwt  # noqa: E402
+from joserfc.jwk import ECKey, Key, OctKey, OKPKey, RSAKey  # noqa: E402
+
+ISSUER = "https://issuer.lab.test/"
+AUDIENCE = "api://lab-agent"
+HMAC_SECRET = "lab-hmac-secret-0123456789abcdef-0123456789abcdef-0123456789abcdef"
+
+
+class Keys:
+    """Signing keys for tests, each with a kid."""
+
+    def __init__(self) -> None:
+        self.rsa = RSAKey.generate_key(2048, parameters={"kid": "rsa-1", "alg": "RS256", "use": "sig"})
+        self.rsa2 = RSAKey.generate_key(2048, parameters={"kid": "rsa-2", "alg": "RS256", "use": "sig"})
+        self.ec = ECKey.generate_key("P-256", parameters={"kid": "ec-1", "alg": "ES256", "use": "sig"})
+        self.ed = OKPKey.generate_key("Ed25519", parameters={"kid": "ed-1", "alg": "EdDSA", "use": "sig"})
+        self.attacker = RSAKey.generate_key(2048, parameters={"kid": "rsa-1", "alg": "RS256", "use": "sig"})
+        self.hmac = OctKey.import_key(HMAC_SECRET)
+
+    def jwks(self, *keys: Key) -> dict[str, Any]:
+        chosen = keys or (self.rsa, self.ec, self.ed)
+        return {"keys": [k.as_dict(private=False) for k in chosen]}
+
+
+_KEYS: Keys | None = None
+
+
+@pytest.fixture(scope="session")
+def keys() -> Keys:
+    global _KEYS
+    if _KEYS is None:
+        _KEYS = Keys()
+    return _KEYS
+
+
+def claims(**overrides: Any) -> dict[str, Any]:
+    """Good claims at the fixed clock; override or drop (value None) any of them."""
+    base: dict[str, Any] = {
+        "iss": ISSUER, "sub": "alice", "aud": AUDIENCE, "iat": NOW - 60, "nbf": NOW - 60, "exp": NOW + 3600,
+        "scope": "api:read", "client_id": "lab-client", "jti": "t-1",
+    }
+    base.update(overrides)
+    return {k: v for k, v in base.items() if v is not None}
+
+
+def mint(key: Key, alg: str = "RS256", header: dict[str, Any] | None = None, **claim_overrides: Any) -> str:
+    """Sign a JWT with joserfc."""
+    protected = {"alg": alg, "typ": "at+jwt"}
+    kid = key.kid
+    if kid:
+        protected["kid"] = kid
+    protected.update(header or {})
+    protected = {k: v for k, v in protected.items() if v is not None}
+    return _jwt.encode(protected, claims(**claim_overrides), key, algorithms=[alg])
+
+
+def oauth2(**settings: Any) -> dict[str, Any]:
+    """An oauth2 block for JWT tests with the lab issuer and audience."""
+    return {"validation_strategy": "jwt", "jwt_issuer": ISSUER, "jwt_audience": AUDIENCE, **settings}
+
+
+def dumps(data: Any) -> str:
+    return _json.dumps(data)
