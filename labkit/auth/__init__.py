@@ -43,6 +43,10 @@ class Validator(Protocol):
         """The token's principal; raises ``AuthError``."""
         ...
 
+    async def aclose(self) -> None:
+        """Release HTTP clients the validator created."""
+        ...
+
 
 def build_validator(
     cfg: OAuth2Config,

@@ -70,6 +70,10 @@ class SingleFlight(Generic[V]):
     def __init__(self) -> None:
         self._inflight: dict[tuple[int, Hashable], asyncio.Future[V]] = {}
 
+    def busy(self, key: Hashable) -> bool:
+        """True while a call for ``key`` is in flight in the running loop."""
+        return (id(asyncio.get_running_loop()), key) in self._inflight
+
     async def run(self, key: Hashable, call: Callable[[], Awaitable[V]]) -> V:
         """Await ``call()`` once for all concurrent callers of ``key``; they all see its result or error."""
         slot = (id(asyncio.get_running_loop()), key)

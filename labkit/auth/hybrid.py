@@ -43,3 +43,8 @@ class HybridValidator:
             ) from None
         note = (f"jwt: {jwt_failure.reason.value} ({jwt_failure.detail})",) if jwt_failure else ()
         return replace(principal, strategy="both:introspection", notes=(*principal.notes, *note))
+
+    async def aclose(self) -> None:
+        """Close both validators' HTTP clients."""
+        await self.jwt.aclose()
+        await self.introspection.aclose()

@@ -72,7 +72,8 @@ class JWKSClient:
 
     async def refresh_for_kid(self, kid: str) -> KeySet:
         """Refetch because ``kid`` is unknown, unless a fetch happened within the cooldown."""
-        if self._keyset is not None and self.clock() - self._last_attempt < self.refresh_cooldown:
+        in_flight = self._flight.busy("refresh")
+        if not in_flight and self._keyset is not None and self.clock() - self._last_attempt < self.refresh_cooldown:
             return self._keyset
         return await self._flight.run("refresh", self._refresh)
 

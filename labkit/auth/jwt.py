@@ -195,6 +195,12 @@ class JWTValidator:
             self.cache.put(cache_key, principal, expires)
         return principal
 
+    async def aclose(self) -> None:
+        """Close the key source's HTTP client, if it has one."""
+        close = getattr(self.source, "aclose", None)
+        if close is not None:
+            await close()
+
     def principal_from_claims(self, claims: dict[str, Any], now: float, token: str) -> Principal:
         """Check claims and scopes and build the ``Principal``; raises ``AuthError``."""
         check_claims(claims, self.policy, now, required=self.policy.required)
