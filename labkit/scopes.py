@@ -119,6 +119,11 @@ class ScopeHierarchy:
 
     def missing(self, granted: Iterable[str], required: Iterable[str]) -> list[str]:
         """The scopes of ``required`` that ``granted`` does not cover, in order."""
+        if not isinstance(granted, (set, frozenset)):
+            granted = frozenset(granted)
+        required = list(required)
+        if all(scope in granted for scope in required):
+            return []  # granted directly: no expansion needed
         effective = self.expand(granted)
         return [scope for scope in required if not effective.covers(scope)]
 

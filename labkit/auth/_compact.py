@@ -19,13 +19,18 @@ __all__ = ["MAX_TOKEN_BYTES", "CompactJWS", "DuplicateMemberError", "b64url_deco
 
 MAX_TOKEN_BYTES = 8192
 _SEGMENT = re.compile(r"[A-Za-z0-9_-]*")
+# RFC 4648 §3.5 canonical encoding: the unused bits of the last character must be zero.
+_LAST_CHAR_OK = {
+    2: frozenset("AQgw"),
+    3: frozenset("AEIMQUYcgkosw048"),
+}
 
 
 @dataclass(frozen=True, slots=True)
 class CompactJWS:
     """The three segments of a compact JWS, decoded; nothing here is verified yet."""
 
-    header: dict[str, Any]
+    header: dict[str, Any]  # shared between tokens with the same header: never mutate it
     payload: bytes
     signature: bytes
     signing_input: bytes
@@ -33,13 +38,13 @@ class CompactJWS:
 
 def b64url_decode(segment: str) -> bytes:
     """Decode unpadded, canonical base64url; raises ``ValueError`` on anything else."""
-    if len(segment) % 4 == 1 or not _SEGMENT.fullmatch(segment):
+    remainder = len(segment) % 4
+    if remainder == 1 or not _SEGMENT.fullmatch(segment):
         raise ValueError("not base64url")
-    raw = base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
-    # RFC 4648 §3.5: unused trailing bits must be zero, so each value has exactly one encoding.
-    if base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii") != segment:
-        raise ValueError("non-canonical base64url")
-    return raw
+    if remainder and segment[-1] not in _LAST_CHAR_OK[remainder]:
+        raise ValueError("non-canonical base64url (unused bits set)")
+    # The alphabet was checked above, so the standard decoder cannot skip or repair anything here.
+    return base64.urlsafe_b64decode(segment + "=" * (-remainder % 4))
 
 
 class DuplicateMemberError(ValueError):
@@ -51,11 +56,13 @@ class DuplicateMemberError(ValueError):
 
 
 def _refuse_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    result: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in result:
-            raise DuplicateMemberError(key)
-        result[key] = value
+    result = dict(pairs)
+    if len(result) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise DuplicateMemberError(key)
+            seen.add(key)
     return result
 
 
@@ -63,13 +70,39 @@ def _refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
+_DECODER = json.JSONDecoder(object_pairs_hook=_refuse_duplicates, parse_constant=_refuse_constant)
+
+
 def strict_json(data: bytes) -> Any:
     """Parse UTF-8 JSON strictly (no BOM, NaN, Infinity or duplicate members); raises ``ValueError``."""
     try:
-        text = data.decode("utf-8")
-        return json.loads(text, object_pairs_hook=_refuse_duplicates, parse_constant=_refuse_constant)
+        return _DECODER.decode(data.decode("utf-8"))
     except (UnicodeDecodeError, RecursionError) as exc:
         raise ValueError(str(exc.__class__.__name__)) from None
+
+
+_HEADER_CACHE: dict[str, dict[str, Any]] = {}
+_HEADER_CACHE_SIZE = 256
+
+
+def _decode_header(segment: str) -> dict[str, Any]:
+    # Tokens of one issuer share a handful of headers: remember the decoded ones (bounded, public data).
+    cached = _HEADER_CACHE.get(segment)
+    if cached is not None:
+        return cached
+    if not segment:
+        raise AuthError(Reason.MALFORMED, "empty header segment")
+    try:
+        header = strict_json(b64url_decode(segment))
+    except ValueError as exc:
+        raise AuthError(Reason.MALFORMED, f"header segment is not base64url strict JSON: {exc}") from None
+    if not isinstance(header, dict):
+        raise AuthError(Reason.MALFORMED, "header is not a JSON object")
+    if len(segment) <= 1024:
+        if len(_HEADER_CACHE) >= _HEADER_CACHE_SIZE:
+            _HEADER_CACHE.pop(next(iter(_HEADER_CACHE)))
+        _HEADER_CACHE[segment] = header
+    return header
 
 
 def parse_compact(token: object) -> CompactJWS:
@@ -80,25 +113,17 @@ def parse_compact(token: object) -> CompactJWS:
         raise AuthError(Reason.SIZE, f"token longer than {MAX_TOKEN_BYTES} bytes")
     if not token.isascii():
         raise AuthError(Reason.MALFORMED, "non-ASCII character in token")
-    if token.lstrip().startswith("{"):
+    if token.startswith("{"):
         raise AuthError(Reason.MALFORMED, "JSON serialization where compact JWS was expected")
     parts = token.split(".")
-    header_seg = parts[0]
-    if not header_seg:
-        raise AuthError(Reason.MALFORMED, "empty header segment")
-    try:
-        header = strict_json(b64url_decode(header_seg))
-    except ValueError as exc:
-        raise AuthError(Reason.MALFORMED, f"header segment is not base64url strict JSON: {exc}") from None
-    if not isinstance(header, dict):
-        raise AuthError(Reason.MALFORMED, "header is not a JSON object")
+    header = _decode_header(parts[0])
     if "enc" in header:
         raise AuthError(Reason.TOKEN_TYPE, "JWE where a signed JWT was expected")
     if len(parts) != 3:
         if "b64" in header:
             raise AuthError(Reason.HEADER, "b64 (RFC 7797 unencoded payload) is not accepted")
         raise AuthError(Reason.MALFORMED, f"{len(parts)} segments; a compact JWS has 3")
-    _, payload_seg, signature_seg = parts
+    header_seg, payload_seg, signature_seg = parts
     if not payload_seg:
         raise AuthError(Reason.MALFORMED, "empty payload segment (detached content is not accepted)")
     if not signature_seg:

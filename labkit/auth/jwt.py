@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Collection, Mapping
+from hashlib import sha256
 from typing import Any, Protocol
 
 from joserfc.errors import JoseError
@@ -12,10 +13,10 @@ from joserfc.jws import JWSRegistry
 from ..config import OAuth2Config
 from ..errors import AuthError, Reason
 from ._compact import CompactJWS, parse_compact, strict_json
-from .cache import TTLCache, token_key
+from .cache import TTLCache
 from .claims import ClaimPolicy, authorize_scopes, check_claims, client_of, extract_scopes
 from .keys import KeySet, TrustedKey
-from .principal import Principal, fingerprint
+from .principal import Principal
 
 __all__ = ["JWTValidator", "KeySource", "StaticKeys", "check_header", "claim_policy", "verify_signature"]
 
@@ -168,11 +169,13 @@ class JWTValidator:
 
     async def validate(self, token: str) -> Principal:
         """Validate ``token`` and return its ``Principal``; raises ``AuthError``."""
-        cache_key = token_key(token) if isinstance(token, str) else None
-        if cache_key is not None and self.cache_ttl:
-            hit = self.cache.get(cache_key)
-            if hit is not None:
-                return hit
+        cache_key: bytes | None = None
+        if type(token) is str:
+            cache_key = sha256(token.encode("utf-8", "surrogatepass")).digest()  # == token_key(token)
+            if self.cache_ttl:
+                hit = self.cache.get(cache_key)
+                if hit is not None:
+                    return hit
         jws = parse_compact(token)
         alg = check_header(jws.header, self.algorithms)
         kid = jws.header.get("kid")
@@ -187,7 +190,7 @@ class JWTValidator:
         verify_jws(jws, alg, key)
         claims = decode_payload(jws)
         now = self.clock()
-        principal = self.principal_from_claims(claims, now, token)
+        principal = self.principal_from_claims(claims, now, cache_key.hex()[:12] if cache_key else "")
         if cache_key is not None and self.cache_ttl:
             expires = now + self.cache_ttl
             if principal.expires_at is not None:
@@ -201,7 +204,7 @@ class JWTValidator:
         if close is not None:
             await close()
 
-    def principal_from_claims(self, claims: dict[str, Any], now: float, token: str) -> Principal:
+    def principal_from_claims(self, claims: dict[str, Any], now: float, token_fingerprint: str) -> Principal:
         """Check claims and scopes and build the ``Principal``; raises ``AuthError``."""
         check_claims(claims, self.policy, now, required=self.policy.required)
         subject = claims.get("sub")
@@ -217,6 +220,6 @@ class JWTValidator:
             claims=claims,
             tenant=self.tenant,
             strategy=self.strategy,
-            fingerprint=fingerprint(token),
+            fingerprint=token_fingerprint,
             expires_at=float(exp) if isinstance(exp, (int, float)) and not isinstance(exp, bool) else None,
         )

@@ -12,7 +12,7 @@ __all__ = ["Principal", "fingerprint"]
 
 def fingerprint(token: str) -> str:
     """A short, non-reversible token fingerprint for logs: the first 12 hex digits of its SHA-256."""
-    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()[:12]
+    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()[:12]  # == token_key(token).hex()[:12]
 
 
 @dataclass(frozen=True)
