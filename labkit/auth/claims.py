@@ -84,12 +84,28 @@ def extract_scopes(claims: Mapping[str, Any], scope_claims: Iterable[str]) -> fr
     """
     found: dict[str, frozenset[str]] = {}
     for name in scope_claims:
-        if name in claims:
-            found[name] = _scope_values(claims[name], name)
+        value = _lookup(claims, name)
+        if value is not _ABSENT:
+            found[name] = _scope_values(value, name)
     aliases = [found[n] for n in _SCOPE_ALIASES if n in found]
     if len(aliases) == 2 and aliases[0] != aliases[1]:
         raise AuthError(Reason.SCOPE, "scope and scp disagree")
     return frozenset().union(*found.values()) if found else frozenset()
+
+
+_ABSENT = object()
+
+
+def _lookup(claims: Mapping[str, Any], name: str) -> Any:
+    """A claim by name, or a nested one by dotted path (``realm_access.roles``, Keycloak)."""
+    if name in claims:
+        return claims[name]
+    node: Any = claims
+    for part in name.split(".") if "." in name else ():
+        if not isinstance(node, Mapping) or part not in node:
+            return _ABSENT
+        node = node[part]
+    return node if "." in name else _ABSENT
 
 
 def _scope_values(value: Any, name: str) -> frozenset[str]:

@@ -1,0 +1,22 @@
+"""The lab's mock OAuth 2.0 provider: strict where a real server is strict. Lab-only keys and secrets."""
+
+from __future__ import annotations
+
+from .app import LAB_SCOPES, USERS, MockProvider
+from .faults import ENDPOINTS, Fault, Faults
+from .models import Client, User
+from .personas import PERSONAS, persona_issuer, persona_oauth2
+
+__all__ = [
+    "ENDPOINTS",
+    "LAB_SCOPES",
+    "PERSONAS",
+    "USERS",
+    "Client",
+    "Fault",
+    "Faults",
+    "MockProvider",
+    "User",
+    "persona_issuer",
+    "persona_oauth2",
+]

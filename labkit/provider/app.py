@@ -1,0 +1,441 @@
+"""``MockProvider``: the lab's strict OAuth 2.0 authorization server as a Starlette app and a Python API.
+
+Endpoints (each also under ``/{tenant}/`` for path tenants, with its own issuer, keys and clients):
+``/.well-known/oauth-authorization-server`` (RFC 8414), ``/.well-known/openid-configuration``,
+``/jwks``, ``/authorize`` (headless auto-approve, PKCE S256), ``/token``, ``/introspect`` (RFC 7662),
+``/revoke`` (RFC 7009), ``/applications/{client_id}/token`` (GitHub-style check), ``/admin/rotate`` and
+``/admin/faults`` (need the ``X-Lab-Admin`` header).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hmac
+import json
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+from urllib.parse import parse_qsl
+
+from authlib.oauth2.rfc6749.errors import InvalidRequestError, OAuth2Error
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
+
+from .faults import Fault, Faults
+from .models import Client, User
+from .server import LabAuthorizationServer, LabRequest
+
+__all__ = ["LAB_SCOPES", "MockProvider"]
+
+LAB_SCOPES = (
+    "api:read",
+    "api:write",
+    "api:admin",
+    "files:read",
+    "files:write",
+    "admin",
+    "push:read",
+    "push:write",
+    "openid",
+    "email",
+    "profile",
+)
+LAB_REDIRECTS = ("http://127.0.0.1:8765/callback", "http://localhost:8765/callback")
+MAX_BODY = 64 * 1024
+MAX_VALUE = 8 * 1024
+_RESERVED = {".well-known", "jwks", "authorize", "token", "introspect", "revoke", "applications", "admin", "t"}
+_NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+
+
+def _default_clients() -> list[Client]:
+    """The lab's clients. Their secrets are PUBLIC and LAB-ONLY (documented in the README)."""
+    user_grants = ("authorization_code", "refresh_token")
+    clients = [
+        Client("lab-client", "lab-client-secret", scopes=LAB_SCOPES),
+        Client("lab-limited", "lab-limited-secret", scopes=("api:read",)),
+        Client("lab-opaque", "lab-opaque-secret", scopes=LAB_SCOPES, opaque=True),
+        Client("lab-agent", "lab-agent-secret", grant_types=(), can_introspect=True),
+        Client("lab-app", None, grant_types=user_grants, scopes=LAB_SCOPES, redirect_uris=LAB_REDIRECTS),
+        Client("lab-web", "lab-web-secret", grant_types=user_grants, scopes=LAB_SCOPES, redirect_uris=LAB_REDIRECTS),
+        Client(
+            "Iv1.lab-github-app",
+            "lab-github-secret",
+            scopes=("repo", "read:org", "api:read", "api:write"),
+            persona="github",
+            opaque=True,
+        ),
+    ]
+    for persona in ("google", "auth0", "azure", "okta", "keycloak"):
+        clients.append(
+            Client(
+                f"{persona}-client",
+                f"{persona}-secret",
+                grant_types=("client_credentials", *user_grants),
+                scopes=LAB_SCOPES,
+                redirect_uris=LAB_REDIRECTS,
+                persona=persona,
+            )
+        )
+    return clients
+
+
+USERS = (User("alice", "alice@lab.test", "Alice Lab"), User("bob", "bob@lab.test", "Bob Lab"))
+
+
+class MockProvider:
+    """A strict OAuth 2.0 provider for the lab: serve ``provider.app``; mint directly with ``mint()``.
+
+    ``base_url`` is the public root URL (the default issuer); when unset it is taken from each request.
+    ``clock`` (seconds since the epoch) dates every token, code and key retirement.
+    """
+
+    def __init__(
+        self,
+        *,
+        base_url: str | None = None,
+        clock: Callable[[], float] | None = None,
+        tenants: tuple[str, ...] = ("acme", "globex"),
+        admin_token: str = "lab-admin-token",  # noqa: S107 - a documented lab-only value
+    ) -> None:
+        self.base_url = base_url.rstrip("/") if base_url else None
+        self.clock = clock or time.time
+        self.admin_token = admin_token
+        self.faults = Faults()
+        self._seen_base: str | None = None  # the root URL requests arrive at, when base_url is unset
+        self._servers: dict[str | None, LabAuthorizationServer] = {}
+        for tenant in (None, *tenants):
+            if tenant is not None and (tenant in _RESERVED or not tenant.replace("-", "").isalnum()):
+                raise ValueError(f"invalid tenant name {tenant!r}")
+            server = LabAuthorizationServer(tenant=tenant, clock=self.clock, issuer=self._issuer_fn(tenant))
+            for client in _default_clients():
+                server.store.clients[client.client_id] = client
+            for user in USERS:
+                server.store.users[user.subject] = user
+            self._servers[tenant] = server
+        self.app = self._build_app()
+
+    # -- Python API ---------------------------------------------------------------------------
+    @property
+    def tenants(self) -> tuple[str, ...]:
+        """The path tenants (the default tenant is the root)."""
+        return tuple(t for t in self._servers if t is not None)
+
+    def server(self, tenant: str | None = None) -> LabAuthorizationServer:
+        """The authorization server of ``tenant``; raises ``KeyError`` for an unknown tenant."""
+        if tenant not in self._servers:
+            raise KeyError(f"unknown tenant {tenant!r}")
+        return self._servers[tenant]
+
+    def issuer(self, tenant: str | None = None) -> str:
+        """The default issuer of ``tenant`` (``base_url`` or ``base_url/tenant``)."""
+        if self.base_url is None:
+            raise RuntimeError("base_url is not set: serve the provider first (or pass base_url=...)")
+        self.server(tenant)
+        return f"{self.base_url}/{tenant}" if tenant else self.base_url
+
+    def jwks(self, tenant: str | None = None) -> dict[str, Any]:
+        """The public JWK Set of ``tenant``."""
+        return self.server(tenant).keys.jwks()
+
+    def rotate_keys(
+        self, tenant: str | None = None, algorithms: tuple[str, ...] = ("RS256", "ES256", "EdDSA")
+    ) -> list[str]:
+        """Rotate signing keys (retired keys stay published for the grace period); returns the new kids."""
+        return self.server(tenant).keys.rotate(algorithms)
+
+    def register_client(self, client: Client, tenant: str | None = None) -> Client:
+        """Add or replace a client."""
+        self.server(tenant).store.clients[client.client_id] = client
+        return client
+
+    def mint(
+        self,
+        scopes: list[str] | tuple[str, ...] | str = (),
+        *,
+        subject: str | None = None,
+        client_id: str = "lab-client",
+        audience: str | list[str] | None = None,
+        lifetime: int = 3600,
+        issued_at: float | None = None,
+        not_before: float | None = None,
+        alg: str = "RS256",
+        persona: str | None = None,
+        tenant: str | None = None,
+        claims: dict[str, Any] | None = None,
+        opaque: bool = False,
+    ) -> str:
+        """Mint an access token directly (no HTTP), for lessons and tests; it is introspectable.
+
+        ``lifetime`` may be negative (already expired); ``not_before`` in the future makes it not yet
+        valid. Raises ``KeyError`` for an unknown client, tenant or algorithm.
+        """
+        server = self.server(tenant)
+        base = server.store.clients[client_id]
+        client = Client(**{**base.__dict__, "persona": persona or base.persona, "opaque": opaque or base.opaque})
+        user = server.store.users.get(subject) if subject else None
+        if subject and user is None:
+            user = User(subject, f"{subject}@lab.test", subject)
+        scope_list = scopes.split() if isinstance(scopes, str) else list(scopes)
+        return server.issue_access_token(
+            client,
+            user,
+            scope_list,
+            audience=audience or base.audience or server.default_audience,
+            lifetime=lifetime,
+            alg=alg,
+            extra_claims=claims,
+            issued_at=issued_at,
+            not_before=not_before,
+        )
+
+    # -- app ----------------------------------------------------------------------------------
+    def _issuer_fn(self, tenant: str | None) -> Callable[[], str]:
+        def issuer() -> str:
+            base = self.base_url or self._seen_base or "http://127.0.0.1"
+            return f"{base}/{tenant}" if tenant else base
+
+        return issuer
+
+    def _build_app(self) -> Starlette:
+        handlers: list[tuple[str, str, Callable[[Request, LabAuthorizationServer], Awaitable[Response]], list[str]]] = [
+            ("/.well-known/oauth-authorization-server", "metadata", self._metadata, ["GET"]),
+            ("/.well-known/openid-configuration", "metadata", self._metadata, ["GET"]),
+            ("/jwks", "jwks", self._jwks, ["GET"]),
+            ("/authorize", "authorize", self._authorize, ["GET"]),
+            ("/token", "token", self._token, ["POST"]),
+            ("/introspect", "introspect", self._introspect, ["POST"]),
+            ("/revoke", "revoke", self._revoke, ["POST"]),
+            ("/applications/{client_id}/token", "github", self._github, ["POST"]),
+            ("/admin/rotate", "admin", self._admin_rotate, ["POST"]),
+            ("/admin/faults", "admin", self._admin_faults, ["GET", "POST", "DELETE"]),
+        ]
+        routes = []
+        for path, name, handler, methods in handlers:
+            endpoint = self._endpoint(name, handler)
+            routes.append(Route(path, endpoint, methods=methods))
+            routes.append(Route("/{tenant}" + path, endpoint, methods=methods))
+        return Starlette(routes=routes)
+
+    def _endpoint(
+        self, name: str, handler: Callable[[Request, LabAuthorizationServer], Awaitable[Response]]
+    ) -> Callable[[Request], Awaitable[Response]]:
+        async def endpoint(request: Request) -> Response:
+            tenant = request.path_params.get("tenant")
+            if tenant not in self._servers:
+                return JSONResponse({"error": "not_found"}, 404)
+            self._seen_base = str(request.base_url).rstrip("/")
+            fault = self.faults.get(name, tenant) if name != "admin" else None
+            if fault is not None:
+                early = await _apply_fault(fault, name)
+                if early is not None:
+                    return early
+            try:
+                return await handler(request, self._servers[tenant])
+            except OAuth2Error as error:
+                return _error_response(error)
+
+        return endpoint
+
+    async def _metadata(self, request: Request, server: LabAuthorizationServer) -> Response:
+        issuer = server.issuer()
+        auth_methods = ["client_secret_basic", "client_secret_post"]
+        document = {
+            "issuer": issuer,
+            "authorization_endpoint": f"{issuer}/authorize",
+            "token_endpoint": f"{issuer}/token",
+            "jwks_uri": f"{issuer}/jwks",
+            "introspection_endpoint": f"{issuer}/introspect",
+            "revocation_endpoint": f"{issuer}/revoke",
+            "response_types_supported": ["code"],
+            "grant_types_supported": ["authorization_code", "client_credentials", "refresh_token"],
+            "token_endpoint_auth_methods_supported": [*auth_methods, "none"],
+            "introspection_endpoint_auth_methods_supported": auth_methods,
+            "revocation_endpoint_auth_methods_supported": auth_methods,
+            "code_challenge_methods_supported": ["S256"],
+            "scopes_supported": sorted({s for c in server.store.clients.values() for s in c.scopes}),
+            "subject_types_supported": ["public"],
+            "id_token_signing_alg_values_supported": ["RS256"],
+            "token_endpoint_auth_signing_alg_values_supported": ["RS256", "ES256"],
+        }
+        return JSONResponse(document)
+
+    async def _jwks(self, request: Request, server: LabAuthorizationServer) -> Response:
+        fault = self.faults.get("jwks", server.tenant)
+        keys = server.keys.jwks(omit_active=bool(fault and fault.missing_key))
+        return JSONResponse(keys, headers={"Cache-Control": "public, max-age=300"})
+
+    async def _authorize(self, request: Request, server: LabAuthorizationServer) -> Response:
+        lab_request = await _lab_request(request, form=False)
+        hint = lab_request.payload.data.get("login_hint") or "alice"
+        user = server.store.users.get(hint)
+        if user is None:
+            raise InvalidRequestError("unknown login_hint (lab users: alice, bob)")
+        grant = server.run(lab_request, lambda r: server.get_consent_grant(request=r, end_user=user))
+        status, body, headers = server.run(
+            lab_request, lambda r: server.create_authorization_response(r, grant_user=user, grant=grant)
+        )
+        return _response(status, body, headers)
+
+    async def _token(self, request: Request, server: LabAuthorizationServer) -> Response:
+        lab_request = await _lab_request(request)
+        status, body, headers = server.run(lab_request, server.create_token_response)
+        return _response(status, body, headers)
+
+    async def _introspect(self, request: Request, server: LabAuthorizationServer) -> Response:
+        lab_request = await _lab_request(request)
+        status, body, headers = server.run(lab_request, lambda r: server.create_endpoint_response("introspection", r))
+        return _response(status, body, headers)
+
+    async def _revoke(self, request: Request, server: LabAuthorizationServer) -> Response:
+        lab_request = await _lab_request(request)
+        status, body, headers = server.run(lab_request, lambda r: server.create_endpoint_response("revocation", r))
+        return _response(status, body, headers)
+
+    async def _github(self, request: Request, server: LabAuthorizationServer) -> Response:
+        client = server.store.clients.get(request.path_params["client_id"])
+        credentials = _basic_credentials(request.headers.get("authorization", ""))
+        authenticated = (
+            client is not None
+            and credentials is not None
+            and credentials[0] == client.client_id
+            and client.check_client_secret(credentials[1])
+        )
+        if client is None or not authenticated:
+            challenge = {"WWW-Authenticate": 'Basic realm="GitHub"'}
+            return JSONResponse({"message": "Bad credentials"}, 401, headers=challenge)
+        body = await _bounded_body(request)
+        try:
+            token = json.loads(body).get("access_token")
+        except (ValueError, AttributeError):
+            return JSONResponse({"message": "Problems parsing JSON"}, 400)
+        record = server.store.find_token(token) if isinstance(token, str) else None
+        if record is None or record.client_id != client.client_id or record.is_revoked() or record.is_expired():
+            return JSONResponse({"message": "Not Found"}, 404)
+        user = record.subject or client.client_id
+        return JSONResponse(
+            {
+                "id": abs(hash(record.jti)) % 10**8,
+                "scopes": record.scope.split(),
+                "expires_at": int(record.expires_at),
+                "user": {"login": user, "id": abs(hash(user)) % 10**8},
+                "app": {"client_id": client.client_id, "name": "oauth2-lab GitHub app (simulated)"},
+            }
+        )
+
+    def _admin_ok(self, request: Request) -> bool:
+        given = request.headers.get("x-lab-admin", "")
+        return hmac.compare_digest(given.encode(), self.admin_token.encode())
+
+    async def _admin_rotate(self, request: Request, server: LabAuthorizationServer) -> Response:
+        if not self._admin_ok(request):
+            return JSONResponse({"error": "unauthorized"}, 401)
+        kids = server.keys.rotate()
+        return JSONResponse({"rotated": kids})
+
+    async def _admin_faults(self, request: Request, server: LabAuthorizationServer) -> Response:
+        if not self._admin_ok(request):
+            return JSONResponse({"error": "unauthorized"}, 401)
+        if request.method == "DELETE":
+            self.faults.reset()
+        elif request.method == "POST":
+            try:
+                spec = json.loads(await _bounded_body(request))
+                endpoint = spec.pop("endpoint")
+                self.faults.set(endpoint, tenant=server.tenant, **spec)
+            except (ValueError, TypeError, KeyError, AttributeError) as exc:
+                return JSONResponse({"error": "invalid_request", "error_description": str(exc)[:200]}, 400)
+        return JSONResponse({"faults": self.faults.active()})
+
+
+async def _bounded_body(request: Request) -> bytes:
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_BODY:
+            raise InvalidRequestError("request body too large")
+    return body
+
+
+async def _lab_request(request: Request, *, form: bool = True) -> LabRequest:
+    """Build the authlib request; refuse wrong content types, oversized or repeated parameters."""
+    query = parse_qsl(request.url.query, keep_blank_values=True)
+    pairs: list[tuple[str, str]] = []
+    if form:
+        content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if content_type != "application/x-www-form-urlencoded":
+            raise InvalidRequestError("use Content-Type: application/x-www-form-urlencoded")
+        if query:
+            raise InvalidRequestError("parameters belong in the form body, not the query string")
+        try:
+            text = (await _bounded_body(request)).decode("utf-8")
+            pairs = parse_qsl(text, keep_blank_values=True, strict_parsing=bool(text))
+        except (UnicodeDecodeError, ValueError):
+            raise InvalidRequestError("malformed form body") from None
+    for key, value in [*query, *pairs]:
+        if len(key) > 256 or len(value) > MAX_VALUE or "\x00" in value:
+            raise InvalidRequestError("parameter too large or malformed")
+    headers = {k: v for k, v in request.headers.items()}
+    headers = {k.title(): v for k, v in headers.items()}
+    return LabRequest(request.method, str(request.url), headers, query, pairs)
+
+
+def _basic_credentials(header: str) -> tuple[str, str] | None:
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:
+        user, _, password = base64.b64decode(value, validate=True).decode("utf-8").partition(":")
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return user, password
+
+
+def _response(status: int, body: Any, headers: list[tuple[str, str]]) -> Response:
+    merged = dict(headers)
+    if status == 302:
+        return Response(status_code=302, headers={"Location": merged["Location"], **_NO_STORE})
+    if isinstance(body, dict) and body.get("error") == "invalid_client":
+        status = 401  # RFC 6749 §5.2: say how to authenticate
+        merged["WWW-Authenticate"] = 'Basic realm="oauth2-lab", error="invalid_client"'
+    merged.pop("Content-Type", None)
+    merged.update(_NO_STORE)
+    return JSONResponse(body if isinstance(body, dict) else {}, status, headers=merged)
+
+
+def _error_response(error: OAuth2Error) -> Response:
+    status, body, headers = error()
+    return _response(status, body, headers)
+
+
+async def _apply_fault(fault: Fault, name: str) -> Response | None:
+    if fault.latency:
+        await asyncio.sleep(fault.latency)
+    if fault.drop:
+        return _DroppedResponse()
+    if fault.status is not None:
+        return JSONResponse({"error": "server_error", "error_description": "injected fault"}, fault.status)
+    if fault.malformed:
+        return Response(b'{"keys": [ this is not json', 200, media_type="application/json")
+    return None
+
+
+class _DroppedResponse(Response):
+    """Starts a response and never finishes it: the client sees the connection drop."""
+
+    def __init__(self) -> None:
+        super().__init__(status_code=200)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", b"1000")],
+            }
+        )
+        await send({"type": "http.response.body", "body": b'{"trunc', "more_body": True})
+        raise ConnectionAbortedError("injected fault: connection dropped")

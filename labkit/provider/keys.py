@@ -1,0 +1,99 @@
+"""The provider's signing keys: fixed lab keys by default, rotation with a grace period for retired keys."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any
+
+from joserfc.jwk import ECKey, Key, OKPKey, RSAKey
+
+__all__ = ["SIGNING_ALGORITHMS", "KeyRing", "lab_keys"]
+
+SIGNING_ALGORITHMS = ("RS256", "ES256", "EdDSA")
+_KEY_CLASSES: dict[str, Callable[[], Key]] = {
+    "RS256": lambda: RSAKey.generate_key(2048, auto_kid=True),
+    "ES256": lambda: ECKey.generate_key("P-256", auto_kid=True),
+    "EdDSA": lambda: OKPKey.generate_key("Ed25519", auto_kid=True),
+}
+
+
+def lab_keys(tenant: str = "default") -> list[dict[str, Any]] | None:
+    """The committed lab keys of a tenant (PUBLIC, LAB-ONLY), or None when it has none."""
+    text = resources.files("labkit.provider").joinpath("lab_keys.json").read_text(encoding="utf-8")
+    keys: list[dict[str, Any]] | None = json.loads(text).get(tenant)
+    return keys
+
+
+@dataclass
+class _Entry:
+    key: Key
+    alg: str
+    retired_at: float | None = None
+
+
+class KeyRing:
+    """One active signing key per algorithm plus retired keys still published for ``grace`` seconds."""
+
+    def __init__(self, tenant: str, clock: Callable[[], float], grace: float = 3600) -> None:
+        self.clock = clock
+        self.grace = grace
+        self._lock = threading.Lock()
+        self._entries: list[_Entry] = []
+        fixed = lab_keys(tenant)
+        if fixed:
+            for jwk in fixed:
+                self._entries.append(_Entry(_import(jwk), str(jwk["alg"])))
+        else:
+            for alg, make in _KEY_CLASSES.items():
+                self._entries.append(_Entry(_with_params(make(), alg), alg))
+
+    def active(self, alg: str) -> Key:
+        """The current signing key for ``alg``; raises ``KeyError`` for an unknown algorithm."""
+        with self._lock:
+            for entry in self._entries:
+                if entry.alg == alg and entry.retired_at is None:
+                    return entry.key
+        raise KeyError(f"no active key for {alg}")
+
+    def rotate(self, algorithms: tuple[str, ...] = SIGNING_ALGORITHMS) -> list[str]:
+        """Retire the active keys of ``algorithms`` and make new ones; returns the new kids."""
+        now = self.clock()
+        new: list[str] = []
+        with self._lock:
+            for entry in self._entries:
+                if entry.alg in algorithms and entry.retired_at is None:
+                    entry.retired_at = now
+            for alg in algorithms:
+                key = _with_params(_KEY_CLASSES[alg](), alg)
+                self._entries.append(_Entry(key, alg))
+                new.append(str(key.kid))
+        return new
+
+    def jwks(self, *, omit_active: bool = False) -> dict[str, Any]:
+        """The public JWK Set: active keys and retired ones within the grace period."""
+        now = self.clock()
+        with self._lock:
+            self._entries = [e for e in self._entries if e.retired_at is None or now - e.retired_at < self.grace]
+            keys = [
+                e.key.as_dict(private=False)
+                for e in self._entries
+                if not (omit_active and e.retired_at is None)
+            ]
+        return {"keys": keys}
+
+
+def _import(jwk: dict[str, Any]) -> Key:
+    kty = jwk["kty"]
+    cls: Any = {"RSA": RSAKey, "EC": ECKey, "OKP": OKPKey}[kty]
+    key: Key = cls.import_key(jwk)
+    return key
+
+
+def _with_params(key: Key, alg: str) -> Key:
+    data = key.as_dict(private=True)
+    data.update(alg=alg, use="sig")
+    return _import(data)

@@ -1,0 +1,179 @@
+"""The provider's clients, users, tokens and codes (authlib model mixins over plain dataclasses)."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from authlib.oauth2.rfc6749 import AuthorizationCodeMixin, ClientMixin, InvalidScopeError, TokenMixin
+
+__all__ = ["AuthCode", "Client", "Store", "TokenRecord", "User", "token_hash"]
+
+
+def token_hash(token: str) -> str:
+    """How the provider indexes tokens and codes: SHA-256 hex (the store never keys by the raw token)."""
+    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+@dataclass(frozen=True)
+class User:
+    """A lab user the headless login approves as."""
+
+    subject: str
+    email: str
+    name: str
+
+
+@dataclass
+class Client(ClientMixin):  # type: ignore[misc]
+    """A registered OAuth client."""
+
+    client_id: str
+    client_secret: str | None = None  # None: a public client (PKCE, no secret)
+    grant_types: tuple[str, ...] = ("client_credentials",)
+    scopes: tuple[str, ...] = ()
+    redirect_uris: tuple[str, ...] = ()
+    persona: str = "default"
+    audience: str | None = None
+    opaque: bool = False  # issue opaque tokens (introspection lessons) instead of JWTs
+    can_introspect: bool = False  # a resource server allowed to introspect any token
+    lifetime: int = 3600
+    alg: str = "RS256"
+
+    def get_client_id(self) -> str:
+        return self.client_id
+
+    def get_default_redirect_uri(self) -> str | None:
+        return self.redirect_uris[0] if self.redirect_uris else None
+
+    def get_allowed_scope(self, scope: str | None) -> str:
+        if not scope:
+            return " ".join(self.scopes)
+        requested = scope.split()
+        outside = [s for s in requested if s not in self.scopes]
+        if outside:
+            raise InvalidScopeError(f"scope not allowed for this client: {' '.join(outside)}"[:200])
+        return " ".join(dict.fromkeys(requested))
+
+    def check_redirect_uri(self, redirect_uri: str) -> bool:
+        return redirect_uri in self.redirect_uris  # exact match, no prefix or wildcard
+
+    def check_client_secret(self, client_secret: str) -> bool:
+        if self.client_secret is None or not isinstance(client_secret, str):
+            return False
+        return hmac.compare_digest(self.client_secret.encode(), client_secret.encode())
+
+    def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
+        if self.client_secret is None:
+            return method == "none" and endpoint == "token"
+        return method in ("client_secret_basic", "client_secret_post")
+
+    def check_response_type(self, response_type: str) -> bool:
+        return response_type == "code" and "authorization_code" in self.grant_types
+
+    def check_grant_type(self, grant_type: str) -> bool:
+        return grant_type in self.grant_types
+
+
+@dataclass
+class AuthCode(AuthorizationCodeMixin):  # type: ignore[misc]
+    """A one-time authorization code (stored by hash)."""
+
+    code_hash: str
+    client_id: str
+    redirect_uri: str
+    scope: str
+    user: User
+    expires_at: float
+    code_challenge: str | None = None
+    code_challenge_method: str | None = None
+    resource: str | None = None
+    used: bool = False
+    family: str = ""
+
+    def get_redirect_uri(self) -> str:
+        return self.redirect_uri
+
+    def get_scope(self) -> str:
+        return self.scope
+
+    def get_nonce(self) -> None:
+        return None
+
+    def get_auth_time(self) -> None:
+        return None
+
+
+@dataclass
+class TokenRecord(TokenMixin):  # type: ignore[misc]
+    """What the provider remembers of an issued token (never the token itself)."""
+
+    kind: str  # "access" or "refresh"
+    client_id: str
+    scope: str
+    issued_at: float
+    expires_at: float
+    clock: Callable[[], float] = field(repr=False)
+    user: User | None = None
+    subject: str | None = None
+    audience: str | list[str] | None = None
+    issuer: str | None = None
+    jti: str | None = None
+    family: str = ""
+    revoked: bool = False
+    rotated: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def check_client(self, client: Client) -> bool:
+        return client.client_id == self.client_id
+
+    def get_scope(self) -> str:
+        return self.scope
+
+    def get_expires_in(self) -> int:
+        return int(self.expires_at - self.issued_at)
+
+    def is_expired(self) -> bool:
+        return self.clock() >= self.expires_at
+
+    def is_revoked(self) -> bool:
+        return self.revoked
+
+    def get_user(self) -> User | None:
+        return self.user
+
+    def get_client(self) -> Any:
+        return None
+
+
+class Store:
+    """Thread-safe in-memory records of one tenant."""
+
+    def __init__(self) -> None:
+        self.lock = threading.RLock()
+        self.clients: dict[str, Client] = {}
+        self.users: dict[str, User] = {}
+        self.tokens: dict[str, TokenRecord] = {}
+        self.codes: dict[str, AuthCode] = {}
+
+    def add_token(self, token: str, record: TokenRecord) -> None:
+        with self.lock:
+            self.tokens[token_hash(token)] = record
+
+    def find_token(self, token: str) -> TokenRecord | None:
+        with self.lock:
+            return self.tokens.get(token_hash(token))
+
+    def revoke_family(self, family: str) -> int:
+        """Revoke every token of a grant family (refresh reuse or code reuse); returns how many."""
+        count = 0
+        with self.lock:
+            for record in self.tokens.values():
+                if record.family == family and not record.revoked:
+                    record.revoked = True
+                    count += 1
+        return count

@@ -1,0 +1,384 @@
+"""The provider's OAuth 2.0 logic on authlib's server components (RFC 6749, 7636, 7009, 7662, 9068)."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+from contextvars import ContextVar
+from typing import Any, ClassVar
+
+from authlib.oauth2 import AuthorizationServer
+from authlib.oauth2.rfc6749 import OAuth2Payload, OAuth2Request, grants
+from authlib.oauth2.rfc6749.errors import InvalidRequestError, OAuth2Error
+from authlib.oauth2.rfc7009 import RevocationEndpoint
+from authlib.oauth2.rfc7636 import CodeChallenge
+from authlib.oauth2.rfc7662 import IntrospectionEndpoint
+from joserfc import jwt
+
+from .keys import KeyRing
+from .models import AuthCode, Client, Store, TokenRecord, User, token_hash
+from .personas import persona_issuer, shape_claims
+
+__all__ = ["InvalidTargetError", "LabAuthorizationServer", "LabRequest"]
+
+
+class InvalidTargetError(OAuth2Error):  # type: ignore[misc]
+    """RFC 8707 §2: the requested resource is invalid."""
+
+    error = "invalid_target"
+    status_code = 400
+
+
+CODE_LIFETIME = 60
+REFRESH_LIFETIME = 24 * 3600
+_CLIENT_AUTH = ["client_secret_basic", "client_secret_post"]
+_current: ContextVar[LabRequest | None] = ContextVar("labkit_provider_request", default=None)
+
+
+class _Payload(OAuth2Payload):  # type: ignore[misc]
+    def __init__(self, data: dict[str, str], datalist: dict[str, list[str]]) -> None:
+        self._data = data
+        self._datalist = datalist
+
+    @property
+    def data(self) -> dict[str, str]:
+        return self._data
+
+    @property
+    def datalist(self) -> dict[str, list[str]]:
+        return self._datalist
+
+
+class LabRequest(OAuth2Request):  # type: ignore[misc]
+    """An authlib request built from an already-read Starlette request (query + form)."""
+
+    def __init__(
+        self, method: str, uri: str, headers: dict[str, str], query: list[tuple[str, str]], form: list[tuple[str, str]]
+    ) -> None:
+        super().__init__(method, uri, headers=headers)
+        datalist: dict[str, list[str]] = {}
+        for key, value in [*query, *form]:
+            datalist.setdefault(key, []).append(value)
+        # RFC 6749 §3.1, §3.2: parameters MUST NOT be included more than once.
+        repeated = sorted(k for k, v in datalist.items() if len(v) > 1)
+        if repeated:
+            raise InvalidRequestError(f"parameter repeated: {repeated[0]}"[:100])
+        self._args = dict(query)
+        self._form = dict(form)
+        self.payload = _Payload({k: v[0] for k, v in datalist.items()}, datalist)
+
+    @property
+    def args(self) -> dict[str, str]:
+        return self._args
+
+    @property
+    def form(self) -> dict[str, str]:
+        return self._form
+
+
+class LabAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
+    """One tenant's authorization server: clients, users, keys, tokens."""
+
+    def __init__(self, *, tenant: str | None, clock: Callable[[], float], issuer: Callable[[], str]) -> None:
+        super().__init__(scopes_supported=None)
+        self.tenant = tenant
+        self.clock = clock
+        self.issuer = issuer
+        self.store = Store()
+        self.keys = KeyRing(tenant or "default", clock)
+        self.default_audience = "api://oauth2-lab-agent"
+        self.register_token_generator("default", self._generate)
+        self.register_grant(_ClientCredentials)
+        self.register_grant(_AuthorizationCode, [_StrictPKCE(required=True)])
+        self.register_grant(_RefreshToken)
+        self.register_endpoint(_Introspection)
+        self.register_endpoint(_Revocation)
+
+    # -- authlib hooks ------------------------------------------------------------------------
+    def query_client(self, client_id: str) -> Client | None:
+        return self.store.clients.get(client_id)
+
+    def save_token(self, token: dict[str, Any], request: OAuth2Request) -> None:
+        pass  # records are made by the generator, which knows the token's claims
+
+    def send_signal(self, name: str, *args: Any, **kwargs: Any) -> None:
+        pass
+
+    def handle_response(self, status: int, body: Any, headers: list[tuple[str, str]]) -> tuple[int, Any, list[Any]]:
+        return status, body, headers
+
+    def create_oauth2_request(self, request: LabRequest) -> LabRequest:
+        return request
+
+    def create_json_request(self, request: LabRequest) -> LabRequest:
+        return request
+
+    def run(self, request: LabRequest, call: Callable[[LabRequest], Any]) -> Any:
+        """Run an authlib call with ``request`` as the current request (read by the token generator)."""
+        reset = _current.set(request)
+        try:
+            return call(request)
+        finally:
+            _current.reset(reset)
+
+    # -- tokens -------------------------------------------------------------------------------
+    def _generate(
+        self,
+        grant_type: str,
+        client: Client,
+        user: User | None = None,
+        scope: str | None = None,
+        expires_in: int | None = None,
+        include_refresh_token: bool = True,
+    ) -> dict[str, Any]:
+        request = _current.get()
+        audience = _requested_audience(request) or client.audience or self.default_audience
+        family = getattr(request, "lab_family", None) or secrets.token_hex(8)
+        # Every grant passes through here: requested scopes must be within the client's (invalid_scope).
+        scopes = client.get_allowed_scope(scope).split()
+        access = self.issue_access_token(client, user, scopes, audience=audience, family=family)
+        token: dict[str, Any] = {
+            "token_type": "Bearer",
+            "access_token": access,
+            "expires_in": client.lifetime,
+            "scope": " ".join(scopes),
+        }
+        if include_refresh_token and "refresh_token" in client.grant_types and user is not None:
+            refresh = "lab-rt-" + secrets.token_urlsafe(32)
+            now = self.clock()
+            self.store.add_token(
+                refresh,
+                TokenRecord(
+                    kind="refresh",
+                    client_id=client.client_id,
+                    scope=" ".join(scopes),
+                    issued_at=now,
+                    expires_at=now + REFRESH_LIFETIME,
+                    clock=self.clock,
+                    user=user,
+                    subject=user.subject,
+                    audience=audience,
+                    family=family,
+                    extra={"audience": audience},
+                ),
+            )
+            token["refresh_token"] = refresh
+        return token
+
+    def issue_access_token(
+        self,
+        client: Client,
+        user: User | None,
+        scopes: list[str],
+        *,
+        audience: str | list[str],
+        family: str = "",
+        lifetime: int | None = None,
+        alg: str | None = None,
+        extra_claims: dict[str, Any] | None = None,
+        issued_at: float | None = None,
+        not_before: float | None = None,
+        kid: str | None = None,
+    ) -> str:
+        """Make an access token for ``client`` (a JWT per RFC 9068, or opaque) and remember it."""
+        now = self.clock() if issued_at is None else issued_at
+        life = client.lifetime if lifetime is None else lifetime
+        subject = user.subject if user else client.client_id
+        issuer = persona_issuer(client.persona, self.issuer())
+        jti = secrets.token_hex(12)
+        record = TokenRecord(
+            kind="access",
+            client_id=client.client_id,
+            scope=" ".join(scopes),
+            issued_at=now,
+            expires_at=now + life,
+            clock=self.clock,
+            user=user,
+            subject=subject,
+            audience=audience,
+            issuer=issuer,
+            jti=jti,
+            family=family,
+        )
+        if client.opaque:
+            token = "lab-at-" + secrets.token_urlsafe(32)
+            self.store.add_token(token, record)
+            return token
+        claims: dict[str, Any] = {
+            "iss": issuer,
+            "sub": subject,
+            "aud": audience,
+            "client_id": client.client_id,
+            "iat": int(now),
+            "exp": int(now + life),
+            "jti": jti,
+            "scope": " ".join(scopes),
+        }
+        if not_before is not None:
+            claims["nbf"] = int(not_before)
+        if user is not None:
+            claims["auth_time"] = int(now)
+        claims = shape_claims(client.persona, claims, scopes, user_email=user.email if user else None)
+        if client.persona == "google":
+            claims["aud"] = client.client_id if audience == self.default_audience else audience
+        claims.update(extra_claims or {})
+        claims = {k: v for k, v in claims.items() if v is not None}
+        algorithm = alg or client.alg
+        key = self.keys.active(algorithm)
+        header = {"typ": "at+jwt", "alg": algorithm, "kid": kid if kid is not None else key.kid}
+        token = jwt.encode(header, claims, key, algorithms=[algorithm])
+        record.extra = claims
+        self.store.add_token(token, record)
+        return token
+
+    def introspection_payload(self, record: TokenRecord) -> dict[str, Any]:
+        """RFC 7662 §2.2 response members for an active token."""
+        payload: dict[str, Any] = {
+            "active": True,
+            "scope": record.scope,
+            "client_id": record.client_id,
+            "token_type": "Bearer",
+            "exp": int(record.expires_at),
+            "iat": int(record.issued_at),
+            "sub": record.subject,
+            "aud": record.audience,
+            "iss": record.issuer or self.issuer(),
+        }
+        if record.user is not None:
+            payload["username"] = record.user.subject
+        if record.jti:
+            payload["jti"] = record.jti
+        return {k: v for k, v in payload.items() if v is not None}
+
+
+def _requested_audience(request: LabRequest | None) -> str | None:
+    if request is None:
+        return None
+    data = request.payload.data
+    resource, audience = data.get("resource"), data.get("audience")
+    if resource is not None:
+        # RFC 8707 §2: an absolute URI without a fragment.
+        if "://" not in resource or "#" in resource:
+            raise InvalidTargetError("resource must be an absolute URI without a fragment")
+        return str(resource)
+    return str(audience) if audience else None
+
+
+class _StrictPKCE(CodeChallenge):  # type: ignore[misc]
+    """PKCE for every client (OAuth 2.1, RFC 9700 §2.1.1), S256 only: ``plain`` offers no protection."""
+
+    SUPPORTED_CODE_CHALLENGE_METHOD: ClassVar[list[str]] = ["S256"]
+
+    def validate_code_challenge(self, grant: Any, redirect_uri: str) -> None:
+        data = grant.request.payload.data
+        if not data.get("code_challenge"):
+            raise InvalidRequestError("PKCE is required: send code_challenge with code_challenge_method=S256")
+        if data.get("code_challenge_method") != "S256":
+            raise InvalidRequestError("code_challenge_method must be S256")
+        super().validate_code_challenge(grant, redirect_uri)
+
+    def validate_code_verifier(self, grant: Any, result: Any) -> None:
+        if not grant.request.payload.data.get("code_verifier"):
+            raise InvalidRequestError("Missing 'code_verifier'")
+        super().validate_code_verifier(grant, result)
+
+
+class _ClientCredentials(grants.ClientCredentialsGrant):  # type: ignore[misc]
+    TOKEN_ENDPOINT_AUTH_METHODS = _CLIENT_AUTH
+
+
+class _AuthorizationCode(grants.AuthorizationCodeGrant):  # type: ignore[misc]
+    TOKEN_ENDPOINT_AUTH_METHODS: ClassVar[list[str]] = [*_CLIENT_AUTH, "none"]
+
+    def save_authorization_code(self, code: str, request: LabRequest) -> AuthCode:
+        server: LabAuthorizationServer = self.server
+        data = request.payload.data
+        record = AuthCode(
+            code_hash=token_hash(code),
+            client_id=request.client.client_id,
+            redirect_uri=data.get("redirect_uri", ""),
+            scope=request.scope or "",
+            user=request.user,
+            expires_at=server.clock() + CODE_LIFETIME,
+            code_challenge=data.get("code_challenge"),
+            code_challenge_method=data.get("code_challenge_method"),
+            resource=data.get("resource"),
+            family=secrets.token_hex(8),
+        )
+        with server.store.lock:
+            server.store.codes[record.code_hash] = record
+        return record
+
+    def query_authorization_code(self, code: str, client: Client) -> AuthCode | None:
+        server: LabAuthorizationServer = self.server
+        with server.store.lock:
+            record = server.store.codes.get(token_hash(code))
+        if record is None or record.client_id != client.client_id:
+            return None
+        if record.used:
+            # RFC 6749 §4.1.2: a code used twice revokes what it was exchanged for.
+            server.store.revoke_family(record.family)
+            return None
+        if server.clock() >= record.expires_at:
+            return None
+        self.request.lab_family = record.family
+        return record
+
+    def delete_authorization_code(self, authorization_code: AuthCode) -> None:
+        authorization_code.used = True
+
+    def authenticate_user(self, authorization_code: AuthCode) -> User:
+        return authorization_code.user
+
+
+class _RefreshToken(grants.RefreshTokenGrant):  # type: ignore[misc]
+    TOKEN_ENDPOINT_AUTH_METHODS: ClassVar[list[str]] = [*_CLIENT_AUTH, "none"]
+    INCLUDE_NEW_REFRESH_TOKEN = True  # rotation
+
+    def authenticate_refresh_token(self, refresh_token: str) -> TokenRecord | None:
+        server: LabAuthorizationServer = self.server
+        record = server.store.find_token(refresh_token)
+        if record is None or record.kind != "refresh":
+            return None
+        if record.rotated:
+            # Reuse of a rotated refresh token: assume theft, revoke the whole family.
+            server.store.revoke_family(record.family)
+            return None
+        if record.is_revoked() or record.is_expired():
+            return None
+        self.request.lab_family = record.family
+        return record
+
+    def authenticate_user(self, refresh_token: TokenRecord) -> User | None:
+        return refresh_token.user
+
+    def revoke_old_credential(self, refresh_token: TokenRecord) -> None:
+        refresh_token.rotated = True
+
+
+class _Introspection(IntrospectionEndpoint):  # type: ignore[misc]
+    CLIENT_AUTH_METHODS = _CLIENT_AUTH
+
+    def query_token(self, token_string: str, token_type_hint: str | None) -> TokenRecord | None:
+        store: Store = self.server.store
+        return store.find_token(token_string)
+
+    def check_permission(self, token: TokenRecord, client: Client, request: LabRequest) -> bool:
+        return client.can_introspect or token.client_id == client.client_id
+
+    def introspect_token(self, token: TokenRecord) -> dict[str, Any]:
+        server: LabAuthorizationServer = self.server
+        return server.introspection_payload(token)
+
+
+class _Revocation(RevocationEndpoint):  # type: ignore[misc]
+    CLIENT_AUTH_METHODS = _CLIENT_AUTH
+
+    def query_token(self, token_string: str, token_type_hint: str | None) -> TokenRecord | None:
+        store: Store = self.server.store
+        return store.find_token(token_string)
+
+    def revoke_token(self, token: TokenRecord, request: LabRequest) -> None:
+        token.revoked = True
+        if token.kind == "refresh":
+            self.server.store.revoke_family(token.family)
