@@ -439,3 +439,32 @@ def test_fuzzed_requests_never_5xx(served: tuple[MockProvider, str], path: str, 
         assert response.status_code < 500, (path, form, response.text)
         query = {k: v for k, v in form}
         assert client.get(url + "/authorize", params=query, follow_redirects=False).status_code < 500
+
+
+def test_unsafe_attack_tokens_are_all_refused(served: tuple[MockProvider, str]) -> None:
+    from labkit.provider import unsafe
+
+    provider, url = served
+    good = provider.mint(["api:read"])
+    attacks = {
+        "alg none": unsafe.unsafe_alg_none(provider),
+        "alg None": unsafe.unsafe_alg_none(provider, alg="None"),
+        "foreign key, trusted kid": unsafe.unsafe_foreign_key(provider),
+        "HS256 keyed with the RSA public key": unsafe.unsafe_hs256_with_public_key(provider),
+        "jku": unsafe.unsafe_url_header(provider, "jku"),
+        "x5u": unsafe.unsafe_url_header(provider, "x5u"),
+        "embedded jwk": unsafe.unsafe_embedded_jwk(provider),
+        "kid path": unsafe.unsafe_kid(provider),
+        "kid sql": unsafe.unsafe_kid(provider, kid="x' UNION SELECT 'a"),
+        "tampered scope": unsafe.unsafe_tamper_payload(good, scope="admin"),
+    }
+    reasons = {}
+    for name, token in attacks.items():
+        with pytest.raises(AuthError) as info:
+            validate(url, token, jwt_algorithms=["RS256", "ES256"])
+        reasons[name] = info.value.reason.value
+    assert reasons == {
+        "alg none": "algorithm", "alg None": "algorithm", "foreign key, trusted kid": "signature",
+        "HS256 keyed with the RSA public key": "algorithm", "jku": "header", "x5u": "header",
+        "embedded jwk": "header", "kid path": "algorithm", "kid sql": "algorithm", "tampered scope": "signature",
+    }

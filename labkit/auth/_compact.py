@@ -126,8 +126,6 @@ def parse_compact(token: object) -> CompactJWS:
     header_seg, payload_seg, signature_seg = parts
     if not payload_seg:
         raise AuthError(Reason.MALFORMED, "empty payload segment (detached content is not accepted)")
-    if not signature_seg:
-        raise AuthError(Reason.SIGNATURE, "no signature")
     try:
         payload = b64url_decode(payload_seg)
         signature = b64url_decode(signature_seg)

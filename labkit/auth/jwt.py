@@ -88,6 +88,8 @@ def check_header(header: Mapping[str, Any], algorithms: Collection[str]) -> str:
 
 def verify_jws(jws: CompactJWS, alg: str, key: TrustedKey) -> None:
     """Verify the signature with joserfc's algorithm; raises ``AuthError(SIGNATURE)``."""
+    if not jws.signature:
+        raise AuthError(Reason.SIGNATURE, "no signature")
     model = JWSRegistry.algorithms[alg]
     try:
         model.check_key(key.key)
