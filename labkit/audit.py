@@ -49,12 +49,14 @@ class AuditEvent:
 
     @classmethod
     def allow(cls, principal: Principal, **context: Any) -> AuditEvent:
-        """An allow event for ``principal``."""
-        return cls(
-            decision="allow", subject=principal.subject, client=principal.client_id,
-            scopes=tuple(sorted(principal.scopes)), strategy=principal.strategy, tenant=principal.tenant,
-            fingerprint=principal.fingerprint, detail="; ".join(principal.notes), **context,
-        )
+        """An allow event for ``principal`` (``context`` adds endpoint, method, status, ...)."""
+        fields: dict[str, Any] = {
+            "subject": principal.subject, "client": principal.client_id, "scopes": tuple(sorted(principal.scopes)),
+            "strategy": principal.strategy, "tenant": principal.tenant, "fingerprint": principal.fingerprint,
+            "detail": "; ".join(principal.notes),
+        }
+        fields.update({k: v for k, v in context.items() if v is not None or k not in fields})
+        return cls(decision="allow", **fields)
 
     @classmethod
     def deny(cls, error: AuthError, **context: Any) -> AuditEvent:

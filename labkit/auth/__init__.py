@@ -39,8 +39,8 @@ class Validator(Protocol):
 
     strategy: str
 
-    async def validate(self, token: str) -> Principal:
-        """The token's principal; raises ``AuthError``."""
+    async def validate(self, token: str, *, fresh: bool = False) -> Principal:
+        """The token's principal (``fresh``: no cached verdict); raises ``AuthError``."""
         ...
 
     async def aclose(self) -> None:

@@ -169,12 +169,12 @@ class JWTValidator:
         self.cache_ttl = cfg.jwt_cache_ttl
         self.cache: TTLCache[Principal] = TTLCache(cfg.max_cache_size, clock)
 
-    async def validate(self, token: str) -> Principal:
-        """Validate ``token`` and return its ``Principal``; raises ``AuthError``."""
+    async def validate(self, token: str, *, fresh: bool = False) -> Principal:
+        """Validate ``token`` and return its ``Principal``; ``fresh`` skips the cache. Raises ``AuthError``."""
         cache_key: bytes | None = None
         if type(token) is str:
             cache_key = sha256(token.encode("utf-8", "surrogatepass")).digest()  # == token_key(token)
-            if self.cache_ttl:
+            if self.cache_ttl and not fresh:
                 hit = self.cache.get(cache_key)
                 if hit is not None:
                     return hit

@@ -1,0 +1,165 @@
+"""``Lab``: the provider and the sample agent on free loopback ports, ready for lessons and tests.
+
+    with Lab() as lab:
+        token = lab.token(scopes=["api:read"])      # through the provider's real token endpoint
+        lab.client(token).post("/", json={...})      # httpx client bound to the agent
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import httpx
+
+from .audit import AuditLog
+from .config import SecurityConfig, load_config, validate_security_config
+from .provider import MockProvider
+from .provider.models import Client
+from .servers import ServerThread
+
+__all__ = ["Lab"]
+
+PERSONA_CLIENTS = {
+    "default": ("lab-client", "lab-client-secret"),
+    "limited": ("lab-limited", "lab-limited-secret"),
+    "opaque": ("lab-opaque", "lab-opaque-secret"),
+    "google": ("google-client", "google-secret"),
+    "auth0": ("auth0-client", "auth0-secret"),
+    "azure": ("azure-client", "azure-secret"),
+    "okta": ("okta-client", "okta-secret"),
+    "keycloak": ("keycloak-client", "keycloak-secret"),
+    "github": ("Iv1.lab-github-app", "lab-github-secret"),
+}
+
+
+class Lab:
+    """Provider + agent (uvicorn in threads on 127.0.0.1, ports bound first), wired together.
+
+    ``config``: an ``agentup.yml`` path, a mapping or a ``SecurityConfig`` for the agent; by default the
+    lab's ``sample_agent/agentup.yml``. ``${LAB_PROVIDER_URL}`` in it is the running provider's URL.
+    Raises ``ConfigError`` for a bad configuration, ``RuntimeError`` if a server does not start.
+    """
+
+    def __init__(
+        self,
+        config: str | os.PathLike[str] | dict[str, Any] | SecurityConfig | None = None,
+        *,
+        clock: Callable[[], float] | None = None,
+        audit_path: str | os.PathLike[str] | None = None,
+        tenants: tuple[str, ...] = ("acme", "globex"),
+    ) -> None:
+        from sample_agent import create_app, default_config_path
+
+        self.provider = MockProvider(clock=clock, tenants=tenants)
+        self._provider_server = ServerThread(self.provider.app, name="provider")
+        self.provider.base_url = self._provider_server.url
+        self.provider_url = self._provider_server.url
+        env = {**os.environ, "LAB_PROVIDER_URL": self.provider_url}
+        if isinstance(config, SecurityConfig):
+            self.config = config
+        elif isinstance(config, dict):
+            self.config = validate_security_config(config, env=env)
+        else:
+            self.config = load_config(Path(config) if config else default_config_path(), env=env)
+        self.audit = AuditLog(path=audit_path)
+        # The agent's URL is known once its socket is bound; the app is created with it.
+        self._agent_server = ServerThread(name="agent")
+        self.agent_url = self._agent_server.url
+        self.app = create_app(self.config, public_url=self.agent_url, clock=clock, audit=self.audit)
+        self._agent_server.app = self.app
+        self.agent = self.app.agent  # type: ignore[attr-defined]
+        self._clients: list[httpx.Client] = []
+        self._started = False
+
+    # -- lifecycle ----------------------------------------------------------------------------
+    def start(self) -> Lab:
+        """Start both servers (well under a second here)."""
+        self._provider_server.start()
+        try:
+            self._agent_server.start()
+        except BaseException:
+            self._provider_server.stop()
+            raise
+        self._started = True
+        return self
+
+    def close(self) -> None:
+        """Stop both servers and close every client this lab made (no thread or socket left)."""
+        for client in self._clients:
+            client.close()
+        self._clients.clear()
+        self._agent_server.stop()
+        self._provider_server.stop()
+        self.audit.close()
+        self._started = False
+
+    def __enter__(self) -> Lab:
+        return self.start()
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+    # -- tokens and clients -------------------------------------------------------------------
+    def token(
+        self,
+        scopes: Sequence[str] | str = ("api:read",),
+        *,
+        persona: str = "default",
+        lifetime: int | None = None,
+        tenant: str | None = None,
+        resource: str | None = None,
+    ) -> str:
+        """An access token from the provider's real token endpoint (client credentials).
+
+        ``persona``: default, limited, opaque, google, auth0, azure, okta, keycloak or github.
+        Raises ``ValueError`` for an unknown persona, ``RuntimeError`` when the provider refuses.
+        """
+        if persona not in PERSONA_CLIENTS:
+            raise ValueError(f"unknown persona {persona!r}; use one of {', '.join(PERSONA_CLIENTS)}")
+        client_id, secret = PERSONA_CLIENTS[persona]
+        if lifetime is not None:
+            client_id, secret = self._client_with_lifetime(client_id, lifetime, tenant)
+        scope = scopes if isinstance(scopes, str) else " ".join(scopes)
+        data = {"grant_type": "client_credentials", "scope": scope}
+        if resource:
+            data["resource"] = resource
+        base = f"{self.provider_url}/{tenant}" if tenant else self.provider_url
+        response = httpx.post(f"{base}/token", data=data, auth=(client_id, secret), timeout=10)
+        if response.status_code != 200:
+            raise RuntimeError(f"token endpoint answered {response.status_code}: {response.json().get('error')}")
+        return str(response.json()["access_token"])
+
+    def _client_with_lifetime(self, client_id: str, lifetime: int, tenant: str | None) -> tuple[str, str]:
+        server = self.provider.server(tenant)
+        base = server.store.clients[client_id]
+        derived_id = f"{client_id}-ttl{lifetime}"
+        if derived_id not in server.store.clients:
+            self.provider.register_client(Client(**{**base.__dict__, "client_id": derived_id, "lifetime": lifetime}),
+                                          tenant)
+        return derived_id, str(base.client_secret)
+
+    def client(self, token: str | None = None, **kwargs: Any) -> httpx.Client:
+        """An httpx client for the agent, with ``Authorization: Bearer`` when a token is given."""
+        headers = dict(kwargs.pop("headers", {}))
+        if token is not None:
+            headers["Authorization"] = f"Bearer {token}"
+        client = httpx.Client(base_url=self.agent_url, headers=headers, timeout=kwargs.pop("timeout", 30), **kwargs)
+        self._clients.append(client)
+        return client
+
+    def rpc(self, method: str, params: dict[str, Any] | None = None, *, token: str | None = None,
+            path: str = "/", a2a_version: str | None = None) -> httpx.Response:
+        """One JSON-RPC call to the agent (A2A at ``/``, MCP at ``/mcp``)."""
+        headers = {"Content-Type": "application/json", "Accept": "application/json, text/event-stream"}
+        if a2a_version:
+            headers["A2A-Version"] = a2a_version
+        body: dict[str, Any] = {"jsonrpc": "2.0", "id": "lab-1", "method": method}
+        if params is not None:
+            body["params"] = params
+        return self.client(token).post(path, json=body, headers=headers)
+

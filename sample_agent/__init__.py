@@ -1,0 +1,7 @@
+"""The sample AgentUp-style agent: A2A, MCP, agent card and metadata, all protected by labkit."""
+
+from __future__ import annotations
+
+from .app import Agent, create_app, default_config_path
+
+__all__ = ["Agent", "create_app", "default_config_path"]
