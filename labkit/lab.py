@@ -51,11 +51,13 @@ class Lab:
         clock: Callable[[], float] | None = None,
         audit_path: str | os.PathLike[str] | None = None,
         tenants: tuple[str, ...] = ("acme", "globex"),
+        provider_port: int = 0,
+        agent_port: int = 0,
     ) -> None:
         from sample_agent import create_app, default_config_path
 
         self.provider = MockProvider(clock=clock, tenants=tenants)
-        self._provider_server = ServerThread(self.provider.app, name="provider")
+        self._provider_server = ServerThread(self.provider.app, port=provider_port, name="provider")
         self.provider.base_url = self._provider_server.url
         self.provider_url = self._provider_server.url
         env = {**os.environ, "LAB_PROVIDER_URL": self.provider_url}
@@ -67,7 +69,7 @@ class Lab:
             self.config = load_config(Path(config) if config else default_config_path(), env=env)
         self.audit = AuditLog(path=audit_path)
         # The agent's URL is known once its socket is bound; the app is created with it.
-        self._agent_server = ServerThread(name="agent")
+        self._agent_server = ServerThread(port=agent_port, name="agent")
         self.agent_url = self._agent_server.url
         self.app = create_app(self.config, public_url=self.agent_url, clock=clock, audit=self.audit)
         self._agent_server.app = self.app

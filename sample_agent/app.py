@@ -180,8 +180,9 @@ class Agent:
         """``POST /``: the seed's ``capabilities`` and ``execute``; everything else to the a2a-sdk."""
         try:
             body = json.loads(await request.body())
-        except ValueError:
-            body = None
+        except (ValueError, RecursionError):  # includes bodies that are not UTF-8
+            error = {"code": -32700, "message": "Parse error"}
+            return JSONResponse({"jsonrpc": "2.0", "id": None, "error": error})
         method = body.get("method") if isinstance(body, dict) else None
         if method not in ("capabilities", "execute"):
             return await self.dispatcher.handle_requests(request)

@@ -84,7 +84,8 @@ def build_card(*, url: str, issuer: str, policy: EndpointPolicy, scopes: list[st
         name="oauth2-lab sample agent",
         description="An AgentUp-style agent whose every endpoint is protected by labkit (A2A, MCP, push).",
         supported_interfaces=[
-            AgentInterface(url=url.rstrip("/") + "/", protocol_binding="JSONRPC", protocol_version="1.0")
+            AgentInterface(url=url.rstrip("/") + "/", protocol_binding="JSONRPC", protocol_version=version)
+            for version in ("1.0", "0.3")  # one endpoint, v0.3 method names through the SDK's compat mode
         ],
         provider=AgentProvider(url="https://github.com/", organization="oauth2-lab"),
         version="0.1.0",

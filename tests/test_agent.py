@@ -323,3 +323,32 @@ def test_rate_limit_is_exact() -> None:
         # buckets are per principal
         assert rpc(limited_lab, "execute", {"capability": "write_operation"}, token=other).status_code == 200
         assert [e.reason for e in limited_lab.audit.events()].count("rate_limited") == 2
+
+
+def test_a2a_sdk_client_v03_compat(lab: Lab) -> None:
+    from a2a.client import AuthInterceptor, ClientConfig, ClientFactory
+    from a2a.client.errors import A2AClientError
+    from a2a.types import AgentCard, AgentInterface, Message, Part, Role, SendMessageRequest
+
+    token = lab.token(["api:read"])
+
+    async def scenario() -> None:
+        async with httpx.AsyncClient(timeout=10) as http:
+            card = AgentCard()
+            card.CopyFrom(lab.agent.card(None, extended=False))
+            del card.supported_interfaces[:]
+            card.supported_interfaces.append(AgentInterface(url=lab.agent_url + "/", protocol_binding="JSONRPC",
+                                                            protocol_version="0.3"))
+            factory = ClientFactory(ClientConfig(streaming=False, httpx_client=http))
+            request = SendMessageRequest(message=Message(role=Role.ROLE_USER, message_id=str(uuid.uuid4()),
+                                                         parts=[Part(text="legacy")]))
+            client = factory.create(card, [AuthInterceptor(_StaticToken(token))])
+            events = [event async for event in client.send_message(request)]
+            assert "echo: legacy" in str(events[-1])
+            anonymous = factory.create(card)
+            with pytest.raises(A2AClientError):
+                _ = [event async for event in anonymous.send_message(request)]
+
+    asyncio.run(scenario())
+    methods = [e.method for e in lab.audit.events()[-2:]]
+    assert methods == ["message/send", "message/send"]  # the compat client speaks v0.3 names
