@@ -1,33 +1,61 @@
-"""The ``labkit`` command line: validate-config now; lab, serve, demo, mint and audit as they land."""
+"""The ``labkit`` command line (see ``labkit --help``): lab, serve, demo, mint, audit, validate-config."""
 
 from __future__ import annotations
 
 import argparse
+import os
+import signal
+import subprocess
 import sys
+import threading
+from collections import Counter
 from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
 
 from .config import load_config
 from .errors import ConfigError
 
 __all__ = ["main"]
 
-_PENDING = {
-    "lab": "start the provider and the agent, then JupyterLab on notebooks/",
-    "serve": "run the provider and the agent in the foreground",
-    "demo": "headless tour: probe every endpoint and print the decision matrix",
-    "mint": "print one access token from the lab provider",
-    "audit": "tabulate a JSONL audit log",
-}
+EPILOG = "Lab-only keys, clients and secrets are public on purpose; never reuse them anywhere else."
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="labkit", description="oauth2-lab: an OAuth2 security lab for AI agents")
+    parser = argparse.ArgumentParser(
+        prog="labkit", description="oauth2-lab: an interactive OAuth2 security lab for AI agents", epilog=EPILOG
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    lab = sub.add_parser("lab", help="start the provider and the agent, then JupyterLab on notebooks/")
+    lab.add_argument("--no-browser", action="store_true", help="do not open a browser (headless)")
+    lab.add_argument("--config", help="agentup.yml for the agent (default: sample_agent/agentup.yml)")
+    lab.add_argument("--port", type=int, default=8888, help="JupyterLab port (default 8888)")
+
+    serve = sub.add_parser("serve", help="run the provider and the agent in the foreground (Ctrl-C stops)")
+    serve.add_argument("--config", help="agentup.yml for the agent (default: sample_agent/agentup.yml)")
+    serve.add_argument("--provider-port", type=int, default=0, help="provider port (default: a free one)")
+    serve.add_argument("--agent-port", type=int, default=0, help="agent port (default: a free one)")
+    serve.add_argument("--audit-log", help="append the audit log to this JSONL file")
+
+    demo = sub.add_parser("demo", help="headless tour: personas, every endpoint, the decision matrix, the audit")
+    demo.add_argument("--config", help="agentup.yml for the agent (default: sample_agent/agentup.yml)")
+
+    mint = sub.add_parser("mint", help="print one access token from a running lab provider (and nothing else)")
+    mint.add_argument("--scope", default="api:read", help='space-separated scopes, e.g. "api:read files:write"')
+    mint.add_argument("--provider", default=os.environ.get("LAB_PROVIDER_URL"),
+                      help="provider URL (default: $LAB_PROVIDER_URL, as printed by labkit serve)")
+    mint.add_argument("--persona", default="default", help="default, limited, opaque, google, auth0, azure, okta, "
+                      "keycloak or github")
+    mint.add_argument("--lifetime", type=int, help="token lifetime in seconds (negative: already expired)")
+    mint.add_argument("--tenant", help="a provider path tenant (acme, globex)")
+
+    audit = sub.add_parser("audit", help="tabulate a JSONL audit log")
+    audit.add_argument("file", help="the JSONL audit file (LABKIT_AUDIT_LOG or labkit serve --audit-log)")
+    audit.add_argument("--last", type=int, default=50, help="how many of the latest events to list (default 50)")
+
     check = sub.add_parser("validate-config", help="check an agentup.yml security configuration")
     check.add_argument("file", help="path to agentup.yml (a .env beside it is loaded)")
-    for name, text in _PENDING.items():
-        pending = sub.add_parser(name, help=f"{text} (not available yet)")
-        pending.add_argument("rest", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
     return parser
 
 
@@ -41,13 +69,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help(sys.stderr)
         return 2
-    if args.command == "validate-config":
-        return _validate_config(args.file)
-    print(f"labkit {args.command}: not available yet in this version of the lab", file=sys.stderr)
-    return 2
+    try:
+        return int(_COMMANDS[args.command](args))
+    except ConfigError as exc:
+        print(f"labkit {args.command}: invalid configuration", file=sys.stderr)
+        for where, message in exc.errors:
+            print(f"  {where or '<root>'}: {message}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
 
 
-def _validate_config(path: str) -> int:
+def _validate_config(args: argparse.Namespace) -> int:
+    path = args.file
     try:
         cfg = load_config(path)
     except ConfigError as exc:
@@ -65,6 +99,130 @@ def _validate_config(path: str) -> int:
     print(f"  scopes in hierarchy: {len(oauth2.hierarchy.scopes())}; plugins: {len(cfg.plugins)}; "
           f"middleware: {len(cfg.middleware)}; tenants: {len(cfg.tenants)}")
     return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from .lab import Lab
+
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    with Lab(args.config, provider_port=args.provider_port, agent_port=args.agent_port,
+             audit_path=args.audit_log) as lab:
+        print(f"provider: {lab.provider_url}", flush=True)
+        print(f"agent: {lab.agent_url}", flush=True)
+        print("Ctrl-C stops.", file=sys.stderr, flush=True)
+        stop.wait()
+    return 0
+
+
+def _mint(args: argparse.Namespace) -> int:
+    import httpx
+
+    from .lab import PERSONA_CLIENTS
+
+    if not args.provider:
+        print("labkit mint: no provider; pass --provider URL (labkit serve prints it) or set LAB_PROVIDER_URL",
+              file=sys.stderr)
+        return 2
+    if args.persona not in PERSONA_CLIENTS:
+        known = ", ".join(PERSONA_CLIENTS)
+        print(f"labkit mint: unknown persona {args.persona!r}; use one of {known}", file=sys.stderr)
+        return 2
+    base = args.provider.rstrip("/") + (f"/{args.tenant}" if args.tenant else "")
+    client_id, secret = PERSONA_CLIENTS[args.persona]
+    try:
+        if args.lifetime is not None:
+            admin = os.environ.get("LAB_ADMIN_TOKEN", "lab-admin-token")
+            persona = None if args.persona in ("default", "limited", "opaque") else args.persona
+            response = httpx.post(f"{base}/admin/mint", headers={"X-Lab-Admin": admin}, timeout=10, json={
+                "scopes": args.scope.split(), "lifetime": args.lifetime, "client_id": client_id, "persona": persona})
+        else:
+            response = httpx.post(f"{base}/token", auth=(client_id, secret), timeout=10,
+                                  data={"grant_type": "client_credentials", "scope": args.scope})
+    except httpx.HTTPError as exc:
+        print(f"labkit mint: cannot reach {base}: {exc.__class__.__name__}", file=sys.stderr)
+        return 1
+    if response.status_code != 200:
+        error = response.json().get("error", response.status_code) if response.content else response.status_code
+        print(f"labkit mint: the provider refused: {error}", file=sys.stderr)
+        return 1
+    print(response.json()["access_token"])
+    return 0
+
+
+def _audit(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    from .audit import read_jsonl
+
+    try:
+        events = read_jsonl(args.file)
+    except (OSError, ValueError) as exc:
+        print(f"labkit audit: {exc}", file=sys.stderr)
+        return 1
+    console = Console()
+    table = Table(title=f"{args.file}: last {min(args.last, len(events))} of {len(events)} events")
+    for column in ("decision", "reason", "status", "endpoint", "method", "subject", "tenant", "ms"):
+        table.add_column(column)
+    for e in events[-args.last:]:
+        style = "green" if e.decision == "allow" else "red"
+        table.add_row(f"[{style}]{e.decision}[/]", e.reason or "", str(e.status or ""), e.endpoint or "",
+                      e.method or "", e.subject or "", e.tenant or "",
+                      f"{e.latency_ms:.1f}" if e.latency_ms is not None else "")
+    console.print(table)
+    summary = Counter((e.decision, e.reason or "-") for e in events)
+    totals = Table(title="decisions")
+    for column in ("decision", "reason", "count"):
+        totals.add_column(column)
+    for (decision, reason), count in sorted(summary.items()):
+        totals.add_row(decision, reason, str(count))
+    console.print(totals)
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from .demo import run_demo
+
+    return run_demo(args.config)
+
+
+def _lab(args: argparse.Namespace) -> int:
+    from .lab import Lab
+
+    notebooks = Path.cwd() / "notebooks"
+    if not notebooks.is_dir():
+        notebooks = Path(__file__).resolve().parent.parent / "notebooks"
+    with Lab(args.config) as lab:
+        env = {**os.environ, "LAB_PROVIDER_URL": lab.provider_url, "LAB_AGENT_URL": lab.agent_url}
+        print(f"provider: {lab.provider_url}\nagent: {lab.agent_url}", flush=True)
+        command = [sys.executable, "-m", "jupyterlab", f"--notebook-dir={notebooks}", f"--port={args.port}",
+                   "--ServerApp.port_retries=50"]
+        if args.no_browser:
+            command.append("--no-browser")
+        if hasattr(os, "geteuid") and os.geteuid() == 0:
+            command.append("--allow-root")  # containers and CI run as root
+        process = subprocess.Popen(command, env=env)  # noqa: S603 - our own interpreter and arguments
+        try:
+            return process.wait()
+        except KeyboardInterrupt:
+            process.send_signal(signal.SIGINT)
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+            return 0
+
+
+_COMMANDS: dict[str, Any] = {
+    "lab": _lab,
+    "serve": _serve,
+    "demo": _demo,
+    "mint": _mint,
+    "audit": _audit,
+    "validate-config": _validate_config,
+}
 
 
 if __name__ == "__main__":

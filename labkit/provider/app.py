@@ -211,6 +211,7 @@ class MockProvider:
             ("/revoke", "revoke", self._revoke, ["POST"]),
             ("/applications/{client_id}/token", "github", self._github, ["POST"]),
             ("/admin/rotate", "admin", self._admin_rotate, ["POST"]),
+            ("/admin/mint", "admin", self._admin_mint, ["POST"]),
             ("/admin/faults", "admin", self._admin_faults, ["GET", "POST", "DELETE"]),
         ]
         routes = []
@@ -335,6 +336,21 @@ class MockProvider:
             return JSONResponse({"error": "unauthorized"}, 401)
         kids = server.keys.rotate()
         return JSONResponse({"rotated": kids})
+
+    async def _admin_mint(self, request: Request, server: LabAuthorizationServer) -> Response:
+        """Direct minting over HTTP for ``labkit mint --lifetime`` (lab admin only)."""
+        if not self._admin_ok(request):
+            return JSONResponse({"error": "unauthorized"}, 401)
+        try:
+            spec = json.loads(await _bounded_body(request))
+            token = self.mint(
+                spec.get("scopes", []), subject=spec.get("subject"), client_id=spec.get("client_id", "lab-client"),
+                lifetime=int(spec.get("lifetime", 3600)), alg=spec.get("alg", "RS256"), persona=spec.get("persona"),
+                tenant=server.tenant,
+            )
+        except (ValueError, TypeError, KeyError, AttributeError) as exc:
+            return JSONResponse({"error": "invalid_request", "error_description": str(exc)[:200]}, 400)
+        return JSONResponse({"access_token": token, "token_type": "Bearer"}, headers=_NO_STORE)
 
     async def _admin_faults(self, request: Request, server: LabAuthorizationServer) -> Response:
         if not self._admin_ok(request):
