@@ -1,0 +1,47 @@
+"""Regenerate the lessons' committed outputs: ``uv run python -m labkit.notebooks [NOTEBOOK ...]``.
+
+Executes each notebook in a fresh kernel (nbclient) and saves it with its outputs, so that nbval in
+strict mode compares the next run against them. Prints each notebook's wall time.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+__all__ = ["NOTEBOOKS_DIR", "regenerate"]
+
+NOTEBOOKS_DIR = Path(__file__).resolve().parent.parent / "notebooks"
+
+
+def regenerate(paths: Sequence[Path] | None = None, timeout: int = 300) -> dict[str, float]:
+    """Execute and save notebooks; returns seconds per notebook. Raises ``CellExecutionError`` on a failing cell."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    chosen = list(paths) if paths else sorted(NOTEBOOKS_DIR.glob("[0-9][0-9]_*.ipynb"))
+    timings: dict[str, float] = {}
+    for path in chosen:
+        notebook = nbformat.read(path, as_version=4)
+        started = time.perf_counter()
+        NotebookClient(notebook, timeout=timeout, kernel_name="python3",
+                       resources={"metadata": {"path": str(path.parent)}}).execute()
+        timings[path.name] = time.perf_counter() - started
+        nbformat.write(notebook, path)
+    return timings
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Command-line entry point."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    timings = regenerate([Path(a) for a in args] or None)
+    for name, seconds in timings.items():
+        print(f"{name}: {seconds:.1f}s")
+    print(f"total: {sum(timings.values()):.1f}s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
