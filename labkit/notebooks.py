@@ -24,12 +24,12 @@ def regenerate(paths: Sequence[Path] | None = None, timeout: int = 300) -> dict[
     chosen = list(paths) if paths else sorted(NOTEBOOKS_DIR.glob("[0-9][0-9]_*.ipynb"))
     timings: dict[str, float] = {}
     for path in chosen:
-        notebook = nbformat.read(path, as_version=4)
+        notebook = nbformat.read(path, as_version=4)  # type: ignore[no-untyped-call]
         started = time.perf_counter()
         NotebookClient(notebook, timeout=timeout, kernel_name="python3",
                        resources={"metadata": {"path": str(path.parent)}}).execute()
         timings[path.name] = time.perf_counter() - started
-        nbformat.write(notebook, path)
+        nbformat.write(notebook, path)  # type: ignore[no-untyped-call]
     return timings
 
 
