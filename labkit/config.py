@@ -31,6 +31,7 @@ __all__ = [
     "MiddlewareSpec",
     "OAuth2Config",
     "PluginSpec",
+    "PushConfig",
     "SecurityConfig",
     "TenantConfig",
     "load_config",
@@ -200,6 +201,19 @@ class TenantConfig(BaseModel):
         return self.oauth2.hierarchy
 
 
+class PushConfig(BaseModel):
+    """Top-level ``push:``: where the agent may deliver A2A push notifications, and how."""
+
+    model_config = _STRICT
+
+    allowed_hosts: list[str] = Field(default_factory=list)  # exact "host:port" entries
+    allow_loopback: bool = False  # 127.0.0.0/8 and ::1 (the lab's receiver lives there)
+    allow_private_networks: bool = False  # 10/8, 172.16/12, 192.168/16, fc00::/7
+    timeout: float = Field(default=5.0, gt=0, le=60)
+    max_retries: int = Field(default=3, ge=0, le=10)
+    token_lifetime: int = Field(default=60, ge=5, le=3600)
+
+
 class SecurityConfig(BaseModel):
     """A validated ``security:`` configuration plus the ``middleware``/``plugins``/``tenants`` around it."""
 
@@ -211,6 +225,7 @@ class SecurityConfig(BaseModel):
     middleware: tuple[MiddlewareSpec, ...] = ()
     plugins: tuple[PluginSpec, ...] = ()
     tenants: dict[str, TenantConfig] = Field(default_factory=dict)
+    push: PushConfig = Field(default_factory=PushConfig)
 
     @property
     def scope_hierarchy(self) -> ScopeHierarchy:
@@ -267,7 +282,7 @@ def validate_security_config(
 # Normalization of placements (DESIGN.md: the seed's YAML lost its indentation)
 
 _SECURITY_KEYS = ("enabled", "type", "oauth2", "scope_hierarchy", "auth")
-_DOCUMENT_KEYS = ("middleware", "plugins", "tenants")
+_DOCUMENT_KEYS = ("middleware", "plugins", "tenants", "push")
 _OAUTH2_KEYS = tuple(OAuth2Config.model_fields)
 
 
@@ -350,13 +365,14 @@ def _build(
     middleware = _build_middleware(extras.get("middleware"), "middleware", errors)
     plugins = _build_plugins(extras.get("plugins"), "plugins", errors)
     tenants = _build_tenants(extras.get("tenants"), "tenants", errors)
+    push = _build_push(extras.get("push"), "push", errors)
     for key in extras:
         if key not in _DOCUMENT_KEYS:
             pass  # other agentup.yml sections (agent, skills, ...) are not ours to judge
     if oauth2 is None or errors:
         return None
     return SecurityConfig(
-        enabled=enabled, oauth2=oauth2, middleware=middleware, plugins=plugins, tenants=tenants
+        enabled=enabled, oauth2=oauth2, middleware=middleware, plugins=plugins, tenants=tenants, push=push
     )
 
 
@@ -586,6 +602,22 @@ def _build_plugins(raw: Any, path: str, errors: list[tuple[str, str]]) -> tuple[
             _check_middleware_params(mw, f"{where}.middleware[{j}].params", errors)
         plugins.append(spec)
     return tuple(plugins)
+
+
+_HOST_PORT = re.compile(r"(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):([0-9]{1,5})")
+
+
+def _build_push(raw: Any, path: str, errors: list[tuple[str, str]]) -> PushConfig:
+    if raw is None:
+        return PushConfig()
+    model: PushConfig | None = _model(PushConfig, raw, path, errors)
+    if model is None:
+        return PushConfig()
+    for i, entry in enumerate(model.allowed_hosts):
+        match = _HOST_PORT.fullmatch(entry)
+        if not match or not 0 < int(match.group(2)) < 65536:
+            errors.append((f"{path}.allowed_hosts[{i}]", "use exact host:port entries, e.g. hooks.example.com:443"))
+    return model
 
 
 def _build_tenants(raw: Any, path: str, errors: list[tuple[str, str]]) -> dict[str, TenantConfig]:

@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import TracebackType
@@ -20,6 +21,7 @@ from .config import SecurityConfig, load_config, validate_security_config
 from .provider import MockProvider
 from .provider.models import Client
 from .servers import ServerThread
+from .webhook import WebhookReceiver
 
 __all__ = ["Lab"]
 
@@ -57,10 +59,14 @@ class Lab:
         from sample_agent import create_app, default_config_path
 
         self.provider = MockProvider(clock=clock, tenants=tenants)
+        self.webhooks = WebhookReceiver(clock=clock or time.time)
+        self._webhook_server = ServerThread(self.webhooks.app, name="webhooks")
+        self.webhooks.base_url = self._webhook_server.url
         self._provider_server = ServerThread(self.provider.app, port=provider_port, name="provider")
         self.provider.base_url = self._provider_server.url
         self.provider_url = self._provider_server.url
-        env = {**os.environ, "LAB_PROVIDER_URL": self.provider_url}
+        env = {**os.environ, "LAB_PROVIDER_URL": self.provider_url,
+               "LAB_WEBHOOK_HOSTPORT": f"127.0.0.1:{self._webhook_server.port}"}
         if isinstance(config, SecurityConfig):
             self.config = config
         elif isinstance(config, dict):
@@ -74,17 +80,21 @@ class Lab:
         self.app = create_app(self.config, public_url=self.agent_url, clock=clock, audit=self.audit)
         self._agent_server.app = self.app
         self.agent = self.app.agent  # type: ignore[attr-defined]
+        self.webhooks.trust(self.agent_url)
         self._clients: list[httpx.Client] = []
         self._started = False
 
     # -- lifecycle ----------------------------------------------------------------------------
     def start(self) -> Lab:
         """Start both servers (well under a second here)."""
-        self._provider_server.start()
+        started: list[ServerThread] = []
         try:
-            self._agent_server.start()
+            for server in (self._provider_server, self._webhook_server, self._agent_server):
+                server.start()
+                started.append(server)
         except BaseException:
-            self._provider_server.stop()
+            for server in started:
+                server.stop()
             raise
         self._started = True
         return self
@@ -95,6 +105,7 @@ class Lab:
             client.close()
         self._clients.clear()
         self._agent_server.stop()
+        self._webhook_server.stop()
         self._provider_server.stop()
         self.audit.close()
         self._started = False

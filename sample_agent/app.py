@@ -21,7 +21,7 @@ import httpx
 from a2a.server.request_handlers import DefaultRequestHandler
 from a2a.server.request_handlers.response_helpers import agent_card_to_dict
 from a2a.server.routes.jsonrpc_dispatcher import JsonRpcDispatcher
-from a2a.server.tasks import InMemoryTaskStore
+from a2a.server.tasks import InMemoryPushNotificationConfigStore, InMemoryTaskStore
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -32,6 +32,7 @@ from labkit.auth import build_validator
 from labkit.config import OAuth2Config, SecurityConfig, load_config
 from labkit.guard import Capability, EndpointPolicy, GuardContext, LabUser, OAuth2Guard, TenantAuth
 from labkit.middleware import CapabilityMiddleware
+from labkit.push import AgentSigner, PushPolicy, SignedPushSender
 
 from .cards import build_card, protected_resource_metadata, scopes_supported
 from .executor import EchoExecutor
@@ -118,12 +119,19 @@ class Agent:
             validator = build_validator(_with_middleware(cfg, tenant.oauth2), clock=clock, http=http, tenant=name)
             self.tenants[name] = TenantAuth(name, validator, tenant.scope_hierarchy, tenant.oauth2.issuers)
         self.records: list[dict[str, Any]] = []
+        self.signer = AgentSigner(self.public_url, self.clock)
+        self.push_policy = PushPolicy(cfg.push)
+        push_store = InMemoryPushNotificationConfigStore()
+        self.push = SignedPushSender(push_store, self.push_policy, self.signer, config=cfg.push)
         card = self.card(None, extended=False)
         self.handler = DefaultRequestHandler(
             agent_executor=EchoExecutor(self),
             task_store=InMemoryTaskStore(),
             agent_card=card,
             extended_agent_card=self.card(None, extended=True),
+            push_config_store=push_store,
+            push_sender=self.push,
+            push_url_validator=self.push_policy.allows,
         )
         self.dispatcher = JsonRpcDispatcher(request_handler=self.handler, enable_v0_3_compat=True)
         self.mcp = build_mcp(self)
@@ -230,6 +238,10 @@ class Agent:
             )
         )
 
+    async def jwks(self, request: Request) -> Response:
+        """The agent's own public keys (push notification signatures)."""
+        return JSONResponse(self.signer.jwks())
+
     async def stub_records(self, request: Request) -> Response:
         """The simulated external API (loopback only)."""
         client = request.client.host if request.client else ""
@@ -248,6 +260,7 @@ class Agent:
             try:
                 yield
             finally:
+                await self.push.aclose()
                 for auth in self.tenants.values():
                     close = getattr(auth.validator, "aclose", None)
                     if close is not None:
@@ -278,6 +291,7 @@ def create_app(
         Route("/.well-known/agent.json", agent.agent_card, methods=["GET"]),
         Route("/.well-known/oauth-protected-resource", agent.resource_metadata, methods=["GET"]),
         Route("/.well-known/oauth-protected-resource/mcp", agent.resource_metadata, methods=["GET"]),
+        Route("/.well-known/jwks.json", agent.jwks, methods=["GET"]),
         Route("/stub/external-api/records", agent.stub_records, methods=["POST"]),
     ]
     app = Starlette(routes=routes, lifespan=agent.lifespan)

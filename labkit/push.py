@@ -1,0 +1,186 @@
+"""A2A push notifications, secured: URL allow-list and address checks, signed deliveries, bounded retries.
+
+Every delivery carries a short-lived JWT signed with the agent's own key (``iss`` = agent, ``aud`` = the
+webhook URL, ``iat``, ``exp``, ``jti``, ``taskId``; ``kid`` in the header) in ``Authorization``, and the
+client's configured token in ``X-A2A-Notification-Token``. The agent publishes its public keys at
+``/.well-known/jwks.json``. Deliveries run in the background, so a slow webhook never blocks the agent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import secrets
+import socket
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+from a2a.server.tasks.push_notification_config_store import PushNotificationConfigStore
+from a2a.server.tasks.push_notification_sender import PushNotificationEvent, PushNotificationSender
+from a2a.utils.proto_utils import to_stream_response
+from google.protobuf.json_format import MessageToDict
+from joserfc import jwt
+from joserfc.jwk import ECKey
+
+from .config import PushConfig
+
+__all__ = ["AgentSigner", "Delivery", "PushPolicy", "SignedPushSender"]
+
+
+class PushPolicy:
+    """Decides whether a webhook URL may receive notifications (exact allow-list, then resolved addresses)."""
+
+    def __init__(self, config: PushConfig) -> None:
+        self.config = config
+        self.allowed = {entry.lower() for entry in config.allowed_hosts}
+
+    async def check(self, url: str) -> str | None:
+        """Why ``url`` is refused, or None when it is allowed."""
+        try:
+            parts = urlsplit(url)
+            host, port = parts.hostname, parts.port or (443 if parts.scheme == "https" else 80)
+        except ValueError:
+            return "not a URL"
+        if parts.scheme not in ("http", "https") or not host:
+            return "only http(s) URLs with a host"
+        if parts.username or parts.password:
+            return "credentials in the URL"
+        shown = f"[{host}]" if ":" in host else host
+        if f"{shown}:{port}".lower() not in self.allowed:
+            return f"{shown}:{port} is not in push.allowed_hosts"
+        try:
+            infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        except OSError:
+            return "the host does not resolve"
+        for info in infos:
+            reason = self._address_refused(ipaddress.ip_address(info[4][0]))
+            if reason:
+                return reason
+        return None
+
+    async def allows(self, url: str) -> bool:
+        """True when ``url`` may receive notifications (the a2a-sdk's ``push_url_validator`` hook)."""
+        return await self.check(url) is None
+
+    def _address_refused(self, address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str | None:
+        # Link-local covers the cloud metadata address 169.254.169.254; never allowed.
+        if address.is_link_local or address.is_multicast or address.is_unspecified or address.is_reserved:
+            return f"{address} is a link-local, multicast or reserved address"
+        if address.is_loopback:
+            return None if self.config.allow_loopback else f"{address} is a loopback address"
+        if address.is_private:
+            return None if self.config.allow_private_networks else f"{address} is a private address"
+        return None
+
+
+class AgentSigner:
+    """The agent's own signing key (EC P-256, ES256) and its public JWK Set."""
+
+    def __init__(self, issuer: str, clock: Callable[[], float] = time.time, key: ECKey | None = None) -> None:
+        self.issuer = issuer
+        self.clock = clock
+        self.key = key or ECKey.generate_key("P-256", parameters={"alg": "ES256", "use": "sig"}, auto_kid=True)
+
+    def jwks(self) -> dict[str, Any]:
+        """The public keys, for ``/.well-known/jwks.json``."""
+        return {"keys": [self.key.as_dict(private=False)]}
+
+    def sign(self, audience: str, task_id: str, lifetime: int) -> str:
+        """A short-lived delivery token for one notification."""
+        now = int(self.clock())
+        claims = {"iss": self.issuer, "aud": audience, "iat": now, "exp": now + lifetime,
+                  "jti": secrets.token_urlsafe(16), "taskId": task_id}
+        header = {"alg": "ES256", "typ": "JWT", "kid": str(self.key.kid)}
+        return jwt.encode(header, claims, self.key, algorithms=["ES256"])
+
+
+@dataclass
+class Delivery:
+    """The outcome of one notification (kept for lessons and tests; never holds a token)."""
+
+    task_id: str
+    url: str
+    status: int | None = None
+    attempts: int = 0
+    error: str | None = None
+    state: str | None = None
+    finished: float | None = None
+
+
+class SignedPushSender(PushNotificationSender):
+    """Delivers each task event to its configured webhooks, signed, in the background, with bounded retries."""
+
+    def __init__(self, store: PushNotificationConfigStore, policy: PushPolicy, signer: AgentSigner, *,
+                 config: PushConfig, backoff: float = 0.2, keep: int = 1000) -> None:
+        self.store = store
+        self.policy = policy
+        self.signer = signer
+        self.config = config
+        self.backoff = backoff
+        self.keep = keep
+        self.deliveries: list[Delivery] = []
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._client: httpx.AsyncClient | None = None
+
+    async def send_notification(self, task_id: str, event: PushNotificationEvent) -> None:
+        """Schedule delivery to every webhook of ``task_id``; returns at once."""
+        configs = await self.store.get_info_for_dispatch(task_id)
+        body = MessageToDict(to_stream_response(event))
+        for config in configs:
+            task = asyncio.create_task(self._deliver(task_id, config.url, config.token, body))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _deliver(self, task_id: str, url: str, token: str, body: dict[str, Any]) -> None:
+        delivery = Delivery(task_id=task_id, url=url, state=_state_of(body))
+        self._record(delivery)
+        refused = await self.policy.check(url)  # re-checked at send time: DNS may have changed
+        if refused:
+            delivery.error = f"refused: {refused}"
+            delivery.finished = time.time()
+            return
+        if self._client is None or self._client.is_closed:
+            self._client = httpx.AsyncClient(follow_redirects=False, trust_env=False, timeout=self.config.timeout)
+        for attempt in range(self.config.max_retries + 1):
+            delivery.attempts = attempt + 1
+            headers = {"Authorization": f"Bearer {self.signer.sign(url, task_id, self.config.token_lifetime)}"}
+            if token:
+                headers["X-A2A-Notification-Token"] = token
+            try:
+                response = await self._client.post(url, json=body, headers=headers)
+                delivery.status = response.status_code
+                if response.status_code < 500 and response.status_code != 429:
+                    break  # delivered, or refused for good (4xx): no retry
+            except httpx.HTTPError as exc:
+                delivery.error = exc.__class__.__name__
+            if attempt < self.config.max_retries:
+                await asyncio.sleep(self.backoff * (2**attempt))
+        delivery.finished = time.time()
+
+    def _record(self, delivery: Delivery) -> None:
+        self.deliveries.append(delivery)
+        del self.deliveries[: max(0, len(self.deliveries) - self.keep)]
+
+    async def drain(self, timeout: float = 10) -> None:
+        """Wait for pending deliveries (tests, shutdown)."""
+        if self._tasks:
+            await asyncio.wait(set(self._tasks), timeout=timeout)
+
+    async def aclose(self) -> None:
+        """Cancel what is still pending and close the HTTP client."""
+        for task in list(self._tasks):
+            task.cancel()
+        if self._client is not None:
+            await self._client.aclose()
+
+
+def _state_of(body: dict[str, Any]) -> str | None:
+    for key in ("statusUpdate", "task"):
+        state = body.get(key, {}).get("status", {}).get("state")
+        if state:
+            return str(state)
+    return "artifact" if "artifactUpdate" in body else None

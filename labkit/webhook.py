@@ -1,0 +1,156 @@
+"""A webhook receiver for A2A push notifications that trusts nothing it cannot verify.
+
+Each notification must carry a JWT signed by the agent's key (fetched from the agent's JWKS), issued
+by the agent, addressed (``aud``) to exactly this webhook URL, fresh (``iat`` within ``max_age``), never
+seen before (``jti``), about the task in the body (``taskId``), and, when one was registered, the
+client's ``X-A2A-Notification-Token``. What it accepts and refuses is recorded for the lessons.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hmac
+import json
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from .auth import build_validator
+from .auth.cache import TTLCache
+from .config import validate_security_config
+from .errors import AuthError, Reason
+
+__all__ = ["Notification", "WebhookReceiver"]
+
+
+@dataclass(frozen=True)
+class Notification:
+    """One accepted or refused delivery (no token in it)."""
+
+    hook: str
+    accepted: bool
+    reason: str | None
+    task_id: str | None
+    state: str | None
+    jti: str | None
+    time: float
+
+
+class WebhookReceiver:
+    """A Starlette app: ``POST /hooks/{name}``; ``GET /hooks/{name}/received`` lists what arrived."""
+
+    def __init__(self, *, clock: Callable[[], float] = time.time, max_age: int = 300) -> None:
+        self.clock = clock
+        self.max_age = max_age
+        self.base_url: str | None = None
+        self.tokens: dict[str, str] = {}  # hook name -> expected X-A2A-Notification-Token
+        self.notifications: list[Notification] = []
+        self._validator: Any = None
+        self._seen: TTLCache[bool] = TTLCache(100_000, clock)
+        self.app = Starlette(routes=[
+            Route("/hooks/{name}", self._receive, methods=["POST"]),
+            Route("/hooks/{name}/received", self._received, methods=["GET"]),
+        ], lifespan=self._lifespan)
+
+    def trust(self, agent_url: str, jwks_url: str | None = None) -> None:
+        """Trust notifications signed by the agent at ``agent_url`` (keys from its JWKS)."""
+        block = {
+            "validation_strategy": "jwt", "jwks_url": jwks_url or f"{agent_url}/.well-known/jwks.json",
+            "jwt_algorithms": ["ES256"], "jwt_issuer": agent_url, "jwt_cache_ttl": 0,
+            "required_claims": ["exp", "iat", "jti", "iss", "aud"],
+        }
+        self._validator = build_validator(validate_security_config({"oauth2": block}, env={}).oauth2, clock=self.clock)
+
+    def expect_token(self, hook: str, token: str) -> None:
+        """Require ``X-A2A-Notification-Token: token`` on ``hook``."""
+        self.tokens[hook] = token
+
+    def url(self, hook: str) -> str:
+        """The full URL of a hook (what the agent signs as ``aud``)."""
+        if self.base_url is None:
+            raise RuntimeError("the receiver is not served yet")
+        return f"{self.base_url}/hooks/{hook}"
+
+    def received(self, hook: str | None = None, *, accepted: bool | None = True) -> list[Notification]:
+        """Recorded notifications, optionally for one hook and by verdict."""
+        return [n for n in self.notifications
+                if (hook is None or n.hook == hook) and (accepted is None or n.accepted == accepted)]
+
+    async def _receive(self, request: Request) -> Response:
+        hook = request.path_params["name"]
+        body_bytes = await request.body()
+        try:
+            body = json.loads(body_bytes) if len(body_bytes) <= 1 << 20 else None
+        except ValueError:
+            body = None
+        task_id, state = _task_of(body)
+        try:
+            jti = await self._verify(request, hook, task_id)
+        except AuthError as error:
+            self._note(hook, False, error.reason.value + (f": {error.detail}" if error.detail else ""), task_id, state)
+            return JSONResponse({"error": "Unauthorized"}, 401, headers={"WWW-Authenticate": 'Bearer realm="webhook"'})
+        self._note(hook, True, None, task_id, state, jti)
+        return JSONResponse({"received": True})
+
+    async def _verify(self, request: Request, hook: str, task_id: str | None) -> str:
+        if self._validator is None:
+            raise AuthError(Reason.KEY, "this receiver trusts no agent yet")
+        header = request.headers.get("authorization", "")
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token:
+            raise AuthError(Reason.MISSING_TOKEN, "no signed notification token")
+        principal = await self._validator.validate(token.strip())
+        claims = principal.claims
+        if claims.get("aud") != self.url(hook):
+            raise AuthError(Reason.AUDIENCE, "the token was signed for another webhook")
+        if self.clock() - float(claims["iat"]) > self.max_age:
+            raise AuthError(Reason.EXPIRED, f"issued more than {self.max_age}s ago")
+        if task_id is None or claims.get("taskId") != task_id:
+            raise AuthError(Reason.CLAIMS, "taskId does not match the notification body")
+        expected = self.tokens.get(hook)
+        given = request.headers.get("x-a2a-notification-token", "")
+        if expected is not None and not hmac.compare_digest(expected.encode(), given.encode()):
+            raise AuthError(Reason.CLAIMS, "wrong X-A2A-Notification-Token")
+        jti = str(claims["jti"])
+        if self._seen.get(jti):
+            raise AuthError(Reason.CLAIMS, "replayed notification (jti seen before)")
+        self._seen.put(jti, True, float(claims["exp"]) + 1)
+        return jti
+
+    def _note(self, hook: str, accepted: bool, reason: str | None, task_id: str | None, state: str | None,
+              jti: str | None = None) -> None:
+        self.notifications.append(Notification(hook, accepted, reason, task_id, state, jti, self.clock()))
+
+    async def _received(self, request: Request) -> Response:
+        hook = request.path_params["name"]
+        return JSONResponse([n.__dict__ for n in self.received(hook, accepted=None)])
+
+    @contextlib.asynccontextmanager
+    async def _lifespan(self, app: Starlette) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the JWKS client."""
+        if self._validator is not None:
+            await self._validator.aclose()
+
+
+def _task_of(body: Any) -> tuple[str | None, str | None]:
+    if not isinstance(body, dict):
+        return None, None
+    for key in ("statusUpdate", "artifactUpdate", "task"):
+        part = body.get(key)
+        if isinstance(part, dict):
+            task_id = part.get("taskId") or part.get("id")
+            state = part.get("status", {}).get("state") if isinstance(part.get("status"), dict) else None
+            return (str(task_id) if task_id else None), (state or ("artifact" if key == "artifactUpdate" else None))
+    return None, None
