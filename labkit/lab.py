@@ -74,6 +74,7 @@ class Lab:
         else:
             self.config = load_config(Path(config) if config else default_config_path(), env=env)
         self.audit = AuditLog(path=audit_path)
+        self._clock = clock
         # The agent's URL is known once its socket is bound; the app is created with it.
         self._agent_server = ServerThread(port=agent_port, name="agent")
         self.agent_url = self._agent_server.url
@@ -98,6 +99,29 @@ class Lab:
             raise
         self._started = True
         return self
+
+    def reload(self, config: str | os.PathLike[str] | dict[str, Any] | SecurityConfig) -> SecurityConfig:
+        """Restart the agent with another configuration, on the same URL. Raises ``ConfigError`` (the old
+        agent keeps running) or ``RuntimeError``."""
+        from sample_agent import create_app
+
+        env = {**os.environ, "LAB_PROVIDER_URL": self.provider_url,
+               "LAB_WEBHOOK_HOSTPORT": f"127.0.0.1:{self._webhook_server.port}"}
+        if isinstance(config, SecurityConfig):
+            new_config = config
+        elif isinstance(config, dict):
+            new_config = validate_security_config(config, env=env)
+        else:
+            new_config = load_config(Path(config), env=env)
+        app = create_app(new_config, public_url=self.agent_url, clock=self._clock, audit=self.audit)
+        port = self._agent_server.port
+        self._agent_server.stop()
+        self._agent_server = ServerThread(app, port=port, name="agent")
+        self._agent_server.start()
+        self.config, self.app = new_config, app
+        self.agent = app.agent  # type: ignore[attr-defined]
+        self.webhooks.trust(self.agent_url)
+        return new_config
 
     def close(self) -> None:
         """Stop both servers and close every client this lab made (no thread or socket left)."""

@@ -95,9 +95,10 @@ def default_tokens(lab: Lab) -> list[ProbeToken]:
 class Probe:
     """Runs tokens x endpoints and compares each status with what the policy says it should be."""
 
-    def __init__(self, policy: EndpointPolicy, hierarchy: ScopeHierarchy) -> None:
+    def __init__(self, policy: EndpointPolicy, hierarchy: ScopeHierarchy, required: Iterable[str] = ()) -> None:
         self.policy = policy
         self.hierarchy = hierarchy
+        self.required = tuple(required)  # oauth2.required_scopes: every protected call needs them
 
     def requirement(self, endpoint: ProbeEndpoint) -> Requirement:
         """What the endpoint needs according to the policy."""
@@ -112,7 +113,7 @@ class Probe:
         if token.scopes is None:
             return 401
         effective = self.hierarchy.expand(token.scopes)
-        needed = self.requirement(endpoint).scopes
+        needed = (*self.required, *self.requirement(endpoint).scopes)
         return 200 if all(effective.covers(s) for s in needed) else 403
 
 
@@ -126,7 +127,7 @@ def run_probe(
     """The decision matrix as a DataFrame: token, endpoint, needs, expected, actual, reason, ok (sorted)."""
     import pandas as pd
 
-    probe = Probe(lab.agent.policy, lab.config.scope_hierarchy)
+    probe = Probe(lab.agent.policy, lab.config.scope_hierarchy, lab.config.oauth2.required_scopes)
     token_list = list(tokens) if tokens is not None else default_tokens(lab)
     endpoint_list = list(endpoints) if endpoints is not None else default_endpoints()
     pairs = [(t, e) for t in token_list for e in endpoint_list]

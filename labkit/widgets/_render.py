@@ -1,0 +1,69 @@
+"""Rendering helpers for widgets: a layered SVG drawing of a scope hierarchy."""
+
+from __future__ import annotations
+
+import html
+from collections import defaultdict, deque
+
+from ..scopes import WILDCARD, EffectiveScopes, ScopeHierarchy
+
+__all__ = ["hierarchy_svg"]
+
+
+def _layers(hierarchy: ScopeHierarchy) -> list[list[str]]:
+    graph = hierarchy.graph()
+    children: dict[str, list[str]] = defaultdict(list)
+    indegree = {n: 0 for n in graph.nodes}
+    for parent, child in graph.edges:
+        children[parent].append(child)
+        indegree[child] += 1
+    depth: dict[str, int] = {}
+    queue = deque(sorted(n for n, d in indegree.items() if d == 0) or sorted(graph.nodes)[:1])
+    for root in queue:
+        depth[root] = 0
+    while queue:
+        node = queue.popleft()
+        for child in children[node]:
+            if child not in depth or depth[child] < depth[node] + 1 <= len(graph.nodes):
+                if child not in depth:
+                    queue.append(child)
+                depth[child] = max(depth.get(child, 0), depth[node] + 1)
+    for node in graph.nodes:
+        depth.setdefault(node, 0)
+    layers: dict[int, list[str]] = defaultdict(list)
+    for node, level in depth.items():
+        layers[level].append(node)
+    return [sorted(layers[level]) for level in sorted(layers)]
+
+
+def hierarchy_svg(hierarchy: ScopeHierarchy, granted: set[str] | frozenset[str] = frozenset(),
+                  effective: EffectiveScopes | None = None) -> str:
+    """An SVG of the hierarchy: granted scopes bold, effective ones green, the wildcard orange."""
+    layers = _layers(hierarchy)
+    if not layers:
+        empty = '<text x="10" y="25">(empty hierarchy)</text>'
+        return f'<svg xmlns="http://www.w3.org/2000/svg" width="300" height="40">{empty}</svg>'
+    width_per, height_per = 150, 60
+    width = max(len(layer) for layer in layers) * width_per + 20
+    height = len(layers) * height_per + 20
+    position: dict[str, tuple[int, int]] = {}
+    for row, layer in enumerate(layers):
+        offset = (width - len(layer) * width_per) // 2
+        for column, node in enumerate(layer):
+            position[node] = (offset + column * width_per + width_per // 2, 20 + row * height_per + 15)
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" font-family="sans-serif" '
+             f'font-size="12">', '<defs><marker id="arrow" markerWidth="8" markerHeight="8" refX="8" refY="4" '
+             'orient="auto"><path d="M0,0 L8,4 L0,8 z" fill="#888"/></marker></defs>']
+    for parent, child in hierarchy.graph().edges:
+        (x1, y1), (x2, y2) = position[parent], position[child]
+        parts.append(f'<line x1="{x1}" y1="{y1 + 12}" x2="{x2}" y2="{y2 - 14}" stroke="#888" '
+                     f'marker-end="url(#arrow)"/>')
+    for node, (x, y) in position.items():
+        covered = effective is not None and (node in effective or (effective.wildcard and node != WILDCARD))
+        fill = "#f6c177" if node == WILDCARD else "#a6e3a1" if covered else "#eeeeee"
+        weight = "bold" if node in granted else "normal"
+        parts.append(f'<rect x="{x - 65}" y="{y - 13}" width="130" height="26" rx="6" fill="{fill}" stroke="#555"/>')
+        parts.append(f'<text x="{x}" y="{y + 4}" text-anchor="middle" font-weight="{weight}">'
+                     f"{html.escape(node)}</text>")
+    parts.append("</svg>")
+    return "".join(parts)

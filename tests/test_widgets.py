@@ -1,0 +1,92 @@
+"""Widgets driven headlessly: set values, click, read the state."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from labkit.lab import Lab
+from labkit.widgets import AuditViewer, ConfigBuilder, EndpointTester, ScopeExplorer, TokenMinter
+from labkit.widgets.scope_explorer import ScopeExplorerState
+from sample_agent import default_config_path
+
+
+@pytest.fixture(scope="module")
+def lab() -> Iterator[Lab]:
+    with Lab() as running:
+        yield running
+
+
+def test_scope_explorer_state() -> None:
+    state = ScopeExplorerState("admin: ['*']\napi:write: [api:read]\n", {"api:write"})
+    table = state.table().set_index("scope")
+    assert bool(table.loc["api:read", "effective"]) and table.loc["api:read", "chain"] == "api:write -> api:read"
+    assert not bool(table.loc["admin", "effective"])
+    assert "<svg" in state.svg() and "api:write" in state.svg()
+    broken = ScopeExplorerState("api read: [x]\n")
+    broken.table()
+    assert broken.error and "not a valid scope name" in broken.error
+
+
+def test_scope_explorer_widget(lab: Lab) -> None:
+    explorer = ScopeExplorer(lab.config.scope_hierarchy, lab.agent.policy, granted={"api:read"})
+    assert set(explorer.state.reachable().query("reachable")["capability"]) == {"echo", "get_time"}
+    explorer.set(granted={"admin"})
+    assert explorer.state.reachable()["reachable"].all()
+    assert len(explorer.out.outputs) == 3  # graph, table, reach
+    explorer.set(hierarchy_text="files:write: [files:read]\n", granted={"files:write"})
+    reach = explorer.state.reachable().set_index("capability")["reachable"]
+    assert reach["read_file"] and reach["write_file"] and not reach["echo"]
+    explorer.apply.click()
+    assert "granted" in explorer.status.value
+
+
+def test_config_builder(lab: Lab) -> None:
+    builder = ConfigBuilder(lab)
+    assert builder.state.config is not None and builder.state.errors == []
+    builder.set(jwt_audience="", jwt_algorithms="none", hierarchy="api read: []")
+    paths = {path for path, _ in builder.state.errors}
+    assert {"security.oauth2.jwt_algorithms", "security.scope_hierarchy.api read"} <= paths
+    assert builder.load_into_lab() is False
+    builder.set(jwt_algorithms="RS256 ES256", hierarchy="api:write: [api:read]", jwt_audience="api://oauth2-lab-agent",
+                required_scopes="api:read")
+    assert builder.state.config is not None
+    assert "required_scopes" in builder.state.yaml()
+    assert builder.load_into_lab() is True
+    assert lab.config.oauth2.required_scopes == ["api:read"]
+    token = lab.token(["api:write"])
+    assert lab.rpc("capabilities", token=token).status_code == 200  # api:write implies the required api:read
+    assert lab.rpc("capabilities", token=lab.token(["files:read"])).status_code == 403
+    builder.set(env="SECRET_FROM_ENV=0123456789abcdef0123456789abcdef", jwt_secret="${SECRET_FROM_ENV}",
+                validation_strategy="jwt", jwt_algorithms="HS256", jwks_url="")
+    assert builder.state.config is not None and builder.state.config.oauth2.jwt_secret is not None
+    lab.reload(default_config_path())  # back to the lab's own configuration for the next tests
+
+
+def test_token_minter(lab: Lab) -> None:
+    minter = TokenMinter(lab)
+    minter.scopes.value = ("api:read", "files:write")
+    state = minter.mint()
+    assert state.status == 200 and state.claims is not None
+    assert state.claims["claims"]["scope"] == "api:read files:write"
+    minter.persona.value = "limited"
+    minter.scopes.value = ("admin",)
+    assert minter.mint().error is not None and "invalid_scope" in minter.state.error
+    minter.persona.value = "default"
+    minter.scopes.value = ("api:read",)
+    minter.lifetime.value = -30
+    assert minter.mint().status == 401 and minter.state.reason == "expired"
+
+
+def test_endpoint_tester_and_audit_viewer(lab: Lab) -> None:
+    tester = EndpointTester(lab)
+    tester.button.click()
+    assert tester.state.all_ok and tester.progress.value == tester.state.total > 100
+    matrix = tester.state.matrix()
+    assert matrix.loc["none", "capabilities"] == 401 and matrix.loc["admin", "execute admin_status"] == 200
+    viewer = AuditViewer(lab.audit)
+    viewer.decision.value = "deny"
+    viewer.reason.value = "expired"
+    frame = viewer.state.filtered(lab.audit)
+    assert len(frame) > 0 and set(frame["reason"]) == {"expired"}
