@@ -13,7 +13,7 @@ if TYPE_CHECKING:
 
     from .lab import Lab
 
-__all__ = ["AUDIT_COLUMNS", "audit_table", "call_table", "inspect_token"]
+__all__ = ["AUDIT_COLUMNS", "LabClock", "audit_table", "call_table", "inspect_token", "mask", "run"]
 
 AUDIT_COLUMNS = ["decision", "reason", "status", "endpoint", "method", "subject", "scopes"]
 _VOLATILE = ("jti", "iat", "exp", "nbf", "auth_time")
@@ -57,3 +57,42 @@ def audit_table(lab: Lab, last: int | None = None) -> pd.DataFrame:
     frame = lab.audit.to_dataframe()[AUDIT_COLUMNS].fillna("")
     frame = frame.assign(scopes=frame["scopes"].map(lambda s: " ".join(s)))
     return frame.tail(last).reset_index(drop=True) if last else frame
+
+
+class LabClock:
+    """A clock a lesson can move: ``clock.advance(seconds)``. Starts at 2026-01-01T00:00:00Z."""
+
+    def __init__(self, start: float = 1_767_225_600) -> None:
+        self.now = float(start)
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> float:
+        """Move forward and return the new time."""
+        self.now += seconds
+        return self.now
+
+
+def mask(text: str, lab: Lab) -> str:
+    """Replace the lab's URLs (random ports) in ``text`` by ``{provider}``, ``{agent}``, ``{webhooks}``."""
+    return (text.replace(lab.provider_url, "{provider}").replace(lab.agent_url, "{agent}")
+            .replace(lab.webhooks.base_url or "\0", "{webhooks}"))
+
+
+_LOOP: Any = None
+
+
+def run(coroutine: Any, timeout: float = 60) -> Any:
+    """Run a coroutine from a notebook cell (Jupyter's own loop is busy running the cell).
+
+    All lessons share one background event loop, so validators keep their HTTP clients and caches.
+    """
+    import asyncio
+    import threading
+
+    global _LOOP
+    if _LOOP is None or _LOOP.is_closed():
+        _LOOP = asyncio.new_event_loop()
+        threading.Thread(target=_LOOP.run_forever, name="labkit-lessons", daemon=True).start()
+    return asyncio.run_coroutine_threadsafe(coroutine, _LOOP).result(timeout)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+import warnings
 from collections.abc import Callable
 from contextvars import ContextVar
 from typing import Any, ClassVar
@@ -226,7 +227,10 @@ class LabAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
         algorithm = alg or client.alg
         key = self.keys.active(algorithm)
         header = {"typ": "at+jwt", "alg": algorithm, "kid": kid if kid is not None else key.kid}
-        token = jwt.encode(header, claims, key, algorithms=[algorithm])
+        with warnings.catch_warnings():
+            # RFC 9864 deprecates "EdDSA" for "Ed25519"; the lab still issues it, as RFC 8037 providers do.
+            warnings.filterwarnings("ignore", message="EdDSA is deprecated")
+            token = jwt.encode(header, claims, key, algorithms=[algorithm])
         record.extra = claims
         self.store.add_token(token, record)
         return token
