@@ -271,10 +271,14 @@ def validate_security_config(
         raise ConfigError([("", f"expected a mapping of settings, got {_type_name(mapping)}")])
     errors: list[tuple[str, str]] = []
     document = substitute_env(dict(mapping), os.environ if env is None else env, "", errors)
+    from_env = len(errors)
+    unresolved = {path for path, _ in errors}
     security, extras, prefix = _normalize(document, errors)
     result = _build(security, extras, prefix, errors)
     if errors or result is None:
-        raise ConfigError(errors)
+        # An unresolved ${VAR} is reported once, not again as the empty value it left behind.
+        later = [error for error in errors[from_env:] if error[0] not in unresolved]
+        raise ConfigError(errors[:from_env] + later)
     return result
 
 

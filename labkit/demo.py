@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from typing import Any
 
@@ -14,6 +13,7 @@ from .auth._compact import parse_compact
 from .config import validate_security_config
 from .errors import AuthError
 from .lab import Lab
+from .lessons import run
 from .probe import run_probe
 from .provider import persona_oauth2
 
@@ -47,7 +47,7 @@ def persona_tour(lab: Lab) -> list[dict[str, Any]]:
             finally:
                 await validator.aclose()
 
-        granted = asyncio.run(check())
+        granted = run(check())  # a background loop: works from the CLI and from a notebook alike
         at_agent = lab.rpc("capabilities", token=token).status_code
         expected_granted = "(no scopes)" if persona == "google" else "api:read api:write"
         rows.append({"persona": persona, "issuer": issuer.replace(lab.provider_url, "{provider}"),
