@@ -51,8 +51,9 @@ def hierarchy_svg(hierarchy: ScopeHierarchy, granted: set[str] | frozenset[str] 
         offset = (width - len(layer) * width_per) // 2
         for column, node in enumerate(layer):
             position[node] = (offset + column * width_per + width_per // 2, 20 + row * height_per + 15)
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" font-family="sans-serif" '
-             f'font-size="12">', '<defs><marker id="arrow" markerWidth="8" markerHeight="8" refX="8" refY="4" '
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" class="labkit-scope-graph" width="{width}" height="{height}" '
+             f'font-family="sans-serif" '
+             'font-size="12">', '<defs><marker id="arrow" markerWidth="8" markerHeight="8" refX="8" refY="4" '
              'orient="auto"><path d="M0,0 L8,4 L0,8 z" fill="#888"/></marker></defs>']
     for parent, child in hierarchy.graph().edges:
         (x1, y1), (x2, y2) = position[parent], position[child]
