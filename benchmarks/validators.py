@@ -119,7 +119,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--n", type=int, default=2000)
     parser.add_argument("--memory-tokens", type=int, default=100_000)
+    parser.add_argument("--memory-only", action="store_true", help="print only the RSS growth in MB")
     args = parser.parse_args()
+    if args.memory_only:
+        print(f"rss_growth_mb {memory(args.memory_tokens):.1f}")
+        return
     print(f"machine: {os.cpu_count()} cpus; n={args.n}; CPU time per validation (process_time)\n")
     for alg in ("HS256", "RS256", "ES256", "EdDSA"):
         results = bench_alg(alg, args.n)

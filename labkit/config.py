@@ -70,6 +70,7 @@ class OAuth2Config(BaseModel):
     scope_claims: list[str] = Field(default_factory=lambda: ["scope", "scp"], min_length=1)
     jwt_cache_ttl: int = Field(default=300, ge=0)
     jwks_cache_ttl: int = Field(default=300, ge=0, le=86_400)
+    jwks_refresh_cooldown: float = Field(default=10, ge=0, le=300)  # min seconds between unknown-kid refetches
     # Introspection
     client_id: str | None = None
     client_secret: SecretStr | None = None

@@ -106,7 +106,9 @@ class Agent:
             for c in CAPABILITIES.values()
         }
         self.policy = EndpointPolicy(capabilities, {p: tuple(s.required_scopes) for p, s in self.plugins.items()})
-        self.middleware = CapabilityMiddleware(cfg, self.plugins.values(), clock=self.clock)
+        # An injected clock drives the rate limiter too: a frozen lab clock makes budgets exact.
+        self.middleware = CapabilityMiddleware(cfg, self.plugins.values(), clock=self.clock,
+                                               monotonic=clock or time.monotonic)
         self.tenants: dict[str | None, TenantAuth] = {
             None: TenantAuth(
                 None,

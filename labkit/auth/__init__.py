@@ -76,6 +76,7 @@ def key_source(
     if cfg.jwks_url:
         return JWKSClient(
             cfg.jwks_url, http=http, clock=clock, cache_ttl=cfg.jwks_cache_ttl, timeout=cfg.introspection_timeout,
+            refresh_cooldown=cfg.jwks_refresh_cooldown,
         )
     uses_hmac = any(alg in HMAC_ALGORITHMS for alg in cfg.algorithms)
     if cfg.jwks is not None:

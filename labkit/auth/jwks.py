@@ -58,6 +58,7 @@ class JWKSClient:
         self._fresh_until = 0.0
         self._stale_until = 0.0
         self._last_attempt = float("-inf")
+        self._last_kid_refresh = float("-inf")  # only unknown-kid refetches count against the cooldown
         self._flight: SingleFlight[KeySet] = SingleFlight()
 
     async def keys(self) -> KeySet:
@@ -73,8 +74,10 @@ class JWKSClient:
     async def refresh_for_kid(self, kid: str) -> KeySet:
         """Refetch because ``kid`` is unknown, unless a fetch happened within the cooldown."""
         in_flight = self._flight.busy("refresh")
-        if not in_flight and self._keyset is not None and self.clock() - self._last_attempt < self.refresh_cooldown:
+        now = self.clock()
+        if not in_flight and self._keyset is not None and now - self._last_kid_refresh < self.refresh_cooldown:
             return self._keyset
+        self._last_kid_refresh = now
         return await self._flight.run("refresh", self._refresh)
 
     async def _refresh(self) -> KeySet:
