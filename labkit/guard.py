@@ -16,6 +16,7 @@ Bodies say only Unauthorized / Forbidden / Too Many Requests, inside a JSON-RPC 
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import re
 import time
@@ -32,6 +33,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from .audit import AuditEvent, AuditLog
 from .auth import Principal
 from .auth._compact import b64url_decode, strict_json
+from .auth.cache import TTLCache, token_key
 from .errors import AuthError, Reason
 from .middleware import CapabilityMiddleware
 from .scopes import EffectiveScopes, ScopeHierarchy
@@ -166,18 +168,27 @@ class LabUser(AuthenticatedUser):
     """The Starlette user of a guarded request: what A2A (owner) and MCP (session binding) see."""
 
     def __init__(self, principal: Principal, effective: EffectiveScopes) -> None:
-        token = AccessToken(
+        # Not AuthenticatedUser.__init__: the MCP access token is built only when MCP asks for it.
+        self.username = principal.client_id or principal.identity
+        self.principal = principal
+        self.effective = effective
+        self.key = f"{principal.tenant or '-'}|{principal.issuer or '-'}|{principal.identity}"
+
+    @functools.cached_property
+    def access_token(self) -> AccessToken:  # type: ignore[override]
+        principal = self.principal
+        return AccessToken(
             token=principal.fingerprint,  # the SDKs compare principals; they never need the token itself
             client_id=principal.client_id or principal.identity,
-            scopes=sorted(effective),
+            scopes=sorted(self.effective),
             expires_at=int(principal.expires_at) if principal.expires_at else None,
             subject=principal.subject,
             claims={"iss": principal.issuer} if principal.issuer else None,
         )
-        super().__init__(token)
-        self.principal = principal
-        self.effective = effective
-        self.key = f"{principal.tenant or '-'}|{principal.issuer or '-'}|{principal.identity}"
+
+    @functools.cached_property
+    def scopes(self) -> list[str]:  # type: ignore[override]
+        return sorted(self.effective)
 
     @property
     def display_name(self) -> str:
@@ -193,6 +204,7 @@ class GuardContext:
     requirement: Requirement = field(default_factory=Requirement)
     timings: dict[str, float] = field(default_factory=dict)
     rpc_method: str | None = None
+    rpc: Any = None  # the parsed JSON-RPC body (the app may reuse it instead of parsing again)
 
 
 class OAuth2Guard:
@@ -249,7 +261,8 @@ class OAuth2Guard:
         endpoint = "/mcp" if kind == "mcp" else "/"
         token = _bearer(scope)
         body, too_large = await _read_body(receive, self.max_body) if scope["method"] == "POST" else (b"", False)
-        rpc_id, method, params = _parse_rpc(body)
+        context.rpc = _loads(body)
+        rpc_id, method, params = _parse_rpc(context.rpc)
         context.rpc_method = method
         requirement = (self.policy.for_mcp if kind == "mcp" else self.policy.for_a2a)(method, params)
         context.requirement = requirement
@@ -304,21 +317,31 @@ class OAuth2Guard:
         scope["user"] = user
         scope["auth"] = AuthCredentials(sorted(effective))
         status_holder: dict[str, int] = {}
+        recorded = False
 
-        async def send_wrapper(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                status_holder["status"] = message["status"]
-            await send(message)
-
-        try:
-            await self.app(scope, _replay(body, receive), send_wrapper)
-        finally:
+        def record() -> None:
+            nonlocal recorded
+            if recorded:
+                return
+            recorded = True
             latency = (time.perf_counter() - started) * 1000
             allowed = AuditEvent.allow(principal, status=status_holder.get("status"), latency_ms=latency, **event)
             timings = "; ".join(f"{k}={v:.3f}" for k, v in sorted(context.timings.items()))
             if timings:
                 allowed = replace(allowed, detail="; ".join(filter(None, (allowed.detail, timings))))
             self.audit.record(allowed)
+
+        async def send_wrapper(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status_holder["status"] = message["status"]
+            elif message["type"] == "http.response.body" and not message.get("more_body", False):
+                record()  # before the last byte leaves: a client that reads the log next finds its event
+            await send(message)
+
+        try:
+            await self.app(scope, _replay(body, receive), send_wrapper)
+        finally:
+            record()  # the app failed or sent nothing: the decision is still logged
 
     def _tenant_for(self, tenant: str | None, token: str) -> TenantAuth | None:
         if tenant is not None or len(self.tenants) == 1:
@@ -393,16 +416,25 @@ async def _read_body(receive: Receive, cap: int) -> tuple[bytes, bool]:
     return b"".join(chunks), False
 
 
-def _parse_rpc(body: bytes) -> tuple[Any, str | None, Any]:
+_UNPARSED = object()
+
+
+def _loads(body: bytes) -> Any:
+    """The body as JSON, or ``_UNPARSED``."""
+    try:
+        return json.loads(body)
+    except (ValueError, RecursionError):
+        return _UNPARSED
+
+
+def _parse_rpc(data: Any) -> tuple[Any, str | None, Any]:
     """(id, method, params) of a JSON-RPC request; for a batch, the first element's (the SDKs refuse batches)."""
-    with contextlib.suppress(ValueError, RecursionError, UnicodeDecodeError):
-        data = json.loads(body)
-        if isinstance(data, list) and data:
-            data = data[0]
-        if isinstance(data, dict):
-            rpc_id = data.get("id") if isinstance(data.get("id"), (str, int)) else None
-            method = data.get("method") if isinstance(data.get("method"), str) else None
-            return rpc_id, method, data.get("params")
+    if isinstance(data, list) and data:
+        data = data[0]
+    if isinstance(data, dict):
+        rpc_id = data.get("id") if isinstance(data.get("id"), (str, int)) else None
+        method = data.get("method") if isinstance(data.get("method"), str) else None
+        return rpc_id, method, data.get("params")
     return None, None, None
 
 
@@ -419,11 +451,21 @@ def _replay(body: bytes, receive: Receive) -> Receive:
     return replay
 
 
+_ISSUERS: TTLCache[str | None] = TTLCache(4096, time.monotonic)
+
+
 def _unverified_issuer(token: str) -> str | None:
+    key = token_key(token)  # remembered by hash: repeated tokens skip the decoding
+    cached = _ISSUERS.get(key)
+    if cached is not None:
+        return cached
+    issuer: str | None = None
     with contextlib.suppress(ValueError, IndexError, AttributeError):
         payload = strict_json(b64url_decode(token.split(".")[1]))
-        issuer = payload.get("iss")
-        return issuer if isinstance(issuer, str) else None
-    return None
+        found = payload.get("iss")
+        issuer = found if isinstance(found, str) else None
+    if issuer is not None:
+        _ISSUERS.put(key, issuer, time.monotonic() + 300)
+    return issuer
 
 

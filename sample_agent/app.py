@@ -188,8 +188,9 @@ class Agent:
     # -- endpoints ----------------------------------------------------------------------------
     async def rpc(self, request: Request) -> Response:
         """``POST /``: the seed's ``capabilities`` and ``execute``; everything else to the a2a-sdk."""
+        parsed = getattr(request.scope.get("labkit"), "rpc", None)  # the guard already parsed it
         try:
-            body = json.loads(await request.body())
+            body = parsed if isinstance(parsed, (dict, list)) else json.loads(await request.body())
         except (ValueError, RecursionError):  # includes bodies that are not UTF-8
             error = {"code": -32700, "message": "Parse error"}
             return JSONResponse({"jsonrpc": "2.0", "id": None, "error": error})

@@ -1,0 +1,47 @@
+"""Benchmark server: the lab provider and the sample agent, protected or (baseline only) unprotected.
+
+Run by benchmarks/http.py in its own process (pinned to one core when taskset exists). Prints
+``provider: URL`` and ``agent: URL``, then serves until stdin closes. The unprotected variant exists only
+here, as the no-auth baseline: the product has no switch that turns the guard off.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from labkit.auth import Principal
+from labkit.guard import GuardContext, LabUser
+from labkit.lab import Lab
+from labkit.scopes import EffectiveScopes
+
+
+class Unprotected:
+    """Baseline only: the agent's app with a fixed all-scopes user and no token checks."""
+
+    def __init__(self, app):  # type: ignore[no-untyped-def]
+        self.app = app
+        principal = Principal(subject="baseline", scopes=frozenset({"*"}), fingerprint="baseline")
+        self.user = LabUser(principal, EffectiveScopes({"*"}, wildcard=True))
+
+    async def __call__(self, scope, receive, send):  # type: ignore[no-untyped-def]
+        if scope["type"] == "http":
+            scope = {**scope, "user": self.user, "labkit": GuardContext(tenant=None, principal=self.user.principal)}
+        await self.app(scope, receive, send)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--mode", choices=["protected", "unprotected"], default="protected")
+    args = parser.parse_args()
+    lab = Lab()
+    if args.mode == "unprotected":
+        lab._agent_server.app = Unprotected(lab.app.app)  # the guard's inner Starlette app
+    with lab:
+        print(f"provider: {lab.provider_url}", flush=True)
+        print(f"agent: {lab.agent_url}", flush=True)
+        sys.stdin.read()
+
+
+if __name__ == "__main__":
+    main()
