@@ -30,18 +30,16 @@ class TTLCache(Generic[V]):
 
     def get(self, key: Hashable) -> V | None:
         """The live value for ``key`` (refreshing its LRU place), or None."""
-        entry = self._data.get(key)
-        if entry is None:
-            self.misses += 1
-            return None
-        expires_at, value = entry
-        if self._clock() >= expires_at:
-            del self._data[key]
-            self.misses += 1
-            return None
-        self._data.move_to_end(key)
-        self.hits += 1
-        return value
+        data = self._data
+        entry = data.get(key)
+        if entry is not None:
+            if self._clock() < entry[0]:
+                data.move_to_end(key)
+                self.hits += 1
+                return entry[1]
+            del data[key]
+        self.misses += 1
+        return None
 
     def put(self, key: Hashable, value: V, expires_at: float) -> None:
         """Remember ``value`` until ``expires_at``; evicts the least recently used beyond ``max_size``."""

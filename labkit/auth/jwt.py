@@ -175,7 +175,7 @@ class JWTValidator:
         if type(token) is str:
             cache_key = sha256(token.encode("utf-8", "surrogatepass")).digest()  # == token_key(token)
             if self.cache_ttl and not fresh:
-                hit = self.cache.get(cache_key)
+                hit = self.cache.get(cache_key)  # the hot path of a busy agent: keep it this short
                 if hit is not None:
                     return hit
         jws = parse_compact(token)
