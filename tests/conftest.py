@@ -96,3 +96,15 @@ def oauth2(**settings: Any) -> dict[str, Any]:
 
 def dumps(data: Any) -> str:
     return _json.dumps(data)
+
+
+@pytest.fixture
+def idp() -> Any:
+    """A fake identity provider on a loopback port (JWKS, introspection, faults): (state, base URL)."""
+    from labkit.servers import ServerThread
+
+    from .fake_idp import IdpState, fake_idp
+
+    state = IdpState()
+    with ServerThread(fake_idp(state), name="idp") as server:
+        yield state, server.url

@@ -67,3 +67,27 @@ def fake_idp(state: IdpState) -> Starlette:
             Route("/applications/{client_id}/token", github, methods=["POST"]),
         ]
     )
+
+
+class Clock:
+    """A test clock at the fixed lab time; tests move ``now``."""
+
+    def __init__(self) -> None:
+        from .conftest import NOW
+
+        self.now = float(NOW)
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def run_and_close(validator: Any, coro: Any) -> Any:
+    """Run ``coro`` and close the validator's HTTP clients in the same event loop."""
+
+    async def main() -> Any:
+        try:
+            return await coro
+        finally:
+            await validator.aclose()
+
+    return asyncio.run(main())

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -11,27 +10,11 @@ import pytest
 from labkit import validate_security_config
 from labkit.auth import build_validator
 from labkit.errors import AuthError, Reason
-from labkit.servers import ServerThread
 
 from .conftest import NOW, Keys, mint, oauth2
-from .fake_idp import IdpState, fake_idp
+from .fake_idp import Clock, IdpState, run_and_close
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def idp() -> Iterator[tuple[IdpState, str]]:
-    state = IdpState()
-    with ServerThread(fake_idp(state), name="idp") as server:
-        yield state, server.url
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = float(NOW)
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def make(url: str, clock: Clock, **settings: Any) -> Any:
@@ -44,16 +27,6 @@ def make(url: str, clock: Clock, **settings: Any) -> Any:
     }
     cfg = validate_security_config({"oauth2": block}, env={})
     return build_validator(cfg.oauth2, clock=clock)
-
-
-def run(v: Any, coro: Any) -> Any:
-    async def main() -> Any:
-        try:
-            return await coro
-        finally:
-            await v.aclose()
-
-    return asyncio.run(main())
 
 
 async def outcome(v: Any, token: str, **kwargs: Any) -> str:
@@ -77,7 +50,7 @@ def test_thousand_requests_over_ten_tokens_make_ten_calls(idp: tuple[IdpState, s
         results = [await outcome(v, f"tok-{i % 10}") for i in range(1000)]
         assert results == ["ok"] * 1000
 
-    run(v, scenario())
+    run_and_close(v, scenario())
     assert state.introspection_hits == 10 and v.call_count == 10
 
 
@@ -90,7 +63,7 @@ def test_hundred_concurrent_first_requests_make_one_call(idp: tuple[IdpState, st
     async def scenario() -> list[str]:
         return list(await asyncio.gather(*(outcome(v, "tok") for _ in range(100))))
 
-    assert run(v, scenario()) == ["ok"] * 100
+    assert run_and_close(v, scenario()) == ["ok"] * 100
     assert state.introspection_hits == 1
 
 
@@ -112,7 +85,7 @@ def test_cache_ttl_is_bounded_by_exp_and_inactive_is_not_cached(idp: tuple[IdpSt
         clock.now += 300
         assert await outcome(v, "long") == "inactive"  # revocation visible after the cache expires
 
-    run(v, scenario())
+    run_and_close(v, scenario())
 
 
 def test_fresh_bypasses_the_cache(idp: tuple[IdpState, str]) -> None:
@@ -126,14 +99,14 @@ def test_fresh_bypasses_the_cache(idp: tuple[IdpState, str]) -> None:
         assert await outcome(v, "tok") == "ok"
         assert await outcome(v, "tok", fresh=True) == "inactive"
 
-    run(v, scenario())
+    run_and_close(v, scenario())
 
 
 def test_request_shape_and_client_secret_post(idp: tuple[IdpState, str]) -> None:
     state, url = idp
     state.active = {"tok": active()}
     v = make(url, Clock(), introspection_auth_method="client_secret_post")
-    assert run(v, outcome(v, "tok")) == "ok"
+    assert run_and_close(v, outcome(v, "tok")) == "ok"
     assert state.forms[0] == {
         "token": "tok", "token_type_hint": "access_token", "client_id": "rs-client", "client_secret": "rs-secret",
     }
@@ -143,7 +116,7 @@ def test_wrong_client_secret_is_an_introspection_error(idp: tuple[IdpState, str]
     state, url = idp
     state.active = {"tok": active()}
     v = make(url, Clock(), client_secret="wrong")
-    assert run(v, outcome(v, "tok")) == "introspection_error"
+    assert run_and_close(v, outcome(v, "tok")) == "introspection_error"
 
 
 def test_scopes_and_hierarchy(idp: tuple[IdpState, str]) -> None:
@@ -156,7 +129,7 @@ def test_scopes_and_hierarchy(idp: tuple[IdpState, str]) -> None:
         assert principal.scopes == {"api:write"} and principal.subject == "bob" and principal.strategy == "introspection"
         assert await outcome(v, "r") == "scope"
 
-    run(v, scenario())
+    run_and_close(v, scenario())
 
 
 def test_github_dialect(idp: tuple[IdpState, str]) -> None:
@@ -179,7 +152,7 @@ def test_github_dialect(idp: tuple[IdpState, str]) -> None:
         assert principal.client_id == "Iv1.x"
         assert await outcome(v, "gho_nope") == "inactive"
 
-    run(v, scenario())
+    run_and_close(v, scenario())
 
 
 def test_hybrid_records_both_attempts(idp: tuple[IdpState, str], keys: Keys) -> None:
@@ -205,4 +178,4 @@ def test_hybrid_records_both_attempts(idp: tuple[IdpState, str], keys: Keys) -> 
         assert info.value.attempts == (("jwt", Reason.EXPIRED), ("introspection", Reason.INACTIVE))
         assert "jwt: expired" in info.value.detail
 
-    run(v, scenario())
+    run_and_close(v, scenario())

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -11,42 +10,16 @@ import pytest
 from labkit import validate_security_config
 from labkit.auth import build_validator
 from labkit.errors import AuthError, Reason
-from labkit.servers import ServerThread
 
 from .conftest import NOW, Keys, mint, oauth2
-from .fake_idp import IdpState, fake_idp
+from .fake_idp import Clock, IdpState, run_and_close
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def idp() -> Iterator[tuple[IdpState, str]]:
-    state = IdpState()
-    with ServerThread(fake_idp(state), name="idp") as server:
-        yield state, server.url
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = float(NOW)
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def make(url: str, clock: Clock, **settings: Any) -> Any:
     cfg = validate_security_config({"oauth2": oauth2(jwks_url=f"{url}/jwks", jwt_cache_ttl=0, **settings)}, env={})
     return build_validator(cfg.oauth2, clock=clock)
-
-
-def run(v: Any, coro: Any) -> Any:
-    async def main() -> Any:
-        try:
-            return await coro
-        finally:
-            await v.aclose()
-
-    return asyncio.run(main())
 
 
 async def outcome(v: Any, token: str) -> str:
@@ -73,7 +46,7 @@ def test_rotation_new_kid_after_one_refetch(idp: tuple[IdpState, str], keys: Key
         assert await outcome(v, mint(keys.rsa)) == "ok"  # old key still published: still fine
         assert state.jwks_hits == 2
 
-    run(v, scenario())
+    run_and_close(v, scenario())
 
 
 def test_removed_key_fails_after_cache_expiry(idp: tuple[IdpState, str], keys: Keys) -> None:
@@ -88,7 +61,7 @@ def test_removed_key_fails_after_cache_expiry(idp: tuple[IdpState, str], keys: K
         clock.now += 61
         assert await outcome(v, mint(keys.rsa)) == "key"
 
-    run(v, scenario())
+    run_and_close(v, scenario())
 
 
 def test_outage_serves_stale_keys_then_fails_closed(idp: tuple[IdpState, str], keys: Keys) -> None:
@@ -109,7 +82,7 @@ def test_outage_serves_stale_keys_then_fails_closed(idp: tuple[IdpState, str], k
         clock.now += 11  # after the retry cooldown
         assert await outcome(v, mint(keys.rsa, exp=NOW + 100_000)) == "ok"
 
-    run(v, scenario())
+    run_and_close(v, scenario())
 
 
 @pytest.mark.parametrize(
@@ -127,7 +100,7 @@ def test_never_had_keys_fails_closed(idp: tuple[IdpState, str], keys: Keys, faul
     state, url = idp
     setattr(state, fault, value)
     v = make(url, Clock())
-    assert run(v, outcome(v, mint(keys.rsa))) in ("jwks_unavailable", "size")
+    assert run_and_close(v, outcome(v, mint(keys.rsa))) in ("jwks_unavailable", "size")
 
 
 def test_slow_jwks_times_out(idp: tuple[IdpState, str], keys: Keys) -> None:
@@ -135,7 +108,7 @@ def test_slow_jwks_times_out(idp: tuple[IdpState, str], keys: Keys) -> None:
     state.jwks = keys.jwks(keys.rsa)
     state.jwks_delay = 2
     v = make(url, Clock(), introspection_timeout=0.3)
-    assert run(v, outcome(v, mint(keys.rsa))) == "jwks_unavailable"
+    assert run_and_close(v, outcome(v, mint(keys.rsa))) == "jwks_unavailable"
 
 
 def test_single_flight_and_kid_spray_cooldown(idp: tuple[IdpState, str], keys: Keys) -> None:
@@ -159,7 +132,7 @@ def test_single_flight_and_kid_spray_cooldown(idp: tuple[IdpState, str], keys: K
         assert set(await asyncio.gather(*(outcome(v, t) for t in spray))) == {"key"}
         assert state.jwks_hits == 2  # within the cooldown: no refetch at all
 
-    run(v, scenario())
+    run_and_close(v, scenario())
 
 
 def test_cache_control_max_age(idp: tuple[IdpState, str], keys: Keys) -> None:
@@ -178,7 +151,7 @@ def test_cache_control_max_age(idp: tuple[IdpState, str], keys: Keys) -> None:
         await outcome(v, mint(keys.rsa, jti="c"))
         assert state.jwks_hits == 2
 
-    run(v, scenario())
+    run_and_close(v, scenario())
 
 
 def test_unreachable_jwks(keys: Keys) -> None:
@@ -189,5 +162,5 @@ def test_unreachable_jwks(keys: Keys) -> None:
         port = sock.getsockname()[1]
     v = make(f"http://127.0.0.1:{port}", Clock())
     with pytest.raises(AuthError) as info:
-        run(v, v.validate(mint(keys.rsa)))
+        run_and_close(v, v.validate(mint(keys.rsa)))
     assert info.value.reason is Reason.JWKS_UNAVAILABLE
