@@ -27,6 +27,7 @@ from .scopes import ScopeHierarchy, is_scope_token
 
 __all__ = [
     "ALGORITHMS",
+    "AuditConfig",
     "CapabilitySpec",
     "MiddlewareSpec",
     "OAuth2Config",
@@ -215,6 +216,15 @@ class PushConfig(BaseModel):
     token_lifetime: int = Field(default=60, ge=5, le=3600)
 
 
+class AuditConfig(BaseModel):
+    """Top-level ``audit:``: where the audit log goes (``$LABKIT_AUDIT_LOG`` when ``path`` is unset)."""
+
+    model_config = _STRICT
+
+    path: str | None = None  # a JSONL file, appended to
+    capacity: int = Field(default=10_000, ge=1, le=10_000_000)  # events kept in memory
+
+
 class SecurityConfig(BaseModel):
     """A validated ``security:`` configuration plus the ``middleware``/``plugins``/``tenants`` around it."""
 
@@ -227,6 +237,7 @@ class SecurityConfig(BaseModel):
     plugins: tuple[PluginSpec, ...] = ()
     tenants: dict[str, TenantConfig] = Field(default_factory=dict)
     push: PushConfig = Field(default_factory=PushConfig)
+    audit: AuditConfig = Field(default_factory=AuditConfig)
 
     @property
     def scope_hierarchy(self) -> ScopeHierarchy:
@@ -287,7 +298,7 @@ def validate_security_config(
 # Normalization of placements (DESIGN.md: the seed's YAML lost its indentation)
 
 _SECURITY_KEYS = ("enabled", "type", "oauth2", "scope_hierarchy", "auth")
-_DOCUMENT_KEYS = ("middleware", "plugins", "tenants", "push")
+_DOCUMENT_KEYS = ("middleware", "plugins", "tenants", "push", "audit")
 _OAUTH2_KEYS = tuple(OAuth2Config.model_fields)
 
 
@@ -371,13 +382,16 @@ def _build(
     plugins = _build_plugins(extras.get("plugins"), "plugins", errors)
     tenants = _build_tenants(extras.get("tenants"), "tenants", errors)
     push = _build_push(extras.get("push"), "push", errors)
+    audit_raw = extras.get("audit")
+    audit: AuditConfig | None = AuditConfig() if audit_raw is None else _model(AuditConfig, audit_raw, "audit", errors)
     for key in extras:
         if key not in _DOCUMENT_KEYS:
             pass  # other agentup.yml sections (agent, skills, ...) are not ours to judge
     if oauth2 is None or errors:
         return None
     return SecurityConfig(
-        enabled=enabled, oauth2=oauth2, middleware=middleware, plugins=plugins, tenants=tenants, push=push
+        enabled=enabled, oauth2=oauth2, middleware=middleware, plugins=plugins, tenants=tenants, push=push,
+        audit=audit or AuditConfig(),
     )
 
 

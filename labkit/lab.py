@@ -73,7 +73,7 @@ class Lab:
             self.config = validate_security_config(config, env=env)
         else:
             self.config = load_config(Path(config) if config else default_config_path(), env=env)
-        self.audit = AuditLog(path=audit_path)
+        self.audit = AuditLog(self.config.audit.capacity, audit_path or self.config.audit.path)
         self._clock = clock
         # The agent's URL is known once its socket is bound; the app is created with it.
         self._agent_server = ServerThread(port=agent_port, name="agent")

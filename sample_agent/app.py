@@ -89,7 +89,7 @@ class Agent:
         self.cfg = cfg
         self.public_url = public_url.rstrip("/")
         self.clock = clock or time.time
-        self.audit = audit if audit is not None else AuditLog()
+        self.audit = audit if audit is not None else AuditLog(cfg.audit.capacity, cfg.audit.path)
         self._tmp = None if sandbox else tempfile.TemporaryDirectory(prefix="labkit-sandbox-")
         self.sandbox = sandbox or Path(self._tmp.name if self._tmp else ".")
         self.plugins = merge_plugins(cfg.plugins)

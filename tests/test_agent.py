@@ -328,7 +328,15 @@ def test_rate_limit_is_exact() -> None:
 def test_a2a_sdk_client_v03_compat(lab: Lab) -> None:
     from a2a.client import AuthInterceptor, ClientConfig, ClientFactory
     from a2a.client.errors import A2AClientError
-    from a2a.types import AgentCard, AgentInterface, Message, Part, Role, SendMessageRequest
+    from a2a.types import (
+        AgentCard,
+        AgentInterface,
+        GetExtendedAgentCardRequest,
+        Message,
+        Part,
+        Role,
+        SendMessageRequest,
+    )
 
     token = lab.token(["api:read"])
 
@@ -345,10 +353,13 @@ def test_a2a_sdk_client_v03_compat(lab: Lab) -> None:
             client = factory.create(card, [AuthInterceptor(_StaticToken(token))])
             events = [event async for event in client.send_message(request)]
             assert "echo: legacy" in str(events[-1])
+            extended = await client.get_extended_agent_card(GetExtendedAgentCardRequest())
+            assert any(s.id == "admin_status" for s in extended.skills)
             anonymous = factory.create(card)
             with pytest.raises(A2AClientError):
                 _ = [event async for event in anonymous.send_message(request)]
 
     asyncio.run(scenario())
-    methods = [e.method for e in lab.audit.events()[-2:]]
-    assert methods == ["message/send", "message/send"]  # the compat client speaks v0.3 names
+    methods = [e.method for e in lab.audit.events()[-3:]]
+    # the compat client speaks v0.3 names
+    assert methods == ["message/send", "agent/getAuthenticatedExtendedCard", "message/send"]

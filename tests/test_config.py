@@ -341,3 +341,11 @@ def test_missing_file_is_a_config_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as info:
         load_config(tmp_path / "nope.yml", env={})
     assert "cannot read the file" in str(info.value)
+
+
+def test_audit_section(tmp_path: Path) -> None:
+    cfg = validate_security_config({"security": {"oauth2": OK}, "audit": {"path": str(tmp_path / "a.jsonl")}})
+    assert cfg.audit.path == str(tmp_path / "a.jsonl") and cfg.audit.capacity == 10_000
+    with pytest.raises(ConfigError) as info:
+        validate_security_config({"security": {"oauth2": OK}, "audit": {"pth": "x", "capacity": 0}})
+    assert set(info.value.paths) == {"audit.pth", "audit.capacity"}
