@@ -384,9 +384,6 @@ def _build(
     push = _build_push(extras.get("push"), "push", errors)
     audit_raw = extras.get("audit")
     audit: AuditConfig | None = AuditConfig() if audit_raw is None else _model(AuditConfig, audit_raw, "audit", errors)
-    for key in extras:
-        if key not in _DOCUMENT_KEYS:
-            pass  # other agentup.yml sections (agent, skills, ...) are not ours to judge
     if oauth2 is None or errors:
         return None
     return SecurityConfig(
