@@ -78,6 +78,7 @@ class ScopeHierarchy:
                     raise ValueError(f"{child!r} is not a valid scope name (RFC 6749 §3.3)")
             edges[parent] = kids
         self._edges = edges
+        self._memo: dict[frozenset[str], EffectiveScopes] = {}  # grants repeat: expand each once
 
     @property
     def mapping(self) -> dict[str, list[str]]:
@@ -98,6 +99,16 @@ class ScopeHierarchy:
 
     def expand(self, granted: Iterable[str]) -> EffectiveScopes:
         """Every scope ``granted`` amounts to, following implications transitively."""
+        key = granted if isinstance(granted, frozenset) else frozenset(granted)
+        cached = self._memo.get(key)
+        if cached is None:
+            cached = self._expand(key)
+            if len(self._memo) >= 4096:
+                self._memo.clear()  # bounded: a grant is a small set, and there are few distinct ones
+            self._memo[key] = cached
+        return cached
+
+    def _expand(self, granted: Iterable[str]) -> EffectiveScopes:
         seen: set[str] = set()
         wildcard = False
         queue = deque(granted)

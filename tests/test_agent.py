@@ -363,3 +363,26 @@ def test_a2a_sdk_client_v03_compat(lab: Lab) -> None:
     methods = [e.method for e in lab.audit.events()[-3:]]
     # the compat client speaks v0.3 names
     assert methods == ["message/send", "agent/getAuthenticatedExtendedCard", "message/send"]
+
+
+def test_the_validator_runs_once_per_request(lab: Lab) -> None:
+    auth = lab.agent.tenants[None]
+    original = auth.validator.validate
+    calls: list[str] = []
+
+    async def counting(token: str, **kwargs: Any) -> Any:
+        calls.append(token[-8:])
+        return await original(token, **kwargs)
+
+    auth.validator.validate = counting
+    try:
+        token = lab.token(["api:read", "files:read"])
+        for method, params, path in (("capabilities", None, "/"), ("message/send", message(), "/"),
+                                     ("tools/list", {}, "/mcp"),
+                                     ("tools/call", {"name": "list_files", "arguments": {}}, "/mcp"),
+                                     ("execute", {"capability": "write_operation"}, "/")):
+            before = len(calls)
+            rpc(lab, method, params, token=token, path=path)
+            assert len(calls) - before == 1, method
+    finally:
+        auth.validator.validate = original
