@@ -32,7 +32,8 @@ def reason(v: Any, token: str) -> Reason:
     return info.value.reason
 
 
-@pytest.mark.parametrize(("alg", "attr"), [("RS256", "rsa"), ("PS256", "rsa"), ("ES256", "ec"), ("EdDSA", "ed")])
+@pytest.mark.parametrize(("alg", "attr"), [("RS256", "rsa"), ("PS256", "rsa"), ("ES256", "ec"), ("EdDSA", "ed"),
+                                           ("Ed25519", "ed")])
 def test_asymmetric_algorithms(keys: Keys, alg: str, attr: str) -> None:
     private = getattr(keys, attr).as_dict(private=True)
     private.pop("alg")

@@ -88,6 +88,15 @@ def test_cache_ttl_is_bounded_by_exp_and_inactive_is_not_cached(idp: tuple[IdpSt
     run_and_close(v, scenario())
 
 
+def test_an_active_refresh_token_is_not_an_access_token(idp: tuple[IdpState, str]) -> None:
+    state, url = idp
+    state.active = {"rt": active(token_type="refresh_token"), "at": active(token_type="Bearer")}
+    v = make(url, Clock())
+    assert run_and_close(v, outcome(v, "rt")) == "claims"
+    v = make(url, Clock())
+    assert run_and_close(v, outcome(v, "at")) == "ok"
+
+
 def test_fresh_bypasses_the_cache(idp: tuple[IdpState, str]) -> None:
     state, url = idp
     state.active = {"tok": active()}

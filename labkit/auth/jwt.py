@@ -22,7 +22,7 @@ __all__ = ["JWTValidator", "KeySource", "StaticKeys", "check_header", "claim_pol
 
 SUPPORTED_ALGORITHMS = frozenset(
     {"HS256", "HS384", "HS512", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512",
-     "EdDSA"}
+     "EdDSA", "Ed25519"}  # Ed25519: RFC 9864's fully-specified name for EdDSA over Ed25519
 )
 # RFC 8725 §3.10 / RFC 7515 §4.1.2-6: never take keys from the token itself.
 _KEY_BEARING_HEADERS = ("jku", "x5u", "jwk", "x5c")

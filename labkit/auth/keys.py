@@ -55,7 +55,7 @@ class TrustedKey:
     kty: str
     alg: str | None
     key: Key = field(repr=False)
-    curve_alg: str | None = None  # ES256/384/512 for an EC key, EdDSA for Ed25519
+    curve_algs: tuple[str, ...] = ()  # the algorithms an EC or OKP key's curve allows
     secret_len: int = 0  # for oct keys
 
     def fits(self, alg: str) -> str | None:
@@ -64,7 +64,7 @@ class TrustedKey:
             return f"the key's alg is {self.alg}, the token's {alg}"
         if key_family(alg) != self.kty:
             return f"{alg} needs a {key_family(alg)} key, this one is {self.kty}"
-        if self.curve_alg is not None and self.curve_alg != alg:
+        if self.curve_algs and alg not in self.curve_algs:
             return f"{alg} does not match the key's curve"
         if self.kty == "oct" and self.secret_len < HMAC_MIN_BYTES[alg]:
             return f"HMAC key of {self.secret_len} bytes is too short for {alg} (RFC 7518 §3.2)"
@@ -169,8 +169,8 @@ def _import(jwk: object, allow_symmetric: bool) -> TrustedKey:
             return TrustedKey(kid, kty, alg, _rsa(public))
         if kty == "EC":
             curve_alg, key = _ec(public)
-            return TrustedKey(kid, kty, alg, key, curve_alg=curve_alg)
-        return TrustedKey(kid, kty, alg, _okp(public), curve_alg="EdDSA")
+            return TrustedKey(kid, kty, alg, key, curve_algs=(curve_alg,))
+        return TrustedKey(kid, kty, alg, _okp(public), curve_algs=("EdDSA", "Ed25519"))
     except (ValueError, TypeError, JoseError) as exc:
         raise _Ignored(f"invalid {kty} key ({exc.__class__.__name__})") from None
 
