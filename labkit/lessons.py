@@ -31,7 +31,7 @@ def inspect_token(token: str, lab: Lab | None = None, *, keep_times: bool = Fals
         claims = {k: ("..." if k in _VOLATILE else v) for k, v in claims.items()}
     text = json.dumps({"header": jws.header, "claims": claims}, sort_keys=True)
     if lab is not None:
-        text = text.replace(lab.provider_url, "{provider}").replace(lab.agent_url, "{agent}")
+        text = mask(text, lab)
     result: dict[str, Any] = json.loads(text)
     return result
 
@@ -45,8 +45,7 @@ def call_table(lab: Lab, calls: Iterable[tuple[str, str | None, str, dict[str, A
         before = lab.audit.total
         response = lab.rpc(method, params, token=token, path=path)
         events = lab.audit.events() if lab.audit.total > before else []
-        challenge = response.headers.get("www-authenticate", "")
-        challenge = challenge.replace(lab.agent_url, "{agent}")
+        challenge = mask(response.headers.get("www-authenticate", ""), lab)
         rows.append({"call": label, "path": path, "method": method, "status": response.status_code,
                      "www-authenticate": challenge, "audit reason": (events[-1].reason or "") if events else ""})
     return pd.DataFrame(rows)
