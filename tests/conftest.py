@@ -12,6 +12,15 @@ DATA = Path(__file__).resolve().parent / "data"
 NOW = 1_767_225_600  # 2026-01-01T00:00:00Z, the lab's fixed clock
 
 
+def free_port() -> int:
+    """A loopback port that was free a moment ago (for subprocesses that bind it themselves, or a refused port)."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
 def vectors_dir() -> Path:
     """The independent corpus: $LABKIT_VECTORS or ../shared/vectors beside the checkout."""
     return Path(os.environ.get("LABKIT_VECTORS", ROOT.parent / "shared" / "vectors"))

@@ -10,7 +10,6 @@ import os
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -20,7 +19,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from .conftest import ROOT
+from .conftest import ROOT, free_port
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -29,18 +28,12 @@ if CHROMIUM is None and not os.environ.get("CI"):
                 allow_module_level=True)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def jupyter(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str, Path]]:
     workdir = tmp_path_factory.mktemp("lab")
     for notebook in (ROOT / "notebooks").glob("*.ipynb"):
         shutil.copy(notebook, workdir)  # the browser's saves never touch the committed notebooks
-    port, token = _free_port(), secrets.token_hex(16)
+    port, token = free_port(), secrets.token_hex(16)
     command = [sys.executable, "-m", "jupyterlab", "--no-browser", f"--port={port}", f"--ServerApp.token={token}",
                f"--notebook-dir={workdir}", "--LabApp.expose_app_in_browser=True", "--ServerApp.port_retries=0"]
     if hasattr(os, "geteuid") and os.geteuid() == 0:

@@ -7,14 +7,13 @@ import re
 import shlex
 import shutil
 import signal
-import socket
 import subprocess
 import time
 from pathlib import Path
 
 import pytest
 
-from .conftest import ROOT
+from .conftest import ROOT, free_port
 
 README = (ROOT / "README.md").read_text()
 COMMANDS = [line.strip() for block in re.findall(r"```bash\n(.*?)```", README, re.S) for line in block.splitlines()
@@ -38,16 +37,10 @@ def test_readme_command_runs(command: str) -> None:
     assert "Traceback" not in result.stderr
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.mark.integration
 @pytest.mark.skipif(UV is None, reason="uv is not on PATH")
 def test_readme_lab_command_starts_jupyterlab(tmp_path: Path) -> None:
-    port = _free_port()
+    port = free_port()
     log = tmp_path / "lab.log"
     with log.open("w") as sink:
         process = subprocess.Popen(

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-import socket
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -20,7 +19,7 @@ from labkit.auth import build_validator
 from labkit.errors import AuthError
 from labkit.servers import ServerThread
 
-from .conftest import vectors_dir
+from .conftest import free_port, vectors_dir
 
 pytestmark = [pytest.mark.vectors, pytest.mark.integration]
 
@@ -72,12 +71,6 @@ def fake_endpoint(case: dict[str, Any], seen: list[dict[str, Any]]) -> Starlette
     return Starlette(routes=[Route("/introspect", introspect, methods=["POST", "GET"])])
 
 
-def free_closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def oauth2_config(case: dict[str, Any], port: int) -> dict[str, Any]:
     cfg = case["config"]
     return {
@@ -114,7 +107,7 @@ def test_corpus_present() -> None:
 def test_introspection_case(case: dict[str, Any]) -> None:
     seen: list[dict[str, Any]] = []
     if case["server"].get("closed"):
-        result, reason = asyncio.run(verdict(case, free_closed_port()))
+        result, reason = asyncio.run(verdict(case, free_port()))
     else:
         with ServerThread(fake_endpoint(case, seen), name="introspection") as server:
             result, reason = asyncio.run(verdict(case, server.port))
