@@ -127,7 +127,8 @@ def authorize_scopes(granted: frozenset[str], policy: ClaimPolicy) -> frozenset[
         granted = granted & policy.allowed_scopes
     missing = policy.hierarchy.missing(granted, policy.required_scopes)
     if missing:
-        raise AuthError(Reason.SCOPE, f"missing required scope(s): {' '.join(missing)}")
+        raise AuthError(Reason.INSUFFICIENT_SCOPE, f"missing required scope(s): {' '.join(missing)}",
+                        scopes=tuple(policy.required_scopes))
     return granted
 
 
