@@ -85,7 +85,7 @@ def test_bearer_parser_is_strict(headers: list[bytes], token: str | None) -> Non
 
 @pytest.mark.parametrize("scope_claim", [7, 1.5, True, {"a": 1}, ["api:read", 3], ["api:read", None], [["x"]]])
 def test_malformed_scope_claim_is_401_invalid_token(guarded: Any, keys: Keys, scope_claim: Any) -> None:
-    guard, recorder, _, audit = guarded
+    guard, _recorder, _, audit = guarded
     token = mint(keys.rsa, scope=scope_claim)
     response = run(request(guard, "POST", "/", token=token, body=rpc("capabilities")))
     assert response.status_code == 401
@@ -291,7 +291,7 @@ def test_a_body_tenant_must_match_the_route(guarded: Any, keys: Keys) -> None:
 
 
 def test_websockets_are_closed_without_a_token(guarded: Any) -> None:
-    guard, recorder, _, _ = guarded
+    guard, _recorder, _, _ = guarded
     sent: list[dict[str, Any]] = []
 
     async def receive() -> dict[str, Any]:
