@@ -39,6 +39,7 @@ class CallContext:
     base_url: str
     clock: Callable[[], float]
     stats: Callable[[], dict[str, Any]]
+    stub_key: str = ""
 
 
 Run = Callable[[CallContext, dict[str, Any]], Awaitable[Any]]
@@ -63,9 +64,18 @@ async def _echo(ctx: CallContext, args: dict[str, Any]) -> str:
     return f"echo: {_text(args, 'text')}"
 
 
+MAX_NAME = 255  # bytes per path component, as most file systems allow
+
+
 def _sandboxed(ctx: CallContext, path: str) -> Path:
     root = ctx.sandbox.resolve()
-    target = (root / path).resolve()
+    # Names the file system would refuse are a client error, not a server error: NUL, over-long components.
+    if "\x00" in path or any(len(part.encode("utf-8", "surrogatepass")) > MAX_NAME for part in path.split("/")):
+        raise CapabilityError("invalid file name")
+    try:
+        target = (root / path).resolve()
+    except (OSError, ValueError, RuntimeError):  # a symlink loop, an unencodable name
+        raise CapabilityError("invalid file name") from None
     # Path traversal: anything that resolves outside the sandbox is refused (.., absolute paths, symlinks).
     if not target.is_relative_to(root) or target == root:
         raise CapabilityError("path outside the sandbox")
@@ -79,24 +89,37 @@ async def _list_files(ctx: CallContext, args: dict[str, Any]) -> list[str]:
 
 async def _read_file(ctx: CallContext, args: dict[str, Any]) -> str:
     target = _sandboxed(ctx, _text(args, "path"))
-    if not target.is_file():
-        raise CapabilityError("no such file")
-    return target.read_text(encoding="utf-8", errors="replace")[:65536]
+    try:
+        with target.open("rb") as file:
+            return file.read(65536 * 4).decode("utf-8", errors="replace")[:65536]
+    except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+        raise CapabilityError("no such file") from None
+    except (OSError, UnicodeError):
+        raise CapabilityError("the file cannot be read") from None
 
 
 async def _write_file(ctx: CallContext, args: dict[str, Any]) -> str:
     target = _sandboxed(ctx, _text(args, "path"))
     content = _text(args, "content", limit=65536)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(content, encoding="utf-8")
-    return f"wrote {len(content.encode())} bytes to {target.relative_to(ctx.sandbox.resolve())}"
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(content.encode("utf-8", errors="replace"))
+    except IsADirectoryError:
+        raise CapabilityError("the path is a directory") from None
+    except (FileExistsError, NotADirectoryError):
+        raise CapabilityError("a parent of the path is a file") from None
+    except (OSError, UnicodeError):
+        raise CapabilityError("the file cannot be written") from None
+    written = len(content.encode("utf-8", errors="replace"))
+    return f"wrote {written} bytes to {target.relative_to(ctx.sandbox.resolve())}"
 
 
 async def _write_operation(ctx: CallContext, args: dict[str, Any]) -> dict[str, Any]:
     record = args.get("record", {"note": "hello"})
     async with httpx.AsyncClient(timeout=5, trust_env=False) as client:
         response = await client.post(
-            f"{ctx.base_url}/stub/external-api/records", json={"record": record, "by": ctx.subject}
+            f"{ctx.base_url}/stub/external-api/records", json={"record": record, "by": ctx.subject},
+            headers={"x-lab-stub-key": ctx.stub_key},
         )
     if response.status_code != 201:
         raise CapabilityError(f"external API answered {response.status_code}")
