@@ -21,7 +21,7 @@ from dotenv import dotenv_values
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
 from ._env import substitute_env
-from ._yaml import parse_yaml
+from ._yaml import MAX_BYTES, check_shape, parse_yaml
 from .errors import ConfigError
 from .scopes import ScopeHierarchy, is_scope_token
 
@@ -261,15 +261,21 @@ def load_config(path: str | os.PathLike[str], env: Mapping[str, str] | None = No
     """
     file = Path(path)
     try:
-        text = file.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
+        with file.open("rb") as handle:
+            data = handle.read(MAX_BYTES + 1)  # never more than the cap, whatever the file's size
+    except OSError as exc:
         raise ConfigError([(str(file), f"cannot read the file: {exc.__class__.__name__}")]) from None
-    document, errors = parse_yaml(text, str(file))
+    if len(data) > MAX_BYTES:
+        raise ConfigError([(str(file), f"the file is larger than {MAX_BYTES:,} bytes, the limit for a "
+                            "configuration file; refused unread")])
+    document, errors = parse_yaml(data, str(file))
     if errors:
         raise ConfigError(errors)
     merged: dict[str, str] = {}
     dotenv = file.parent / ".env"
     if dotenv.is_file():
+        if dotenv.stat().st_size > MAX_BYTES:
+            raise ConfigError([(str(dotenv), f"larger than {MAX_BYTES:,} bytes; refused unread")])
         merged.update({k: v for k, v in dotenv_values(dotenv).items() if v is not None})
     merged.update(os.environ if env is None else env)
     return validate_security_config(document, env=merged)
@@ -281,6 +287,10 @@ def validate_security_config(
     """Validate a configuration mapping; raises ``ConfigError`` listing every problem at once."""
     if not isinstance(mapping, Mapping):
         raise ConfigError([("", f"expected a mapping of settings, got {_type_name(mapping)}")])
+    # Hostile input: bounded depth and size before any recursive pass (load_config's parser checks too).
+    refused = check_shape(mapping)
+    if refused:
+        raise ConfigError(refused)
     errors: list[tuple[str, str]] = []
     document = substitute_env(dict(mapping), os.environ if env is None else env, "", errors)
     from_env = len(errors)
@@ -494,7 +504,8 @@ def _check_oauth2(cfg: OAuth2Config, path: str, errors: list[tuple[str, str]]) -
             if not is_scope_token(scope):
                 err(f"{key}[{i}]", f"{scope!r} is not a valid scope name (RFC 6749 §3.3: no spaces or quotes)")
     if cfg.allowed_scopes is not None:
-        outside = [s for s in cfg.required_scopes if s not in cfg.allowed_scopes]
+        allowed = set(cfg.allowed_scopes)  # a set: this check stays linear for long lists
+        outside = [s for s in cfg.required_scopes if s not in allowed]
         if outside:
             err("required_scopes", f"{', '.join(outside)} not within allowed_scopes: no token could ever pass")
     for i, claim in enumerate(cfg.scope_claims):
