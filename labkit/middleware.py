@@ -2,8 +2,8 @@
 
 Chosen as AgentUp describes, the first that is given: a capability's ``capability_override``, its plugin's
 ``plugin_override`` (the seed's ``plugins[].middleware``), ``plugin_defaults.middleware`` (every plugin);
-otherwise the seed's top-level ``middleware`` list applies by plugin type — network plugins get rate limiting (not caching),
-local plugins get caching (not rate limiting), hybrid ones both; ``timed`` applies to all.
+otherwise the seed's top-level ``middleware`` list applies by plugin type — network plugins get rate
+limiting (not caching), local plugins get caching (not rate limiting), hybrid ones both; ``timed`` applies to all.
 ``oauth2_specific.cache_override: true`` turns caching off for that plugin.
 """
 
