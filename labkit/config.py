@@ -222,6 +222,7 @@ class McpServerSpec(BaseModel):
     enabled: bool = True
     expose_as_skills: bool = False
     tool_scopes: dict[str, tuple[str, ...]] = Field(default_factory=dict)  # "server:tool" -> scopes
+    url: str | None = None  # http transports: where the agent connects
 
 
 class TenantConfig(BaseModel):
@@ -275,6 +276,15 @@ class SecurityConfig(BaseModel):
     sanitization_enabled: bool = True
     max_string_length: int = 100_000  # -1: unlimited (AgentUp's meaning)
     ignored_sections: tuple[str, ...] = ()  # top-level sections accepted but not modelled by the lab
+    # Where things were written ("oauth2", "scope_hierarchy", "plugin:<id>", "oauth2:<key>" for renamed keys).
+    config_paths: dict[str, str] = Field(default_factory=dict, repr=False)
+
+    def path_of(self, what: str, key: str | None = None) -> str:
+        """The config path the user wrote for ``what`` (and ``key`` inside it), for messages."""
+        if what == "oauth2" and key is not None:
+            return self.config_paths.get(f"oauth2:{key}", f"{self.path_of('oauth2')}.{key}")
+        default = {"oauth2": "security.oauth2", "scope_hierarchy": "security.scope_hierarchy"}.get(what, what)
+        return self.config_paths.get(what, default)
     tenants: dict[str, TenantConfig] = Field(default_factory=dict)
     push: PushConfig = Field(default_factory=PushConfig)
     audit: AuditConfig = Field(default_factory=AuditConfig)
@@ -552,7 +562,23 @@ def _build(
         enabled=enabled, oauth2=oauth2, middleware=middleware, plugins=plugins, tenants=tenants, push=push,
         audit=audit or AuditConfig(), plugin_defaults=plugin_defaults, mcp_servers=mcp_servers,
         sanitization_enabled=sanitization, max_string_length=max_length, ignored_sections=ignored,
+        config_paths=_paths(prefix, source, hierarchy_path, extras.get("plugins")),
     )
+
+
+def _paths(prefix: str, source: tuple[str, dict[str, str]] | None, hierarchy_path: str | None,
+           plugins: Any) -> dict[str, str]:
+    """Where the user wrote the normalised parts (for messages that name a config path)."""
+    where = source[0] if source else _join(prefix, "oauth2")
+    paths = {"oauth2": where, "scope_hierarchy": hierarchy_path or _join(where, "scope_hierarchy")}
+    for key, written in (source[1] if source else {}).items():
+        paths[f"oauth2:{key}"] = _join(where, written)
+    if isinstance(plugins, Mapping):
+        paths.update({f"plugin:{key}": _join("plugins", str(key)) for key in plugins})
+    elif isinstance(plugins, list):
+        paths.update({f"plugin:{p.get('plugin_id')}": f"plugins[{i}]" for i, p in enumerate(plugins)
+                      if isinstance(p, Mapping)})
+    return paths
 
 
 # Top-level sections: the ones the lab models, and AgentUp's others (accepted, not modelled).
@@ -1006,7 +1032,11 @@ def _build_mcp(raw: Any, path: str, errors: list[tuple[str, str]]) -> tuple[McpS
                 errors.append((_join(where, flag), "expected true or false"))
             flags[flag] = value is True
         tool_scopes = _tool_scopes(server.get("tool_scopes"), name, _join(where, "tool_scopes"), errors)
-        out.append(McpServerSpec(name=name, tool_scopes=tool_scopes, **flags))
+        url = server.get("url")
+        if url is not None and not isinstance(url, str):
+            errors.append((_join(where, "url"), "expected a URL"))
+            url = None
+        out.append(McpServerSpec(name=name, tool_scopes=tool_scopes, url=url, **flags))
     return tuple(out)
 
 

@@ -21,7 +21,8 @@ from typing import Any
 
 import httpx
 
-from labkit.config import CapabilitySpec, McpServerSpec, PluginSpec
+from labkit.config import CapabilitySpec, McpServerSpec, PluginSpec, SecurityConfig
+from labkit.guard import Capability, EndpointPolicy
 
 __all__ = [
     "CAPABILITIES",
@@ -32,6 +33,7 @@ __all__ = [
     "PluginMapping",
     "capability_enabled",
     "capability_scopes",
+    "endpoint_policy",
     "map_plugins",
     "merge_plugins",
     "plugin_key",
@@ -286,6 +288,24 @@ def capability_scopes(plugin: PluginSpec | None, capability: CapabilityDef) -> t
             own = list(configured.required_scopes)
     base = list(plugin.required_scopes) if plugin is not None else []
     return tuple(dict.fromkeys([*base, *own]))
+
+
+def endpoint_policy(cfg: SecurityConfig) -> tuple[EndpointPolicy, dict[str, PluginSpec]]:
+    """The sample agent's endpoint policy under ``cfg``: every capability's scopes, plugins merged and mapped.
+
+    Built as the agent builds it (``Agent.__init__``), for ``labkit explain`` and the lessons.
+    """
+    plugins = merge_plugins(cfg.plugins, cfg.mcp_servers)
+    capabilities = {
+        c.capability_id: Capability(
+            c.capability_id, c.plugin_id, capability_scopes(plugins.get(c.plugin_id), c),
+            fresh=bool(plugins.get(c.plugin_id) and plugins[c.plugin_id].oauth2_specific.introspection_required),
+            tool=c.capability_id,
+        )
+        for c in CAPABILITIES.values()
+        if capability_enabled(plugins.get(c.plugin_id), c)
+    }
+    return EndpointPolicy(capabilities, {p: tuple(s.required_scopes) for p, s in plugins.items()}), plugins
 
 
 def dumps(value: Any) -> str:
