@@ -444,6 +444,7 @@ def _normalize_auth(security: dict[str, Any], prefix: str, errors: list[tuple[st
                        "keep one"))
         return
     if not given:
+        security["_auth_reported"] = "api_key" in auth  # the one message says it all
         return
     kind = given[0]
     if "oauth2" in security:
@@ -522,6 +523,7 @@ def _build(
 ) -> SecurityConfig | None:
     hierarchy_path = security.pop("_hierarchy_path", None)
     source: tuple[str, dict[str, str]] | None = security.pop("_oauth2_source", None)
+    reported = security.pop("_auth_reported", False)
     _unknown_keys(security, _SECURITY_KEYS, prefix, errors)
     enabled = security.get("enabled", True)
     if not isinstance(enabled, bool):
@@ -537,7 +539,8 @@ def _build(
         errors.append((_join(prefix, "max_string_length"), "expected a whole number of characters (-1: unlimited)"))
     oauth2_path = _join(prefix, "oauth2")
     if "oauth2" not in security:
-        errors.append((oauth2_path, "missing: add an oauth2 block with at least validation_strategy"))
+        if not reported:
+            errors.append((oauth2_path, "missing: add an oauth2 block with at least validation_strategy"))
         oauth2 = None
     else:
         before = len(errors)
