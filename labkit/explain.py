@@ -153,7 +153,9 @@ def find_weaknesses(cfg: SecurityConfig, plugins: Mapping[str, PluginSpec],
     for plugin_id, plugin in sorted(plugins.items()):
         chosen = {m.name for m in select_middleware(cfg, plugin)}
         if plugin.plugin_type == "network" and "rate_limited" not in chosen:
-            out.append(Weakness(cfg.path_of(f"plugin:{plugin_id}"), f"network plugin {plugin_id} has no "
+            where = cfg.config_paths.get(f"plugin:{plugin_id}") or (
+                "plugin_defaults.middleware" if cfg.plugin_defaults is not None else "middleware")
+            out.append(Weakness(where, f"network plugin {plugin_id} has no "
                                 "rate_limited middleware: one token can drive the remote API without limit"))
     for server in cfg.mcp_servers:
         if server.url and _plain_http_outside_loopback(server.url):
