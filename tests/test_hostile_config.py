@@ -52,7 +52,7 @@ def test_deep_nesting_is_a_clear_error(depth: int, flow: str) -> None:
 @FAST
 @given(st.one_of(st.text(max_size=300), st.binary(max_size=300)))
 def test_any_text_parses_or_fails_clearly(text: Any) -> None:
-    document, errors = parse_yaml(text, "f.yml")
+    _, errors = parse_yaml(text, "f.yml")
     assert all(isinstance(p, str) and isinstance(m, str) for p, m in errors)
 
 
