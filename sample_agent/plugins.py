@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import logging
 import re
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
@@ -38,8 +37,6 @@ __all__ = [
     "merge_plugins",
     "plugin_key",
 ]
-
-_log = logging.getLogger(__name__)
 
 
 class CapabilityError(Exception):
@@ -237,7 +234,7 @@ def merge_plugins(
     A configured plugin matching a sample plugin (see ``plugin_key``) updates it with the settings it
     writes (what it leaves out, e.g. ``plugin_type`` or the plugin's own scopes, stays as the plugin's code
     declares it, as in AgentUp); MCP ``tool_scopes`` naming a sample capability add to its scopes.
-    Unmatched plugins are kept under their own id (they protect nothing here) and logged.
+    Unmatched plugins are kept under their own id (they protect nothing here); ``map_plugins`` lists them.
     """
     merged = dict(_SAMPLE_PLUGINS)
     for plugin in configured:
@@ -265,9 +262,6 @@ def merge_plugins(
                                    middleware=current.middleware if current else None)
             others = [c for c in spec.capabilities if c.capability_id != capability.capability_id]
             merged[capability.plugin_id] = spec.model_copy(update={"capabilities": [*others, entry]})
-    unmatched = [*mapping.unmatched_plugins, *mapping.unmatched_capabilities, *mapping.unmatched_tools]
-    if unmatched:
-        _log.warning("not in the sample agent, ignored: %s", ", ".join(unmatched))
     return merged
 
 
