@@ -36,7 +36,6 @@ from labkit.audit import AuditLog
 from labkit.auth import build_validator
 from labkit.config import OAuth2Config, SecurityConfig, load_config
 from labkit.guard import (
-    Capability,
     Endpoint,
     Gate,
     GuardContext,
@@ -52,8 +51,8 @@ from labkit.push import AgentSigner, PushPolicy, SignedPushSender
 from .cards import build_card, protected_resource_metadata, scopes_supported
 from .executor import EchoExecutor
 from .mcp_server import build_mcp
-from .plugins import CAPABILITIES, CallContext, CapabilityError, capability_scopes, merge_plugins
-from .policy import AgentPolicy, LabUser
+from .plugins import CAPABILITIES, CallContext, CapabilityError, endpoint_policy
+from .policy import LabUser
 from .quotas import MAX_PUSH_CONFIGS, MAX_TASKS, CappedPushConfigStore, CountingTaskStore
 
 __all__ = ["Agent", "AgentApp", "create_app", "default_config_path"]
@@ -129,20 +128,7 @@ class Agent:
         self.audit = audit if audit is not None else AuditLog(cfg.audit.capacity, cfg.audit.path)
         self._tmp = None if sandbox else tempfile.TemporaryDirectory(prefix="labkit-sandbox-")
         self.sandbox = sandbox or Path(self._tmp.name if self._tmp else ".")
-        self.plugins = merge_plugins(cfg.plugins)
-        capabilities = {
-            c.capability_id: Capability(
-                c.capability_id,
-                c.plugin_id,
-                capability_scopes(self.plugins.get(c.plugin_id), c),
-                fresh=bool(
-                    self.plugins.get(c.plugin_id) and self.plugins[c.plugin_id].oauth2_specific.introspection_required
-                ),
-                tool=c.capability_id,
-            )
-            for c in CAPABILITIES.values()
-        }
-        self.policy = AgentPolicy(capabilities, {p: tuple(s.required_scopes) for p, s in self.plugins.items()})
+        self.policy, self.plugins = endpoint_policy(cfg)
         # An injected clock drives the rate limiter too: a frozen lab clock makes budgets exact.
         self.middleware = CapabilityMiddleware(cfg, self.plugins.values(), clock=self.clock,
                                                monotonic=clock or time.monotonic)
@@ -182,7 +168,7 @@ class Agent:
 
     def _admit(self, principal: Any, requirement: Requirement) -> float | None:
         """The plugin's rate limit for a capability call (None: admitted)."""
-        live = self.middleware.for_plugin(requirement.plugin)
+        live = self.middleware.for_capability(requirement.plugin, requirement.capability)
         if live is None or live.limiter is None or requirement.capability is None:
             return None
         return live.limiter.acquire((principal_key(principal), requirement.plugin))
@@ -218,6 +204,8 @@ class Agent:
         self, capability_id: str, arguments: dict[str, Any], user: LabUser, context: GuardContext
     ) -> Any:
         """Run a capability for ``user`` through its plugin's middleware; raises ``CapabilityError``."""
+        if capability_id not in self.policy.capabilities:  # turned off by the configuration
+            raise CapabilityError("unknown capability")
         definition = CAPABILITIES[capability_id]
         call_context = CallContext(
             user_key=user.key,
@@ -269,7 +257,7 @@ class Agent:
             return JSONResponse({"jsonrpc": "2.0", "id": call.id, "result": result})
         params = call.params if isinstance(call.params, dict) else {}
         capability = params.get("capability")
-        if not isinstance(capability, str) or capability not in CAPABILITIES:
+        if not isinstance(capability, str) or capability not in self.policy.capabilities:
             error = {"code": -32602, "message": "unknown capability"}
             return JSONResponse({"jsonrpc": "2.0", "id": call.id, "error": error})
         arguments = params.get("arguments") if isinstance(params.get("arguments"), dict) else {}

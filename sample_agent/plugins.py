@@ -21,7 +21,9 @@ from typing import Any
 import httpx
 
 from labkit.config import CapabilitySpec, McpServerSpec, PluginSpec, SecurityConfig
-from labkit.guard import Capability, EndpointPolicy
+from labkit.guard import Capability
+
+from .policy import AgentPolicy
 
 __all__ = [
     "CAPABILITIES",
@@ -307,7 +309,7 @@ def capability_scopes(plugin: PluginSpec | None, capability: CapabilityDef) -> t
     return tuple(dict.fromkeys([*base, *own]))
 
 
-def endpoint_policy(cfg: SecurityConfig) -> tuple[EndpointPolicy, dict[str, PluginSpec]]:
+def endpoint_policy(cfg: SecurityConfig) -> tuple[AgentPolicy, dict[str, PluginSpec]]:
     """The sample agent's endpoint policy under ``cfg``: every capability's scopes, plugins merged and mapped.
 
     Built as the agent builds it (``Agent.__init__``), for ``labkit explain`` and the lessons.
@@ -322,7 +324,7 @@ def endpoint_policy(cfg: SecurityConfig) -> tuple[EndpointPolicy, dict[str, Plug
         for c in CAPABILITIES.values()
         if capability_enabled(plugins.get(c.plugin_id), c)
     }
-    return EndpointPolicy(capabilities, {p: tuple(s.required_scopes) for p, s in plugins.items()}), plugins
+    return AgentPolicy(capabilities, {p: tuple(s.required_scopes) for p, s in plugins.items()}), plugins
 
 
 def dumps(value: Any) -> str:
