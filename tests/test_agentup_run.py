@@ -70,10 +70,8 @@ def test_agentup_config_runs_with_lab_tokens(lab: Lab, name: str, persona: str, 
         assert execute(lab, token, capability, "/mcp") == status, (capability, "POST /mcp")
 
 
-# The agent builds its policy in sample_agent/app.py, which the lead is rewriting: these two need it to call
-# merge_plugins(cfg.plugins, cfg.mcp_servers) and skip capabilities where capability_enabled() is False
-# (as sample_agent.plugins.endpoint_policy does). They flip to passing then; strict, so the marker goes too.
-
+# The agent builds its policy with sample_agent.plugins.endpoint_policy: MCP tool scopes and disabled
+# capabilities reach the running agent.
 def test_mcp_tool_scopes_reach_the_running_agent(lab: Lab) -> None:
     lab.reload(AGENTUP / "oauth2_generic.yml")
     assert execute(lab, lab.token(["api:read"]), "get_time") == 403  # "lab:get_time": ["time:read"]
