@@ -13,6 +13,6 @@ submodule you use.
 
 from __future__ import annotations
 
-from ._common import accepting, audit_decision, gate_for, request_token
+from ._common import accepting, audit_decision, closing, gate_for, request_token
 
-__all__ = ["accepting", "audit_decision", "gate_for", "request_token"]
+__all__ = ["accepting", "audit_decision", "closing", "gate_for", "request_token"]

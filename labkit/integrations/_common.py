@@ -5,7 +5,8 @@ Nothing here imports FastAPI or the mcp SDK: only the modules beside it do, each
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+import contextlib
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from http import HTTPStatus
 from typing import Any
 
@@ -16,7 +17,7 @@ from ..auth import build_validator
 from ..config import OAuth2Config, SecurityConfig
 from ..guard import Admit, Decision, Gate, TenantAuth, bearer_token
 
-__all__ = ["accepting", "audit_decision", "gate_for", "phrase", "request_token"]
+__all__ = ["accepting", "audit_decision", "closing", "gate_for", "phrase", "request_token"]
 
 
 def accepting(oauth2: OAuth2Config, resources: Sequence[str]) -> OAuth2Config:
@@ -49,6 +50,19 @@ def gate_for(
         validator = build_validator(tenant.oauth2, clock=clock, http=http, tenant=name)
         tenants[name] = TenantAuth(name, validator, tenant.scope_hierarchy, tenant.oauth2.issuers)
     return Gate(tenants, admit=admit)
+
+
+def closing(gate: Gate) -> Callable[[Any], contextlib.AbstractAsyncContextManager[None]]:
+    """A lifespan (Starlette, FastAPI, ``MCPServer``) that closes the gate's HTTP clients at shutdown."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Any) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            await gate.aclose()
+
+    return lifespan
 
 
 def request_token(headers: Iterable[tuple[bytes, bytes]]) -> str | None:
