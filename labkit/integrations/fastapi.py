@@ -2,7 +2,7 @@
 
     guard = BearerGuard(gate_for(cfg), audit=AuditLog())
     @app.get("/items")
-    async def items(user: GuardUser = Security(guard, scopes=["api:read"])) -> list[str]: ...
+    async def items(user: Annotated[GuardUser, Security(guard, scopes=["api:read"])]) -> list[str]: ...
 
 The scopes of every enclosing ``Security(...)`` are required (after the hierarchy), the token is read by
 the guard's strict parser, and a refusal is ``HTTPException(status, headers=decision.headers(...))``: the

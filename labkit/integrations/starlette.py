@@ -26,10 +26,11 @@ from starlette.authentication import AuthCredentials, AuthenticationBackend, Aut
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute
 
 from ..audit import AuditLog
 from ..auth import Principal
-from ..guard import Decision, Gate, GuardUser, Requirement
+from ..guard import Decision, Gate, GuardUser, Requirement, resolve
 from ..scopes import EffectiveScopes
 from ._common import audit_decision, phrase, request_token
 
@@ -51,8 +52,10 @@ class TokenRefused(AuthenticationError):
 class BearerBackend(AuthenticationBackend):
     """Authenticates ``Authorization: Bearer`` with the gate: ``AuthCredentials(effective scopes)`` and a user.
 
-    ``tenant_param``: the path parameter naming the tenant (when the middleware sits inside
-    ``Mount("/t/{tenant}", ...)``); ``resource_metadata``: the RFC 9728 metadata URL sent in challenges.
+    ``tenant_param``: the path parameter naming the tenant; ``routes``: the app's routes, so that the tenant is
+    read from the route the router will run (``labkit.guard.resolve``), as the ASGI guard does; without them
+    it is read from the path parameters already matched (the middleware inside ``Mount("/t/{tenant}", ...)``).
+    ``resource_metadata``: the RFC 9728 metadata URL sent in challenges.
     ``authenticate`` raises ``TokenRefused`` for a token that fails validation.
     """
 
@@ -63,10 +66,12 @@ class BearerBackend(AuthenticationBackend):
         audit: AuditLog | None = None,
         realm: str = "oauth2-lab",
         tenant_param: str = "tenant",
+        routes: Sequence[BaseRoute] | None = None,
         resource_metadata: str | None = None,
         user_factory: UserFactory = GuardUser,
     ) -> None:
         self.gate = gate
+        self.routes = routes
         self.audit = audit
         self.realm = realm
         self.tenant_param = tenant_param
@@ -76,8 +81,7 @@ class BearerBackend(AuthenticationBackend):
     async def authenticate(self, conn: HTTPConnection) -> tuple[AuthCredentials, BaseUser] | None:
         """The credentials and user of a valid token; None (anonymous) without one."""
         token = request_token(conn.scope["headers"])
-        tenant = conn.scope.get("path_params", {}).get(self.tenant_param)
-        found = await self.gate.authenticate(token, str(tenant) if tenant is not None else None)
+        found = await self.gate.authenticate(token, self._tenant(conn))
         conn.scope[SCOPE_KEY] = (self, found)
         if token is None:
             return None  # anonymous: requires() answers with a bare challenge
@@ -86,6 +90,15 @@ class BearerBackend(AuthenticationBackend):
             raise TokenRefused(found)
         assert found.principal is not None and found.effective is not None  # noqa: S101 - allowed
         return AuthCredentials(sorted(found.effective)), self.user_factory(found.principal, found.effective)
+
+    def _tenant(self, conn: HTTPConnection) -> str | None:
+        """The tenant named by the route the app will run (the guard's rule: one routing, never re-derived)."""
+        params = conn.scope.get("path_params", {})
+        if self.routes is not None:
+            resolved = resolve(self.routes, conn.scope)
+            params = resolved.path_params if resolved else {}
+        tenant = params.get(self.tenant_param)
+        return str(tenant) if tenant is not None else None
 
     def on_error(self, conn: HTTPConnection, exc: AuthenticationError) -> Response:
         """``AuthenticationMiddleware``'s answer to a refused token: 401 and the RFC 6750 challenge."""
