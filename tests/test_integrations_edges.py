@@ -7,11 +7,14 @@ Real validation is covered by ``test_integrations.py`` and ``test_integrations_h
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import httpx
 import pytest
 from fastapi import FastAPI, Security
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.authentication import AuthenticationMiddleware
@@ -154,3 +157,54 @@ async def test_starlette_requires_runs_sync_endpoints_and_refuses_misuse() -> No
     with pytest.raises(RuntimeError, match="AuthenticationMiddleware"):
         async with httpx.AsyncClient(transport=httpx.ASGITransport(bare), base_url="http://127.0.0.1") as client:
             await client.get("/sync")
+
+
+async def raw_get(app: Any, path: str, headers: list[tuple[bytes, bytes]]) -> tuple[int, dict[bytes, bytes]]:
+    """One GET with raw header bytes, straight through ASGI: the status and headers of the answer."""
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET", "scheme": "http",
+             "path": path, "raw_path": path.encode(), "query_string": b"", "root_path": "",
+             "headers": [(b"host", b"127.0.0.1"), *headers], "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 80)}
+    await app(scope, receive, send)
+    start = next(m for m in sent if m["type"] == "http.response.start")
+    return start["status"], dict(start.get("headers", []))
+
+
+AUTHORIZATION = st.one_of(
+    st.binary(max_size=300),
+    st.builds(lambda scheme, body: scheme + body,
+              st.sampled_from([b"Bearer ", b"bearer  ", b"BEARER ", b"Basic ", b"Bearer", b"Bearer\t", b""]),
+              st.one_of(st.binary(max_size=200), st.sampled_from([b"good", b"good ", b"r.expired", b"r.scope"]))),
+)
+GOOD = re.compile(rb"(?i:bearer) +good *")
+
+
+@settings(max_examples=150, deadline=None)
+@given(values=st.lists(AUTHORIZATION, max_size=3))
+async def test_any_authorization_bytes_get_a_table_answer_never_5xx(values: list[bytes]) -> None:
+    # Property: the guard, FastAPI and Starlette give the same answer: 200 for the one good token alone in
+    # RFC 6750's grammar, else a refusal from the table with its challenge; nothing raises, nothing is 5xx.
+    found = {}
+    for kind, app in apps(gate(), AuditLog()).items():
+        status, headers = await raw_get(app, "/items", [(b"authorization", v) for v in values])
+        found[kind] = (status, headers.get(b"www-authenticate"))
+    assert len(set(found.values())) == 1, (values, found)
+    status, challenge = found["guard"]
+    assert (status == 200) == (len(values) == 1 and GOOD.fullmatch(values[0]) is not None), (values, found)
+    assert status in (200, 401, 403), (values, found)
+    assert status == 200 or (challenge is not None and challenge.startswith(b'Bearer realm="oauth2-lab"'))
+
+
+@settings(max_examples=150, deadline=None)
+@given(text=st.one_of(st.text(max_size=80), st.sampled_from([" good", "good  ", "good\t", "go od", "good\x00"])))
+async def test_the_mcp_verifier_holds_what_the_sdk_hands_over_to_the_grammar(text: str) -> None:
+    # The SDK passes whatever follows "Bearer " (latin-1 decoded); only the good token in the grammar passes.
+    accepted = await GateTokenVerifier(gate()).verify_token(text)
+    assert (accepted is not None) == (re.fullmatch(r" *good *", text) is not None), text

@@ -30,6 +30,7 @@ from starlette.routing import BaseRoute
 
 from ..audit import AuditLog
 from ..auth import Principal
+from ..errors import AuthError, Reason
 from ..guard import Decision, Gate, GuardUser, Requirement, resolve
 from ..scopes import EffectiveScopes
 from ._common import audit_decision, phrase, request_token
@@ -104,7 +105,8 @@ class BearerBackend(AuthenticationBackend):
         """``AuthenticationMiddleware``'s answer to a refused token: 401 and the RFC 6750 challenge."""
         if isinstance(exc, TokenRefused):
             return self.refusal(exc.decision)
-        return JSONResponse({"error": phrase(401)}, 401, headers={"WWW-Authenticate": f'Bearer realm="{self.realm}"'})
+        # Another AuthenticationError (from code around the backend): a malformed credential, by the same table.
+        return self.refusal(Decision(Requirement(), error=AuthError(Reason.MALFORMED, "authentication failed")))
 
     def refusal(self, decision: Decision) -> Response:
         """The response to a refused decision: the table's status, challenge and ``Retry-After``."""
