@@ -8,9 +8,12 @@ provider over real HTTP.
 from __future__ import annotations
 
 import contextlib
+import importlib
 import json
 import os
 import re
+import subprocess
+import sys
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -208,3 +211,19 @@ async def test_mcp_access_token_carries_effective_scopes_and_resource(local: dic
     token = local["tokens"]["valid"]
     for mangled in (f"{token} extra", f"{token}\u00e9", f"{token}\x00", ""):
         assert await verifier.verify_token(mangled) is None
+
+
+def test_the_core_and_the_package_import_neither_fastapi_nor_mcp() -> None:
+    code = ("import sys, labkit, labkit.config, labkit.scopes, labkit.errors, labkit.auth, labkit.guard, "
+            "labkit.middleware, labkit.audit, labkit.integrations, labkit.integrations.starlette; "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('fastapi', 'mcp', 'a2a')))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    assert result.stdout.strip() == "[]", result.stdout
+
+
+@pytest.mark.parametrize("name", ["labkit.integrations", "labkit.integrations.fastapi",
+                                  "labkit.integrations.starlette", "labkit.integrations.mcp"])
+def test_exported_members(name: str) -> None:
+    module = importlib.import_module(name)
+    assert module.__all__ and len(set(module.__all__)) == len(module.__all__)
+    assert all(hasattr(module, member) for member in module.__all__), name
