@@ -174,6 +174,13 @@ class Gate:
             return decision.refuse(limited, retry_after=max(1, math.ceil(min(wait, 86_400.0))))
         return decision
 
+    async def aclose(self) -> None:
+        """Close the HTTP clients of every tenant's validator (JWKS, introspection); call it at shutdown."""
+        for auth in self.tenants.values():
+            close = getattr(auth.validator, "aclose", None)
+            if close is not None:
+                await close()
+
     def _unverified_issuer(self, token: str) -> str | None:
         key = token_key(token)  # remembered by hash: repeated tokens skip the decoding
         cached = self._issuers.get(key)
