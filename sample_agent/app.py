@@ -33,17 +33,15 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.types import Receive, Scope, Send
 
 from labkit.audit import AuditLog
-from labkit.auth import build_validator
 from labkit.config import OAuth2Config, SecurityConfig, load_config
 from labkit.guard import (
     Endpoint,
-    Gate,
     GuardContext,
     OAuth2Guard,
     Requirement,
-    TenantAuth,
     principal_key,
 )
+from labkit.guard.build import gate_for
 from labkit.guard.jsonrpc import parse_json
 from labkit.middleware import CapabilityMiddleware
 from labkit.push import AgentSigner, PushPolicy, SignedPushSender
@@ -79,33 +77,6 @@ def _issuer_of(oauth2: OAuth2Config) -> str:
     return "http://127.0.0.1"
 
 
-def _with_middleware(cfg: SecurityConfig, oauth2: OAuth2Config) -> OAuth2Config:
-    """Apply ``oauth2_introspection_cache`` middleware settings to an oauth2 block."""
-    for mw in cfg.middleware:
-        if mw.name == "oauth2_introspection_cache":
-            update: dict[str, Any] = {}
-            if "cache_ttl" in mw.params:
-                update["introspection_cache_ttl"] = mw.params["cache_ttl"]
-            if "max_cache_size" in mw.params:
-                update["max_cache_size"] = mw.params["max_cache_size"]
-            return oauth2.model_copy(update=update)
-    return oauth2
-
-
-def _advertised(oauth2: OAuth2Config, base_url: str) -> OAuth2Config:
-    """The oauth2 block with the agent's advertised RFC 9728 resources accepted as audiences.
-
-    A client following RFC 8707 and the MCP authorization spec asks for a token with ``resource`` set to
-    the ``resource`` of the metadata it read; that value becomes the token's ``aud``. When the config pins
-    an audience, the resources this agent advertises (``/`` and ``/mcp``, with and without the trailing
-    slash) are accepted too; without a configured audience nothing is checked, as before.
-    """
-    if not oauth2.audiences:
-        return oauth2
-    resources = [base_url, base_url + "/", base_url + "/mcp"]
-    return oauth2.model_copy(update={"jwt_audience": list(dict.fromkeys([*oauth2.audiences, *resources]))})
-
-
 class Agent:
     """The sample agent's state: config, policy, validators, middleware, audit, A2A and MCP servers."""
 
@@ -132,20 +103,9 @@ class Agent:
         # An injected clock drives the rate limiter too: a frozen lab clock makes budgets exact.
         self.middleware = CapabilityMiddleware(cfg, self.plugins.values(), clock=self.clock,
                                                monotonic=clock or time.monotonic)
-        self.tenants: dict[str | None, TenantAuth] = {
-            None: TenantAuth(
-                None,
-                build_validator(_advertised(_with_middleware(cfg, cfg.oauth2), self.public_url), clock=clock,
-                                http=http),
-                cfg.scope_hierarchy,
-                cfg.oauth2.issuers,
-            ),
-        }
-        for name, tenant in cfg.tenants.items():
-            oauth2 = _advertised(_with_middleware(cfg, tenant.oauth2), self.base_url(name))
-            validator = build_validator(oauth2, clock=clock, http=http, tenant=name)
-            self.tenants[name] = TenantAuth(name, validator, tenant.scope_hierarchy, tenant.oauth2.issuers)
-        self.gate = Gate(self.tenants, admit=self._admit)
+        # When an audience is configured, the resources this agent advertises (RFC 9728) are accepted too.
+        self.gate = gate_for(cfg, resources=self.resources, clock=clock, http=http, admit=self._admit)
+        self.tenants = self.gate.tenants
         self.records: deque[Any] = deque(maxlen=1000)
         self.stub_key = secrets.token_urlsafe(32)  # the stub service is public to the guard, private to us
         self.signer = AgentSigner(self.public_url, self.clock)
@@ -179,6 +139,11 @@ class Agent:
 
     def base_url(self, tenant: str | None) -> str:
         return f"{self.public_url}/t/{tenant}" if tenant else self.public_url
+
+    def resources(self, tenant: str | None) -> list[str]:
+        """The RFC 9728 resources advertised for ``tenant`` (``/`` and ``/mcp``, with and without the slash)."""
+        base = self.base_url(tenant)
+        return [base, base + "/", base + "/mcp"]
 
     def metadata_url(self, tenant: str | None, suffix: str = "") -> str:
         """The RFC 9728 metadata URL of ``/`` (suffix "") or ``/mcp`` (suffix "/mcp")."""
@@ -311,10 +276,7 @@ class Agent:
                 yield
             finally:
                 await self.push.aclose()
-                for auth in self.tenants.values():
-                    close = getattr(auth.validator, "aclose", None)
-                    if close is not None:
-                        await close()
+                await self.gate.aclose()
                 if self._tmp is not None:
                     self._tmp.cleanup()
 

@@ -20,6 +20,7 @@ from mcp.server.auth.provider import AccessToken
 
 from labkit.auth import Principal
 from labkit.guard import Effect, EndpointPolicy, Requirement, RpcCall, principal_key
+from labkit.integrations.mcp import access_token
 from labkit.scopes import EffectiveScopes
 
 __all__ = ["A2A_EFFECTS", "A2A_METHOD_SCOPES", "AgentPolicy", "LabUser"]
@@ -112,15 +113,7 @@ class LabUser(AuthenticatedUser):
 
     @functools.cached_property
     def access_token(self) -> AccessToken:  # type: ignore[override]
-        principal = self.principal
-        return AccessToken(
-            token=principal.fingerprint,  # the SDKs compare principals; they never need the token itself
-            client_id=principal.client_id or principal.identity,
-            scopes=sorted(self.effective),
-            expires_at=int(principal.expires_at) if principal.expires_at else None,
-            subject=principal.subject,
-            claims={"iss": principal.issuer} if principal.issuer else None,
-        )
+        return access_token(self.principal, self.effective)
 
     @functools.cached_property
     def scopes(self) -> list[str]:  # type: ignore[override]

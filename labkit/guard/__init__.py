@@ -4,6 +4,7 @@
 - ``jsonrpc``: bounded body read, one strict parse shared with the app, replay;
 - ``policy``: ``Requirement``, ``Capability``, ``EndpointPolicy`` (the app supplies its method table), ``Endpoint``;
 - ``routing``: the route the app will run, found with the app's own router;
+- ``build``: a ``Gate`` from a ``SecurityConfig`` (``gate_for``);
 - ``decision``: ``Gate`` (authenticate, authorize, admit) and the ``Decision`` every integration answers from;
 - ``asgi``: ``OAuth2Guard``, the ASGI middleware (deny by default).
 """
@@ -11,6 +12,7 @@
 from __future__ import annotations
 
 from .asgi import GuardContext, OAuth2Guard
+from .build import accepting, gate_for
 from .decision import Admit, Decision, Gate, GuardUser, TenantAuth, principal_key
 from .jsonrpc import BodyError, RpcCall, parse_call, parse_json
 from .policy import Capability, Effect, Endpoint, EndpointPolicy, Requirement
@@ -35,8 +37,10 @@ __all__ = [
     "Resolved",
     "RpcCall",
     "TenantAuth",
+    "accepting",
     "bearer_token",
     "challenge",
+    "gate_for",
     "parse_call",
     "parse_json",
     "principal_key",

@@ -23,7 +23,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ..audit import AuditEvent, AuditLog
+from ..audit import AuditLog
 from ..auth import Principal
 from ..errors import AuthError, Reason
 from ..scopes import EffectiveScopes
@@ -178,8 +178,7 @@ class _Request:
         status = decision.status
         metadata = self.endpoint.metadata(decision.tenant) if self.endpoint.metadata else None
         headers = decision.headers(self.guard.realm, metadata)
-        who = _who(decision.principal)
-        self.guard.audit.record(AuditEvent.deny(decision.error, status=status, **self.event(decision), **who))
+        self.guard.audit.record(decision.audit_event(status=status, **self.event(decision)))
         if self.scope["type"] == "websocket":
             await self.send({"type": "websocket.close", "code": 1008})  # RFC 6455 §7.4.1: policy violation
             return
@@ -207,8 +206,7 @@ class _Request:
             if recorded:
                 return
             recorded = True
-            assert decision.principal is not None  # noqa: S101 - allowed
-            allowed = AuditEvent.allow(decision.principal, status=status.get("status"), **self.event(decision))
+            allowed = decision.audit_event(status=status.get("status"), **self.event(decision))
             timings = "; ".join(f"{k}={v:.3f}" for k, v in sorted(context.timings.items()))
             if timings:
                 allowed = replace(allowed, detail="; ".join(filter(None, (allowed.detail, timings))))
@@ -227,9 +225,3 @@ class _Request:
         finally:
             record()  # the app failed or sent nothing: the decision is still logged
 
-
-def _who(principal: Principal | None) -> dict[str, Any]:
-    if principal is None:
-        return {}
-    return {"subject": principal.subject, "client": principal.client_id, "scopes": tuple(sorted(principal.scopes)),
-            "strategy": principal.strategy, "fingerprint": principal.fingerprint}

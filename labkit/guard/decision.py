@@ -17,6 +17,7 @@ from typing import Any
 
 from starlette.authentication import BaseUser
 
+from ..audit import AuditEvent
 from ..auth import Principal
 from ..auth._compact import b64url_decode, strict_json
 from ..auth.cache import TTLCache, token_key
@@ -88,6 +89,21 @@ class Decision:
         if self.retry_after is not None:
             headers["Retry-After"] = str(self.retry_after)
         return headers
+
+    def audit_event(self, **context: Any) -> AuditEvent:
+        """The audit event of this decision (``context``: endpoint, method, status, latency, ...).
+
+        A refusal after authentication still names who was refused (subject, client, scopes, fingerprint).
+        """
+        if self.error is None:
+            assert self.principal is not None  # noqa: S101 - an allowed decision has a principal
+            return AuditEvent.allow(self.principal, **context)
+        principal = self.principal
+        if principal is not None:
+            context = {"subject": principal.subject, "client": principal.client_id,
+                       "scopes": tuple(sorted(principal.scopes)), "strategy": principal.strategy,
+                       "fingerprint": principal.fingerprint, **context}
+        return AuditEvent.deny(self.error, **context)
 
     def refuse(self, error: AuthError, retry_after: int | None = None) -> Decision:
         """This decision, refused with ``error``."""
