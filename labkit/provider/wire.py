@@ -84,7 +84,8 @@ def basic_credentials(headers: Mapping[str, str]) -> tuple[str | None, str | Non
         return None, None
     try:
         # RFC 7617 §2: base64 of UTF-8 user-id ":" password; authlib would raise on anything else
-        base64.b64decode(value.strip().encode("ascii"), validate=True).decode("utf-8")
+        if not base64.b64decode(value.strip().encode("ascii"), validate=True).decode("utf-8"):
+            raise ValueError("empty credentials")
     except (UnicodeError, binascii.Error, ValueError):
         raise InvalidClientError(description="malformed Basic credentials", status_code=401) from None
     user, password = extract_basic_authorization({"Authorization": f"Basic {value.strip()}"})
