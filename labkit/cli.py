@@ -208,6 +208,11 @@ def _audit(args: argparse.Namespace) -> int:
     for (decision, reason), count in sorted(summary.items()):
         totals.add_row(Text(decision), Text(safe_text(reason)), Text(str(count)))
     console.print(totals)
+    invalid = [number for number, row in rows if isinstance(row, InvalidLine)]
+    if invalid:
+        print(f"labkit audit: {safe_text(args.file)}:{invalid[0]}: {len(invalid)} line(s) are not audit events",
+              file=sys.stderr)
+        return 1
     return 0
 
 
