@@ -305,6 +305,19 @@ def _default_resources(server: LabAuthorizationServer, client: Client, requested
     return requested or (client.audience or server.default_audience,)
 
 
+def _claim_once(server: LabAuthorizationServer, record: AuthCode | TokenRecord, flag: str) -> None:
+    """Set ``flag`` (``used``/``rotated``) atomically, as the last step; a second claim revokes the grant family.
+
+    Raises ``InvalidGrantError`` on reuse.
+    """
+    with server.store.lock:
+        reused = bool(getattr(record, flag))
+        setattr(record, flag, True)
+    if reused:
+        server.store.revoke_family(record.family)
+        raise InvalidGrantError()
+
+
 class _ClientCredentials(grants.ClientCredentialsGrant):  # type: ignore[misc]
     TOKEN_ENDPOINT_AUTH_METHODS = _CLIENT_AUTH
 
@@ -371,13 +384,8 @@ class _AuthorizationCode(grants.AuthorizationCodeGrant):  # type: ignore[misc]
         super().validate_token_request()
         record: AuthCode = self.request.authorization_code
         _bind_resources(self, record.resources)
-        server: LabAuthorizationServer = self.server
-        with server.store.lock:
-            reused, record.used = record.used, True
-        if reused:
-            # RFC 6749 §4.1.2: a code used twice revokes what it was exchanged for.
-            server.store.revoke_family(record.family)
-            raise InvalidGrantError("Invalid 'code' in request.")
+        # RFC 6749 §4.1.2: a code used twice revokes what it was exchanged for.
+        _claim_once(self.server, record, "used")
         self.request.lab_family = record.family
 
     def delete_authorization_code(self, authorization_code: AuthCode) -> None:
@@ -404,15 +412,10 @@ class _RefreshToken(grants.RefreshTokenGrant):  # type: ignore[misc]
         super().validate_token_request()
         record: TokenRecord = self.request.refresh_token
         _bind_resources(self, record.resources)
-        server: LabAuthorizationServer = self.server
         if record.is_revoked():
             raise InvalidGrantError()
-        with server.store.lock:
-            reused, record.rotated = record.rotated, True
-        if reused:
-            # RFC 9700 §4.14.2: reuse of a rotated refresh token: assume theft, revoke the whole family.
-            server.store.revoke_family(record.family)
-            raise InvalidGrantError()
+        # RFC 9700 §4.14.2: reuse of a rotated refresh token: assume theft, revoke the whole family.
+        _claim_once(self.server, record, "rotated")
         self.request.lab_family = record.family
 
     def authenticate_user(self, refresh_token: TokenRecord) -> User | None:
