@@ -59,6 +59,8 @@ def _parser() -> argparse.ArgumentParser:
 
     check = sub.add_parser("validate-config", help="check an agentup.yml security configuration")
     check.add_argument("file", help="path to agentup.yml (a .env beside it is loaded)")
+    explain = sub.add_parser("explain", help="the effective policy of an agentup.yml, and where it is weak")
+    explain.add_argument("file", help="path to agentup.yml (a .env beside it is loaded)")
     return parser
 
 
@@ -101,6 +103,28 @@ def _validate_config(args: argparse.Namespace) -> int:
         print(f"  introspection: {oauth2.dialect}")
     print(f"  scopes in hierarchy: {len(oauth2.hierarchy.scopes())}; plugins: {len(cfg.plugins)}; "
           f"middleware: {len(cfg.middleware)}; tenants: {len(cfg.tenants)}")
+    return 0
+
+
+def _explain(args: argparse.Namespace) -> int:
+    """``labkit explain FILE``: the policy table, the id mapping and the weaknesses (exit 1 if invalid)."""
+    from sample_agent.plugins import endpoint_policy, map_plugins
+
+    from .explain import explain
+
+    cfg = load_config(args.file)
+    policy, plugins = endpoint_policy(cfg)
+    mapping = map_plugins(cfg.plugins, cfg.mcp_servers)
+    result = explain(cfg, policy, plugins, notes=mapping.lines())
+    print(f"{args.file}: valid; the sample agent under it (strategy {cfg.oauth2.validation_strategy}):")
+    print(result.table())
+    for note in result.notes:
+        print(f"  {note}")
+    if cfg.ignored_sections:
+        print(f"accepted, not modelled by the lab: {', '.join(cfg.ignored_sections)}")
+    print(f"warnings: {len(result.weaknesses)}")
+    for weakness in result.weaknesses:
+        print(f"  {weakness.path}: {weakness.message}")
     return 0
 
 
@@ -256,6 +280,7 @@ _COMMANDS: dict[str, Any] = {
     "mint": _mint,
     "audit": _audit,
     "validate-config": _validate_config,
+    "explain": _explain,
 }
 
 

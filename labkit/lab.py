@@ -85,7 +85,7 @@ class Lab:
         self.agent_url = self._agent_server.url
         self.app = create_app(self.config, public_url=self.agent_url, clock=clock, audit=self.audit)
         self._agent_server.app = self.app
-        self.agent = self.app.agent  # type: ignore[attr-defined]
+        self.agent = self.app.agent
         self.webhooks.trust(self.agent_url)
         self._clients: list[httpx.Client] = []
         self._started = False
@@ -124,7 +124,7 @@ class Lab:
         self._agent_server = ServerThread(app, port=port, name="agent")
         self._agent_server.start()
         self.config, self.app = new_config, app
-        self.agent = app.agent  # type: ignore[attr-defined]
+        self.agent = app.agent
         self.webhooks.trust(self.agent_url)
         return new_config
 

@@ -207,6 +207,8 @@ class MockProvider:
             ("/.well-known/oauth-authorization-server", "metadata", self._metadata, ["GET"]),
             ("/.well-known/openid-configuration", "metadata", self._metadata, ["GET"]),
             ("/jwks", "jwks", self._jwks, ["GET"]),
+            # Keycloak's spelling of the same keys (AgentUp's keycloak template names this path)
+            ("/realms/lab/protocol/openid-connect/certs", "jwks", self._jwks, ["GET"]),
             ("/authorize", "authorize", self._authorize, ["GET"]),
             ("/token", "token", self._token, ["POST"]),
             ("/introspect", "introspect", self._introspect, ["POST"]),

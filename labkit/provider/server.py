@@ -256,7 +256,9 @@ class LabAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
             "active": True,
             "scope": record.scope,
             "client_id": record.client_id,
-            "token_type": "Bearer",
+            # RFC 7662 §2.2 token_type, truthfully: a refresh token is not a Bearer access token.
+            "token_type": "Bearer" if record.kind == "access" else "refresh_token",
+            "token_use": record.kind,  # "access" or "refresh": the hint lesson 02 shows
             "exp": int(record.expires_at),
             "iat": int(record.issued_at),
             "sub": record.subject,

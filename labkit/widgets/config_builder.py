@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 from dotenv import dotenv_values
 
+from .._yaml import parse_yaml
 from ..config import SecurityConfig, validate_security_config
 from ..errors import ConfigError
 from ._render import html_list, html_pre, html_text
@@ -51,12 +52,14 @@ class ConfigBuilderState:
         if self.required_scopes.split():
             oauth2["required_scopes"] = self.required_scopes.split()
         security: dict[str, Any] = {"enabled": True, "type": "oauth2", "oauth2": oauth2}
-        try:
-            hierarchy = yaml.safe_load(self.hierarchy) or {}
-        except yaml.YAMLError:
-            hierarchy = {"<invalid YAML>": []}
-        security["scope_hierarchy"] = hierarchy
+        hierarchy, problems = self._hierarchy()
+        security["scope_hierarchy"] = {"<invalid YAML>": []} if problems else hierarchy
         return {"security": security}
+
+    def _hierarchy(self) -> tuple[Any, list[tuple[str, str]]]:
+        # The same bounded parser as load_config: the text box is a file from anywhere too.
+        hierarchy, problems = parse_yaml(self.hierarchy, "scope_hierarchy")
+        return hierarchy or {}, problems
 
     def yaml(self) -> str:
         """The ``agentup.yml`` text (secrets are shown as written: use ``${VAR}`` for them)."""
@@ -65,6 +68,10 @@ class ConfigBuilderState:
     def validate(self, base_env: dict[str, str] | None = None) -> bool:
         """Validate with ``env`` lines substituted; fills ``errors`` (path, message) or ``config``."""
         env = {**(base_env or {}), **{k: v for k, v in _env_lines(self.env).items() if v is not None}}
+        problems = self._hierarchy()[1]
+        if problems:
+            self.config, self.errors = None, problems
+            return False
         try:
             self.config = validate_security_config(self.document(), env=env)
             self.errors = []
