@@ -67,13 +67,18 @@ class Lab:
         self.provider_url = self._provider_server.url
         env = {**os.environ, "LAB_PROVIDER_URL": self.provider_url,
                "LAB_WEBHOOK_HOSTPORT": f"127.0.0.1:{self._webhook_server.port}"}
-        if isinstance(config, SecurityConfig):
-            self.config = config
-        elif isinstance(config, dict):
-            self.config = validate_security_config(config, env=env)
-        else:
-            self.config = load_config(Path(config) if config else default_config_path(), env=env)
-        self.audit = AuditLog(self.config.audit.capacity, audit_path or self.config.audit.path)
+        try:
+            if isinstance(config, SecurityConfig):
+                self.config = config
+            elif isinstance(config, dict):
+                self.config = validate_security_config(config, env=env)
+            else:
+                self.config = load_config(Path(config) if config else default_config_path(), env=env)
+            self.audit = AuditLog(self.config.audit.capacity, audit_path or self.config.audit.path)
+        except BaseException:  # a bad config or audit file: release the bound sockets before saying so
+            self._webhook_server.stop()
+            self._provider_server.stop()
+            raise
         self._clock = clock
         # The agent's URL is known once its socket is bound; the app is created with it.
         self._agent_server = ServerThread(port=agent_port, name="agent")

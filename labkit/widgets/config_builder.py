@@ -11,6 +11,7 @@ from dotenv import dotenv_values
 from .._yaml import parse_yaml
 from ..config import SecurityConfig, validate_security_config
 from ..errors import ConfigError
+from ._render import html_list, html_pre, html_text
 
 if TYPE_CHECKING:
     from ..lab import Lab
@@ -139,7 +140,7 @@ class ConfigBuilder:
 
     def refresh(self) -> None:
         """Read the form, validate, show YAML and errors."""
-        from IPython.display import Markdown
+        from IPython.display import HTML
 
         for name, widget in self.inputs.items():
             setattr(self.state, name, widget.value)
@@ -148,12 +149,12 @@ class ConfigBuilder:
         base = {"LAB_PROVIDER_URL": self.lab.provider_url} if self.lab is not None else {"LAB_PROVIDER_URL": "http://127.0.0.1"}
         valid = self.state.validate(base)
         self.out.outputs = ()
-        self.out.append_display_data(Markdown(f"```yaml\n{self.state.yaml()}```"))
+        self.out.append_display_data(HTML(html_pre(self.state.yaml())))
         if valid:
-            self.out.append_display_data(Markdown("**valid**"))
+            self.out.append_display_data(HTML(html_text("valid", color="#070")))
         else:
-            lines = "\n".join(f"- `{path}`: {message}" for path, message in self.state.errors)
-            self.out.append_display_data(Markdown(f"**{len(self.state.errors)} error(s)**\n\n{lines}"))
+            errors = [(path or "<root>", message) for path, message in self.state.errors]
+            self.out.append_display_data(HTML(html_list(f"{len(errors)} error(s)", errors)))
 
     def load_into_lab(self) -> bool:
         """Restart the lab's agent with this configuration (only when valid)."""
