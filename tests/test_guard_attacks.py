@@ -133,3 +133,19 @@ def test_concurrent_push_configs_respect_the_push_cap(lab: Lab, tight: str) -> N
     answers = asyncio.run(_concurrently(tight, token, bodies, {"A2A-Version": "1.0"}))
     stored = [a for a in answers if "result" in a.json()]
     assert 1 <= len(stored) <= 2, len(stored)
+
+
+# -- 3. Unauthenticated requests filled the issuer cache with attacker strings -----------------------------
+# At the root with several tenants, the token's unverified issuer picks the validator; every issuer was
+# remembered (4096 entries of up to ~6 KB each: ~25 MB of RSS from unauthenticated requests).
+
+def test_only_issuers_of_a_tenant_are_remembered(keys: Keys) -> None:
+    _, _, agent, _ = recording_guard(keys)
+    gate = agent.gate
+    for i in range(50):
+        forged = mint(keys.attacker, iss=f"{i}" + "x" * 5000, scope="admin")
+        assert gate.tenant_auth(None, forged) is gate.tenants[None]
+    assert len(gate._issuers._data) == 0
+    acme = mint(keys.ec, "ES256", iss=gate.tenants["acme"].issuers[0], scope="api:read")
+    assert gate.tenant_auth(None, acme) is gate.tenants["acme"]
+    assert len(gate._issuers._data) == 1
