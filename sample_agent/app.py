@@ -30,7 +30,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
-from starlette.types import Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from labkit.audit import AuditLog
 from labkit.config import OAuth2Config, SecurityConfig, load_config
@@ -204,9 +204,17 @@ class Agent:
             return JSONResponse({"jsonrpc": "2.0", "id": None, "error": {"code": -32600, "message": "Invalid Request"}},
                                 400)
         user: LabUser = request.user
-        if call.method in _CREATES_TASK and self.tasks.full(user.key):
-            message = f"task quota reached ({self.tasks.cap} per principal)"
-            return JSONResponse({"jsonrpc": "2.0", "id": call.id, "error": {"code": -32600, "message": message}})
+        if call.method in _CREATES_TASK:
+            # Per-principal task cap: the slot is taken before the SDK runs and kept until the answer is sent.
+            if not self.tasks.reserve(user.key):
+                message = f"task quota reached ({self.tasks.cap} per principal)"
+                return JSONResponse({"jsonrpc": "2.0", "id": call.id, "error": {"code": -32600, "message": message}})
+            try:
+                answer = await self.dispatcher.handle_requests(request)
+            except BaseException:
+                self.tasks.release(user.key)
+                raise
+            return _ThenRelease(answer, lambda: self.tasks.release(user.key))
         if call.method not in ("capabilities", "execute"):
             return await self.dispatcher.handle_requests(request)
         if call.method == "capabilities":
@@ -308,6 +316,31 @@ class Agent:
             "mcp": Endpoint(label="/mcp", rpc=self.policy.mcp_call, requirement=Requirement(label="/mcp"),
                             metadata=lambda tenant: self.metadata_url(tenant, "/mcp")),
         }
+
+
+class _ThenRelease(Response):
+    """A response that runs ``done`` once, when it starts (the SDK has stored the task by then) or fails."""
+
+    def __init__(self, inner: Response, done: Callable[[], None]) -> None:
+        self.inner = inner
+        self.done = done
+        self.released = False
+
+    def _release(self) -> None:
+        if not self.released:
+            self.released = True
+            self.done()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        async def sending(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                self._release()
+            await send(message)
+
+        try:
+            await self.inner(scope, receive, sending)
+        finally:
+            self._release()
 
 
 class AgentApp:

@@ -17,7 +17,7 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp.server.transport_security import TransportSecuritySettings
 from mcp_types import ListToolsResult, PaginatedRequestParams
 from starlette.responses import JSONResponse
-from starlette.types import Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from labkit.guard import GuardContext
 
@@ -71,16 +71,42 @@ class _Switch:
 
     def __init__(self, mcp: AgentMCP) -> None:
         self.mcp = mcp
+        self._opening: dict[str, int] = {}  # initialize requests in flight, per principal
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         context: GuardContext | None = scope.get("labkit")
         has_session = any(k == b"mcp-session-id" for k, _ in scope["headers"])
         initialize = context is not None and context.rpc_method == "initialize"
-        if initialize and not has_session and self._sessions_of(scope.get("user")) >= self.mcp.max_sessions:
-            # Per-principal quota: one token cannot fill the session table for everyone else.
-            error = {"code": -32600, "message": f"session quota reached ({self.mcp.max_sessions} per principal)"}
-            await JSONResponse({"jsonrpc": "2.0", "id": context.rpc.id if context and context.rpc else None,
-                                "error": error}, 429, headers={"Retry-After": "60"})(scope, receive, send)
+        user = scope.get("user")
+        if initialize and not has_session and isinstance(user, LabUser):
+            # Per-principal quota: one token cannot fill the session table for everyone else. Sessions being
+            # opened count too, checked and taken in one step (no await between): concurrent opens cannot pass.
+            opening = self._opening.get(user.key, 0)
+            if self._sessions_of(user) + opening >= self.mcp.max_sessions:
+                error = {"code": -32600, "message": f"session quota reached ({self.mcp.max_sessions} per principal)"}
+                await JSONResponse({"jsonrpc": "2.0", "id": context.rpc.id if context and context.rpc else None,
+                                    "error": error}, 429, headers={"Retry-After": "60"})(scope, receive, send)
+                return
+            self._opening[user.key] = opening + 1
+            key, released = user.key, False
+
+            def release() -> None:
+                nonlocal released
+                if not released:
+                    released = True
+                    left = self._opening.pop(key) - 1
+                    if left:
+                        self._opening[key] = left
+
+            async def sending(message: Message) -> None:
+                if message["type"] == "http.response.start":
+                    release()  # the session, if any, is in the SDK's table by now: count it once, as live
+                await send(message)
+
+            try:
+                await self.mcp._stateful(scope, receive, sending)
+            finally:
+                release()
             return
         if scope["method"] in ("GET", "DELETE") or has_session or initialize:
             await self.mcp._stateful(scope, receive, send)

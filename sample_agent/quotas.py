@@ -26,19 +26,38 @@ class CountingTaskStore(TaskStore):
     """A task store that counts each owner's tasks; ``full(owner)`` says when a new task must be refused.
 
     The check happens before the SDK creates a task (``Agent.rpc``): refusing inside ``save`` would leave
-    the SDK's event pipeline half-run.
+    the SDK's event pipeline half-run. ``reserve`` checks and takes a slot in one step (no await between),
+    so concurrent requests cannot all pass the check; the slot is released when the request has answered.
     """
 
     def __init__(self, inner: TaskStore, cap: int = MAX_TASKS) -> None:
         self.inner = inner
         self.cap = cap
         self._owned: dict[str, set[str]] = {}
+        self._pending: dict[str, int] = {}  # requests that may create a task and have not answered yet
         self._lock = threading.Lock()
 
     def full(self, owner: str) -> bool:
-        """True when ``owner`` holds ``cap`` tasks."""
+        """True when ``owner`` holds ``cap`` tasks (counting requests still creating one)."""
         with self._lock:
-            return len(self._owned.get(owner, ())) >= self.cap
+            return len(self._owned.get(owner, ())) + self._pending.get(owner, 0) >= self.cap
+
+    def reserve(self, owner: str) -> bool:
+        """Take a slot for a request that may create a task; False when ``owner`` is at the cap."""
+        with self._lock:
+            if len(self._owned.get(owner, ())) + self._pending.get(owner, 0) >= self.cap:
+                return False
+            self._pending[owner] = self._pending.get(owner, 0) + 1
+            return True
+
+    def release(self, owner: str) -> None:
+        """Give back the slot ``reserve`` took (the task, if any, is counted as owned by now)."""
+        with self._lock:
+            left = self._pending.get(owner, 0) - 1
+            if left > 0:
+                self._pending[owner] = left
+            else:
+                self._pending.pop(owner, None)
 
     async def save(self, task: Task, context: ServerCallContext) -> None:
         await self.inner.save(task, context)
@@ -71,13 +90,24 @@ class CappedPushConfigStore(PushNotificationConfigStore):
     ) -> TaskPushNotificationConfig:
         owner = resolve_user_scope(context)
         wanted = (task_id, notification_config.id or task_id)
-        with self._lock:
+        with self._lock:  # check and take the slot in one step: concurrent requests cannot all pass
             owned = self._owned.setdefault(owner, set())
-            if wanted not in owned and len(owned) >= self.cap:
+            fresh = wanted not in owned
+            if fresh and len(owned) >= self.cap:
                 raise InvalidRequestError(message=f"push configuration quota reached ({self.cap} per principal)")
-        stored = await self.inner.set_info(task_id, notification_config, context)
-        with self._lock:
-            self._owned.setdefault(owner, set()).add((task_id, stored.id or task_id))
+            owned.add(wanted)
+        try:
+            stored = await self.inner.set_info(task_id, notification_config, context)
+        except BaseException:
+            if fresh:
+                with self._lock:
+                    self._owned.get(owner, set()).discard(wanted)
+            raise
+        stored_key = (task_id, stored.id or task_id)
+        if fresh and stored_key != wanted:
+            with self._lock:
+                owned.discard(wanted)
+                owned.add(stored_key)
         return stored
 
     async def get_info(self, task_id: str, context: ServerCallContext) -> list[TaskPushNotificationConfig]:

@@ -207,6 +207,7 @@ class Gate:
             payload = strict_json(b64url_decode(token.split(".")[1]))
             found = payload.get("iss")
             issuer = found if isinstance(found, str) else None
-        if issuer is not None:
+        # Only a tenant's issuer is remembered: unauthenticated tokens must not fill memory with their strings.
+        if issuer is not None and any(issuer in auth.issuers for auth in self.tenants.values()):
             self._issuers.put(key, issuer, time.monotonic() + 300)
         return issuer

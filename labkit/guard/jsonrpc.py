@@ -2,7 +2,8 @@
 
 The guard decides on the call it parsed, so the parse must leave nothing for a second parser to read
 differently: UTF-8 only (no BOM, no UTF-16/32 sniffing), no duplicate member names, finite numbers only
-(``NaN``, ``Infinity``, ``1e400`` are refused), bounded nesting. A body that passes parses the same way in
+(``NaN``, ``Infinity``, ``1e400`` are refused), strings of Unicode scalar values only (an unpaired
+surrogate escape such as ``"\\ud800"`` is refused), bounded nesting. A body that passes parses the same way in
 any conforming JSON parser, which is what the SDKs behind the guard use.
 """
 
@@ -110,16 +111,22 @@ def _constant(name: str) -> Any:
     raise BodyError(-32700, f"{name} is not JSON")
 
 
-def _too_deep(value: Any, limit: int) -> bool:
+def _check(value: Any, limit: int) -> None:
+    """Raise ``BodyError`` for nesting deeper than ``limit`` or a string that is not Unicode (a lone surrogate)."""
     stack: list[tuple[Any, int]] = [(value, 1)]
     while stack:
         item, depth = stack.pop()
-        if isinstance(item, (dict, list)):
+        if isinstance(item, str):
+            # RFC 8259 §8.2 / RFC 7493 §2.1: "\ud800" parses in Python but is no string any encoder can send back.
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                raise BodyError(-32700, "a string holds an unpaired surrogate") from None
+        elif isinstance(item, (dict, list)):
             if depth > limit:
-                return True
-            children = item.values() if isinstance(item, dict) else item
-            stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
-    return False
+                raise BodyError(-32700, f"nesting deeper than {limit}")
+            children = [*item, *item.values()] if isinstance(item, dict) else item
+            stack.extend((child, depth + 1) for child in children)
 
 
 def parse_json(body: bytes, *, max_depth: int = MAX_DEPTH) -> Any:
@@ -138,8 +145,7 @@ def parse_json(body: bytes, *, max_depth: int = MAX_DEPTH) -> Any:
         raise BodyError(-32700, f"nesting deeper than {max_depth}") from None
     except ValueError:
         raise BodyError(-32700, "not JSON") from None
-    if _too_deep(data, max_depth):
-        raise BodyError(-32700, f"nesting deeper than {max_depth}")
+    _check(data, max_depth)
     return data
 
 
