@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from .config import HMAC_ALGORITHMS, OAuth2Config, PluginSpec, SecurityConfig
+from . import algorithms
+from .config import OAuth2Config, PluginSpec, SecurityConfig
 from .middleware import select_middleware
 from .scopes import WILDCARD, ScopeHierarchy
 
@@ -176,7 +177,7 @@ def _oauth2_weaknesses(cfg: OAuth2Config, where: Callable[[str], str], out: list
     strategy = cfg.validation_strategy
     if strategy in ("jwt", "both"):
         secret = cfg.jwt_secret.get_secret_value() if cfg.jwt_secret is not None else None
-        hmac = [a for a in cfg.algorithms if a in HMAC_ALGORITHMS]
+        hmac = [a for a in cfg.algorithms if a in algorithms.HMAC]
         if secret and hmac:
             bits = _entropy_bits(secret)
             if bits < MIN_SECRET_BITS:

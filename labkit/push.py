@@ -165,11 +165,6 @@ class SignedPushSender(PushNotificationSender):
         self.deliveries.append(delivery)
         del self.deliveries[: max(0, len(self.deliveries) - self.keep)]
 
-    async def drain(self, timeout: float = 10) -> None:
-        """Wait for pending deliveries (tests, shutdown)."""
-        if self._tasks:
-            await asyncio.wait(set(self._tasks), timeout=timeout)
-
     async def aclose(self) -> None:
         """Cancel what is still pending and close the HTTP client."""
         for task in list(self._tasks):

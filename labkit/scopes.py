@@ -13,6 +13,7 @@ A literal ``*`` arriving in a token is just a scope named ``*``; only the hierar
 
 from __future__ import annotations
 
+import functools
 import re
 from collections import deque
 from collections.abc import Iterable, Mapping
@@ -78,7 +79,8 @@ class ScopeHierarchy:
                     raise ValueError(f"{child!r} is not a valid scope name (RFC 6749 §3.3)")
             edges[parent] = kids
         self._edges = edges
-        self._memo: dict[frozenset[str], EffectiveScopes] = {}  # grants repeat: expand each once
+        # grants repeat: expand each once (bounded: a grant is a small set, and there are few distinct ones)
+        self._memo = functools.lru_cache(maxsize=4096)(self._expand)
 
     @property
     def mapping(self) -> dict[str, list[str]]:
@@ -99,16 +101,9 @@ class ScopeHierarchy:
 
     def expand(self, granted: Iterable[str]) -> EffectiveScopes:
         """Every scope ``granted`` amounts to, following implications transitively."""
-        key = granted if isinstance(granted, frozenset) else frozenset(granted)
-        cached = self._memo.get(key)
-        if cached is None:
-            cached = self._expand(key)
-            if len(self._memo) >= 4096:
-                self._memo.clear()  # bounded: a grant is a small set, and there are few distinct ones
-            self._memo[key] = cached
-        return cached
+        return self._memo(granted if isinstance(granted, frozenset) else frozenset(granted))
 
-    def _expand(self, granted: Iterable[str]) -> EffectiveScopes:
+    def _expand(self, granted: frozenset[str]) -> EffectiveScopes:
         seen: set[str] = set()
         wildcard = False
         queue = deque(granted)

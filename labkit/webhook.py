@@ -23,9 +23,10 @@ from starlette.routing import Route
 
 from ._json import BodyTooLargeError, loads_bounded, read_bounded
 from ._text import safe_text
-from .auth import build_validator
-from .auth.cache import TTLCache
-from .config import validate_security_config
+from .auth.cache import CacheLimits, TTLCache
+from .auth.claims import ClaimPolicy
+from .auth.jwks import JWKSClient
+from .auth.jwt import JWTValidator
 from .errors import AuthError, Reason
 
 __all__ = ["MAX_NOTIFICATION", "Notification", "WebhookReceiver"]
@@ -65,12 +66,9 @@ class WebhookReceiver:
 
     def trust(self, agent_url: str, jwks_url: str | None = None) -> None:
         """Trust notifications signed by the agent at ``agent_url`` (keys from its JWKS)."""
-        block = {
-            "validation_strategy": "jwt", "jwks_url": jwks_url or f"{agent_url}/.well-known/jwks.json",
-            "jwt_algorithms": ["ES256"], "jwt_issuer": agent_url, "jwt_cache_ttl": 0,
-            "required_claims": ["exp", "iat", "jti", "iss", "aud"],
-        }
-        self._validator = build_validator(validate_security_config({"oauth2": block}, env={}).oauth2, clock=self.clock)
+        keys = JWKSClient(jwks_url or f"{agent_url}/.well-known/jwks.json", clock=self.clock)
+        policy = ClaimPolicy(issuers=(agent_url,), required=("exp", "iat", "jti", "iss", "aud"))
+        self._validator = JWTValidator(("ES256",), keys, policy, clock=self.clock, cache=CacheLimits(ttl=0))
 
     def expect_token(self, hook: str, token: str) -> None:
         """Require ``X-A2A-Notification-Token: token`` on ``hook``."""

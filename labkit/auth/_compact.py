@@ -8,6 +8,7 @@ whitespace, non-canonical base64url (RFC 7515 §2, RFC 4648 §3.5), duplicate JS
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import re
 from dataclasses import dataclass
@@ -81,15 +82,23 @@ def strict_json(data: bytes) -> Any:
         raise ValueError(str(exc.__class__.__name__)) from None
 
 
-_HEADER_CACHE: dict[str, dict[str, Any]] = {}
-_HEADER_CACHE_SIZE = 256
+_HEADER_MEMO_SIZE = 256
+_HEADER_MEMO_MAX_SEGMENT = 1024
 
 
 def _decode_header(segment: str) -> dict[str, Any]:
     # Tokens of one issuer share a handful of headers: remember the decoded ones (bounded, public data).
-    cached = _HEADER_CACHE.get(segment)
-    if cached is not None:
-        return cached
+    if len(segment) <= _HEADER_MEMO_MAX_SEGMENT:
+        return _remembered_header(segment)
+    return _read_header(segment)
+
+
+@functools.lru_cache(maxsize=_HEADER_MEMO_SIZE)
+def _remembered_header(segment: str) -> dict[str, Any]:
+    return _read_header(segment)  # a refusal raises and is not remembered
+
+
+def _read_header(segment: str) -> dict[str, Any]:
     if not segment:
         raise AuthError(Reason.MALFORMED, "empty header segment")
     try:
@@ -98,10 +107,6 @@ def _decode_header(segment: str) -> dict[str, Any]:
         raise AuthError(Reason.MALFORMED, f"header segment is not base64url strict JSON: {exc}") from None
     if not isinstance(header, dict):
         raise AuthError(Reason.MALFORMED, "header is not a JSON object")
-    if len(segment) <= 1024:
-        if len(_HEADER_CACHE) >= _HEADER_CACHE_SIZE:
-            _HEADER_CACHE.pop(next(iter(_HEADER_CACHE)))
-        _HEADER_CACHE[segment] = header
     return header
 
 

@@ -6,16 +6,30 @@ import asyncio
 import hashlib
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Hashable
+from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-__all__ = ["SingleFlight", "TTLCache", "token_key"]
+__all__ = ["CacheLimits", "SingleFlight", "TTLCache", "fingerprint_of", "token_key"]
 
 V = TypeVar("V")
 
 
 def token_key(token: str) -> bytes:
-    """The cache key of a token: its SHA-256 digest (a cache never holds the token itself)."""
+    """The one hash of a token: its SHA-256 digest (caches, stores and fingerprints never hold the token)."""
     return hashlib.sha256(token.encode("utf-8", "surrogatepass")).digest()
+
+
+def fingerprint_of(key: bytes) -> str:
+    """The short fingerprint logs show for a token, from its ``token_key``: the first 12 hex digits."""
+    return key.hex()[:12]
+
+
+@dataclass(frozen=True)
+class CacheLimits:
+    """How long a validator remembers a verdict (seconds; 0: never) and how many it keeps."""
+
+    ttl: float = 300
+    max_size: int = 10_000
 
 
 class TTLCache(Generic[V]):

@@ -1,30 +1,34 @@
-"""RFC 7662 token introspection, plus GitHub's ``POST /applications/{client_id}/token`` dialect.
+"""RFC 7662 token introspection, in either dialect (``dialects``: RFC 7662 or GitHub's token check).
 
 Only a JSON ``true`` in ``active`` is active. Active results are cached by token hash for
-``min(introspection_cache_ttl, exp - now)``; inactive ones never are; concurrent requests for one
-token make one call. ``validate(token, fresh=True)`` bypasses the cache (a plugin's
-``oauth2_specific.introspection_required``).
+``min(cache ttl, exp - now)``; inactive ones never are; concurrent requests for one token make one
+call. ``validate(token, fresh=True)`` bypasses the cache (a plugin's ``oauth2_specific.introspection_required``).
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import replace
 from typing import Any
-from urllib.parse import quote
 
 import httpx
 
-from ..config import OAuth2Config
 from ..errors import AuthError, Reason
-from ._compact import MAX_TOKEN_BYTES, DuplicateMemberError, strict_json
+from ._compact import MAX_TOKEN_BYTES
 from ._http import HttpHolder, Response, bounded_request
-from .cache import SingleFlight, TTLCache, token_key
-from .claims import ClaimPolicy, authorize_scopes, check_claims, client_of, extract_scopes
-from .jwt import claim_policy
-from .principal import Principal, fingerprint
+from .cache import CacheLimits, SingleFlight, TTLCache, fingerprint_of, token_key
+from .claims import ClaimPolicy
+from .dialects import ClientCredentials, Dialect
+from .principal import Principal, principal_from
 
-__all__ = ["IntrospectionValidator"]
+__all__ = ["IntrospectionValidator", "introspection_subject"]
+
+
+def introspection_subject(claims: Mapping[str, Any]) -> str | None:
+    """RFC 7662 §2.2: ``sub``, else the human-readable ``username``; a non-string is no subject."""
+    subject = claims.get("sub", claims.get("username"))
+    return subject if isinstance(subject, str) else None
 
 
 class IntrospectionValidator:
@@ -34,29 +38,29 @@ class IntrospectionValidator:
 
     def __init__(
         self,
-        cfg: OAuth2Config,
+        endpoint: str,
+        credentials: ClientCredentials,
+        dialect: Dialect,
+        policy: ClaimPolicy,
         *,
         clock: Callable[[], float] = time.time,
+        timeout: float = 5.0,
+        max_bytes: int = 1 << 20,
+        cache: CacheLimits = CacheLimits(),  # noqa: B008 - a frozen value
         http: httpx.AsyncClient | None = None,
         tenant: str | None = None,
     ) -> None:
-        if not cfg.introspection_endpoint or not cfg.client_id or cfg.client_secret is None:
-            raise ValueError("introspection needs introspection_endpoint, client_id and client_secret")
-        self.endpoint = cfg.introspection_endpoint
-        self.dialect = cfg.dialect
-        self.client_id = cfg.client_id
-        self._client_secret = cfg.client_secret
-        self.auth_method = cfg.introspection_auth_method
-        self.timeout = cfg.introspection_timeout
-        self.max_bytes = cfg.max_response_bytes
-        self.cache_ttl = cfg.introspection_cache_ttl
-        self.policy: ClaimPolicy = claim_policy(cfg)
-        if self.dialect == "github":
-            self.policy = ClaimPolicy(**{**self.policy.__dict__, "scope_claims": ("scopes",)})
+        self.endpoint = endpoint
+        self.credentials = credentials
+        self.dialect = dialect
+        self.timeout = timeout
+        self.max_bytes = max_bytes
+        self.cache_ttl = cache.ttl
+        self.policy = policy if dialect.scope_claims is None else replace(policy, scope_claims=dialect.scope_claims)
         self.clock = clock
         self.tenant = tenant
         self.http = HttpHolder(http)
-        self.cache: TTLCache[Principal] = TTLCache(cfg.max_cache_size, clock)
+        self.cache: TTLCache[Principal] = TTLCache(cache.max_size, clock)
         self._flight: SingleFlight[Principal] = SingleFlight()
         self.call_count = 0
 
@@ -71,92 +75,29 @@ class IntrospectionValidator:
             hit = self.cache.get(key)
             if hit is not None:
                 return hit
-        principal = await self._flight.run((key, fresh), lambda: self._introspect(token))
-        return principal
+        return await self._flight.run((key, fresh), lambda: self._introspect(token, key))
 
-    async def _introspect(self, token: str) -> Principal:
+    async def _introspect(self, token: str, key: bytes) -> Principal:
         self.call_count += 1
-        response = await self._send(token)
-        claims = self._parse(response)
+        claims = self.dialect.claims(await self._send(token))
         now = self.clock()
-        check_claims(claims, self.policy, now)
-        subject = claims.get("sub", claims.get("username"))
-        scopes = authorize_scopes(extract_scopes(claims, self.policy.scope_claims), self.policy)
-        exp = claims.get("exp")
-        expires_at = float(exp) if isinstance(exp, (int, float)) else None
-        principal = Principal(
-            subject=subject if isinstance(subject, str) else None,
-            scopes=scopes,
-            client_id=client_of(claims),
-            issuer=claims.get("iss") if isinstance(claims.get("iss"), str) else None,
-            claims=claims,
-            tenant=self.tenant,
-            strategy=self.strategy,
-            fingerprint=fingerprint(token),
-            expires_at=expires_at,
+        principal = principal_from(
+            claims, self.policy, now=now, subject=introspection_subject, strategy=self.strategy,
+            tenant=self.tenant, fingerprint=fingerprint_of(key),
         )
         until = now + self.cache_ttl
-        if expires_at is not None:
-            until = min(until, expires_at)
-        self.cache.put(token_key(token), principal, until)
+        if principal.expires_at is not None:
+            until = min(until, principal.expires_at)
+        self.cache.put(key, principal, until)
         return principal
 
     async def _send(self, token: str) -> Response:
-        secret = self._client_secret.get_secret_value()
-        common: dict[str, Any] = {
-            "timeout": self.timeout, "max_bytes": self.max_bytes, "error": Reason.INTROSPECTION_ERROR,
-        }
-        if self.dialect == "github":
-            return await bounded_request(
-                self.http, "POST", self.endpoint, what="GitHub token check", **common,
-                json={"access_token": token}, auth=(self.client_id, secret),
-                headers={"Accept": "application/vnd.github+json"},
-            )
-        form = {"token": token, "token_type_hint": "access_token"}
-        kwargs: dict[str, Any] = {"data": form, "headers": {"Accept": "application/json"}}
-        if self.auth_method == "client_secret_post":
-            form.update(client_id=self.client_id, client_secret=secret)
-        else:
-            # RFC 6749 §2.3.1: form-urlencode id and secret before HTTP Basic.
-            kwargs["auth"] = (quote(self.client_id, safe=""), quote(secret, safe=""))
-        return await bounded_request(self.http, "POST", self.endpoint, what="introspection", **common, **kwargs)
-
-    def _parse(self, response: Response) -> dict[str, Any]:
-        if self.dialect == "github" and response.status == 404:
-            raise AuthError(Reason.INACTIVE, "GitHub says the token is not valid for this app")
-        if response.status != 200:
-            raise AuthError(Reason.INTROSPECTION_ERROR, f"introspection answered HTTP {response.status}")
-        try:
-            body = strict_json(response.body)
-        except DuplicateMemberError as exc:
-            if exc.member == "active":
-                raise AuthError(Reason.INACTIVE, "'active' appears twice: not unambiguously true") from None
-            raise AuthError(Reason.INTROSPECTION_ERROR, f"introspection response: {exc}") from None
-        except ValueError as exc:
-            raise AuthError(Reason.INTROSPECTION_ERROR, f"introspection response is not JSON: {exc}") from None
-        if not isinstance(body, dict):
-            raise AuthError(Reason.INTROSPECTION_ERROR, "introspection response is not a JSON object")
-        if self.dialect == "github":
-            return _github_claims(body)
-        # RFC 7662 §2.2: active is a boolean; anything but JSON true is inactive.
-        if body.get("active") is not True:
-            raise AuthError(Reason.INACTIVE, "the provider says the token is not active")
-        return body  # an active refresh or ID token is still refused by check_claims (require_access_token)
+        """The one introspection request (RFC 7662 §2.1, or the dialect's own); raises ``AuthError``."""
+        return await bounded_request(
+            self.http, "POST", self.endpoint, timeout=self.timeout, max_bytes=self.max_bytes,
+            what=self.dialect.what, error=Reason.INTROSPECTION_ERROR, **self.dialect.request(token, self.credentials),
+        )
 
     async def aclose(self) -> None:
         """Close the HTTP client this object created (if any)."""
         await self.http.aclose()
-
-
-def _github_claims(body: dict[str, Any]) -> dict[str, Any]:
-    """Map GitHub's token-check answer to introspection-style claims."""
-    user = body.get("user")
-    app = body.get("app")
-    user = user if isinstance(user, dict) else {}
-    app = app if isinstance(app, dict) else {}
-    claims: dict[str, Any] = {"active": True, "scopes": body.get("scopes", [])}
-    if isinstance(user.get("login"), str):
-        claims["sub"] = user["login"]
-    if isinstance(app.get("client_id"), str):
-        claims["client_id"] = app["client_id"]
-    return claims

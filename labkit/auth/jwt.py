@@ -4,26 +4,20 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Collection, Mapping
-from hashlib import sha256
 from typing import Any, Protocol
 
 from joserfc.errors import JoseError
 from joserfc.jws import JWSRegistry
 
-from ..config import OAuth2Config
+from ..algorithms import TABLE
 from ..errors import AuthError, Reason
 from ._compact import CompactJWS, parse_compact, strict_json
-from .cache import TTLCache
-from .claims import ClaimPolicy, authorize_scopes, check_claims, client_of, extract_scopes
+from .cache import CacheLimits, TTLCache, fingerprint_of, token_key
+from .claims import ClaimPolicy
 from .keys import KeySet, TrustedKey
-from .principal import Principal
+from .principal import Principal, principal_from
 
-__all__ = ["JWTValidator", "KeySource", "StaticKeys", "check_header", "claim_policy", "verify_signature"]
-
-SUPPORTED_ALGORITHMS = frozenset(
-    {"HS256", "HS384", "HS512", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512",
-     "EdDSA", "Ed25519"}  # Ed25519: RFC 9864's fully-specified name for EdDSA over Ed25519
-)
+__all__ = ["JWTValidator", "KeySource", "StaticKeys", "check_header", "verify_signature"]
 # RFC 8725 §3.10 / RFC 7515 §4.1.2-6: never take keys from the token itself.
 _KEY_BEARING_HEADERS = ("jku", "x5u", "jwk", "x5c")
 _ACCEPTED_TYP = frozenset({"jwt", "at+jwt", "application/jwt", "application/at+jwt"})
@@ -62,7 +56,7 @@ def check_header(header: Mapping[str, Any], algorithms: Collection[str]) -> str:
     if not isinstance(alg, str):
         raise AuthError(Reason.ALGORITHM, "no alg in the header")
     # RFC 8725 §3.1: the algorithm is pinned by configuration; 'none' never passes, whatever the config says.
-    if alg not in algorithms or alg not in SUPPORTED_ALGORITHMS:
+    if alg not in algorithms or alg not in TABLE:
         raise AuthError(Reason.ALGORITHM, f"alg {alg[:32]!r} is not allowed (allowed: {', '.join(algorithms)})")
     for name in _KEY_BEARING_HEADERS:
         if name in header:
@@ -130,20 +124,6 @@ def jws_keys(jwks: Mapping[str, Any]) -> Mapping[str, Any]:
     return jwks if "keys" in jwks else {"keys": [dict(jwks)]}
 
 
-def claim_policy(cfg: OAuth2Config) -> ClaimPolicy:
-    """The claim policy an ``oauth2`` block asks for."""
-    return ClaimPolicy(
-        issuers=cfg.issuers,
-        audiences=cfg.audiences,
-        leeway=cfg.leeway,
-        required=cfg.claims_required,
-        scope_claims=tuple(cfg.scope_claims),
-        required_scopes=tuple(cfg.required_scopes),
-        allowed_scopes=frozenset(cfg.allowed_scopes) if cfg.allowed_scopes is not None else None,
-        hierarchy=cfg.hierarchy,
-    )
-
-
 class JWTValidator:
     """Validates JWT access tokens: signature (pinned algorithms, trusted keys), claims and scopes.
 
@@ -155,25 +135,27 @@ class JWTValidator:
 
     def __init__(
         self,
-        cfg: OAuth2Config,
+        algorithms: Collection[str],
         keys: KeySource,
+        policy: ClaimPolicy,
         *,
         clock: Callable[[], float] = time.time,
+        cache: CacheLimits = CacheLimits(),  # noqa: B008 - a frozen value
         tenant: str | None = None,
     ) -> None:
-        self.algorithms = cfg.algorithms
-        self.policy = claim_policy(cfg)
+        self.algorithms = tuple(algorithms)
+        self.policy = policy
         self.source = keys
         self.clock = clock
         self.tenant = tenant
-        self.cache_ttl = cfg.jwt_cache_ttl
-        self.cache: TTLCache[Principal] = TTLCache(cfg.max_cache_size, clock)
+        self.cache_ttl = cache.ttl
+        self.cache: TTLCache[Principal] = TTLCache(cache.max_size, clock)
 
     async def validate(self, token: str, *, fresh: bool = False) -> Principal:
         """Validate ``token`` and return its ``Principal``; ``fresh`` skips the cache. Raises ``AuthError``."""
         cache_key: bytes | None = None
         if type(token) is str:
-            cache_key = sha256(token.encode("utf-8", "surrogatepass")).digest()  # == token_key(token)
+            cache_key = token_key(token)
             if self.cache_ttl and not fresh:
                 hit = self.cache.get(cache_key)  # the hot path of a busy agent: keep it this short
                 if hit is not None:
@@ -192,7 +174,10 @@ class JWTValidator:
         verify_jws(jws, alg, key)
         claims = decode_payload(jws)
         now = self.clock()
-        principal = self.principal_from_claims(claims, now, cache_key.hex()[:12] if cache_key else "")
+        principal = principal_from(
+            claims, self.policy, now=now, required=self.policy.required, strategy=self.strategy,
+            tenant=self.tenant, fingerprint=fingerprint_of(cache_key) if cache_key else "",
+        )
         if cache_key is not None and self.cache_ttl:
             expires = now + self.cache_ttl
             if principal.expires_at is not None:
@@ -205,23 +190,3 @@ class JWTValidator:
         close = getattr(self.source, "aclose", None)
         if close is not None:
             await close()
-
-    def principal_from_claims(self, claims: dict[str, Any], now: float, token_fingerprint: str) -> Principal:
-        """Check claims and scopes and build the ``Principal``; raises ``AuthError``."""
-        check_claims(claims, self.policy, now, required=self.policy.required)
-        subject = claims.get("sub")
-        if subject is not None and not isinstance(subject, str):
-            raise AuthError(Reason.CLAIMS, "sub is not a string")
-        scopes = authorize_scopes(extract_scopes(claims, self.policy.scope_claims), self.policy)
-        exp = claims.get("exp")
-        return Principal(
-            subject=subject,
-            scopes=scopes,
-            client_id=client_of(claims),
-            issuer=claims.get("iss"),
-            claims=claims,
-            tenant=self.tenant,
-            strategy=self.strategy,
-            fingerprint=token_fingerprint,
-            expires_at=float(exp) if isinstance(exp, (int, float)) and not isinstance(exp, bool) else None,
-        )

@@ -21,30 +21,18 @@ from dataclasses import dataclass, field
 from joserfc.errors import JoseError, SecurityWarning
 from joserfc.jwk import ECKey, Key, OctKey, OKPKey, RSAKey
 
+from ..algorithms import RSA_MIN_BITS, TABLE, algorithms_for_curve
 from ..errors import AuthError, Reason
 from ._compact import b64url_decode
 
-__all__ = ["HMAC_MIN_BYTES", "KeySet", "TrustedKey", "key_family"]
+__all__ = ["KeySet", "TrustedKey"]
 
-HMAC_MIN_BYTES = {"HS256": 32, "HS384": 48, "HS512": 64}
-_EC_CURVES = {"P-256": ("ES256", 32), "P-384": ("ES384", 48), "P-521": ("ES512", 66)}
 _PUBLIC_MEMBERS = {
     "RSA": ("n", "e"),
     "EC": ("crv", "x", "y"),
     "OKP": ("crv", "x"),
     "oct": ("k",),
 }
-
-
-def key_family(alg: str) -> str:
-    """The JWK ``kty`` an algorithm needs (``oct``, ``RSA``, ``EC``, ``OKP``)."""
-    if alg.startswith("HS"):
-        return "oct"
-    if alg.startswith(("RS", "PS")):
-        return "RSA"
-    if alg.startswith("ES"):
-        return "EC"
-    return "OKP"
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,11 +50,15 @@ class TrustedKey:
         """Why this key cannot verify ``alg`` (None when it can)."""
         if self.alg is not None and self.alg != alg:
             return f"the key's alg is {self.alg}, the token's {alg}"
-        if key_family(alg) != self.kty:
-            return f"{alg} needs a {key_family(alg)} key, this one is {self.kty}"
+        spec = TABLE.get(alg)
+        if spec is None:
+            return f"{alg[:32]} is not a known algorithm"
+        if spec.kty != self.kty:
+            return f"{alg} needs a {spec.kty} key, this one is {self.kty}"
         if self.curve_algs and alg not in self.curve_algs:
             return f"{alg} does not match the key's curve"
-        if self.kty == "oct" and self.secret_len < HMAC_MIN_BYTES[alg]:
+        # RFC 7518 §3.2: an HMAC key at least as long as the hash output
+        if self.kty == "oct" and self.secret_len < spec.min_key_bytes:
             return f"HMAC key of {self.secret_len} bytes is too short for {alg} (RFC 7518 §3.2)"
         return None
 
@@ -168,9 +160,8 @@ def _import(jwk: object, allow_symmetric: bool) -> TrustedKey:
         if kty == "RSA":
             return TrustedKey(kid, kty, alg, _rsa(public))
         if kty == "EC":
-            curve_alg, key = _ec(public)
-            return TrustedKey(kid, kty, alg, key, curve_algs=(curve_alg,))
-        return TrustedKey(kid, kty, alg, _okp(public), curve_algs=("EdDSA", "Ed25519"))
+            return TrustedKey(kid, kty, alg, _ec(public), curve_algs=algorithms_for_curve(public["crv"]))
+        return TrustedKey(kid, kty, alg, _okp(public), curve_algs=algorithms_for_curve(public["crv"]))
     except (ValueError, TypeError, JoseError) as exc:
         raise _Ignored(f"invalid {kty} key ({exc.__class__.__name__})") from None
 
@@ -185,29 +176,36 @@ def _oct(public: dict[str, str]) -> Key:
 def _rsa(public: dict[str, str]) -> Key:
     n = int.from_bytes(b64url_decode(public["n"]), "big")
     e = int.from_bytes(b64url_decode(public["e"]), "big")
-    if n.bit_length() < 2048:
-        raise _Ignored(f"RSA key of {n.bit_length()} bits; at least 2048 are required")
+    # RFC 7518 §3.3: 2048 bits or more
+    if n.bit_length() < RSA_MIN_BITS:
+        raise _Ignored(f"RSA key of {n.bit_length()} bits; at least {RSA_MIN_BITS} are required")
     if e < 3 or e % 2 == 0 or e.bit_length() > 256:
         raise _Ignored("RSA public exponent is not sane (odd, 3 <= e < 2^256)")
     return RSAKey.import_key({"kty": "RSA", **public})
 
 
-def _ec(public: dict[str, str]) -> tuple[str, Key]:
+def _curve(curve: str, kty: str) -> int:
+    """The coordinate size of a curve the table allows for ``kty``; raises ``_Ignored``."""
+    specs = [TABLE[alg] for alg in algorithms_for_curve(curve) if TABLE[alg].kty == kty]
+    if not specs:
+        raise _Ignored(f"unsupported curve {curve[:16]!r}" if kty == "EC" else
+                       f"unsupported OKP curve {curve[:16]!r}; only Ed25519")
+    return specs[0].coordinate_bytes
+
+
+def _ec(public: dict[str, str]) -> Key:
     curve = public["crv"]
-    if curve not in _EC_CURVES:
-        raise _Ignored(f"unsupported curve {curve[:16]!r}")
-    alg, size = _EC_CURVES[curve]
+    size = _curve(curve, "EC")
     if len(b64url_decode(public["x"])) != size or len(b64url_decode(public["y"])) != size:
         raise _Ignored(f"{curve} coordinates must be exactly {size} bytes")
     # cryptography refuses a point that is not on the curve when the key is loaded.
     key = ECKey.import_key({"kty": "EC", **public})
     key.public_key  # noqa: B018 - forces the load (and the on-curve check) now
-    return alg, key
+    return key
 
 
 def _okp(public: dict[str, str]) -> Key:
-    if public["crv"] != "Ed25519":
-        raise _Ignored(f"unsupported OKP curve {public['crv'][:16]!r}; only Ed25519")
-    if len(b64url_decode(public["x"])) != 32:
-        raise _Ignored("Ed25519 public key must be 32 bytes")
+    size = _curve(public["crv"], "OKP")
+    if len(b64url_decode(public["x"])) != size:
+        raise _Ignored(f"{public['crv']} public key must be {size} bytes")
     return OKPKey.import_key({"kty": "OKP", **public})

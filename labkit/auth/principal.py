@@ -1,18 +1,21 @@
-"""``Principal``: who a validated token speaks for. Never holds the token itself."""
+"""``Principal``: who a validated token speaks for, built from checked claims. Never holds the token itself."""
 
 from __future__ import annotations
 
-import hashlib
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["Principal", "fingerprint"]
+from ..errors import AuthError, Reason
+from .cache import fingerprint_of, token_key
+from .claims import ClaimPolicy, authorize_scopes, check_claims, client_of, extract_scopes
+
+__all__ = ["Principal", "fingerprint", "jwt_subject", "principal_from"]
 
 
 def fingerprint(token: str) -> str:
     """A short, non-reversible token fingerprint for logs: the first 12 hex digits of its SHA-256."""
-    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()[:12]  # == token_key(token).hex()[:12]
+    return fingerprint_of(token_key(token))
 
 
 @dataclass(frozen=True)
@@ -34,3 +37,43 @@ class Principal:
     def identity(self) -> str:
         """A display name: subject, else client id, else ``anonymous``."""
         return self.subject or self.client_id or "anonymous"
+
+
+def jwt_subject(claims: Mapping[str, Any]) -> str | None:
+    """A JWT's ``sub``; raises ``AuthError(CLAIMS)`` when it is not a string (RFC 7519 §4.1.2)."""
+    subject = claims.get("sub")
+    if subject is not None and not isinstance(subject, str):
+        raise AuthError(Reason.CLAIMS, "sub is not a string")
+    return subject
+
+
+def principal_from(
+    claims: dict[str, Any],
+    policy: ClaimPolicy,
+    *,
+    now: float,
+    strategy: str,
+    fingerprint: str,
+    tenant: str | None = None,
+    required: Iterable[str] = (),
+    subject: Callable[[Mapping[str, Any]], str | None] = jwt_subject,
+) -> Principal:
+    """Check ``claims`` (kind, ``required``, time, issuer, audience, scopes) and build the ``Principal``.
+
+    The one home of "claims to principal" for JWTs and introspection answers; raises ``AuthError``.
+    """
+    check_claims(claims, policy, now, required=required)
+    who = subject(claims)
+    scopes = authorize_scopes(extract_scopes(claims, policy.scope_claims), policy)
+    exp = claims.get("exp")
+    return Principal(
+        subject=who,
+        scopes=scopes,
+        client_id=client_of(claims),
+        issuer=claims.get("iss"),  # check_claims refused a non-string iss
+        claims=claims,
+        tenant=tenant,
+        strategy=strategy,
+        fingerprint=fingerprint,
+        expires_at=float(exp) if isinstance(exp, (int, float)) and not isinstance(exp, bool) else None,
+    )

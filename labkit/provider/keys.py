@@ -11,14 +11,23 @@ from typing import Any
 
 from joserfc.jwk import ECKey, Key, OKPKey, RSAKey
 
-__all__ = ["SIGNING_ALGORITHMS", "KeyRing", "lab_keys"]
+from ..algorithms import TABLE
 
-SIGNING_ALGORITHMS = ("RS256", "ES256", "EdDSA")
-_KEY_CLASSES: dict[str, Callable[[], Key]] = {
-    "RS256": lambda: RSAKey.generate_key(2048, auto_kid=True),
-    "ES256": lambda: ECKey.generate_key("P-256", auto_kid=True),
-    "EdDSA": lambda: OKPKey.generate_key("Ed25519", auto_kid=True),
-}
+__all__ = ["SIGNING_ALGORITHMS", "KeyRing", "generate_key", "lab_keys"]
+
+SIGNING_ALGORITHMS = ("RS256", "ES256", "EdDSA")  # what the lab's provider signs with (one key each)
+
+
+def generate_key(alg: str) -> Key:
+    """A new signing key for ``alg``: the smallest size the algorithm table allows, or its first curve."""
+    spec = TABLE[alg]
+    if spec.kty == "RSA":
+        return RSAKey.generate_key(spec.min_key_bytes * 8, auto_kid=True)
+    if spec.kty == "EC":
+        return ECKey.generate_key(spec.curves[0], auto_kid=True)
+    if spec.kty == "OKP":
+        return OKPKey.generate_key(spec.curves[0], auto_kid=True)  # type: ignore[arg-type]
+    raise KeyError(f"{alg}: the provider signs with asymmetric keys only")
 
 
 def lab_keys(tenant: str = "default") -> list[dict[str, Any]] | None:
@@ -48,8 +57,8 @@ class KeyRing:
             for jwk in fixed:
                 self._entries.append(_Entry(_import(jwk), str(jwk["alg"])))
         else:
-            for alg, make in _KEY_CLASSES.items():
-                self._entries.append(_Entry(_with_params(make(), alg), alg))
+            for alg in SIGNING_ALGORITHMS:
+                self._entries.append(_Entry(_with_params(generate_key(alg), alg), alg))
 
     def active(self, alg: str) -> Key:
         """The current signing key for ``alg``; raises ``KeyError`` for an unknown algorithm."""
@@ -68,7 +77,7 @@ class KeyRing:
                 if entry.alg in algorithms and entry.retired_at is None:
                     entry.retired_at = now
             for alg in algorithms:
-                key = _with_params(_KEY_CLASSES[alg](), alg)
+                key = _with_params(generate_key(alg), alg)
                 self._entries.append(_Entry(key, alg))
                 new.append(str(key.kid))
         return new

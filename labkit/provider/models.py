@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import threading
 from collections.abc import Callable
@@ -12,12 +11,14 @@ from urllib.parse import urlsplit
 
 from authlib.oauth2.rfc6749 import AuthorizationCodeMixin, ClientMixin, InvalidScopeError, TokenMixin
 
+from ..auth.cache import token_key
+
 __all__ = ["AuthCode", "Client", "Store", "TokenRecord", "User", "token_hash"]
 
 
 def token_hash(token: str) -> str:
     """How the provider indexes tokens and codes: SHA-256 hex (the store never keys by the raw token)."""
-    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
+    return token_key(token).hex()
 
 
 @dataclass(frozen=True)
