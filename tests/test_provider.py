@@ -424,7 +424,8 @@ _VALUES = st.one_of(st.sampled_from(["client_credentials", "authorization_code",
                                   "application/x-www-form-urlencoded; charset=latin-1"]),
     authorization=st.one_of(st.none(), st.sampled_from(["Basic bGFiLWNsaWVudDpsYWItY2xpZW50LXNlY3JldA==",
                                                         "Basic !!!", "Bearer x", "Basic " + "A" * 300]),
-                            st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=126), max_size=30)),
+                            st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=126), max_size=30)
+                            .map(lambda v: v.strip() or "x")),  # h11 refuses values with edge whitespace
     raw=st.one_of(st.none(), st.binary(max_size=64)),
 )
 def test_fuzzed_requests_never_5xx(served: tuple[MockProvider, str], path: str, form: list[tuple[str, str]],
