@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import os
-import signal
 import subprocess
 import sys
 import threading
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from .config import load_config
 from .errors import ConfigError
@@ -103,17 +103,24 @@ def _validate_config(args: argparse.Namespace) -> int:
 
 def _serve(args: argparse.Namespace) -> int:
     from .lab import Lab
+    from .servers import StopSignals
 
-    stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
-    with Lab(args.config, provider_port=args.provider_port, agent_port=args.agent_port,
-             audit_path=args.audit_log) as lab:
+    with StopSignals() as stops, Lab(args.config, provider_port=args.provider_port, agent_port=args.agent_port,
+                                     audit_path=args.audit_log) as lab:
         print(f"provider: {lab.provider_url}", flush=True)
         print(f"agent: {lab.agent_url}", flush=True)
         print("Ctrl-C stops.", file=sys.stderr, flush=True)
-        stop.wait()
-    return 0
+        signum = stops.wait() or 0
+    _exit_now(128 + signum)  # as shells report a signal: 130 for SIGINT, 143 for SIGTERM
+
+
+def _exit_now(status: int) -> NoReturn:
+    """Exit at once after a stop signal, everything already closed: the interpreter's own teardown of the
+    SDKs' modules takes longer than the servers' shutdown, and the stop must take under 2 s."""
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(status)
 
 
 def _mint(args: argparse.Namespace) -> int:
@@ -190,11 +197,12 @@ def _demo(args: argparse.Namespace) -> int:
 
 def _lab(args: argparse.Namespace) -> int:
     from .lab import Lab
+    from .servers import StopSignals
 
     notebooks = Path.cwd() / "notebooks"
     if not notebooks.is_dir():
         notebooks = Path(__file__).resolve().parent.parent / "notebooks"
-    with Lab(args.config) as lab:
+    with StopSignals() as stops, Lab(args.config) as lab:
         env = {**os.environ, "LAB_PROVIDER_URL": lab.provider_url, "LAB_AGENT_URL": lab.agent_url}
         print(f"provider: {lab.provider_url}\nagent: {lab.agent_url}", flush=True)
         command = [sys.executable, "-m", "jupyterlab", f"--notebook-dir={notebooks}", f"--port={args.port}",
@@ -203,16 +211,24 @@ def _lab(args: argparse.Namespace) -> int:
             command.append("--no-browser")
         if hasattr(os, "geteuid") and os.geteuid() == 0:
             command.append("--allow-root")  # containers and CI run as root
-        process = subprocess.Popen(command, env=env)  # noqa: S603 - our own interpreter and arguments
-        try:
+        # its own session: a Ctrl-C or a group kill reaches only us, and we stop it (no prompt, no traceback)
+        process = subprocess.Popen(command, env=env, start_new_session=True)  # noqa: S603 - our own interpreter
+
+        def watch() -> None:
+            process.wait()
+            stops.notify()
+
+        threading.Thread(target=watch, name="labkit-jupyter", daemon=True).start()
+        signum = stops.wait()
+        if not signum:  # JupyterLab exited by itself
             return process.wait()
-        except KeyboardInterrupt:
-            process.send_signal(signal.SIGINT)
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-            return 0
+        process.terminate()  # JupyterLab stops on SIGTERM without asking
+        try:
+            process.wait(timeout=1.5)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+    _exit_now(128 + signum)
 
 
 _COMMANDS: dict[str, Any] = {
