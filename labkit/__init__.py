@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from importlib.metadata import PackageNotFoundError, version
+
 from .config import OAuth2Config, SecurityConfig, load_config, validate_security_config
 from .errors import AuthError, ConfigError, Reason
 from .scopes import ScopeHierarchy
@@ -16,4 +18,8 @@ __all__ = [
     "load_config",
     "validate_security_config",
 ]
-__version__ = "0.1.0"
+
+try:  # the one version source: pyproject.toml, as installed
+    __version__ = version("oauth2-lab")
+except PackageNotFoundError:  # pragma: no cover - imported from a source tree that was never installed
+    __version__ = "0+unknown"

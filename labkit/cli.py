@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import shutil
 import subprocess
 import sys
 import threading
@@ -13,6 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
+from . import __version__
 from .config import load_config
 from .errors import ConfigError
 
@@ -25,12 +27,16 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="labkit", description="oauth2-lab: an interactive OAuth2 security lab for AI agents", epilog=EPILOG
     )
+    parser.add_argument("--version", action="version", version=f"labkit (oauth2-lab) {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     lab = sub.add_parser("lab", help="start the provider and the agent, then JupyterLab on notebooks/")
     lab.add_argument("--no-browser", action="store_true", help="do not open a browser (headless)")
     lab.add_argument("--config", help="agentup.yml for the agent (default: sample_agent/agentup.yml)")
     lab.add_argument("--port", type=int, default=8888, help="JupyterLab port (default 8888)")
+    lab.add_argument("--ip", default="127.0.0.1", help="JupyterLab address (default 127.0.0.1)")
+    lab.add_argument("--lessons", help="folder of the lessons (default: notebooks/ of a checkout, else "
+                     "./labkit-lessons, filled with the packaged lessons)")
 
     serve = sub.add_parser("serve", help="run the provider and the agent in the foreground (Ctrl-C stops)")
     serve.add_argument("--config", help="agentup.yml for the agent (default: sample_agent/agentup.yml)")
@@ -112,6 +118,24 @@ def _serve(args: argparse.Namespace) -> int:
         print("Ctrl-C stops.", file=sys.stderr, flush=True)
         signum = stops.wait() or 0
     _exit_now(128 + signum)  # as shells report a signal: 130 for SIGINT, 143 for SIGTERM
+
+
+def _lessons_dir(chosen: str | None) -> Path:
+    """The folder JupyterLab opens: ``chosen``, else the checkout's ``notebooks/``, else ``./labkit-lessons``;
+    a folder without lessons gets a copy of the packaged ones (a lesson already there is kept, edits and all)."""
+    here = Path(__file__).resolve().parent
+    packaged, checkout = here / "_lessons", here.parent / "notebooks"
+    if chosen is None:
+        for folder in (Path.cwd() / "notebooks", checkout):
+            if any(folder.glob("[0-9][0-9]_*.ipynb")):
+                return folder
+    target = Path(chosen or "labkit-lessons").resolve()
+    target.mkdir(parents=True, exist_ok=True)
+    source = packaged if packaged.is_dir() else checkout
+    for lesson in sorted(source.glob("[0-9][0-9]_*.ipynb")):
+        if not (target / lesson.name).exists():
+            shutil.copyfile(lesson, target / lesson.name)
+    return target
 
 
 def _exit_now(status: int) -> NoReturn:
@@ -199,14 +223,12 @@ def _lab(args: argparse.Namespace) -> int:
     from .lab import Lab
     from .servers import StopSignals
 
-    notebooks = Path.cwd() / "notebooks"
-    if not notebooks.is_dir():
-        notebooks = Path(__file__).resolve().parent.parent / "notebooks"
+    notebooks = _lessons_dir(args.lessons)
     with StopSignals() as stops, Lab(args.config) as lab:
         env = {**os.environ, "LAB_PROVIDER_URL": lab.provider_url, "LAB_AGENT_URL": lab.agent_url}
         print(f"provider: {lab.provider_url}\nagent: {lab.agent_url}", flush=True)
         command = [sys.executable, "-m", "jupyterlab", f"--notebook-dir={notebooks}", f"--port={args.port}",
-                   "--ServerApp.port_retries=50"]
+                   f"--ServerApp.ip={args.ip}", "--ServerApp.port_retries=50"]
         if args.no_browser:
             command.append("--no-browser")
         if hasattr(os, "geteuid") and os.geteuid() == 0:

@@ -29,12 +29,15 @@ TRIES = int(os.environ.get("LABKIT_SIGNAL_TRIES", "10"))
 OTHER = {signal.SIGINT: signal.SIGTERM, signal.SIGTERM: signal.SIGINT}
 
 
-def burst(pgid: int, first: signal.Signals, rng: random.Random) -> None:
-    """The first signal, then seven more of both kinds, microseconds to milliseconds apart."""
+def burst(pgid: int, first: signal.Signals, rng: random.Random, mixed: bool) -> set[int]:
+    """The first signal, then seven more (``mixed``: of both kinds), microseconds to milliseconds apart;
+    returns the exit statuses that are right. Two kinds within microseconds may reach two threads at once,
+    so either may count as the first: a mixed burst may end in 130 or 143."""
     os.killpg(pgid, first)
     for _ in range(7):
         time.sleep(rng.random() * 0.003)
-        os.killpg(pgid, rng.choice([first, OTHER[first]]))
+        os.killpg(pgid, rng.choice([first, OTHER[first]]) if mixed else first)
+    return {128 + signal.SIGINT, 128 + signal.SIGTERM} if mixed else {128 + first}
 
 
 def spawn(command: list[str], env: dict[str, str]) -> subprocess.Popen[str]:
@@ -87,13 +90,13 @@ def test_serve_stops_under_signal_bursts() -> None:
             bursts = {}
             for n, (process, _) in running.items():
                 first = signal.SIGINT if n % 2 == 0 else signal.SIGTERM
-                bursts[n] = (first, time.monotonic())
-                burst(process.pid, first, random.Random(n))
+                started = time.monotonic()
+                bursts[n] = (first, started, burst(process.pid, first, random.Random(n), mixed=n % 4 >= 2))
             for n, (process, lines) in running.items():
-                first, started = bursts[n]
+                first, started, statuses = bursts[n]
                 took = wait_stopped(process, first, started)
                 output = "".join(lines)
-                assert process.returncode == 128 + first, (n, process.returncode, output[-2000:])
+                assert process.returncode in statuses, (n, process.returncode, output[-2000:])
                 assert took < 2, (n, took)
                 assert "Traceback" not in output, output[-2000:]
         finally:
@@ -110,7 +113,7 @@ def test_lab_stops_jupyterlab_too(tmp_path: Path) -> None:
     process = spawn([sys.executable, "-m", "labkit", "lab", "--no-browser", f"--port={port}"], env)
     lines = ready(process, f"127.0.0.1:{port}/lab")
     started = time.monotonic()
-    burst(process.pid, signal.SIGTERM, random.Random(0))
+    burst(process.pid, signal.SIGTERM, random.Random(0), mixed=False)
     took = wait_stopped(process, signal.SIGTERM, started)
     output = "".join(lines)
     assert process.returncode == 143, output[-2000:]
