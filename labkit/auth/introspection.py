@@ -8,15 +8,17 @@ token make one call. ``validate(token, fresh=True)`` bypasses the cache (a plugi
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import httpx
 
 from ..config import OAuth2Config
 from ..errors import AuthError, Reason
+from ..tracing import span
 from ._compact import MAX_TOKEN_BYTES, DuplicateMemberError, strict_json
 from ._http import HttpHolder, Response, bounded_request
 from .cache import SingleFlight, TTLCache, token_key
@@ -25,6 +27,8 @@ from .jwt import claim_policy
 from .principal import Principal, fingerprint
 
 __all__ = ["IntrospectionValidator"]
+
+log = logging.getLogger(__name__)
 
 
 class IntrospectionValidator:
@@ -43,6 +47,7 @@ class IntrospectionValidator:
         if not cfg.introspection_endpoint or not cfg.client_id or cfg.client_secret is None:
             raise ValueError("introspection needs introspection_endpoint, client_id and client_secret")
         self.endpoint = cfg.introspection_endpoint
+        self._host = urlsplit(self.endpoint).netloc  # for logs and spans
         self.dialect = cfg.dialect
         self.client_id = cfg.client_id
         self._client_secret = cfg.client_secret
@@ -76,8 +81,18 @@ class IntrospectionValidator:
 
     async def _introspect(self, token: str) -> Principal:
         self.call_count += 1
-        response = await self._send(token)
-        claims = self._parse(response)
+        with span("labkit.introspect", strategy=self.strategy, dialect=self.dialect, host=self._host,
+                  tenant=self.tenant):
+            try:
+                response = await self._send(token)
+                claims = self._parse(response)
+            except AuthError as exc:
+                if exc.reason in (Reason.INTROSPECTION_ERROR, Reason.TIMEOUT):
+                    log.warning("introspection at %s failed: %s", self._host, exc.reason.value)
+                raise
+            return self._principal(token, claims)
+
+    def _principal(self, token: str, claims: dict[str, Any]) -> Principal:
         now = self.clock()
         check_claims(claims, self.policy, now)
         subject = claims.get("sub", claims.get("username"))
