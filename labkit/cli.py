@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
+import re
 import shutil
 import subprocess
 import sys
 import threading
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -43,9 +46,13 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--provider-port", type=int, default=0, help="provider port (default: a free one)")
     serve.add_argument("--agent-port", type=int, default=0, help="agent port (default: a free one)")
     serve.add_argument("--audit-log", help="append the audit log to this JSONL file")
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind both servers (default 127.0.0.1)")
+    serve.add_argument("--public-url", help="the agent's URL as clients see it behind a proxy (used in its cards "
+                       "and RFC 9728 metadata)")
 
     demo = sub.add_parser("demo", help="headless tour: personas, every endpoint, the decision matrix, the audit")
     demo.add_argument("--config", help="agentup.yml for the agent (default: sample_agent/agentup.yml)")
+    demo.add_argument("--json", action="store_true", help="print one JSON document instead of tables")
 
     mint = sub.add_parser("mint", help="print one access token from a running lab provider (and nothing else)")
     mint.add_argument("--scope", default="api:read", help='space-separated scopes, e.g. "api:read files:write"')
@@ -59,6 +66,7 @@ def _parser() -> argparse.ArgumentParser:
     audit = sub.add_parser("audit", help="tabulate a JSONL audit log")
     audit.add_argument("file", help="the JSONL audit file (LABKIT_AUDIT_LOG or labkit serve --audit-log)")
     audit.add_argument("--last", type=int, default=50, help="how many of the latest events to list (default 50)")
+    audit.add_argument("--json", action="store_true", help="print the latest events as JSON lines instead")
 
     check = sub.add_parser("validate-config", help="check an agentup.yml security configuration")
     check.add_argument("file", help="path to agentup.yml (a .env beside it is loaded)")
@@ -111,8 +119,14 @@ def _serve(args: argparse.Namespace) -> int:
     from .lab import Lab
     from .servers import StopSignals
 
+    if args.public_url and not re.fullmatch(r"https?://[^/\s?#]+(/[^\s?#]*)?", args.public_url):
+        print(f"labkit serve: --public-url must be an http(s) URL, not {args.public_url!r}", file=sys.stderr)
+        return 2
+    if args.host not in ("127.0.0.1", "localhost", "::1"):
+        print(f"labkit serve: listening on {args.host}: the lab's keys and secrets are public, never expose it "
+              "beyond a network you trust", file=sys.stderr)
     with StopSignals() as stops, Lab(args.config, provider_port=args.provider_port, agent_port=args.agent_port,
-                                     audit_path=args.audit_log) as lab:
+                                     audit_path=args.audit_log, host=args.host, public_url=args.public_url) as lab:
         print(f"provider: {lab.provider_url}", flush=True)
         print(f"agent: {lab.agent_url}", flush=True)
         print("Ctrl-C stops.", file=sys.stderr, flush=True)
@@ -193,6 +207,10 @@ def _audit(args: argparse.Namespace) -> int:
     except (OSError, ValueError) as exc:
         print(f"labkit audit: {exc}", file=sys.stderr)
         return 1
+    if args.json:  # one event per line; ensure_ascii keeps a client's control characters off the terminal
+        for event in events[-args.last:] if args.last > 0 else []:
+            print(json.dumps(asdict(event), ensure_ascii=True, separators=(",", ":")))
+        return 0
     console = Console()
     table = Table(title=f"{args.file}: last {min(args.last, len(events))} of {len(events)} events")
     for column in ("decision", "reason", "status", "endpoint", "method", "subject", "tenant", "ms"):
@@ -216,7 +234,7 @@ def _audit(args: argparse.Namespace) -> int:
 def _demo(args: argparse.Namespace) -> int:
     from .demo import run_demo
 
-    return run_demo(args.config)
+    return run_demo(args.config, as_json=args.json)
 
 
 def _lab(args: argparse.Namespace) -> int:

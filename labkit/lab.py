@@ -55,6 +55,8 @@ class Lab:
         tenants: tuple[str, ...] = ("acme", "globex"),
         provider_port: int = 0,
         agent_port: int = 0,
+        host: str = "127.0.0.1",
+        public_url: str | None = None,
     ) -> None:
         from sample_agent import create_app, default_config_path
 
@@ -62,7 +64,7 @@ class Lab:
         self.webhooks = WebhookReceiver(clock=clock or time.time)
         self._webhook_server = ServerThread(self.webhooks.app, name="webhooks")
         self.webhooks.base_url = self._webhook_server.url
-        self._provider_server = ServerThread(self.provider.app, port=provider_port, name="provider")
+        self._provider_server = ServerThread(self.provider.app, host=host, port=provider_port, name="provider")
         self.provider.base_url = self._provider_server.url
         self.provider_url = self._provider_server.url
         env = {**os.environ, "LAB_PROVIDER_URL": self.provider_url,
@@ -76,9 +78,10 @@ class Lab:
         self.audit = AuditLog(self.config.audit.capacity, audit_path or self.config.audit.path)
         self._clock = clock
         # The agent's URL is known once its socket is bound; the app is created with it.
-        self._agent_server = ServerThread(port=agent_port, name="agent")
+        self._agent_server = ServerThread(host=host, port=agent_port, name="agent")
         self.agent_url = self._agent_server.url
-        self.app = create_app(self.config, public_url=self.agent_url, clock=clock, audit=self.audit)
+        self.public_url = public_url.rstrip("/") if public_url else self.agent_url  # behind a proxy: its URL
+        self.app = create_app(self.config, public_url=self.public_url, clock=clock, audit=self.audit)
         self._agent_server.app = self.app
         self.agent = self.app.agent  # type: ignore[attr-defined]
         self.webhooks.trust(self.agent_url)
@@ -113,7 +116,7 @@ class Lab:
             new_config = validate_security_config(config, env=env)
         else:
             new_config = load_config(Path(config), env=env)
-        app = create_app(new_config, public_url=self.agent_url, clock=self._clock, audit=self.audit)
+        app = create_app(new_config, public_url=self.public_url, clock=self._clock, audit=self.audit)
         port = self._agent_server.port
         self._agent_server.stop()
         self._agent_server = ServerThread(app, port=port, name="agent")

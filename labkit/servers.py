@@ -40,8 +40,9 @@ class ServerThread:
 
     @property
     def url(self) -> str:
-        """The base URL, without a trailing slash."""
-        return f"http://{self.host}:{self.port}"
+        """The base URL, without a trailing slash (over loopback when bound to every address)."""
+        host = {"0.0.0.0": "127.0.0.1", "::": "[::1]"}.get(self.host, self.host)  # noqa: S104 - a comparison
+        return f"http://{host}:{self.port}"
 
     def _run(self) -> None:
         assert self._server is not None  # noqa: S101 - set by start()
