@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 from typing import IO
 
+import httpx
 import pytest
 
 from labkit.servers import StopSignals
@@ -112,6 +113,15 @@ def test_lab_stops_jupyterlab_too(tmp_path: Path) -> None:
            "JUPYTER_CONFIG_DIR": str(tmp_path / "cfg")}
     process = spawn([sys.executable, "-m", "labkit", "lab", "--no-browser", f"--port={port}"], env)
     lines = ready(process, f"127.0.0.1:{port}/lab")
+    deadline = time.monotonic() + 60  # JupyterLab answers (a SIGTERM inside its own startup makes it trace back)
+    while True:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/api", timeout=2).status_code == 200:
+                break
+        except httpx.HTTPError:
+            pass
+        assert process.poll() is None and time.monotonic() < deadline, "".join(lines)[-2000:]
+        time.sleep(0.2)
     started = time.monotonic()
     burst(process.pid, signal.SIGTERM, random.Random(0), mixed=False)
     took = wait_stopped(process, signal.SIGTERM, started)
