@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from importlib.metadata import PackageNotFoundError, version
 
 from .config import OAuth2Config, SecurityConfig, load_config, validate_security_config
@@ -18,6 +19,10 @@ __all__ = [
     "load_config",
     "validate_security_config",
 ]
+
+# A library logs and never prints: without the application's logging configuration, labkit.* records go
+# nowhere (not to stderr through logging's last resort).
+logging.getLogger(__name__).addHandler(logging.NullHandler())
 
 try:  # the one version source: pyproject.toml, as installed
     __version__ = version("oauth2-lab")

@@ -125,8 +125,11 @@ def _serve(args: argparse.Namespace) -> int:
     if args.host not in ("127.0.0.1", "localhost", "::1"):
         print(f"labkit serve: listening on {args.host}: the lab's keys and secrets are public, never expose it "
               "beyond a network you trust", file=sys.stderr)
+    # an application configures logging: labkit's operator logs (JWKS, introspection) go to stderr
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     with StopSignals() as stops, Lab(args.config, provider_port=args.provider_port, agent_port=args.agent_port,
-                                     audit_path=args.audit_log, host=args.host, public_url=args.public_url) as lab:
+                                     audit_path=args.audit_log, host=args.host, public_url=args.public_url,
+                                     capture_logs=False) as lab:
         print(f"provider: {lab.provider_url}", flush=True)
         print(f"agent: {lab.agent_url}", flush=True)
         print("Ctrl-C stops.", file=sys.stderr, flush=True)

@@ -18,6 +18,7 @@ import httpx
 
 from .audit import AuditLog
 from .config import SecurityConfig, load_config, validate_security_config
+from .observability import LogCapture
 from .provider import MockProvider
 from .provider.models import Client
 from .servers import ServerThread
@@ -43,6 +44,8 @@ class Lab:
 
     ``config``: an ``agentup.yml`` path, a mapping or a ``SecurityConfig`` for the agent; by default the
     lab's ``sample_agent/agentup.yml``. ``${LAB_PROVIDER_URL}`` in it is the running provider's URL.
+    ``host``/``public_url``: bind address and the agent's URL as advertised behind a proxy; ``capture_logs``:
+    keep the ``labkit`` loggers' records in ``lab.logs`` while running instead of the root logger's handlers.
     Raises ``ConfigError`` for a bad configuration, ``RuntimeError`` if a server does not start.
     """
 
@@ -57,6 +60,7 @@ class Lab:
         agent_port: int = 0,
         host: str = "127.0.0.1",
         public_url: str | None = None,
+        capture_logs: bool = True,
     ) -> None:
         from sample_agent import create_app, default_config_path
 
@@ -86,6 +90,9 @@ class Lab:
         self.agent = self.app.agent  # type: ignore[attr-defined]
         self.webhooks.trust(self.agent_url)
         self._clients: list[httpx.Client] = []
+        self._host = host
+        # the labkit.* operator logs, kept here while the lab runs (lessons stay deterministic); None: left alone
+        self.logs = LogCapture() if capture_logs else None
         self._started = False
 
     # -- lifecycle ----------------------------------------------------------------------------
@@ -100,6 +107,8 @@ class Lab:
             for server in started:
                 server.stop()
             raise
+        if self.logs is not None:
+            self.logs.start()
         self._started = True
         return self
 
@@ -119,7 +128,7 @@ class Lab:
         app = create_app(new_config, public_url=self.public_url, clock=self._clock, audit=self.audit)
         port = self._agent_server.port
         self._agent_server.stop()
-        self._agent_server = ServerThread(app, port=port, name="agent")
+        self._agent_server = ServerThread(app, host=self._host, port=port, name="agent")
         self._agent_server.start()
         self.config, self.app = new_config, app
         self.agent = app.agent  # type: ignore[attr-defined]
@@ -135,6 +144,8 @@ class Lab:
         self._webhook_server.stop()
         self._provider_server.stop()
         self.audit.close()
+        if self.logs is not None and self._started:
+            self.logs.stop()
         self._started = False
 
     def __enter__(self) -> Lab:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections import deque
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
@@ -18,7 +19,7 @@ if TYPE_CHECKING:
 
     from .audit import AuditEvent, AuditLog
 
-__all__ = ["AuditSink", "LoggingSink", "PrometheusSink", "attach"]
+__all__ = ["AuditSink", "LogCapture", "LoggingSink", "PrometheusSink", "attach"]
 
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 
@@ -46,6 +47,37 @@ class LoggingSink:
         level = logging.INFO if event.decision == "allow" else logging.WARNING
         if self.logger.isEnabledFor(level):
             self.logger.log(level, "%s", event.to_json())
+
+
+class LogCapture(logging.Handler):
+    """Keeps the ``labkit`` logger tree's records in a bounded ring instead of passing them to the root logger
+    (the lab's notebooks stay deterministic even when an SDK configured the root logger); ``records``
+    holds the latest ``capacity``. ``start()``/``stop()`` install and restore; raises nothing."""
+
+    def __init__(self, capacity: int = 1_000, logger: str = "labkit") -> None:
+        super().__init__(logging.DEBUG)
+        self.records: deque[logging.LogRecord] = deque(maxlen=capacity)
+        self.logger = logging.getLogger(logger)
+        self._propagate = self.logger.propagate
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+    def messages(self) -> list[str]:
+        """The captured records as ``LEVEL name: message`` lines, oldest first."""
+        return [f"{r.levelname} {r.name}: {r.getMessage()}" for r in list(self.records)]
+
+    def start(self) -> LogCapture:
+        """Capture from now on (the logger stops propagating to the root)."""
+        self._propagate = self.logger.propagate
+        self.logger.addHandler(self)
+        self.logger.propagate = False
+        return self
+
+    def stop(self) -> None:
+        """Stop capturing; the logger propagates as before."""
+        self.logger.removeHandler(self)
+        self.logger.propagate = self._propagate
 
 
 class _Bounded:

@@ -19,7 +19,7 @@ from labkit import validate_security_config
 from labkit.audit import AuditEvent, AuditLog
 from labkit.auth import build_validator
 from labkit.errors import AuthError, Reason
-from labkit.observability import LoggingSink, PrometheusSink, attach
+from labkit.observability import LogCapture, LoggingSink, PrometheusSink, attach
 
 from .conftest import NOW, Keys, mint, oauth2
 from .fake_idp import Clock, IdpState, run_and_close
@@ -151,3 +151,17 @@ def test_jwks_fetch_and_introspection_spans(spans: InMemorySpanExporter, keys: K
     fetch, validate = by_name["labkit.jwks.fetch"], by_name["labkit.validate"]
     assert fetch.parent is not None and validate.context is not None
     assert fetch.parent.span_id == validate.context.span_id  # the fetch is inside the validation
+
+
+def test_log_capture_keeps_labkit_records_and_restores_propagation(caplog: pytest.LogCaptureFixture) -> None:
+    logger = logging.getLogger("labkit.auth.jwks")
+    capture = LogCapture(capacity=3).start()
+    try:
+        with caplog.at_level(logging.WARNING):
+            for n in range(5):
+                logger.warning("JWKS fetch from %s failed", f"host-{n}")
+        assert capture.messages() == [f"WARNING labkit.auth.jwks: JWKS fetch from host-{n} failed" for n in (2, 3, 4)]
+        assert not [r for r in caplog.records if r.name.startswith("labkit")]  # not passed on to the root
+    finally:
+        capture.stop()
+    assert logging.getLogger("labkit").propagate is True
