@@ -11,9 +11,10 @@ import argparse
 import sys
 
 from labkit.auth import Principal
-from labkit.guard import GuardContext, LabUser
+from labkit.guard import GuardContext
 from labkit.lab import Lab
 from labkit.scopes import EffectiveScopes
+from sample_agent.policy import LabUser
 
 
 class Unprotected:
@@ -36,7 +37,7 @@ def main() -> None:
     args = parser.parse_args()
     lab = Lab()
     if args.mode == "unprotected":
-        lab._agent_server.app = Unprotected(lab.app.app)  # the guard's inner Starlette app
+        lab._agent_server.app = Unprotected(lab.app.starlette)  # the guard's inner Starlette app
     with lab:
         print(f"provider: {lab.provider_url}", flush=True)
         print(f"agent: {lab.agent_url}", flush=True)

@@ -1,14 +1,19 @@
 """The audit log: one ``AuditEvent`` per decision, in a memory ring and optionally a JSONL file.
 
 Events hold metadata only (subject, client, scopes, decision, reason, endpoint, strategy, latency, a
-12-hex-digit token fingerprint); never a token. Recording is thread-safe and loses no event.
+12-hex-digit token fingerprint); never a token. Every string an event holds is bounded and printable
+(``safe_text``), whoever built it. Recording is thread-safe and loses no event. The file is opened
+append-only, never through a symlink, created 0600 (``AuditFileError`` otherwise).
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
+import math
 import os
+import stat
 import threading
 import time
 from collections import deque
@@ -17,16 +22,22 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from ._json import loads_bounded
+from ._text import safe_text
 from .auth.principal import Principal
-from .errors import AuthError
+from .errors import AuthError, ConfigError
 
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["AuditEvent", "AuditLog", "read_jsonl"]
+__all__ = ["AuditEvent", "AuditFileError", "AuditLog", "InvalidLine", "read_audit_file", "read_jsonl"]
 
 Decision = Literal["allow", "deny"]
 _log = logging.getLogger(__name__)
+MAX_SCOPES = 32
+MAX_LINE = 16 * 1024
+_TEXT_FIELDS = ("reason", "detail", "subject", "client", "strategy", "endpoint", "method", "plugin", "tenant",
+                "fingerprint")
 
 
 @dataclass(frozen=True)
@@ -49,6 +60,17 @@ class AuditEvent:
     fingerprint: str | None = None
     time: float = field(default_factory=time.time)
 
+    def __post_init__(self) -> None:
+        # DESIGN.md: every client-supplied string in an audit event is bounded and safe to print
+        for name in _TEXT_FIELDS:
+            value = getattr(self, name)
+            if value is not None:
+                object.__setattr__(self, name, safe_text(value))
+        scopes = tuple(safe_text(s) for s in self.scopes[:MAX_SCOPES])
+        if len(self.scopes) > MAX_SCOPES:
+            scopes += (f"\u2026(+{len(self.scopes) - MAX_SCOPES})",)
+        object.__setattr__(self, "scopes", scopes)
+
     @classmethod
     def allow(cls, principal: Principal, **context: Any) -> AuditEvent:
         """An allow event for ``principal`` (``context`` adds endpoint, method, status, ...)."""
@@ -70,10 +92,44 @@ class AuditEvent:
         return json.dumps(asdict(self), ensure_ascii=False, separators=(",", ":"))
 
 
+class AuditFileError(ConfigError):
+    """The audit file cannot be opened safely (a directory, a missing folder, a symlink, not a regular file)."""
+
+    def __init__(self, path: str | os.PathLike[str], problem: str) -> None:
+        super().__init__([("audit.path", f"{safe_text(os.fspath(path), 256)}: {problem}")])
+
+
+def open_append_only(path: Path) -> Any:
+    """Open ``path`` for appending: never through a symlink, created 0600, a regular file only.
+
+    Raises ``AuditFileError`` saying what is wrong.
+    """
+    flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0) | getattr(
+        os, "O_CLOEXEC", 0)
+    try:
+        fd = os.open(path, flags, 0o600)  # O_NOFOLLOW: a symlink planted at the path is refused
+    except IsADirectoryError:
+        raise AuditFileError(path, "is a directory; give a file path") from None
+    except FileNotFoundError:
+        raise AuditFileError(path, f"folder {safe_text(os.fspath(path.parent), 256)} does not exist") from None
+    except OSError as exc:
+        if exc.errno in (errno.ELOOP, errno.EMLINK):
+            raise AuditFileError(path, "is a symbolic link; refused (give the real file)") from None
+        if exc.errno == errno.ENXIO:
+            raise AuditFileError(path, "is a FIFO or socket; give a regular file") from None
+        raise AuditFileError(path, f"cannot be opened ({exc.strerror})") from None
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise AuditFileError(path, "is not a regular file")
+    os.set_blocking(fd, True)
+    return os.fdopen(fd, "a", encoding="utf-8")
+
+
 class AuditLog:
     """A bounded in-memory ring of events plus an optional JSONL file sink.
 
-    ``path`` defaults to ``$LABKIT_AUDIT_LOG`` when set. Raises ``OSError`` if the file cannot be opened.
+    ``path`` defaults to ``$LABKIT_AUDIT_LOG`` when set. Raises ``AuditFileError`` if the file cannot be
+    opened safely (see ``open_append_only``).
     """
 
     def __init__(self, capacity: int = 10_000, path: str | os.PathLike[str] | None = None) -> None:
@@ -82,7 +138,7 @@ class AuditLog:
         self.total = 0
         target = path if path is not None else os.environ.get("LABKIT_AUDIT_LOG") or None
         self.path = Path(target) if target else None
-        self._file = self.path.open("a", encoding="utf-8") if self.path else None
+        self._file = open_append_only(self.path) if self.path else None
         # more sinks (labkit.observability: logging, Prometheus): called with each event after it is recorded
         self.sinks: list[Callable[[AuditEvent], None]] = []
 
@@ -141,17 +197,68 @@ def events_to_dataframe(events: Iterable[AuditEvent]) -> pd.DataFrame:
     return frame
 
 
-def read_jsonl(path: str | os.PathLike[str]) -> list[AuditEvent]:
-    """Events from a JSONL audit file; raises ``ValueError`` naming the first bad line."""
-    events: list[AuditEvent] = []
-    with Path(path).open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, 1):
+@dataclass(frozen=True)
+class InvalidLine:
+    """A line of an audit file that is not an audit event: where, and why (never its content)."""
+
+    number: int
+    problem: str
+
+
+def _event_from(data: Any) -> AuditEvent:
+    """An ``AuditEvent`` from one parsed line; raises ``ValueError`` naming the first bad field."""
+    if not isinstance(data, dict):
+        raise ValueError("not a JSON object")
+    unknown = set(data) - set(AuditEvent.__dataclass_fields__)
+    if unknown:
+        raise ValueError("unknown field")
+    if data.get("decision") not in ("allow", "deny"):
+        raise ValueError("decision is not allow or deny")
+    for name in _TEXT_FIELDS:
+        if data.get(name) is not None and not isinstance(data[name], str):
+            raise ValueError(f"{name} is not a string")
+    scopes = data.get("scopes") or []
+    if not isinstance(scopes, list) or not all(isinstance(s, str) for s in scopes):
+        raise ValueError("scopes is not a list of strings")
+    for name in ("status", "latency_ms", "time"):
+        value = data.get(name)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))
+                                  or not math.isfinite(value)):
+            raise ValueError(f"{name} is not a finite number")
+    if data.get("status") is not None and not isinstance(data["status"], int):
+        raise ValueError("status is not an integer")
+    return AuditEvent(**{**data, "scopes": tuple(scopes), "detail": data.get("detail") or ""})
+
+
+def read_audit_file(path: str | os.PathLike[str]) -> list[tuple[int, AuditEvent | InvalidLine]]:
+    """(line number, event) for every non-blank line of a JSONL audit file, or an ``InvalidLine`` for a bad one.
+
+    Lines longer than 16 KiB are skipped unread. Raises ``OSError`` if the file cannot be read.
+    """
+    rows: list[tuple[int, AuditEvent | InvalidLine]] = []
+    with Path(path).open("rb") as handle:
+        number = 0
+        while line := handle.readline(MAX_LINE + 1):
+            number += 1
+            if len(line) > MAX_LINE and not line.endswith(b"\n"):
+                while (rest := handle.readline(MAX_LINE)) and not rest.endswith(b"\n"):
+                    pass  # skip the rest of an over-long line without holding it
+                rows.append((number, InvalidLine(number, f"longer than {MAX_LINE} bytes")))
+                continue
             if not line.strip():
                 continue
             try:
-                data = json.loads(line)
-                data["scopes"] = tuple(data.get("scopes") or ())
-                events.append(AuditEvent(**data))
+                rows.append((number, _event_from(loads_bounded(line, max_depth=4))))
             except (ValueError, TypeError) as exc:
-                raise ValueError(f"{path}:{number}: not an audit event ({exc.__class__.__name__})") from None
+                rows.append((number, InvalidLine(number, safe_text(str(exc)))))
+    return rows
+
+
+def read_jsonl(path: str | os.PathLike[str]) -> list[AuditEvent]:
+    """Events from a JSONL audit file; raises ``ValueError`` naming the first bad line (``OSError`` if unreadable)."""
+    events: list[AuditEvent] = []
+    for _, row in read_audit_file(path):
+        if isinstance(row, InvalidLine):
+            raise ValueError(f"{safe_text(os.fspath(path), 256)}:{row.number}: not an audit event ({row.problem})")
+        events.append(row)
     return events

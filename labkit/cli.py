@@ -18,11 +18,13 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from . import __version__
+from ._text import safe_text
 from .config import load_config
 from .errors import ConfigError
 
 __all__ = ["main"]
 
+_B64TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
 EPILOG = "Lab-only keys, clients and secrets are public on purpose; never reuse them anywhere else."
 
 
@@ -70,6 +72,8 @@ def _parser() -> argparse.ArgumentParser:
 
     check = sub.add_parser("validate-config", help="check an agentup.yml security configuration")
     check.add_argument("file", help="path to agentup.yml (a .env beside it is loaded)")
+    explain = sub.add_parser("explain", help="the effective policy of an agentup.yml, and where it is weak")
+    explain.add_argument("file", help="path to agentup.yml (a .env beside it is loaded)")
     return parser
 
 
@@ -112,6 +116,28 @@ def _validate_config(args: argparse.Namespace) -> int:
         print(f"  introspection: {oauth2.dialect}")
     print(f"  scopes in hierarchy: {len(oauth2.hierarchy.scopes())}; plugins: {len(cfg.plugins)}; "
           f"middleware: {len(cfg.middleware)}; tenants: {len(cfg.tenants)}")
+    return 0
+
+
+def _explain(args: argparse.Namespace) -> int:
+    """``labkit explain FILE``: the policy table, the id mapping and the weaknesses (exit 1 if invalid)."""
+    from sample_agent.plugins import endpoint_policy, map_plugins
+
+    from .explain import explain
+
+    cfg = load_config(args.file)
+    policy, plugins = endpoint_policy(cfg)
+    mapping = map_plugins(cfg.plugins, cfg.mcp_servers)
+    result = explain(cfg, policy, plugins, notes=mapping.lines())
+    print(f"{args.file}: valid; the sample agent under it (strategy {cfg.oauth2.validation_strategy}):")
+    print(result.table())
+    for note in result.notes:
+        print(f"  {note}")
+    if cfg.ignored_sections:
+        print(f"accepted, not modelled by the lab: {', '.join(cfg.ignored_sections)}")
+    print(f"warnings: {len(result.weaknesses)}")
+    for weakness in result.weaknesses:
+        print(f"  {weakness.path}: {weakness.message}")
     return 0
 
 
@@ -188,49 +214,81 @@ def _mint(args: argparse.Namespace) -> int:
         else:
             response = httpx.post(f"{base}/token", auth=(client_id, secret), timeout=10,
                                   data={"grant_type": "client_credentials", "scope": args.scope})
-    except httpx.HTTPError as exc:
-        print(f"labkit mint: cannot reach {base}: {exc.__class__.__name__}", file=sys.stderr)
+    except (httpx.HTTPError, httpx.InvalidURL, ValueError) as exc:
+        print(f"labkit mint: cannot reach {safe_text(base)}: {exc.__class__.__name__}", file=sys.stderr)
         return 1
+    body = _json_object(response)
     if response.status_code != 200:
-        error = response.json().get("error", response.status_code) if response.content else response.status_code
-        print(f"labkit mint: the provider refused: {error}", file=sys.stderr)
+        error = body.get("error", response.status_code) if body else response.status_code
+        print(f"labkit mint: the provider refused ({response.status_code}): {safe_text(error)}", file=sys.stderr)
         return 1
-    print(response.json()["access_token"])
+    token = body.get("access_token") if body else None
+    # RFC 6750 §2.1: a bearer token is b64token characters; print nothing else to the terminal
+    if not isinstance(token, str) or not _B64TOKEN.fullmatch(token):
+        print(f"labkit mint: {safe_text(base)} answered 200 without a usable access_token", file=sys.stderr)
+        return 1
+    print(token)
     return 0
+
+
+def _json_object(response: Any) -> dict[str, Any] | None:
+    """The response body as a JSON object, or None (not JSON, too deep, not an object)."""
+    from ._json import loads_bounded
+
+    try:
+        data = loads_bounded(response.content)
+    except ValueError:
+        return None
+    return data if isinstance(data, dict) else None
 
 
 def _audit(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
-    from .audit import read_jsonl
+    from .audit import InvalidLine, read_audit_file
 
     try:
-        events = read_jsonl(args.file)
-    except (OSError, ValueError) as exc:
-        print(f"labkit audit: {exc}", file=sys.stderr)
+        rows = read_audit_file(args.file)
+    except OSError as exc:
+        print(f"labkit audit: {safe_text(args.file)}: {safe_text(exc.strerror or exc.__class__.__name__)}",
+              file=sys.stderr)
         return 1
-    if args.json:  # one event per line; ensure_ascii keeps a client's control characters off the terminal
-        for event in events[-args.last:] if args.last > 0 else []:
-            print(json.dumps(asdict(event), ensure_ascii=True, separators=(",", ":")))
-        return 0
-    console = Console()
-    table = Table(title=f"{args.file}: last {min(args.last, len(events))} of {len(events)} events")
-    for column in ("decision", "reason", "status", "endpoint", "method", "subject", "tenant", "ms"):
+    shown = rows[-args.last:] if args.last > 0 else []
+    if args.json:  # one object per line; ensure_ascii keeps a client's control characters off the terminal
+        for number, row in shown:
+            data = {"line": number, "invalid": row.problem} if isinstance(row, InvalidLine) else asdict(row)
+            print(json.dumps(data, ensure_ascii=True, separators=(",", ":")))
+        return 1 if any(isinstance(row, InvalidLine) for _, row in rows) else 0
+    # Data is shown as rich Text, never parsed as markup; AuditEvent already escaped control characters.
+    console = Console(highlight=False)
+    title = Text(f"{safe_text(args.file)}: last {len(shown)} of {len(rows)} lines")
+    table = Table(title=title)
+    for column in ("line", "decision", "reason", "status", "endpoint", "method", "subject", "tenant", "ms"):
         table.add_column(column)
-    for e in events[-args.last:]:
-        style = "green" if e.decision == "allow" else "red"
-        table.add_row(f"[{style}]{e.decision}[/]", e.reason or "", str(e.status or ""), e.endpoint or "",
-                      e.method or "", e.subject or "", e.tenant or "",
-                      f"{e.latency_ms:.1f}" if e.latency_ms is not None else "")
+    for number, row in shown:
+        if isinstance(row, InvalidLine):
+            table.add_row(Text(str(number)), Text("invalid", style="yellow"), Text(safe_text(row.problem)))
+            continue
+        cells = [row.reason, row.status, row.endpoint, row.method, row.subject, row.tenant]
+        table.add_row(Text(str(number)), Text(row.decision, style="green" if row.decision == "allow" else "red"),
+                      *(Text(safe_text("" if c is None else c)) for c in cells),
+                      Text(f"{row.latency_ms:.1f}" if row.latency_ms is not None else ""))
     console.print(table)
-    summary = Counter((e.decision, e.reason or "-") for e in events)
+    summary = Counter(("invalid", "-") if isinstance(r, InvalidLine) else (r.decision, r.reason or "-")
+                      for _, r in rows)
     totals = Table(title="decisions")
     for column in ("decision", "reason", "count"):
         totals.add_column(column)
     for (decision, reason), count in sorted(summary.items()):
-        totals.add_row(decision, reason, str(count))
+        totals.add_row(Text(decision), Text(safe_text(reason)), Text(str(count)))
     console.print(totals)
+    invalid = [number for number, row in rows if isinstance(row, InvalidLine)]
+    if invalid:
+        print(f"labkit audit: {safe_text(args.file)}:{invalid[0]}: {len(invalid)} line(s) are not audit events",
+              file=sys.stderr)
+        return 1
     return 0
 
 
@@ -281,6 +339,7 @@ _COMMANDS: dict[str, Any] = {
     "mint": _mint,
     "audit": _audit,
     "validate-config": _validate_config,
+    "explain": _explain,
 }
 
 

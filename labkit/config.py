@@ -21,7 +21,7 @@ from dotenv import dotenv_values
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
 from ._env import substitute_env
-from ._yaml import parse_yaml
+from ._yaml import MAX_BYTES, check_shape, parse_yaml
 from .errors import ConfigError
 from .scopes import ScopeHierarchy, is_scope_token
 
@@ -29,6 +29,7 @@ __all__ = [
     "ALGORITHMS",
     "AuditConfig",
     "CapabilitySpec",
+    "McpServerSpec",
     "MiddlewareSpec",
     "OAuth2Config",
     "PluginSpec",
@@ -82,6 +83,11 @@ class OAuth2Config(BaseModel):
     introspection_timeout: float = Field(default=5.0, gt=0, le=60)
     max_cache_size: int = Field(default=10_000, ge=1, le=10_000_000)
     max_response_bytes: int = Field(default=1 << 20, ge=1024, le=64 << 20)
+    # The client registration (AgentUp's auth.oauth2 client-side keys): kept for the authorization-code flow
+    authorization_url: str | None = None
+    token_url: str | None = None
+    redirect_uri: str | None = None
+    scopes: list[str] | None = None
     # Authorization
     required_scopes: list[str] = Field(default_factory=list)
     allowed_scopes: list[str] | None = None
@@ -141,21 +147,17 @@ class OAuth2Config(BaseModel):
         return ScopeHierarchy(self.scope_hierarchy)
 
 
+MiddlewareName = Literal["timed", "cached", "rate_limited", "retryable", "oauth2_introspection_cache"]
+
+
 class MiddlewareSpec(BaseModel):
-    """One entry of top-level ``middleware:``."""
+    """One middleware: an entry of ``middleware:``, ``plugin_override``/``capability_override`` or
+    ``plugin_defaults.middleware`` (``params`` normalised: AgentUp's ``config``, ``default_ttl``, ``burst_size``)."""
 
     model_config = _STRICT
 
-    name: Literal["timed", "cached", "rate_limited", "oauth2_introspection_cache"]
+    name: MiddlewareName
     params: dict[str, Any] = Field(default_factory=dict)
-
-
-_MIDDLEWARE_PARAMS: dict[str, dict[str, tuple[type[int], int, int]]] = {
-    "timed": {},
-    "cached": {"ttl": (int, 0, 86_400), "max_size": (int, 1, 1_000_000)},
-    "rate_limited": {"requests_per_minute": (int, 1, 1_000_000), "burst": (int, 1, 1_000_000)},
-    "oauth2_introspection_cache": {"cache_ttl": (int, 0, 86_400), "max_cache_size": (int, 1, 10_000_000)},
-}
 
 
 class OAuth2PluginSettings(BaseModel):
@@ -168,25 +170,59 @@ class OAuth2PluginSettings(BaseModel):
 
 
 class CapabilitySpec(BaseModel):
-    """A named capability of a plugin, with its own scopes (e.g. ``write_operation``)."""
+    """A named capability of a plugin, with its own scopes (e.g. ``write_operation``).
+
+    ``required_scopes`` None: the plugin's built-in default applies; a list (even empty) replaces it.
+    ``middleware``: AgentUp's ``capability_override`` (replaces the plugin's middleware for this capability).
+    """
 
     model_config = _STRICT
 
-    capability_id: str
-    required_scopes: list[str] = Field(default_factory=list)
+    capability_id: str = Field(min_length=1)
+    required_scopes: list[str] | None = None
+    enabled: bool = True
+    middleware: list[MiddlewareSpec] | None = None
+    config: dict[str, Any] = Field(default_factory=dict, repr=False)
 
 
 class PluginSpec(BaseModel):
-    """One entry of top-level ``plugins:``."""
+    """One plugin, from the seed's list form or AgentUp's mapping keyed by package.
+
+    ``middleware``: the seed's ``middleware`` list or AgentUp's ``plugin_override`` (complete replacement).
+    """
 
     model_config = _STRICT
 
     plugin_id: str = Field(min_length=1)
+    package: str | None = None
+    name: str | None = None
+    description: str | None = None
+    enabled: bool = True
     plugin_type: Literal["local", "network", "hybrid"] = "local"
     required_scopes: list[str] = Field(default_factory=list)
     oauth2_specific: OAuth2PluginSettings = Field(default_factory=OAuth2PluginSettings)
     capabilities: list[CapabilitySpec] = Field(default_factory=list)
     middleware: list[MiddlewareSpec] | None = None
+    keywords: list[str] = Field(default_factory=list)
+    patterns: list[str] = Field(default_factory=list)
+    priority: int = 100
+    config: dict[str, Any] = Field(default_factory=dict, repr=False)
+
+    def capability(self, capability_id: str) -> CapabilitySpec | None:
+        """The configured capability with this id, or None."""
+        return next((c for c in self.capabilities if c.capability_id == capability_id), None)
+
+
+class McpServerSpec(BaseModel):
+    """One entry of ``mcp.servers``: the parts the lab uses (its tools' scopes and card exposure)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    enabled: bool = True
+    expose_as_skills: bool = False
+    tool_scopes: dict[str, tuple[str, ...]] = Field(default_factory=dict)  # "server:tool" -> scopes
+    url: str | None = None  # http transports: where the agent connects
 
 
 class TenantConfig(BaseModel):
@@ -234,7 +270,21 @@ class SecurityConfig(BaseModel):
     type: Literal["oauth2"] = "oauth2"
     oauth2: OAuth2Config
     middleware: tuple[MiddlewareSpec, ...] = ()
+    plugin_defaults: tuple[MiddlewareSpec, ...] | None = None  # AgentUp's plugin_defaults.middleware
     plugins: tuple[PluginSpec, ...] = ()
+    mcp_servers: tuple[McpServerSpec, ...] = ()
+    sanitization_enabled: bool = True
+    max_string_length: int = 100_000  # -1: unlimited (AgentUp's meaning)
+    ignored_sections: tuple[str, ...] = ()  # top-level sections accepted but not modelled by the lab
+    # Where things were written ("oauth2", "scope_hierarchy", "plugin:<id>", "oauth2:<key>" for renamed keys).
+    config_paths: dict[str, str] = Field(default_factory=dict, repr=False)
+
+    def path_of(self, what: str, key: str | None = None) -> str:
+        """The config path the user wrote for ``what`` (and ``key`` inside it), for messages."""
+        if what == "oauth2" and key is not None:
+            return self.config_paths.get(f"oauth2:{key}", f"{self.path_of('oauth2')}.{key}")
+        default = {"oauth2": "security.oauth2", "scope_hierarchy": "security.scope_hierarchy"}.get(what, what)
+        return self.config_paths.get(what, default)
     tenants: dict[str, TenantConfig] = Field(default_factory=dict)
     push: PushConfig = Field(default_factory=PushConfig)
     audit: AuditConfig = Field(default_factory=AuditConfig)
@@ -261,15 +311,21 @@ def load_config(path: str | os.PathLike[str], env: Mapping[str, str] | None = No
     """
     file = Path(path)
     try:
-        text = file.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
+        with file.open("rb") as handle:
+            data = handle.read(MAX_BYTES + 1)  # never more than the cap, whatever the file's size
+    except OSError as exc:
         raise ConfigError([(str(file), f"cannot read the file: {exc.__class__.__name__}")]) from None
-    document, errors = parse_yaml(text, str(file))
+    if len(data) > MAX_BYTES:
+        raise ConfigError([(str(file), f"the file is larger than {MAX_BYTES:,} bytes, the limit for a "
+                            "configuration file; refused unread")])
+    document, errors = parse_yaml(data, str(file))
     if errors:
         raise ConfigError(errors)
     merged: dict[str, str] = {}
     dotenv = file.parent / ".env"
     if dotenv.is_file():
+        if dotenv.stat().st_size > MAX_BYTES:
+            raise ConfigError([(str(dotenv), f"larger than {MAX_BYTES:,} bytes; refused unread")])
         merged.update({k: v for k, v in dotenv_values(dotenv).items() if v is not None})
     merged.update(os.environ if env is None else env)
     return validate_security_config(document, env=merged)
@@ -281,6 +337,10 @@ def validate_security_config(
     """Validate a configuration mapping; raises ``ConfigError`` listing every problem at once."""
     if not isinstance(mapping, Mapping):
         raise ConfigError([("", f"expected a mapping of settings, got {_type_name(mapping)}")])
+    # Hostile input: bounded depth and size before any recursive pass (load_config's parser checks too).
+    refused = check_shape(mapping)
+    if refused:
+        raise ConfigError(refused)
     errors: list[tuple[str, str]] = []
     document = substitute_env(dict(mapping), os.environ if env is None else env, "", errors)
     from_env = len(errors)
@@ -297,7 +357,9 @@ def validate_security_config(
 # ---------------------------------------------------------------------------------------------
 # Normalization of placements (DESIGN.md: the seed's YAML lost its indentation)
 
-_SECURITY_KEYS = ("enabled", "type", "oauth2", "scope_hierarchy", "auth")
+_SECURITY_KEYS = (
+    "enabled", "type", "oauth2", "scope_hierarchy", "auth", "sanitization_enabled", "max_string_length",
+)
 _DOCUMENT_KEYS = ("middleware", "plugins", "tenants", "push", "audit")
 _OAUTH2_KEYS = tuple(OAuth2Config.model_fields)
 
@@ -326,15 +388,9 @@ def _normalize(
             if key in extras:
                 errors.append((_join(prefix, key), f"'{key}' is given twice (inside and outside security)"))
             extras[key] = security.pop(key)
-    # AgentUp's on-disk shape: security.auth.oauth2
-    auth = security.pop("auth", None)
-    if auth is not None:
-        if not isinstance(auth, Mapping) or set(auth) - {"oauth2"}:
-            errors.append((_join(prefix, "auth"), "only 'auth.oauth2' is supported (AgentUp's on-disk shape)"))
-        elif "oauth2" in security:
-            errors.append((_join(prefix, "auth.oauth2"), "oauth2 is given twice: keep either oauth2 or auth.oauth2"))
-        else:
-            security["oauth2"] = auth.get("oauth2")
+    # AgentUp's on-disk shape: security.auth.{oauth2, bearer, api_key}
+    if "auth" in security:
+        _normalize_auth(security, prefix, errors)
     oauth2 = security.get("oauth2")
     if oauth2 is None and "oauth2" in security:
         oauth2 = {}
@@ -357,6 +413,107 @@ def _normalize(
     return security, extras, prefix
 
 
+_AUTH_KINDS = ("oauth2", "bearer", "jwt", "api_key")
+# AgentUp's auth.bearer (JWT with a shared secret) -> the lab's oauth2 keys; written key -> lab key.
+_BEARER_KEYS = {
+    "jwt_secret": "jwt_secret", "secret_key": "jwt_secret", "algorithm": "jwt_algorithm",
+    "jwt_algorithm": "jwt_algorithm", "issuer": "jwt_issuer", "jwt_issuer": "jwt_issuer", "audience": "jwt_audience",
+    "jwt_audience": "jwt_audience", "scope_hierarchy": "scope_hierarchy", "leeway": "leeway",
+}
+_API_KEY_MESSAGE = (
+    "API keys are not covered by this lab: it teaches OAuth2 bearer tokens. Switch to auth.oauth2 "
+    "(agentup init with the oauth2 auth type: validation_strategy jwt with jwks_url, or introspection), or to "
+    "auth.bearer with a jwt_secret of at least 32 random bytes; then mint tokens with `labkit mint`"
+)
+
+
+def _normalize_auth(security: dict[str, Any], prefix: str, errors: list[tuple[str, str]]) -> None:
+    """``security.auth`` -> ``security.oauth2``; remembers where it was written for error paths."""
+    where = _join(prefix, "auth")
+    auth = security.pop("auth")
+    if not isinstance(auth, Mapping) or not auth:
+        errors.append((where, "expected a mapping with one of oauth2, bearer (JWT with a secret) or api_key"))
+        return
+    _unknown_keys(auth, _AUTH_KINDS, where, errors)
+    if "api_key" in auth:
+        # One clear message, not a list of unknown keys: the lab does not model static API keys.
+        errors.append((_join(where, "api_key"), _API_KEY_MESSAGE))
+    given = [kind for kind in ("oauth2", "bearer", "jwt") if kind in auth]
+    if len(given) > 1:
+        errors.append((where, f"{' and '.join(given)} are both given: the lab validates one kind of bearer token; "
+                       "keep one"))
+        return
+    if not given:
+        security["_auth_reported"] = "api_key" in auth  # the one message says it all
+        return
+    kind = given[0]
+    if "oauth2" in security:
+        errors.append((_join(where, kind), f"oauth2 is given twice: keep either security.oauth2 or auth.{kind}"))
+        return
+    block = auth[kind]
+    source = _join(where, kind)
+    if block is None:
+        block = {}
+    if not isinstance(block, Mapping):
+        errors.append((source, f"expected a mapping, got {_type_name(block)}"))
+        return
+    block = dict(block)
+    enabled = block.pop("enabled", True)
+    if enabled is not True:
+        errors.append((_join(source, "enabled"), "the lab runs the agent behind this block: remove 'enabled' or "
+                       "set it to true"))
+    renames: dict[str, str] = {}
+    if kind != "oauth2":
+        block, renames = _bearer_to_oauth2(block, source, errors)
+    security["oauth2"] = block
+    security["_oauth2_source"] = (source, renames)
+
+
+def _bearer_to_oauth2(
+    block: dict[str, Any], source: str, errors: list[tuple[str, str]]
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """AgentUp's ``bearer`` (JWT signed with a shared secret) as a jwt-strategy oauth2 block."""
+    out: dict[str, Any] = {"validation_strategy": "jwt"}
+    renames: dict[str, str] = {}  # lab key -> the key the user wrote
+    for key, value in block.items():
+        path = _join(source, str(key))
+        if key in _BEARER_KEYS:
+            target = _BEARER_KEYS[key]
+            if target in out and target != "validation_strategy":
+                errors.append((path, f"given twice (as {renames.get(target, target)!r} and {key!r}); keep one"))
+            out[target] = value
+            renames[target] = str(key)
+        elif key == "scope_claim":
+            out["scope_claims"] = [value]
+            renames["scope_claims"] = "scope_claim"
+        elif key == "header_name":
+            if value != "Authorization":
+                errors.append((path, "the lab reads bearer tokens from the Authorization header (RFC 6750 §2.1)"))
+        elif key == "user_claim":
+            if value != "sub":
+                errors.append((path, "the lab reads the subject from the 'sub' claim (RFC 7519 §4.1.2)"))
+        elif key in ("tokens", "bearer_token"):
+            errors.append((path, "static bearer tokens are not covered by this lab; sign JWTs with jwt_secret "
+                           "(or use auth.oauth2) and mint them with `labkit mint`"))
+        else:
+            known = [*_BEARER_KEYS, "scope_claim", "header_name", "user_claim"]
+            errors.append((path, f"unknown key {key!r}" + _did_you_mean(str(key), known)))
+    return out, renames
+
+
+def _rewrite_paths(errors: list[tuple[str, str]], start: int, moved: str, source: str,
+                   renames: Mapping[str, str]) -> None:
+    """Errors found at ``moved`` (the normalised place) name ``source`` and the keys the user wrote."""
+    for i in range(start, len(errors)):
+        path, message = errors[i]
+        if path == moved or path.startswith((moved + ".", moved + "[")):
+            rest = path[len(moved):]
+            key = rest[1:].split(".")[0].split("[")[0]
+            if key in renames:
+                rest = "." + renames[key] + rest[1 + len(key):]
+            errors[i] = (source + rest, message)
+
+
 # ---------------------------------------------------------------------------------------------
 # Building and checking
 
@@ -365,21 +522,39 @@ def _build(
     security: dict[str, Any], extras: dict[str, Any], prefix: str, errors: list[tuple[str, str]]
 ) -> SecurityConfig | None:
     hierarchy_path = security.pop("_hierarchy_path", None)
+    source: tuple[str, dict[str, str]] | None = security.pop("_oauth2_source", None)
+    reported = security.pop("_auth_reported", False)
     _unknown_keys(security, _SECURITY_KEYS, prefix, errors)
     enabled = security.get("enabled", True)
     if not isinstance(enabled, bool):
         errors.append((_join(prefix, "enabled"), f"expected true or false, got {_type_name(enabled)}"))
     kind = security.get("type", "oauth2")
-    if kind != "oauth2":
+    if kind not in ("oauth2", "bearer", "jwt"):
         errors.append((_join(prefix, "type"), f"{kind!r} is not supported by this lab; use type: \"oauth2\""))
+    sanitization = security.get("sanitization_enabled", True)
+    if not isinstance(sanitization, bool):
+        errors.append((_join(prefix, "sanitization_enabled"), "expected true or false"))
+    max_length = security.get("max_string_length", 100_000)
+    if not isinstance(max_length, int) or isinstance(max_length, bool) or not (max_length == -1 or max_length >= 1):
+        errors.append((_join(prefix, "max_string_length"), "expected a whole number of characters (-1: unlimited)"))
     oauth2_path = _join(prefix, "oauth2")
     if "oauth2" not in security:
-        errors.append((oauth2_path, "missing: add an oauth2 block with at least validation_strategy"))
+        if not reported:
+            errors.append((oauth2_path, "missing: add an oauth2 block with at least validation_strategy"))
         oauth2 = None
     else:
+        before = len(errors)
         oauth2 = _build_oauth2(security["oauth2"], oauth2_path, errors, hierarchy_path)
+        if source is not None:
+            _rewrite_paths(errors, before, oauth2_path, source[0], source[1])
+    ignored = _top_level_keys(extras, errors)
     middleware = _build_middleware(extras.get("middleware"), "middleware", errors)
+    plugin_defaults = _build_plugin_defaults(extras.get("plugin_defaults"), "plugin_defaults", errors)
+    if plugin_defaults is not None and middleware:
+        errors.append(("plugin_defaults", "give either plugin_defaults.middleware (AgentUp) or a top-level "
+                       "middleware list (seed), not both: they decide the same thing"))
     plugins = _build_plugins(extras.get("plugins"), "plugins", errors)
+    mcp_servers = _build_mcp(extras.get("mcp"), "mcp", errors)
     tenants = _build_tenants(extras.get("tenants"), "tenants", errors)
     push = _build_push(extras.get("push"), "push", errors)
     audit_raw = extras.get("audit")
@@ -388,8 +563,49 @@ def _build(
         return None
     return SecurityConfig(
         enabled=enabled, oauth2=oauth2, middleware=middleware, plugins=plugins, tenants=tenants, push=push,
-        audit=audit or AuditConfig(),
+        audit=audit or AuditConfig(), plugin_defaults=plugin_defaults, mcp_servers=mcp_servers,
+        sanitization_enabled=sanitization, max_string_length=max_length, ignored_sections=ignored,
+        config_paths=_paths(prefix, source, hierarchy_path, extras.get("plugins")),
     )
+
+
+def _paths(prefix: str, source: tuple[str, dict[str, str]] | None, hierarchy_path: str | None,
+           plugins: Any) -> dict[str, str]:
+    """Where the user wrote the normalised parts (for messages that name a config path)."""
+    where = source[0] if source else _join(prefix, "oauth2")
+    paths = {"oauth2": where, "scope_hierarchy": hierarchy_path or _join(where, "scope_hierarchy")}
+    for key, written in (source[1] if source else {}).items():
+        paths[f"oauth2:{key}"] = _join(where, written)
+    if isinstance(plugins, Mapping):
+        paths.update({f"plugin:{key}": _join("plugins", str(key)) for key in plugins})
+    elif isinstance(plugins, list):
+        paths.update({f"plugin:{p.get('plugin_id')}": f"plugins[{i}]" for i, p in enumerate(plugins)
+                      if isinstance(p, Mapping)})
+    return paths
+
+
+# Top-level sections: the ones the lab models, and AgentUp's others (accepted, not modelled).
+_LAB_SECTIONS = ("security", "middleware", "plugins", "plugin_defaults", "tenants", "push", "audit", "mcp")
+_AGENTUP_SECTIONS = (
+    "apiVersion", "name", "description", "version", "url", "provider_organization", "provider_url", "icon_url",
+    "documentation_url", "agent_type", "memory_config", "iterative_config", "cors", "ai_provider", "ai",
+    "global_defaults", "push_notifications", "state_management", "logging", "development", "api", "environment",
+)
+
+
+def _top_level_keys(extras: Mapping[str, Any], errors: list[tuple[str, str]]) -> tuple[str, ...]:
+    """AgentUp's other sections are accepted; a near-miss of a modelled section is an error (a typo)."""
+    ignored: list[str] = []
+    for key in extras:
+        name = str(key)
+        if name in _LAB_SECTIONS:
+            continue
+        close = difflib.get_close_matches(name, _LAB_SECTIONS, n=1, cutoff=0.8)
+        if close and name not in _AGENTUP_SECTIONS:
+            errors.append((name, f"unknown section {name!r} (did you mean {close[0]!r}?)"))
+        else:
+            ignored.append(name)
+    return tuple(ignored)
 
 
 def _build_oauth2(
@@ -478,6 +694,16 @@ def _check_oauth2(cfg: OAuth2Config, path: str, errors: list[tuple[str, str]]) -
         _check_inline_jwks(cfg.jwks, _join(path, "jwks"), errors)
     if cfg.introspection_endpoint is not None:
         _check_url(cfg.introspection_endpoint, _join(path, "introspection_endpoint"), errors)
+    # The client registration: RFC 6749 §3.1/§3.1.2.1 endpoints over TLS (loopback excepted), RFC 8252 §7.3
+    for key in ("authorization_url", "token_url", "redirect_uri"):
+        value = getattr(cfg, key)
+        if value is not None:
+            _check_url(value, _join(path, key), errors)
+    if cfg.redirect_uri and urlsplit(cfg.redirect_uri).fragment:
+        err("redirect_uri", "must not contain a fragment (RFC 6749 §3.1.2)")
+    for i, scope in enumerate(cfg.scopes or ()):
+        if not is_scope_token(scope):
+            err(f"scopes[{i}]", f"{scope!r} is not a valid scope name (RFC 6749 §3.3: no spaces or quotes)")
     if uses_introspection:
         if not cfg.introspection_endpoint:
             err("introspection_endpoint", f"strategy {strategy} needs the provider's introspection endpoint URL")
@@ -494,7 +720,8 @@ def _check_oauth2(cfg: OAuth2Config, path: str, errors: list[tuple[str, str]]) -
             if not is_scope_token(scope):
                 err(f"{key}[{i}]", f"{scope!r} is not a valid scope name (RFC 6749 §3.3: no spaces or quotes)")
     if cfg.allowed_scopes is not None:
-        outside = [s for s in cfg.required_scopes if s not in cfg.allowed_scopes]
+        allowed = set(cfg.allowed_scopes)  # a set: this check stays linear for long lists
+        outside = [s for s in cfg.required_scopes if s not in allowed]
         if outside:
             err("required_scopes", f"{', '.join(outside)} not within allowed_scopes: no token could ever pass")
     for i, claim in enumerate(cfg.scope_claims):
@@ -551,73 +778,301 @@ def _check_inline_jwks(jwks: Mapping[str, Any], path: str, errors: list[tuple[st
             errors.append((where, "private key material: a resource server holds only public keys"))
 
 
-def _build_middleware(raw: Any, path: str, errors: list[tuple[str, str]]) -> tuple[MiddlewareSpec, ...]:
+# Middleware parameters: name -> parameter -> rule ("int"/"number", low, high) | ("choice", options) | ("url",)
+_MIDDLEWARE_PARAMS: dict[str, dict[str, tuple[Any, ...]]] = {
+    "timed": {},
+    "cached": {"ttl": ("int", 0, 86_400), "max_size": ("int", 1, 1_000_000),
+               "backend_type": ("choice", ("memory", "valkey")), "valkey_url": ("url",),
+               "valkey_db": ("int", 0, 1000), "key_prefix": ("str",)},
+    "rate_limited": {"requests_per_minute": ("int", 1, 1_000_000), "burst": ("int", 1, 1_000_000)},
+    "retryable": {"max_attempts": ("int", 1, 100), "initial_delay": ("number", 0, 3600),
+                  "max_delay": ("number", 0, 86_400), "backoff_factor": ("number", 1, 100)},
+    "oauth2_introspection_cache": {"cache_ttl": ("int", 0, 86_400), "max_cache_size": ("int", 1, 10_000_000)},
+}
+# AgentUp's spellings of the same parameters.
+_PARAM_ALIASES = {"default_ttl": "ttl", "burst_size": "burst", "max_retries": "max_attempts"}
+_VALKEY_SCHEMES = ("valkey", "valkeys", "redis", "rediss")
+
+
+def _check_param(rule: tuple[Any, ...], value: Any) -> str | None:
+    kind = rule[0]
+    if kind in ("int", "number"):
+        ok_type = isinstance(value, int) if kind == "int" else isinstance(value, (int, float))
+        if not ok_type or isinstance(value, bool) or not rule[1] <= value <= rule[2]:
+            return f"expected {'a whole number' if kind == 'int' else 'a number'} from {rule[1]} to {rule[2]}"
+    elif kind == "choice":
+        if value not in rule[1]:
+            return f"use one of {', '.join(rule[1])}"
+    elif kind == "url":
+        if not isinstance(value, str) or urlsplit(value).scheme not in _VALKEY_SCHEMES or not urlsplit(value).hostname:
+            return f"expected a {'/'.join(_VALKEY_SCHEMES)}:// URL with a host"
+    elif not isinstance(value, str):
+        return "expected a string"
+    return None
+
+
+def _middleware_entry(name: Any, params: Any, where: str, errors: list[tuple[str, str]],
+                      name_path: str | None = None) -> MiddlewareSpec | None:
+    """One middleware by name with its parameters (aliases normalised); None when it is wrong."""
+    if not isinstance(name, str) or name not in _MIDDLEWARE_PARAMS:
+        errors.append((name_path or where,
+                       f"unknown middleware {name!r}; use one of {', '.join(_MIDDLEWARE_PARAMS)}"
+                       + _did_you_mean(str(name), _MIDDLEWARE_PARAMS)))
+        return None
+    if params is None:
+        params = {}
+    if not isinstance(params, Mapping):
+        errors.append((where, f"expected a mapping of parameters, got {_type_name(params)}"))
+        return None
+    allowed = _MIDDLEWARE_PARAMS[name]
+    normalised: dict[str, Any] = {}
+    before = len(errors)
+    for key, value in params.items():
+        path = _join(where, str(key))
+        target = _PARAM_ALIASES.get(str(key), str(key))
+        if target not in allowed:
+            hint = _did_you_mean(str(key), [*allowed, *(a for a, t in _PARAM_ALIASES.items() if t in allowed)])
+            errors.append((path, f"unknown parameter for {name}" + hint
+                           + (f"; it takes {', '.join(allowed)}" if allowed else "; it takes none")))
+        elif target in normalised:
+            errors.append((path, f"given twice (as {target!r} and an alias); keep one"))
+        elif (problem := _check_param(allowed[target], value)) is not None:
+            errors.append((path, problem))
+        else:
+            normalised[target] = value
+    return MiddlewareSpec(name=name, params=normalised) if len(errors) == before else None
+
+
+def _middleware_list(raw: Any, path: str, errors: list[tuple[str, str]]) -> list[MiddlewareSpec] | None:
+    """A list of ``{name, params}`` (or AgentUp's ``{name, config}``) entries; None when not given."""
     if raw is None:
-        return ()
+        return None
     if not isinstance(raw, list):
         errors.append((path, f"expected a list of {{name, params}} entries, got {_type_name(raw)}"))
-        return ()
+        return []
     specs: list[MiddlewareSpec] = []
     for i, entry in enumerate(raw):
         where = f"{path}[{i}]"
-        if isinstance(entry, Mapping) and entry.get("params") is None and "params" in entry:
-            entry = {**entry, "params": {}}
-        if isinstance(entry, Mapping) and isinstance(entry.get("name"), str):
-            name = entry["name"]
-            if name not in _MIDDLEWARE_PARAMS:
-                errors.append((f"{where}.name", f"unknown middleware {name!r}; use one of "
-                               f"{', '.join(_MIDDLEWARE_PARAMS)}" + _did_you_mean(name, _MIDDLEWARE_PARAMS)))
-                continue
-        spec = _model(MiddlewareSpec, entry, where, errors)
-        if spec is not None and _check_middleware_params(spec, f"{where}.params", errors):
+        if not isinstance(entry, Mapping):
+            errors.append((where, f"expected a mapping with name and params, got {_type_name(entry)}"))
+            continue
+        _unknown_keys(entry, ("name", "params", "config"), where, errors)
+        if "params" in entry and "config" in entry:
+            errors.append((where, "give either params or config (the same thing), not both"))
+            continue
+        key = "config" if "config" in entry else "params"
+        if "name" not in entry:
+            errors.append((f"{where}.name", "missing: this setting is required"))
+            continue
+        spec = _middleware_entry(entry["name"], entry.get(key), f"{where}.{key}", errors, f"{where}.name")
+        if spec is not None:
             specs.append(spec)
+    return specs
+
+
+def _build_middleware(raw: Any, path: str, errors: list[tuple[str, str]]) -> tuple[MiddlewareSpec, ...]:
+    """Top-level ``middleware``: the seed's list, or AgentUp's mapping (enabled, rate_limiting, caching, retry)."""
+    if isinstance(raw, Mapping):
+        return _middleware_mapping(raw, path, errors)
+    return tuple(_middleware_list(raw, path, errors) or ())
+
+
+_MIDDLEWARE_SECTIONS = {"caching": "cached", "rate_limiting": "rate_limited", "retry": "retryable"}
+
+
+def _middleware_mapping(raw: Mapping[str, Any], path: str, errors: list[tuple[str, str]]) -> tuple[MiddlewareSpec, ...]:
+    if "name" in raw:
+        errors.append((path, "expected a list of {name, params} entries (a '- ' before name), or AgentUp's "
+                       "mapping of enabled, rate_limiting, caching, retry"))
+        return ()
+    _unknown_keys(raw, ("enabled", *_MIDDLEWARE_SECTIONS), path, errors)
+    if raw.get("enabled", True) is False:
+        return ()
+    specs: list[MiddlewareSpec] = []
+    for section, name in _MIDDLEWARE_SECTIONS.items():
+        body = raw.get(section)
+        if body is None:
+            continue
+        where = _join(path, section)
+        if not isinstance(body, Mapping):
+            errors.append((where, f"expected a mapping, got {_type_name(body)}"))
+            continue
+        params = {("backend_type" if k == "backend" else k): v for k, v in body.items() if k != "enabled"}
+        if body.get("enabled", True) is not False:
+            spec = _middleware_entry(name, params, where, errors)
+            if spec is not None:
+                specs.append(spec)
     return tuple(specs)
 
 
-def _check_middleware_params(spec: MiddlewareSpec, path: str, errors: list[tuple[str, str]]) -> bool:
-    allowed = _MIDDLEWARE_PARAMS[spec.name]
-    ok = True
-    for key, value in spec.params.items():
-        if key not in allowed:
-            hint = _did_you_mean(key, allowed) if allowed else ""
-            errors.append((_join(path, key), f"unknown parameter for {spec.name}" + hint
-                           + (f"; it takes {', '.join(allowed)}" if allowed else "; it takes none")))
-            ok = False
-            continue
-        kind, low, high = allowed[key]
-        if not isinstance(value, kind) or isinstance(value, bool) or not low <= int(value) <= high:
-            errors.append((_join(path, key), f"expected a whole number from {low} to {high}"))
-            ok = False
-    return ok
+def _build_plugin_defaults(raw: Any, path: str, errors: list[tuple[str, str]]) -> tuple[MiddlewareSpec, ...] | None:
+    """AgentUp's ``plugin_defaults.middleware``: a mapping of middleware name to its parameters."""
+    if raw is None:
+        return None
+    if not isinstance(raw, Mapping):
+        errors.append((path, f"expected a mapping with middleware, got {_type_name(raw)}"))
+        return None
+    _unknown_keys(raw, ("middleware",), path, errors)
+    middleware = raw.get("middleware") or {}
+    if not isinstance(middleware, Mapping):
+        errors.append((_join(path, "middleware"), "expected a mapping of middleware name to its parameters"))
+        return None
+    specs = [_middleware_entry(name, params, _join(path, f"middleware.{name}"), errors)
+             for name, params in middleware.items()]
+    return tuple(spec for spec in specs if spec is not None)
+
+
+def _entries(raw: Any, id_key: str, path: str, errors: list[tuple[str, str]]) -> list[tuple[str, dict[str, Any]]]:
+    """Both shapes as (path, body with ``id_key``): the seed's list, or AgentUp's mapping keyed by id."""
+    out: list[tuple[str, dict[str, Any]]] = []
+    if isinstance(raw, Mapping):
+        for key, body in raw.items():
+            where = _join(path, str(key))
+            body = {} if body is None else body
+            if not isinstance(body, Mapping):
+                errors.append((where, f"expected a mapping, got {_type_name(body)}"))
+                continue
+            if id_key in body and body[id_key] != key:
+                errors.append((_join(where, id_key), f"differs from the key {key!r} it is listed under"))
+                continue
+            out.append((where, {**body, id_key: str(key)}))
+    elif isinstance(raw, list):
+        for i, body in enumerate(raw):
+            where = f"{path}[{i}]"
+            if not isinstance(body, Mapping):
+                errors.append((where, f"expected a mapping, got {_type_name(body)}"))
+                continue
+            out.append((where, dict(body)))
+    else:
+        errors.append((path, f"expected a list, or a mapping keyed by {id_key.removesuffix('_id')} id, "
+                       f"got {_type_name(raw)}"))
+    return out
+
+
+def _override(body: dict[str, Any], agentup_key: str, where: str, errors: list[tuple[str, str]]) -> None:
+    """``plugin_override``/``capability_override`` (AgentUp) and ``middleware`` (seed) -> ``middleware``."""
+    if agentup_key in body and "middleware" in body:
+        errors.append((_join(where, agentup_key), f"give either {agentup_key} or middleware (the same thing)"))
+    key = agentup_key if agentup_key in body else "middleware"
+    if key in body:  # an empty list is given (no middleware at all); absent means inherit
+        raw = body.pop(agentup_key, body.pop("middleware", None))
+        body["middleware"] = _middleware_list(raw, _join(where, key), errors)
+
+
+def _check_scopes(scopes: Any, path: str, errors: list[tuple[str, str]]) -> None:
+    for j, scope in enumerate(scopes or ()):
+        if not is_scope_token(scope):
+            errors.append((f"{path}[{j}]", f"{scope!r} is not a valid scope name (RFC 6749 §3.3)"))
 
 
 def _build_plugins(raw: Any, path: str, errors: list[tuple[str, str]]) -> tuple[PluginSpec, ...]:
+    """``plugins``: the seed's list of ``plugin_id`` entries, or AgentUp's mapping keyed by package."""
     if raw is None:
-        return ()
-    if not isinstance(raw, list):
-        errors.append((path, f"expected a list of plugins, got {_type_name(raw)}"))
         return ()
     plugins: list[PluginSpec] = []
     seen: set[str] = set()
-    for i, entry in enumerate(raw):
-        where = f"{path}[{i}]"
-        spec = _model(PluginSpec, entry, where, errors)
-        if spec is None:
+    for where, body in _entries(raw, "plugin_id", path, errors):
+        if isinstance(raw, Mapping):
+            body.setdefault("package", body["plugin_id"])
+        _override(body, "plugin_override", where, errors)
+        capabilities: list[CapabilitySpec] = []
+        if body.get("capabilities") is not None:
+            for cap_where, cap in _entries(body["capabilities"], "capability_id", _join(where, "capabilities"), errors):
+                _override(cap, "capability_override", cap_where, errors)
+                spec = _model(CapabilitySpec, cap, cap_where, errors)
+                if spec is not None:
+                    _check_scopes(spec.required_scopes, _join(cap_where, "required_scopes"), errors)
+                    capabilities.append(spec)
+        if "capabilities" in body:
+            body["capabilities"] = capabilities
+        plugin: PluginSpec | None = _model(PluginSpec, body, where, errors)
+        if plugin is None:
             continue
-        if spec.plugin_id in seen:
-            errors.append((f"{where}.plugin_id", f"duplicate plugin_id {spec.plugin_id!r}"))
-        seen.add(spec.plugin_id)
-        scope_lists = [("required_scopes", spec.required_scopes)] + [
-            (f"capabilities[{j}].required_scopes", c.required_scopes) for j, c in enumerate(spec.capabilities)
-        ]
-        for key, scopes in scope_lists:
-            for j, scope in enumerate(scopes):
-                if not is_scope_token(scope):
-                    errors.append((f"{where}.{key}[{j}]", f"{scope!r} is not a valid scope name (RFC 6749 §3.3)"))
-        for j, mw in enumerate(spec.middleware or ()):
-            _check_middleware_params(mw, f"{where}.middleware[{j}].params", errors)
-        plugins.append(spec)
+        if plugin.plugin_id in seen:
+            errors.append((_join(where, "plugin_id"), f"duplicate plugin_id {plugin.plugin_id!r}"))
+        seen.add(plugin.plugin_id)
+        _check_scopes(plugin.required_scopes, _join(where, "required_scopes"), errors)
+        plugins.append(plugin)
     return tuple(plugins)
+
+
+_MCP_KEYS = ("enabled", "client_enabled", "client_timeout", "server_enabled", "server_host", "server_port", "servers")
+_MCP_SERVER_KEYS = ("name", "enabled", "transport", "type", "command", "args", "env", "url", "headers", "timeout",
+                    "expose_as_skills", "tool_scopes", "working_dir")
+
+
+def _build_mcp(raw: Any, path: str, errors: list[tuple[str, str]]) -> tuple[McpServerSpec, ...]:
+    """``mcp.servers[]``: each server's ``tool_scopes`` (keys as ``server:tool``) and ``expose_as_skills``."""
+    if raw is None:
+        return ()
+    if not isinstance(raw, Mapping):
+        errors.append((path, f"expected a mapping, got {_type_name(raw)}"))
+        return ()
+    _unknown_keys(raw, _MCP_KEYS, path, errors)
+    servers = raw.get("servers") or []
+    if not isinstance(servers, list):
+        errors.append((_join(path, "servers"), f"expected a list of servers, got {_type_name(servers)}"))
+        return ()
+    out: list[McpServerSpec] = []
+    names: set[str] = set()
+    for i, server in enumerate(servers):
+        where = f"{path}.servers[{i}]"
+        if not isinstance(server, Mapping):
+            errors.append((where, f"expected a mapping, got {_type_name(server)}"))
+            continue
+        _unknown_keys(server, _MCP_SERVER_KEYS, where, errors)
+        name = server.get("name")
+        if not isinstance(name, str) or not name or ":" in name:
+            errors.append((_join(where, "name"), "each server needs a name (without ':')"))
+            continue
+        if name in names:
+            errors.append((_join(where, "name"), f"duplicate server name {name!r}"))
+        names.add(name)
+        flags = {}
+        for flag in ("enabled", "expose_as_skills"):
+            value = server.get(flag, flag == "enabled")
+            if not isinstance(value, bool):
+                errors.append((_join(where, flag), "expected true or false"))
+            flags[flag] = value is True
+        tool_scopes = _tool_scopes(server.get("tool_scopes"), name, _join(where, "tool_scopes"), errors)
+        url = server.get("url")
+        if url is not None and not isinstance(url, str):
+            errors.append((_join(where, "url"), "expected a URL"))
+            url = None
+        out.append(McpServerSpec(name=name, tool_scopes=tool_scopes, url=url, **flags))
+    return tuple(out)
+
+
+def _tool_scopes(raw: Any, server: str, path: str, errors: list[tuple[str, str]]) -> dict[str, tuple[str, ...]]:
+    if raw is None:
+        return {}
+    if not isinstance(raw, Mapping):
+        errors.append((path, "expected a mapping of \"server:tool\" to a list of scopes"))
+        return {}
+    out: dict[str, tuple[str, ...]] = {}
+    for key, scopes in raw.items():
+        where = f'{path}."{key}"'
+        prefix, _, tool = str(key).rpartition(":")
+        # AgentUp: "server:tool" (a bare tool name is read as this server's)
+        if prefix and prefix != server:
+            errors.append((where, f"names server {prefix!r}, but this is server {server!r}; use \"{server}:{tool}\""))
+            continue
+        if not tool:
+            errors.append((where, "expected \"server:tool\""))
+            continue
+        if scopes is None:
+            scopes = []
+        if not isinstance(scopes, list):
+            errors.append((where, "expected a list of scopes"))
+            continue
+        before = len(errors)
+        _check_scopes(scopes, where, errors)
+        if f"{server}:{tool}" in out:
+            errors.append((where, "given twice (with and without the server prefix)"))
+        elif len(errors) == before:
+            out[f"{server}:{tool}"] = tuple(scopes)
+    return out
+
 
 
 _HOST_PORT = re.compile(r"(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):([0-9]{1,5})")

@@ -43,20 +43,12 @@ class Reason(StrEnum):
     TIMEOUT = "timeout"
     TENANT = "tenant"
     RATE_LIMITED = "rate_limited"
+    INVALID_REQUEST = "invalid_request"  # the request itself is malformed (body, JSON-RPC envelope)
 
     @property
     def reason_class(self) -> str:
         """The coarse class of this reason (the vocabulary of the shared test corpus)."""
         return _CLASSES.get(self, self.value)
-
-    @property
-    def status_code(self) -> int:
-        """The HTTP status a guard answers with for this reason."""
-        if self is Reason.INSUFFICIENT_SCOPE:
-            return 403
-        if self is Reason.RATE_LIMITED:
-            return 429
-        return 401
 
 
 _CLASSES = {
@@ -75,11 +67,13 @@ class AuthError(LabkitError):
     ``detail`` is a precise, token-free explanation (e.g. ``"exp 1700000000 is before now"``).
     """
 
-    def __init__(self, reason: Reason, detail: str = "", *, attempts: tuple[tuple[str, Reason], ...] = ()) -> None:
+    def __init__(self, reason: Reason, detail: str = "", *, attempts: tuple[tuple[str, Reason], ...] = (),
+                 scopes: tuple[str, ...] = ()) -> None:
         super().__init__("Unauthorized")
         self.reason = reason
         self.detail = detail
         self.attempts = attempts  # (strategy, reason) of each attempt, for the hybrid strategy
+        self.scopes = scopes  # for insufficient_scope: the scopes that were needed
 
     def __repr__(self) -> str:
         return f"AuthError({self.reason.value!r}, {self.detail!r})"

@@ -73,13 +73,18 @@ class Lab:
         self.provider_url = self._provider_server.url
         env = {**os.environ, "LAB_PROVIDER_URL": self.provider_url,
                "LAB_WEBHOOK_HOSTPORT": f"127.0.0.1:{self._webhook_server.port}"}
-        if isinstance(config, SecurityConfig):
-            self.config = config
-        elif isinstance(config, dict):
-            self.config = validate_security_config(config, env=env)
-        else:
-            self.config = load_config(Path(config) if config else default_config_path(), env=env)
-        self.audit = AuditLog(self.config.audit.capacity, audit_path or self.config.audit.path)
+        try:
+            if isinstance(config, SecurityConfig):
+                self.config = config
+            elif isinstance(config, dict):
+                self.config = validate_security_config(config, env=env)
+            else:
+                self.config = load_config(Path(config) if config else default_config_path(), env=env)
+            self.audit = AuditLog(self.config.audit.capacity, audit_path or self.config.audit.path)
+        except BaseException:  # a bad config or audit file: release the bound sockets before saying so
+            self._webhook_server.stop()
+            self._provider_server.stop()
+            raise
         self._clock = clock
         # The agent's URL is known once its socket is bound; the app is created with it.
         self._agent_server = ServerThread(host=host, port=agent_port, name="agent")
@@ -87,7 +92,7 @@ class Lab:
         self.public_url = public_url.rstrip("/") if public_url else self.agent_url  # behind a proxy: its URL
         self.app = create_app(self.config, public_url=self.public_url, clock=clock, audit=self.audit)
         self._agent_server.app = self.app
-        self.agent = self.app.agent  # type: ignore[attr-defined]
+        self.agent = self.app.agent
         self.webhooks.trust(self.agent_url)
         self._clients: list[httpx.Client] = []
         self._host = host
@@ -131,7 +136,7 @@ class Lab:
         self._agent_server = ServerThread(app, host=self._host, port=port, name="agent")
         self._agent_server.start()
         self.config, self.app = new_config, app
-        self.agent = app.agent  # type: ignore[attr-defined]
+        self.agent = app.agent
         self.webhooks.trust(self.agent_url)
         return new_config
 

@@ -1,8 +1,9 @@
 """Capability middleware named in config: ``timed``, ``cached``, ``rate_limited``, ``oauth2_introspection_cache``.
 
-Chosen per plugin as AgentUp describes: an explicit ``plugins[].middleware`` list wins; otherwise the
-top-level ``middleware`` list applies by plugin type — network plugins get rate limiting (not caching),
-local plugins get caching (not rate limiting), hybrid ones both; ``timed`` applies to all.
+Chosen as AgentUp describes, the first that is given: a capability's ``capability_override``, its plugin's
+``plugin_override`` (the seed's ``plugins[].middleware``), ``plugin_defaults.middleware`` (every plugin);
+otherwise the seed's top-level ``middleware`` list applies by plugin type — network plugins get rate
+limiting (not caching), local plugins get caching (not rate limiting), hybrid ones both; ``timed`` applies to all.
 ``oauth2_specific.cache_override: true`` turns caching off for that plugin.
 """
 
@@ -92,10 +93,17 @@ class ResultCache:
         return self._cache.hits
 
 
-def select_middleware(cfg: SecurityConfig, plugin: PluginSpec | None) -> tuple[MiddlewareSpec, ...]:
-    """The middleware that applies to ``plugin`` (see the module docstring)."""
-    if plugin is not None and plugin.middleware is not None:
-        chosen = list(plugin.middleware)
+def select_middleware(
+    cfg: SecurityConfig, plugin: PluginSpec | None, capability_id: str | None = None
+) -> tuple[MiddlewareSpec, ...]:
+    """The middleware that applies to ``plugin`` (or one of its capabilities; see the module docstring)."""
+    capability = plugin.capability(capability_id) if plugin is not None and capability_id else None
+    if capability is not None and capability.middleware is not None:
+        chosen = list(capability.middleware)  # AgentUp's capability_override
+    elif plugin is not None and plugin.middleware is not None:
+        chosen = list(plugin.middleware)  # plugin_override (or the seed's per-plugin list)
+    elif cfg.plugin_defaults is not None:
+        chosen = list(cfg.plugin_defaults)  # AgentUp: every plugin inherits, whatever its type
     else:
         kind = plugin.plugin_type if plugin is not None else "local"
         skip = {"local": {"rate_limited"}, "network": {"cached"}, "hybrid": set()}[kind]
@@ -115,34 +123,51 @@ class PluginMiddleware:
     limiter: RateLimiter | None = None
 
 
+def _live(plugin_id: str, chosen: Iterable[MiddlewareSpec], clock: Callable[[], float],
+          monotonic: Callable[[], float]) -> PluginMiddleware:
+    """The live objects for a chosen middleware list (``retryable`` is accepted; the lab does not retry)."""
+    live = PluginMiddleware(plugin_id)
+    for mw in chosen:
+        if mw.name == "timed":
+            live.timed = True
+        elif mw.name == "cached":
+            live.cache = ResultCache(float(mw.params.get("ttl", 300)), int(mw.params.get("max_size", 10_000)), clock)
+        elif mw.name == "rate_limited":
+            live.limiter = RateLimiter(int(mw.params.get("requests_per_minute", 60)), mw.params.get("burst"),
+                                       clock=monotonic)
+    return live
+
+
 class CapabilityMiddleware:
     """Builds and holds each plugin's middleware; ``run`` applies cache and timing to a capability call."""
 
     def __init__(self, cfg: SecurityConfig, plugins: Iterable[PluginSpec], *, clock: Callable[[], float] = time.time,
                  monotonic: Callable[[], float] = time.monotonic) -> None:
         self._plugins: dict[str, PluginMiddleware] = {}
+        self._capabilities: dict[tuple[str, str], PluginMiddleware] = {}  # capability_override only
         for spec in plugins:
             plugin_id = spec.plugin_id
-            live = PluginMiddleware(plugin_id)
-            for mw in select_middleware(cfg, spec):
-                if mw.name == "timed":
-                    live.timed = True
-                elif mw.name == "cached":
-                    live.cache = ResultCache(float(mw.params.get("ttl", 300)), int(mw.params.get("max_size", 10_000)),
-                                             clock)
-                elif mw.name == "rate_limited":
-                    live.limiter = RateLimiter(int(mw.params.get("requests_per_minute", 60)), mw.params.get("burst"),
-                                               clock=monotonic)
-            self._plugins[plugin_id] = live
+            self._plugins[plugin_id] = _live(plugin_id, select_middleware(cfg, spec), clock, monotonic)
+            for capability in spec.capabilities:
+                if capability.middleware is not None:
+                    chosen = select_middleware(cfg, spec, capability.capability_id)
+                    self._capabilities[(plugin_id, capability.capability_id)] = _live(plugin_id, chosen, clock,
+                                                                                      monotonic)
 
     def for_plugin(self, plugin_id: str | None) -> PluginMiddleware | None:
         """The middleware of ``plugin_id`` (None for an unknown plugin)."""
         return self._plugins.get(plugin_id) if plugin_id else None
 
+    def for_capability(self, plugin_id: str | None, capability: str | None) -> PluginMiddleware | None:
+        """The middleware of one capability: its own override, else its plugin's."""
+        if plugin_id and capability and (plugin_id, capability) in self._capabilities:
+            return self._capabilities[(plugin_id, capability)]
+        return self.for_plugin(plugin_id)
+
     async def run(self, plugin_id: str, capability: str, *, tenant: str | None, principal: str, arguments: Any,
                   call: Callable[[], Awaitable[Any]], timings: dict[str, float] | None = None) -> Any:
         """Run ``call`` through the plugin's cache and timer; records ``capability_ms`` and ``cache`` in timings."""
-        live = self._plugins.get(plugin_id)
+        live = self.for_capability(plugin_id, capability)
         key = None
         if live is not None and live.cache is not None:
             key = ResultCache.key(tenant, principal, plugin_id, capability, arguments)

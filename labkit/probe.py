@@ -5,11 +5,11 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import httpx
 
-from .guard import EndpointPolicy, Requirement
+from .guard import Requirement
 from .scopes import ScopeHierarchy
 
 if TYPE_CHECKING:
@@ -17,7 +17,19 @@ if TYPE_CHECKING:
 
     from .lab import Lab
 
-__all__ = ["Probe", "ProbeEndpoint", "ProbeToken", "default_endpoints", "default_tokens", "run_probe"]
+__all__ = ["CallPolicy", "Probe", "ProbeEndpoint", "ProbeToken", "default_endpoints", "default_tokens", "run_probe"]
+
+
+class CallPolicy(Protocol):
+    """An agent's policy as the probe reads it: the requirement of an A2A or an MCP call."""
+
+    def for_a2a(self, method: str | None, params: Any) -> Requirement:
+        """The requirement of an A2A JSON-RPC call."""
+        ...
+
+    def for_mcp(self, method: str | None, params: Any) -> Requirement:
+        """The requirement of an MCP message."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -95,7 +107,7 @@ def default_tokens(lab: Lab) -> list[ProbeToken]:
 class Probe:
     """Runs tokens x endpoints and compares each status with what the policy says it should be."""
 
-    def __init__(self, policy: EndpointPolicy, hierarchy: ScopeHierarchy, required: Iterable[str] = ()) -> None:
+    def __init__(self, policy: CallPolicy, hierarchy: ScopeHierarchy, required: Iterable[str] = ()) -> None:
         self.policy = policy
         self.hierarchy = hierarchy
         self.required = tuple(required)  # oauth2.required_scopes: every protected call needs them

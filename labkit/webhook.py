@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import contextlib
 import hmac
-import json
 import time
+from collections import deque
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -21,12 +21,17 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from ._json import BodyTooLargeError, loads_bounded, read_bounded
+from ._text import safe_text
 from .auth import build_validator
 from .auth.cache import TTLCache
 from .config import validate_security_config
 from .errors import AuthError, Reason
 
-__all__ = ["Notification", "WebhookReceiver"]
+__all__ = ["MAX_NOTIFICATION", "Notification", "WebhookReceiver"]
+
+MAX_NOTIFICATION = 256 * 1024  # bytes of one delivery's body
+MAX_RECORDED = 10_000  # notifications remembered (oldest dropped)
 
 
 @dataclass(frozen=True)
@@ -50,7 +55,7 @@ class WebhookReceiver:
         self.max_age = max_age
         self.base_url: str | None = None
         self.tokens: dict[str, str] = {}  # hook name -> expected X-A2A-Notification-Token
-        self.notifications: list[Notification] = []
+        self.notifications: deque[Notification] = deque(maxlen=MAX_RECORDED)
         self._validator: Any = None
         self._seen: TTLCache[bool] = TTLCache(100_000, clock)
         self.app = Starlette(routes=[
@@ -84,28 +89,40 @@ class WebhookReceiver:
 
     async def _receive(self, request: Request) -> Response:
         hook = request.path_params["name"]
-        body_bytes = await request.body()
+        task_id = state = None
         try:
-            body = json.loads(body_bytes) if len(body_bytes) <= 1 << 20 else None
-        except ValueError:
-            body = None
-        task_id, state = _task_of(body)
-        try:
-            jti = await self._verify(request, hook, task_id)
+            # Unauthenticated requests cost O(1): headers first, then a body read that stops at the cap.
+            token = self._bearer(request)
+            declared = request.headers.get("content-length", "")
+            if declared and (not declared.isdigit() or int(declared) > MAX_NOTIFICATION):
+                raise BodyTooLargeError("Content-Length over the cap")
+            body_bytes = await read_bounded(request.stream(), MAX_NOTIFICATION)
+            try:
+                body = loads_bounded(body_bytes)
+            except ValueError:
+                body = None
+            task_id, state = _task_of(body)
+            jti = await self._verify(request, hook, token, task_id)
+        except BodyTooLargeError:
+            self._note(hook, False, f"body larger than {MAX_NOTIFICATION} bytes", None, None)
+            return JSONResponse({"error": "Payload Too Large"}, 413)
         except AuthError as error:
             self._note(hook, False, error.reason.value + (f": {error.detail}" if error.detail else ""), task_id, state)
             return JSONResponse({"error": "Unauthorized"}, 401, headers={"WWW-Authenticate": 'Bearer realm="webhook"'})
         self._note(hook, True, None, task_id, state, jti)
         return JSONResponse({"received": True})
 
-    async def _verify(self, request: Request, hook: str, task_id: str | None) -> str:
+    def _bearer(self, request: Request) -> str:
+        """The notification token from the headers (before any body is read); raises ``AuthError``."""
         if self._validator is None:
             raise AuthError(Reason.KEY, "this receiver trusts no agent yet")
-        header = request.headers.get("authorization", "")
-        scheme, _, token = header.partition(" ")
-        if scheme.lower() != "bearer" or not token:
+        scheme, _, token = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
             raise AuthError(Reason.MISSING_TOKEN, "no signed notification token")
-        principal = await self._validator.validate(token.strip())
+        return token.strip()
+
+    async def _verify(self, request: Request, hook: str, token: str, task_id: str | None) -> str:
+        principal = await self._validator.validate(token)
         claims = principal.claims
         if claims.get("aud") != self.url(hook):
             raise AuthError(Reason.AUDIENCE, "the token was signed for another webhook")
@@ -125,7 +142,9 @@ class WebhookReceiver:
 
     def _note(self, hook: str, accepted: bool, reason: str | None, task_id: str | None, state: str | None,
               jti: str | None = None) -> None:
-        self.notifications.append(Notification(hook, accepted, reason, task_id, state, jti, self.clock()))
+        self.notifications.append(Notification(safe_text(hook), accepted, None if reason is None else safe_text(reason),
+                                               None if task_id is None else safe_text(task_id),
+                                               None if state is None else safe_text(state), jti, self.clock()))
 
     async def _received(self, request: Request) -> Response:
         hook = request.path_params["name"]

@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from .app import Agent, create_app, default_config_path
+from .app import Agent, AgentApp, create_app, default_config_path
 
-__all__ = ["Agent", "create_app", "default_config_path"]
+__all__ = ["Agent", "AgentApp", "create_app", "default_config_path"]

@@ -1,18 +1,22 @@
-"""``create_app(config)``: the sample agent, every endpoint behind ``labkit.guard.OAuth2Guard``.
+"""``create_app(config)``: the sample agent, every route behind ``labkit.guard.OAuth2Guard`` (deny by default).
 
 Endpoints: ``POST /`` (A2A JSON-RPC through the a2a-sdk, v1.0 and v0.3 names, plus the seed's
 ``capabilities`` and ``execute``), ``/mcp`` (MCP Streamable HTTP through the mcp SDK: real sessions for
-SDK clients, sessionless JSON for a bare curl), the agent card, RFC 9728 metadata, and a loopback
-stub service that ``external_api.write_operation`` calls. ``/t/{tenant}/...`` serves each tenant.
+SDK clients, sessionless JSON for a bare curl), the agent card, RFC 9728 metadata, the agent's JWKS
+(public), and a loopback stub service that ``external_api.write_operation`` calls (public, with its own
+key). ``Mount("/t/{tenant}", ...)`` serves each tenant: Starlette routes, and the guard judges the route
+Starlette will run (``labkit.guard.routing``).
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
+import hmac
 import logging
+import secrets
 import tempfile
 import time
+from collections import deque
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -25,21 +29,34 @@ from a2a.server.tasks import InMemoryPushNotificationConfigStore, InMemoryTaskSt
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.types import Message, Receive, Scope, Send
 
 from labkit.audit import AuditLog
-from labkit.auth import build_validator
 from labkit.config import OAuth2Config, SecurityConfig, load_config
-from labkit.guard import Capability, EndpointPolicy, GuardContext, LabUser, OAuth2Guard, TenantAuth
+from labkit.guard import (
+    Endpoint,
+    GuardContext,
+    OAuth2Guard,
+    Requirement,
+    principal_key,
+)
+from labkit.guard.build import gate_for
+from labkit.guard.jsonrpc import parse_json
 from labkit.middleware import CapabilityMiddleware
 from labkit.push import AgentSigner, PushPolicy, SignedPushSender
 
 from .cards import build_card, protected_resource_metadata, scopes_supported
 from .executor import EchoExecutor
 from .mcp_server import build_mcp
-from .plugins import CAPABILITIES, CallContext, CapabilityError, capability_scopes, merge_plugins
+from .plugins import CAPABILITIES, CallContext, CapabilityError, endpoint_policy
+from .policy import LabUser
+from .quotas import MAX_PUSH_CONFIGS, MAX_TASKS, CappedPushConfigStore, CountingTaskStore
 
-__all__ = ["Agent", "create_app", "default_config_path"]
+__all__ = ["Agent", "AgentApp", "create_app", "default_config_path"]
+
+STUB_KEY_HEADER = "x-lab-stub-key"
+_CREATES_TASK = ("SendMessage", "message/send", "SendStreamingMessage", "message/stream")
 
 for _name in ("mcp", "mcp.server", "httpx", "httpx2"):
     logging.getLogger(_name).setLevel(logging.WARNING)
@@ -60,19 +77,6 @@ def _issuer_of(oauth2: OAuth2Config) -> str:
     return "http://127.0.0.1"
 
 
-def _with_middleware(cfg: SecurityConfig, oauth2: OAuth2Config) -> OAuth2Config:
-    """Apply ``oauth2_introspection_cache`` middleware settings to an oauth2 block."""
-    for mw in cfg.middleware:
-        if mw.name == "oauth2_introspection_cache":
-            update: dict[str, Any] = {}
-            if "cache_ttl" in mw.params:
-                update["introspection_cache_ttl"] = mw.params["cache_ttl"]
-            if "max_cache_size" in mw.params:
-                update["max_cache_size"] = mw.params["max_cache_size"]
-            return oauth2.model_copy(update=update)
-    return oauth2
-
-
 class Agent:
     """The sample agent's state: config, policy, validators, middleware, audit, A2A and MCP servers."""
 
@@ -85,6 +89,9 @@ class Agent:
         audit: AuditLog | None = None,
         http: httpx.AsyncClient | None = None,
         sandbox: Path | None = None,
+        max_tasks: int = MAX_TASKS,
+        max_push_configs: int = MAX_PUSH_CONFIGS,
+        max_sessions: int = 16,
     ) -> None:
         self.cfg = cfg
         self.public_url = public_url.rstrip("/")
@@ -92,43 +99,24 @@ class Agent:
         self.audit = audit if audit is not None else AuditLog(cfg.audit.capacity, cfg.audit.path)
         self._tmp = None if sandbox else tempfile.TemporaryDirectory(prefix="labkit-sandbox-")
         self.sandbox = sandbox or Path(self._tmp.name if self._tmp else ".")
-        self.plugins = merge_plugins(cfg.plugins)
-        capabilities = {
-            c.capability_id: Capability(
-                c.capability_id,
-                c.plugin_id,
-                capability_scopes(self.plugins.get(c.plugin_id), c),
-                fresh=bool(
-                    self.plugins.get(c.plugin_id) and self.plugins[c.plugin_id].oauth2_specific.introspection_required
-                ),
-                tool=c.capability_id,
-            )
-            for c in CAPABILITIES.values()
-        }
-        self.policy = EndpointPolicy(capabilities, {p: tuple(s.required_scopes) for p, s in self.plugins.items()})
+        self.policy, self.plugins = endpoint_policy(cfg)
         # An injected clock drives the rate limiter too: a frozen lab clock makes budgets exact.
         self.middleware = CapabilityMiddleware(cfg, self.plugins.values(), clock=self.clock,
                                                monotonic=clock or time.monotonic)
-        self.tenants: dict[str | None, TenantAuth] = {
-            None: TenantAuth(
-                None,
-                build_validator(_with_middleware(cfg, cfg.oauth2), clock=clock, http=http),
-                cfg.scope_hierarchy,
-                cfg.oauth2.issuers,
-            ),
-        }
-        for name, tenant in cfg.tenants.items():
-            validator = build_validator(_with_middleware(cfg, tenant.oauth2), clock=clock, http=http, tenant=name)
-            self.tenants[name] = TenantAuth(name, validator, tenant.scope_hierarchy, tenant.oauth2.issuers)
-        self.records: list[dict[str, Any]] = []
+        # When an audience is configured, the resources this agent advertises (RFC 9728) are accepted too.
+        self.gate = gate_for(cfg, resources=self.resources, clock=clock, http=http, admit=self._admit)
+        self.tenants = self.gate.tenants
+        self.records: deque[Any] = deque(maxlen=1000)
+        self.stub_key = secrets.token_urlsafe(32)  # the stub service is public to the guard, private to us
         self.signer = AgentSigner(self.public_url, self.clock)
         self.push_policy = PushPolicy(cfg.push)
-        push_store = InMemoryPushNotificationConfigStore()
+        push_store = CappedPushConfigStore(InMemoryPushNotificationConfigStore(), max_push_configs)
         self.push = SignedPushSender(push_store, self.push_policy, self.signer, config=cfg.push)
+        self.tasks = CountingTaskStore(InMemoryTaskStore(), max_tasks)
         card = self.card(None, extended=False)
         self.handler = DefaultRequestHandler(
             agent_executor=EchoExecutor(self),
-            task_store=InMemoryTaskStore(),
+            task_store=self.tasks,
             agent_card=card,
             extended_agent_card=self.card(None, extended=True),
             push_config_store=push_store,
@@ -136,7 +124,14 @@ class Agent:
             push_url_validator=self.push_policy.allows,
         )
         self.dispatcher = JsonRpcDispatcher(request_handler=self.handler, enable_v0_3_compat=True)
-        self.mcp = build_mcp(self)
+        self.mcp = build_mcp(self, max_sessions=max_sessions)
+
+    def _admit(self, principal: Any, requirement: Requirement) -> float | None:
+        """The plugin's rate limit for a capability call (None: admitted)."""
+        live = self.middleware.for_capability(requirement.plugin, requirement.capability)
+        if live is None or live.limiter is None or requirement.capability is None:
+            return None
+        return live.limiter.acquire((principal_key(principal), requirement.plugin))
 
     # -- facts per tenant ---------------------------------------------------------------------
     def oauth2(self, tenant: str | None) -> OAuth2Config:
@@ -144,6 +139,15 @@ class Agent:
 
     def base_url(self, tenant: str | None) -> str:
         return f"{self.public_url}/t/{tenant}" if tenant else self.public_url
+
+    def resources(self, tenant: str | None) -> list[str]:
+        """The RFC 9728 resources advertised for ``tenant`` (``/`` and ``/mcp``, with and without the slash)."""
+        base = self.base_url(tenant)
+        return [base, base + "/", base + "/mcp"]
+
+    def metadata_url(self, tenant: str | None, suffix: str = "") -> str:
+        """The RFC 9728 metadata URL of ``/`` (suffix "") or ``/mcp`` (suffix "/mcp")."""
+        return f"{self.base_url(tenant)}/.well-known/oauth-protected-resource{suffix}"
 
     def scopes(self, tenant: str | None) -> list[str]:
         return scopes_supported(self.policy, self.tenants[tenant].hierarchy.scopes())
@@ -165,6 +169,8 @@ class Agent:
         self, capability_id: str, arguments: dict[str, Any], user: LabUser, context: GuardContext
     ) -> Any:
         """Run a capability for ``user`` through its plugin's middleware; raises ``CapabilityError``."""
+        if capability_id not in self.policy.capabilities:  # turned off by the configuration
+            raise CapabilityError("unknown capability")
         definition = CAPABILITIES[capability_id]
         call_context = CallContext(
             user_key=user.key,
@@ -174,6 +180,7 @@ class Agent:
             base_url=self.public_url,
             clock=self.clock,
             stats=self.stats,
+            stub_key=self.stub_key,
         )
         return await self.middleware.run(
             definition.plugin_id,
@@ -187,21 +194,30 @@ class Agent:
 
     # -- endpoints ----------------------------------------------------------------------------
     async def rpc(self, request: Request) -> Response:
-        """``POST /``: the seed's ``capabilities`` and ``execute``; everything else to the a2a-sdk."""
-        parsed = getattr(request.scope.get("labkit"), "rpc", None)  # the guard already parsed it
-        try:
-            body = parsed if isinstance(parsed, (dict, list)) else json.loads(await request.body())
-        except (ValueError, RecursionError):  # includes bodies that are not UTF-8
-            error = {"code": -32700, "message": "Parse error"}
-            return JSONResponse({"jsonrpc": "2.0", "id": None, "error": error})
-        method = body.get("method") if isinstance(body, dict) else None
-        if method not in ("capabilities", "execute"):
-            return await self.dispatcher.handle_requests(request)
-        assert isinstance(body, dict)  # noqa: S101 - method was read from it
-        rpc_id = body.get("id")
-        user: LabUser = request.user
+        """``POST /``: the seed's ``capabilities`` and ``execute``; everything else to the a2a-sdk.
+
+        The guard has parsed the body strictly (``GuardContext.rpc``) and judged that call; it is used here.
+        """
         context: GuardContext = request.scope["labkit"]
-        if method == "capabilities":
+        call = context.rpc
+        if call is None:  # the guard parses every POST to this route; nothing else reaches it
+            return JSONResponse({"jsonrpc": "2.0", "id": None, "error": {"code": -32600, "message": "Invalid Request"}},
+                                400)
+        user: LabUser = request.user
+        if call.method in _CREATES_TASK:
+            # Per-principal task cap: the slot is taken before the SDK runs and kept until the answer is sent.
+            if not self.tasks.reserve(user.key):
+                message = f"task quota reached ({self.tasks.cap} per principal)"
+                return JSONResponse({"jsonrpc": "2.0", "id": call.id, "error": {"code": -32600, "message": message}})
+            try:
+                answer = await self.dispatcher.handle_requests(request)
+            except BaseException:
+                self.tasks.release(user.key)
+                raise
+            return _ThenRelease(answer, lambda: self.tasks.release(user.key))
+        if call.method not in ("capabilities", "execute"):
+            return await self.dispatcher.handle_requests(request)
+        if call.method == "capabilities":
             allowed = self.policy.allowed(user.effective)
             result = {
                 "capabilities": [
@@ -211,27 +227,31 @@ class Agent:
                 "granted_scopes": sorted(user.principal.scopes),
                 "effective_scopes": sorted(user.effective) + (["*"] if user.effective.wildcard else []),
             }
-            return JSONResponse({"jsonrpc": "2.0", "id": rpc_id, "result": result})
-        params = body.get("params") if isinstance(body.get("params"), dict) else {}
+            return JSONResponse({"jsonrpc": "2.0", "id": call.id, "result": result})
+        params = call.params if isinstance(call.params, dict) else {}
         capability = params.get("capability")
-        if not isinstance(capability, str) or capability not in CAPABILITIES:
+        if not isinstance(capability, str) or capability not in self.policy.capabilities:
             error = {"code": -32602, "message": "unknown capability"}
-            return JSONResponse({"jsonrpc": "2.0", "id": rpc_id, "error": error})
+            return JSONResponse({"jsonrpc": "2.0", "id": call.id, "error": error})
         arguments = params.get("arguments") if isinstance(params.get("arguments"), dict) else {}
         try:
             output = await self.run_capability(capability, arguments, user, context)
         except CapabilityError as exc:
-            return JSONResponse({"jsonrpc": "2.0", "id": rpc_id, "error": {"code": -32602, "message": str(exc)}})
+            return JSONResponse({"jsonrpc": "2.0", "id": call.id, "error": {"code": -32602, "message": str(exc)}})
         result = {"capability": capability, "plugin": CAPABILITIES[capability].plugin_id, "result": output}
-        return JSONResponse({"jsonrpc": "2.0", "id": rpc_id, "result": result})
+        return JSONResponse({"jsonrpc": "2.0", "id": call.id, "result": result})
 
     async def agent_card(self, request: Request) -> Response:
-        tenant = request.scope["labkit"].tenant
+        tenant = request.path_params.get("tenant")
         return JSONResponse(agent_card_to_dict(self.card(tenant, extended=False)))
 
     async def resource_metadata(self, request: Request) -> Response:
-        tenant = request.scope["labkit"].tenant
-        suffix = "/mcp" if request.url.path.endswith("/mcp") else "/"
+        return self._metadata(request.path_params.get("tenant"), "/")
+
+    async def resource_metadata_mcp(self, request: Request) -> Response:
+        return self._metadata(request.path_params.get("tenant"), "/mcp")
+
+    def _metadata(self, tenant: str | None, suffix: str) -> Response:
         resource = self.base_url(tenant) + suffix
         return JSONResponse(
             protected_resource_metadata(
@@ -246,15 +266,15 @@ class Agent:
         return JSONResponse(self.signer.jwks())
 
     async def stub_records(self, request: Request) -> Response:
-        """The simulated external API (loopback only)."""
-        client = request.client.host if request.client else ""
-        if client not in ("127.0.0.1", "::1", "localhost"):
-            return JSONResponse({"error": "loopback only"}, 403)
+        """The simulated external API: public to the guard, so it checks its own key (only the agent has it)."""
+        key = request.headers.get(STUB_KEY_HEADER, "")
+        if not hmac.compare_digest(key.encode("utf-8", "surrogateescape"), self.stub_key.encode()):
+            return JSONResponse({"error": "Unauthorized"}, 401)
         try:
-            record = json.loads(await request.body())
+            record = parse_json(await request.body())
         except ValueError:
             return JSONResponse({"error": "invalid JSON"}, 400)
-        self.records.append(record)
+        self.records.append(record)  # a bounded ring
         return JSONResponse({"id": len(self.records), "stored": True}, 201)
 
     @contextlib.asynccontextmanager
@@ -264,12 +284,76 @@ class Agent:
                 yield
             finally:
                 await self.push.aclose()
-                for auth in self.tenants.values():
-                    close = getattr(auth.validator, "aclose", None)
-                    if close is not None:
-                        await close()
+                await self.gate.aclose()
                 if self._tmp is not None:
                     self._tmp.cleanup()
+
+    # -- routes and the guard -----------------------------------------------------------------
+    def routes(self) -> list[BaseRoute]:
+        """The agent's routes, the same under ``/`` and ``/t/{tenant}/``; the stub only at the root."""
+        per_tenant: list[BaseRoute] = [
+            Route("/", self.rpc, methods=["POST"], name="a2a"),
+            Route("/mcp", self.mcp.endpoint, methods=["GET", "POST", "DELETE"], name="mcp"),
+            Route("/.well-known/agent-card.json", self.agent_card, methods=["GET"], name="agent_card"),
+            Route("/.well-known/agent.json", self.agent_card, methods=["GET"], name="agent_card_v03"),
+            Route("/.well-known/oauth-protected-resource", self.resource_metadata, methods=["GET"],
+                  name="resource_metadata"),
+            Route("/.well-known/oauth-protected-resource/mcp", self.resource_metadata_mcp, methods=["GET"],
+                  name="resource_metadata_mcp"),
+            Route("/.well-known/jwks.json", self.jwks, methods=["GET"], name="jwks"),
+        ]
+        stub = Route("/stub/external-api/records", self.stub_records, methods=["POST"], name="stub")
+        return [*per_tenant, stub, Mount("/t/{tenant}", routes=per_tenant)]
+
+    def endpoints(self) -> dict[str, Endpoint]:
+        """How the guard judges each route; routes not named here need a valid token (deny by default)."""
+        public = {name: Endpoint(label=name, public=True) for name in
+                  ("agent_card", "agent_card_v03", "resource_metadata", "resource_metadata_mcp", "jwks", "stub")}
+        return {
+            **public,
+            "a2a": Endpoint(label="/", rpc=self.policy.a2a_call, requirement=Requirement(label="/"),
+                            metadata=self.metadata_url),
+            "mcp": Endpoint(label="/mcp", rpc=self.policy.mcp_call, requirement=Requirement(label="/mcp"),
+                            metadata=lambda tenant: self.metadata_url(tenant, "/mcp")),
+        }
+
+
+class _ThenRelease(Response):
+    """A response that runs ``done`` once, when it starts (the SDK has stored the task by then) or fails."""
+
+    def __init__(self, inner: Response, done: Callable[[], None]) -> None:
+        self.inner = inner
+        self.done = done
+        self.released = False
+
+    def _release(self) -> None:
+        if not self.released:
+            self.released = True
+            self.done()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        async def sending(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                self._release()
+            await send(message)
+
+        try:
+            await self.inner(scope, receive, sending)
+        finally:
+            self._release()
+
+
+class AgentApp:
+    """The sample agent as an ASGI app: the guard in front of the Starlette app; ``agent`` is its state."""
+
+    def __init__(self, agent: Agent) -> None:
+        self.agent = agent
+        self.starlette = Starlette(routes=agent.routes(), lifespan=agent.lifespan)
+        self.guard = OAuth2Guard(self.starlette, gate=agent.gate, routes=self.starlette.routes,
+                                 endpoints=agent.endpoints(), audit=agent.audit, user_factory=LabUser)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.guard(scope, receive, send)
 
 
 def create_app(
@@ -280,24 +364,12 @@ def create_app(
     audit: AuditLog | None = None,
     http: httpx.AsyncClient | None = None,
     sandbox: Path | None = None,
-) -> OAuth2Guard:
+    **limits: int,
+) -> AgentApp:
     """The sample agent as an ASGI app, protected by the guard. ``config``: a SecurityConfig or a YAML path.
 
-    Raises ``ConfigError`` for an invalid configuration file.
+    ``limits``: ``max_tasks``, ``max_push_configs``, ``max_sessions`` per principal. Raises ``ConfigError``
+    for an invalid configuration file.
     """
     cfg = config if isinstance(config, SecurityConfig) else load_config(config or default_config_path())
-    agent = Agent(cfg, public_url=public_url, clock=clock, audit=audit, http=http, sandbox=sandbox)
-    routes = [
-        Route("/", agent.rpc, methods=["POST"]),
-        Route("/mcp", agent.mcp.endpoint, methods=["GET", "POST", "DELETE"]),
-        Route("/.well-known/agent-card.json", agent.agent_card, methods=["GET"]),
-        Route("/.well-known/agent.json", agent.agent_card, methods=["GET"]),
-        Route("/.well-known/oauth-protected-resource", agent.resource_metadata, methods=["GET"]),
-        Route("/.well-known/oauth-protected-resource/mcp", agent.resource_metadata, methods=["GET"]),
-        Route("/.well-known/jwks.json", agent.jwks, methods=["GET"]),
-        Route("/stub/external-api/records", agent.stub_records, methods=["POST"]),
-    ]
-    app = Starlette(routes=routes, lifespan=agent.lifespan)
-    guard = OAuth2Guard(app, tenants=agent.tenants, policy=agent.policy, audit=agent.audit, middleware=agent.middleware)
-    guard.agent = agent  # type: ignore[attr-defined]
-    return guard
+    return AgentApp(Agent(cfg, public_url=public_url, clock=clock, audit=audit, http=http, sandbox=sandbox, **limits))

@@ -10,16 +10,19 @@ import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
 
+from mcp.server.auth.middleware.bearer_auth import authorization_context
 from mcp.server.context import ServerRequestContext
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.server.transport_security import TransportSecuritySettings
 from mcp_types import ListToolsResult, PaginatedRequestParams
-from starlette.types import Receive, Scope, Send
+from starlette.responses import JSONResponse
+from starlette.types import Message, Receive, Scope, Send
 
-from labkit.guard import GuardContext, LabUser
+from labkit.guard import GuardContext
 
 from .plugins import CapabilityError, dumps
+from .policy import LabUser
 
 __all__ = ["AgentMCP", "build_mcp"]
 
@@ -44,7 +47,8 @@ class _FilteredMCPServer(MCPServer):
 class AgentMCP:
     """The MCP server, its two session managers and the ASGI switch between them."""
 
-    def __init__(self, server: _FilteredMCPServer) -> None:
+    def __init__(self, server: _FilteredMCPServer, max_sessions: int = 16) -> None:
+        self.max_sessions = max_sessions  # per principal; the SDK's global cap stays
         security = TransportSecuritySettings(enable_dns_rebinding_protection=False)  # the guard checks tokens
         self.server = server
         self._stateful = server.streamable_http_app(streamable_http_path="/mcp", transport_security=security)
@@ -67,18 +71,60 @@ class _Switch:
 
     def __init__(self, mcp: AgentMCP) -> None:
         self.mcp = mcp
+        self._opening: dict[str, int] = {}  # initialize requests in flight, per principal
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         context: GuardContext | None = scope.get("labkit")
         has_session = any(k == b"mcp-session-id" for k, _ in scope["headers"])
         initialize = context is not None and context.rpc_method == "initialize"
+        user = scope.get("user")
+        if initialize and not has_session and isinstance(user, LabUser):
+            # Per-principal quota: one token cannot fill the session table for everyone else. Sessions being
+            # opened count too, checked and taken in one step (no await between): concurrent opens cannot pass.
+            opening = self._opening.get(user.key, 0)
+            if self._sessions_of(user) + opening >= self.mcp.max_sessions:
+                error = {"code": -32600, "message": f"session quota reached ({self.mcp.max_sessions} per principal)"}
+                await JSONResponse({"jsonrpc": "2.0", "id": context.rpc.id if context and context.rpc else None,
+                                    "error": error}, 429, headers={"Retry-After": "60"})(scope, receive, send)
+                return
+            self._opening[user.key] = opening + 1
+            key, released = user.key, False
+
+            def release() -> None:
+                nonlocal released
+                if not released:
+                    released = True
+                    left = self._opening.pop(key) - 1
+                    if left:
+                        self._opening[key] = left
+
+            async def sending(message: Message) -> None:
+                if message["type"] == "http.response.start":
+                    release()  # the session, if any, is in the SDK's table by now: count it once, as live
+                await send(message)
+
+            try:
+                await self.mcp._stateful(scope, receive, sending)
+            finally:
+                release()
+            return
         if scope["method"] in ("GET", "DELETE") or has_session or initialize:
             await self.mcp._stateful(scope, receive, send)
         else:
             await self.mcp._stateless(scope, receive, send)
 
 
-def build_mcp(agent: Any) -> AgentMCP:
+    def _sessions_of(self, user: Any) -> int:
+        """How many live stateful sessions ``user`` holds (the SDK binds each to its creator)."""
+        if not isinstance(user, LabUser):
+            return 0
+        manager = self.mcp._stateful_manager
+        requestor = authorization_context(user)
+        live = manager._server_instances
+        return sum(1 for sid, owner in manager._session_owners.items() if owner == requestor and sid in live)
+
+
+def build_mcp(agent: Any, *, max_sessions: int = 16) -> AgentMCP:
     """The agent's MCP server with one tool per capability."""
     server = _FilteredMCPServer(name="oauth2-lab-agent", instructions="Tools of the oauth2-lab sample agent.")
     server.agent = agent
@@ -122,4 +168,4 @@ def build_mcp(agent: Any) -> AgentMCP:
     async def admin_status(ctx: Context[Any, Any]) -> str:
         return await call(ctx, "admin_status", {})
 
-    return AgentMCP(server)
+    return AgentMCP(server, max_sessions)

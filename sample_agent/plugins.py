@@ -12,16 +12,33 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Awaitable, Callable
+import re
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-from labkit.config import CapabilitySpec, PluginSpec
+from labkit.config import CapabilitySpec, McpServerSpec, PluginSpec, SecurityConfig
+from labkit.guard import Capability
 
-__all__ = ["CAPABILITIES", "DEFAULT_PLUGINS", "CallContext", "CapabilityDef", "CapabilityError", "merge_plugins"]
+from .policy import AgentPolicy
+
+__all__ = [
+    "CAPABILITIES",
+    "DEFAULT_PLUGINS",
+    "CallContext",
+    "CapabilityDef",
+    "CapabilityError",
+    "PluginMapping",
+    "capability_enabled",
+    "capability_scopes",
+    "endpoint_policy",
+    "map_plugins",
+    "merge_plugins",
+    "plugin_key",
+]
 
 
 class CapabilityError(Exception):
@@ -39,6 +56,7 @@ class CallContext:
     base_url: str
     clock: Callable[[], float]
     stats: Callable[[], dict[str, Any]]
+    stub_key: str = ""
 
 
 Run = Callable[[CallContext, dict[str, Any]], Awaitable[Any]]
@@ -63,9 +81,18 @@ async def _echo(ctx: CallContext, args: dict[str, Any]) -> str:
     return f"echo: {_text(args, 'text')}"
 
 
+MAX_NAME = 255  # bytes per path component, as most file systems allow
+
+
 def _sandboxed(ctx: CallContext, path: str) -> Path:
     root = ctx.sandbox.resolve()
-    target = (root / path).resolve()
+    # Names the file system would refuse are a client error, not a server error: NUL, over-long components.
+    if "\x00" in path or any(len(part.encode("utf-8", "surrogatepass")) > MAX_NAME for part in path.split("/")):
+        raise CapabilityError("invalid file name")
+    try:
+        target = (root / path).resolve()
+    except (OSError, ValueError, RuntimeError):  # a symlink loop, an unencodable name
+        raise CapabilityError("invalid file name") from None
     # Path traversal: anything that resolves outside the sandbox is refused (.., absolute paths, symlinks).
     if not target.is_relative_to(root) or target == root:
         raise CapabilityError("path outside the sandbox")
@@ -79,24 +106,37 @@ async def _list_files(ctx: CallContext, args: dict[str, Any]) -> list[str]:
 
 async def _read_file(ctx: CallContext, args: dict[str, Any]) -> str:
     target = _sandboxed(ctx, _text(args, "path"))
-    if not target.is_file():
-        raise CapabilityError("no such file")
-    return target.read_text(encoding="utf-8", errors="replace")[:65536]
+    try:
+        with target.open("rb") as file:
+            return file.read(65536 * 4).decode("utf-8", errors="replace")[:65536]
+    except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+        raise CapabilityError("no such file") from None
+    except (OSError, UnicodeError):
+        raise CapabilityError("the file cannot be read") from None
 
 
 async def _write_file(ctx: CallContext, args: dict[str, Any]) -> str:
     target = _sandboxed(ctx, _text(args, "path"))
     content = _text(args, "content", limit=65536)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(content, encoding="utf-8")
-    return f"wrote {len(content.encode())} bytes to {target.relative_to(ctx.sandbox.resolve())}"
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(content.encode("utf-8", errors="replace"))
+    except IsADirectoryError:
+        raise CapabilityError("the path is a directory") from None
+    except (FileExistsError, NotADirectoryError):
+        raise CapabilityError("a parent of the path is a file") from None
+    except (OSError, UnicodeError):
+        raise CapabilityError("the file cannot be written") from None
+    written = len(content.encode("utf-8", errors="replace"))
+    return f"wrote {written} bytes to {target.relative_to(ctx.sandbox.resolve())}"
 
 
 async def _write_operation(ctx: CallContext, args: dict[str, Any]) -> dict[str, Any]:
     record = args.get("record", {"note": "hello"})
     async with httpx.AsyncClient(timeout=5, trust_env=False) as client:
         response = await client.post(
-            f"{ctx.base_url}/stub/external-api/records", json={"record": record, "by": ctx.subject}
+            f"{ctx.base_url}/stub/external-api/records", json={"record": record, "by": ctx.subject},
+            headers={"x-lab-stub-key": ctx.stub_key},
         )
     if response.status_code != 201:
         raise CapabilityError(f"external API answered {response.status_code}")
@@ -141,25 +181,150 @@ DEFAULT_PLUGINS: tuple[PluginSpec, ...] = (
 )
 
 
-def merge_plugins(configured: tuple[PluginSpec, ...]) -> dict[str, PluginSpec]:
-    """The agent's plugins with the configuration's settings applied (config wins, by plugin_id)."""
-    merged = {p.plugin_id: p for p in DEFAULT_PLUGINS}
+def plugin_key(plugin_id: str) -> str:
+    """An id as the sample agent spells it: ``agentup-system-tools`` and ``System.Tools`` -> ``system_tools``."""
+    key = re.sub(r"[^a-z0-9]+", "_", plugin_id.lower()).strip("_")
+    return key.removeprefix("agentup_").removesuffix("_plugin")
+
+
+_SAMPLE_PLUGINS = {p.plugin_id: p for p in DEFAULT_PLUGINS}
+
+
+@dataclass(frozen=True)
+class PluginMapping:
+    """How a configuration's plugin, capability and MCP tool ids meet the sample agent's."""
+
+    plugins: dict[str, str]  # the configuration's plugin id -> the sample agent's
+    unmatched_plugins: tuple[str, ...]
+    unmatched_capabilities: tuple[str, ...]  # "plugin.capability"
+    tools: dict[str, str]  # "server:tool" -> the sample capability it protects
+    unmatched_tools: tuple[str, ...]
+    disabled: tuple[str, ...]  # sample plugins or capabilities the configuration turns off
+
+    @property
+    def complete(self) -> bool:
+        """True when every id in the configuration found its sample counterpart."""
+        return not (self.unmatched_plugins or self.unmatched_capabilities or self.unmatched_tools)
+
+    def lines(self) -> list[str]:
+        """The mapping as short lines for a terminal or a notebook."""
+        out = [f"plugin {theirs} -> {ours}" for theirs, ours in sorted(self.plugins.items()) if theirs != ours]
+        out += [f"mcp tool {tool} -> capability {ours}" for tool, ours in sorted(self.tools.items())]
+        out += [f"not in the sample agent (ignored): plugin {p}" for p in self.unmatched_plugins]
+        out += [f"not in the sample agent (ignored): capability {c}" for c in self.unmatched_capabilities]
+        out += [f"not in the sample agent (ignored): mcp tool {t}" for t in self.unmatched_tools]
+        out += [f"disabled by the configuration: {d}" for d in self.disabled]
+        return out
+
+
+def map_plugins(configured: Iterable[PluginSpec], mcp_servers: Iterable[McpServerSpec] = ()) -> PluginMapping:
+    """Match the configuration's ids to the sample agent's (plugins by normalised id, capabilities and MCP
+    tools by capability id)."""
+    plugins: dict[str, str] = {}
+    unmatched: list[str] = []
+    unmatched_caps: list[str] = []
+    disabled: list[str] = []
     for plugin in configured:
-        merged[plugin.plugin_id] = plugin
+        ours = plugin_key(plugin.plugin_id)
+        if ours not in _SAMPLE_PLUGINS:
+            unmatched.append(plugin.plugin_id)
+            continue
+        plugins[plugin.plugin_id] = ours
+        if not plugin.enabled:
+            disabled.append(ours)
+        for cap in plugin.capabilities:
+            known = CAPABILITIES.get(cap.capability_id)
+            if known is None or known.plugin_id != ours:
+                unmatched_caps.append(f"{plugin.plugin_id}.{cap.capability_id}")
+            elif not cap.enabled:
+                disabled.append(f"{ours}.{cap.capability_id}")
+    tools: dict[str, str] = {}
+    unmatched_tools: list[str] = []
+    for server in mcp_servers:
+        for name in server.tool_scopes:
+            tool = name.split(":", 1)[1]
+            if tool in CAPABILITIES and server.enabled:
+                tools[name] = tool
+            else:
+                unmatched_tools.append(name)
+    return PluginMapping(plugins, tuple(unmatched), tuple(unmatched_caps), tools, tuple(unmatched_tools),
+                         tuple(disabled))
+
+
+def merge_plugins(
+    configured: tuple[PluginSpec, ...], mcp_servers: Iterable[McpServerSpec] = ()
+) -> dict[str, PluginSpec]:
+    """The agent's plugins with the configuration's settings applied, keyed by the sample agent's ids.
+
+    A configured plugin matching a sample plugin (see ``plugin_key``) updates it with the settings it
+    writes (what it leaves out, e.g. ``plugin_type`` or the plugin's own scopes, stays as the plugin's code
+    declares it, as in AgentUp); MCP ``tool_scopes`` naming a sample capability add to its scopes.
+    Unmatched plugins are kept under their own id (they protect nothing here); ``map_plugins`` lists them.
+    """
+    merged = dict(_SAMPLE_PLUGINS)
+    for plugin in configured:
+        ours = plugin_key(plugin.plugin_id)
+        if ours in merged and ours in _SAMPLE_PLUGINS:
+            update = {k: getattr(plugin, k) for k in plugin.model_fields_set if k != "plugin_id"}
+            merged[ours] = merged[ours].model_copy(update=update)
+        else:
+            merged[plugin.plugin_id] = plugin
+    mapping = map_plugins(configured, mcp_servers := tuple(mcp_servers))
+    for server in mcp_servers:
+        if not server.enabled:
+            continue
+        for name, scopes in server.tool_scopes.items():
+            capability = CAPABILITIES.get(mapping.tools.get(name, ""))
+            if capability is None:
+                continue
+            spec = merged[capability.plugin_id]
+            current = spec.capability(capability.capability_id)
+            base = list(current.required_scopes if current and current.required_scopes is not None
+                        else capability.scopes)
+            entry = CapabilitySpec(capability_id=capability.capability_id,
+                                   required_scopes=list(dict.fromkeys([*base, *scopes])),
+                                   enabled=current.enabled if current else True,
+                                   middleware=current.middleware if current else None)
+            others = [c for c in spec.capabilities if c.capability_id != capability.capability_id]
+            merged[capability.plugin_id] = spec.model_copy(update={"capabilities": [*others, entry]})
     return merged
 
 
+def capability_enabled(plugin: PluginSpec | None, capability: CapabilityDef) -> bool:
+    """False when the configuration turns the capability (or its plugin) off."""
+    if plugin is None:
+        return True
+    configured = plugin.capability(capability.capability_id)
+    return plugin.enabled and (configured is None or configured.enabled)
+
+
 def capability_scopes(plugin: PluginSpec | None, capability: CapabilityDef) -> tuple[str, ...]:
-    """Plugin scopes plus the capability's own (configured ones replace the built-in defaults)."""
+    """Plugin scopes plus the capability's own (configured ones replace the built-in defaults, as in AgentUp)."""
     own: list[str] = list(capability.scopes)
     if plugin is not None:
-        configured: CapabilitySpec | None = next(
-            (c for c in plugin.capabilities if c.capability_id == capability.capability_id), None
-        )
-        if configured is not None:
+        configured = plugin.capability(capability.capability_id)
+        if configured is not None and configured.required_scopes is not None:
             own = list(configured.required_scopes)
     base = list(plugin.required_scopes) if plugin is not None else []
     return tuple(dict.fromkeys([*base, *own]))
+
+
+def endpoint_policy(cfg: SecurityConfig) -> tuple[AgentPolicy, dict[str, PluginSpec]]:
+    """The sample agent's endpoint policy under ``cfg``: every capability's scopes, plugins merged and mapped.
+
+    Built as the agent builds it (``Agent.__init__``), for ``labkit explain`` and the lessons.
+    """
+    plugins = merge_plugins(cfg.plugins, cfg.mcp_servers)
+    capabilities = {
+        c.capability_id: Capability(
+            c.capability_id, c.plugin_id, capability_scopes(plugins.get(c.plugin_id), c),
+            fresh=bool(plugins.get(c.plugin_id) and plugins[c.plugin_id].oauth2_specific.introspection_required),
+            tool=c.capability_id,
+        )
+        for c in CAPABILITIES.values()
+        if capability_enabled(plugins.get(c.plugin_id), c)
+    }
+    return AgentPolicy(capabilities, {p: tuple(s.required_scopes) for p, s in plugins.items()}), plugins
 
 
 def dumps(value: Any) -> str:

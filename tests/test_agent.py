@@ -60,8 +60,9 @@ def test_seed_curl_plan(lab: Lab) -> None:
 def test_no_token_is_401_without_error_code(lab: Lab) -> None:
     response = rpc(lab, "capabilities")
     assert response.status_code == 401
-    assert response.headers["www-authenticate"] == 'Bearer realm="oauth2-lab"'
-    assert response.json() == {"jsonrpc": "2.0", "id": "t-1", "error": {"code": -32001, "message": "Unauthorized"}}
+    assert response.headers["www-authenticate"] == f'Bearer realm="oauth2-lab", resource_metadata="{lab.agent_url}/.well-known/oauth-protected-resource"'
+    # the body of an unauthenticated request is never read (O(1)): no id to echo
+    assert response.json() == {"jsonrpc": "2.0", "id": None, "error": {"code": -32091, "message": "Unauthorized"}}
     mcp = rpc(lab, "tools/list", path="/mcp")
     challenge = mcp.headers["www-authenticate"]
     assert mcp.status_code == 401 and "error=" not in challenge
@@ -302,7 +303,7 @@ def test_mcp_sdk_client(lab: Lab) -> None:
                 assert result.content[0].text == "echo: via MCP" and not result.is_error
                 with pytest.raises(MCPError) as info:  # the guard answers 403 before the tool runs
                     await client.call_tool("write_operation", {})
-                assert info.value.error.code == -32003
+                assert info.value.error.code == -32093  # the guard's Forbidden (not A2A's -32003)
 
     asyncio.run(scenario())
 
@@ -361,8 +362,8 @@ def test_a2a_sdk_client_v03_compat(lab: Lab) -> None:
 
     asyncio.run(scenario())
     methods = [e.method for e in lab.audit.events()[-3:]]
-    # the compat client speaks v0.3 names
-    assert methods == ["message/send", "agent/getAuthenticatedExtendedCard", "message/send"]
+    # the compat client speaks v0.3 names; the anonymous call is refused before its body is read
+    assert methods == ["message/send", "agent/getAuthenticatedExtendedCard", "POST"]
 
 
 def test_the_validator_runs_once_per_request(lab: Lab) -> None:

@@ -103,12 +103,12 @@ def test_scope_claims_and_hierarchy(keys: Keys) -> None:
     # api:write implies api:read through the hierarchy, so the required scope is met.
     principal = check(v, mint(keys.rsa, scope="openid", permissions=["api:write"]))
     assert principal.scopes == {"openid", "api:write"}  # granted, before expansion
-    assert reason(v, mint(keys.rsa, scope="openid", permissions=["files:read"])) is Reason.SCOPE
+    assert reason(v, mint(keys.rsa, scope="openid", permissions=["files:read"])) is Reason.INSUFFICIENT_SCOPE
 
 
 def test_literal_star_is_not_a_wildcard(keys: Keys) -> None:
     v = validator(oauth2(jwks=keys.jwks(keys.rsa), required_scopes=["api:read"]), scope_hierarchy={"admin": ["*"]})
-    assert reason(v, mint(keys.rsa, scope="*")) is Reason.SCOPE
+    assert reason(v, mint(keys.rsa, scope="*")) is Reason.INSUFFICIENT_SCOPE
     assert check(v, mint(keys.rsa, scope="admin")).scopes == {"admin"}
 
 

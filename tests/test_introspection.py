@@ -92,7 +92,7 @@ def test_an_active_refresh_token_is_not_an_access_token(idp: tuple[IdpState, str
     state, url = idp
     state.active = {"rt": active(token_type="refresh_token"), "at": active(token_type="Bearer")}
     v = make(url, Clock())
-    assert run_and_close(v, outcome(v, "rt")) == "claims"
+    assert run_and_close(v, outcome(v, "rt")) == "token_type"
     v = make(url, Clock())
     assert run_and_close(v, outcome(v, "at")) == "ok"
 
@@ -136,7 +136,7 @@ def test_scopes_and_hierarchy(idp: tuple[IdpState, str]) -> None:
     async def scenario() -> None:
         principal = await v.validate("w")
         assert principal.scopes == {"api:write"} and principal.subject == "bob" and principal.strategy == "introspection"
-        assert await outcome(v, "r") == "scope"
+        assert await outcome(v, "r") == "insufficient_scope"
 
     run_and_close(v, scenario())
 

@@ -68,11 +68,13 @@ def test_wheel_installs_and_works_in_a_fresh_venv(tmp_path: Path) -> None:
     assert version.stdout.strip() == f"labkit (oauth2-lab) {PYPROJECT['project']['version']}"
     checked = run([str(labkit_bin), "validate-config", str(DATA / "seed" / "01_method1_jwt.yml")], cwd=work, env=env)
     assert "valid" in checked.stdout
-    core = "import labkit.auth, labkit.guard, labkit.middleware, labkit.audit, labkit.scopes; import importlib.util as u; "
-    run([str(python), "-c", core + "assert u.find_spec('a2a') is None and u.find_spec('jupyterlab') is None and u.find_spec('pandas') is None"],
-        cwd=work, env=env)
+    core = ("import labkit.auth, labkit.guard, labkit.middleware, labkit.audit, labkit.scopes, labkit.integrations.starlette;"
+            " import importlib.util as u; assert not [m for m in ('a2a', 'mcp', 'fastapi', 'jupyterlab', 'pandas')"
+            " if u.find_spec(m)]")
+    run([str(python), "-c", core], cwd=work, env=env)
 
-    uv_pip_install(python, f"{wheel}[agent]")
+    uv_pip_install(python, f"{wheel}[agent,fastapi]")
+    run([str(python), "-c", "import labkit.integrations.fastapi, labkit.integrations.mcp, labkit.push"], cwd=work, env=env)
     lessons = ("from labkit.cli import _lessons_dir; d = _lessons_dir(None); "
                "print(d, len(list(d.glob('[0-9][0-9]_*.ipynb'))))")
     folder, count = run([str(python), "-c", lessons], cwd=work, env=env).stdout.split()

@@ -102,11 +102,13 @@ def test_client_credentials_basic_and_post(served: tuple[MockProvider, str], htt
 
 def test_resource_parameter_sets_audience(served: tuple[MockProvider, str], http: httpx.Client) -> None:
     _, url = served
-    token = cc_token(http, url, resource="https://agent.example/")["access_token"]
-    assert validate(url, token, jwt_audience="https://agent.example/").subject == "lab-client"
-    bad = token_request(http, url, {"grant_type": "client_credentials", "resource": "not-a-uri"},
-                        auth=("lab-client", "lab-client-secret"))
-    assert bad.status_code == 400 and bad.json()["error"] == "invalid_target"
+    agent = "http://127.0.0.1:9999/mcp"  # a loopback agent's RFC 9728 resource: allowed for lab clients
+    token = cc_token(http, url, resource=agent)["access_token"]
+    assert validate(url, token, jwt_audience=agent).subject == "lab-client"
+    for resource in ("not-a-uri", "https://agent.example/"):  # malformed; not allowed for this client
+        bad = token_request(http, url, {"grant_type": "client_credentials", "resource": resource},
+                            auth=("lab-client", "lab-client-secret"))
+        assert bad.status_code == 400 and bad.json()["error"] == "invalid_target"
 
 
 @pytest.mark.parametrize(

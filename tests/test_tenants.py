@@ -53,9 +53,10 @@ def test_forged_issuer_at_the_root_is_still_verified(lab: Lab) -> None:
     assert call(lab, forged).status_code == 401
 
 
-def test_unknown_tenant_is_404_without_leaking(lab: Lab) -> None:
+def test_unknown_tenant_is_refused_without_leaking(lab: Lab) -> None:
     response = call(lab, lab.token(["api:read"]), "/t/initech")
-    assert response.status_code == 404 and response.json() == {"error": "Not Found"}
+    assert response.status_code == 401 and response.json()["error"]["message"] == "Unauthorized"
+    assert lab.audit.events()[-1].reason == "tenant"
     assert "acme" not in response.text and "globex" not in response.text
 
 

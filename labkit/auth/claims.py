@@ -10,7 +10,14 @@ from typing import Any
 from ..errors import AuthError, Reason
 from ..scopes import ScopeHierarchy, is_scope_token
 
-__all__ = ["ClaimPolicy", "authorize_scopes", "check_claims", "client_of", "extract_scopes"]
+__all__ = [
+    "ClaimPolicy",
+    "authorize_scopes",
+    "check_claims",
+    "client_of",
+    "extract_scopes",
+    "require_access_token",
+]
 
 _SCOPE_ALIASES = ("scope", "scp")  # one concept, two spellings (RFC 8693 vs Microsoft/Okta)
 _CLIENT_CLAIMS = ("client_id", "azp", "cid", "appid")
@@ -40,12 +47,32 @@ def _number(claims: Mapping[str, Any], name: str) -> float | None:
     return float(value)
 
 
+# Every signal a token (or an introspection answer) gives of its kind, and the values that mean "access token".
+# Anything else (a refresh token, an ID token, RFC 8693's N_A, an unknown kind) is refused: deny by default.
+_ACCESS_KINDS: Mapping[str, frozenset[str]] = {
+    "token_type": frozenset({"bearer", "dpop", "access_token"}),  # RFC 7662 §2.2 (RFC 6749 §7.1 types)
+    "token_use": frozenset({"access"}),  # Cognito-style hint, also sent by the lab provider
+    "typ": frozenset({"bearer", "at+jwt", "application/at+jwt", "access", "access_token", "jwt"}),  # Keycloak
+}
+
+
+def require_access_token(claims: Mapping[str, Any]) -> None:
+    """Refuse claims that say they belong to anything but an access token; raises ``AuthError(TOKEN_TYPE)``."""
+    for name, accepted in _ACCESS_KINDS.items():
+        if name not in claims:
+            continue
+        value = claims[name]
+        if not isinstance(value, str) or value.lower() not in accepted:
+            raise AuthError(Reason.TOKEN_TYPE, f"{name} {str(value)[:32]!r} is not an access token")
+
+
 def check_claims(claims: Mapping[str, Any], policy: ClaimPolicy, now: float, *, required: Iterable[str] = ()) -> None:
-    """Check presence, time, issuer and audience claims; raises ``AuthError`` naming the claim.
+    """Check the token kind, presence, time, issuer and audience claims; raises ``AuthError`` naming the claim.
 
     ``iss`` and ``aud`` are compared when present; name them in ``required`` to demand them (JWT does
     when an issuer or audience is configured; RFC 7662 responses may omit them).
     """
+    require_access_token(claims)
     for name in required:
         if name not in claims:
             raise AuthError(Reason.CLAIMS, f"required claim {name!r} is missing")
@@ -127,7 +154,8 @@ def authorize_scopes(granted: frozenset[str], policy: ClaimPolicy) -> frozenset[
         granted = granted & policy.allowed_scopes
     missing = policy.hierarchy.missing(granted, policy.required_scopes)
     if missing:
-        raise AuthError(Reason.SCOPE, f"missing required scope(s): {' '.join(missing)}")
+        raise AuthError(Reason.INSUFFICIENT_SCOPE, f"missing required scope(s): {' '.join(missing)}",
+                        scopes=tuple(policy.required_scopes))
     return granted
 
 

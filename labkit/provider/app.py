@@ -10,14 +10,12 @@ Endpoints (each also under ``/{tenant}/`` for path tenants, with its own issuer,
 from __future__ import annotations
 
 import asyncio
-import base64
 import hmac
-import json
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
-from urllib.parse import parse_qsl
 
+from authlib.common.urls import add_params_to_uri
 from authlib.oauth2.rfc6749.errors import InvalidRequestError, OAuth2Error
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -27,7 +25,8 @@ from starlette.types import Receive, Scope, Send
 
 from .faults import Fault, Faults
 from .models import Client, User
-from .server import LabAuthorizationServer, LabRequest
+from .server import LabAuthorizationServer
+from .wire import basic_credentials, lab_request, read_json, safe_description
 
 __all__ = ["LAB_SCOPES", "MockProvider"]
 
@@ -45,8 +44,6 @@ LAB_SCOPES = (
     "profile",
 )
 LAB_REDIRECTS = ("http://127.0.0.1:8765/callback", "http://localhost:8765/callback")
-MAX_BODY = 64 * 1024
-MAX_VALUE = 8 * 1024
 _RESERVED = {".well-known", "jwks", "authorize", "token", "introspect", "revoke", "applications", "admin", "t"}
 _NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
@@ -54,13 +51,17 @@ _NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 def _default_clients() -> list[Client]:
     """The lab's clients. Their secrets are PUBLIC and LAB-ONLY (documented in the README)."""
     user_grants = ("authorization_code", "refresh_token")
+    # RFC 8707: lab clients may ask for the agent's default audience or any loopback agent URL (RFC 9728 resource)
+    local = True
     clients = [
-        Client("lab-client", "lab-client-secret", scopes=LAB_SCOPES),
-        Client("lab-limited", "lab-limited-secret", scopes=("api:read",)),
-        Client("lab-opaque", "lab-opaque-secret", scopes=LAB_SCOPES, opaque=True),
+        Client("lab-client", "lab-client-secret", scopes=LAB_SCOPES, loopback_resources=local),
+        Client("lab-limited", "lab-limited-secret", scopes=("api:read",), loopback_resources=local),
+        Client("lab-opaque", "lab-opaque-secret", scopes=LAB_SCOPES, opaque=True, loopback_resources=local),
         Client("lab-agent", "lab-agent-secret", grant_types=(), can_introspect=True),
-        Client("lab-app", None, grant_types=user_grants, scopes=LAB_SCOPES, redirect_uris=LAB_REDIRECTS),
-        Client("lab-web", "lab-web-secret", grant_types=user_grants, scopes=LAB_SCOPES, redirect_uris=LAB_REDIRECTS),
+        Client("lab-app", None, grant_types=user_grants, scopes=LAB_SCOPES, redirect_uris=LAB_REDIRECTS,
+               loopback_resources=local),
+        Client("lab-web", "lab-web-secret", grant_types=user_grants, scopes=LAB_SCOPES, redirect_uris=LAB_REDIRECTS,
+               loopback_resources=local),
         Client(
             "Iv1.lab-github-app",
             "lab-github-secret",
@@ -78,6 +79,7 @@ def _default_clients() -> list[Client]:
                 scopes=LAB_SCOPES,
                 redirect_uris=LAB_REDIRECTS,
                 persona=persona,
+                loopback_resources=local,
             )
         )
     return clients
@@ -205,6 +207,8 @@ class MockProvider:
             ("/.well-known/oauth-authorization-server", "metadata", self._metadata, ["GET"]),
             ("/.well-known/openid-configuration", "metadata", self._metadata, ["GET"]),
             ("/jwks", "jwks", self._jwks, ["GET"]),
+            # Keycloak's spelling of the same keys (AgentUp's keycloak template names this path)
+            ("/realms/lab/protocol/openid-connect/certs", "jwks", self._jwks, ["GET"]),
             ("/authorize", "authorize", self._authorize, ["GET"]),
             ("/token", "token", self._token, ["POST"]),
             ("/introspect", "introspect", self._introspect, ["POST"]),
@@ -257,6 +261,7 @@ class MockProvider:
             "introspection_endpoint_auth_methods_supported": auth_methods,
             "revocation_endpoint_auth_methods_supported": auth_methods,
             "code_challenge_methods_supported": ["S256"],
+            "authorization_response_iss_parameter_supported": True,  # RFC 9207 §3
             "scopes_supported": sorted({s for c in server.store.clients.values() for s in c.scopes}),
             "subject_types_supported": ["public"],
             "id_token_signing_alg_values_supported": ["RS256"],
@@ -270,47 +275,53 @@ class MockProvider:
         return JSONResponse(keys, headers={"Cache-Control": "public, max-age=300"})
 
     async def _authorize(self, request: Request, server: LabAuthorizationServer) -> Response:
-        lab_request = await _lab_request(request, form=False)
-        hint = lab_request.payload.data.get("login_hint") or "alice"
+        authorization = await lab_request(request, form=False)
+        hint = authorization.payload.data.get("login_hint") or "alice"
         user = server.store.users.get(hint)
         if user is None:
             raise InvalidRequestError("unknown login_hint (lab users: alice, bob)")
-        grant = server.run(lab_request, lambda r: server.get_consent_grant(request=r, end_user=user))
-        status, body, headers = server.run(
-            lab_request, lambda r: server.create_authorization_response(r, grant_user=user, grant=grant)
-        )
+        try:
+            grant = server.run(authorization, lambda r: server.get_consent_grant(request=r, end_user=user))
+            status, body, headers = server.run(
+                authorization, lambda r: server.create_authorization_response(r, grant_user=user, grant=grant)
+            )
+        except OAuth2Error as error:
+            error.description = safe_description(error.description)
+            status, body, headers = error()
+        if status == 302:
+            # RFC 9207 §2: every authorization response, success or error, names its issuer
+            headers = [(k, add_params_to_uri(v, [("iss", server.issuer())]) if k == "Location" else v)
+                       for k, v in headers]
         return _response(status, body, headers)
 
     async def _token(self, request: Request, server: LabAuthorizationServer) -> Response:
-        lab_request = await _lab_request(request)
-        status, body, headers = server.run(lab_request, server.create_token_response)
+        form = await lab_request(request)
+        status, body, headers = server.run(form, server.create_token_response)
         return _response(status, body, headers)
 
     async def _introspect(self, request: Request, server: LabAuthorizationServer) -> Response:
-        lab_request = await _lab_request(request)
-        status, body, headers = server.run(lab_request, lambda r: server.create_endpoint_response("introspection", r))
+        form = await lab_request(request)
+        status, body, headers = server.run(form, lambda r: server.create_endpoint_response("introspection", r))
         return _response(status, body, headers)
 
     async def _revoke(self, request: Request, server: LabAuthorizationServer) -> Response:
-        lab_request = await _lab_request(request)
-        status, body, headers = server.run(lab_request, lambda r: server.create_endpoint_response("revocation", r))
+        form = await lab_request(request)
+        status, body, headers = server.run(form, lambda r: server.create_endpoint_response("revocation", r))
         return _response(status, body, headers)
 
     async def _github(self, request: Request, server: LabAuthorizationServer) -> Response:
         client = server.store.clients.get(request.path_params["client_id"])
-        credentials = _basic_credentials(request.headers.get("authorization", ""))
-        authenticated = (
-            client is not None
-            and credentials is not None
-            and credentials[0] == client.client_id
-            and client.check_client_secret(credentials[1])
-        )
+        try:
+            client_id, secret = basic_credentials(request.headers)
+        except OAuth2Error:
+            client_id = secret = None
+        authenticated = (client is not None and secret is not None and client_id == client.client_id
+                         and client.check_client_secret(secret))
         if client is None or not authenticated:
             challenge = {"WWW-Authenticate": 'Basic realm="GitHub"'}
             return JSONResponse({"message": "Bad credentials"}, 401, headers=challenge)
-        body = await _bounded_body(request)
         try:
-            token = json.loads(body).get("access_token")
+            token = (await read_json(request)).get("access_token")
         except (ValueError, AttributeError):
             return JSONResponse({"message": "Problems parsing JSON"}, 400)
         record = server.store.find_token(token) if isinstance(token, str) else None
@@ -342,14 +353,14 @@ class MockProvider:
         if not self._admin_ok(request):
             return JSONResponse({"error": "unauthorized"}, 401)
         try:
-            spec = json.loads(await _bounded_body(request))
+            spec = await read_json(request)
             token = self.mint(
                 spec.get("scopes", []), subject=spec.get("subject"), client_id=spec.get("client_id", "lab-client"),
                 lifetime=int(spec.get("lifetime", 3600)), alg=spec.get("alg", "RS256"), persona=spec.get("persona"),
                 tenant=server.tenant,
             )
         except (ValueError, TypeError, KeyError, AttributeError) as exc:
-            return JSONResponse({"error": "invalid_request", "error_description": str(exc)[:200]}, 400)
+            return JSONResponse({"error": "invalid_request", "error_description": safe_description(str(exc))}, 400)
         return JSONResponse({"access_token": token, "token_type": "Bearer"}, headers=_NO_STORE)
 
     async def _admin_faults(self, request: Request, server: LabAuthorizationServer) -> Response:
@@ -359,55 +370,12 @@ class MockProvider:
             self.faults.reset()
         elif request.method == "POST":
             try:
-                spec = json.loads(await _bounded_body(request))
+                spec = await read_json(request)
                 endpoint = spec.pop("endpoint")
                 self.faults.set(endpoint, tenant=server.tenant, **spec)
             except (ValueError, TypeError, KeyError, AttributeError) as exc:
-                return JSONResponse({"error": "invalid_request", "error_description": str(exc)[:200]}, 400)
+                return JSONResponse({"error": "invalid_request", "error_description": safe_description(str(exc))}, 400)
         return JSONResponse({"faults": self.faults.active()})
-
-
-async def _bounded_body(request: Request) -> bytes:
-    body = b""
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > MAX_BODY:
-            raise InvalidRequestError("request body too large")
-    return body
-
-
-async def _lab_request(request: Request, *, form: bool = True) -> LabRequest:
-    """Build the authlib request; refuse wrong content types, oversized or repeated parameters."""
-    query = parse_qsl(request.url.query, keep_blank_values=True)
-    pairs: list[tuple[str, str]] = []
-    if form:
-        content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-        if content_type != "application/x-www-form-urlencoded":
-            raise InvalidRequestError("use Content-Type: application/x-www-form-urlencoded")
-        if query:
-            raise InvalidRequestError("parameters belong in the form body, not the query string")
-        try:
-            text = (await _bounded_body(request)).decode("utf-8")
-            pairs = parse_qsl(text, keep_blank_values=True, strict_parsing=bool(text))
-        except (UnicodeDecodeError, ValueError):
-            raise InvalidRequestError("malformed form body") from None
-    for key, value in [*query, *pairs]:
-        if len(key) > 256 or len(value) > MAX_VALUE or "\x00" in value:
-            raise InvalidRequestError("parameter too large or malformed")
-    headers = {k: v for k, v in request.headers.items()}
-    headers = {k.title(): v for k, v in headers.items()}
-    return LabRequest(request.method, str(request.url), headers, query, pairs)
-
-
-def _basic_credentials(header: str) -> tuple[str, str] | None:
-    scheme, _, value = header.partition(" ")
-    if scheme.lower() != "basic":
-        return None
-    try:
-        user, _, password = base64.b64decode(value, validate=True).decode("utf-8").partition(":")
-    except (ValueError, UnicodeDecodeError):
-        return None
-    return user, password
 
 
 def _response(status: int, body: Any, headers: list[tuple[str, str]]) -> Response:
@@ -423,6 +391,7 @@ def _response(status: int, body: Any, headers: list[tuple[str, str]]) -> Respons
 
 
 def _error_response(error: OAuth2Error) -> Response:
+    error.description = safe_description(error.description)
     status, body, headers = error()
     return _response(status, body, headers)
 

@@ -8,6 +8,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 from authlib.oauth2.rfc6749 import AuthorizationCodeMixin, ClientMixin, InvalidScopeError, TokenMixin
 
@@ -43,6 +44,14 @@ class Client(ClientMixin):  # type: ignore[misc]
     can_introspect: bool = False  # a resource server allowed to introspect any token
     lifetime: int = 3600
     alg: str = "RS256"
+    resources: tuple[str, ...] = ()  # RFC 8707: audiences this client may ask for, besides its default
+    loopback_resources: bool = False  # may also ask for any http(s) resource on 127.0.0.1, ::1 or localhost
+
+    def allows_resource(self, resource: str, default_audience: str) -> bool:
+        """Whether this client may obtain a token for ``resource`` (RFC 8707 §2)."""
+        if resource in (self.audience or default_audience, *self.resources):
+            return True
+        return self.loopback_resources and _is_loopback(resource)
 
     def get_client_id(self) -> str:
         return self.client_id
@@ -56,7 +65,7 @@ class Client(ClientMixin):  # type: ignore[misc]
         requested = scope.split()
         outside = [s for s in requested if s not in self.scopes]
         if outside:
-            raise InvalidScopeError(f"scope not allowed for this client: {' '.join(outside)}"[:200])
+            raise InvalidScopeError("a requested scope is not allowed for this client")
         return " ".join(dict.fromkeys(requested))
 
     def check_redirect_uri(self, redirect_uri: str) -> bool:
@@ -91,7 +100,7 @@ class AuthCode(AuthorizationCodeMixin):  # type: ignore[misc]
     expires_at: float
     code_challenge: str | None = None
     code_challenge_method: str | None = None
-    resource: str | None = None
+    resources: tuple[str, ...] = ()  # RFC 8707: what the grant is for
     used: bool = False
     family: str = ""
 
@@ -124,6 +133,7 @@ class TokenRecord(TokenMixin):  # type: ignore[misc]
     issuer: str | None = None
     jti: str | None = None
     family: str = ""
+    resources: tuple[str, ...] = ()  # refresh tokens: every resource of the grant (RFC 8707 §2.2)
     revoked: bool = False
     rotated: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
@@ -148,6 +158,16 @@ class TokenRecord(TokenMixin):  # type: ignore[misc]
 
     def get_client(self) -> Any:
         return None
+
+
+def _is_loopback(resource: str) -> bool:
+    """An http(s) URL on a loopback host (any port), with no user info."""
+    try:
+        parts = urlsplit(resource)
+    except ValueError:
+        return False
+    return (parts.scheme in ("http", "https") and "@" not in parts.netloc and not parts.fragment
+            and parts.hostname in ("127.0.0.1", "::1", "localhost"))
 
 
 class Store:

@@ -10,7 +10,12 @@ from typing import Any, ClassVar
 
 from authlib.oauth2 import AuthorizationServer
 from authlib.oauth2.rfc6749 import OAuth2Payload, OAuth2Request, grants
-from authlib.oauth2.rfc6749.errors import InvalidRequestError, OAuth2Error
+from authlib.oauth2.rfc6749.errors import (
+    InvalidGrantError,
+    InvalidRequestError,
+    OAuth2Error,
+    UnsupportedResponseTypeError,
+)
 from authlib.oauth2.rfc7009 import RevocationEndpoint
 from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint
@@ -19,15 +24,9 @@ from joserfc import jwt
 from .keys import KeyRing
 from .models import AuthCode, Client, Store, TokenRecord, User, token_hash
 from .personas import persona_issuer, shape_claims
+from .rfc8707 import InvalidTargetError, audience_claim, check_allowed, narrow, requested_resources
 
 __all__ = ["InvalidTargetError", "LabAuthorizationServer", "LabRequest"]
-
-
-class InvalidTargetError(OAuth2Error):  # type: ignore[misc]
-    """RFC 8707 §2: the requested resource is invalid."""
-
-    error = "invalid_target"
-    status_code = 400
 
 
 CODE_LIFETIME = 60
@@ -60,10 +59,10 @@ class LabRequest(OAuth2Request):  # type: ignore[misc]
         datalist: dict[str, list[str]] = {}
         for key, value in [*query, *form]:
             datalist.setdefault(key, []).append(value)
-        # RFC 6749 §3.1, §3.2: parameters MUST NOT be included more than once.
-        repeated = sorted(k for k, v in datalist.items() if len(v) > 1)
+        # RFC 6749 §3.1, §3.2: parameters MUST NOT be included more than once (RFC 8707 §2: resource may).
+        repeated = sorted(k for k, v in datalist.items() if len(v) > 1 and k != "resource")
         if repeated:
-            raise InvalidRequestError(f"parameter repeated: {repeated[0]}"[:100])
+            raise InvalidRequestError("a parameter is repeated")
         self._args = dict(query)
         self._form = dict(form)
         self.payload = _Payload({k: v[0] for k, v in datalist.items()}, datalist)
@@ -114,6 +113,21 @@ class LabAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
     def create_json_request(self, request: LabRequest) -> LabRequest:
         return request
 
+    def handle_error_response(self, request: LabRequest, error: OAuth2Error) -> Any:
+        from .wire import safe_description
+
+        error.description = safe_description(error.description)
+        return super().handle_error_response(request, error)
+
+    def get_authorization_grant(self, request: LabRequest) -> Any:
+        try:
+            return super().get_authorization_grant(request)
+        except UnsupportedResponseTypeError as error:
+            # never repeat the client's value in error_description (RFC 6749 §4.1.2.1)
+            raise UnsupportedResponseTypeError(
+                "response_type must be code", "code", redirect_uri=error.redirect_uri
+            ) from None
+
     def run(self, request: LabRequest, call: Callable[[LabRequest], Any]) -> Any:
         """Run an authlib call with ``request`` as the current request (read by the token generator)."""
         reset = _current.set(request)
@@ -133,7 +147,7 @@ class LabAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
         include_refresh_token: bool = True,
     ) -> dict[str, Any]:
         request = _current.get()
-        audience = _requested_audience(request) or client.audience or self.default_audience
+        audience = getattr(request, "lab_audience", None) or client.audience or self.default_audience
         family = getattr(request, "lab_family", None) or secrets.token_hex(8)
         # Every grant passes through here: requested scopes must be within the client's (invalid_scope).
         scopes = client.get_allowed_scope(scope).split()
@@ -160,6 +174,7 @@ class LabAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
                     subject=user.subject,
                     audience=audience,
                     family=family,
+                    resources=tuple(getattr(request, "lab_resources", None) or [audience]),
                     extra={"audience": audience},
                 ),
             )
@@ -241,7 +256,9 @@ class LabAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
             "active": True,
             "scope": record.scope,
             "client_id": record.client_id,
-            "token_type": "Bearer",
+            # RFC 7662 §2.2 token_type, truthfully: a refresh token is not a Bearer access token.
+            "token_type": "Bearer" if record.kind == "access" else "refresh_token",
+            "token_use": record.kind,  # "access" or "refresh": the hint lesson 02 shows
             "exp": int(record.expires_at),
             "iat": int(record.issued_at),
             "sub": record.subject,
@@ -253,19 +270,6 @@ class LabAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
         if record.jti:
             payload["jti"] = record.jti
         return {k: v for k, v in payload.items() if v is not None}
-
-
-def _requested_audience(request: LabRequest | None) -> str | None:
-    if request is None:
-        return None
-    data = request.payload.data
-    resource, audience = data.get("resource"), data.get("audience")
-    if resource is not None:
-        # RFC 8707 §2: an absolute URI without a fragment.
-        if "://" not in resource or "#" in resource:
-            raise InvalidTargetError("resource must be an absolute URI without a fragment")
-        return str(resource)
-    return str(audience) if audience else None
 
 
 class _StrictPKCE(CodeChallenge):  # type: ignore[misc]
@@ -287,12 +291,67 @@ class _StrictPKCE(CodeChallenge):  # type: ignore[misc]
         super().validate_code_verifier(grant, result)
 
 
+def _bind_resources(grant: Any, granted: tuple[str, ...]) -> None:
+    """Set the token request's audience: the requested resources narrowed from ``granted`` (RFC 8707 §2.2)."""
+    if not granted:
+        server: LabAuthorizationServer = grant.server
+        granted = (grant.request.client.audience or server.default_audience,)
+    resources = narrow(requested_resources(grant.request), granted)
+    grant.request.lab_resources = granted
+    grant.request.lab_audience = audience_claim(resources)
+
+
+def _default_resources(server: LabAuthorizationServer, client: Client, requested: tuple[str, ...]) -> tuple[str, ...]:
+    """What a new grant is for: the requested resources if the client may have them, else its default audience."""
+    check_allowed(client, requested, server.default_audience)
+    return requested or (client.audience or server.default_audience,)
+
+
+def _claim_once(server: LabAuthorizationServer, record: AuthCode | TokenRecord, flag: str) -> None:
+    """Set ``flag`` (``used``/``rotated``) atomically, as the last step; a second claim revokes the grant family.
+
+    Raises ``InvalidGrantError`` on reuse.
+    """
+    with server.store.lock:
+        reused = bool(getattr(record, flag))
+        setattr(record, flag, True)
+    if reused:
+        server.store.revoke_family(record.family)
+        raise InvalidGrantError()
+
+
 class _ClientCredentials(grants.ClientCredentialsGrant):  # type: ignore[misc]
     TOKEN_ENDPOINT_AUTH_METHODS = _CLIENT_AUTH
+
+    def validate_token_request(self) -> None:
+        super().validate_token_request()
+        server: LabAuthorizationServer = self.server
+        _bind_resources(self, _default_resources(server, self.request.client, requested_resources(self.request)))
 
 
 class _AuthorizationCode(grants.AuthorizationCodeGrant):  # type: ignore[misc]
     TOKEN_ENDPOINT_AUTH_METHODS: ClassVar[list[str]] = [*_CLIENT_AUTH, "none"]
+
+    @staticmethod
+    def validate_authorization_redirect_uri(request: LabRequest, client: Client) -> str:
+        redirect_uri = request.payload.redirect_uri
+        # RFC 6749 §3.1.2.3: exact match; never repeat the given URI back (RFC 6749 §4.1.2.1: no redirect)
+        if redirect_uri and not client.check_redirect_uri(redirect_uri):
+            raise InvalidRequestError("redirect_uri is not registered for this client")
+        if not redirect_uri and not client.get_default_redirect_uri():
+            raise InvalidRequestError("Missing 'redirect_uri' in request.", state=request.payload.state)
+        return str(redirect_uri or client.get_default_redirect_uri())
+
+    def validate_authorization_request(self) -> str:
+        redirect_uri: str = super().validate_authorization_request()
+        server: LabAuthorizationServer = self.server
+        try:
+            self.request.lab_resources = _default_resources(server, self.request.client,
+                                                            requested_resources(self.request))
+        except InvalidTargetError as error:
+            error.redirect_uri = redirect_uri  # RFC 8707 §2: an authorization error response
+            raise
+        return redirect_uri
 
     def save_authorization_code(self, code: str, request: LabRequest) -> AuthCode:
         server: LabAuthorizationServer = self.server
@@ -306,7 +365,7 @@ class _AuthorizationCode(grants.AuthorizationCodeGrant):  # type: ignore[misc]
             expires_at=server.clock() + CODE_LIFETIME,
             code_challenge=data.get("code_challenge"),
             code_challenge_method=data.get("code_challenge_method"),
-            resource=data.get("resource"),
+            resources=tuple(getattr(request, "lab_resources", ())),
             family=secrets.token_hex(8),
         )
         with server.store.lock:
@@ -314,22 +373,25 @@ class _AuthorizationCode(grants.AuthorizationCodeGrant):  # type: ignore[misc]
         return record
 
     def query_authorization_code(self, code: str, client: Client) -> AuthCode | None:
+        """The code if it belongs to ``client`` and has not expired (used or not: decided after every check)."""
         server: LabAuthorizationServer = self.server
         with server.store.lock:
             record = server.store.codes.get(token_hash(code))
-        if record is None or record.client_id != client.client_id:
+        if record is None or record.client_id != client.client_id or server.clock() >= record.expires_at:
             return None
-        if record.used:
-            # RFC 6749 §4.1.2: a code used twice revokes what it was exchanged for.
-            server.store.revoke_family(record.family)
-            return None
-        if server.clock() >= record.expires_at:
-            return None
-        self.request.lab_family = record.family
         return record
 
+    def validate_token_request(self) -> None:
+        # authenticate -> ownership -> redirect_uri -> PKCE (authlib and its hook), then resources; only then mutate
+        super().validate_token_request()
+        record: AuthCode = self.request.authorization_code
+        _bind_resources(self, record.resources)
+        # RFC 6749 §4.1.2: a code used twice revokes what it was exchanged for.
+        _claim_once(self.server, record, "used")
+        self.request.lab_family = record.family
+
     def delete_authorization_code(self, authorization_code: AuthCode) -> None:
-        authorization_code.used = True
+        pass  # claimed in validate_token_request, atomically with the reuse check
 
     def authenticate_user(self, authorization_code: AuthCode) -> User:
         return authorization_code.user
@@ -340,24 +402,29 @@ class _RefreshToken(grants.RefreshTokenGrant):  # type: ignore[misc]
     INCLUDE_NEW_REFRESH_TOKEN = True  # rotation
 
     def authenticate_refresh_token(self, refresh_token: str) -> TokenRecord | None:
+        """The refresh token's record (rotated or not: reuse is judged after ownership and request checks)."""
         server: LabAuthorizationServer = self.server
         record = server.store.find_token(refresh_token)
-        if record is None or record.kind != "refresh":
+        if record is None or record.kind != "refresh" or record.is_expired():
             return None
-        if record.rotated:
-            # Reuse of a rotated refresh token: assume theft, revoke the whole family.
-            server.store.revoke_family(record.family)
-            return None
-        if record.is_revoked() or record.is_expired():
-            return None
-        self.request.lab_family = record.family
         return record
+
+    def validate_token_request(self) -> None:
+        # authenticate -> ownership (authlib: check_client) -> scope -> resources; only then mutate
+        super().validate_token_request()
+        record: TokenRecord = self.request.refresh_token
+        _bind_resources(self, record.resources)
+        if record.is_revoked():
+            raise InvalidGrantError()
+        # RFC 9700 §4.14.2: reuse of a rotated refresh token: assume theft, revoke the whole family.
+        _claim_once(self.server, record, "rotated")
+        self.request.lab_family = record.family
 
     def authenticate_user(self, refresh_token: TokenRecord) -> User | None:
         return refresh_token.user
 
     def revoke_old_credential(self, refresh_token: TokenRecord) -> None:
-        refresh_token.rotated = True
+        pass  # rotated in validate_token_request, atomically with the reuse check
 
 
 class _Introspection(IntrospectionEndpoint):  # type: ignore[misc]

@@ -1,4 +1,8 @@
-"""Rendering helpers for widgets: a layered SVG drawing of a scope hierarchy."""
+"""Rendering helpers for widgets: escaped HTML fragments and a layered SVG drawing of a scope hierarchy.
+
+Every value shown in a notebook is escaped here (``html.escape``): lessons render what a learner or a
+provider typed, and an ``<img onerror>`` in a scope name must stay text.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,26 @@ from collections import defaultdict, deque
 
 from ..scopes import WILDCARD, EffectiveScopes, ScopeHierarchy
 
-__all__ = ["hierarchy_svg"]
+__all__ = ["hierarchy_svg", "html_list", "html_pre", "html_text"]
+
+
+def html_text(value: object, *, color: str | None = None, bold: str | None = None) -> str:
+    """``value`` as escaped HTML text, optionally coloured, optionally after a bold (escaped) label."""
+    text = html.escape(str(value))
+    if bold is not None:
+        text = f"<b>{html.escape(bold)}</b> {text}"
+    return f"<span style='color:{color}'>{text}</span>" if color else f"<span>{text}</span>"
+
+
+def html_pre(text: str) -> str:
+    """Preformatted, escaped text (for YAML and other listings)."""
+    return f"<pre>{html.escape(text)}</pre>"
+
+
+def html_list(title: str, items: list[tuple[str, str]]) -> str:
+    """A bold title over a list of ``(code, message)`` items, every part escaped."""
+    lines = "".join(f"<li><code>{html.escape(code)}</code>: {html.escape(message)}</li>" for code, message in items)
+    return f"<p><b>{html.escape(title)}</b></p><ul>{lines}</ul>"
 
 
 def _layers(hierarchy: ScopeHierarchy) -> list[list[str]]:

@@ -8,8 +8,10 @@ from typing import TYPE_CHECKING, Any
 import yaml
 from dotenv import dotenv_values
 
+from .._yaml import parse_yaml
 from ..config import SecurityConfig, validate_security_config
 from ..errors import ConfigError
+from ._render import html_list, html_pre, html_text
 
 if TYPE_CHECKING:
     from ..lab import Lab
@@ -50,12 +52,14 @@ class ConfigBuilderState:
         if self.required_scopes.split():
             oauth2["required_scopes"] = self.required_scopes.split()
         security: dict[str, Any] = {"enabled": True, "type": "oauth2", "oauth2": oauth2}
-        try:
-            hierarchy = yaml.safe_load(self.hierarchy) or {}
-        except yaml.YAMLError:
-            hierarchy = {"<invalid YAML>": []}
-        security["scope_hierarchy"] = hierarchy
+        hierarchy, problems = self._hierarchy()
+        security["scope_hierarchy"] = {"<invalid YAML>": []} if problems else hierarchy
         return {"security": security}
+
+    def _hierarchy(self) -> tuple[Any, list[tuple[str, str]]]:
+        # The same bounded parser as load_config: the text box is a file from anywhere too.
+        hierarchy, problems = parse_yaml(self.hierarchy, "scope_hierarchy")
+        return hierarchy or {}, problems
 
     def yaml(self) -> str:
         """The ``agentup.yml`` text (secrets are shown as written: use ``${VAR}`` for them)."""
@@ -64,6 +68,10 @@ class ConfigBuilderState:
     def validate(self, base_env: dict[str, str] | None = None) -> bool:
         """Validate with ``env`` lines substituted; fills ``errors`` (path, message) or ``config``."""
         env = {**(base_env or {}), **{k: v for k, v in _env_lines(self.env).items() if v is not None}}
+        problems = self._hierarchy()[1]
+        if problems:
+            self.config, self.errors = None, problems
+            return False
         try:
             self.config = validate_security_config(self.document(), env=env)
             self.errors = []
@@ -132,7 +140,7 @@ class ConfigBuilder:
 
     def refresh(self) -> None:
         """Read the form, validate, show YAML and errors."""
-        from IPython.display import Markdown
+        from IPython.display import HTML
 
         for name, widget in self.inputs.items():
             setattr(self.state, name, widget.value)
@@ -141,12 +149,12 @@ class ConfigBuilder:
         base = {"LAB_PROVIDER_URL": self.lab.provider_url} if self.lab is not None else {"LAB_PROVIDER_URL": "http://127.0.0.1"}
         valid = self.state.validate(base)
         self.out.outputs = ()
-        self.out.append_display_data(Markdown(f"```yaml\n{self.state.yaml()}```"))
+        self.out.append_display_data(HTML(html_pre(self.state.yaml())))
         if valid:
-            self.out.append_display_data(Markdown("**valid**"))
+            self.out.append_display_data(HTML(html_text("valid", color="#070")))
         else:
-            lines = "\n".join(f"- `{path}`: {message}" for path, message in self.state.errors)
-            self.out.append_display_data(Markdown(f"**{len(self.state.errors)} error(s)**\n\n{lines}"))
+            errors = [(path or "<root>", message) for path, message in self.state.errors]
+            self.out.append_display_data(HTML(html_list(f"{len(errors)} error(s)", errors)))
 
     def load_into_lab(self) -> bool:
         """Restart the lab's agent with this configuration (only when valid)."""

@@ -9,7 +9,7 @@ import yaml
 
 from ..guard import EndpointPolicy
 from ..scopes import ScopeHierarchy
-from ._render import hierarchy_svg
+from ._render import hierarchy_svg, html_text
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -122,9 +122,9 @@ class ScopeExplorer:
             self.picker.options = known
             self.picker.value = keep
             self.state.granted = set(keep)
-        self.status.value = (f"<span style='color:#b00'>{self.state.error}</span>" if self.state.error
-                             else f"{len(self.state.granted)} granted, "
-                                  f"{int(self.state.table()['effective'].sum())} effective")
+        self.status.value = (html_text(self.state.error, color="#b00") if self.state.error
+                             else html_text(f"{len(self.state.granted)} granted, "
+                                            f"{int(self.state.table()['effective'].sum())} effective"))
         self.out.outputs = ()
         self.out.append_display_data(HTML(self.state.svg()))
         self.out.append_display_data(self.state.table())

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ..lessons import inspect_token
+from ._render import html_text
 
 if TYPE_CHECKING:
     from ..lab import Lab
@@ -70,7 +71,7 @@ class TokenMinter:
 
     def mint(self) -> TokenMinterState:
         """Mint with the current form values; shows claims and the agent's answer."""
-        from IPython.display import Markdown, Pretty
+        from IPython.display import HTML, Pretty
 
         self.state.scopes = list(self.scopes.value)
         self.state.persona = self.persona.value
@@ -79,13 +80,13 @@ class TokenMinter:
         self.state.mint(self.lab)
         self.out.outputs = ()
         if self.state.error:
-            self.out.append_display_data(Markdown(f"**refused by the provider:** `{self.state.error}`"))
+            self.out.append_display_data(HTML(html_text(self.state.error, bold="refused by the provider:")))
         else:
             self.out.append_display_data(Pretty(pprint.pformat(self.state.claims, sort_dicts=True)))
-            verdict = f"agent answered **{self.state.status}**"
+            verdict = f"agent answered {self.state.status}"
             if self.state.reason:
-                verdict += f" (audit reason: `{self.state.reason}`)"
-            self.out.append_display_data(Markdown(verdict))
+                verdict += f" (audit reason: {self.state.reason})"
+            self.out.append_display_data(HTML(html_text(verdict)))
         return self.state
 
     def _ipython_display_(self) -> None:

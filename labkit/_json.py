@@ -1,0 +1,67 @@
+"""Strict, bounded JSON for untrusted input: a nesting limit, no NaN/Infinity, UTF-8 only, and bounded body reads.
+
+``loads_bounded`` raises ``ValueError`` for anything it refuses (never ``RecursionError``);
+``read_bounded`` raises ``BodyTooLargeError`` (a ``ValueError``) once a stream passes its cap.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import AsyncIterator
+from typing import Any
+
+__all__ = ["MAX_DEPTH", "BodyTooLargeError", "loads_bounded", "nesting_depth", "read_bounded"]
+
+MAX_DEPTH = 32
+# a whole string (atomic: no backtracking), a bracket, or a quote that opens a string never closed
+_TOKEN = re.compile(r'"(?>(?:[^"\\]++|\\.)*+)"|[\[\]{}]|"', re.DOTALL)
+
+
+class BodyTooLargeError(ValueError):
+    """A body was longer than the reader's cap."""
+
+
+def nesting_depth(text: str, limit: int = MAX_DEPTH) -> int:
+    """The deepest array/object nesting of valid JSON ``text``, counted up to ``limit`` + 1 (linear, no recursion)."""
+    depth = deepest = 0
+    for match in _TOKEN.finditer(text):
+        lexeme = match.group()
+        if lexeme == '"':
+            break  # an unterminated string: invalid JSON, the parser will say so
+        if lexeme in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+            if deepest > limit:
+                break
+        elif lexeme in "]}":
+            depth -= 1
+    return deepest
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON (RFC 8259 §6)")
+
+
+def loads_bounded(data: bytes | str, *, max_depth: int = MAX_DEPTH) -> Any:
+    """Parse JSON that nests at most ``max_depth`` levels; raises ``ValueError`` (bad UTF-8, syntax, depth, NaN)."""
+    text = data.decode("utf-8") if isinstance(data, bytes) else data  # UnicodeDecodeError is a ValueError
+    openers = text.count("[") + text.count("{")
+    if openers > max_depth and nesting_depth(text, max_depth) > max_depth:
+        raise ValueError(f"JSON nested deeper than {max_depth} levels")
+    try:
+        return json.loads(text, parse_constant=_refuse_constant)
+    except RecursionError:  # pragma: no cover - the depth check comes first
+        raise ValueError("JSON nested too deeply") from None
+
+
+async def read_bounded(chunks: AsyncIterator[bytes], cap: int) -> bytes:
+    """Join a body's chunks, stopping as soon as it passes ``cap`` bytes (raises ``BodyTooLargeError``)."""
+    parts: list[bytes] = []
+    size = 0
+    async for chunk in chunks:
+        size += len(chunk)
+        if size > cap:
+            raise BodyTooLargeError(f"body larger than {cap} bytes")
+        parts.append(chunk)
+    return b"".join(parts)

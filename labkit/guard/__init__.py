@@ -1,0 +1,48 @@
+"""The guard: bearer tokens on every route but the ones an app declares public, one decision per request.
+
+- ``rfc6750``: the strict bearer parser, challenges and the one Reason -> HTTP table;
+- ``jsonrpc``: bounded body read, one strict parse shared with the app, replay;
+- ``policy``: ``Requirement``, ``Capability``, ``EndpointPolicy`` (the app supplies its method table), ``Endpoint``;
+- ``routing``: the route the app will run, found with the app's own router;
+- ``build``: a ``Gate`` from a ``SecurityConfig`` (``gate_for``);
+- ``decision``: ``Gate`` (authenticate, authorize, admit) and the ``Decision`` every integration answers from;
+- ``asgi``: ``OAuth2Guard``, the ASGI middleware (deny by default).
+"""
+
+from __future__ import annotations
+
+from .asgi import GuardContext, OAuth2Guard
+from .build import accepting, gate_for
+from .decision import Admit, Decision, Gate, GuardUser, TenantAuth, principal_key
+from .jsonrpc import BodyError, RpcCall, parse_call, parse_json
+from .policy import Capability, Effect, Endpoint, EndpointPolicy, Requirement
+from .rfc6750 import OUTCOMES, Outcome, bearer_token, challenge
+from .routing import Resolved, resolve
+
+__all__ = [
+    "OUTCOMES",
+    "Admit",
+    "BodyError",
+    "Capability",
+    "Decision",
+    "Effect",
+    "Endpoint",
+    "EndpointPolicy",
+    "Gate",
+    "GuardContext",
+    "GuardUser",
+    "OAuth2Guard",
+    "Outcome",
+    "Requirement",
+    "Resolved",
+    "RpcCall",
+    "TenantAuth",
+    "accepting",
+    "bearer_token",
+    "challenge",
+    "gate_for",
+    "parse_call",
+    "parse_json",
+    "principal_key",
+    "resolve",
+]

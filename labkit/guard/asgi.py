@@ -1,0 +1,227 @@
+"""The ASGI guard: deny by default, judged on the route the app will run, one audited ``Decision`` per request.
+
+Each request takes four steps: **authenticate** (the bearer token, before any body is read: unauthenticated
+requests cost O(1)), **authorize** (the route's requirement; for JSON-RPC routes, from the one strict parse
+of the bounded body, which the app then reuses), **admit** (rate limits), **respond** (pass on, or answer
+with the RFC 6750 table). The route comes from the app's own router (``routing.resolve``) on the scope the
+app receives, so the guard and the router cannot disagree about the path. Routes the app declares public
+pass; every other route, known or not, any method, needs a valid token.
+
+Refusals say only Unauthorized / Forbidden / Too Many Requests (inside a JSON-RPC envelope on JSON-RPC
+routes); the audit event says why.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from starlette.authentication import AuthCredentials, BaseUser
+from starlette.responses import JSONResponse
+from starlette.routing import BaseRoute
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from ..audit import AuditLog
+from ..auth import Principal
+from ..errors import AuthError, Reason
+from ..scopes import EffectiveScopes
+from .decision import Decision, Gate, GuardUser
+from .jsonrpc import MAX_BODY, BodyError, RpcCall, content_length, error_envelope, parse_call, read_body, replay
+from .policy import Endpoint, Requirement
+from .rfc6750 import bearer_token
+from .routing import Resolved, resolve
+
+__all__ = ["GuardContext", "OAuth2Guard"]
+
+UserFactory = Callable[[Principal, EffectiveScopes], BaseUser]
+_MESSAGES = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 413: "Payload Too Large",
+             429: "Too Many Requests"}
+
+
+@dataclass
+class GuardContext:
+    """Per-request facts the guard shares with the app (``scope["labkit"]``)."""
+
+    tenant: str | None
+    route: str | None = None
+    principal: Principal | None = None
+    requirement: Requirement = field(default_factory=Requirement)
+    timings: dict[str, float] = field(default_factory=dict)
+    rpc: RpcCall | None = None  # the parsed JSON-RPC message (the app reuses it instead of parsing again)
+
+    @property
+    def rpc_method(self) -> str | None:
+        """The JSON-RPC method of the call, if any."""
+        return self.rpc.method if self.rpc else None
+
+
+class OAuth2Guard:
+    """ASGI middleware: every route needs a valid token unless ``endpoints`` declares it public.
+
+    ``routes``: the app's routes (``app.routes``), used to find the route a request reaches exactly as the
+    router will; ``endpoints``: how each named route is judged; ``tenant_param``: the path parameter that
+    names the tenant (``Mount("/t/{tenant}", ...)``).
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        gate: Gate,
+        routes: Sequence[BaseRoute],
+        endpoints: Mapping[str, Endpoint],
+        audit: AuditLog,
+        realm: str = "oauth2-lab",
+        tenant_param: str = "tenant",
+        user_factory: UserFactory = GuardUser,
+        max_body: int = MAX_BODY,
+    ) -> None:
+        self.app = app
+        self.gate = gate
+        self.routes = routes
+        self.endpoints = dict(endpoints)
+        self.audit = audit
+        self.realm = realm
+        self.tenant_param = tenant_param
+        self.user_factory = user_factory
+        self.max_body = max_body
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await self.app(scope, receive, send)
+            return
+        if scope["type"] not in ("http", "websocket"):
+            return  # deny by default: an interface the guard does not know never reaches the app
+        resolved = resolve(self.routes, scope)
+        endpoint = self._endpoint(resolved, scope)
+        tenant = resolved.path_params.get(self.tenant_param) if resolved else None
+        context = GuardContext(tenant=str(tenant) if tenant is not None else None,
+                               route=resolved.name if resolved else None)
+        scope = {**scope, "labkit": context}
+        known_tenant = context.tenant is None or context.tenant in self.gate.tenants
+        if endpoint.public and known_tenant:
+            await self.app(scope, receive, send)
+            return
+        await _Request(self, scope, receive, send, endpoint, context).run()
+
+    def _endpoint(self, resolved: Resolved | None, scope: Scope) -> Endpoint:
+        found = self.endpoints.get(resolved.name) if resolved and resolved.name else None
+        if found is not None:
+            return found
+        # Deny by default: unknown paths and undeclared routes need a valid token and nothing more.
+        return Endpoint(label=resolved.name if resolved and resolved.name else "unknown route")
+
+
+class _Request:
+    """One guarded request: authenticate, authorize, admit, respond."""
+
+    def __init__(self, guard: OAuth2Guard, scope: Scope, receive: Receive, send: Send, endpoint: Endpoint,
+                 context: GuardContext) -> None:
+        self.guard, self.scope, self.receive, self.send = guard, scope, receive, send
+        self.endpoint = endpoint
+        self.context = context
+        self.started = time.perf_counter()
+        self.rpc_code: int | None = None
+
+    async def run(self) -> None:
+        guard, scope, context = self.guard, self.scope, self.context
+        token = bearer_token(v for k, v in scope["headers"] if k == b"authorization")
+        if context.tenant is not None and context.tenant not in guard.gate.tenants:
+            decision = Decision(Requirement(), context.tenant, error=AuthError(Reason.TENANT, "unknown tenant"))
+            await self.respond(decision)
+            return
+        found = await guard.gate.authenticate(token, context.tenant)
+        if not found.allowed:
+            await self.respond(found)  # before the body is read: unauthenticated requests cost O(1)
+            return
+        body = b""
+        requirement = self.endpoint.requirement
+        if self.endpoint.rpc is not None and scope["type"] == "http" and scope["method"] == "POST":
+            try:
+                body, context.rpc = await self.read_call()
+            except BodyError as error:
+                self.rpc_code = error.code
+                reason = Reason.SIZE if error.code == -32092 else Reason.INVALID_REQUEST
+                await self.respond(found.refuse(AuthError(reason, str(error))))
+                return
+            requirement = self.endpoint.rpc(context.rpc, found.tenant)
+        context.requirement = requirement
+        decision = await guard.gate.decide(token, requirement, found.tenant, authenticated=found)
+        if not decision.allowed:
+            await self.respond(decision)
+            return
+        await self.pass_on(decision, body)
+
+    async def read_call(self) -> tuple[bytes, RpcCall]:
+        declared = content_length(self.scope["headers"])
+        if declared is not None and (declared < 0 or declared > self.guard.max_body):
+            raise BodyError(-32092 if declared > 0 else -32600, "Content-Length over the cap or malformed")
+        body = await read_body(self.receive, self.guard.max_body)
+        return body, parse_call(body)
+
+    def event(self, decision: Decision) -> dict[str, Any]:
+        requirement = decision.requirement
+        call_method = self.context.rpc_method
+        return {
+            "endpoint": self.endpoint.label,
+            "method": requirement.label or call_method or self.scope.get("method", "WEBSOCKET"),
+            "plugin": requirement.plugin,
+            "tenant": decision.tenant,
+            "latency_ms": (time.perf_counter() - self.started) * 1000,
+        }
+
+    async def respond(self, decision: Decision) -> None:
+        """Answer a refusal from the table and audit it."""
+        assert decision.error is not None  # noqa: S101 - only refusals come here
+        status = decision.status
+        metadata = self.endpoint.metadata(decision.tenant) if self.endpoint.metadata else None
+        headers = decision.headers(self.guard.realm, metadata)
+        self.guard.audit.record(decision.audit_event(status=status, **self.event(decision)))
+        if self.scope["type"] == "websocket":
+            await self.send({"type": "websocket.close", "code": 1008})  # RFC 6455 §7.4.1: policy violation
+            return
+        if self.endpoint.rpc is not None:
+            rpc_id = self.context.rpc.id if self.context.rpc else None
+            body = error_envelope(rpc_id, status)
+            if self.rpc_code is not None:
+                body["error"]["code"] = self.rpc_code
+        else:
+            body = {"error": _MESSAGES.get(status, "Unauthorized")}
+        await JSONResponse(body, status, headers=headers)(self.scope, self.receive, self.send)
+
+    async def pass_on(self, decision: Decision, body: bytes) -> None:
+        """Hand the request to the app with the user set and the body replayed; audit when it answers."""
+        assert decision.principal is not None and decision.effective is not None  # noqa: S101 - allowed
+        guard, scope, context = self.guard, self.scope, self.context
+        context.principal = decision.principal
+        scope["user"] = guard.user_factory(decision.principal, decision.effective)
+        scope["auth"] = AuthCredentials(sorted(decision.effective))
+        status: dict[str, int] = {}
+        recorded = False
+
+        def record() -> None:
+            nonlocal recorded
+            if recorded:
+                return
+            recorded = True
+            allowed = decision.audit_event(status=status.get("status"), **self.event(decision))
+            timings = "; ".join(f"{k}={v:.3f}" for k, v in sorted(context.timings.items()))
+            if timings:
+                allowed = replace(allowed, detail="; ".join(filter(None, (allowed.detail, timings))))
+            guard.audit.record(allowed)
+
+        async def send_wrapper(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status["status"] = message["status"]
+            elif message["type"] == "http.response.body" and not message.get("more_body", False):
+                record()  # before the last byte leaves: a client that reads the log next finds its event
+            await self.send(message)
+
+        receive = replay(body, self.receive) if context.rpc is not None else self.receive
+        try:
+            await guard.app(scope, receive, send_wrapper)
+        finally:
+            record()  # the app failed or sent nothing: the decision is still logged
+

@@ -1,0 +1,213 @@
+"""The one decision every integration shares: authenticate, authorize, admit -> ``Decision``.
+
+``Gate.decide(token, requirement, tenant=...)`` validates the token with the tenant's validator, expands
+its scopes through the tenant's hierarchy, checks the requirement, and applies the admission check (rate
+limits). The ASGI guard, the FastAPI dependency, the Starlette backend and the MCP token verifier all
+answer from the ``Decision`` it returns, through the one table in ``rfc6750``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from starlette.authentication import BaseUser
+
+from ..audit import AuditEvent
+from ..auth import Principal
+from ..auth._compact import b64url_decode, strict_json
+from ..auth.cache import TTLCache, token_key
+from ..errors import AuthError, Reason
+from ..scopes import EffectiveScopes, ScopeHierarchy
+from .policy import Requirement
+from .rfc6750 import challenge, outcome
+
+__all__ = ["Admit", "Decision", "Gate", "GuardUser", "TenantAuth", "principal_key"]
+
+Admit = Callable[[Principal, Requirement], float | None]  # seconds to wait, or None when admitted
+
+
+@dataclass
+class TenantAuth:
+    """One tenant's validator and hierarchy (the default tenant has name None)."""
+
+    name: str | None
+    validator: Any  # a labkit.auth validator: ``await validate(token, fresh=...)``
+    hierarchy: ScopeHierarchy
+    issuers: tuple[str, ...] = ()
+
+
+def principal_key(principal: Principal) -> str:
+    """A stable key for per-principal state (owners, quotas, rate limits): tenant, issuer and identity."""
+    return f"{principal.tenant or '-'}|{principal.issuer or '-'}|{principal.identity}"
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The outcome of one request: allowed (status 200) or refused with a ``Reason``; audited once."""
+
+    requirement: Requirement
+    tenant: str | None = None
+    principal: Principal | None = None
+    effective: EffectiveScopes | None = None
+    error: AuthError | None = None
+    retry_after: int | None = None
+    fresh: bool = False  # validated without a cached verdict
+
+    @property
+    def allowed(self) -> bool:
+        """True when the request may run."""
+        return self.error is None
+
+    @property
+    def reason(self) -> Reason | None:
+        """Why it was refused (None when allowed)."""
+        return self.error.reason if self.error else None
+
+    @property
+    def status(self) -> int:
+        """The HTTP status: 200 when allowed, else the table's."""
+        return 200 if self.error is None else outcome(self.error.reason).status
+
+    def challenge(self, realm: str, resource_metadata: str | None = None) -> str | None:
+        """The ``WWW-Authenticate`` value of a refusal (None when allowed or none is sent)."""
+        if self.error is None:
+            return None
+        return challenge(self.error.reason, realm=realm, scopes=self.error.scopes or self.requirement.scopes,
+                         resource_metadata=resource_metadata)
+
+    def headers(self, realm: str, resource_metadata: str | None = None) -> dict[str, str]:
+        """The response headers of a refusal: the challenge and ``Retry-After``."""
+        headers: dict[str, str] = {}
+        value = self.challenge(realm, resource_metadata)
+        if value:
+            headers["WWW-Authenticate"] = value
+        if self.retry_after is not None:
+            headers["Retry-After"] = str(self.retry_after)
+        return headers
+
+    def audit_event(self, **context: Any) -> AuditEvent:
+        """The audit event of this decision (``context``: endpoint, method, status, latency, ...).
+
+        A refusal after authentication still names who was refused (subject, client, scopes, fingerprint).
+        """
+        if self.error is None:
+            assert self.principal is not None  # noqa: S101 - an allowed decision has a principal
+            return AuditEvent.allow(self.principal, **context)
+        principal = self.principal
+        if principal is not None:
+            context = {"subject": principal.subject, "client": principal.client_id,
+                       "scopes": tuple(sorted(principal.scopes)), "strategy": principal.strategy,
+                       "fingerprint": principal.fingerprint, **context}
+        return AuditEvent.deny(self.error, **context)
+
+    def refuse(self, error: AuthError, retry_after: int | None = None) -> Decision:
+        """This decision, refused with ``error``."""
+        return Decision(self.requirement, self.tenant, self.principal, self.effective, error, retry_after, self.fresh)
+
+
+class GuardUser(BaseUser):
+    """The Starlette user of a guarded request: the principal and its effective scopes."""
+
+    def __init__(self, principal: Principal, effective: EffectiveScopes) -> None:
+        self.principal = principal
+        self.effective = effective
+        self.key = principal_key(principal)
+
+    @property
+    def is_authenticated(self) -> bool:
+        return True
+
+    @property
+    def display_name(self) -> str:
+        return self.key
+
+    @property
+    def identity(self) -> str:
+        return self.principal.identity
+
+
+class Gate:
+    """Tenants' validators and hierarchies plus an admission check: the decision, for any integration."""
+
+    def __init__(self, tenants: Mapping[str | None, TenantAuth], *, admit: Admit | None = None) -> None:
+        self.tenants = dict(tenants)
+        self.admit = admit
+        self._issuers: TTLCache[str] = TTLCache(4096, time.monotonic)
+
+    def tenant_auth(self, tenant: str | None, token: str) -> TenantAuth | None:
+        """The tenant that judges ``token``: the routed one, else (several tenants at the root) by issuer."""
+        if tenant is not None or len(self.tenants) == 1:
+            return self.tenants.get(tenant)
+        # Root endpoints with several tenants: pick the validator by the token's issuer, read unverified only
+        # for this choice; that tenant's validator then checks everything, signature included.
+        issuer = self._unverified_issuer(token)
+        for auth in self.tenants.values():
+            if auth.name is not None and issuer is not None and issuer in auth.issuers:
+                return auth
+        return self.tenants.get(None)
+
+    async def authenticate(self, token: str | None, tenant: str | None = None, *, fresh: bool = False) -> Decision:
+        """Step 1: who the token speaks for (the requirement is checked later by ``decide``)."""
+        base = Decision(Requirement(), tenant)
+        if token is None:
+            return base.refuse(AuthError(Reason.MISSING_TOKEN, "no Bearer credentials in Authorization"))
+        auth = self.tenant_auth(tenant, token)
+        if auth is None:
+            return base.refuse(AuthError(Reason.TENANT, f"no tenant {tenant!r} here" if tenant else
+                                         "the token's issuer belongs to no tenant here"))
+        try:
+            principal: Principal = await auth.validator.validate(token, fresh=fresh)
+        except AuthError as error:
+            return Decision(Requirement(), auth.name, error=error)
+        return Decision(Requirement(), auth.name, principal, auth.hierarchy.expand(principal.scopes), fresh=fresh)
+
+    async def decide(self, token: str | None, requirement: Requirement, tenant: str | None = None, *,
+                     authenticated: Decision | None = None) -> Decision:
+        """Authenticate (unless ``authenticated`` says who already), authorize, admit: one ``Decision``."""
+        found = authenticated or await self.authenticate(token, tenant, fresh=requirement.fresh)
+        if found.allowed and requirement.fresh and not found.fresh:
+            found = await self.authenticate(token, found.tenant, fresh=True)  # introspection_required
+        decision = Decision(requirement, found.tenant, found.principal, found.effective, found.error,
+                            fresh=found.fresh)
+        if not decision.allowed:
+            return decision
+        if requirement.invalid:
+            return decision.refuse(AuthError(Reason.INVALID_REQUEST, requirement.invalid))
+        assert decision.effective is not None and decision.principal is not None  # noqa: S101 - allowed above
+        missing = [s for s in requirement.scopes if not decision.effective.covers(s)]
+        if missing:
+            needs = " ".join(requirement.scopes)
+            detail = f"{requirement.label or 'request'} needs {needs}; missing {' '.join(missing)}"
+            return decision.refuse(AuthError(Reason.INSUFFICIENT_SCOPE, detail, scopes=requirement.scopes))
+        wait = self.admit(decision.principal, requirement) if self.admit else None
+        if wait is not None:
+            limited = AuthError(Reason.RATE_LIMITED, f"{requirement.plugin or requirement.label} rate limit")
+            return decision.refuse(limited, retry_after=max(1, math.ceil(min(wait, 86_400.0))))
+        return decision
+
+    async def aclose(self) -> None:
+        """Close the HTTP clients of every tenant's validator (JWKS, introspection); call it at shutdown."""
+        for auth in self.tenants.values():
+            close = getattr(auth.validator, "aclose", None)
+            if close is not None:
+                await close()
+
+    def _unverified_issuer(self, token: str) -> str | None:
+        key = token_key(token)  # remembered by hash: repeated tokens skip the decoding
+        cached = self._issuers.get(key)
+        if cached is not None:
+            return cached
+        issuer: str | None = None
+        with contextlib.suppress(ValueError, IndexError, AttributeError, TypeError):
+            payload = strict_json(b64url_decode(token.split(".")[1]))
+            found = payload.get("iss")
+            issuer = found if isinstance(found, str) else None
+        # Only a tenant's issuer is remembered: unauthenticated tokens must not fill memory with their strings.
+        if issuer is not None and any(issuer in auth.issuers for auth in self.tenants.values()):
+            self._issuers.put(key, issuer, time.monotonic() + 300)
+        return issuer

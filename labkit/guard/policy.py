@@ -1,0 +1,129 @@
+"""What each call needs: ``Requirement``, capabilities, and the endpoint table an app hands the guard.
+
+The core knows no protocol's method names. An app supplies them: a JSON-RPC method table (scopes, or
+``"plugin:<id>"`` for that plugin's scopes), parameters whose presence has the effect of a guarded method
+(``effects``), and an ``Endpoint`` per route name. A route the app does not declare is protected with no
+extra scope (deny by default); only ``Endpoint(public=True)`` routes pass without a token.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..scopes import EffectiveScopes
+from .jsonrpc import RpcCall
+
+__all__ = ["Capability", "Effect", "Endpoint", "EndpointPolicy", "Requirement", "normalized_key"]
+
+
+@dataclass(frozen=True)
+class Capability:
+    """A plugin capability and the scopes it needs (plugin scopes plus its own)."""
+
+    capability_id: str
+    plugin_id: str
+    scopes: tuple[str, ...]
+    fresh: bool = False  # oauth2_specific.introspection_required
+    tool: str | None = None  # its MCP tool name
+
+
+@dataclass(frozen=True)
+class Requirement:
+    """What one call needs: scopes (all of them, after hierarchy expansion), and where it came from."""
+
+    scopes: tuple[str, ...] = ()
+    label: str = ""
+    plugin: str | None = None
+    capability: str | None = None
+    fresh: bool = False
+    invalid: str | None = None  # a reason to refuse the call as malformed (400 invalid_request)
+
+    def plus(self, scopes: Sequence[str]) -> Requirement:
+        """This requirement with ``scopes`` added (order kept, no repeats)."""
+        return Requirement(tuple(dict.fromkeys([*self.scopes, *scopes])), self.label, self.plugin, self.capability,
+                           self.fresh, self.invalid)
+
+
+@dataclass(frozen=True)
+class Effect:
+    """A parameter whose presence has the effect of a guarded method: ``path`` inside ``params`` needs ``scopes``.
+
+    Keys match as the SDKs read them: protobuf's ``ParseDict`` and pydantic aliases take both
+    ``pushNotificationConfig`` and ``push_notification_config``, so keys compare case- and underscore-blind.
+    """
+
+    path: tuple[str, ...]
+    scopes: tuple[str, ...]
+
+    def present(self, params: Any) -> bool:
+        """True when ``params`` carries a non-empty value at ``path``."""
+        nodes = [params]
+        for key in self.path:
+            wanted = normalized_key(key)
+            nodes = [v for node in nodes if isinstance(node, dict)
+                     for k, v in node.items() if normalized_key(k) == wanted]
+        return any(node not in (None, {}, [], "") for node in nodes)
+
+
+def normalized_key(key: str) -> str:
+    """A member name as loosely as any SDK might read it."""
+    return key.replace("_", "").replace("-", "").lower()
+
+
+MethodRule = tuple[str, ...] | str | None
+
+
+@dataclass
+class EndpointPolicy:
+    """Capabilities, plugin scopes and an app's JSON-RPC method table: what a call needs.
+
+    ``method_scopes`` values: a scope tuple, ``"plugin:<id>"`` (that plugin's scopes) or None (a valid token).
+    ``effects``: per method, parameters that need more scopes when present.
+    """
+
+    capabilities: dict[str, Capability]
+    plugin_scopes: dict[str, tuple[str, ...]]
+    method_scopes: Mapping[str, MethodRule] = field(default_factory=dict)
+    effects: Mapping[str, Sequence[Effect]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.tools = {c.tool: c for c in self.capabilities.values() if c.tool}
+
+    def for_method(self, method: str | None, params: Any) -> Requirement:
+        """The requirement of a JSON-RPC call by its method table and effects (unknown methods: a valid token)."""
+        need = self.method_scopes.get(method or "")
+        if isinstance(need, str):
+            plugin = need.removeprefix("plugin:")
+            requirement = Requirement(self.plugin_scopes.get(plugin, ()), str(method), plugin=plugin)
+        else:
+            requirement = Requirement(need or (), str(method or ""))
+        for effect in self.effects.get(method or "", ()):
+            if effect.present(params):
+                requirement = requirement.plus(effect.scopes)
+        return requirement
+
+    def for_capability(self, capability: Capability, label: str) -> Requirement:
+        """The requirement of running ``capability``."""
+        return Requirement(capability.scopes, label, capability.plugin_id, capability.capability_id, capability.fresh)
+
+    def allowed(self, effective: EffectiveScopes) -> list[Capability]:
+        """The capabilities a grant may use."""
+        return [c for c in self.capabilities.values() if all(effective.covers(s) for s in c.scopes)]
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """How the guard treats one route (by route name).
+
+    ``public``: no token needed. ``rpc``: POST bodies are JSON-RPC and ``rpc(call, tenant)`` gives the requirement.
+    ``requirement``: what any other request to the route needs. ``metadata``: the RFC 9728 metadata URL
+    for a tenant, sent in challenges.
+    """
+
+    label: str
+    public: bool = False
+    rpc: Callable[[RpcCall, str | None], Requirement] | None = None
+    requirement: Requirement = field(default_factory=Requirement)
+    metadata: Callable[[str | None], str] | None = None

@@ -1,0 +1,90 @@
+"""RFC 6750: bearer credentials in ``Authorization``, the challenge, and the one Reason -> HTTP table.
+
+Every component that answers a refused request (the ASGI guard, the FastAPI dependency, the Starlette
+backend, the MCP token verifier) reads ``OUTCOMES``; a test walks every ``Reason`` through it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from ..errors import Reason
+
+__all__ = ["OUTCOMES", "Outcome", "bearer_token", "challenge", "outcome"]
+
+# RFC 6750 §2.1: b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="; the scheme is
+# case-insensitive (RFC 9110 §11.1). One space, as the grammar says; we accept a run of spaces and trailing ones.
+_BEARER = re.compile(r"[Bb][Ee][Aa][Rr][Ee][Rr] +([A-Za-z0-9\-._~+/]+=*) *")
+MAX_AUTHORIZATION = 16_384  # bytes; longer headers are not tokens this lab issues
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How a refusal is answered: HTTP status, RFC 6750 ``error`` code (None: none), whether ``scope=`` is sent."""
+
+    status: int
+    error: str | None
+    scope: bool = False
+    challenge: bool = True  # send WWW-Authenticate at all
+
+
+_INVALID = Outcome(401, "invalid_token")
+OUTCOMES: dict[Reason, Outcome] = {reason: _INVALID for reason in Reason}
+OUTCOMES.update({
+    # RFC 6750 §3.1: a request without credentials gets a bare challenge, no error code.
+    Reason.MISSING_TOKEN: Outcome(401, None),
+    # RFC 6750 §3.1: insufficient_scope is 403 and MAY name the scope needed.
+    Reason.INSUFFICIENT_SCOPE: Outcome(403, "insufficient_scope", scope=True),
+    # RFC 6750 §3.1: invalid_request is 400 (a malformed request, not a bad token).
+    Reason.INVALID_REQUEST: Outcome(400, "invalid_request"),
+    Reason.SIZE: Outcome(413, None, challenge=False),
+    Reason.RATE_LIMITED: Outcome(429, None, challenge=False),
+    # A malformed scope claim is a malformed token: 401 invalid_token, never 403.
+    Reason.SCOPE: _INVALID,
+})
+
+
+def outcome(reason: Reason) -> Outcome:
+    """The answer for ``reason``."""
+    return OUTCOMES[reason]
+
+
+def bearer_token(authorization: Iterable[bytes]) -> str | None:
+    """The token of exactly one ``Authorization: Bearer`` header value, or None.
+
+    Never from the query string or the body (RFC 6750 §2.2/§2.3 are not offered). Several Authorization
+    headers, non-ASCII bytes, another scheme or a token outside the b64token grammar: None.
+    """
+    values = list(authorization)
+    if len(values) != 1 or len(values[0]) > MAX_AUTHORIZATION:
+        return None
+    try:
+        header = values[0].decode("ascii")
+    except UnicodeDecodeError:
+        return None
+    match = _BEARER.fullmatch(header)
+    return match.group(1) if match else None
+
+
+def challenge(
+    reason: Reason, *, realm: str, scopes: Iterable[str] = (), resource_metadata: str | None = None
+) -> str | None:
+    """The ``WWW-Authenticate`` value for a refusal, or None when the outcome sends none."""
+    answer = OUTCOMES[reason]
+    if not answer.challenge:
+        return None
+    parts = [f'Bearer realm="{_quoted(realm)}"']
+    if answer.error:
+        parts.append(f'error="{answer.error}"')
+    if answer.scope:
+        parts.append(f'scope="{_quoted(" ".join(scopes) or "*")}"')
+    if resource_metadata:
+        parts.append(f'resource_metadata="{_quoted(resource_metadata)}"')  # RFC 9728 §5.1
+    return ", ".join(parts)
+
+
+def _quoted(value: str) -> str:
+    # RFC 9110 §5.6.4 quoted-string: keep to visible ASCII without '"' and '\'.
+    return "".join(c for c in value if " " <= c <= "~" and c not in '"\\')

@@ -1,0 +1,18 @@
+"""The guard's decision in other frameworks: thin layers over ``labkit.guard.Gate`` and ``Decision``.
+
+- ``labkit.integrations.fastapi``: ``BearerGuard``, a FastAPI dependency for ``Security(guard, scopes=[...])``
+  (needs the ``fastapi`` extra);
+- ``labkit.integrations.starlette``: ``BearerBackend`` for ``AuthenticationMiddleware`` and ``requires(...)``
+  answering with RFC 6750 challenges;
+- ``labkit.integrations.mcp``: ``GateTokenVerifier``, an mcp SDK ``TokenVerifier``.
+
+Each answers a refusal with the status and ``WWW-Authenticate`` challenge of the one table in
+``labkit.guard.rfc6750``, as the ASGI guard does. This package imports neither FastAPI nor mcp; import the
+submodule you use.
+"""
+
+from __future__ import annotations
+
+from ._common import accepting, audit_decision, closing, gate_for, request_token
+
+__all__ = ["accepting", "audit_decision", "closing", "gate_for", "request_token"]
