@@ -29,7 +29,8 @@ def test_audit_json_prints_the_latest_events_as_lines(tmp_path: Path, capsys: py
     out = capsys.readouterr().out
     assert "\x1b" not in out  # a client's control characters stay escaped
     lines = [json.loads(line) for line in out.splitlines()]
-    assert [e["subject"] for e in lines] == ["user-2\x1b[31m", "user-3\x1b[31m", "user-4\x1b[31m"]
+    assert [e["subject"] for e in lines] == [AuditEvent(decision="allow", subject=f"user-{n}\x1b[31m").subject
+                                             for n in (2, 3, 4)]
 
 
 @pytest.mark.integration
@@ -53,3 +54,11 @@ def test_public_url_is_what_the_metadata_and_card_advertise() -> None:
 def test_serve_refuses_a_public_url_that_is_not_one(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["serve", "--public-url", "javascript:alert(1)"]) == 2
     assert "--public-url must be an http(s) URL" in capsys.readouterr().err
+
+
+def test_audit_json_reports_an_invalid_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "audit.jsonl"
+    path.write_text('{"decision": "allow"}\nnot json\n')
+    assert main(["audit", str(path), "--json"]) == 1
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert lines[0]["decision"] == "allow" and lines[1]["line"] == 2 and lines[1]["invalid"]
