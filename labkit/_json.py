@@ -1,4 +1,8 @@
-"""Strict, bounded JSON for untrusted input: a nesting limit, no NaN/Infinity, UTF-8 only, and bounded body reads.
+"""Strict, bounded JSON for untrusted input, the one parser every edge uses (guard, provider, webhook, audit).
+
+What passes parses the same way in any conforming JSON parser, so what is checked is what runs: UTF-8 only
+(no BOM, no UTF-16/32 sniffing), no duplicate member names, finite numbers only (no ``NaN``, ``Infinity``,
+``1e400``), no unpaired surrogate escapes (RFC 7493 §2.1), bounded nesting.
 
 ``loads_bounded`` raises ``ValueError`` for anything it refuses (never ``RecursionError``);
 ``read_bounded`` raises ``BodyTooLargeError`` (a ``ValueError``) once a stream passes its cap.
@@ -7,6 +11,7 @@
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import AsyncIterator
 from typing import Any
@@ -43,16 +48,52 @@ def _refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON (RFC 8259 §6)")
 
 
+def _unique(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in result:
+            raise ValueError("duplicate member name (RFC 8259 §4)")  # parsers differ on which one wins
+        result[key] = value
+    return result
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError("number out of range (RFC 8259 §6)")
+    return value
+
+
+def _check_strings(value: Any) -> None:
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:  # "\ud800" parses, but no encoder can send it back
+                raise ValueError("a string holds an unpaired surrogate (RFC 7493 §2.1)") from None
+        elif isinstance(item, dict):
+            stack.extend(item)
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+
+
 def loads_bounded(data: bytes | str, *, max_depth: int = MAX_DEPTH) -> Any:
     """Parse JSON that nests at most ``max_depth`` levels; raises ``ValueError`` (bad UTF-8, syntax, depth, NaN)."""
     text = data.decode("utf-8") if isinstance(data, bytes) else data  # UnicodeDecodeError is a ValueError
+    if text.startswith("\ufeff"):
+        raise ValueError("a byte order mark is not JSON (RFC 8259 §8.1)")
     openers = text.count("[") + text.count("{")
     if openers > max_depth and nesting_depth(text, max_depth) > max_depth:
         raise ValueError(f"JSON nested deeper than {max_depth} levels")
     try:
-        return json.loads(text, parse_constant=_refuse_constant)
+        parsed = json.loads(text, parse_constant=_refuse_constant, object_pairs_hook=_unique, parse_float=_finite)
     except RecursionError:  # pragma: no cover - the depth check comes first
         raise ValueError("JSON nested too deeply") from None
+    _check_strings(parsed)
+    return parsed
 
 
 async def read_bounded(chunks: AsyncIterator[bytes], cap: int) -> bytes:

@@ -86,11 +86,16 @@ HOSTILE_LINES = ["[" * 100_000 + "]" * 100_000, json.dumps([1, 2]), json.dumps({
                  json.dumps({"decision": "allow", "time": 1e400}), json.dumps({"decision": "allow", "status": True})]
 
 
+# A lone surrogate escape is not JSON the strict parser reads (RFC 7493 §2.1): that line is an invalid row.
+READABLE = [v for v in HOSTILE if v != "\ud800"]
+BAD_LINES = [json.dumps({"decision": "deny", "method": "\ud800", "time": 1.0}), *HOSTILE_LINES]
+
+
 @pytest.fixture
 def hostile_file(tmp_path: Path) -> Path:
     good = [{"decision": "deny", "reason": "missing_token", "method": v[:500], "endpoint": v[:500], "subject": v[:500],
-             "time": 1.0} for v in HOSTILE]  # lines a writer could have made (each under the 16 KiB line cap)
-    lines = [json.dumps(g) for g in good] + HOSTILE_LINES + [""]
+             "time": 1.0} for v in READABLE]  # lines a writer could have made (each under the 16 KiB line cap)
+    lines = [json.dumps(g) for g in good] + BAD_LINES + [""]
     path = tmp_path / "hostile.jsonl"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8", errors="surrogatepass")
     return path
@@ -100,9 +105,9 @@ def test_hostile_lines_become_invalid_rows_with_their_line_numbers(hostile_file:
     rows = read_audit_file(hostile_file)
     events = [r for _, r in rows if isinstance(r, AuditEvent)]
     invalid = [(n, r) for n, r in rows if isinstance(r, InvalidLine)]
-    assert len(events) == len(HOSTILE) and len(invalid) == len(HOSTILE_LINES)
-    assert [n for n, _ in invalid] == list(range(len(HOSTILE) + 1, len(HOSTILE) + len(HOSTILE_LINES) + 1))
-    with pytest.raises(ValueError, match=rf":{len(HOSTILE) + 1}: not an audit event"):
+    assert len(events) == len(READABLE) and len(invalid) == len(BAD_LINES)
+    assert [n for n, _ in invalid] == list(range(len(READABLE) + 1, len(READABLE) + len(BAD_LINES) + 1))
+    with pytest.raises(ValueError, match=rf":{len(READABLE) + 1}: not an audit event"):
         read_jsonl(hostile_file)
 
 
@@ -113,7 +118,7 @@ def test_labkit_audit_prints_hostile_logs_without_markup_or_control_bytes(
     out, err = capsys.readouterr()
     assert "[/]" in out and "[bold red]x[/]" in out  # shown as text, not parsed as markup
     assert not CONTROL.search(out + err) and "\x1b" not in out
-    assert err == f"labkit audit: {hostile_file}:{len(HOSTILE) + 1}: {len(HOSTILE_LINES)} line(s) are not audit events\n"
+    assert err == f"labkit audit: {hostile_file}:{len(READABLE) + 1}: {len(BAD_LINES)} line(s) are not audit events\n"
     for words in ("invalid", "longer than", "not a JSON object", "decision is not allow or deny"):
         assert words in out
 

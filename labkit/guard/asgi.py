@@ -187,6 +187,8 @@ class _Request:
             body = error_envelope(rpc_id, status)
             if self.rpc_code is not None:
                 body["error"]["code"] = self.rpc_code
+                if self.rpc_code == -32700:
+                    body["error"]["message"] = "Parse error"
         else:
             body = {"error": _MESSAGES.get(status, "Unauthorized")}
         await JSONResponse(body, status, headers=headers)(self.scope, self.receive, self.send)

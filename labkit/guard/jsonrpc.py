@@ -9,13 +9,13 @@ any conforming JSON parser, which is what the SDKs behind the guard use.
 
 from __future__ import annotations
 
-import json
-import math
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from starlette.types import Message, Receive
+
+from .._json import BodyTooLargeError, loads_bounded, read_bounded
 
 __all__ = [
     "CODES",
@@ -73,80 +73,30 @@ def content_length(headers: list[tuple[bytes, bytes]]) -> int | None:
     return int(values[0])
 
 
-async def read_body(receive: Receive, cap: int = MAX_BODY) -> bytes:
-    """The request body, read in chunks and never more than ``cap`` bytes; raises ``BodyError`` beyond it."""
-    chunks: list[bytes] = []
-    size = 0
+async def _chunks(receive: Receive) -> AsyncIterator[bytes]:
     while True:
         message = await receive()
         if message["type"] == "http.disconnect":
-            break
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > cap:
-            raise BodyError(-32092, f"body over {cap} bytes")
-        chunks.append(chunk)
+            return
+        yield message.get("body", b"")
         if not message.get("more_body", False):
-            break
-    return b"".join(chunks)
+            return
 
 
-def _pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    result: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in result:
-            raise BodyError(-32700, "duplicate member name")  # RFC 8259 §4: names SHOULD be unique
-        result[key] = value
-    return result
-
-
-def _finite(text: str) -> float:
-    value = float(text)
-    if not math.isfinite(value):
-        raise BodyError(-32700, "number out of range")
-    return value
-
-
-def _constant(name: str) -> Any:
-    raise BodyError(-32700, f"{name} is not JSON")
-
-
-def _check(value: Any, limit: int) -> None:
-    """Raise ``BodyError`` for nesting deeper than ``limit`` or a string that is not Unicode (a lone surrogate)."""
-    stack: list[tuple[Any, int]] = [(value, 1)]
-    while stack:
-        item, depth = stack.pop()
-        if isinstance(item, str):
-            # RFC 8259 §8.2 / RFC 7493 §2.1: "\ud800" parses in Python but is no string any encoder can send back.
-            try:
-                item.encode("utf-8")
-            except UnicodeEncodeError:
-                raise BodyError(-32700, "a string holds an unpaired surrogate") from None
-        elif isinstance(item, (dict, list)):
-            if depth > limit:
-                raise BodyError(-32700, f"nesting deeper than {limit}")
-            children = [*item, *item.values()] if isinstance(item, dict) else item
-            stack.extend((child, depth + 1) for child in children)
+async def read_body(receive: Receive, cap: int = MAX_BODY) -> bytes:
+    """The request body, read in chunks and never more than ``cap`` bytes; raises ``BodyError`` beyond it."""
+    try:
+        return await read_bounded(_chunks(receive), cap)
+    except BodyTooLargeError:
+        raise BodyError(-32092, f"body over {cap} bytes") from None
 
 
 def parse_json(body: bytes, *, max_depth: int = MAX_DEPTH) -> Any:
-    """Strict JSON (see the module docstring); raises ``BodyError`` (-32700) for anything else."""
+    """Strict JSON (``labkit._json.loads_bounded``: see the module docstring); raises ``BodyError`` (-32700)."""
     try:
-        text = body.decode("utf-8")  # strict: no BOM sniffing, no UTF-16/32
-    except UnicodeDecodeError:
-        raise BodyError(-32700, "body is not UTF-8") from None
-    if text.startswith("\ufeff"):
-        raise BodyError(-32700, "byte order mark")
-    try:
-        data = json.loads(text, object_pairs_hook=_pairs, parse_float=_finite, parse_constant=_constant)
-    except BodyError:
-        raise
-    except RecursionError:
-        raise BodyError(-32700, f"nesting deeper than {max_depth}") from None
-    except ValueError:
-        raise BodyError(-32700, "not JSON") from None
-    _check(data, max_depth)
-    return data
+        return loads_bounded(body, max_depth=max_depth)
+    except ValueError as error:
+        raise BodyError(-32700, str(error)) from None
 
 
 def parse_call(body: bytes) -> RpcCall:
