@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import hmac
-import logging
 import secrets
 import tempfile
 import time
@@ -57,9 +56,6 @@ __all__ = ["Agent", "AgentApp", "create_app", "default_config_path"]
 
 STUB_KEY_HEADER = "x-lab-stub-key"
 _CREATES_TASK = ("SendMessage", "message/send", "SendStreamingMessage", "message/stream")
-
-for _name in ("mcp", "mcp.server", "httpx", "httpx2"):
-    logging.getLogger(_name).setLevel(logging.WARNING)
 
 
 def default_config_path() -> Path:

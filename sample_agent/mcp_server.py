@@ -126,7 +126,8 @@ class _Switch:
 
 def build_mcp(agent: Any, *, max_sessions: int = 16) -> AgentMCP:
     """The agent's MCP server with one tool per capability."""
-    server = _FilteredMCPServer(name="oauth2-lab-agent", instructions="Tools of the oauth2-lab sample agent.")
+    server = _FilteredMCPServer(name="oauth2-lab-agent", instructions="Tools of the oauth2-lab sample agent.",
+                                log_level="WARNING")  # the SDK configures the root logger; keep it quiet
     server.agent = agent
 
     async def call(ctx: Context[Any, Any], capability: str, arguments: dict[str, Any]) -> str:
