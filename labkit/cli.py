@@ -158,6 +158,8 @@ def _serve(args: argparse.Namespace) -> int:
                                      capture_logs=False) as lab:
         print(f"provider: {lab.provider_url}", flush=True)
         print(f"agent: {lab.agent_url}", flush=True)
+        for line in lab.plugin_mapping().lines():  # how the user's plugin ids met the sample agent's
+            print(f"config: {safe_text(line, 300)}", file=sys.stderr)
         print("Ctrl-C stops.", file=sys.stderr, flush=True)
         signum = stops.wait() or 0
     _exit_now(128 + signum)  # as shells report a signal: 130 for SIGINT, 143 for SIGTERM

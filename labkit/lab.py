@@ -100,6 +100,12 @@ class Lab:
         self.logs = LogCapture() if capture_logs else None
         self._started = False
 
+    def plugin_mapping(self) -> Any:
+        """How the configuration's plugin, capability and MCP tool ids met the sample agent's (``PluginMapping``)."""
+        from sample_agent.plugins import map_plugins
+
+        return map_plugins(self.config.plugins, self.config.mcp_servers)
+
     # -- lifecycle ----------------------------------------------------------------------------
     def start(self) -> Lab:
         """Start both servers (well under a second here)."""

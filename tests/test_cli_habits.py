@@ -62,3 +62,30 @@ def test_audit_json_reports_an_invalid_line(tmp_path: Path, capsys: pytest.Captu
     assert main(["audit", str(path), "--json"]) == 1
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert lines[0]["decision"] == "allow" and lines[1]["line"] == 2 and lines[1]["invalid"]
+
+
+@pytest.mark.integration
+def test_serve_lists_how_the_config_met_the_sample_agent() -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    env = {**os.environ, "OAUTH2_CLIENT_ID": "lab-web", "OAUTH2_CLIENT_SECRET": "lab-web-secret"}
+    process = subprocess.Popen([sys.executable, "-m", "labkit.cli", "serve", "--config",
+                                "tests/data/agentup/oauth2_generic.yml"], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        deadline = time.monotonic() + 30
+        lines: list[str] = []
+        while time.monotonic() < deadline:
+            line = process.stderr.readline() if process.stderr else ""
+            lines.append(line)
+            if "Ctrl-C stops." in line or not line:
+                break
+        assert "config: plugin agentup-files -> files\n" in lines
+        assert "config: not in the sample agent (ignored): plugin brave_search\n" in lines
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.communicate(timeout=10)
