@@ -95,7 +95,7 @@ class OAuth2Guard:
         if scope["type"] not in ("http", "websocket"):
             return  # deny by default: an interface the guard does not know never reaches the app
         resolved = resolve(self.routes, scope)
-        endpoint = self._endpoint(resolved, scope)
+        endpoint = self._endpoint(resolved)
         tenant = resolved.path_params.get(self.tenant_param) if resolved else None
         context = GuardContext(tenant=str(tenant) if tenant is not None else None,
                                route=resolved.name if resolved else None)
@@ -106,7 +106,7 @@ class OAuth2Guard:
             return
         await _Request(self, scope, receive, send, endpoint, context).run()
 
-    def _endpoint(self, resolved: Resolved | None, scope: Scope) -> Endpoint:
+    def _endpoint(self, resolved: Resolved | None) -> Endpoint:
         found = self.endpoints.get(resolved.name) if resolved and resolved.name else None
         if found is not None:
             return found
