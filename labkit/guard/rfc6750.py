@@ -10,6 +10,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from ..auth.dpop import DPOP_ALGORITHMS
 from ..errors import Reason
 
 __all__ = ["OUTCOMES", "Outcome", "bearer_token", "challenge", "outcome"]
@@ -28,6 +29,7 @@ class Outcome:
     error: str | None
     scope: bool = False
     challenge: bool = True  # send WWW-Authenticate at all
+    dpop: bool = False  # always answered with a DPoP challenge (RFC 9449 §7.1)
 
 
 _INVALID = Outcome(401, "invalid_token")
@@ -43,6 +45,11 @@ OUTCOMES.update({
     Reason.RATE_LIMITED: Outcome(429, None, challenge=False),
     # A malformed scope claim is a malformed token: 401 invalid_token, never 403.
     Reason.SCOPE: _INVALID,
+    # RFC 9449 §7.1: a bad proof is invalid_dpop_proof; §8: a missing or stale nonce is use_dpop_nonce.
+    Reason.DPOP_PROOF: Outcome(401, "invalid_dpop_proof", dpop=True),
+    Reason.DPOP_NONCE: Outcome(401, "use_dpop_nonce", dpop=True),
+    # RFC 9449 §7.2: a DPoP-bound token presented as Bearer is an invalid token, answered with a DPoP challenge.
+    Reason.DPOP_REQUIRED: Outcome(401, "invalid_token", dpop=True),
 })
 
 
@@ -69,19 +76,28 @@ def bearer_token(authorization: Iterable[bytes]) -> str | None:
 
 
 def challenge(
-    reason: Reason, *, realm: str, scopes: Iterable[str] = (), resource_metadata: str | None = None
+    reason: Reason, *, realm: str, scopes: Iterable[str] = (), resource_metadata: str | None = None,
+    dpop_algs: Iterable[str] | None = None,
 ) -> str | None:
-    """The ``WWW-Authenticate`` value for a refusal, or None when the outcome sends none."""
+    """The ``WWW-Authenticate`` value for a refusal, or None when the outcome sends none.
+
+    ``dpop_algs``: answer with the ``DPoP`` scheme and these ``algs`` (RFC 9449 §7.1), as DPoP reasons always do.
+    """
     answer = OUTCOMES[reason]
     if not answer.challenge:
         return None
-    parts = [f'Bearer realm="{_quoted(realm)}"']
+    if answer.dpop and dpop_algs is None:
+        dpop_algs = DPOP_ALGORITHMS
+    scheme = "Bearer" if dpop_algs is None else "DPoP"
+    parts = [f'{scheme} realm="{_quoted(realm)}"']
     if answer.error:
         parts.append(f'error="{answer.error}"')
     if answer.scope:
         parts.append(f'scope="{_quoted(" ".join(scopes) or "*")}"')
     if resource_metadata:
         parts.append(f'resource_metadata="{_quoted(resource_metadata)}"')  # RFC 9728 §5.1
+    if dpop_algs is not None:
+        parts.append(f'algs="{_quoted(" ".join(dpop_algs))}"')  # RFC 9449 §7.1
     return ", ".join(parts)
 
 
