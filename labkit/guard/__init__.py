@@ -15,10 +15,10 @@ from __future__ import annotations
 from .asgi import GuardContext, OAuth2Guard
 from .build import accepting, gate_for
 from .decision import Admit, Decision, Gate, GuardUser, TenantAuth, principal_key
-from .dpop import DPoPChallenge, DPoPPolicy, Presentation, credentials
+from .dpop import DPoPChallenge, DPoPPolicy, Presentation
 from .jsonrpc import BodyError, RpcCall, parse_call, parse_json
 from .policy import Capability, Effect, Endpoint, EndpointPolicy, Requirement
-from .rfc6750 import OUTCOMES, Outcome, bearer_token, challenge
+from .rfc6750 import OUTCOMES, Outcome, bearer_token, challenge, credentials
 from .routing import Resolved, resolve
 
 __all__ = [

@@ -28,9 +28,10 @@ from ..auth import Principal
 from ..errors import AuthError, Reason
 from ..scopes import EffectiveScopes
 from .decision import Decision, Gate, GuardUser
-from .dpop import Presentation, credentials
+from .dpop import Presentation
 from .jsonrpc import MAX_BODY, BodyError, RpcCall, content_length, error_envelope, parse_call, read_body, replay
 from .policy import Endpoint, Requirement
+from .rfc6750 import credentials
 from .routing import Resolved, resolve
 
 __all__ = ["GuardContext", "OAuth2Guard"]

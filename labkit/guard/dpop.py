@@ -12,20 +12,15 @@ tokens, never with unauthenticated requests. Raises ``AuthError`` (``DPOP_PROOF`
 from __future__ import annotations
 
 import hmac
-import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from ..auth import Principal
 from ..auth.dpop import DPOP_ALGORITHMS, Nonces, ReplayCache, bound_thumbprint, verify_proof
 from ..errors import AuthError, Reason
 
-__all__ = ["DPoPChallenge", "DPoPPolicy", "Presentation", "credentials"]
+__all__ = ["DPoPChallenge", "DPoPPolicy", "Presentation"]
 
-# RFC 9449 §7.1: the DPoP scheme carries a token68 like Bearer (RFC 6750 §2.1's b64token); case-insensitive name.
-_DPOP = re.compile(r"[Dd][Pp][Oo][Pp] +([A-Za-z0-9\-._~+/]+=*) *")
-_BEARER = re.compile(r"[Bb][Ee][Aa][Rr][Ee][Rr] +([A-Za-z0-9\-._~+/]+=*) *")
-MAX_AUTHORIZATION = 16_384
 MAX_PROOF = 8_192
 
 
@@ -46,22 +41,6 @@ class DPoPChallenge:
 
     algs: tuple[str, ...] = DPOP_ALGORITHMS
     nonce: str | None = None
-
-
-def credentials(authorization: Iterable[bytes]) -> tuple[str, str] | None:
-    """``(scheme, token)`` of exactly one ``Authorization: Bearer|DPoP <token>`` header, strictly, or None."""
-    values = list(authorization)
-    if len(values) != 1 or len(values[0]) > MAX_AUTHORIZATION:
-        return None
-    try:
-        header = values[0].decode("ascii")
-    except UnicodeDecodeError:
-        return None
-    for scheme, grammar in (("bearer", _BEARER), ("dpop", _DPOP)):
-        match = grammar.fullmatch(header)
-        if match:
-            return scheme, match.group(1)
-    return None
 
 
 class DPoPPolicy:

@@ -13,11 +13,13 @@ from dataclasses import dataclass
 from ..auth.dpop import DPOP_ALGORITHMS
 from ..errors import Reason
 
-__all__ = ["OUTCOMES", "Outcome", "bearer_token", "challenge", "outcome"]
+__all__ = ["OUTCOMES", "Outcome", "bearer_token", "challenge", "credentials", "outcome"]
 
 # RFC 6750 §2.1: b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="; the scheme is
 # case-insensitive (RFC 9110 §11.1). One space, as the grammar says; we accept a run of spaces and trailing ones.
 _BEARER = re.compile(r"[Bb][Ee][Aa][Rr][Ee][Rr] +([A-Za-z0-9\-._~+/]+=*) *")
+# RFC 9449 §7.1: the DPoP scheme carries the same token68 grammar.
+_DPOP = re.compile(r"[Dd][Pp][Oo][Pp] +([A-Za-z0-9\-._~+/]+=*) *")
 MAX_AUTHORIZATION = 16_384  # bytes; longer headers are not tokens this lab issues
 
 
@@ -58,8 +60,8 @@ def outcome(reason: Reason) -> Outcome:
     return OUTCOMES[reason]
 
 
-def bearer_token(authorization: Iterable[bytes]) -> str | None:
-    """The token of exactly one ``Authorization: Bearer`` header value, or None.
+def credentials(authorization: Iterable[bytes]) -> tuple[str, str] | None:
+    """``(scheme, token)`` of exactly one ``Authorization: Bearer|DPoP <token>`` header value, or None.
 
     Never from the query string or the body (RFC 6750 §2.2/§2.3 are not offered). Several Authorization
     headers, non-ASCII bytes, another scheme or a token outside the b64token grammar: None.
@@ -71,8 +73,17 @@ def bearer_token(authorization: Iterable[bytes]) -> str | None:
         header = values[0].decode("ascii")
     except UnicodeDecodeError:
         return None
-    match = _BEARER.fullmatch(header)
-    return match.group(1) if match else None
+    for scheme, grammar in (("bearer", _BEARER), ("dpop", _DPOP)):
+        match = grammar.fullmatch(header)
+        if match:
+            return scheme, match.group(1)
+    return None
+
+
+def bearer_token(authorization: Iterable[bytes]) -> str | None:
+    """The token of exactly one ``Authorization: Bearer`` header value, or None (see ``credentials``)."""
+    found = credentials(authorization)
+    return found[1] if found is not None and found[0] == "bearer" else None
 
 
 def challenge(
