@@ -74,6 +74,15 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("file", help="path to agentup.yml (a .env beside it is loaded)")
     explain = sub.add_parser("explain", help="the effective policy of an agentup.yml, and where it is weak")
     explain.add_argument("file", help="path to agentup.yml (a .env beside it is loaded)")
+    probe = sub.add_parser("probe", help="what any A2A/MCP agent advertises, and whether it refuses bad tokens")
+    probe.add_argument("url", help="the agent's URL (its root for the A2A card, or an MCP endpoint)")
+    probe.add_argument("--provider", help="the lab provider's URL (lab-client tokens, expired ones by /admin/mint)")
+    probe.add_argument("--client-id", help="a client of the advertised token endpoint (client credentials)")
+    probe.add_argument("--client-secret", help="its secret (default: $LABKIT_PROBE_CLIENT_SECRET)",
+                       default=os.environ.get("LABKIT_PROBE_CLIENT_SECRET"))
+    probe.add_argument("--token-file", help="a file holding one good access token")
+    probe.add_argument("--json", action="store_true", help="print the report as JSON")
+    probe.add_argument("--timeout", type=float, default=15, help="seconds per HTTP call (default 15)")
     return parser
 
 
@@ -334,6 +343,42 @@ def _lab(args: argparse.Namespace) -> int:
     _exit_now(128 + signum)
 
 
+def _probe(args: argparse.Namespace) -> int:
+    """``labkit probe URL``: 0 when every answer is right, 1 when one is wrong or the agent cannot be probed."""
+    import json
+
+    import httpx
+
+    from .probe_tokens import ClientCredentials, LabProvider, TokenFile, TokenSource
+    from .probe_url import discover, probe_url
+
+    if sum(bool(x) for x in (args.provider, args.client_id, args.token_file)) > 1:
+        print("labkit probe: give one of --provider, --client-id/--client-secret, --token-file", file=sys.stderr)
+        return 2
+    if args.client_id and not args.client_secret:
+        print("labkit probe: --client-id needs --client-secret (or $LABKIT_PROBE_CLIENT_SECRET)", file=sys.stderr)
+        return 2
+    try:
+        with httpx.Client(timeout=max(0.1, min(args.timeout, 300)), follow_redirects=False) as http:
+            source: TokenSource | None = None
+            if args.provider:
+                source = LabProvider(args.provider, http)
+            elif args.token_file:
+                source = TokenFile(Path(args.token_file).read_text(encoding="utf-8"))
+            elif args.client_id:
+                endpoint = discover(args.url, http).token_endpoint
+                if endpoint is None:
+                    print("labkit probe: the agent advertises no token endpoint for --client-id", file=sys.stderr)
+                    return 1
+                source = ClientCredentials(endpoint, args.client_id, args.client_secret, http)
+            report = probe_url(args.url, source, http=http)
+    except (ValueError, OSError, UnicodeError, httpx.HTTPError) as exc:
+        print(f"labkit probe: {safe_text(str(exc) or exc.__class__.__name__)}", file=sys.stderr)
+        return 1
+    print(json.dumps(report.to_json(), indent=2) if args.json else report.table())
+    return 0 if report.ok else 1
+
+
 _COMMANDS: dict[str, Any] = {
     "lab": _lab,
     "serve": _serve,
@@ -342,6 +387,7 @@ _COMMANDS: dict[str, Any] = {
     "audit": _audit,
     "validate-config": _validate_config,
     "explain": _explain,
+    "probe": _probe,
 }
 
 

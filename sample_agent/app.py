@@ -346,7 +346,8 @@ class AgentApp:
         self.agent = agent
         self.starlette = Starlette(routes=agent.routes(), lifespan=agent.lifespan)
         self.guard = OAuth2Guard(self.starlette, gate=agent.gate, routes=self.starlette.routes,
-                                 endpoints=agent.endpoints(), audit=agent.audit, user_factory=LabUser)
+                                 endpoints=agent.endpoints(), audit=agent.audit, user_factory=LabUser,
+                                 public_url=agent.public_url)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await self.guard(scope, receive, send)

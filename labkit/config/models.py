@@ -71,6 +71,11 @@ class OAuth2Config(BaseModel):
     token_url: str | None = None
     redirect_uri: str | None = None
     scopes: list[str] | None = None
+    # RFC 9449 (DPoP): opt-in; a DPoP-bound token always needs its proof, whatever these say
+    require_dpop: bool = False  # refuse Bearer presentations: every token must come with a DPoP proof
+    dpop_nonce: bool = False  # demand a server nonce in proofs (RFC 9449 §8: use_dpop_nonce + DPoP-Nonce)
+    dpop_algorithms: list[str] | None = None  # proof algorithms (default: every asymmetric one in the table)
+    dpop_max_age: int = Field(default=60, ge=1, le=300)  # seconds a proof's iat may be from now
     # Authorization
     required_scopes: list[str] = Field(default_factory=list)
     allowed_scopes: list[str] | None = None

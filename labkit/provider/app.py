@@ -266,6 +266,7 @@ class MockProvider:
             "subject_types_supported": ["public"],
             "id_token_signing_alg_values_supported": ["RS256"],
             "token_endpoint_auth_signing_alg_values_supported": ["RS256", "ES256"],
+            "dpop_signing_alg_values_supported": list(server.dpop.algorithms),  # RFC 9449 §5.1
         }
         return JSONResponse(document)
 
@@ -296,7 +297,11 @@ class MockProvider:
 
     async def _token(self, request: Request, server: LabAuthorizationServer) -> Response:
         form = await lab_request(request)
+        # RFC 9449 §5: a DPoP proof binds the token to the client's key; checked before the grant runs
+        form.lab_dpop = server.dpop.check(request.headers, request.headers.getlist("dpop"), f"{server.issuer()}/token")
         status, body, headers = server.run(form, server.create_token_response)
+        if status != 200:
+            server.dpop.release(form.lab_dpop)
         return _response(status, body, headers)
 
     async def _introspect(self, request: Request, server: LabAuthorizationServer) -> Response:

@@ -21,6 +21,7 @@ from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint
 from joserfc import jwt
 
+from .dpop import InvalidDPoPProofError, TokenEndpointDPoP, confirmation
 from .keys import KeyRing
 from .models import AuthCode, Client, Store, TokenRecord, User, token_hash
 from .personas import persona_issuer, shape_claims
@@ -86,6 +87,7 @@ class LabAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
         self.issuer = issuer
         self.store = Store()
         self.keys = KeyRing(tenant or "default", clock)
+        self.dpop = TokenEndpointDPoP(clock)  # RFC 9449 at the token endpoint
         self.default_audience = "api://oauth2-lab-agent"
         self.register_token_generator("default", self._generate)
         self.register_grant(_ClientCredentials)
@@ -151,9 +153,12 @@ class LabAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
         family = getattr(request, "lab_family", None) or secrets.token_hex(8)
         # Every grant passes through here: requested scopes must be within the client's (invalid_scope).
         scopes = client.get_allowed_scope(scope).split()
-        access = self.issue_access_token(client, user, scopes, audience=audience, family=family)
+        proof = getattr(request, "lab_dpop", None)
+        jkt = proof.jkt if proof is not None else None
+        access = self.issue_access_token(client, user, scopes, audience=audience, family=family,
+                                         extra_claims=confirmation(jkt) or None)
         token: dict[str, Any] = {
-            "token_type": "Bearer",
+            "token_type": "DPoP" if jkt else "Bearer",  # RFC 9449 §5
             "access_token": access,
             "expires_in": client.lifetime,
             "scope": " ".join(scopes),
@@ -175,7 +180,7 @@ class LabAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
                     audience=audience,
                     family=family,
                     resources=tuple(getattr(request, "lab_resources", None) or [audience]),
-                    extra={"audience": audience},
+                    extra={"audience": audience, **confirmation(jkt)},  # RFC 9449 §5: bound to the key
                 ),
             )
             token["refresh_token"] = refresh
@@ -217,6 +222,7 @@ class LabAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
             family=family,
         )
         if client.opaque:
+            record.extra = dict(extra_claims or {})  # what introspection reports (cnf, ...)
             token = "lab-at-" + secrets.token_urlsafe(32)
             self.store.add_token(token, record)
             return token
@@ -269,6 +275,10 @@ class LabAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
             payload["username"] = record.user.subject
         if record.jti:
             payload["jti"] = record.jti
+        cnf = record.extra.get("cnf")
+        if record.kind == "access" and isinstance(cnf, dict) and cnf.get("jkt"):
+            payload["cnf"] = {"jkt": cnf["jkt"]}  # RFC 9449 §6.2
+            payload["token_type"] = "DPoP"  # noqa: S105 - a token type name
         return {k: v for k, v in payload.items() if v is not None}
 
 
@@ -416,6 +426,11 @@ class _RefreshToken(grants.RefreshTokenGrant):  # type: ignore[misc]
         _bind_resources(self, record.resources)
         if record.is_revoked():
             raise InvalidGrantError()
+        # RFC 9449 §5: a refresh token bound to a key is usable only with a proof by that key
+        bound = (record.extra.get("cnf") or {}).get("jkt")
+        proof = getattr(self.request, "lab_dpop", None)
+        if bound and (proof is None or proof.jkt != bound):
+            raise InvalidDPoPProofError("the refresh token is bound to another DPoP key")
         # RFC 9700 §4.14.2: reuse of a rotated refresh token: assume theft, revoke the whole family.
         _claim_once(self.server, record, "rotated")
         self.request.lab_family = record.family
