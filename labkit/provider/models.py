@@ -52,6 +52,7 @@ class Client(ClientMixin):  # type: ignore[misc]
     loopback_redirects: bool = False  # RFC 8252 §7.3: a registered loopback redirect matches on any port
     registered_at: float | None = None  # set for clients made by dynamic registration (RFC 7591)
     name: str = ""
+    partial_scopes: bool = False  # RFC 6749 §3.3: grant the allowed part of a request instead of refusing it
 
     def allows_resource(self, resource: str, default_audience: str) -> bool:
         """Whether this client may obtain a token for ``resource`` (RFC 8707 §2)."""
@@ -70,6 +71,9 @@ class Client(ClientMixin):  # type: ignore[misc]
             return " ".join(self.scopes)
         requested = scope.split()
         outside = [s for s in requested if s not in self.scopes]
+        if self.partial_scopes and len(outside) < len(requested):
+            # RFC 6749 §3.3: the server may grant less than requested; the token response says what
+            return " ".join(dict.fromkeys(s for s in requested if s in self.scopes))
         if outside:
             raise InvalidScopeError("a requested scope is not allowed for this client")
         return " ".join(dict.fromkeys(requested))

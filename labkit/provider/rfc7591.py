@@ -99,7 +99,14 @@ class Registration(ClientRegistrationEndpoint):  # type: ignore[misc]
         }
 
     def extract_client_metadata(self, request: Any) -> dict[str, Any]:
-        request.payload.data = _checked(request.payload.data)
+        checked = _checked(request.payload.data)
+        if "scope" in checked:
+            # the registration's scopes are capped by the policy (RFC 7591 §3.2.1: the server may replace them)
+            capped = [s for s in dict.fromkeys(checked["scope"].split()) if s in self.policy.scopes]
+            if not capped:
+                raise InvalidClientMetadataError("none of the requested scopes may be registered")
+            checked["scope"] = " ".join(capped)
+        request.payload.data = checked
         metadata: dict[str, Any] = super().extract_client_metadata(request)
         grant_types = metadata.get("grant_types") or ["authorization_code"]
         redirects = metadata.get("redirect_uris") or []
@@ -140,6 +147,7 @@ class Registration(ClientRegistrationEndpoint):  # type: ignore[misc]
             jwks=client_metadata.get("jwks"),
             loopback_redirects=True,
             registered_at=self.server.clock(),
+            partial_scopes=True,
             name=str(client_metadata.get("client_name", "")),
         )
         store = self.server.store
