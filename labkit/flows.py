@@ -211,6 +211,9 @@ class FlowRecorder:
         """The diagram as a fenced mermaid block (JupyterLab renders it)."""
         return f"```mermaid\n{self.mermaid()}\n```"
 
+    def __repr__(self) -> str:
+        return f"FlowRecorder({len(self.exchanges)} exchanges)"
+
     def _repr_html_(self) -> str:
         head = "".join(f"<th>{html.escape(k)}</th>" for k in ("#", "to", "request", "status", "step", "spec", "sent"))
         body = "".join("<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in row.values()) + "</tr>"

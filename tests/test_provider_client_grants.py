@@ -206,3 +206,15 @@ def test_fuzz_registration_never_5xx(provider: MockProvider, http: TestClient, b
     assert response.status_code in (201, 400), response.text
     if response.status_code == 400:
         assert state(provider) == before
+
+
+def test_the_principal_reads_the_act_chain() -> None:
+    from labkit.auth import Principal
+
+    nested = {"act": {"sub": "agent-b", "act": {"sub": "agent-a", "act": "malformed"}}}
+    assert Principal("alice", frozenset(), claims=nested).actors == ("agent-b", "agent-a")
+    assert Principal("alice", frozenset()).actors == ()
+    deep: dict[str, Any] = {"sub": "x"}
+    for _ in range(50):
+        deep = {"sub": "x", "act": deep}
+    assert len(Principal("alice", frozenset(), claims={"act": deep}).actors) == 8

@@ -28,7 +28,8 @@ async def register_client(request: Request, server: LabAuthorizationServer) -> t
 
 
 def client_listing(server: LabAuthorizationServer) -> list[dict[str, Any]]:
-    """Every client of ``server`` as the admin API shows it: metadata only, never a secret."""
+    """Every client of ``server`` as the admin API shows it (built-in first, then in registration order): metadata
+    only, never a secret."""
     with server.store.lock:
         clients = list(server.store.clients.values())
     return [
@@ -43,7 +44,7 @@ def client_listing(server: LabAuthorizationServer) -> list[dict[str, Any]]:
             "scopes": list(c.scopes),
             "redirect_uris": list(c.redirect_uris),
         }
-        for c in sorted(clients, key=lambda c: (c.registered_at is not None, c.client_id))
+        for c in sorted(clients, key=lambda c: c.registered_at is not None)  # stable: registration order
     ]
 
 
