@@ -147,7 +147,7 @@ class FlowRecorder:
         sent = _params(str(url.query.decode() if isinstance(url.query, bytes) else url.query))
         try:
             content = bytes(request.content or b"")
-        except Exception:  # a streamed request body the client never buffered: nothing to show  # noqa: BLE001
+        except Exception:  # a streamed request body the client never buffered: nothing to show
             content = b""
         content_type = request.headers.get("content-type", "")
         if "x-www-form-urlencoded" in content_type:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 from urllib.parse import urlencode
 
 import httpx2
@@ -130,12 +130,12 @@ def code_flow_auth(lab: Lab, recorder: FlowRecorder, callback: LoopbackCallback,
 
     metadata = OAuthClientMetadata(redirect_uris=[AnyUrl(callback.redirect_uri)], client_name=client_name,
                                    grant_types=["authorization_code", "refresh_token"],
-                                   token_endpoint_auth_method="none")
+                                   token_endpoint_auth_method="none")  # noqa: S106 - a method name
     return OAuthClientProvider(f"{lab.agent_url}/mcp", metadata, storage or MemoryTokenStorage(),
                                redirect_handler=open_browser, callback_handler=callback.result)
 
 
-def client_credentials_auth(lab: Lab, *, client_id: str = "lab-client", client_secret: str = "lab-client-secret",
+def client_credentials_auth(lab: Lab, *, client_id: str = "lab-client", client_secret: str = "lab-client-secret",  # noqa: S107 - public lab secret
                             scope: str = "api:read") -> ClientCredentialsOAuthProvider:
     """The mcp SDK's ``ClientCredentialsOAuthProvider`` for a lab client (machine to machine)."""
     return ClientCredentialsOAuthProvider(f"{lab.agent_url}/mcp", MemoryTokenStorage(), client_id, client_secret,
@@ -152,7 +152,7 @@ def private_key_jwt_auth(lab: Lab, *, client_id: str, private_key_pem: str, algo
 
 
 def identity_assertion_auth(lab: Lab, recorder: FlowRecorder, *, user: str = "alice",
-                            client_id: str = "lab-enterprise", client_secret: str = "lab-enterprise-secret",
+                            client_id: str = "lab-enterprise", client_secret: str = "lab-enterprise-secret",  # noqa: S107 - public lab secret
                             scope: str = "api:read") -> IdentityAssertionOAuthProvider:
     """The mcp SDK's ``IdentityAssertionOAuthProvider`` (SEP-990): an ID-JAG from the lab's enterprise IdP
     (leg 1, over HTTP, recorded), redeemed by the SDK with the JWT-bearer grant (leg 2)."""

@@ -24,7 +24,7 @@ from joserfc.jwk import KeySet
 from .idp import ID_JAG_TYP
 from .rfc8707 import bind_resources, default_resources, requested_resources
 
-__all__ = ["JWT_BEARER", "MAX_ASSERTION_LIFETIME", "IdentityAssertionGrant", "PrivateKeyJWT"]
+__all__ = ["JWT_BEARER", "MAX_ASSERTION_LIFETIME", "IdentityAssertionGrant", "PrivateKeyJWT", "respond_without_refresh"]
 
 JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 MAX_ASSERTION_LIFETIME = 3600  # an assertion valid for longer is refused: the jti cache stays bounded
@@ -55,6 +55,15 @@ def _decode(assertion: str, keys: dict[str, Any] | None, error: type[Exception])
     except (JoseError, ValueError, TypeError, KeyError):
         raise error("the assertion could not be verified") from None
     return dict(token.claims), token.header
+
+
+def respond_without_refresh(grant: Any) -> tuple[int, dict[str, Any], list[tuple[str, str]]]:
+    """Issue an access token for a validated ``grant`` (scope in ``lab_scope``); no refresh token (RFC 7523 §2.1,
+    RFC 8693 §2.2.1: the client can repeat the grant)."""
+    token: dict[str, Any] = grant.generate_token(scope=grant.request.lab_scope, user=grant.request.user,
+                                                 include_refresh_token=False)
+    grant.save_token(token)
+    return 200, token, grant.TOKEN_RESPONSE_HEADER
 
 
 class PrivateKeyJWT(JWTBearerClientAssertion):  # type: ignore[misc]
@@ -182,7 +191,4 @@ class IdentityAssertionGrant(JWTBearerGrant):  # type: ignore[misc]
         self.request.lab_scope = client.get_allowed_scope(" ".join(wanted))
 
     def create_token_response(self) -> tuple[int, dict[str, Any], list[tuple[str, str]]]:
-        token = self.generate_token(scope=self.request.lab_scope, user=self.request.user,
-                                    include_refresh_token=False)
-        self.save_token(token)
-        return 200, token, self.TOKEN_RESPONSE_HEADER
+        return respond_without_refresh(self)

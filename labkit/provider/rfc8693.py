@@ -24,6 +24,7 @@ from authlib.oauth2.rfc6749.errors import (
 )
 
 from .models import Client, TokenRecord, User
+from .rfc7523 import respond_without_refresh
 from .rfc8707 import bind_resources, default_resources, requested_resources
 
 __all__ = ["ACCESS_TOKEN_TYPE", "JWT_TOKEN_TYPE", "TOKEN_EXCHANGE", "TokenExchangeGrant"]
@@ -117,7 +118,4 @@ class TokenExchangeGrant(BaseGrant, TokenEndpointMixin):  # type: ignore[misc]
         self.request.lab_scope = client.get_allowed_scope(" ".join(wanted))
 
     def create_token_response(self) -> tuple[int, dict[str, Any], list[tuple[str, str]]]:
-        token = self.generate_token(scope=self.request.lab_scope, user=self.request.user,
-                                    include_refresh_token=False)
-        self.save_token(token)
-        return 200, token, self.TOKEN_RESPONSE_HEADER
+        return respond_without_refresh(self)
