@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import secrets
 import warnings
 from collections.abc import Callable
@@ -254,7 +255,7 @@ class LabAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
             "aud": audience,
             "client_id": client.client_id,
             "iat": int(now),
-            "exp": int(now + life),
+            "exp": math.ceil(now + life),  # rounded up: a 1-second token lives at least 1 second
             "jti": jti,
             "scope": " ".join(scopes),
         }
