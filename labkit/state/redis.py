@@ -58,7 +58,7 @@ class RedisLimiter:
     def __init__(self, url: str, item: RateLimitItemPerSecond, *, prefix: str, name: str) -> None:
         self.item = item
         self.name = name
-        self.storage = RedisStorage("async+" + url, key_prefix=f"{prefix}:limits")
+        self.storage = RedisStorage("async+" + url, key_prefix=f"{prefix}:limits", implementation="redispy")
         self.strategy = MovingWindowRateLimiter(self.storage)
 
     async def acquire(self, key: str) -> float | None:
