@@ -260,7 +260,7 @@ class StateConfig(BaseModel):
     database_url: str | None = Field(default=None, repr=False)
     push_signing_key: str | None = None  # a PEM or JWK (JSON) file with an EC P-256 private key
     push_previous_keys: list[str] = Field(default_factory=list)  # still published (rotation grace), never used
-    key_prefix: str = Field(default="labkit", min_length=1, max_length=64, pattern=r"[A-Za-z0-9_.:-]+")
+    key_prefix: str = Field(default="labkit", min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")
     mcp_stateless: bool | None = None  # None: stateless exactly when redis_url is set (replicas)
 
     @property

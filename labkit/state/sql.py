@@ -46,5 +46,5 @@ def open_sql_stores(database_url: str) -> SqlStores:
     if database_url.startswith("postgresql"):
         options.update(pool_size=5, max_overflow=10)
     engine = create_async_engine(database_url, **options)
-    return SqlStores(engine, DatabaseTaskStore(engine, table_name="a2a_tasks"),
-                     DatabasePushNotificationConfigStore(engine, table_name="a2a_push_configs"))
+    # the SDK's own table names: another name makes it declare a model class per store (one per agent built)
+    return SqlStores(engine, DatabaseTaskStore(engine), DatabasePushNotificationConfigStore(engine))
