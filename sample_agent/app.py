@@ -106,6 +106,7 @@ class Agent:
         max_push_configs: int = MAX_PUSH_CONFIGS,
         max_sessions: int = 16,
     ) -> None:
+        signing_keys = _signing_keys(cfg)  # a bad key file is a ConfigError before anything is allocated
         self.cfg = cfg
         self.public_url = public_url.rstrip("/")
         self.clock = clock or time.time
@@ -123,7 +124,7 @@ class Agent:
         self.tenants = self.gate.tenants
         self.records: deque[Any] = deque(maxlen=1000)
         self.stub_key = secrets.token_urlsafe(32)  # the stub service is public to the guard, private to us
-        self.signer = AgentSigner(self.public_url, self.clock, *_signing_keys(cfg))
+        self.signer = AgentSigner(self.public_url, self.clock, *signing_keys)
         self.push_policy = PushPolicy(cfg.push)
         sql = self.state.sql
         push_store = CappedPushConfigStore(sql.push_configs if sql else InMemoryPushNotificationConfigStore(),
