@@ -159,9 +159,12 @@ class WebhookReceiver:
             await self.aclose()
 
     async def aclose(self) -> None:
-        """Close the JWKS client."""
+        """Close the JWKS client and the replay cache's connections (a Redis one has them)."""
         if self._validator is not None:
             await self._validator.aclose()
+        close = getattr(self.replay, "aclose", None)
+        if close is not None:
+            await close()
 
 
 def _task_of(body: Any) -> tuple[str | None, str | None]:

@@ -86,6 +86,10 @@ class RedisReplayCache(_RedisBase):
         super().__init__(client, prefix)
         self.clock = clock
 
+    async def aclose(self) -> None:
+        """Close the Redis client (for a receiver that owns it)."""
+        await self.client.aclose()
+
     async def first_use(self, key: str, expires_at: float) -> bool:
         """True the first time; False for a replay, or when Redis does not answer (fail closed)."""
         ttl_ms = max(1, math.ceil((expires_at - self.clock()) * 1000))
