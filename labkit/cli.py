@@ -1,4 +1,4 @@
-"""The ``labkit`` command line (see ``labkit --help``): lab, serve, demo, mint, audit, validate-config."""
+"""The ``labkit`` command line (see ``labkit --help``): lab, serve, cluster, demo, mint, audit, validate-config."""
 
 from __future__ import annotations
 
@@ -51,6 +51,10 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1", help="address to bind both servers (default 127.0.0.1)")
     serve.add_argument("--public-url", help="the agent's URL as clients see it behind a proxy (used in its cards "
                        "and RFC 9728 metadata)")
+
+    cluster = sub.add_parser("cluster", help="the agent as N replicas behind nginx, with Redis and PostgreSQL")
+    cluster.add_argument("--replicas", type=int, default=3, help="agent processes (1 to 32, default 3)")
+    cluster.add_argument("--config", help="agentup.yml for the agent (default: sample_agent/agentup.yml)")
 
     demo = sub.add_parser("demo", help="headless tour: personas, every endpoint, the decision matrix, the audit")
     demo.add_argument("--config", help="agentup.yml for the agent (default: sample_agent/agentup.yml)")
@@ -172,6 +176,35 @@ def _serve(args: argparse.Namespace) -> int:
         print("Ctrl-C stops.", file=sys.stderr, flush=True)
         signum = stops.wait() or 0
     _exit_now(128 + signum)  # as shells report a signal: 130 for SIGINT, 143 for SIGTERM
+
+
+def _cluster(args: argparse.Namespace) -> int:
+    """``labkit cluster``: like ``serve``, with the agent as replicas behind nginx (see ``labkit.cluster``)."""
+    from .cluster import Cluster, MissingServiceError
+    from .servers import StopSignals
+
+    if not 1 <= args.replicas <= 32:
+        print("labkit cluster: --replicas must be between 1 and 32", file=sys.stderr)
+        return 2
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    with StopSignals() as stops:
+        try:
+            cluster = Cluster(args.replicas, config=args.config).start()
+        except MissingServiceError as exc:
+            print(f"labkit cluster: {exc}", file=sys.stderr)
+            return 1
+        except RuntimeError as exc:
+            print(f"labkit cluster: {safe_text(str(exc), 300)}", file=sys.stderr)
+            return 1
+        try:
+            print(f"provider: {cluster.provider_url}", flush=True)
+            print(f"agent: {cluster.agent_url}", flush=True)
+            print(f"replicas: {', '.join(r.url for r in cluster.replicas)} (logs in {cluster.folder})", file=sys.stderr)
+            print("Ctrl-C stops.", file=sys.stderr, flush=True)
+            signum = stops.wait() or 0
+        finally:
+            cluster.close()
+    _exit_now(128 + signum)
 
 
 def _lessons_dir(chosen: str | None) -> Path:
@@ -382,6 +415,7 @@ def _probe(args: argparse.Namespace) -> int:
 _COMMANDS: dict[str, Any] = {
     "lab": _lab,
     "serve": _serve,
+    "cluster": _cluster,
     "demo": _demo,
     "mint": _mint,
     "audit": _audit,

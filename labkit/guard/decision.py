@@ -9,9 +9,10 @@ answer from the ``Decision`` it returns, through the one table in ``rfc6750``.
 from __future__ import annotations
 
 import contextlib
+import inspect
 import math
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -29,7 +30,8 @@ from .rfc6750 import challenge, outcome
 
 __all__ = ["Admit", "Decision", "Gate", "GuardUser", "TenantAuth", "principal_key"]
 
-Admit = Callable[[Principal, Requirement], float | None]  # seconds to wait, or None when admitted
+# seconds to wait, or None when admitted; awaitable when the budget is shared (Redis, replicas)
+Admit = Callable[[Principal, Requirement], "float | Awaitable[float | None] | None"]
 
 
 @dataclass
@@ -212,6 +214,8 @@ class Gate:
             detail = f"{requirement.label or 'request'} needs {needs}; missing {' '.join(missing)}"
             return decision.refuse(AuthError(Reason.INSUFFICIENT_SCOPE, detail, scopes=requirement.scopes))
         wait = self.admit(decision.principal, requirement) if self.admit else None
+        if inspect.isawaitable(wait):
+            wait = await wait
         if wait is not None:
             limited = AuthError(Reason.RATE_LIMITED, f"{requirement.plugin or requirement.label} rate limit")
             return decision.refuse(limited, retry_after=max(1, math.ceil(min(wait, 86_400.0))))
