@@ -7,7 +7,7 @@ whitespace, non-canonical base64url (RFC 7515 §2, RFC 4648 §3.5), duplicate JS
 
 from __future__ import annotations
 
-import base64
+import binascii
 import functools
 import json
 import re
@@ -20,6 +20,10 @@ __all__ = ["MAX_TOKEN_BYTES", "CompactJWS", "DuplicateMemberError", "b64url_deco
 
 MAX_TOKEN_BYTES = 8192
 _SEGMENT = re.compile(r"[A-Za-z0-9_-]*")
+# The shape of almost every token: three base64url segments, header and payload non-empty. A token of this
+# shape skips the per-segment alphabet checks; any other takes the step-by-step path and its precise errors.
+_COMPACT = re.compile(r"([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]+)\.[A-Za-z0-9_-]*")
+_FROM_URLSAFE = bytes.maketrans(b"-_", b"+/")
 # RFC 4648 §3.5 canonical encoding: the unused bits of the last character must be zero.
 _LAST_CHAR_OK = {
     2: frozenset("AQgw"),
@@ -39,13 +43,21 @@ class CompactJWS:
 
 def b64url_decode(segment: str) -> bytes:
     """Decode unpadded, canonical base64url; raises ``ValueError`` on anything else."""
+    if not _SEGMENT.fullmatch(segment):
+        raise ValueError("not base64url")
+    return _decode_alphabet_checked(segment)
+
+
+def _decode_alphabet_checked(segment: str) -> bytes:
+    """``b64url_decode`` of a segment whose alphabet is known to be base64url; raises ``ValueError``."""
     remainder = len(segment) % 4
-    if remainder == 1 or not _SEGMENT.fullmatch(segment):
+    if remainder == 1:
         raise ValueError("not base64url")
     if remainder and segment[-1] not in _LAST_CHAR_OK[remainder]:
         raise ValueError("non-canonical base64url (unused bits set)")
-    # The alphabet was checked above, so the standard decoder cannot skip or repair anything here.
-    return base64.urlsafe_b64decode(segment + "=" * (-remainder % 4))
+    # The alphabet was checked, so the standard decoder cannot skip or repair anything here.
+    data = (segment + "==="[: -remainder % 4]).encode("ascii").translate(_FROM_URLSAFE)
+    return binascii.a2b_base64(data)
 
 
 class DuplicateMemberError(ValueError):
@@ -116,6 +128,9 @@ def parse_compact(token: object) -> CompactJWS:
         raise AuthError(Reason.MALFORMED, "empty or non-string token")
     if len(token) > MAX_TOKEN_BYTES:
         raise AuthError(Reason.SIZE, f"token longer than {MAX_TOKEN_BYTES} bytes")
+    shaped = _COMPACT.fullmatch(token)
+    if shaped is not None:
+        return _parse_shaped(token, shaped)
     if not token.isascii():
         raise AuthError(Reason.MALFORMED, "non-ASCII character in token")
     if token.startswith("{"):
@@ -137,3 +152,18 @@ def parse_compact(token: object) -> CompactJWS:
     except ValueError as exc:
         raise AuthError(Reason.MALFORMED, f"payload or signature segment: {exc}") from None
     return CompactJWS(header, payload, signature, f"{header_seg}.{payload_seg}".encode("ascii"))
+
+
+def _parse_shaped(token: str, shaped: re.Match[str]) -> CompactJWS:
+    """``parse_compact`` of a token ``_COMPACT`` matched: the same checks, the alphabet already known."""
+    header_seg, payload_seg = shaped.group(1, 2)
+    header = _decode_header(header_seg)
+    if "enc" in header:
+        raise AuthError(Reason.TOKEN_TYPE, "JWE where a signed JWT was expected")
+    signed = len(header_seg) + 1 + len(payload_seg)
+    try:
+        payload = _decode_alphabet_checked(payload_seg)
+        signature = _decode_alphabet_checked(token[signed + 1:])
+    except ValueError as exc:
+        raise AuthError(Reason.MALFORMED, f"payload or signature segment: {exc}") from None
+    return CompactJWS(header, payload, signature, token[:signed].encode("ascii"))
