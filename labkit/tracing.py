@@ -6,6 +6,7 @@ or a claim value. Install the ``[otel]`` extra and configure an SDK tracer provi
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any
@@ -26,10 +27,19 @@ _NO_SPAN: AbstractContextManager[Any] = nullcontext()
 _tracer: Any = None  # the labkit tracer, once an SDK provider is installed (OpenTelemetry sets it only once)
 
 
+_UNKNOWN = object()
+# opentelemetry loads a provider named by this variable on first use; otherwise one must be set in code.
+_PROVIDER_FROM_ENV = "OTEL_PYTHON_TRACER_PROVIDER" in os.environ
+
+
 def _active_tracer() -> Any:
     """The tracer of an installed SDK provider, or None while spans would be dropped anyway."""
     global _tracer
     if _tracer is None and _trace is not None:
+        # get_tracer_provider() reads the environment on every call until a provider is set (about a
+        # microsecond); the API module's own slot says "none yet" for free. Unknown slot: ask the API.
+        if not _PROVIDER_FROM_ENV and getattr(_trace, "_TRACER_PROVIDER", _UNKNOWN) is None:
+            return None
         provider = _trace.get_tracer_provider()
         if not isinstance(provider, (ProxyTracerProvider, NoOpTracerProvider)):
             _tracer = provider.get_tracer(TRACER_NAME)

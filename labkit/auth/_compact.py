@@ -11,8 +11,7 @@ import binascii
 import functools
 import json
 import re
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from ..errors import AuthError, Reason
 
@@ -20,20 +19,17 @@ __all__ = ["MAX_TOKEN_BYTES", "CompactJWS", "DuplicateMemberError", "b64url_deco
 
 MAX_TOKEN_BYTES = 8192
 _SEGMENT = re.compile(r"[A-Za-z0-9_-]*")
-# The shape of almost every token: three base64url segments, header and payload non-empty. A token of this
-# shape skips the per-segment alphabet checks; any other takes the step-by-step path and its precise errors.
-_COMPACT = re.compile(r"([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]+)\.[A-Za-z0-9_-]*")
+_ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 _FROM_URLSAFE = bytes.maketrans(b"-_", b"+/")
 # RFC 4648 §3.5 canonical encoding: the unused bits of the last character must be zero.
 _LAST_CHAR_OK = {
-    2: frozenset("AQgw"),
-    3: frozenset("AEIMQUYcgkosw048"),
+    2: frozenset(b"AQgw"),
+    3: frozenset(b"AEIMQUYcgkosw048"),
 }
 
 
-@dataclass(frozen=True, slots=True)
-class CompactJWS:
-    """The three segments of a compact JWS, decoded; nothing here is verified yet."""
+class CompactJWS(NamedTuple):
+    """The three segments of a compact JWS, decoded; nothing here is verified yet (a tuple: cheap to build)."""
 
     header: dict[str, Any]  # shared between tokens with the same header: never mutate it
     payload: bytes
@@ -45,10 +41,10 @@ def b64url_decode(segment: str) -> bytes:
     """Decode unpadded, canonical base64url; raises ``ValueError`` on anything else."""
     if not _SEGMENT.fullmatch(segment):
         raise ValueError("not base64url")
-    return _decode_alphabet_checked(segment)
+    return _decode_alphabet_checked(segment.encode("ascii"))
 
 
-def _decode_alphabet_checked(segment: str) -> bytes:
+def _decode_alphabet_checked(segment: bytes) -> bytes:
     """``b64url_decode`` of a segment whose alphabet is known to be base64url; raises ``ValueError``."""
     remainder = len(segment) % 4
     if remainder == 1:
@@ -56,8 +52,7 @@ def _decode_alphabet_checked(segment: str) -> bytes:
     if remainder and segment[-1] not in _LAST_CHAR_OK[remainder]:
         raise ValueError("non-canonical base64url (unused bits set)")
     # The alphabet was checked, so the standard decoder cannot skip or repair anything here.
-    data = (segment + "==="[: -remainder % 4]).encode("ascii").translate(_FROM_URLSAFE)
-    return binascii.a2b_base64(data)
+    return binascii.a2b_base64((segment + b"==="[: -remainder % 4]).translate(_FROM_URLSAFE))
 
 
 class DuplicateMemberError(ValueError):
@@ -89,7 +84,13 @@ _DECODER = json.JSONDecoder(object_pairs_hook=_refuse_duplicates, parse_constant
 def strict_json(data: bytes) -> Any:
     """Parse UTF-8 JSON strictly (no BOM, NaN, Infinity or duplicate members); raises ``ValueError``."""
     try:
-        return _DECODER.decode(data.decode("utf-8"))
+        text = data.decode("utf-8")
+        try:
+            value, end = _DECODER.scan_once(text, 0)  # the common case: one value, no surrounding whitespace
+        except StopIteration:
+            end = -1
+        # Anything else (whitespace, trailing data, an error) goes through decode(), which says what is wrong.
+        return value if end == len(text) else _DECODER.decode(text)
     except (UnicodeDecodeError, RecursionError) as exc:
         raise ValueError(str(exc.__class__.__name__)) from None
 
@@ -128,9 +129,14 @@ def parse_compact(token: object) -> CompactJWS:
         raise AuthError(Reason.MALFORMED, "empty or non-string token")
     if len(token) > MAX_TOKEN_BYTES:
         raise AuthError(Reason.SIZE, f"token longer than {MAX_TOKEN_BYTES} bytes")
-    shaped = _COMPACT.fullmatch(token)
-    if shaped is not None:
-        return _parse_shaped(token, shaped)
+    if token.isascii():
+        raw = token.encode("ascii")
+        # The shape of almost every token, in one pass: base64url characters and exactly two dots. Such a
+        # token skips the per-segment alphabet checks; any other takes the step-by-step path and its errors.
+        if raw.translate(None, _ALPHABET) == b"..":
+            header_seg, payload_seg, signature_seg = raw.split(b".")
+            if header_seg and payload_seg:
+                return _parse_shaped(raw, header_seg, payload_seg, signature_seg)
     if not token.isascii():
         raise AuthError(Reason.MALFORMED, "non-ASCII character in token")
     if token.startswith("{"):
@@ -154,16 +160,14 @@ def parse_compact(token: object) -> CompactJWS:
     return CompactJWS(header, payload, signature, f"{header_seg}.{payload_seg}".encode("ascii"))
 
 
-def _parse_shaped(token: str, shaped: re.Match[str]) -> CompactJWS:
-    """``parse_compact`` of a token ``_COMPACT`` matched: the same checks, the alphabet already known."""
-    header_seg, payload_seg = shaped.group(1, 2)
-    header = _decode_header(header_seg)
+def _parse_shaped(raw: bytes, header_seg: bytes, payload_seg: bytes, signature_seg: bytes) -> CompactJWS:
+    """``parse_compact`` of a token of the common shape: the same checks, the alphabet already known."""
+    header = _decode_header(header_seg.decode("ascii"))
     if "enc" in header:
         raise AuthError(Reason.TOKEN_TYPE, "JWE where a signed JWT was expected")
-    signed = len(header_seg) + 1 + len(payload_seg)
     try:
         payload = _decode_alphabet_checked(payload_seg)
-        signature = _decode_alphabet_checked(token[signed + 1:])
+        signature = _decode_alphabet_checked(signature_seg)
     except ValueError as exc:
         raise AuthError(Reason.MALFORMED, f"payload or signature segment: {exc}") from None
-    return CompactJWS(header, payload, signature, token[:signed].encode("ascii"))
+    return CompactJWS(header, payload, signature, raw[: len(header_seg) + 1 + len(payload_seg)])

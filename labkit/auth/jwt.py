@@ -20,6 +20,7 @@ __all__ = ["JWTValidator", "KeySource", "StaticKeys", "check_header", "verify_si
 # RFC 8725 §3.10 / RFC 7515 §4.1.2-6: never take keys from the token itself.
 _KEY_BEARING_HEADERS = ("jku", "x5u", "jwk", "x5c")
 _ACCEPTED_TYP = frozenset({"jwt", "at+jwt", "application/jwt", "application/at+jwt"})
+_HEADER_MEMO = 64
 
 
 class KeySource(Protocol):
@@ -83,10 +84,9 @@ def verify_jws(jws: CompactJWS, alg: str, key: TrustedKey) -> None:
     """Verify the signature with the key's cached ``cryptography`` object; raises ``AuthError(SIGNATURE)``."""
     if not jws.signature:
         raise AuthError(Reason.SIGNATURE, "no signature")
-    # RFC 8725 §3.1: the key must fit the pinned algorithm (kty, curve, the JWK's own alg, HMAC length)
-    unfit = key.fits(alg)
-    if unfit:
-        raise AuthError(Reason.SIGNATURE, f"signature check failed ({unfit})")
+    # RFC 8725 §3.1: the key type (and curve) fits the pinned algorithm; KeySet.select checked the rest
+    if key.kty != TABLE[alg].kty or (key.curve_algs and alg not in key.curve_algs):
+        raise AuthError(Reason.SIGNATURE, f"signature check failed ({alg} with a {key.kty} key)")
     try:
         ok = verify_signature_bytes(alg, key.public, jws.signing_input, jws.signature)
     except (KeyError, ValueError, TypeError) as exc:
@@ -151,6 +151,20 @@ class JWTValidator:
         self.tenant = tenant
         self.cache_ttl = cache.ttl
         self.cache: TTLCache[Principal] = TTLCache(cache.max_size, clock)
+        # Header objects parse_compact shares between tokens, with the algorithm check_header pinned for each
+        # (the entry holds the header, so its id cannot be reused while remembered; bounded, accepted ones only).
+        self._headers: dict[int, tuple[dict[str, Any], str]] = {}
+
+    def _pinned_algorithm(self, header: dict[str, Any]) -> str:
+        """``check_header`` for this header object, remembered; raises ``AuthError``."""
+        known = self._headers.get(id(header))
+        if known is not None and known[0] is header:
+            return known[1]
+        alg = check_header(header, self.algorithms)
+        if len(self._headers) >= _HEADER_MEMO:
+            self._headers.clear()
+        self._headers[id(header)] = (header, alg)
+        return alg
 
     async def validate(self, token: str, *, fresh: bool = False) -> Principal:
         """Validate ``token`` and return its ``Principal``; ``fresh`` skips the cache. Raises ``AuthError``."""
@@ -163,9 +177,10 @@ class JWTValidator:
                     return hit
         with span("labkit.validate", strategy=self.strategy, tenant=self.tenant):
             jws = parse_compact(token)
-            alg = check_header(jws.header, self.algorithms)
+            alg = self._pinned_algorithm(jws.header)
             kid = jws.header.get("kid")
-            keyset = await self.source.keys()
+            source = self.source
+            keyset = source.keyset if type(source) is StaticKeys else await source.keys()
             try:
                 key = keyset.select(alg, kid)
             except AuthError:
