@@ -89,7 +89,8 @@ def wrk(server: Server, call: str, tokens: list[str], *, duration: float, connec
     script = workdir / "post.lua"
     script.write_text(LUA)
     env = {**os.environ, "WRK_TOKENS": str(token_file), "WRK_BODY": json.dumps(body), "WRK_PATH": path}
-    command = _pin(1, ["wrk", "-t1", f"-c{connections}", f"-d{max(1, round(duration))}s", "-s", str(script), server.agent + path])
+    command = _pin(1, ["wrk", "-t1", f"-c{connections}", f"-d{max(1, round(duration))}s", "-s", str(script),
+                       server.agent + path])
     before = _cpu_seconds(server.process.pid)
     out = subprocess.run(command, env=env, capture_output=True, text=True, check=True).stdout
     cpu = _cpu_seconds(server.process.pid) - before

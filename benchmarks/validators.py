@@ -171,8 +171,8 @@ def report(alg: str, shape: str, results: dict[str, float]) -> None:
     for name, value in results.items():
         print(f"  {name:<22} {value:>12,.0f} /s  {1e6 / value:>8.2f} us")
     print(f"  labkit/pyjwt first-seen {first / py:.2f}x (ceiling, raw/pyjwt: {floor / py:.2f}x); "
-          f"labkit/raw verify {first / floor:.2f}; repeated {results['labkit repeated'] / results['pyjwt repeated']:.1f}x"
-          "\n")
+          f"labkit/raw verify {first / floor:.2f}; "
+          f"repeated {results['labkit repeated'] / results['pyjwt repeated']:.1f}x\n")
 
 
 def main() -> None:
@@ -192,7 +192,8 @@ def main() -> None:
           "CPU time per validation\n")
     shapes = ("minimal", "rfc9068") if args.shape == "both" else (args.shape,)
     for shape in shapes:
-        sample = jfc_jwt.encode(header("RS256", shape), claims(0, shape), RSAKey.generate_key(2048), algorithms=["RS256"])
+        sample = jfc_jwt.encode(header("RS256", shape), claims(0, shape), RSAKey.generate_key(2048),
+                                algorithms=["RS256"])
         print(f"token shape {shape}: header {header('RS256', shape)}, {len(claims(0, shape))} claims, "
               f"{len(claims(0, shape)['scope'].split())} scope(s); RS256 token {len(sample)} bytes\n")
         for alg in args.algs.split(","):

@@ -10,7 +10,9 @@ from __future__ import annotations
 import binascii
 import functools
 import json
+import json.scanner
 import re
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
 from ..errors import AuthError, Reason
@@ -19,6 +21,7 @@ __all__ = ["MAX_TOKEN_BYTES", "CompactJWS", "DuplicateMemberError", "b64url_deco
 
 MAX_TOKEN_BYTES = 8192
 _SEGMENT = re.compile(r"[A-Za-z0-9_-]*")
+_SEGMENT_BYTES = re.compile(rb"[A-Za-z0-9_-]*")
 _ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 _FROM_URLSAFE = bytes.maketrans(b"-_", b"+/")
 # RFC 4648 §3.5 canonical encoding: the unused bits of the last character must be zero.
@@ -79,6 +82,8 @@ def _refuse_constant(name: str) -> Any:
 
 
 _DECODER = json.JSONDecoder(object_pairs_hook=_refuse_duplicates, parse_constant=_refuse_constant)
+# The scanner decode() runs, without its whitespace handling (typeshed types make_scanner as a class).
+_scan = json.scanner.make_scanner(_DECODER)  # type: ignore[arg-type]
 
 
 def strict_json(data: bytes) -> Any:
@@ -86,7 +91,7 @@ def strict_json(data: bytes) -> Any:
     try:
         text = data.decode("utf-8")
         try:
-            value, end = _DECODER.scan_once(text, 0)  # the common case: one value, no surrounding whitespace
+            value, end = _scan(text, 0)  # the common case: one value, no surrounding whitespace
         except StopIteration:
             end = -1
         # Anything else (whitespace, trailing data, an error) goes through decode(), which says what is wrong.
@@ -134,9 +139,9 @@ def parse_compact(token: object) -> CompactJWS:
         # The shape of almost every token, in one pass: base64url characters and exactly two dots. Such a
         # token skips the per-segment alphabet checks; any other takes the step-by-step path and its errors.
         if raw.translate(None, _ALPHABET) == b"..":
-            header_seg, payload_seg, signature_seg = raw.split(b".")
-            if header_seg and payload_seg:
-                return _parse_shaped(raw, header_seg, payload_seg, signature_seg)
+            head, body, tail = raw.split(b".")
+            if head and body:
+                return _parse_shaped(raw, head, body, tail)
     if not token.isascii():
         raise AuthError(Reason.MALFORMED, "non-ASCII character in token")
     if token.startswith("{"):
@@ -149,25 +154,30 @@ def parse_compact(token: object) -> CompactJWS:
         if "b64" in header:
             raise AuthError(Reason.HEADER, "b64 (RFC 7797 unencoded payload) is not accepted")
         raise AuthError(Reason.MALFORMED, f"{len(parts)} segments; a compact JWS has 3")
-    header_seg, payload_seg, signature_seg = parts
-    if not payload_seg:
+    if not parts[1]:
         raise AuthError(Reason.MALFORMED, "empty payload segment (detached content is not accepted)")
-    try:
-        payload = b64url_decode(payload_seg)
-        signature = b64url_decode(signature_seg)
-    except ValueError as exc:
-        raise AuthError(Reason.MALFORMED, f"payload or signature segment: {exc}") from None
-    return CompactJWS(header, payload, signature, f"{header_seg}.{payload_seg}".encode("ascii"))
+    head, body, tail = (part.encode("ascii") for part in parts)
+    return _parse_shaped(token.encode("ascii"), head, body, tail, decode=_b64url_decode_bytes)
 
 
-def _parse_shaped(raw: bytes, header_seg: bytes, payload_seg: bytes, signature_seg: bytes) -> CompactJWS:
-    """``parse_compact`` of a token of the common shape: the same checks, the alphabet already known."""
+def _b64url_decode_bytes(segment: bytes) -> bytes:
+    """``b64url_decode`` of ASCII bytes; raises ``ValueError``."""
+    if not _SEGMENT_BYTES.fullmatch(segment):
+        raise ValueError("not base64url")
+    return _decode_alphabet_checked(segment)
+
+
+def _parse_shaped(
+    raw: bytes, header_seg: bytes, payload_seg: bytes, signature_seg: bytes,
+    decode: Callable[[bytes], bytes] = _decode_alphabet_checked,
+) -> CompactJWS:
+    """The last steps of ``parse_compact``; ``decode`` checks the alphabet unless the one-pass check did."""
     header = _decode_header(header_seg.decode("ascii"))
     if "enc" in header:
         raise AuthError(Reason.TOKEN_TYPE, "JWE where a signed JWT was expected")
     try:
-        payload = _decode_alphabet_checked(payload_seg)
-        signature = _decode_alphabet_checked(signature_seg)
+        payload = decode(payload_seg)
+        signature = decode(signature_seg)
     except ValueError as exc:
         raise AuthError(Reason.MALFORMED, f"payload or signature segment: {exc}") from None
     return CompactJWS(header, payload, signature, raw[: len(header_seg) + 1 + len(payload_seg)])

@@ -171,7 +171,7 @@ class Gate:
         the tenant's ``DPoPPolicy`` unless ``dpop_checked``.
         """
         auth = self.tenant_auth(tenant, token) if token is not None else None
-        if auth is None:
+        if auth is None or token is None:
             base = Decision(_NO_REQUIREMENT, tenant, dpop=self.dpop_policy(tenant).challenge(presentation))
             if token is None:
                 return base.refuse(AuthError(Reason.MISSING_TOKEN, "no Bearer credentials in Authorization"))
