@@ -1,6 +1,6 @@
 """Benchmark server: the lab provider and the sample agent, protected or (baseline only) unprotected.
 
-Run by benchmarks/http.py in its own process (pinned to one core when taskset exists). Prints
+Run by benchmarks/http_load.py in its own process (pinned to one core when taskset exists). Prints
 ``provider: URL`` and ``agent: URL``, then serves until stdin closes. The unprotected variant exists only
 here, as the no-auth baseline: the product has no switch that turns the guard off.
 """
@@ -12,13 +12,18 @@ import sys
 
 from labkit.auth import Principal
 from labkit.guard import GuardContext
+from labkit.guard.jsonrpc import parse_call, read_body, replay
 from labkit.lab import Lab
 from labkit.scopes import EffectiveScopes
 from sample_agent.policy import LabUser
 
 
 class Unprotected:
-    """Baseline only: the agent's app with a fixed all-scopes user and no token checks."""
+    """Baseline only: the agent's app with a fixed all-scopes user and no token checks.
+
+    It still reads and parses JSON-RPC bodies once and hands the call on, as the guard does: the app relies on
+    that parse (it does not parse again), so the baseline pays for it too and only the auth work differs.
+    """
 
     def __init__(self, app):  # type: ignore[no-untyped-def]
         self.app = app
@@ -27,7 +32,12 @@ class Unprotected:
 
     async def __call__(self, scope, receive, send):  # type: ignore[no-untyped-def]
         if scope["type"] == "http":
-            scope = {**scope, "user": self.user, "labkit": GuardContext(tenant=None, principal=self.user.principal)}
+            context = GuardContext(tenant=None, principal=self.user.principal)
+            scope = {**scope, "user": self.user, "labkit": context}
+            if scope["method"] == "POST":
+                body = await read_body(receive)
+                context.rpc = parse_call(body)
+                receive = replay(body, receive)
         await self.app(scope, receive, send)
 
 

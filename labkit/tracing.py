@@ -6,8 +6,9 @@ or a claim value. Install the ``[otel]`` extra and configure an SDK tracer provi
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any
 
 from .errors import AuthError
@@ -18,19 +19,47 @@ TRACER_NAME = "labkit"
 
 try:
     from opentelemetry import trace as _trace
-    from opentelemetry.trace import Status, StatusCode
+    from opentelemetry.trace import NoOpTracerProvider, ProxyTracerProvider, Status, StatusCode
 except ImportError:  # pragma: no cover - opentelemetry-api is optional
     _trace = None  # type: ignore[assignment]
 
+_NO_SPAN: AbstractContextManager[Any] = nullcontext()
+_tracer: Any = None  # the labkit tracer, once an SDK provider is installed (OpenTelemetry sets it only once)
+
+
+_UNKNOWN = object()
+# opentelemetry loads a provider named by this variable on first use; otherwise one must be set in code.
+_PROVIDER_FROM_ENV = "OTEL_PYTHON_TRACER_PROVIDER" in os.environ
+
+
+def _active_tracer() -> Any:
+    """The tracer of an installed SDK provider, or None while spans would be dropped anyway."""
+    global _tracer
+    if _tracer is None and _trace is not None:
+        # get_tracer_provider() reads the environment on every call until a provider is set (about a
+        # microsecond); the API module's own slot says "none yet" for free. Unknown slot: ask the API.
+        if not _PROVIDER_FROM_ENV and getattr(_trace, "_TRACER_PROVIDER", _UNKNOWN) is None:
+            return None
+        provider = _trace.get_tracer_provider()
+        if not isinstance(provider, (ProxyTracerProvider, NoOpTracerProvider)):
+            _tracer = provider.get_tracer(TRACER_NAME)
+    return _tracer
+
+
+def span(name: str, **attributes: str | int | float | bool | None) -> AbstractContextManager[Any]:
+    """A span named ``name`` with ``attributes`` (None values dropped); an ``AuthError`` inside sets the
+    status to error and ``labkit.reason``/``labkit.reason_class``, then propagates. Raises nothing itself.
+
+    Without an SDK tracer provider nothing would be recorded, so no span is started (the hot path stays cheap).
+    """
+    tracer = _active_tracer()
+    if tracer is None:
+        return _NO_SPAN
+    return _recording_span(tracer, name, attributes)
+
 
 @contextmanager
-def span(name: str, **attributes: str | int | float | bool | None) -> Iterator[Any]:
-    """A span named ``name`` with ``attributes`` (None values dropped); an ``AuthError`` inside sets the
-    status to error and ``labkit.reason``/``labkit.reason_class``, then propagates. Raises nothing itself."""
-    if _trace is None:
-        yield None
-        return
-    tracer = _trace.get_tracer(TRACER_NAME)
+def _recording_span(tracer: Any, name: str, attributes: dict[str, Any]) -> Iterator[Any]:
     clean = {f"labkit.{k}": v for k, v in attributes.items() if v is not None}
     # no exception text on spans: it could quote what a client sent
     with tracer.start_as_current_span(name, attributes=clean, record_exception=False,

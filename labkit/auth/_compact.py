@@ -7,12 +7,13 @@ whitespace, non-canonical base64url (RFC 7515 §2, RFC 4648 §3.5), duplicate JS
 
 from __future__ import annotations
 
-import base64
+import binascii
 import functools
 import json
+import json.scanner
 import re
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 from ..errors import AuthError, Reason
 
@@ -20,16 +21,18 @@ __all__ = ["MAX_TOKEN_BYTES", "CompactJWS", "DuplicateMemberError", "b64url_deco
 
 MAX_TOKEN_BYTES = 8192
 _SEGMENT = re.compile(r"[A-Za-z0-9_-]*")
+_SEGMENT_BYTES = re.compile(rb"[A-Za-z0-9_-]*")
+_ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+_FROM_URLSAFE = bytes.maketrans(b"-_", b"+/")
 # RFC 4648 §3.5 canonical encoding: the unused bits of the last character must be zero.
 _LAST_CHAR_OK = {
-    2: frozenset("AQgw"),
-    3: frozenset("AEIMQUYcgkosw048"),
+    2: frozenset(b"AQgw"),
+    3: frozenset(b"AEIMQUYcgkosw048"),
 }
 
 
-@dataclass(frozen=True, slots=True)
-class CompactJWS:
-    """The three segments of a compact JWS, decoded; nothing here is verified yet."""
+class CompactJWS(NamedTuple):
+    """The three segments of a compact JWS, decoded; nothing here is verified yet (a tuple: cheap to build)."""
 
     header: dict[str, Any]  # shared between tokens with the same header: never mutate it
     payload: bytes
@@ -39,13 +42,20 @@ class CompactJWS:
 
 def b64url_decode(segment: str) -> bytes:
     """Decode unpadded, canonical base64url; raises ``ValueError`` on anything else."""
+    if not _SEGMENT.fullmatch(segment):
+        raise ValueError("not base64url")
+    return _decode_alphabet_checked(segment.encode("ascii"))
+
+
+def _decode_alphabet_checked(segment: bytes) -> bytes:
+    """``b64url_decode`` of a segment whose alphabet is known to be base64url; raises ``ValueError``."""
     remainder = len(segment) % 4
-    if remainder == 1 or not _SEGMENT.fullmatch(segment):
+    if remainder == 1:
         raise ValueError("not base64url")
     if remainder and segment[-1] not in _LAST_CHAR_OK[remainder]:
         raise ValueError("non-canonical base64url (unused bits set)")
-    # The alphabet was checked above, so the standard decoder cannot skip or repair anything here.
-    return base64.urlsafe_b64decode(segment + "=" * (-remainder % 4))
+    # The alphabet was checked, so the standard decoder cannot skip or repair anything here.
+    return binascii.a2b_base64((segment + b"==="[: -remainder % 4]).translate(_FROM_URLSAFE))
 
 
 class DuplicateMemberError(ValueError):
@@ -72,12 +82,20 @@ def _refuse_constant(name: str) -> Any:
 
 
 _DECODER = json.JSONDecoder(object_pairs_hook=_refuse_duplicates, parse_constant=_refuse_constant)
+# The scanner decode() runs, without its whitespace handling (typeshed types make_scanner as a class).
+_scan = json.scanner.make_scanner(_DECODER)  # type: ignore[arg-type]
 
 
 def strict_json(data: bytes) -> Any:
     """Parse UTF-8 JSON strictly (no BOM, NaN, Infinity or duplicate members); raises ``ValueError``."""
     try:
-        return _DECODER.decode(data.decode("utf-8"))
+        text = data.decode("utf-8")
+        try:
+            value, end = _scan(text, 0)  # the common case: one value, no surrounding whitespace
+        except StopIteration:
+            end = -1
+        # Anything else (whitespace, trailing data, an error) goes through decode(), which says what is wrong.
+        return value if end == len(text) else _DECODER.decode(text)
     except (UnicodeDecodeError, RecursionError) as exc:
         raise ValueError(str(exc.__class__.__name__)) from None
 
@@ -116,6 +134,14 @@ def parse_compact(token: object) -> CompactJWS:
         raise AuthError(Reason.MALFORMED, "empty or non-string token")
     if len(token) > MAX_TOKEN_BYTES:
         raise AuthError(Reason.SIZE, f"token longer than {MAX_TOKEN_BYTES} bytes")
+    if token.isascii():
+        raw = token.encode("ascii")
+        # The shape of almost every token, in one pass: base64url characters and exactly two dots. Such a
+        # token skips the per-segment alphabet checks; any other takes the step-by-step path and its errors.
+        if raw.translate(None, _ALPHABET) == b"..":
+            head, body, tail = raw.split(b".")
+            if head and body:
+                return _parse_shaped(raw, head, body, tail)
     if not token.isascii():
         raise AuthError(Reason.MALFORMED, "non-ASCII character in token")
     if token.startswith("{"):
@@ -128,12 +154,30 @@ def parse_compact(token: object) -> CompactJWS:
         if "b64" in header:
             raise AuthError(Reason.HEADER, "b64 (RFC 7797 unencoded payload) is not accepted")
         raise AuthError(Reason.MALFORMED, f"{len(parts)} segments; a compact JWS has 3")
-    header_seg, payload_seg, signature_seg = parts
-    if not payload_seg:
+    if not parts[1]:
         raise AuthError(Reason.MALFORMED, "empty payload segment (detached content is not accepted)")
+    head, body, tail = (part.encode("ascii") for part in parts)
+    return _parse_shaped(token.encode("ascii"), head, body, tail, decode=_b64url_decode_bytes)
+
+
+def _b64url_decode_bytes(segment: bytes) -> bytes:
+    """``b64url_decode`` of ASCII bytes; raises ``ValueError``."""
+    if not _SEGMENT_BYTES.fullmatch(segment):
+        raise ValueError("not base64url")
+    return _decode_alphabet_checked(segment)
+
+
+def _parse_shaped(
+    raw: bytes, header_seg: bytes, payload_seg: bytes, signature_seg: bytes,
+    decode: Callable[[bytes], bytes] = _decode_alphabet_checked,
+) -> CompactJWS:
+    """The last steps of ``parse_compact``; ``decode`` checks the alphabet unless the one-pass check did."""
+    header = _decode_header(header_seg.decode("ascii"))
+    if "enc" in header:
+        raise AuthError(Reason.TOKEN_TYPE, "JWE where a signed JWT was expected")
     try:
-        payload = b64url_decode(payload_seg)
-        signature = b64url_decode(signature_seg)
+        payload = decode(payload_seg)
+        signature = decode(signature_seg)
     except ValueError as exc:
         raise AuthError(Reason.MALFORMED, f"payload or signature segment: {exc}") from None
-    return CompactJWS(header, payload, signature, f"{header_seg}.{payload_seg}".encode("ascii"))
+    return CompactJWS(header, payload, signature, raw[: len(header_seg) + 1 + len(payload_seg)])

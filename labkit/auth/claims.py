@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -37,14 +38,23 @@ class ClaimPolicy:
     hierarchy: ScopeHierarchy = field(default_factory=ScopeHierarchy)
 
 
+_ABSENT = object()
+
+
 def _number(claims: Mapping[str, Any], name: str) -> float | None:
-    if name not in claims:
+    value = claims.get(name, _ABSENT)
+    if value is _ABSENT:
         return None
-    value = claims[name]
-    # RFC 7519 §2 NumericDate: a JSON number; not a string, boolean, null, NaN or infinity.
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+    # RFC 7519 §2 NumericDate: a JSON number; not a string, boolean, null, NaN, infinity or beyond a float.
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise AuthError(Reason.CLAIMS, f"{name} is not a NumericDate")
-    return float(value)
+    try:
+        number = float(value)
+    except OverflowError:
+        raise AuthError(Reason.CLAIMS, f"{name} is not a NumericDate") from None
+    if not math.isfinite(number):
+        raise AuthError(Reason.CLAIMS, f"{name} is not a NumericDate")
+    return number
 
 
 # Every signal a token (or an introspection answer) gives of its kind, and the values that mean "access token".
@@ -96,10 +106,13 @@ def check_claims(claims: Mapping[str, Any], policy: ClaimPolicy, now: float, *, 
             raise AuthError(Reason.ISSUER, f"iss {str(issuer)[:120]!r} is not the configured issuer")
     if policy.audiences and "aud" in claims:
         aud = claims["aud"]
-        values = [aud] if isinstance(aud, str) else aud
-        if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+        if isinstance(aud, str):
+            matched = aud in policy.audiences
+        elif isinstance(aud, list) and all(isinstance(v, str) for v in aud):
+            matched = any(v in policy.audiences for v in aud)
+        else:
             raise AuthError(Reason.AUDIENCE, "aud is not a string or an array of strings")
-        if not any(v in policy.audiences for v in values):
+        if not matched:
             raise AuthError(Reason.AUDIENCE, "aud does not contain the configured audience")
 
 
@@ -114,13 +127,12 @@ def extract_scopes(claims: Mapping[str, Any], scope_claims: Iterable[str]) -> fr
         value = _lookup(claims, name)
         if value is not _ABSENT:
             found[name] = _scope_values(value, name)
+    if len(found) == 1:
+        return next(iter(found.values()))  # the common case: one claim, nothing to reconcile
     aliases = [found[n] for n in _SCOPE_ALIASES if n in found]
     if len(aliases) == 2 and aliases[0] != aliases[1]:
         raise AuthError(Reason.SCOPE, "scope and scp disagree")
     return frozenset().union(*found.values()) if found else frozenset()
-
-
-_ABSENT = object()
 
 
 def _lookup(claims: Mapping[str, Any], name: str) -> Any:
@@ -135,23 +147,39 @@ def _lookup(claims: Mapping[str, Any], name: str) -> Any:
     return node if "." in name else _ABSENT
 
 
+_MEMO_SCOPE_STRING = 1024  # longer scope strings are read every time (the memo stays small)
+
+
 def _scope_values(value: Any, name: str) -> frozenset[str]:
     if isinstance(value, str):
-        items = [v for v in value.split(" ") if v]  # RFC 6749 §3.3: space-delimited
-    elif isinstance(value, list):
-        items = value
-    else:
+        scopes = _space_delimited(value) if len(value) <= _MEMO_SCOPE_STRING else _read_space_delimited(value)
+        if scopes is None:
+            raise AuthError(Reason.SCOPE, f"{name} holds a value that is not a scope token")
+        return scopes
+    if not isinstance(value, list):
         raise AuthError(Reason.SCOPE, f"{name} is neither a string nor an array")
-    for item in items:
+    for item in value:
         if not is_scope_token(item):
             raise AuthError(Reason.SCOPE, f"{name} holds a value that is not a scope token")
-    return frozenset(items)
+    return frozenset(value)
+
+
+def _read_space_delimited(value: str) -> frozenset[str] | None:
+    """RFC 6749 §3.3: space-delimited scope tokens (None when one is not a scope token)."""
+    items = [v for v in value.split(" ") if v]
+    return frozenset(items) if all(is_scope_token(item) for item in items) else None
+
+
+# Tokens of one client repeat a few scope strings: remember what each one reads as (bounded, verified data).
+_space_delimited = functools.lru_cache(maxsize=256)(_read_space_delimited)
 
 
 def authorize_scopes(granted: frozenset[str], policy: ClaimPolicy) -> frozenset[str]:
     """Drop scopes outside ``allowed_scopes``, then require ``required_scopes`` (hierarchy applied)."""
     if policy.allowed_scopes is not None:
         granted = granted & policy.allowed_scopes
+    if not policy.required_scopes:
+        return granted
     missing = policy.hierarchy.missing(granted, policy.required_scopes)
     if missing:
         raise AuthError(Reason.INSUFFICIENT_SCOPE, f"missing required scope(s): {' '.join(missing)}",

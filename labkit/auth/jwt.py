@@ -6,9 +6,6 @@ import time
 from collections.abc import Callable, Collection, Mapping
 from typing import Any, Protocol
 
-from joserfc.errors import JoseError
-from joserfc.jws import JWSRegistry
-
 from ..algorithms import TABLE
 from ..errors import AuthError, Reason
 from ..tracing import span
@@ -17,11 +14,13 @@ from .cache import CacheLimits, TTLCache, fingerprint_of, token_key
 from .claims import ClaimPolicy
 from .keys import KeySet, TrustedKey
 from .principal import Principal, principal_from
+from .signature import verify_signature_bytes
 
 __all__ = ["JWTValidator", "KeySource", "StaticKeys", "check_header", "verify_signature"]
 # RFC 8725 §3.10 / RFC 7515 §4.1.2-6: never take keys from the token itself.
 _KEY_BEARING_HEADERS = ("jku", "x5u", "jwk", "x5c")
 _ACCEPTED_TYP = frozenset({"jwt", "at+jwt", "application/jwt", "application/at+jwt"})
+_HEADER_MEMO = 64
 
 
 class KeySource(Protocol):
@@ -82,14 +81,15 @@ def check_header(header: Mapping[str, Any], algorithms: Collection[str]) -> str:
 
 
 def verify_jws(jws: CompactJWS, alg: str, key: TrustedKey) -> None:
-    """Verify the signature with joserfc's algorithm; raises ``AuthError(SIGNATURE)``."""
+    """Verify the signature with the key's cached ``cryptography`` object; raises ``AuthError(SIGNATURE)``."""
     if not jws.signature:
         raise AuthError(Reason.SIGNATURE, "no signature")
-    model = JWSRegistry.algorithms[alg]
+    # RFC 8725 §3.1: the key type (and curve) fits the pinned algorithm; KeySet.select checked the rest
+    if key.kty != TABLE[alg].kty or (key.curve_algs and alg not in key.curve_algs):
+        raise AuthError(Reason.SIGNATURE, f"signature check failed ({alg} with a {key.kty} key)")
     try:
-        model.check_key(key.key)
-        ok = model.verify(jws.signing_input, jws.signature, key.key)
-    except (JoseError, ValueError, TypeError) as exc:
+        ok = verify_signature_bytes(alg, key.public, jws.signing_input, jws.signature)
+    except (KeyError, ValueError, TypeError) as exc:
         raise AuthError(Reason.SIGNATURE, f"signature check failed ({exc.__class__.__name__})") from None
     if not ok:
         raise AuthError(Reason.SIGNATURE, f"{alg} signature does not verify with key {key.kid or '(no kid)'}")
@@ -151,6 +151,20 @@ class JWTValidator:
         self.tenant = tenant
         self.cache_ttl = cache.ttl
         self.cache: TTLCache[Principal] = TTLCache(cache.max_size, clock)
+        # Header objects parse_compact shares between tokens, with the algorithm check_header pinned for each
+        # (the entry holds the header, so its id cannot be reused while remembered; bounded, accepted ones only).
+        self._headers: dict[int, tuple[dict[str, Any], str]] = {}
+
+    def _pinned_algorithm(self, header: dict[str, Any]) -> str:
+        """``check_header`` for this header object, remembered; raises ``AuthError``."""
+        known = self._headers.get(id(header))
+        if known is not None and known[0] is header:
+            return known[1]
+        alg = check_header(header, self.algorithms)
+        if len(self._headers) >= _HEADER_MEMO:
+            self._headers.clear()
+        self._headers[id(header)] = (header, alg)
+        return alg
 
     async def validate(self, token: str, *, fresh: bool = False) -> Principal:
         """Validate ``token`` and return its ``Principal``; ``fresh`` skips the cache. Raises ``AuthError``."""
@@ -163,9 +177,10 @@ class JWTValidator:
                     return hit
         with span("labkit.validate", strategy=self.strategy, tenant=self.tenant):
             jws = parse_compact(token)
-            alg = check_header(jws.header, self.algorithms)
+            alg = self._pinned_algorithm(jws.header)
             kid = jws.header.get("kid")
-            keyset = await self.source.keys()
+            source = self.source
+            keyset = source.keyset if type(source) is StaticKeys else await source.keys()
             try:
                 key = keyset.select(alg, kid)
             except AuthError:

@@ -17,6 +17,7 @@ import base64
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from joserfc.errors import JoseError, SecurityWarning
 from joserfc.jwk import ECKey, Key, OctKey, OKPKey, RSAKey
@@ -27,6 +28,7 @@ from ._compact import b64url_decode
 
 __all__ = ["KeySet", "TrustedKey"]
 
+_SELECTED_MAX = 64
 _PUBLIC_MEMBERS = {
     "RSA": ("n", "e"),
     "EC": ("crv", "x", "y"),
@@ -45,6 +47,12 @@ class TrustedKey:
     key: Key = field(repr=False)
     curve_algs: tuple[str, ...] = ()  # the algorithms an EC or OKP key's curve allows
     secret_len: int = 0  # for oct keys
+    # The ``cryptography`` public key (the secret, for oct), loaded once: what ``signature.py`` verifies with.
+    public: Any = field(default=None, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.public is None:
+            object.__setattr__(self, "public", self.key.get_op_key("verify"))
 
     def fits(self, alg: str) -> str | None:
         """Why this key cannot verify ``alg`` (None when it can)."""
@@ -70,6 +78,9 @@ class KeySet:
     keys: tuple[TrustedKey, ...] = ()
     refused: str | None = None
     ignored: tuple[str, ...] = ()
+    # Successful selections by (alg, kid): the set never changes, and only trusted kids get in (bounded).
+    _selected: dict[tuple[str, str | None], TrustedKey] = field(default_factory=dict, init=False, repr=False,
+                                                                  compare=False)
 
     @classmethod
     def from_jwks(cls, jwks: object, *, allow_symmetric: bool = True) -> KeySet:
@@ -104,6 +115,14 @@ class KeySet:
 
     def select(self, alg: str, kid: str | None) -> TrustedKey:
         """The one key that may verify a token with this ``alg`` and ``kid``; raises ``AuthError(KEY)``."""
+        found = self._selected.get((alg, kid))
+        if found is None:
+            found = self._select(alg, kid)
+            if len(self._selected) < _SELECTED_MAX:
+                self._selected[(alg, kid)] = found
+        return found
+
+    def _select(self, alg: str, kid: str | None) -> TrustedKey:
         if self.refused:
             raise AuthError(Reason.KEY, f"key set refused: {self.refused}")
         if kid is not None and any(k.kid is not None for k in self.keys):

@@ -32,6 +32,7 @@ __all__ = ["Admit", "Decision", "Gate", "GuardUser", "TenantAuth", "principal_ke
 
 # seconds to wait, or None when admitted; awaitable when the budget is shared (Redis, replicas)
 Admit = Callable[[Principal, Requirement], "float | Awaitable[float | None] | None"]
+_NO_REQUIREMENT = Requirement()  # authentication alone: the requirement is checked later, by decide()
 
 
 @dataclass
@@ -171,20 +172,21 @@ class Gate:
         ``presentation``: the scheme and DPoP proof the request came with (None: Bearer, no proof), held to
         the tenant's ``DPoPPolicy`` unless ``dpop_checked``.
         """
-        base = Decision(Requirement(), tenant, dpop=self.dpop_policy(tenant).challenge(presentation))
-        if token is None:
-            return base.refuse(AuthError(Reason.MISSING_TOKEN, "no Bearer credentials in Authorization"))
-        auth = self.tenant_auth(tenant, token)
-        if auth is None:
+        auth = self.tenant_auth(tenant, token) if token is not None else None
+        if auth is None or token is None:
+            base = Decision(_NO_REQUIREMENT, tenant, dpop=self.dpop_policy(tenant).challenge(presentation))
+            if token is None:
+                return base.refuse(AuthError(Reason.MISSING_TOKEN, "no Bearer credentials in Authorization"))
             return base.refuse(AuthError(Reason.TENANT, f"no tenant {tenant!r} here" if tenant else
                                          "the token's issuer belongs to no tenant here"))
         policy = auth.dpop or self._dpop
-        base = Decision(Requirement(), auth.name, dpop=policy.challenge(presentation))
+        challenge = policy.challenge(presentation)
         try:
             principal: Principal = await auth.validator.validate(token, fresh=fresh)
         except AuthError as error:
-            return base.refuse(error)
-        found = replace(base, principal=principal, effective=auth.hierarchy.expand(principal.scopes), fresh=fresh)
+            return Decision(_NO_REQUIREMENT, auth.name, dpop=challenge, error=error)
+        found = Decision(_NO_REQUIREMENT, auth.name, principal, auth.hierarchy.expand(principal.scopes),
+                         fresh=fresh, dpop=challenge)
         if not dpop_checked:
             try:
                 policy.check(principal, token, presentation)

@@ -1,0 +1,121 @@
+"""cProfile text summaries of the two hot paths: first-seen validation, and the guard alone in front of a trivial app.
+
+Run: uv run python benchmarks/profiling.py [validator|guard] [--alg RS256] > benchmarks/profiles/<name>.txt
+cProfile adds a fixed cost per call, so it overstates code made of many small calls; read it for where the
+calls go, and the benchmarks for the figures. ``guard`` also prints CPU per request of the guard vs the no-auth
+wrapper of ``_server.py`` around the same trivial app (best of 5), which isolates what the guard adds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import cProfile
+import gc
+import io
+import json
+import pstats
+import time
+from typing import Any
+
+from _server import Unprotected
+from joserfc import jwt as jfc_jwt
+from joserfc.jwk import OctKey, RSAKey
+from validators import AUDIENCE, ISSUER, SECRET, claims
+
+from labkit import validate_security_config
+from labkit.auth import build_validator
+
+
+def summary(profile: cProfile.Profile, rows: int = 30) -> str:
+    out = io.StringIO()
+    stats = pstats.Stats(profile, stream=out)
+    stats.sort_stats("tottime").print_stats(rows)
+    stats.sort_stats("cumulative").print_stats(rows)
+    return out.getvalue().replace(str(__file__).rsplit("/benchmarks/", 1)[0] + "/", "")
+
+
+def validator(alg: str, n: int) -> None:
+    key: Any = OctKey.import_key(SECRET) if alg == "HS256" else RSAKey.generate_key(2048)
+    settings = {"jwt_secret": SECRET} if alg == "HS256" else {"jwks": {"keys": [{**key.as_dict(), "kid": "k1"}]}}
+    tokens = [jfc_jwt.encode({"alg": alg, "kid": "k1"}, claims(i), key, algorithms=[alg]) for i in range(n)]
+    cfg = validate_security_config({"oauth2": {"jwt_issuer": ISSUER, "jwt_audience": AUDIENCE, **settings,
+                                               "jwt_algorithm": alg}}, env={})
+    validate = build_validator(cfg.oauth2).validate
+
+    async def run() -> None:
+        for token in tokens:
+            await validate(token)
+
+    profile = cProfile.Profile()
+    profile.enable()
+    asyncio.run(run())
+    profile.disable()
+    print(f"first-seen {alg} validation, {n} distinct tokens (minimal shape)\n")
+    print(summary(profile))
+
+
+def guard(n: int) -> None:
+    from labkit.lab import Lab
+    from labkit.provider import MockProvider
+
+    async def trivial(scope: Any, receive: Any, send: Any) -> None:
+        await receive()
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"application/json")]})
+        await send({"type": "http.response.body", "body": b"{}"})
+
+    with Lab() as lab:
+        guarded = lab.app.guard
+        guarded.app = trivial
+        token = MockProvider(base_url=lab.provider_url).mint(["api:read"])
+        body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "capabilities"}).encode()
+        host, port = lab.agent_url.split("//")[1].split(":")
+        headers = [(b"host", f"{host}:{port}".encode()), (b"content-type", b"application/json"),
+                   (b"authorization", f"Bearer {token}".encode()), (b"content-length", str(len(body)).encode())]
+
+        async def drive(app: Any, count: int) -> None:
+            for _ in range(count):
+                messages = [{"type": "http.request", "body": body, "more_body": False}]
+
+                async def receive(messages: list[dict[str, Any]] = messages) -> Any:
+                    return messages.pop() if messages else {"type": "http.disconnect"}
+
+                async def send(message: Any) -> None:
+                    pass
+
+                scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
+                         "scheme": "http", "path": "/", "raw_path": b"/", "query_string": b"", "root_path": "",
+                         "server": (host, int(port)), "client": ("127.0.0.1", 5000), "headers": list(headers)}
+                await app(scope, receive, send)
+
+        for name, app in (("no-auth wrapper", Unprotected(trivial)), ("guard", guarded)):
+            asyncio.run(drive(app, 200))
+            best = float("inf")
+            for _ in range(5):
+                gc.collect()
+                start = time.process_time()
+                asyncio.run(drive(app, n))
+                best = min(best, time.process_time() - start)
+            print(f"{name:<16} {best / n * 1e6:7.1f} us CPU per request (trivial app behind it)")
+        profile = cProfile.Profile()
+        profile.enable()
+        asyncio.run(drive(guarded, n))
+        profile.disable()
+        print(f"\nthe guard in front of a trivial app, POST / capabilities, one warm token, {n} requests\n")
+        print(summary(profile))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("what", choices=["validator", "guard"])
+    parser.add_argument("--alg", default="RS256", choices=["RS256", "HS256"])
+    parser.add_argument("--n", type=int, default=3000)
+    args = parser.parse_args()
+    if args.what == "validator":
+        validator(args.alg, args.n)
+    else:
+        guard(args.n)
+
+
+if __name__ == "__main__":
+    main()
