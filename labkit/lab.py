@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
@@ -22,6 +22,9 @@ from .provider import MockProvider
 from .provider.models import Client
 from .servers import ServerThread
 from .webhook import WebhookReceiver
+
+if TYPE_CHECKING:
+    from .vulnerable import VulnerableAgent
 
 __all__ = ["Lab"]
 
@@ -43,6 +46,8 @@ class Lab:
 
     ``config``: an ``agentup.yml`` path, a mapping or a ``SecurityConfig`` for the agent; by default the
     lab's ``sample_agent/agentup.yml``. ``${LAB_PROVIDER_URL}`` in it is the running provider's URL.
+    ``vulnerable``: weakness names (or ``True`` for all) to start ``lab.vulnerable``, a separate UNSAFE agent
+    on its own port for lesson 10 (``labkit.vulnerable``); the real agent is never changed by it.
     Raises ``ConfigError`` for a bad configuration, ``RuntimeError`` if a server does not start.
     """
 
@@ -55,9 +60,15 @@ class Lab:
         tenants: tuple[str, ...] = ("acme", "globex"),
         provider_port: int = 0,
         agent_port: int = 0,
+        vulnerable: Iterable[str] | bool = (),
     ) -> None:
         from sample_agent import create_app, default_config_path
 
+        weaknesses: set[str] = set()
+        if vulnerable:
+            from .vulnerable.app import weakness_names
+
+            weaknesses = weakness_names(vulnerable)  # a bad name is refused before any socket is bound
         self.provider = MockProvider(clock=clock, tenants=tenants)
         self.webhooks = WebhookReceiver(clock=clock or time.time)
         self._webhook_server = ServerThread(self.webhooks.app, name="webhooks")
@@ -89,6 +100,11 @@ class Lab:
         self.webhooks.trust(self.agent_url)
         self._clients: list[httpx.Client] = []
         self._started = False
+        self.vulnerable: VulnerableAgent | None = None
+        if weaknesses:
+            from .vulnerable import VulnerableAgent
+
+            self.vulnerable = VulnerableAgent(weaknesses, self.config.oauth2, self.config.scope_hierarchy, clock=clock)
 
     # -- lifecycle ----------------------------------------------------------------------------
     def start(self) -> Lab:
@@ -98,6 +114,8 @@ class Lab:
             for server in (self._provider_server, self._webhook_server, self._agent_server):
                 server.start()
                 started.append(server)
+            if self.vulnerable is not None:
+                self.vulnerable.start()
         except BaseException:
             for server in started:
                 server.stop()
@@ -133,6 +151,8 @@ class Lab:
         for client in self._clients:
             client.close()
         self._clients.clear()
+        if self.vulnerable is not None:
+            self.vulnerable.close()
         self._agent_server.stop()
         self._webhook_server.stop()
         self._provider_server.stop()
