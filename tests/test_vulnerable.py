@@ -10,7 +10,7 @@ import pytest
 
 from labkit.lab import Lab
 from labkit.lessons import LabClock
-from labkit.vulnerable import DEFENCES, PATH_EXPLOIT, TOKEN_WEAKNESSES, WEAKNESSES, exploit_token
+from labkit.vulnerable import DEFENCES, PATH_EXPLOIT, TOKEN_WEAKNESSES, WEAKNESSES, exploit_token, replay_table
 
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.integration
@@ -118,3 +118,16 @@ def test_a_config_section_does_not_start_it() -> None:
     with Lab(raw) as lab:
         assert lab.vulnerable is None
         assert _real_reason(lab, exploit_token("alg_from_header", lab), "echo") == (401, "algorithm")
+
+
+def test_replay_table(lab: Lab) -> None:
+    agent = lab.vulnerable
+    assert agent is not None
+    agent.only("shared_cache")
+    rows = replay_table(lab)
+    assert [r["weakness"] for r in rows] == list(TOKEN_WEAKNESSES)
+    assert all(r["exploited"] == 200 and r["fixed"] == 401 and r["real agent"] == 401 for r in rows)
+    assert all(r["fixed: audit reason"] == r["real: audit reason"] == DEFENCES[str(r["weakness"])][0] for r in rows)
+    assert agent.weaknesses == {"shared_cache"}  # restored
+    with Lab() as plain, pytest.raises(ValueError, match="vulnerable"):
+        replay_table(plain)

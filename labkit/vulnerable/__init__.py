@@ -8,8 +8,8 @@ weakness here is exploitable on purpose and refused by the real agent (``tests/t
 from __future__ import annotations
 
 from .agent import AttackerSite, VulnerableAgent
-from .exploits import DEFENCES, PATH_EXPLOIT, exploit_token
+from .exploits import DEFENCES, PATH_EXPLOIT, exploit_token, replay_table
 from .weaknesses import TOKEN_WEAKNESSES, WEAKNESSES
 
 __all__ = ["DEFENCES", "PATH_EXPLOIT", "TOKEN_WEAKNESSES", "WEAKNESSES", "AttackerSite", "VulnerableAgent",
-           "exploit_token"]
+           "exploit_token", "replay_table"]

@@ -182,12 +182,13 @@ class VulnerableApp:
         # The scope check itself is right: the hierarchy decides.
         if not self.hierarchy.satisfies(principal.scopes, {CAPABILITIES[capability]}):
             error = AuthError(Reason.INSUFFICIENT_SCOPE, f"needs {CAPABILITIES[capability]}")
-            self.audit.record(AuditEvent.deny(error, **context, method=method, status=403, subject=principal.subject,
-                                              fingerprint=principal.fingerprint, scopes=tuple(sorted(principal.scopes))))
+            self.audit.record(AuditEvent.deny(
+                error, **context, method=method, status=403, subject=principal.subject,
+                fingerprint=principal.fingerprint, scopes=tuple(sorted(principal.scopes))))
             return JSONResponse({"error": "forbidden"}, status_code=403, headers={
                 "WWW-Authenticate": f'{_CHALLENGE}, error="insufficient_scope", scope="{CAPABILITIES[capability]}"'})
-        leak = "; served another user's cached answer" if result.get("subject", principal.subject) != principal.subject \
-            else ""
+        leaked = result.get("subject", principal.subject) != principal.subject
+        leak = "; served another user's cached answer" if leaked else ""
         detail = (f"admitted by {admitted_by}" if admitted_by else "") + leak
         self.audit.record(AuditEvent.allow(principal, **context, method=method, status=200, detail=detail.lstrip("; ")))
         return JSONResponse({"jsonrpc": "2.0", "id": request_id, "result": result})

@@ -85,7 +85,8 @@ def _claims_ok(claims: dict[str, Any], ctx: WeakContext, **relaxed: Any) -> dict
 
 def _verified(token: str, keys: Mapping[str, Any], algorithms: list[str]) -> dict[str, Any] | None:
     try:
-        obj = jws.deserialize_compact(token, KeySet.import_key_set(dict(keys)), algorithms=algorithms)
+        key_set = KeySet.import_key_set(dict(keys))  # type: ignore[arg-type]
+        obj = jws.deserialize_compact(token, key_set, algorithms=algorithms)
         claims = json.loads(obj.payload)
     except (JoseError, ValueError, TypeError):
         return None
