@@ -123,6 +123,11 @@ class Lab:
         self._started = True
         return self
 
+    @property
+    def running(self) -> bool:
+        """Whether the servers are up (started and not closed)."""
+        return self._started
+
     def reload(self, config: str | os.PathLike[str] | dict[str, Any] | SecurityConfig) -> SecurityConfig:
         """Restart the agent with another configuration, on the same URL. Raises ``ConfigError`` (the old
         agent keeps running) or ``RuntimeError``."""

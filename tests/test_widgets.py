@@ -90,3 +90,19 @@ def test_endpoint_tester_and_audit_viewer(lab: Lab) -> None:
     viewer.reason.value = "expired"
     frame = viewer.state.filtered(lab.audit)
     assert len(frame) > 0 and set(frame["reason"]) == {"expired"}
+
+
+def test_config_builder_refuses_a_stopped_lab() -> None:
+    stopped = Lab()
+    try:
+        builder = ConfigBuilder(stopped)
+        assert builder.state.config is not None or builder.state.errors is not None
+        assert builder.load_into_lab() is False and "stopped" in builder.message.value
+        stopped.start()
+        assert stopped.running
+        builder.refresh()
+        assert builder.load_into_lab() is True
+    finally:
+        stopped.close()
+    assert not stopped.running
+    assert builder.load_into_lab() is False and "stopped" in builder.message.value

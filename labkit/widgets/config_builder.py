@@ -158,10 +158,17 @@ class ConfigBuilder:
 
     def load_into_lab(self) -> bool:
         """Restart the lab's agent with this configuration (only when valid)."""
-        if self.lab is None or self.state.config is None:
+        if self.lab is None or not self.lab.running:
+            self.message.value = "the lab is stopped: nothing to load into (start it with lab.start() or Lab())"
+            return False
+        if self.state.config is None:
             self.message.value = "fix the errors first"
             return False
-        self.lab.reload(self.state.config)
+        try:
+            self.lab.reload(self.state.config)
+        except (ConfigError, RuntimeError, OSError) as exc:  # shown in the widget; the old agent keeps running
+            self.message.value = html_text(str(exc).splitlines()[0], color="#a00", bold="not loaded:")
+            return False
         self.message.value = "loaded: the agent now runs this configuration"
         return True
 
