@@ -11,7 +11,7 @@ from dotenv import dotenv_values
 from .._yaml import parse_yaml
 from ..config import SecurityConfig, validate_security_config
 from ..errors import ConfigError
-from ._render import html_list, html_pre, html_text
+from ._render import html_list, html_pre, html_text, show_with_fallback
 
 if TYPE_CHECKING:
     from ..lab import Lab
@@ -173,6 +173,4 @@ class ConfigBuilder:
         return True
 
     def _ipython_display_(self) -> None:
-        from IPython.display import display
-
-        display(self.view)
+        show_with_fallback(self.view, self.out, "ConfigBuilder: write agentup.yml, validate it live, load it")
