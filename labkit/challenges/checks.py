@@ -12,6 +12,7 @@ from joserfc import jwt
 from joserfc.errors import SecurityWarning
 from joserfc.jwk import OctKey
 
+from .. import algorithms
 from ..audit import AuditEvent, read_jsonl
 from ..auth import build_validator
 from ..config import validate_security_config
@@ -82,18 +83,19 @@ def check_01(lab: Lab, config: dict[str, Any] | None = None) -> CheckResult:
     if cfg.oauth2.audiences:
         claims["aud"] = cfg.oauth2.audiences[0]
     validator = build_validator(cfg.oauth2, clock=lambda: NOW)
+    pinned, other = algorithms.HMAC[0], algorithms.HMAC[1]  # HS256 and HS384
     verdicts: dict[str, str] = {}
-    for alg in ("HS256", "HS384"):
+    for alg in (pinned, other):
         try:
             run(validator.validate(_hs_token(secret, alg, claims)))
             verdicts[alg] = "accepted"
         except AuthError as exc:
             verdicts[alg] = exc.reason.value
     missing = []
-    if verdicts["HS256"] != "accepted":
-        missing.append(f"an HS256 token signed with your secret is refused ({verdicts['HS256']})")
-    if verdicts["HS384"] != Reason.ALGORITHM:
-        missing.append(f"an HS384 token signed with the same secret is {verdicts['HS384']}, not refused for its "
+    if verdicts[pinned] != "accepted":
+        missing.append(f"an {pinned} token signed with your secret is refused ({verdicts[pinned]})")
+    if verdicts[other] != Reason.ALGORITHM:
+        missing.append(f"an {other} token signed with the same secret is {verdicts[other]}, not refused for its "
                        "algorithm")
     return _result(missing, "HS256 accepted, HS384 refused (algorithm), and the secret is not guessable")
 

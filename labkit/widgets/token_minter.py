@@ -126,6 +126,14 @@ class TokenMinterState:
         self.edited_status, self.edited_reason = _try(lab, self.edited, self.tenant)
 
 
+def _shown(decoded: dict[str, Any]) -> dict[str, Any]:
+    """What the widget prints: everything, except the random ``jti`` (so a saved notebook is reproducible)."""
+    claims = decoded.get("claims")
+    if not isinstance(claims, dict) or "jti" not in claims:
+        return decoded
+    return {**decoded, "claims": {**claims, "jti": "(random, unique per token)"}}
+
+
 def _try(lab: Lab, token: str, tenant: str | None) -> tuple[int, str | None]:
     before = lab.audit.total
     status = lab.rpc("capabilities", token=token, path=f"/t/{tenant}/" if tenant else "/").status_code
@@ -191,7 +199,7 @@ class TokenMinter:
         self.out.outputs = ()
         state = self.state
         if state.claims is not None:
-            self.out.append_display_data(Pretty(pprint.pformat(state.claims, sort_dicts=True)))
+            self.out.append_display_data(Pretty(pprint.pformat(_shown(state.claims), sort_dicts=True)))
             if state.times:
                 self.out.append_display_data(HTML(html_text(", ".join(f"{k} {v}" for k, v in state.times.items()),
                                                             bold="times (UTC):")))
@@ -200,7 +208,7 @@ class TokenMinter:
         if state.edited_claims is not None:
             self.out.append_display_data(HTML(html_text(SIGNERS[self.sign_with.value], bold="edited, signed with "
                                                         f"{self.sign_with.value}:")))
-            self.out.append_display_data(Pretty(pprint.pformat(state.edited_claims["claims"], sort_dicts=True)))
+            self.out.append_display_data(Pretty(pprint.pformat(_shown(state.edited_claims)["claims"], sort_dicts=True)))
             verdict = f"agent answered {state.edited_status}" + (
                 f" (audit reason: {state.edited_reason})" if state.edited_reason else "")
             self.out.append_display_data(HTML(html_text(verdict, bold="edited token:")))
