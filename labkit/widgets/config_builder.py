@@ -112,17 +112,19 @@ class ConfigBuilder:
             else:
                 widget = w.Text(value=getattr(self.state, name), description=name)
             widget.style.description_width = "160px"
+            widget.layout = w.Layout(width="460px")  # fixed width: long URLs scroll inside, the form keeps its shape
             widget.observe(lambda _: self.refresh(), names="value")
             self.inputs[name] = widget
         self.hierarchy = w.Textarea(value=self.state.hierarchy, description="scope_hierarchy",
-                                    layout=w.Layout(height="100px"))
-        self.env = w.Textarea(value=self.state.env, description=".env lines", layout=w.Layout(height="60px"))
+                                    layout=w.Layout(height="100px", width="460px"))
+        self.env = w.Textarea(value=self.state.env, description=".env lines",
+                              layout=w.Layout(height="60px", width="460px"))
         for area in (self.hierarchy, self.env):
             area.observe(lambda _: self.refresh(), names="value")
         self.load = w.Button(description="Load into lab", button_style="success", disabled=lab is None)
         self.load.on_click(lambda _: self.load_into_lab())
-        self.out = w.Output()
-        self.message = w.HTML()
+        self.out = w.Output(layout=w.Layout(width="520px", overflow="auto"))
+        self.message = w.HTML(layout=w.Layout(width="460px"))
         self.view = w.HBox([w.VBox([*self.inputs.values(), self.hierarchy, self.env, self.load, self.message]),
                             self.out])
         self.refresh()
