@@ -150,3 +150,18 @@ def test_token_minter_edits_and_resigns(lab: Lab) -> None:
     assert "invalid_scope" in (minter.mint().error or "")
     minter.button.click()  # errors stay inside the widget
     assert minter.state.error and len(minter.out.outputs) == 1
+
+
+def test_challenge_card(lab: Lab, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from labkit.challenges import start
+
+    card = start("00", lab, progress=tmp_path / "progress.json").card()
+    card.hint_button.click()
+    assert len(card.out.outputs) == 1
+    lab.rpc("execute", {"capability": "write_operation"}, token=lab.token(["api:read"]))
+    lab.rpc("execute", {"capability": "write_operation"}, token=lab.token(["api:write"]))
+    card.check_button.click()
+    assert "labkit-challenge-result" in card.out.outputs[-1]["data"]["text/html"]
+    assert "solved:" in card.out.outputs[-1]["data"]["text/html"]
+    broken = start("01", lab, progress=tmp_path / "progress.json").card()
+    assert not broken.check().solved  # no config given: a verdict, not an exception

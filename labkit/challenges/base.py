@@ -71,6 +71,12 @@ class Attempt:
             self.progress.mark(self.challenge.lesson)
         return result
 
+    def card(self) -> Any:
+        """This challenge as a widget (goal, Hint and Check buttons): a ``labkit.widgets.ChallengeCard``."""
+        from ..widgets import ChallengeCard
+
+        return ChallengeCard(self)
+
     def __repr__(self) -> str:
         c = self.challenge
         return (f"Challenge {c.lesson} · {c.title}\n{c.goal}\n"
