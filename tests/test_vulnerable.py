@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import base64
+import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from labkit.lab import Lab
 from labkit.lessons import LabClock
@@ -131,3 +136,36 @@ def test_replay_table(lab: Lab) -> None:
     assert agent.weaknesses == {"shared_cache"}  # restored
     with Lab() as plain, pytest.raises(ValueError, match="vulnerable"):
         replay_table(plain)
+
+
+_TEXT = st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=126), max_size=80)
+_SEGMENT = st.text(alphabet=st.characters(codec="utf-8"), max_size=40)
+
+
+@st.composite
+def _tokens(draw: st.DrawFn) -> str:
+    """Three dot-separated parts whose header and payload are JSON of any shape (or not JSON at all)."""
+    value = st.recursive(st.none() | st.booleans() | st.integers() | _SEGMENT,
+                         lambda c: st.lists(c, max_size=3) | st.dictionaries(_SEGMENT, c, max_size=3), max_leaves=8)
+    header = draw(st.fixed_dictionaries({}, optional={"alg": st.sampled_from(["none", "HS256", "RS256", "x"]) | value,
+                                                       "kid": value, "jku": value}) | value)
+    payload = draw(st.dictionaries(st.sampled_from(["sub", "scope", "exp", "iss", "aud"]), value, max_size=5) | value)
+    raw = [json.dumps(header).encode(), json.dumps(payload).encode()]
+    if draw(st.booleans()):
+        raw[0] = draw(st.binary(max_size=30))
+    parts = [base64.urlsafe_b64encode(r).rstrip(b"=").decode() for r in raw]
+    return ".".join([*parts, draw(_TEXT.filter(lambda s: "." not in s))])
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(token=_tokens() | _TEXT, path=st.sampled_from(["/", "/t/acme/", "/admin/status", "/t/x/.well-known/%2e%2e/"])
+       | _TEXT.map(lambda s: "/" + s.replace("?", "").replace("#", "")), body=st.binary(max_size=60) | st.just(b"[1]"))
+def test_no_5xx_whatever_is_sent(lab: Lab, token: str, path: str, body: bytes) -> None:
+    agent = lab.vulnerable
+    assert agent is not None
+    agent.only(*WEAKNESSES)
+    client = agent.client()
+    headers = {"Authorization": f"Bearer {token}".strip()}
+    for answer in (client.post(httpx.URL(agent.url + path), content=body, headers=headers),
+                   client.get(httpx.URL(agent.url + path), headers=headers)):
+        assert answer.status_code < 500, (path, token)

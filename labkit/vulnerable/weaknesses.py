@@ -135,12 +135,15 @@ async def weak_kid_as_path(token: str, ctx: WeakContext) -> dict[str, Any] | Non
     parts = _parts(token)
     if parts is None or parts[0].get("alg") != "HS256" or not isinstance(parts[0].get("kid"), str):
         return None
-    path = Path(os.path.normpath(ctx.keys_dir / parts[0]["kid"]))
-    # The mistake is the path; reading a FIFO or a device other than /dev/null would hang the lab, so not those.
-    if str(path) != os.devnull and not path.is_file():
+    try:
+        path = Path(os.path.normpath(ctx.keys_dir / parts[0]["kid"]))
+        # The mistake is the path; reading a FIFO or a device other than /dev/null would hang the lab, so not those.
+        if str(path) != os.devnull and not path.is_file():
+            return None
+        with path.open("rb") as handle:
+            secret = handle.read(_KID_FILE_LIMIT)
+    except (OSError, ValueError):  # a NUL byte, a name too long, a file we may not read: no key, no entry
         return None
-    with path.open("rb") as handle:
-        secret = handle.read(_KID_FILE_LIMIT)
     return _claims_ok(parts[1], ctx) if _hmac_ok(token, secret) else None
 
 
@@ -148,8 +151,12 @@ async def weak_jku_followed(token: str, ctx: WeakContext) -> dict[str, Any] | No
     """UNSAFE: fetch the JWK Set the ``jku`` header names and verify with it (loopback URLs only, in the lab)."""
     parts = _parts(token)
     url = parts[0].get("jku") if parts else None
-    if not isinstance(url, str) or urlsplit(url).scheme != "http" or urlsplit(url).hostname != "127.0.0.1":
-        return None  # the lab never turns into a tool that fetches from the network
+    try:
+        where = urlsplit(url) if isinstance(url, str) else None
+        if where is None or where.scheme != "http" or where.hostname != "127.0.0.1":
+            return None  # the lab never turns into a tool that fetches from the network
+    except ValueError:  # not a URL at all
+        return None
     try:
         async with httpx.AsyncClient(timeout=2) as client:
             response = await client.get(url)
