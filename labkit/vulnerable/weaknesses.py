@@ -151,9 +151,11 @@ async def weak_jku_followed(token: str, ctx: WeakContext) -> dict[str, Any] | No
     """UNSAFE: fetch the JWK Set the ``jku`` header names and verify with it (loopback URLs only, in the lab)."""
     parts = _parts(token)
     url = parts[0].get("jku") if parts else None
+    if not isinstance(url, str):
+        return None
     try:
-        where = urlsplit(url) if isinstance(url, str) else None
-        if where is None or where.scheme != "http" or where.hostname != "127.0.0.1":
+        where = urlsplit(url)
+        if where.scheme != "http" or where.hostname != "127.0.0.1":
             return None  # the lab never turns into a tool that fetches from the network
     except ValueError:  # not a URL at all
         return None
