@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import logging
+from importlib.metadata import PackageNotFoundError, version
+
 from .config import OAuth2Config, SecurityConfig, load_config, validate_security_config
 from .errors import AuthError, ConfigError, Reason
 from .scopes import ScopeHierarchy
@@ -16,4 +19,12 @@ __all__ = [
     "load_config",
     "validate_security_config",
 ]
-__version__ = "0.1.0"
+
+# A library logs and never prints: without the application's logging configuration, labkit.* records go
+# nowhere (not to stderr through logging's last resort).
+logging.getLogger(__name__).addHandler(logging.NullHandler())
+
+try:  # the one version source: pyproject.toml, as installed
+    __version__ = version("oauth2-lab")
+except PackageNotFoundError:  # pragma: no cover - imported from a source tree that was never installed
+    __version__ = "0+unknown"

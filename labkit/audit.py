@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import errno
 import json
+import logging
 import math
 import os
 import stat
 import threading
 import time
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
 __all__ = ["AuditEvent", "AuditFileError", "AuditLog", "InvalidLine", "read_audit_file", "read_jsonl"]
 
 Decision = Literal["allow", "deny"]
+_log = logging.getLogger(__name__)
 MAX_SCOPES = 32
 MAX_LINE = 16 * 1024
 _TEXT_FIELDS = ("reason", "detail", "subject", "client", "strategy", "endpoint", "method", "plugin", "tenant",
@@ -137,6 +139,8 @@ class AuditLog:
         target = path if path is not None else os.environ.get("LABKIT_AUDIT_LOG") or None
         self.path = Path(target) if target else None
         self._file = open_append_only(self.path) if self.path else None
+        # more sinks (labkit.observability: logging, Prometheus): called with each event after it is recorded
+        self.sinks: list[Callable[[AuditEvent], None]] = []
 
     def record(self, event: AuditEvent) -> AuditEvent:
         """Append ``event`` to the ring and the file (one line, flushed)."""
@@ -147,6 +151,11 @@ class AuditLog:
             if self._file is not None and line is not None:
                 self._file.write(line + "\n")
                 self._file.flush()
+        for sink in self.sinks:
+            try:
+                sink(event)
+            except Exception:  # a broken sink never turns a decision into a 500
+                _log.exception("audit sink %r failed", sink)
         return event
 
     def events(self) -> list[AuditEvent]:

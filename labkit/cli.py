@@ -1,19 +1,23 @@
-"""The ``labkit`` command line (see ``labkit --help``): lab, serve, demo, mint, audit, validate-config."""
+"""The ``labkit`` command line (see ``labkit --help``): lab, serve, cluster, demo, mint, audit, validate-config."""
 
 from __future__ import annotations
 
 import argparse
+import json
+import logging
 import os
 import re
-import signal
+import shutil
 import subprocess
 import sys
 import threading
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
+from . import __version__
 from ._text import safe_text
 from .config import load_config
 from .errors import ConfigError
@@ -28,21 +32,33 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="labkit", description="oauth2-lab: an interactive OAuth2 security lab for AI agents", epilog=EPILOG
     )
+    parser.add_argument("--version", action="version", version=f"labkit (oauth2-lab) {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     lab = sub.add_parser("lab", help="start the provider and the agent, then JupyterLab on notebooks/")
     lab.add_argument("--no-browser", action="store_true", help="do not open a browser (headless)")
     lab.add_argument("--config", help="agentup.yml for the agent (default: sample_agent/agentup.yml)")
     lab.add_argument("--port", type=int, default=8888, help="JupyterLab port (default 8888)")
+    lab.add_argument("--ip", default="127.0.0.1", help="JupyterLab address (default 127.0.0.1)")
+    lab.add_argument("--lessons", help="folder of the lessons (default: notebooks/ of a checkout, else "
+                     "./labkit-lessons, filled with the packaged lessons)")
 
     serve = sub.add_parser("serve", help="run the provider and the agent in the foreground (Ctrl-C stops)")
     serve.add_argument("--config", help="agentup.yml for the agent (default: sample_agent/agentup.yml)")
     serve.add_argument("--provider-port", type=int, default=0, help="provider port (default: a free one)")
     serve.add_argument("--agent-port", type=int, default=0, help="agent port (default: a free one)")
     serve.add_argument("--audit-log", help="append the audit log to this JSONL file")
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind both servers (default 127.0.0.1)")
+    serve.add_argument("--public-url", help="the agent's URL as clients see it behind a proxy (used in its cards "
+                       "and RFC 9728 metadata)")
+
+    cluster = sub.add_parser("cluster", help="the agent as N replicas behind nginx, with Redis and PostgreSQL")
+    cluster.add_argument("--replicas", type=int, default=3, help="agent processes (1 to 32, default 3)")
+    cluster.add_argument("--config", help="agentup.yml for the agent (default: sample_agent/agentup.yml)")
 
     demo = sub.add_parser("demo", help="headless tour: personas, every endpoint, the decision matrix, the audit")
     demo.add_argument("--config", help="agentup.yml for the agent (default: sample_agent/agentup.yml)")
+    demo.add_argument("--json", action="store_true", help="print one JSON document instead of tables")
 
     mint = sub.add_parser("mint", help="print one access token from a running lab provider (and nothing else)")
     mint.add_argument("--scope", default="api:read", help='space-separated scopes, e.g. "api:read files:write"')
@@ -56,11 +72,21 @@ def _parser() -> argparse.ArgumentParser:
     audit = sub.add_parser("audit", help="tabulate a JSONL audit log")
     audit.add_argument("file", help="the JSONL audit file (LABKIT_AUDIT_LOG or labkit serve --audit-log)")
     audit.add_argument("--last", type=int, default=50, help="how many of the latest events to list (default 50)")
+    audit.add_argument("--json", action="store_true", help="print the latest events as JSON lines instead")
 
     check = sub.add_parser("validate-config", help="check an agentup.yml security configuration")
     check.add_argument("file", help="path to agentup.yml (a .env beside it is loaded)")
     explain = sub.add_parser("explain", help="the effective policy of an agentup.yml, and where it is weak")
     explain.add_argument("file", help="path to agentup.yml (a .env beside it is loaded)")
+    probe = sub.add_parser("probe", help="what any A2A/MCP agent advertises, and whether it refuses bad tokens")
+    probe.add_argument("url", help="the agent's URL (its root for the A2A card, or an MCP endpoint)")
+    probe.add_argument("--provider", help="the lab provider's URL (lab-client tokens, expired ones by /admin/mint)")
+    probe.add_argument("--client-id", help="a client of the advertised token endpoint (client credentials)")
+    probe.add_argument("--client-secret", help="its secret (default: $LABKIT_PROBE_CLIENT_SECRET)",
+                       default=os.environ.get("LABKIT_PROBE_CLIENT_SECRET"))
+    probe.add_argument("--token-file", help="a file holding one good access token")
+    probe.add_argument("--json", action="store_true", help="print the report as JSON")
+    probe.add_argument("--timeout", type=float, default=15, help="seconds per HTTP call (default 15)")
     return parser
 
 
@@ -130,17 +156,82 @@ def _explain(args: argparse.Namespace) -> int:
 
 def _serve(args: argparse.Namespace) -> int:
     from .lab import Lab
+    from .servers import StopSignals
 
-    stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
-    with Lab(args.config, provider_port=args.provider_port, agent_port=args.agent_port,
-             audit_path=args.audit_log) as lab:
+    if args.public_url and not re.fullmatch(r"https?://[^/\s?#]+(/[^\s?#]*)?", args.public_url):
+        print(f"labkit serve: --public-url must be an http(s) URL, not {args.public_url!r}", file=sys.stderr)
+        return 2
+    if args.host not in ("127.0.0.1", "localhost", "::1"):
+        print(f"labkit serve: listening on {args.host}: the lab's keys and secrets are public, never expose it "
+              "beyond a network you trust", file=sys.stderr)
+    # an application configures logging: labkit's operator logs (JWKS, introspection) go to stderr
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    with StopSignals() as stops, Lab(args.config, provider_port=args.provider_port, agent_port=args.agent_port,
+                                     audit_path=args.audit_log, host=args.host, public_url=args.public_url,
+                                     capture_logs=False) as lab:
         print(f"provider: {lab.provider_url}", flush=True)
         print(f"agent: {lab.agent_url}", flush=True)
+        for line in lab.plugin_mapping().lines():  # how the user's plugin ids met the sample agent's
+            print(f"config: {safe_text(line, 300)}", file=sys.stderr)
         print("Ctrl-C stops.", file=sys.stderr, flush=True)
-        stop.wait()
-    return 0
+        signum = stops.wait() or 0
+    _exit_now(128 + signum)  # as shells report a signal: 130 for SIGINT, 143 for SIGTERM
+
+
+def _cluster(args: argparse.Namespace) -> int:
+    """``labkit cluster``: like ``serve``, with the agent as replicas behind nginx (see ``labkit.cluster``)."""
+    from .cluster import Cluster, MissingServiceError
+    from .servers import StopSignals
+
+    if not 1 <= args.replicas <= 32:
+        print("labkit cluster: --replicas must be between 1 and 32", file=sys.stderr)
+        return 2
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    with StopSignals() as stops:
+        try:
+            cluster = Cluster(args.replicas, config=args.config).start()
+        except MissingServiceError as exc:
+            print(f"labkit cluster: {exc}", file=sys.stderr)
+            return 1
+        except RuntimeError as exc:
+            print(f"labkit cluster: {safe_text(str(exc), 300)}", file=sys.stderr)
+            return 1
+        try:
+            print(f"provider: {cluster.provider_url}", flush=True)
+            print(f"agent: {cluster.agent_url}", flush=True)
+            print(f"replicas: {', '.join(r.url for r in cluster.replicas)} (logs in {cluster.folder})", file=sys.stderr)
+            print("Ctrl-C stops.", file=sys.stderr, flush=True)
+            signum = stops.wait() or 0
+        finally:
+            cluster.close()
+    _exit_now(128 + signum)
+
+
+def _lessons_dir(chosen: str | None) -> Path:
+    """The folder JupyterLab opens: ``chosen``, else the checkout's ``notebooks/``, else ``./labkit-lessons``;
+    a folder without lessons gets a copy of the packaged ones (a lesson already there is kept, edits and all)."""
+    here = Path(__file__).resolve().parent
+    packaged, checkout = here / "_lessons", here.parent / "notebooks"
+    if chosen is None:
+        for folder in (Path.cwd() / "notebooks", checkout):
+            if any(folder.glob("[0-9][0-9]_*.ipynb")):
+                return folder
+    target = Path(chosen or "labkit-lessons").resolve()
+    target.mkdir(parents=True, exist_ok=True)
+    source = packaged if packaged.is_dir() else checkout
+    for lesson in sorted(source.glob("[0-9][0-9]_*.ipynb")):
+        if not (target / lesson.name).exists():
+            shutil.copyfile(lesson, target / lesson.name)
+    return target
+
+
+def _exit_now(status: int) -> NoReturn:
+    """Exit at once after a stop signal, everything already closed: the interpreter's own teardown of the
+    SDKs' modules takes longer than the servers' shutdown, and the stop must take under 2 s."""
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(status)
 
 
 def _mint(args: argparse.Namespace) -> int:
@@ -208,9 +299,14 @@ def _audit(args: argparse.Namespace) -> int:
         print(f"labkit audit: {safe_text(args.file)}: {safe_text(exc.strerror or exc.__class__.__name__)}",
               file=sys.stderr)
         return 1
+    shown = rows[-args.last:] if args.last > 0 else []
+    if args.json:  # one object per line; ensure_ascii keeps a client's control characters off the terminal
+        for number, row in shown:
+            data = {"line": number, "invalid": row.problem} if isinstance(row, InvalidLine) else asdict(row)
+            print(json.dumps(data, ensure_ascii=True, separators=(",", ":")))
+        return 1 if any(isinstance(row, InvalidLine) for _, row in rows) else 0
     # Data is shown as rich Text, never parsed as markup; AuditEvent already escaped control characters.
     console = Console(highlight=False)
-    shown = rows[-args.last:] if args.last > 0 else []
     title = Text(f"{safe_text(args.file)}: last {len(shown)} of {len(rows)} lines")
     table = Table(title=title)
     for column in ("line", "decision", "reason", "status", "endpoint", "method", "subject", "tenant", "ms"):
@@ -243,46 +339,91 @@ def _audit(args: argparse.Namespace) -> int:
 def _demo(args: argparse.Namespace) -> int:
     from .demo import run_demo
 
-    return run_demo(args.config)
+    return run_demo(args.config, as_json=args.json)
 
 
 def _lab(args: argparse.Namespace) -> int:
     from .lab import Lab
+    from .servers import StopSignals
 
-    notebooks = Path.cwd() / "notebooks"
-    if not notebooks.is_dir():
-        notebooks = Path(__file__).resolve().parent.parent / "notebooks"
-    with Lab(args.config) as lab:
+    notebooks = _lessons_dir(args.lessons)
+    with StopSignals() as stops, Lab(args.config) as lab:
         env = {**os.environ, "LAB_PROVIDER_URL": lab.provider_url, "LAB_AGENT_URL": lab.agent_url}
         print(f"provider: {lab.provider_url}\nagent: {lab.agent_url}", flush=True)
         print("(these two are for your own clients: curl, `labkit mint --provider URL`, MCP Inspector; each lesson "
               "starts its own Lab() on other ports, so its outputs do not depend on these)", flush=True)
         command = [sys.executable, "-m", "jupyterlab", f"--notebook-dir={notebooks}", f"--port={args.port}",
-                   "--ServerApp.port_retries=50"]
+                   f"--ServerApp.ip={args.ip}", "--ServerApp.port_retries=50"]
         if args.no_browser:
             command.append("--no-browser")
         if hasattr(os, "geteuid") and os.geteuid() == 0:
             command.append("--allow-root")  # containers and CI run as root
-        process = subprocess.Popen(command, env=env)  # noqa: S603 - our own interpreter and arguments
-        try:
+        # its own session: a Ctrl-C or a group kill reaches only us, and we stop it (no prompt, no traceback)
+        process = subprocess.Popen(command, env=env, start_new_session=True)  # noqa: S603 - our own interpreter
+
+        def watch() -> None:
+            process.wait()
+            stops.notify()
+
+        threading.Thread(target=watch, name="labkit-jupyter", daemon=True).start()
+        signum = stops.wait()
+        if not signum:  # JupyterLab exited by itself
             return process.wait()
-        except KeyboardInterrupt:
-            process.send_signal(signal.SIGINT)
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-            return 0
+        process.terminate()  # JupyterLab stops on SIGTERM without asking
+        try:
+            process.wait(timeout=1.5)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+    _exit_now(128 + signum)
+
+
+def _probe(args: argparse.Namespace) -> int:
+    """``labkit probe URL``: 0 when every answer is right, 1 when one is wrong or the agent cannot be probed."""
+    import json
+
+    import httpx
+
+    from .probe_tokens import ClientCredentials, LabProvider, TokenFile, TokenSource
+    from .probe_url import discover, probe_url
+
+    if sum(bool(x) for x in (args.provider, args.client_id, args.token_file)) > 1:
+        print("labkit probe: give one of --provider, --client-id/--client-secret, --token-file", file=sys.stderr)
+        return 2
+    if args.client_id and not args.client_secret:
+        print("labkit probe: --client-id needs --client-secret (or $LABKIT_PROBE_CLIENT_SECRET)", file=sys.stderr)
+        return 2
+    try:
+        with httpx.Client(timeout=max(0.1, min(args.timeout, 300)), follow_redirects=False) as http:
+            source: TokenSource | None = None
+            if args.provider:
+                source = LabProvider(args.provider, http)
+            elif args.token_file:
+                source = TokenFile(Path(args.token_file).read_text(encoding="utf-8"))
+            elif args.client_id:
+                endpoint = discover(args.url, http).token_endpoint
+                if endpoint is None:
+                    print("labkit probe: the agent advertises no token endpoint for --client-id", file=sys.stderr)
+                    return 1
+                source = ClientCredentials(endpoint, args.client_id, args.client_secret, http)
+            report = probe_url(args.url, source, http=http)
+    except (ValueError, OSError, UnicodeError, httpx.HTTPError) as exc:
+        print(f"labkit probe: {safe_text(str(exc) or exc.__class__.__name__)}", file=sys.stderr)
+        return 1
+    print(json.dumps(report.to_json(), indent=2) if args.json else report.table())
+    return 0 if report.ok else 1
 
 
 _COMMANDS: dict[str, Any] = {
     "lab": _lab,
     "serve": _serve,
+    "cluster": _cluster,
     "demo": _demo,
     "mint": _mint,
     "audit": _audit,
     "validate-config": _validate_config,
     "explain": _explain,
+    "probe": _probe,
 }
 
 

@@ -59,10 +59,13 @@ def persona_tour(lab: Lab) -> list[dict[str, Any]]:
     return rows
 
 
-def run_demo(config: str | None = None) -> int:
-    """Run the tour and print it; returns 0 when every expectation holds, else 1."""
+def run_demo(config: str | None = None, *, as_json: bool = False) -> int:
+    """Run the tour and print it (``as_json``: one JSON document instead of tables); returns 0 when every
+    expectation holds, else 1."""
     console = Console(width=max(Console().width, 160))
     with Lab(config) as lab:
+        if as_json:
+            return _print_json(lab)
         console.print(f"[bold]oauth2-lab demo[/]  provider {lab.provider_url}  agent {lab.agent_url}")
         personas = persona_tour(lab)
         table = Table(title="Provider personas (simulated): claim shapes and what a SEED.md-style config grants")
@@ -105,6 +108,21 @@ def run_demo(config: str | None = None) -> int:
             return 1
         console.print(f"[green bold]all {len(frame) + len(personas)} expectations hold[/]")
         return 0
+
+
+def _print_json(lab: Lab) -> int:
+    """The tour as one JSON document on stdout: personas, the decision matrix, the audit summary, failures."""
+    personas = persona_tour(lab)
+    frame = run_probe(lab)
+    audit = lab.audit.to_dataframe()
+    summary = audit.groupby(["decision", "reason"], dropna=False).size().reset_index(name="events")
+    failures = int((~frame["ok"]).sum()) + sum(1 for r in personas if not r["ok"])
+    print(json.dumps({
+        "provider": lab.provider_url, "agent": lab.agent_url, "personas": personas,
+        "matrix": json.loads(frame.to_json(orient="records")), "audit": json.loads(summary.to_json(orient="records")),
+        "failures": failures, "ok": failures == 0,
+    }, indent=2))
+    return 0 if failures == 0 else 1
 
 
 def _cell(value: Any) -> str:

@@ -44,6 +44,9 @@ class Reason(StrEnum):
     TENANT = "tenant"
     RATE_LIMITED = "rate_limited"
     INVALID_REQUEST = "invalid_request"  # the request itself is malformed (body, JSON-RPC envelope)
+    DPOP_PROOF = "dpop_proof"  # RFC 9449 §7.1 invalid_dpop_proof: the proof is missing a check or unbound
+    DPOP_NONCE = "dpop_nonce"  # RFC 9449 §8: the proof lacks the server's current nonce (use_dpop_nonce)
+    DPOP_REQUIRED = "dpop_required"  # RFC 9449 §7.2: a DPoP-bound (or DPoP-only) token presented as Bearer
 
     @property
     def reason_class(self) -> str:
@@ -54,6 +57,8 @@ class Reason(StrEnum):
 _CLASSES = {
     Reason.JWKS_UNAVAILABLE: "key",
     Reason.INSUFFICIENT_SCOPE: "scope",
+    Reason.DPOP_NONCE: "dpop_proof",
+    Reason.DPOP_REQUIRED: "dpop_proof",
 }
 
 

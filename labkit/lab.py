@@ -18,6 +18,7 @@ import httpx
 
 from .audit import AuditLog
 from .config import SecurityConfig, load_config, validate_security_config
+from .observability import LogCapture
 from .provider import MockProvider
 from .provider.models import Client
 from .servers import ServerThread
@@ -46,6 +47,8 @@ class Lab:
 
     ``config``: an ``agentup.yml`` path, a mapping or a ``SecurityConfig`` for the agent; by default the
     lab's ``sample_agent/agentup.yml``. ``${LAB_PROVIDER_URL}`` in it is the running provider's URL.
+    ``host``/``public_url``: bind address and the agent's URL as advertised behind a proxy; ``capture_logs``:
+    keep the ``labkit`` loggers' records in ``lab.logs`` while running instead of the root logger's handlers.
     ``vulnerable``: weakness names (or ``True`` for all) to start ``lab.vulnerable``, a separate UNSAFE agent
     on its own port for lesson 10 (``labkit.vulnerable``); the real agent is never changed by it.
     Raises ``ConfigError`` for a bad configuration, ``RuntimeError`` if a server does not start.
@@ -60,6 +63,9 @@ class Lab:
         tenants: tuple[str, ...] = ("acme", "globex"),
         provider_port: int = 0,
         agent_port: int = 0,
+        host: str = "127.0.0.1",
+        public_url: str | None = None,
+        capture_logs: bool = True,
         vulnerable: Iterable[str] | bool = (),
     ) -> None:
         from sample_agent import create_app, default_config_path
@@ -73,7 +79,7 @@ class Lab:
         self.webhooks = WebhookReceiver(clock=clock or time.time)
         self._webhook_server = ServerThread(self.webhooks.app, name="webhooks")
         self.webhooks.base_url = self._webhook_server.url
-        self._provider_server = ServerThread(self.provider.app, port=provider_port, name="provider")
+        self._provider_server = ServerThread(self.provider.app, host=host, port=provider_port, name="provider")
         self.provider.base_url = self._provider_server.url
         self.provider_url = self._provider_server.url
         env = {**os.environ, "LAB_PROVIDER_URL": self.provider_url,
@@ -92,19 +98,29 @@ class Lab:
             raise
         self._clock = clock
         # The agent's URL is known once its socket is bound; the app is created with it.
-        self._agent_server = ServerThread(port=agent_port, name="agent")
+        self._agent_server = ServerThread(host=host, port=agent_port, name="agent")
         self.agent_url = self._agent_server.url
-        self.app = create_app(self.config, public_url=self.agent_url, clock=clock, audit=self.audit)
+        self.public_url = public_url.rstrip("/") if public_url else self.agent_url  # behind a proxy: its URL
+        self.app = create_app(self.config, public_url=self.public_url, clock=clock, audit=self.audit)
         self._agent_server.app = self.app
         self.agent = self.app.agent
         self.webhooks.trust(self.agent_url)
         self._clients: list[httpx.Client] = []
+        self._host = host
+        # the labkit.* operator logs, kept here while the lab runs (lessons stay deterministic); None: left alone
+        self.logs = LogCapture() if capture_logs else None
         self._started = False
         self.vulnerable: VulnerableAgent | None = None
         if weaknesses:
             from .vulnerable import VulnerableAgent
 
             self.vulnerable = VulnerableAgent(weaknesses, self.config.oauth2, self.config.scope_hierarchy, clock=clock)
+
+    def plugin_mapping(self) -> Any:
+        """How the configuration's plugin, capability and MCP tool ids met the sample agent's (``PluginMapping``)."""
+        from sample_agent.plugins import map_plugins
+
+        return map_plugins(self.config.plugins, self.config.mcp_servers)
 
     # -- lifecycle ----------------------------------------------------------------------------
     def start(self) -> Lab:
@@ -120,6 +136,8 @@ class Lab:
             for server in started:
                 server.stop()
             raise
+        if self.logs is not None:
+            self.logs.start()
         self._started = True
         return self
 
@@ -141,10 +159,10 @@ class Lab:
             new_config = validate_security_config(config, env=env)
         else:
             new_config = load_config(Path(config), env=env)
-        app = create_app(new_config, public_url=self.agent_url, clock=self._clock, audit=self.audit)
+        app = create_app(new_config, public_url=self.public_url, clock=self._clock, audit=self.audit)
         port = self._agent_server.port
         self._agent_server.stop()
-        self._agent_server = ServerThread(app, port=port, name="agent")
+        self._agent_server = ServerThread(app, host=self._host, port=port, name="agent")
         self._agent_server.start()
         self.config, self.app = new_config, app
         self.agent = app.agent
@@ -162,6 +180,8 @@ class Lab:
         self._webhook_server.stop()
         self._provider_server.stop()
         self.audit.close()
+        if self.logs is not None and self._started:
+            self.logs.stop()
         self._started = False
 
     def __enter__(self) -> Lab:

@@ -18,8 +18,8 @@ from collections.abc import Awaitable, Callable, Hashable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from .auth.cache import TTLCache
 from .config import MiddlewareSpec, PluginSpec, SecurityConfig
+from .state import Limiter, MemoryResultStore, ResultStore, SharedState
 
 __all__ = ["CapabilityMiddleware", "PluginMiddleware", "RateLimiter", "ResultCache", "select_middleware"]
 
@@ -63,12 +63,15 @@ class RateLimiter:
 
 
 class ResultCache:
-    """Capability results by (tenant, principal, plugin, capability, arguments): never shared between users."""
+    """Capability results by (tenant, principal, plugin, capability, arguments): never shared between users.
 
-    def __init__(self, ttl: float, max_size: int = 10_000, clock: Callable[[], float] = time.time) -> None:
+    The entries live in a ``ResultStore``: in this process by default, in Redis for replicas (``state.redis_url``).
+    """
+
+    def __init__(self, ttl: float, max_size: int = 10_000, clock: Callable[[], float] = time.time,
+                 store: ResultStore | None = None) -> None:
         self.ttl = ttl
-        self.clock = clock
-        self._cache: TTLCache[Any] = TTLCache(max_size, clock)
+        self.store: ResultStore = store if store is not None else MemoryResultStore(clock, max_size)
 
     @staticmethod
     def key(tenant: str | None, principal: str, plugin: str, capability: str, arguments: Any) -> str:
@@ -76,21 +79,22 @@ class ResultCache:
         canonical = json.dumps(arguments, sort_keys=True, separators=(",", ":"), default=str)
         return json.dumps([tenant, principal, plugin, capability, canonical])
 
-    def get(self, key: str) -> Any:
+    async def get(self, key: str) -> Any:
         """A cached result or None."""
-        return self._cache.get(key)
+        return await self.store.get(key)
 
-    def put(self, key: str, value: Any) -> None:
+    async def put(self, key: str, value: Any) -> None:
         """Remember ``value`` for ``ttl`` seconds."""
-        self._cache.put(key, value, self.clock() + self.ttl)
+        await self.store.put(key, value, self.ttl)
 
     def __len__(self) -> int:
-        return len(self._cache)
+        """Entries held in this process (0 when they live in Redis)."""
+        return len(self.store) if isinstance(self.store, MemoryResultStore) else 0
 
     @property
     def hits(self) -> int:
-        """How many lookups found a live entry."""
-        return self._cache.hits
+        """How many lookups found a live entry in this process."""
+        return self.store.hits if isinstance(self.store, MemoryResultStore) else 0
 
 
 def select_middleware(
@@ -120,21 +124,22 @@ class PluginMiddleware:
     plugin_id: str
     timed: bool = False
     cache: ResultCache | None = None
-    limiter: RateLimiter | None = None
+    limiter: Limiter | None = None  # in this process (a RateLimiter, exact under a frozen clock) or in Redis
 
 
 def _live(plugin_id: str, chosen: Iterable[MiddlewareSpec], clock: Callable[[], float],
-          monotonic: Callable[[], float]) -> PluginMiddleware:
+          monotonic: Callable[[], float], state: SharedState, name: str) -> PluginMiddleware:
     """The live objects for a chosen middleware list (``retryable`` is accepted; the lab does not retry)."""
     live = PluginMiddleware(plugin_id)
     for mw in chosen:
         if mw.name == "timed":
             live.timed = True
         elif mw.name == "cached":
-            live.cache = ResultCache(float(mw.params.get("ttl", 300)), int(mw.params.get("max_size", 10_000)), clock)
+            max_size = int(mw.params.get("max_size", 10_000))
+            live.cache = ResultCache(float(mw.params.get("ttl", 300)), max_size, clock, state.results(max_size))
         elif mw.name == "rate_limited":
-            live.limiter = RateLimiter(int(mw.params.get("requests_per_minute", 60)), mw.params.get("burst"),
-                                       clock=monotonic)
+            rate, burst = int(mw.params.get("requests_per_minute", 60)), mw.params.get("burst")
+            live.limiter = state.limiter(name, rate, burst, RateLimiter(rate, burst, clock=monotonic))
     return live
 
 
@@ -142,17 +147,19 @@ class CapabilityMiddleware:
     """Builds and holds each plugin's middleware; ``run`` applies cache and timing to a capability call."""
 
     def __init__(self, cfg: SecurityConfig, plugins: Iterable[PluginSpec], *, clock: Callable[[], float] = time.time,
-                 monotonic: Callable[[], float] = time.monotonic) -> None:
+                 monotonic: Callable[[], float] = time.monotonic, state: SharedState | None = None) -> None:
+        state = state if state is not None else SharedState(clock=clock)
         self._plugins: dict[str, PluginMiddleware] = {}
         self._capabilities: dict[tuple[str, str], PluginMiddleware] = {}  # capability_override only
         for spec in plugins:
             plugin_id = spec.plugin_id
-            self._plugins[plugin_id] = _live(plugin_id, select_middleware(cfg, spec), clock, monotonic)
+            self._plugins[plugin_id] = _live(plugin_id, select_middleware(cfg, spec), clock, monotonic, state,
+                                             plugin_id)
             for capability in spec.capabilities:
                 if capability.middleware is not None:
                     chosen = select_middleware(cfg, spec, capability.capability_id)
-                    self._capabilities[(plugin_id, capability.capability_id)] = _live(plugin_id, chosen, clock,
-                                                                                      monotonic)
+                    self._capabilities[(plugin_id, capability.capability_id)] = _live(
+                        plugin_id, chosen, clock, monotonic, state, f"{plugin_id}/{capability.capability_id}")
 
     def for_plugin(self, plugin_id: str | None) -> PluginMiddleware | None:
         """The middleware of ``plugin_id`` (None for an unknown plugin)."""
@@ -171,7 +178,7 @@ class CapabilityMiddleware:
         key = None
         if live is not None and live.cache is not None:
             key = ResultCache.key(tenant, principal, plugin_id, capability, arguments)
-            hit = live.cache.get(key)
+            hit = await live.cache.get(key)
             if hit is not None:
                 if timings is not None:
                     timings["cache_hit"] = 1.0
@@ -181,5 +188,5 @@ class CapabilityMiddleware:
         if live is not None and live.timed and timings is not None:
             timings["capability_ms"] = (time.perf_counter() - started) * 1000
         if key is not None and live is not None and live.cache is not None:
-            live.cache.put(key, result)
+            await live.cache.put(key, result)
         return result

@@ -1,4 +1,8 @@
-"""The decision matrix: tokens x endpoints against a running agent, expected vs actual, with audit reasons."""
+"""The decision matrix: tokens x endpoints against a running agent, expected vs actual, with audit reasons.
+
+``run_probe(lab)`` probes the sample agent through ``Lab`` (it knows the agent's policy); ``probe_url(url,
+source)`` (``probe_url``, ``probe_tokens``) probes any A2A or MCP agent from what it advertises.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import httpx
 
 from .guard import Requirement
+from .probe_url import UrlProbeReport, probe_url
 from .scopes import ScopeHierarchy
 
 if TYPE_CHECKING:
@@ -17,7 +22,8 @@ if TYPE_CHECKING:
 
     from .lab import Lab
 
-__all__ = ["CallPolicy", "Probe", "ProbeEndpoint", "ProbeToken", "default_endpoints", "default_tokens", "run_probe"]
+__all__ = ["CallPolicy", "Probe", "ProbeEndpoint", "ProbeToken", "UrlProbeReport", "default_endpoints",
+           "default_tokens", "probe_url", "run_probe"]
 
 
 class CallPolicy(Protocol):

@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import json
+import os
 import secrets
 import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -24,11 +27,12 @@ from a2a.server.tasks.push_notification_sender import PushNotificationEvent, Pus
 from a2a.utils.proto_utils import to_stream_response
 from google.protobuf.json_format import MessageToDict
 from joserfc import jwt
+from joserfc.errors import JoseError
 from joserfc.jwk import ECKey
 
 from .config import PushConfig
 
-__all__ = ["AgentSigner", "Delivery", "PushPolicy", "SignedPushSender"]
+__all__ = ["AgentSigner", "Delivery", "PushPolicy", "SignedPushSender", "load_signing_key"]
 
 
 class PushPolicy:
@@ -77,17 +81,46 @@ class PushPolicy:
         return None
 
 
-class AgentSigner:
-    """The agent's own signing key (EC P-256, ES256) and its public JWK Set."""
+def load_signing_key(path: str | os.PathLike[str], *, private: bool = True) -> ECKey:
+    """An EC P-256 key from a PEM or JWK (JSON) file, with ``kid`` its RFC 7638 thumbprint.
 
-    def __init__(self, issuer: str, clock: Callable[[], float] = time.time, key: ECKey | None = None) -> None:
+    Raises ``ValueError`` saying what is wrong with the file (unreadable, not a key, not P-256, not private).
+    """
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        raise ValueError(f"{path}: cannot read the key file ({exc.__class__.__name__})") from None
+    try:
+        raw: Any = json.loads(data) if data.lstrip().startswith(b"{") else data
+        key = ECKey.import_key(raw, parameters={"alg": "ES256", "use": "sig"})
+    except (ValueError, TypeError, KeyError, JoseError) as exc:
+        raise ValueError(f"{path}: not an EC key in PEM or JWK form ({exc.__class__.__name__})") from None
+    # RFC 7518 §3.4: ES256 is ECDSA over P-256
+    if key.as_dict(private=False).get("crv") != "P-256":
+        raise ValueError(f"{path}: push deliveries are signed with ES256, which needs a P-256 key")
+    if private and not key.is_private:
+        raise ValueError(f"{path}: holds a public key; the agent needs the private key to sign")
+    key.ensure_kid()
+    return key
+
+
+class AgentSigner:
+    """The agent's own signing key (EC P-256, ES256) and its public JWK Set.
+
+    ``previous``: keys no longer used to sign but still published, so deliveries signed before a rotation
+    keep verifying for their lifetime (the grace period). Replicas load one ``key`` from the same file.
+    """
+
+    def __init__(self, issuer: str, clock: Callable[[], float] = time.time, key: ECKey | None = None,
+                 previous: tuple[ECKey, ...] = ()) -> None:
         self.issuer = issuer
         self.clock = clock
         self.key = key or ECKey.generate_key("P-256", parameters={"alg": "ES256", "use": "sig"}, auto_kid=True)
+        self.previous = previous
 
     def jwks(self) -> dict[str, Any]:
-        """The public keys, for ``/.well-known/jwks.json``."""
-        return {"keys": [self.key.as_dict(private=False)]}
+        """The public keys, for ``/.well-known/jwks.json`` (the signing key first)."""
+        return {"keys": [k.as_dict(private=False) for k in (self.key, *self.previous)]}
 
     def sign(self, audience: str, task_id: str, lifetime: int) -> str:
         """A short-lived delivery token for one notification."""

@@ -1,7 +1,9 @@
-"""Real servers on loopback: a uvicorn server in a thread, bound to a free port with no race."""
+"""Real servers on loopback: a uvicorn server in a thread, bound to a free port with no race; stop signals."""
 
 from __future__ import annotations
 
+import select
+import signal
 import socket
 import threading
 import time
@@ -10,7 +12,9 @@ from typing import Any
 
 import uvicorn
 
-__all__ = ["ServerThread"]
+__all__ = ["STOP_SIGNALS", "ServerThread", "StopSignals"]
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 class ServerThread:
@@ -36,8 +40,9 @@ class ServerThread:
 
     @property
     def url(self) -> str:
-        """The base URL, without a trailing slash."""
-        return f"http://{self.host}:{self.port}"
+        """The base URL, without a trailing slash (over loopback when bound to every address)."""
+        host = {"0.0.0.0": "127.0.0.1", "::": "[::1]"}.get(self.host, self.host)  # noqa: S104 - a comparison
+        return f"http://{host}:{self.port}"
 
     def _run(self) -> None:
         assert self._server is not None  # noqa: S101 - set by start()
@@ -84,3 +89,57 @@ class ServerThread:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.stop()
+
+
+def _ignore(signum: int, frame: object) -> None:
+    """The Python-level handler: nothing at all (the C handler has already written the wakeup byte)."""
+
+
+class StopSignals:
+    """Waits for SIGINT/SIGTERM without running Python code in a signal handler that could block.
+
+    The interpreter's C-level handler writes each signal's number to a socket pair
+    (``signal.set_wakeup_fd``) and ``wait()`` reads it; the Python-level handler does nothing, so a burst
+    of signals (Ctrl-C twice, ``uv run`` forwarding plus a process-group kill) can never deadlock on a
+    lock the main thread holds, as ``threading.Event.set`` in a handler can. ``notify()`` wakes ``wait()``
+    from another thread. Use in the main thread as a context manager; the handlers stay quiet after
+    exit (the process is stopping), only the wakeup descriptor is restored. Raises ``ValueError`` outside
+    the main thread.
+    """
+
+    def __init__(self) -> None:
+        self._reader, self._writer = socket.socketpair()
+        self._reader.setblocking(False)
+        self._writer.setblocking(False)
+        self._previous_fd = -1
+
+    def __enter__(self) -> StopSignals:
+        self._previous_fd = signal.set_wakeup_fd(self._writer.fileno(), warn_on_full_buffer=False)
+        for sig in STOP_SIGNALS:
+            signal.signal(sig, _ignore)
+        return self
+
+    def notify(self) -> None:
+        """Wake ``wait()`` (it returns 0); safe from any thread."""
+        try:
+            self._writer.send(b"\0")
+        except (BlockingIOError, OSError):
+            pass  # a wakeup is pending already, or we are closed
+
+    def wait(self, timeout: float | None = None) -> int | None:
+        """Block until a stop signal (its number), ``notify()`` (0) or the timeout (None)."""
+        while True:
+            readable, _, _ = select.select([self._reader], [], [], timeout)
+            if not readable:
+                return None
+            try:
+                data = self._reader.recv(1)
+            except (BlockingIOError, InterruptedError):
+                continue
+            if data:
+                return data[0]
+
+    def __exit__(self, *exc: object) -> None:
+        signal.set_wakeup_fd(self._previous_fd)
+        self._reader.close()
+        self._writer.close()

@@ -23,11 +23,12 @@ from starlette.routing import Route
 
 from ._json import BodyTooLargeError, loads_bounded, read_bounded
 from ._text import safe_text
-from .auth.cache import CacheLimits, TTLCache
+from .auth.cache import CacheLimits
 from .auth.claims import ClaimPolicy
 from .auth.jwks import JWKSClient
 from .auth.jwt import JWTValidator
 from .errors import AuthError, Reason
+from .state import MemoryReplayCache, ReplayCache
 
 __all__ = ["MAX_NOTIFICATION", "Notification", "WebhookReceiver"]
 
@@ -51,14 +52,16 @@ class Notification:
 class WebhookReceiver:
     """A Starlette app: ``POST /hooks/{name}``; ``GET /hooks/{name}/received`` lists what arrived."""
 
-    def __init__(self, *, clock: Callable[[], float] = time.time, max_age: int = 300) -> None:
+    def __init__(self, *, clock: Callable[[], float] = time.time, max_age: int = 300,
+                 replay: ReplayCache | None = None) -> None:
         self.clock = clock
         self.max_age = max_age
         self.base_url: str | None = None
         self.tokens: dict[str, str] = {}  # hook name -> expected X-A2A-Notification-Token
         self.notifications: deque[Notification] = deque(maxlen=MAX_RECORDED)
         self._validator: Any = None
-        self._seen: TTLCache[bool] = TTLCache(100_000, clock)
+        # jti values seen: in this process by default; a Redis ReplayCache when receivers run as replicas
+        self.replay: ReplayCache = replay if replay is not None else MemoryReplayCache(clock)
         self.app = Starlette(routes=[
             Route("/hooks/{name}", self._receive, methods=["POST"]),
             Route("/hooks/{name}/received", self._received, methods=["GET"]),
@@ -133,9 +136,9 @@ class WebhookReceiver:
         if expected is not None and not hmac.compare_digest(expected.encode(), given.encode()):
             raise AuthError(Reason.CLAIMS, "wrong X-A2A-Notification-Token")
         jti = str(claims["jti"])
-        if self._seen.get(jti):
+        # RFC 7519 §4.1.7: a jti is used once; check and remember in one step
+        if not await self.replay.first_use(f"{self.url(hook)}|{jti}", float(claims["exp"]) + 1):
             raise AuthError(Reason.CLAIMS, "replayed notification (jti seen before)")
-        self._seen.put(jti, True, float(claims["exp"]) + 1)
         return jti
 
     def _note(self, hook: str, accepted: bool, reason: str | None, task_id: str | None, state: str | None,
@@ -156,9 +159,12 @@ class WebhookReceiver:
             await self.aclose()
 
     async def aclose(self) -> None:
-        """Close the JWKS client."""
+        """Close the JWKS client and the replay cache's connections (a Redis one has them)."""
         if self._validator is not None:
             await self._validator.aclose()
+        close = getattr(self.replay, "aclose", None)
+        if close is not None:
+            await close()
 
 
 def _task_of(body: Any) -> tuple[str | None, str | None]:

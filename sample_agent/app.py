@@ -12,12 +12,11 @@ from __future__ import annotations
 
 import contextlib
 import hmac
-import logging
 import secrets
 import tempfile
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +32,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.types import Message, Receive, Scope, Send
 
 from labkit.audit import AuditLog
-from labkit.config import OAuth2Config, SecurityConfig, load_config
+from labkit.config import ConfigError, OAuth2Config, SecurityConfig, load_config
 from labkit.guard import (
     Endpoint,
     GuardContext,
@@ -44,7 +43,8 @@ from labkit.guard import (
 from labkit.guard.build import gate_for
 from labkit.guard.jsonrpc import parse_json
 from labkit.middleware import CapabilityMiddleware
-from labkit.push import AgentSigner, PushPolicy, SignedPushSender
+from labkit.push import AgentSigner, PushPolicy, SignedPushSender, load_signing_key
+from labkit.state import SharedState
 
 from .cards import build_card, protected_resource_metadata, scopes_supported
 from .executor import EchoExecutor
@@ -57,9 +57,6 @@ __all__ = ["Agent", "AgentApp", "create_app", "default_config_path"]
 
 STUB_KEY_HEADER = "x-lab-stub-key"
 _CREATES_TASK = ("SendMessage", "message/send", "SendStreamingMessage", "message/stream")
-
-for _name in ("mcp", "mcp.server", "httpx", "httpx2"):
-    logging.getLogger(_name).setLevel(logging.WARNING)
 
 
 def default_config_path() -> Path:
@@ -75,6 +72,22 @@ def _issuer_of(oauth2: OAuth2Config) -> str:
         if url:
             return url.removesuffix(suffix).rstrip("/")
     return "http://127.0.0.1"
+
+
+def _signing_keys(cfg: SecurityConfig) -> tuple[Any, ...]:
+    """``(key, previous)`` from ``state.push_signing_key`` (one key for every replica), or ``()``: a fresh key.
+
+    Raises ``ConfigError`` naming the setting when a file is not a usable key.
+    """
+    state = cfg.state
+    if state.push_signing_key is None:
+        return ()
+    try:
+        key = load_signing_key(state.push_signing_key)
+        previous = tuple(load_signing_key(p, private=False) for p in state.push_previous_keys)
+    except ValueError as exc:
+        raise ConfigError([("state.push_signing_key", str(exc))]) from None
+    return key, previous
 
 
 class Agent:
@@ -93,6 +106,7 @@ class Agent:
         max_push_configs: int = MAX_PUSH_CONFIGS,
         max_sessions: int = 16,
     ) -> None:
+        signing_keys = _signing_keys(cfg)  # a bad key file is a ConfigError before anything is allocated
         self.cfg = cfg
         self.public_url = public_url.rstrip("/")
         self.clock = clock or time.time
@@ -101,18 +115,22 @@ class Agent:
         self.sandbox = sandbox or Path(self._tmp.name if self._tmp else ".")
         self.policy, self.plugins = endpoint_policy(cfg)
         # An injected clock drives the rate limiter too: a frozen lab clock makes budgets exact.
+        # state: in memory by default; Redis and a SQL database when the agent runs as replicas (``state:``)
+        self.state = SharedState(cfg.state, clock=self.clock)
         self.middleware = CapabilityMiddleware(cfg, self.plugins.values(), clock=self.clock,
-                                               monotonic=clock or time.monotonic)
+                                               monotonic=clock or time.monotonic, state=self.state)
         # When an audience is configured, the resources this agent advertises (RFC 9728) are accepted too.
         self.gate = gate_for(cfg, resources=self.resources, clock=clock, http=http, admit=self._admit)
         self.tenants = self.gate.tenants
         self.records: deque[Any] = deque(maxlen=1000)
         self.stub_key = secrets.token_urlsafe(32)  # the stub service is public to the guard, private to us
-        self.signer = AgentSigner(self.public_url, self.clock)
+        self.signer = AgentSigner(self.public_url, self.clock, *signing_keys)
         self.push_policy = PushPolicy(cfg.push)
-        push_store = CappedPushConfigStore(InMemoryPushNotificationConfigStore(), max_push_configs)
+        sql = self.state.sql
+        push_store = CappedPushConfigStore(sql.push_configs if sql else InMemoryPushNotificationConfigStore(),
+                                           max_push_configs, self.state.quota)
         self.push = SignedPushSender(push_store, self.push_policy, self.signer, config=cfg.push)
-        self.tasks = CountingTaskStore(InMemoryTaskStore(), max_tasks)
+        self.tasks = CountingTaskStore(sql.tasks if sql else InMemoryTaskStore(), max_tasks, self.state.quota)
         card = self.card(None, extended=False)
         self.handler = DefaultRequestHandler(
             agent_executor=EchoExecutor(self),
@@ -124,14 +142,14 @@ class Agent:
             push_url_validator=self.push_policy.allows,
         )
         self.dispatcher = JsonRpcDispatcher(request_handler=self.handler, enable_v0_3_compat=True)
-        self.mcp = build_mcp(self, max_sessions=max_sessions)
+        self.mcp = build_mcp(self, max_sessions=max_sessions, stateless=cfg.state.stateless_mcp, quota=self.state.quota)
 
-    def _admit(self, principal: Any, requirement: Requirement) -> float | None:
-        """The plugin's rate limit for a capability call (None: admitted)."""
+    async def _admit(self, principal: Any, requirement: Requirement) -> float | None:
+        """The plugin's rate limit for a capability call (None: admitted); shared by replicas with Redis."""
         live = self.middleware.for_capability(requirement.plugin, requirement.capability)
         if live is None or live.limiter is None or requirement.capability is None:
             return None
-        return live.limiter.acquire((principal_key(principal), requirement.plugin))
+        return await live.limiter.acquire(principal_key(principal))
 
     # -- facts per tenant ---------------------------------------------------------------------
     def oauth2(self, tenant: str | None) -> OAuth2Config:
@@ -206,15 +224,16 @@ class Agent:
         user: LabUser = request.user
         if call.method in _CREATES_TASK:
             # Per-principal task cap: the slot is taken before the SDK runs and kept until the answer is sent.
-            if not self.tasks.reserve(user.key):
+            slot = await self.tasks.reserve(user.key)
+            if slot is None:
                 message = f"task quota reached ({self.tasks.cap} per principal)"
                 return JSONResponse({"jsonrpc": "2.0", "id": call.id, "error": {"code": -32600, "message": message}})
             try:
                 answer = await self.dispatcher.handle_requests(request)
             except BaseException:
-                self.tasks.release(user.key)
+                await self.tasks.release(user.key, slot)
                 raise
-            return _ThenRelease(answer, lambda: self.tasks.release(user.key))
+            return _ThenRelease(answer, lambda: self.tasks.release(user.key, slot))
         if call.method not in ("capabilities", "execute"):
             return await self.dispatcher.handle_requests(request)
         if call.method == "capabilities":
@@ -279,12 +298,14 @@ class Agent:
 
     @contextlib.asynccontextmanager
     async def lifespan(self, app: Starlette) -> AsyncIterator[None]:
+        await self.state.start()
         async with self.mcp.run():
             try:
                 yield
             finally:
                 await self.push.aclose()
                 await self.gate.aclose()
+                await self.state.aclose()
                 if self._tmp is not None:
                     self._tmp.cleanup()
 
@@ -321,26 +342,26 @@ class Agent:
 class _ThenRelease(Response):
     """A response that runs ``done`` once, when it starts (the SDK has stored the task by then) or fails."""
 
-    def __init__(self, inner: Response, done: Callable[[], None]) -> None:
+    def __init__(self, inner: Response, done: Callable[[], Awaitable[None]]) -> None:
         self.inner = inner
         self.done = done
         self.released = False
 
-    def _release(self) -> None:
+    async def _release(self) -> None:
         if not self.released:
             self.released = True
-            self.done()
+            await self.done()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         async def sending(message: Message) -> None:
             if message["type"] == "http.response.start":
-                self._release()
+                await self._release()
             await send(message)
 
         try:
             await self.inner(scope, receive, sending)
         finally:
-            self._release()
+            await self._release()
 
 
 class AgentApp:
@@ -350,7 +371,8 @@ class AgentApp:
         self.agent = agent
         self.starlette = Starlette(routes=agent.routes(), lifespan=agent.lifespan)
         self.guard = OAuth2Guard(self.starlette, gate=agent.gate, routes=self.starlette.routes,
-                                 endpoints=agent.endpoints(), audit=agent.audit, user_factory=LabUser)
+                                 endpoints=agent.endpoints(), audit=agent.audit, user_factory=LabUser,
+                                 public_url=agent.public_url)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await self.guard(scope, receive, send)

@@ -2,6 +2,9 @@
 
 Two session managers serve ``/mcp``: a stateful one (SSE, sessions bound to their principal) for SDK
 clients, and a stateless JSON one so that the seed's bare ``curl`` of ``tools/list`` answers 200.
+Replicas (``state.redis_url``, or ``state.mcp_stateless: true``) serve every request statelessly: a session
+made on one replica would be unknown to the next (the SDK keeps sessions in process memory). There the
+per-principal quota counts requests in flight, in the shared ``Quota``, instead of sessions.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from starlette.responses import JSONResponse
 from starlette.types import Message, Receive, Scope, Send
 
 from labkit.guard import GuardContext
+from labkit.state import Quota
 
 from .plugins import CapabilityError, dumps
 from .policy import LabUser
@@ -47,8 +51,11 @@ class _FilteredMCPServer(MCPServer):
 class AgentMCP:
     """The MCP server, its two session managers and the ASGI switch between them."""
 
-    def __init__(self, server: _FilteredMCPServer, max_sessions: int = 16) -> None:
+    def __init__(self, server: _FilteredMCPServer, max_sessions: int = 16, *, stateless: bool = False,
+                 quota: Quota | None = None) -> None:
         self.max_sessions = max_sessions  # per principal; the SDK's global cap stays
+        self.stateless = stateless
+        self.quota = quota
         security = TransportSecuritySettings(enable_dns_rebinding_protection=False)  # the guard checks tokens
         self.server = server
         self._stateful = server.streamable_http_app(streamable_http_path="/mcp", transport_security=security)
@@ -78,6 +85,9 @@ class _Switch:
         has_session = any(k == b"mcp-session-id" for k, _ in scope["headers"])
         initialize = context is not None and context.rpc_method == "initialize"
         user = scope.get("user")
+        if self.mcp.stateless:
+            await self._stateless(scope, receive, send, context, user)
+            return
         if initialize and not has_session and isinstance(user, LabUser):
             # Per-principal quota: one token cannot fill the session table for everyone else. Sessions being
             # opened count too, checked and taken in one step (no await between): concurrent opens cannot pass.
@@ -114,6 +124,24 @@ class _Switch:
             await self.mcp._stateless(scope, receive, send)
 
 
+    async def _stateless(self, scope: Scope, receive: Receive, send: Send, context: GuardContext | None,
+                         user: Any) -> None:
+        """Replicas: every request alone; at most ``max_sessions`` in flight per principal, on all replicas."""
+        quota = self.mcp.quota
+        if quota is None or not isinstance(user, LabUser):
+            await self.mcp._stateless(scope, receive, send)
+            return
+        slot = await quota.reserve("mcp", user.key, self.mcp.max_sessions)
+        if slot is None:
+            error = {"code": -32600, "message": f"request quota reached ({self.mcp.max_sessions} per principal)"}
+            await JSONResponse({"jsonrpc": "2.0", "id": context.rpc.id if context and context.rpc else None,
+                                "error": error}, 429, headers={"Retry-After": "1"})(scope, receive, send)
+            return
+        try:
+            await self.mcp._stateless(scope, receive, send)
+        finally:
+            await quota.release("mcp", user.key, slot)
+
     def _sessions_of(self, user: Any) -> int:
         """How many live stateful sessions ``user`` holds (the SDK binds each to its creator)."""
         if not isinstance(user, LabUser):
@@ -124,9 +152,10 @@ class _Switch:
         return sum(1 for sid, owner in manager._session_owners.items() if owner == requestor and sid in live)
 
 
-def build_mcp(agent: Any, *, max_sessions: int = 16) -> AgentMCP:
-    """The agent's MCP server with one tool per capability."""
-    server = _FilteredMCPServer(name="oauth2-lab-agent", instructions="Tools of the oauth2-lab sample agent.")
+def build_mcp(agent: Any, *, max_sessions: int = 16, stateless: bool = False, quota: Quota | None = None) -> AgentMCP:
+    """The agent's MCP server with one tool per capability (``stateless``: no sessions, for replicas)."""
+    server = _FilteredMCPServer(name="oauth2-lab-agent", instructions="Tools of the oauth2-lab sample agent.",
+                                log_level="WARNING")  # the SDK configures the root logger; keep it quiet
     server.agent = agent
 
     async def call(ctx: Context[Any, Any], capability: str, arguments: dict[str, Any]) -> str:
@@ -168,4 +197,4 @@ def build_mcp(agent: Any, *, max_sessions: int = 16) -> AgentMCP:
     async def admin_status(ctx: Context[Any, Any]) -> str:
         return await call(ctx, "admin_status", {})
 
-    return AgentMCP(server, max_sessions)
+    return AgentMCP(server, max_sessions, stateless=stateless, quota=quota)

@@ -1,8 +1,7 @@
-"""Shared fixtures: a fixed clock, paths to data and the shared corpus."""
+"""Shared fixtures: a fixed clock, paths to data, keys and tokens."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -19,11 +18,6 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
-
-
-def vectors_dir() -> Path:
-    """The independent corpus: $LABKIT_VECTORS or ../shared/vectors beside the checkout."""
-    return Path(os.environ.get("LABKIT_VECTORS", ROOT.parent / "shared" / "vectors"))
 
 
 @pytest.fixture

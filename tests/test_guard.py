@@ -63,6 +63,11 @@ def test_every_reason_has_one_answer(reason: Reason) -> None:
         assert (answer.status, value) == (400, 'Bearer realm="lab", error="invalid_request"')
     elif reason in (Reason.RATE_LIMITED, Reason.SIZE):
         assert answer.status in (413, 429) and value is None
+    elif reason in (Reason.DPOP_PROOF, Reason.DPOP_NONCE, Reason.DPOP_REQUIRED):  # RFC 9449 §7.1, §8
+        code = {Reason.DPOP_PROOF: "invalid_dpop_proof", Reason.DPOP_NONCE: "use_dpop_nonce"}.get(
+            reason, "invalid_token")
+        assert answer.status == 401 and value is not None
+        assert value.startswith(f'DPoP realm="lab", error="{code}", algs="') and "ES256" in value
     else:  # every token problem, a malformed scope claim included, is 401 invalid_token
         assert (answer.status, value) == (401, 'Bearer realm="lab", error="invalid_token"')
 

@@ -28,7 +28,7 @@ RS_A, RS_B, EVIL = "https://rs-a.example/", "https://rs-b.example/", "https://ev
 TENANTS = (None, "acme", "globex")
 RFC6749_ERRORS = {"invalid_request", "invalid_client", "invalid_grant", "unauthorized_client", "unsupported_grant_type",
                   "invalid_scope", "invalid_target", "unsupported_token_type", "unsupported_response_type",
-                  "access_denied", "not_found"}
+                  "access_denied", "not_found", "invalid_redirect_uri", "invalid_client_metadata"}  # + RFC 7591 §3.2.2
 DESCRIPTION = re.compile(r"[\x20\x21\x23-\x5b\x5d-\x7e]*")  # RFC 6749 §5.2
 
 
@@ -95,7 +95,8 @@ def snapshot(provider: MockProvider) -> Any:
     for tenant in TENANTS:
         store = provider.server(tenant).store
         state.append((sorted((h, r.revoked, r.rotated) for h, r in store.tokens.items()),
-                      sorted((h, c.used) for h, c in store.codes.items())))
+                      sorted((h, c.used) for h, c in store.codes.items()), sorted(store.clients),
+                      sorted(store.used_jtis)))
     return state
 
 
@@ -301,12 +302,20 @@ def test_deep_json_and_huge_bodies_are_4xx(http: TestClient) -> None:
 
 
 _ENDPOINTS = ["/token", "/introspect", "/revoke", "/authorize", "/applications/lab-client/token",
-              "/.well-known/oauth-authorization-server", "/jwks", "/admin/faults", "/admin/mint"]
+              "/.well-known/oauth-authorization-server", "/jwks", "/admin/faults", "/admin/mint", "/register",
+              "/admin/clients", "/idp/token", "/idp/jwks"]
 _NAMES = st.sampled_from(["grant_type", "scope", "code", "redirect_uri", "client_id", "client_secret", "refresh_token",
                           "code_verifier", "code_challenge", "code_challenge_method", "response_type", "state",
-                          "resource", "audience", "token", "token_type_hint", "login_hint", "x"])
+                          "resource", "audience", "token", "token_type_hint", "login_hint", "x", "assertion",
+                          "client_assertion", "client_assertion_type", "subject_token", "subject_token_type",
+                          "actor_token", "actor_token_type", "requested_token_type"])
 _TEXT = st.one_of(st.sampled_from(["client_credentials", "authorization_code", "refresh_token", "code", "api:read",
-                                   "", REDIRECT, "lab-client", "lab-client-secret", "lab-app", "S256", RS_A]),
+                                   "", REDIRECT, "lab-client", "lab-client-secret", "lab-app", "S256", RS_A,
+                                   "urn:ietf:params:oauth:grant-type:jwt-bearer", "lab-agent", "lab-enterprise",
+                                   "urn:ietf:params:oauth:grant-type:token-exchange", "eyJhbGciOiJub25lIn0.e30.",
+                                   "urn:ietf:params:oauth:token-type:access_token",
+                                   "urn:ietf:params:oauth:token-type:id-jag",
+                                   "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"]),
                   st.text(max_size=30), st.sampled_from(HOSTILE))
 _HEADER = st.one_of(st.none(), st.sampled_from([*BASIC, "Bearer x"]), st.sampled_from(RAW_HEADERS),
                     st.binary(max_size=40).map(lambda b: b"Basic " + base64.b64encode(b)),
@@ -335,7 +344,8 @@ def test_fuzz_every_endpoint_and_tenant_never_5xx(http: TestClient, tenant: str 
     response = http.request(method, url, content=body if method == "POST" else None, headers=headers,
                             follow_redirects=False)
     assert response.status_code < 500, (url, response.text)
-    if path in ("/token", "/introspect", "/revoke", "/authorize") and response.status_code != 405:
+    if path in ("/token", "/introspect", "/revoke", "/authorize", "/register") and response.status_code not in (
+            404, 405):
         assert_rfc6749_error(response)
 
 

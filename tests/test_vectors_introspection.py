@@ -1,4 +1,4 @@
-"""The independent RFC 7662 corpus (../shared/vectors/introspection_cases.json), served over real HTTP."""
+"""The independent RFC 7662 corpus (tests/data/vectors, and ../shared/vectors when present), served over real HTTP."""
 
 from __future__ import annotations
 
@@ -19,12 +19,12 @@ from labkit.auth import build_validator
 from labkit.errors import AuthError
 from labkit.servers import ServerThread
 
-from .conftest import free_port, vectors_dir
+from .conftest import free_port
+from .vectors import load, params, sources
 
 pytestmark = [pytest.mark.vectors, pytest.mark.integration]
 
-_FILE = vectors_dir() / "introspection_cases.json"
-CASES: list[dict[str, Any]] = json.loads(_FILE.read_text()) if _FILE.exists() else []
+CORPORA = load("introspection_cases.json")
 
 
 def fake_endpoint(case: dict[str, Any], seen: list[dict[str, Any]]) -> Starlette:
@@ -99,11 +99,12 @@ async def verdict(case: dict[str, Any], port: int) -> tuple[str, str | None]:
     return "accept", None
 
 
-def test_corpus_present() -> None:
-    assert len(CASES) >= 20, f"corpus missing at {_FILE}"
+@pytest.mark.parametrize("label", list(CORPORA))
+def test_corpus_present(label: str) -> None:
+    assert len(CORPORA[label]) >= 20, f"corpus missing at {sources()[label] / 'introspection_cases.json'}"
 
 
-@pytest.mark.parametrize("case", CASES, ids=[c["id"] for c in CASES])
+@pytest.mark.parametrize("case", params(CORPORA))
 def test_introspection_case(case: dict[str, Any]) -> None:
     seen: list[dict[str, Any]] = []
     if case["server"].get("closed"):

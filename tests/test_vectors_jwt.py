@@ -1,9 +1,8 @@
-"""The independent JWT corpus (../shared/vectors/jwt_cases.json): every must/should verdict right."""
+"""The independent JWT corpus (tests/data/vectors; ../shared/vectors too when present): every verdict right."""
 
 from __future__ import annotations
 
 import asyncio
-import json
 import socket
 import time
 from collections.abc import Iterator
@@ -17,12 +16,11 @@ from labkit import ConfigError, validate_security_config
 from labkit.auth import build_validator
 from labkit.errors import AuthError
 
-from .conftest import vectors_dir
+from .vectors import load, params, sources
 
 pytestmark = pytest.mark.vectors
 
-_FILE = vectors_dir() / "jwt_cases.json"
-CASES: list[dict[str, Any]] = json.loads(_FILE.read_text()) if _FILE.exists() else []
+CORPORA = load("jwt_cases.json")
 
 
 def oauth2_config(case: dict[str, Any]) -> dict[str, Any]:
@@ -77,11 +75,12 @@ async def verdict(case: dict[str, Any]) -> tuple[str, str | None]:
     return "accept", None
 
 
-def test_corpus_present() -> None:
-    assert len(CASES) >= 100, f"corpus missing at {_FILE}"
+@pytest.mark.parametrize("label", list(CORPORA))
+def test_corpus_present(label: str) -> None:
+    assert len(CORPORA[label]) >= 100, f"corpus missing at {sources()[label] / 'jwt_cases.json'}"
 
 
-@pytest.mark.parametrize("case", CASES, ids=[c["id"] for c in CASES])
+@pytest.mark.parametrize("case", params(CORPORA))
 def test_jwt_case(case: dict[str, Any]) -> None:
     started = time.perf_counter()
     with ssrf_trap(case.get("ssrf_probe")) as trap:

@@ -7,14 +7,17 @@ call. ``validate(token, fresh=True)`` bypasses the cache (a plugin's ``oauth2_sp
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 
 from ..errors import AuthError, Reason
+from ..tracing import span
 from ._compact import MAX_TOKEN_BYTES
 from ._http import HttpHolder, Response, bounded_request
 from .cache import CacheLimits, SingleFlight, TTLCache, fingerprint_of, token_key
@@ -29,6 +32,9 @@ def introspection_subject(claims: Mapping[str, Any]) -> str | None:
     """RFC 7662 §2.2: ``sub``, else the human-readable ``username``; a non-string is no subject."""
     subject = claims.get("sub", claims.get("username"))
     return subject if isinstance(subject, str) else None
+
+
+log = logging.getLogger(__name__)
 
 
 class IntrospectionValidator:
@@ -51,6 +57,7 @@ class IntrospectionValidator:
         tenant: str | None = None,
     ) -> None:
         self.endpoint = endpoint
+        self._host = urlsplit(endpoint).netloc  # for logs and spans
         self.credentials = credentials
         self.dialect = dialect
         self.timeout = timeout
@@ -79,7 +86,14 @@ class IntrospectionValidator:
 
     async def _introspect(self, token: str, key: bytes) -> Principal:
         self.call_count += 1
-        claims = self.dialect.claims(await self._send(token))
+        with span("labkit.introspect", strategy=self.strategy, dialect=self.dialect.name, host=self._host,
+                  tenant=self.tenant):
+            try:
+                claims = self.dialect.claims(await self._send(token))
+            except AuthError as exc:
+                if exc.reason in (Reason.INTROSPECTION_ERROR, Reason.TIMEOUT):
+                    log.warning("introspection at %s failed: %s", self._host, exc.reason.value)
+                raise
         now = self.clock()
         principal = principal_from(
             claims, self.policy, now=now, subject=introspection_subject, strategy=self.strategy,

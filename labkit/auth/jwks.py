@@ -9,13 +9,16 @@
 
 from __future__ import annotations
 
+import logging
 import re
 import time
 from collections.abc import Callable
+from urllib.parse import urlsplit
 
 import httpx
 
 from ..errors import AuthError, Reason
+from ..tracing import span
 from ._compact import strict_json
 from ._http import HttpHolder, bounded_request
 from .cache import SingleFlight
@@ -23,6 +26,7 @@ from .keys import KeySet
 
 __all__ = ["JWKSClient"]
 
+log = logging.getLogger(__name__)
 _MAX_AGE = re.compile(r"(?:^|[,\s])max-age=(\d{1,10})(?:$|[,\s])")
 
 
@@ -44,6 +48,7 @@ class JWKSClient:
         max_bytes: int = 256 * 1024,
     ) -> None:
         self.url = url
+        self._host = urlsplit(url).netloc  # for logs and spans
         self.http = HttpHolder(http)
         self.clock = clock
         self.cache_ttl = cache_ttl
@@ -84,13 +89,17 @@ class JWKSClient:
         now = self.clock()
         self._last_attempt = now
         try:
-            keyset, ttl = await self._fetch()
+            with span("labkit.jwks.fetch", host=self._host):
+                keyset, ttl = await self._fetch()
         except AuthError as exc:
             self.last_error = exc.detail
             if self._keyset is not None and now < self._stale_until:
                 # Stale-on-error: keep accepting tokens whose keys we hold; retry after the cooldown.
                 self._fresh_until = min(now + self.refresh_cooldown, self._stale_until)
+                log.warning("JWKS fetch from %s failed (%s); using cached keys, stale for at most %.0f s more",
+                            self._host, exc.detail, self._stale_until - now)
                 return self._keyset
+            log.error("JWKS fetch from %s failed and no usable cached keys: %s", self._host, exc.detail)
             detail = f"JWKS unavailable and no usable cached keys: {exc.detail}"
             raise AuthError(Reason.JWKS_UNAVAILABLE, detail) from None
         self.last_error = None

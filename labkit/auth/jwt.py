@@ -11,6 +11,7 @@ from joserfc.jws import JWSRegistry
 
 from ..algorithms import TABLE
 from ..errors import AuthError, Reason
+from ..tracing import span
 from ._compact import CompactJWS, parse_compact, strict_json
 from .cache import CacheLimits, TTLCache, fingerprint_of, token_key
 from .claims import ClaimPolicy
@@ -160,30 +161,31 @@ class JWTValidator:
                 hit = self.cache.get(cache_key)  # the hot path of a busy agent: keep it this short
                 if hit is not None:
                     return hit
-        jws = parse_compact(token)
-        alg = check_header(jws.header, self.algorithms)
-        kid = jws.header.get("kid")
-        keyset = await self.source.keys()
-        try:
-            key = keyset.select(alg, kid)
-        except AuthError:
-            if kid is None or keyset.has_kid(kid):
-                raise
-            # An unknown kid may be a rotation: refetch once (the source rate-limits this).
-            key = (await self.source.refresh_for_kid(kid)).select(alg, kid)
-        verify_jws(jws, alg, key)
-        claims = decode_payload(jws)
-        now = self.clock()
-        principal = principal_from(
-            claims, self.policy, now=now, required=self.policy.required, strategy=self.strategy,
-            tenant=self.tenant, fingerprint=fingerprint_of(cache_key) if cache_key else "",
-        )
-        if cache_key is not None and self.cache_ttl:
-            expires = now + self.cache_ttl
-            if principal.expires_at is not None:
-                expires = min(expires, principal.expires_at + self.policy.leeway)
-            self.cache.put(cache_key, principal, expires)
-        return principal
+        with span("labkit.validate", strategy=self.strategy, tenant=self.tenant):
+            jws = parse_compact(token)
+            alg = check_header(jws.header, self.algorithms)
+            kid = jws.header.get("kid")
+            keyset = await self.source.keys()
+            try:
+                key = keyset.select(alg, kid)
+            except AuthError:
+                if kid is None or keyset.has_kid(kid):
+                    raise
+                # An unknown kid may be a rotation: refetch once (the source rate-limits this).
+                key = (await self.source.refresh_for_kid(kid)).select(alg, kid)
+            verify_jws(jws, alg, key)
+            claims = decode_payload(jws)
+            now = self.clock()
+            principal = principal_from(
+                claims, self.policy, now=now, required=self.policy.required, strategy=self.strategy,
+                tenant=self.tenant, fingerprint=fingerprint_of(cache_key) if cache_key else "",
+            )
+            if cache_key is not None and self.cache_ttl:
+                expires = now + self.cache_ttl
+                if principal.expires_at is not None:
+                    expires = min(expires, principal.expires_at + self.policy.leeway)
+                self.cache.put(cache_key, principal, expires)
+            return principal
 
     async def aclose(self) -> None:
         """Close the key source's HTTP client, if it has one."""

@@ -34,6 +34,19 @@ class Principal:
     notes: tuple[str, ...] = ()
 
     @property
+    def actors(self) -> tuple[str, ...]:
+        """The delegation chain of an RFC 8693 ``act`` claim, nearest actor first (empty when not delegated).
+
+        Bounded: at most 8 actors are read; a malformed ``act`` yields what was well formed before it.
+        """
+        chain: list[str] = []
+        act = self.claims.get("act")
+        while isinstance(act, Mapping) and isinstance(act.get("sub"), str) and len(chain) < 8:
+            chain.append(act["sub"])
+            act = act.get("act")
+        return tuple(chain)
+
+    @property
     def identity(self) -> str:
         """A display name: subject, else client id, else ``anonymous``."""
         return self.subject or self.client_id or "anonymous"

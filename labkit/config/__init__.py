@@ -25,6 +25,7 @@ from .models import (
     PluginSpec,
     PushConfig,
     SecurityConfig,
+    StateConfig,
     TenantConfig,
 )
 
@@ -39,6 +40,7 @@ __all__ = [
     "PluginSpec",
     "PushConfig",
     "SecurityConfig",
+    "StateConfig",
     "TenantConfig",
     "load_config",
     "validate_security_config",

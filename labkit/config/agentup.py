@@ -28,7 +28,7 @@ _API_KEY_MESSAGE = (
     "auth.bearer with a jwt_secret of at least 32 random bytes; then mint tokens with `labkit mint`"
 )
 # Top-level sections: the ones the lab models, and AgentUp's others (accepted, not modelled).
-_LAB_SECTIONS = ("security", "middleware", "plugins", "plugin_defaults", "tenants", "push", "audit", "mcp")
+_LAB_SECTIONS = ("security", "middleware", "plugins", "plugin_defaults", "tenants", "push", "audit", "mcp", "state")
 _AGENTUP_SECTIONS = (
     "apiVersion", "name", "description", "version", "url", "provider_organization", "provider_url", "icon_url",
     "documentation_url", "agent_type", "memory_config", "iterative_config", "cors", "ai_provider", "ai",

@@ -24,6 +24,7 @@ from .placement import Placement, place_document
 from .plugins import build_mcp, build_plugins
 from .problems import Problems, join, type_name
 from .sections import build_audit, build_push, build_tenants
+from .state import build_state
 
 __all__ = ["load_config", "validate_security_config"]
 
@@ -119,13 +120,14 @@ def _assemble(placement: Placement, problems: Problems) -> SecurityConfig | None
     tenants = build_tenants(sections.get("tenants"), problems.at("tenants"))
     push = build_push(sections.get("push"), problems.at("push"))
     audit = build_audit(sections.get("audit"), problems.at("audit"))
+    state = build_state(sections.get("state"), problems.at("state"))
     if oauth2 is None or problems:
         return None
     return SecurityConfig(
         enabled=enabled, oauth2=oauth2, middleware=middleware, plugins=plugins, tenants=tenants, push=push,
         audit=audit or AuditConfig(), plugin_defaults=plugin_defaults, mcp_servers=mcp_servers,
         sanitization_enabled=sanitization, max_string_length=max_length, ignored_sections=ignored,
-        config_paths=_written_paths(placement),
+        config_paths=_written_paths(placement), state=state,
     )
 
 

@@ -24,6 +24,7 @@ __all__ = [
     "PluginSpec",
     "PushConfig",
     "SecurityConfig",
+    "StateConfig",
     "Strategy",
     "TenantConfig",
     "as_tuple",
@@ -71,6 +72,11 @@ class OAuth2Config(BaseModel):
     token_url: str | None = None
     redirect_uri: str | None = None
     scopes: list[str] | None = None
+    # RFC 9449 (DPoP): opt-in; a DPoP-bound token always needs its proof, whatever these say
+    require_dpop: bool = False  # refuse Bearer presentations: every token must come with a DPoP proof
+    dpop_nonce: bool = False  # demand a server nonce in proofs (RFC 9449 §8: use_dpop_nonce + DPoP-Nonce)
+    dpop_algorithms: list[str] | None = None  # proof algorithms (default: every asymmetric one in the table)
+    dpop_max_age: int = Field(default=60, ge=1, le=300)  # seconds a proof's iat may be from now
     # Authorization
     required_scopes: list[str] = Field(default_factory=list)
     allowed_scopes: list[str] | None = None
@@ -250,6 +256,29 @@ class AuditConfig(BaseModel):
     capacity: int = Field(default=10_000, ge=1, le=10_000_000)  # events kept in memory
 
 
+class StateConfig(BaseModel):
+    """Top-level ``state:``: the shared backends of a replicated agent (all optional; in-memory by default)."""
+
+    model_config = _STRICT
+
+    redis_url: str | None = Field(default=None, repr=False)  # may hold a password
+    database_url: str | None = Field(default=None, repr=False)
+    push_signing_key: str | None = None  # a PEM or JWK (JSON) file with an EC P-256 private key
+    push_previous_keys: list[str] = Field(default_factory=list)  # still published (rotation grace), never used
+    key_prefix: str = Field(default="labkit", min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")
+    mcp_stateless: bool | None = None  # None: stateless exactly when redis_url is set (replicas)
+
+    @property
+    def shared(self) -> bool:
+        """True when the agent keeps its limits and caches in Redis (it runs as replicas)."""
+        return self.redis_url is not None
+
+    @property
+    def stateless_mcp(self) -> bool:
+        """Whether ``/mcp`` serves every request without a session (the SDK's stateless mode)."""
+        return self.shared if self.mcp_stateless is None else self.mcp_stateless
+
+
 class SecurityConfig(BaseModel):
     """A validated ``security:`` configuration plus the ``middleware``/``plugins``/``tenants`` around it."""
 
@@ -270,6 +299,7 @@ class SecurityConfig(BaseModel):
     tenants: dict[str, TenantConfig] = Field(default_factory=dict)
     push: PushConfig = Field(default_factory=PushConfig)
     audit: AuditConfig = Field(default_factory=AuditConfig)
+    state: StateConfig = Field(default_factory=StateConfig)  # shared backends; empty: everything in memory
 
     def path_of(self, what: str, key: str | None = None) -> str:
         """The config path the user wrote for ``what`` (and ``key`` inside it), for messages."""

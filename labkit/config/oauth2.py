@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from .dpop import check_dpop
 from .introspection import check_introspection
 from .keys import check_algorithms, check_inline_jwks
 from .messages import validate_model
@@ -96,3 +97,4 @@ def check_oauth2(oauth2: OAuth2Config, place: Place, strategy: str) -> None:
         if not claim:
             place.at("scope_claims").item(i).add("empty claim name")
     check_hierarchy(oauth2.scope_hierarchy, place.at("scope_hierarchy"))
+    check_dpop(oauth2, place)

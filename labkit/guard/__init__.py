@@ -5,6 +5,7 @@
 - ``policy``: ``Requirement``, ``Capability``, ``EndpointPolicy`` (the app supplies its method table), ``Endpoint``;
 - ``routing``: the route the app will run, found with the app's own router;
 - ``build``: a ``Gate`` from a ``SecurityConfig`` (``gate_for``);
+- ``dpop``: RFC 9449 at the resource server (``DPoPPolicy``: proof, binding, replay, nonces; ``Presentation``);
 - ``decision``: ``Gate`` (authenticate, authorize, admit) and the ``Decision`` every integration answers from;
 - ``asgi``: ``OAuth2Guard``, the ASGI middleware (deny by default).
 """
@@ -14,9 +15,10 @@ from __future__ import annotations
 from .asgi import GuardContext, OAuth2Guard
 from .build import accepting, gate_for
 from .decision import Admit, Decision, Gate, GuardUser, TenantAuth, principal_key
+from .dpop import DPoPChallenge, DPoPPolicy, Presentation
 from .jsonrpc import BodyError, RpcCall, parse_call, parse_json
 from .policy import Capability, Effect, Endpoint, EndpointPolicy, Requirement
-from .rfc6750 import OUTCOMES, Outcome, bearer_token, challenge
+from .rfc6750 import OUTCOMES, Outcome, bearer_token, challenge, credentials
 from .routing import Resolved, resolve
 
 __all__ = [
@@ -24,6 +26,8 @@ __all__ = [
     "Admit",
     "BodyError",
     "Capability",
+    "DPoPChallenge",
+    "DPoPPolicy",
     "Decision",
     "Effect",
     "Endpoint",
@@ -33,6 +37,7 @@ __all__ = [
     "GuardUser",
     "OAuth2Guard",
     "Outcome",
+    "Presentation",
     "Requirement",
     "Resolved",
     "RpcCall",
@@ -40,6 +45,7 @@ __all__ = [
     "accepting",
     "bearer_token",
     "challenge",
+    "credentials",
     "gate_for",
     "parse_call",
     "parse_json",

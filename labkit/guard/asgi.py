@@ -28,9 +28,10 @@ from ..auth import Principal
 from ..errors import AuthError, Reason
 from ..scopes import EffectiveScopes
 from .decision import Decision, Gate, GuardUser
+from .dpop import Presentation
 from .jsonrpc import MAX_BODY, BodyError, RpcCall, content_length, error_envelope, parse_call, read_body, replay
 from .policy import Endpoint, Requirement
-from .rfc6750 import bearer_token
+from .rfc6750 import credentials
 from .routing import Resolved, resolve
 
 __all__ = ["GuardContext", "OAuth2Guard"]
@@ -62,7 +63,9 @@ class OAuth2Guard:
 
     ``routes``: the app's routes (``app.routes``), used to find the route a request reaches exactly as the
     router will; ``endpoints``: how each named route is judged; ``tenant_param``: the path parameter that
-    names the tenant (``Mount("/t/{tenant}", ...)``).
+    names the tenant (``Mount("/t/{tenant}", ...)``); ``public_url``: the app's public origin
+    (``https://agent.example``), against which DPoP proofs' ``htu`` is checked (default: the scheme and the
+    server address of the ASGI scope, never the Host header).
     """
 
     def __init__(
@@ -77,6 +80,7 @@ class OAuth2Guard:
         tenant_param: str = "tenant",
         user_factory: UserFactory = GuardUser,
         max_body: int = MAX_BODY,
+        public_url: str | None = None,
     ) -> None:
         self.app = app
         self.gate = gate
@@ -87,6 +91,7 @@ class OAuth2Guard:
         self.tenant_param = tenant_param
         self.user_factory = user_factory
         self.max_body = max_body
+        self.public_url = public_url.rstrip("/") if public_url else None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -95,7 +100,7 @@ class OAuth2Guard:
         if scope["type"] not in ("http", "websocket"):
             return  # deny by default: an interface the guard does not know never reaches the app
         resolved = resolve(self.routes, scope)
-        endpoint = self._endpoint(resolved, scope)
+        endpoint = self._endpoint(resolved)
         tenant = resolved.path_params.get(self.tenant_param) if resolved else None
         context = GuardContext(tenant=str(tenant) if tenant is not None else None,
                                route=resolved.name if resolved else None)
@@ -106,7 +111,7 @@ class OAuth2Guard:
             return
         await _Request(self, scope, receive, send, endpoint, context).run()
 
-    def _endpoint(self, resolved: Resolved | None, scope: Scope) -> Endpoint:
+    def _endpoint(self, resolved: Resolved | None) -> Endpoint:
         found = self.endpoints.get(resolved.name) if resolved and resolved.name else None
         if found is not None:
             return found
@@ -127,12 +132,15 @@ class _Request:
 
     async def run(self) -> None:
         guard, scope, context = self.guard, self.scope, self.context
-        token = bearer_token(v for k, v in scope["headers"] if k == b"authorization")
+        found_credentials = credentials(v for k, v in scope["headers"] if k == b"authorization")
+        scheme, token = found_credentials or ("bearer", None)
+        presentation = Presentation(scheme, tuple(v for k, v in scope["headers"] if k == b"dpop"),
+                                    scope.get("method", "GET"), self.url())
         if context.tenant is not None and context.tenant not in guard.gate.tenants:
             decision = Decision(Requirement(), context.tenant, error=AuthError(Reason.TENANT, "unknown tenant"))
             await self.respond(decision)
             return
-        found = await guard.gate.authenticate(token, context.tenant)
+        found = await guard.gate.authenticate(token, context.tenant, presentation=presentation)
         if not found.allowed:
             await self.respond(found)  # before the body is read: unauthenticated requests cost O(1)
             return
@@ -153,6 +161,18 @@ class _Request:
             await self.respond(decision)
             return
         await self.pass_on(decision, body)
+
+    def url(self) -> str:
+        """The request's URL as DPoP's ``htu`` names it: the declared public origin, else the ASGI server's."""
+        scope = self.scope
+        origin = self.guard.public_url
+        if origin is None:
+            host, port = (scope.get("server") or ("127.0.0.1", None))[:2]
+            host = f"[{host}]" if ":" in str(host) else host
+            origin = f"{scope.get('scheme', 'http')}://{host}" + (f":{port}" if port else "")
+        raw = scope.get("raw_path")
+        path = raw.decode("latin-1") if isinstance(raw, bytes) else scope.get("path", "/")
+        return origin + path.split("?", 1)[0]
 
     async def read_call(self) -> tuple[bytes, RpcCall]:
         declared = content_length(self.scope["headers"])

@@ -6,16 +6,19 @@ gate here, so the audience rule (RFC 8707 / RFC 9728) and the introspection-cach
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import httpx
 
 from ..auth import build_validator
+from ..auth.dpop import DPOP_ALGORITHMS
 from ..config import OAuth2Config, SecurityConfig
 from .decision import Admit, Gate, TenantAuth
+from .dpop import DPoPPolicy
 
-__all__ = ["accepting", "gate_for", "with_introspection_cache"]
+__all__ = ["accepting", "dpop_policy", "gate_for", "with_introspection_cache"]
 
 Resources = Sequence[str] | Mapping[str | None, Sequence[str]] | Callable[[str | None], Sequence[str]]
 
@@ -53,6 +56,12 @@ def _resources_of(resources: Resources, tenant: str | None) -> Sequence[str]:
     return resources if tenant is None else ()
 
 
+def dpop_policy(oauth2: OAuth2Config, clock: Callable[[], float] | None = None) -> DPoPPolicy:
+    """The RFC 9449 rules an ``oauth2`` block asks for (``require_dpop``, ``dpop_nonce``, algorithms, max age)."""
+    return DPoPPolicy(clock=clock or time.time, required=oauth2.require_dpop, nonce=oauth2.dpop_nonce,
+                      algorithms=tuple(oauth2.dpop_algorithms or DPOP_ALGORITHMS), window=oauth2.dpop_max_age)
+
+
 def gate_for(
     cfg: SecurityConfig,
     *,
@@ -69,7 +78,7 @@ def gate_for(
     def tenant_auth(name: str | None, oauth2: OAuth2Config, hierarchy: Any) -> TenantAuth:
         effective = accepting(with_introspection_cache(cfg, oauth2), _resources_of(resources, name))
         return TenantAuth(name, build_validator(effective, clock=clock, http=http, tenant=name), hierarchy,
-                          oauth2.issuers)
+                          oauth2.issuers, dpop_policy(oauth2, clock))
 
     tenants: dict[str | None, TenantAuth] = {None: tenant_auth(None, cfg.oauth2, cfg.scope_hierarchy)}
     for name, tenant in cfg.tenants.items():

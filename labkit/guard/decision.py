@@ -9,10 +9,11 @@ answer from the ``Decision`` it returns, through the one table in ``rfc6750``.
 from __future__ import annotations
 
 import contextlib
+import inspect
 import math
 import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, replace
 from typing import Any
 
 from starlette.authentication import BaseUser
@@ -23,12 +24,14 @@ from ..auth._compact import b64url_decode, strict_json
 from ..auth.cache import TTLCache, token_key
 from ..errors import AuthError, Reason
 from ..scopes import EffectiveScopes, ScopeHierarchy
+from .dpop import DPoPChallenge, DPoPPolicy, Presentation
 from .policy import Requirement
 from .rfc6750 import challenge, outcome
 
 __all__ = ["Admit", "Decision", "Gate", "GuardUser", "TenantAuth", "principal_key"]
 
-Admit = Callable[[Principal, Requirement], float | None]  # seconds to wait, or None when admitted
+# seconds to wait, or None when admitted; awaitable when the budget is shared (Redis, replicas)
+Admit = Callable[[Principal, Requirement], "float | Awaitable[float | None] | None"]
 
 
 @dataclass
@@ -39,6 +42,7 @@ class TenantAuth:
     validator: Any  # a labkit.auth validator: ``await validate(token, fresh=...)``
     hierarchy: ScopeHierarchy
     issuers: tuple[str, ...] = ()
+    dpop: DPoPPolicy | None = None  # RFC 9449 rules (None: bound tokens still need their proof, nothing else)
 
 
 def principal_key(principal: Principal) -> str:
@@ -57,6 +61,7 @@ class Decision:
     error: AuthError | None = None
     retry_after: int | None = None
     fresh: bool = False  # validated without a cached verdict
+    dpop: DPoPChallenge | None = None  # answer with RFC 9449 §7.1's DPoP challenge (and nonce)
 
     @property
     def allowed(self) -> bool:
@@ -78,7 +83,7 @@ class Decision:
         if self.error is None:
             return None
         return challenge(self.error.reason, realm=realm, scopes=self.error.scopes or self.requirement.scopes,
-                         resource_metadata=resource_metadata)
+                         resource_metadata=resource_metadata, dpop_algs=self.dpop.algs if self.dpop else None)
 
     def headers(self, realm: str, resource_metadata: str | None = None) -> dict[str, str]:
         """The response headers of a refusal: the challenge and ``Retry-After``."""
@@ -88,6 +93,8 @@ class Decision:
             headers["WWW-Authenticate"] = value
         if self.retry_after is not None:
             headers["Retry-After"] = str(self.retry_after)
+        if self.error is not None and self.dpop is not None and self.dpop.nonce is not None:
+            headers["DPoP-Nonce"] = self.dpop.nonce  # RFC 9449 §8.1
         return headers
 
     def audit_event(self, **context: Any) -> AuditEvent:
@@ -107,7 +114,7 @@ class Decision:
 
     def refuse(self, error: AuthError, retry_after: int | None = None) -> Decision:
         """This decision, refused with ``error``."""
-        return Decision(self.requirement, self.tenant, self.principal, self.effective, error, retry_after, self.fresh)
+        return replace(self, error=error, retry_after=retry_after)
 
 
 class GuardUser(BaseUser):
@@ -138,6 +145,7 @@ class Gate:
         self.tenants = dict(tenants)
         self.admit = admit
         self._issuers: TTLCache[str] = TTLCache(4096, time.monotonic)
+        self._dpop = DPoPPolicy(clock=time.time)  # for tenants built without one: bound tokens still checked
 
     def tenant_auth(self, tenant: str | None, token: str) -> TenantAuth | None:
         """The tenant that judges ``token``: the routed one, else (several tenants at the root) by issuer."""
@@ -151,29 +159,50 @@ class Gate:
                 return auth
         return self.tenants.get(None)
 
-    async def authenticate(self, token: str | None, tenant: str | None = None, *, fresh: bool = False) -> Decision:
-        """Step 1: who the token speaks for (the requirement is checked later by ``decide``)."""
-        base = Decision(Requirement(), tenant)
+    def dpop_policy(self, tenant: str | None) -> DPoPPolicy:
+        """The DPoP rules of ``tenant`` (the default tenant's for an unknown one)."""
+        auth = self.tenants.get(tenant) or self.tenants.get(None)
+        return (auth.dpop if auth else None) or self._dpop
+
+    async def authenticate(self, token: str | None, tenant: str | None = None, *, fresh: bool = False,
+                           presentation: Presentation | None = None, dpop_checked: bool = False) -> Decision:
+        """Step 1: who the token speaks for (the requirement is checked later by ``decide``).
+
+        ``presentation``: the scheme and DPoP proof the request came with (None: Bearer, no proof), held to
+        the tenant's ``DPoPPolicy`` unless ``dpop_checked``.
+        """
+        base = Decision(Requirement(), tenant, dpop=self.dpop_policy(tenant).challenge(presentation))
         if token is None:
             return base.refuse(AuthError(Reason.MISSING_TOKEN, "no Bearer credentials in Authorization"))
         auth = self.tenant_auth(tenant, token)
         if auth is None:
             return base.refuse(AuthError(Reason.TENANT, f"no tenant {tenant!r} here" if tenant else
                                          "the token's issuer belongs to no tenant here"))
+        policy = auth.dpop or self._dpop
+        base = Decision(Requirement(), auth.name, dpop=policy.challenge(presentation))
         try:
             principal: Principal = await auth.validator.validate(token, fresh=fresh)
         except AuthError as error:
-            return Decision(Requirement(), auth.name, error=error)
-        return Decision(Requirement(), auth.name, principal, auth.hierarchy.expand(principal.scopes), fresh=fresh)
+            return base.refuse(error)
+        found = replace(base, principal=principal, effective=auth.hierarchy.expand(principal.scopes), fresh=fresh)
+        if not dpop_checked:
+            try:
+                policy.check(principal, token, presentation)
+            except AuthError as error:
+                return found.refuse(error)
+        return found
 
     async def decide(self, token: str | None, requirement: Requirement, tenant: str | None = None, *,
-                     authenticated: Decision | None = None) -> Decision:
+                     authenticated: Decision | None = None, presentation: Presentation | None = None) -> Decision:
         """Authenticate (unless ``authenticated`` says who already), authorize, admit: one ``Decision``."""
-        found = authenticated or await self.authenticate(token, tenant, fresh=requirement.fresh)
+        found = authenticated or await self.authenticate(token, tenant, fresh=requirement.fresh,
+                                                         presentation=presentation)
         if found.allowed and requirement.fresh and not found.fresh:
-            found = await self.authenticate(token, found.tenant, fresh=True)  # introspection_required
+            # introspection_required: the token again, fresh; its proof was checked (and its jti spent) above
+            found = await self.authenticate(token, found.tenant, fresh=True, presentation=presentation,
+                                            dpop_checked=True)
         decision = Decision(requirement, found.tenant, found.principal, found.effective, found.error,
-                            fresh=found.fresh)
+                            fresh=found.fresh, dpop=found.dpop)
         if not decision.allowed:
             return decision
         if requirement.invalid:
@@ -185,6 +214,8 @@ class Gate:
             detail = f"{requirement.label or 'request'} needs {needs}; missing {' '.join(missing)}"
             return decision.refuse(AuthError(Reason.INSUFFICIENT_SCOPE, detail, scopes=requirement.scopes))
         wait = self.admit(decision.principal, requirement) if self.admit else None
+        if inspect.isawaitable(wait):
+            wait = await wait
         if wait is not None:
             limited = AuthError(Reason.RATE_LIMITED, f"{requirement.plugin or requirement.label} rate limit")
             return decision.refuse(limited, retry_after=max(1, math.ceil(min(wait, 86_400.0))))

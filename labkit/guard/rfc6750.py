@@ -10,13 +10,16 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from ..auth.dpop import DPOP_ALGORITHMS
 from ..errors import Reason
 
-__all__ = ["OUTCOMES", "Outcome", "bearer_token", "challenge", "outcome"]
+__all__ = ["OUTCOMES", "Outcome", "bearer_token", "challenge", "credentials", "outcome"]
 
 # RFC 6750 §2.1: b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="; the scheme is
 # case-insensitive (RFC 9110 §11.1). One space, as the grammar says; we accept a run of spaces and trailing ones.
 _BEARER = re.compile(r"[Bb][Ee][Aa][Rr][Ee][Rr] +([A-Za-z0-9\-._~+/]+=*) *")
+# RFC 9449 §7.1: the DPoP scheme carries the same token68 grammar.
+_DPOP = re.compile(r"[Dd][Pp][Oo][Pp] +([A-Za-z0-9\-._~+/]+=*) *")
 MAX_AUTHORIZATION = 16_384  # bytes; longer headers are not tokens this lab issues
 
 
@@ -28,6 +31,7 @@ class Outcome:
     error: str | None
     scope: bool = False
     challenge: bool = True  # send WWW-Authenticate at all
+    dpop: bool = False  # always answered with a DPoP challenge (RFC 9449 §7.1)
 
 
 _INVALID = Outcome(401, "invalid_token")
@@ -43,6 +47,11 @@ OUTCOMES.update({
     Reason.RATE_LIMITED: Outcome(429, None, challenge=False),
     # A malformed scope claim is a malformed token: 401 invalid_token, never 403.
     Reason.SCOPE: _INVALID,
+    # RFC 9449 §7.1: a bad proof is invalid_dpop_proof; §8: a missing or stale nonce is use_dpop_nonce.
+    Reason.DPOP_PROOF: Outcome(401, "invalid_dpop_proof", dpop=True),
+    Reason.DPOP_NONCE: Outcome(401, "use_dpop_nonce", dpop=True),
+    # RFC 9449 §7.2: a DPoP-bound token presented as Bearer is an invalid token, answered with a DPoP challenge.
+    Reason.DPOP_REQUIRED: Outcome(401, "invalid_token", dpop=True),
 })
 
 
@@ -51,8 +60,8 @@ def outcome(reason: Reason) -> Outcome:
     return OUTCOMES[reason]
 
 
-def bearer_token(authorization: Iterable[bytes]) -> str | None:
-    """The token of exactly one ``Authorization: Bearer`` header value, or None.
+def credentials(authorization: Iterable[bytes]) -> tuple[str, str] | None:
+    """``(scheme, token)`` of exactly one ``Authorization: Bearer|DPoP <token>`` header value, or None.
 
     Never from the query string or the body (RFC 6750 §2.2/§2.3 are not offered). Several Authorization
     headers, non-ASCII bytes, another scheme or a token outside the b64token grammar: None.
@@ -64,24 +73,42 @@ def bearer_token(authorization: Iterable[bytes]) -> str | None:
         header = values[0].decode("ascii")
     except UnicodeDecodeError:
         return None
-    match = _BEARER.fullmatch(header)
-    return match.group(1) if match else None
+    for scheme, grammar in (("bearer", _BEARER), ("dpop", _DPOP)):
+        match = grammar.fullmatch(header)
+        if match:
+            return scheme, match.group(1)
+    return None
+
+
+def bearer_token(authorization: Iterable[bytes]) -> str | None:
+    """The token of exactly one ``Authorization: Bearer`` header value, or None (see ``credentials``)."""
+    found = credentials(authorization)
+    return found[1] if found is not None and found[0] == "bearer" else None
 
 
 def challenge(
-    reason: Reason, *, realm: str, scopes: Iterable[str] = (), resource_metadata: str | None = None
+    reason: Reason, *, realm: str, scopes: Iterable[str] = (), resource_metadata: str | None = None,
+    dpop_algs: Iterable[str] | None = None,
 ) -> str | None:
-    """The ``WWW-Authenticate`` value for a refusal, or None when the outcome sends none."""
+    """The ``WWW-Authenticate`` value for a refusal, or None when the outcome sends none.
+
+    ``dpop_algs``: answer with the ``DPoP`` scheme and these ``algs`` (RFC 9449 §7.1), as DPoP reasons always do.
+    """
     answer = OUTCOMES[reason]
     if not answer.challenge:
         return None
-    parts = [f'Bearer realm="{_quoted(realm)}"']
+    if answer.dpop and dpop_algs is None:
+        dpop_algs = DPOP_ALGORITHMS
+    scheme = "Bearer" if dpop_algs is None else "DPoP"
+    parts = [f'{scheme} realm="{_quoted(realm)}"']
     if answer.error:
         parts.append(f'error="{answer.error}"')
     if answer.scope:
         parts.append(f'scope="{_quoted(" ".join(scopes) or "*")}"')
     if resource_metadata:
         parts.append(f'resource_metadata="{_quoted(resource_metadata)}"')  # RFC 9728 §5.1
+    if dpop_algs is not None:
+        parts.append(f'algs="{_quoted(" ".join(dpop_algs))}"')  # RFC 9449 §7.1
     return ", ".join(parts)
 
 

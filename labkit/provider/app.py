@@ -3,8 +3,11 @@
 Endpoints (each also under ``/{tenant}/`` for path tenants, with its own issuer, keys and clients):
 ``/.well-known/oauth-authorization-server`` (RFC 8414), ``/.well-known/openid-configuration``,
 ``/jwks``, ``/authorize`` (headless auto-approve, PKCE S256), ``/token``, ``/introspect`` (RFC 7662),
-``/revoke`` (RFC 7009), ``/applications/{client_id}/token`` (GitHub-style check), ``/admin/rotate`` and
-``/admin/faults`` (need the ``X-Lab-Admin`` header).
+``/revoke`` (RFC 7009), ``/register`` (RFC 7591), ``/applications/{client_id}/token`` (GitHub-style check),
+``/admin/rotate``, ``/admin/mint``, ``/admin/clients`` and ``/admin/faults`` (need the ``X-Lab-Admin`` header).
+The token endpoint also takes ``private_key_jwt`` client assertions (RFC 7523 §2.2), the JWT-bearer grant for
+ID-JAGs (RFC 7523 §2.1, SEP-990) and token exchange (RFC 8693). The simulated enterprise IdP lives at ``/idp``
+(``/idp/.well-known/openid-configuration``, ``/idp/jwks``, ``/idp/token``).
 """
 
 from __future__ import annotations
@@ -23,8 +26,12 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
+from .client_endpoints import client_listing, idp_metadata, issue_id_jag, register_client
 from .faults import Fault, Faults
+from .idp import EnterpriseIdP
 from .models import Client, User
+from .rfc7523 import JWT_BEARER
+from .rfc8693 import TOKEN_EXCHANGE
 from .server import LabAuthorizationServer
 from .wire import basic_credentials, lab_request, read_json, safe_description
 
@@ -43,8 +50,10 @@ LAB_SCOPES = (
     "email",
     "profile",
 )
+DOWNSTREAM_AUDIENCE = "api://oauth2-lab-downstream"  # the resource the agent calls on its callers' behalf
 LAB_REDIRECTS = ("http://127.0.0.1:8765/callback", "http://localhost:8765/callback")
-_RESERVED = {".well-known", "jwks", "authorize", "token", "introspect", "revoke", "applications", "admin", "t"}
+_RESERVED = {".well-known", "jwks", "authorize", "token", "introspect", "revoke", "applications", "admin", "t",
+             "register", "idp"}
 _NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 
@@ -57,7 +66,12 @@ def _default_clients() -> list[Client]:
         Client("lab-client", "lab-client-secret", scopes=LAB_SCOPES, loopback_resources=local),
         Client("lab-limited", "lab-limited-secret", scopes=("api:read",), loopback_resources=local),
         Client("lab-opaque", "lab-opaque-secret", scopes=LAB_SCOPES, opaque=True, loopback_resources=local),
-        Client("lab-agent", "lab-agent-secret", grant_types=(), can_introspect=True),
+        # the agent's own client: introspects, and exchanges callers' tokens for the downstream API (RFC 8693)
+        Client("lab-agent", "lab-agent-secret", grant_types=(TOKEN_EXCHANGE,), can_introspect=True, scopes=LAB_SCOPES,
+               audience=DOWNSTREAM_AUDIENCE, resources=("api://oauth2-lab-agent",), loopback_resources=local),
+        # an enterprise app redeeming ID-JAGs from the lab's IdP (SEP-990)
+        Client("lab-enterprise", "lab-enterprise-secret", grant_types=(JWT_BEARER,), scopes=LAB_SCOPES,
+               loopback_resources=local),
         Client("lab-app", None, grant_types=user_grants, scopes=LAB_SCOPES, redirect_uris=LAB_REDIRECTS,
                loopback_resources=local),
         Client("lab-web", "lab-web-secret", grant_types=user_grants, scopes=LAB_SCOPES, redirect_uris=LAB_REDIRECTS,
@@ -109,6 +123,7 @@ class MockProvider:
         self.faults = Faults()
         self._seen_base: str | None = None  # the root URL requests arrive at, when base_url is unset
         self._servers: dict[str | None, LabAuthorizationServer] = {}
+        self.idp = EnterpriseIdP(issuer=lambda: self._issuer_fn(None)() + "/idp", clock=self.clock)
         for tenant in (None, *tenants):
             if tenant is not None and (tenant in _RESERVED or not tenant.replace("-", "").isalnum()):
                 raise ValueError(f"invalid tenant name {tenant!r}")
@@ -117,6 +132,7 @@ class MockProvider:
                 server.store.clients[client.client_id] = client
             for user in USERS:
                 server.store.users[user.subject] = user
+            server.idp = self.idp
             self._servers[tenant] = server
         self.app = self._build_app()
 
@@ -217,13 +233,32 @@ class MockProvider:
             ("/admin/rotate", "admin", self._admin_rotate, ["POST"]),
             ("/admin/mint", "admin", self._admin_mint, ["POST"]),
             ("/admin/faults", "admin", self._admin_faults, ["GET", "POST", "DELETE"]),
+            ("/admin/clients", "admin", self._admin_clients, ["GET"]),
+            ("/register", "register", self._register, ["POST"]),
         ]
-        routes = []
+        # the IdP's routes first: "/{tenant}/token" would match "/idp/token" (and answer 404)
+        routes = [Route("/idp/.well-known/openid-configuration", self._idp("metadata"), methods=["GET"]),
+                  Route("/idp/jwks", self._idp("jwks"), methods=["GET"]),
+                  Route("/idp/token", self._idp("token"), methods=["POST"])]
         for path, name, handler, methods in handlers:
             endpoint = self._endpoint(name, handler)
             routes.append(Route(path, endpoint, methods=methods))
             routes.append(Route("/{tenant}" + path, endpoint, methods=methods))
         return Starlette(routes=routes)
+
+    def _idp(self, name: str) -> Callable[[Request], Awaitable[Response]]:
+        async def endpoint(request: Request) -> Response:
+            self._seen_base = str(request.base_url).rstrip("/")
+            if name == "metadata":
+                return JSONResponse(idp_metadata(self.idp))
+            if name == "jwks":
+                return JSONResponse(self.idp.jwks())
+            try:
+                return await issue_id_jag(request, self.idp, self._servers)
+            except OAuth2Error as error:
+                return _error_response(error)
+
+        return endpoint
 
     def _endpoint(
         self, name: str, handler: Callable[[Request, LabAuthorizationServer], Awaitable[Response]]
@@ -256,8 +291,10 @@ class MockProvider:
             "introspection_endpoint": f"{issuer}/introspect",
             "revocation_endpoint": f"{issuer}/revoke",
             "response_types_supported": ["code"],
-            "grant_types_supported": ["authorization_code", "client_credentials", "refresh_token"],
-            "token_endpoint_auth_methods_supported": [*auth_methods, "none"],
+            "registration_endpoint": f"{issuer}/register",  # RFC 7591
+            "grant_types_supported": ["authorization_code", "client_credentials", "refresh_token", JWT_BEARER,
+                                      TOKEN_EXCHANGE],
+            "token_endpoint_auth_methods_supported": [*auth_methods, "private_key_jwt", "none"],
             "introspection_endpoint_auth_methods_supported": auth_methods,
             "revocation_endpoint_auth_methods_supported": auth_methods,
             "code_challenge_methods_supported": ["S256"],
@@ -265,7 +302,8 @@ class MockProvider:
             "scopes_supported": sorted({s for c in server.store.clients.values() for s in c.scopes}),
             "subject_types_supported": ["public"],
             "id_token_signing_alg_values_supported": ["RS256"],
-            "token_endpoint_auth_signing_alg_values_supported": ["RS256", "ES256"],
+            "token_endpoint_auth_signing_alg_values_supported": ["RS256", "ES256", "EdDSA"],
+            "dpop_signing_alg_values_supported": list(server.dpop.algorithms),  # RFC 9449 §5.1
         }
         return JSONResponse(document)
 
@@ -296,7 +334,11 @@ class MockProvider:
 
     async def _token(self, request: Request, server: LabAuthorizationServer) -> Response:
         form = await lab_request(request)
+        # RFC 9449 §5: a DPoP proof binds the token to the client's key; checked before the grant runs
+        form.lab_dpop = server.dpop.check(request.headers, request.headers.getlist("dpop"), f"{server.issuer()}/token")
         status, body, headers = server.run(form, server.create_token_response)
+        if status != 200:
+            server.dpop.release(form.lab_dpop)
         return _response(status, body, headers)
 
     async def _introspect(self, request: Request, server: LabAuthorizationServer) -> Response:
@@ -362,6 +404,16 @@ class MockProvider:
         except (ValueError, TypeError, KeyError, AttributeError) as exc:
             return JSONResponse({"error": "invalid_request", "error_description": safe_description(str(exc))}, 400)
         return JSONResponse({"access_token": token, "token_type": "Bearer"}, headers=_NO_STORE)
+
+    async def _admin_clients(self, request: Request, server: LabAuthorizationServer) -> Response:
+        """The tenant's clients, registered ones last (metadata only, never a secret)."""
+        if not self._admin_ok(request):
+            return JSONResponse({"error": "unauthorized"}, 401)
+        return JSONResponse({"clients": client_listing(server)})
+
+    async def _register(self, request: Request, server: LabAuthorizationServer) -> Response:
+        status, body, headers = await register_client(request, server)
+        return _response(status, body, headers)
 
     async def _admin_faults(self, request: Request, server: LabAuthorizationServer) -> Response:
         if not self._admin_ok(request):

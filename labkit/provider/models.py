@@ -47,6 +47,12 @@ class Client(ClientMixin):  # type: ignore[misc]
     alg: str = "RS256"
     resources: tuple[str, ...] = ()  # RFC 8707: audiences this client may ask for, besides its default
     loopback_resources: bool = False  # may also ask for any http(s) resource on 127.0.0.1, ::1 or localhost
+    auth_method: str | None = None  # "private_key_jwt": only a signed assertion authenticates it (RFC 7523 §2.2)
+    jwks: dict[str, Any] | None = None  # the client's public keys (private_key_jwt)
+    loopback_redirects: bool = False  # RFC 8252 §7.3: a registered loopback redirect matches on any port
+    registered_at: float | None = None  # set for clients made by dynamic registration (RFC 7591)
+    name: str = ""
+    partial_scopes: bool = False  # RFC 6749 §3.3: grant the allowed part of a request instead of refusing it
 
     def allows_resource(self, resource: str, default_audience: str) -> bool:
         """Whether this client may obtain a token for ``resource`` (RFC 8707 §2)."""
@@ -65,12 +71,19 @@ class Client(ClientMixin):  # type: ignore[misc]
             return " ".join(self.scopes)
         requested = scope.split()
         outside = [s for s in requested if s not in self.scopes]
+        if self.partial_scopes and len(outside) < len(requested):
+            # RFC 6749 §3.3: the server may grant less than requested; the token response says what
+            return " ".join(dict.fromkeys(s for s in requested if s in self.scopes))
         if outside:
             raise InvalidScopeError("a requested scope is not allowed for this client")
         return " ".join(dict.fromkeys(requested))
 
     def check_redirect_uri(self, redirect_uri: str) -> bool:
-        return redirect_uri in self.redirect_uris  # exact match, no prefix or wildcard
+        if redirect_uri in self.redirect_uris:  # exact match, no prefix or wildcard
+            return True
+        # RFC 8252 §7.3: a loopback IP redirect URI may name any port at request time; all else is exact
+        return self.loopback_redirects and loopback_redirect_key(redirect_uri) in {
+            loopback_redirect_key(uri) for uri in self.redirect_uris} - {None}
 
     def check_client_secret(self, client_secret: str) -> bool:
         if self.client_secret is None or not isinstance(client_secret, str):
@@ -78,6 +91,8 @@ class Client(ClientMixin):  # type: ignore[misc]
         return hmac.compare_digest(self.client_secret.encode(), client_secret.encode())
 
     def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
+        if self.auth_method == "private_key_jwt":
+            return method == "private_key_jwt" and self.jwks is not None
         if self.client_secret is None:
             return method == "none" and endpoint == "token"
         return method in ("client_secret_basic", "client_secret_post")
@@ -171,6 +186,21 @@ def _is_loopback(resource: str) -> bool:
             and parts.hostname in ("127.0.0.1", "::1", "localhost"))
 
 
+def loopback_redirect_key(uri: str) -> tuple[str, str, str, str] | None:
+    """``(scheme, host, path, query)`` of an ``http`` redirect URI on a loopback IP literal, else None.
+
+    RFC 8252 §7.3 names IP literals (``127.0.0.1``, ``[::1]``); §8.3: ``localhost`` is NOT RECOMMENDED.
+    """
+    try:
+        parts = urlsplit(uri)
+        parts.port  # noqa: B018 - raises ValueError for a port out of range
+    except ValueError:
+        return None
+    if parts.scheme != "http" or parts.hostname not in ("127.0.0.1", "::1") or "@" in parts.netloc or parts.fragment:
+        return None
+    return parts.scheme, parts.hostname, parts.path, parts.query
+
+
 class Store:
     """Thread-safe in-memory records of one tenant."""
 
@@ -180,6 +210,16 @@ class Store:
         self.users: dict[str, User] = {}
         self.tokens: dict[str, TokenRecord] = {}
         self.codes: dict[str, AuthCode] = {}
+        self.used_jtis: dict[str, float] = {}  # RFC 7523 §3: assertion ids seen, until they expire
+
+    def claim_jtis(self, jtis: list[tuple[str, float]], now: float) -> bool:
+        """Record every ``(jti key, expiry)`` unless one was seen before (all or nothing); False on replay."""
+        with self.lock:
+            self.used_jtis = {k: exp for k, exp in self.used_jtis.items() if exp > now}
+            if any(key in self.used_jtis for key, _ in jtis):
+                return False
+            self.used_jtis.update(dict(jtis))
+            return True
 
     def add_token(self, token: str, record: TokenRecord) -> None:
         with self.lock:

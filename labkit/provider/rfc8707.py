@@ -12,7 +12,15 @@ from typing import Any
 
 from authlib.oauth2.rfc6749.errors import OAuth2Error
 
-__all__ = ["InvalidTargetError", "audience_claim", "narrow", "requested_resources"]
+__all__ = [
+    "InvalidTargetError",
+    "audience_claim",
+    "bind_resources",
+    "check_allowed",
+    "default_resources",
+    "narrow",
+    "requested_resources",
+]
 
 # RFC 3986 §4.3: absolute-URI = scheme ":" hier-part [ "?" query ] (no fragment)
 _ABSOLUTE_URI = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:[^#\s]+")
@@ -60,3 +68,24 @@ def narrow(requested: tuple[str, ...], granted: tuple[str, ...]) -> tuple[str, .
 def audience_claim(resources: tuple[str, ...]) -> str | list[str]:
     """The ``aud`` claim for ``resources``: a string for one, a list for several (RFC 7519 §4.1.3)."""
     return resources[0] if len(resources) == 1 else list(resources)
+
+
+def default_resources(server: Any, client: Any, requested: tuple[str, ...]) -> tuple[str, ...]:
+    """What a new grant is for: the requested resources if the client may have them, else its default audience.
+
+    Raises ``InvalidTargetError``.
+    """
+    check_allowed(client, requested, server.default_audience)
+    return requested or (client.audience or server.default_audience,)
+
+
+def bind_resources(grant: Any, granted: tuple[str, ...]) -> None:
+    """Set the token request's audience: the requested resources narrowed from ``granted`` (RFC 8707 §2.2).
+
+    Raises ``InvalidTargetError``.
+    """
+    if not granted:
+        granted = (grant.request.client.audience or grant.server.default_audience,)
+    resources = narrow(requested_resources(grant.request), granted)
+    grant.request.lab_resources = granted
+    grant.request.lab_audience = audience_claim(resources)

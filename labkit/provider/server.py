@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import secrets
 import warnings
 from collections.abc import Callable
@@ -21,17 +22,23 @@ from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint
 from joserfc import jwt
 
+from .dpop import InvalidDPoPProofError, TokenEndpointDPoP, confirmation
+from .idp import EnterpriseIdP
 from .keys import KeyRing
 from .models import AuthCode, Client, Store, TokenRecord, User, token_hash
 from .personas import persona_issuer, shape_claims
-from .rfc8707 import InvalidTargetError, audience_claim, check_allowed, narrow, requested_resources
+from .rfc7523 import IdentityAssertionGrant, PrivateKeyJWT
+from .rfc7591 import Registration, RegistrationPolicy
+from .rfc8693 import TokenExchangeGrant
+from .rfc8707 import InvalidTargetError, bind_resources, default_resources, requested_resources
 
 __all__ = ["InvalidTargetError", "LabAuthorizationServer", "LabRequest"]
 
 
 CODE_LIFETIME = 60
 REFRESH_LIFETIME = 24 * 3600
-_CLIENT_AUTH = ["client_secret_basic", "client_secret_post"]
+# private_key_jwt first: a client that signs is never asked for a secret (RFC 7523 §2.2)
+_CLIENT_AUTH = ["private_key_jwt", "client_secret_basic", "client_secret_post"]
 _current: ContextVar[LabRequest | None] = ContextVar("labkit_provider_request", default=None)
 
 
@@ -86,6 +93,7 @@ class LabAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
         self.issuer = issuer
         self.store = Store()
         self.keys = KeyRing(tenant or "default", clock)
+        self.dpop = TokenEndpointDPoP(clock)  # RFC 9449 at the token endpoint
         self.default_audience = "api://oauth2-lab-agent"
         self.register_token_generator("default", self._generate)
         self.register_grant(_ClientCredentials)
@@ -93,6 +101,12 @@ class LabAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
         self.register_grant(_RefreshToken)
         self.register_endpoint(_Introspection)
         self.register_endpoint(_Revocation)
+        self.idp: EnterpriseIdP | None = None  # the trusted enterprise IdP (SEP-990), set by MockProvider
+        self.register_client_auth_method("private_key_jwt", PrivateKeyJWT(self))
+        self.register_grant(IdentityAssertionGrant)
+        self.register_grant(TokenExchangeGrant)
+        self.registration = Registration(self, RegistrationPolicy())
+        self.register_endpoint(self.registration)
 
     # -- authlib hooks ------------------------------------------------------------------------
     def query_client(self, client_id: str) -> Client | None:
@@ -128,6 +142,10 @@ class LabAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
                 "response_type must be code", "code", redirect_uri=error.redirect_uri
             ) from None
 
+    def current_request(self) -> LabRequest | None:
+        """The request being handled by ``run`` (None outside it)."""
+        return _current.get()
+
     def run(self, request: LabRequest, call: Callable[[LabRequest], Any]) -> Any:
         """Run an authlib call with ``request`` as the current request (read by the token generator)."""
         reset = _current.set(request)
@@ -147,17 +165,27 @@ class LabAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
         include_refresh_token: bool = True,
     ) -> dict[str, Any]:
         request = _current.get()
+        # RFC 7523 §3: an assertion id is used once; recorded only now, when every check has passed
+        jtis: list[tuple[str, float]] = getattr(request, "lab_jtis", [])
+        if jtis and not self.store.claim_jtis(jtis, self.clock()):
+            raise InvalidGrantError("the assertion was used before")
         audience = getattr(request, "lab_audience", None) or client.audience or self.default_audience
         family = getattr(request, "lab_family", None) or secrets.token_hex(8)
         # Every grant passes through here: requested scopes must be within the client's (invalid_scope).
         scopes = client.get_allowed_scope(scope).split()
-        access = self.issue_access_token(client, user, scopes, audience=audience, family=family)
+        proof = getattr(request, "lab_dpop", None)
+        jkt = proof.jkt if proof is not None else None
+        lifetime: int | None = getattr(request, "lab_lifetime", None)
+        extra = {**(getattr(request, "lab_claims", None) or {}), **confirmation(jkt)}
+        access = self.issue_access_token(client, user, scopes, audience=audience, family=family, lifetime=lifetime,
+                                         extra_claims=extra or None)
         token: dict[str, Any] = {
-            "token_type": "Bearer",
+            "token_type": "DPoP" if jkt else "Bearer",  # RFC 9449 §5
             "access_token": access,
-            "expires_in": client.lifetime,
+            "expires_in": client.lifetime if lifetime is None else lifetime,
             "scope": " ".join(scopes),
         }
+        token.update(getattr(request, "lab_response", {}))
         if include_refresh_token and "refresh_token" in client.grant_types and user is not None:
             refresh = "lab-rt-" + secrets.token_urlsafe(32)
             now = self.clock()
@@ -175,7 +203,7 @@ class LabAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
                     audience=audience,
                     family=family,
                     resources=tuple(getattr(request, "lab_resources", None) or [audience]),
-                    extra={"audience": audience},
+                    extra={"audience": audience, **confirmation(jkt)},  # RFC 9449 §5: bound to the key
                 ),
             )
             token["refresh_token"] = refresh
@@ -217,6 +245,7 @@ class LabAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
             family=family,
         )
         if client.opaque:
+            record.extra = dict(extra_claims or {})  # what introspection reports (cnf, act, ...)
             token = "lab-at-" + secrets.token_urlsafe(32)
             self.store.add_token(token, record)
             return token
@@ -226,7 +255,7 @@ class LabAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
             "aud": audience,
             "client_id": client.client_id,
             "iat": int(now),
-            "exp": int(now + life),
+            "exp": math.ceil(now + life),  # rounded up: a 1-second token lives at least 1 second
             "jti": jti,
             "scope": " ".join(scopes),
         }
@@ -269,6 +298,12 @@ class LabAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
             payload["username"] = record.user.subject
         if record.jti:
             payload["jti"] = record.jti
+        cnf = record.extra.get("cnf")
+        if record.kind == "access" and isinstance(cnf, dict) and cnf.get("jkt"):
+            payload["cnf"] = {"jkt": cnf["jkt"]}  # RFC 9449 §6.2
+            payload["token_type"] = "DPoP"  # noqa: S105 - a token type name
+        if "act" in record.extra:
+            payload["act"] = record.extra["act"]  # RFC 8693 §4.1: who acts for the subject
         return {k: v for k, v in payload.items() if v is not None}
 
 
@@ -291,22 +326,6 @@ class _StrictPKCE(CodeChallenge):  # type: ignore[misc]
         super().validate_code_verifier(grant, result)
 
 
-def _bind_resources(grant: Any, granted: tuple[str, ...]) -> None:
-    """Set the token request's audience: the requested resources narrowed from ``granted`` (RFC 8707 §2.2)."""
-    if not granted:
-        server: LabAuthorizationServer = grant.server
-        granted = (grant.request.client.audience or server.default_audience,)
-    resources = narrow(requested_resources(grant.request), granted)
-    grant.request.lab_resources = granted
-    grant.request.lab_audience = audience_claim(resources)
-
-
-def _default_resources(server: LabAuthorizationServer, client: Client, requested: tuple[str, ...]) -> tuple[str, ...]:
-    """What a new grant is for: the requested resources if the client may have them, else its default audience."""
-    check_allowed(client, requested, server.default_audience)
-    return requested or (client.audience or server.default_audience,)
-
-
 def _claim_once(server: LabAuthorizationServer, record: AuthCode | TokenRecord, flag: str) -> None:
     """Set ``flag`` (``used``/``rotated``) atomically, as the last step; a second claim revokes the grant family.
 
@@ -326,7 +345,7 @@ class _ClientCredentials(grants.ClientCredentialsGrant):  # type: ignore[misc]
     def validate_token_request(self) -> None:
         super().validate_token_request()
         server: LabAuthorizationServer = self.server
-        _bind_resources(self, _default_resources(server, self.request.client, requested_resources(self.request)))
+        bind_resources(self, default_resources(server, self.request.client, requested_resources(self.request)))
 
 
 class _AuthorizationCode(grants.AuthorizationCodeGrant):  # type: ignore[misc]
@@ -346,7 +365,7 @@ class _AuthorizationCode(grants.AuthorizationCodeGrant):  # type: ignore[misc]
         redirect_uri: str = super().validate_authorization_request()
         server: LabAuthorizationServer = self.server
         try:
-            self.request.lab_resources = _default_resources(server, self.request.client,
+            self.request.lab_resources = default_resources(server, self.request.client,
                                                             requested_resources(self.request))
         except InvalidTargetError as error:
             error.redirect_uri = redirect_uri  # RFC 8707 §2: an authorization error response
@@ -385,7 +404,7 @@ class _AuthorizationCode(grants.AuthorizationCodeGrant):  # type: ignore[misc]
         # authenticate -> ownership -> redirect_uri -> PKCE (authlib and its hook), then resources; only then mutate
         super().validate_token_request()
         record: AuthCode = self.request.authorization_code
-        _bind_resources(self, record.resources)
+        bind_resources(self, record.resources)
         # RFC 6749 §4.1.2: a code used twice revokes what it was exchanged for.
         _claim_once(self.server, record, "used")
         self.request.lab_family = record.family
@@ -413,9 +432,14 @@ class _RefreshToken(grants.RefreshTokenGrant):  # type: ignore[misc]
         # authenticate -> ownership (authlib: check_client) -> scope -> resources; only then mutate
         super().validate_token_request()
         record: TokenRecord = self.request.refresh_token
-        _bind_resources(self, record.resources)
+        bind_resources(self, record.resources)
         if record.is_revoked():
             raise InvalidGrantError()
+        # RFC 9449 §5: a refresh token bound to a key is usable only with a proof by that key
+        bound = (record.extra.get("cnf") or {}).get("jkt")
+        proof = getattr(self.request, "lab_dpop", None)
+        if bound and (proof is None or proof.jkt != bound):
+            raise InvalidDPoPProofError("the refresh token is bound to another DPoP key")
         # RFC 9700 §4.14.2: reuse of a rotated refresh token: assume theft, revoke the whole family.
         _claim_once(self.server, record, "rotated")
         self.request.lab_family = record.family

@@ -23,7 +23,9 @@ from .server import LabRequest
 __all__ = [
     "MAX_BODY",
     "MAX_VALUE",
+    "LabJsonRequest",
     "basic_credentials",
+    "lab_json_request",
     "lab_request",
     "read_body",
     "read_json",
@@ -46,6 +48,10 @@ _SYNTAX: dict[str, re.Pattern[str]] = {
     "grant_type": _NQCHAR, "redirect_uri": _NQCHAR, "resource": _NQCHAR, "audience": _NQCHAR,
     "token_type_hint": _NQCHAR, "code_challenge_method": _NQCHAR,
     "code_verifier": _UNRESERVED, "code_challenge": _UNRESERVED,
+    # RFC 7523 §2.1-2.2 and RFC 8693 §2.1: assertions and tokens are compact JWTs or opaque VSCHAR strings
+    "assertion": _VSCHAR, "client_assertion": _VSCHAR, "client_assertion_type": _NQCHAR,
+    "subject_token": _VSCHAR, "actor_token": _VSCHAR, "subject_token_type": _NQCHAR,
+    "actor_token_type": _NQCHAR, "requested_token_type": _NQCHAR,
 }
 # RFC 6749 §5.2: error_description holds only these characters.
 _NOT_DESCRIPTION = re.compile(r"[^\x20\x21\x23-\x5b\x5d-\x7e]")
@@ -109,6 +115,35 @@ async def read_body(request: Request) -> bytes:
 async def read_json(request: Request) -> Any:
     """A bounded JSON body (depth-limited, no NaN); raises ``ValueError`` or ``InvalidRequestError``."""
     return loads_bounded(await read_body(request))
+
+
+class _JsonPayload:
+    def __init__(self, data: Any) -> None:
+        self.data = data
+
+
+class LabJsonRequest:
+    """An authlib JSON request (RFC 7591 registration) from an already-read, bounded JSON body."""
+
+    def __init__(self, method: str, uri: str, headers: dict[str, str], data: Any) -> None:
+        self.method, self.uri, self.headers = method, uri, headers
+        self.payload = _JsonPayload(data)
+
+
+async def lab_json_request(request: Request) -> LabJsonRequest:
+    """Build the authlib JSON request; refuse a wrong content type or a body that is not bounded JSON.
+
+    Raises ``InvalidRequestError``.
+    """
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type != "application/json":
+        raise InvalidRequestError("use Content-Type: application/json")
+    try:
+        data = await read_json(request)
+    except ValueError:
+        raise InvalidRequestError("the body is not valid JSON") from None
+    headers = {k.title(): v for k, v in request.headers.items()}
+    return LabJsonRequest(request.method, str(request.url), headers, data)
 
 
 async def lab_request(request: Request, *, form: bool = True) -> LabRequest:

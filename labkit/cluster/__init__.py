@@ -1,0 +1,135 @@
+"""``Cluster``: the protected agent as N replica processes behind nginx, sharing Redis and PostgreSQL.
+
+    with Cluster(replicas=3) as cluster:
+        cluster.agent_url       # nginx, round robin over the replicas
+        cluster.provider_url    # the mock provider (in this process)
+
+Everything runs on free loopback ports from one temporary directory, removed on ``close()``. The replicas
+share the rate limits, caches and quotas (Redis), the A2A tasks and push configs (PostgreSQL) and one push
+signing key (a file in the directory). Raises ``MissingServiceError`` (what to install), ``ConfigError`` or
+``RuntimeError`` (a service did not start; its log is named).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+from types import TracebackType
+
+import httpx
+from joserfc.jwk import ECKey
+
+from ..config import load_config
+from ..provider import MockProvider
+from ..servers import ServerThread
+from .services import MissingServiceError, Service, free_port, start_nginx, start_postgres, start_redis
+
+__all__ = ["Cluster", "MissingServiceError"]
+
+
+class Cluster:
+    """Redis, PostgreSQL, the provider, ``replicas`` agent processes and nginx in front; ``close()`` stops all.
+
+    ``config``: the agent's ``agentup.yml`` (default: the sample agent's); ``${LAB_PROVIDER_URL}`` in it is the
+    provider's URL. ``env``: more variables for the replicas' configuration (e.g. ``LAB_WEBHOOK_HOSTPORT``).
+    """
+
+    def __init__(self, replicas: int = 3, *, config: str | os.PathLike[str] | None = None,
+                 env: dict[str, str] | None = None) -> None:
+        if not 1 <= replicas <= 32:
+            raise ValueError("replicas: between 1 and 32")
+        from sample_agent import default_config_path
+
+        self.count = replicas
+        self.config_path = Path(config) if config else default_config_path()
+        self.env = dict(env or {})
+        self.folder: Path | None = None
+        self.provider = MockProvider()
+        self._provider_server = ServerThread(self.provider.app, name="provider")
+        self.provider.base_url = self.provider_url = self._provider_server.url
+        self.replicas: list[Service] = []
+        self.services: list[Service] = []
+        self.nginx: Service | None = None
+        self.agent_url = ""
+
+    # -- lifecycle ----------------------------------------------------------------------------
+    def start(self, timeout: float = 60) -> Cluster:
+        """Start everything and wait until nginx answers through every replica."""
+        self.folder = Path(tempfile.mkdtemp(prefix="labkit-cluster-"))
+        self.folder.chmod(0o711)  # PostgreSQL's unprivileged user passes through to its own folder
+        try:
+            self._provider_server.start()
+            env = {**os.environ, **self.env, "LAB_PROVIDER_URL": self.provider_url}
+            load_config(self.config_path, env=env)  # a bad configuration is said once, here, not by each replica
+            redis = start_redis(self.folder / "redis")
+            self.services.append(redis)
+            postgres = start_postgres(self.folder / "postgres")
+            self.services.append(postgres)
+            key_file = self.folder / "push-signing-key.pem"
+            key_file.write_bytes(ECKey.generate_key("P-256").as_pem(private=True))
+            key_file.chmod(0o600)
+            front = free_port()
+            self.agent_url = f"http://127.0.0.1:{front}"
+            database = f"postgresql+asyncpg://postgres@127.0.0.1:{postgres.port}/postgres"
+            ports = [free_port() for _ in range(self.count)]
+            for index, port in enumerate(ports):
+                command = [sys.executable, "-m", "labkit.cluster.replica", "--config", str(self.config_path),
+                           "--port", str(port), "--public-url", self.agent_url, "--redis-url",
+                           f"redis://127.0.0.1:{redis.port}/0", "--database-url", database, "--push-key", str(key_file)]
+                self.replicas.append(Service(f"agent-{index}", command, self.folder / f"agent-{index}.log", env=env,
+                                             port=port))
+            self.nginx = start_nginx(self.folder / "nginx", ports, front)
+            self._wait_ready(timeout)
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def _wait_ready(self, timeout: float) -> None:
+        """Every replica answers its agent card (their SQL tables are created by then)."""
+        deadline = time.monotonic() + timeout
+        for replica in self.replicas:
+            while True:
+                if replica.process.poll() is not None:
+                    raise RuntimeError(f"{replica.name} exited: {self._tail(replica.log)}")
+                try:
+                    if httpx.get(f"{replica.url}/.well-known/agent-card.json", timeout=2).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"{replica.name} did not start within {timeout:.0f}s; see {replica.log}")
+                time.sleep(0.1)
+
+    @staticmethod
+    def _tail(log: Path) -> str:
+        lines = log.read_text(errors="replace").strip().splitlines() if log.exists() else []
+        return lines[-1] if lines else f"no output (see {log})"
+
+    def kill_replica(self, index: int) -> None:
+        """SIGKILL one replica (a crash): nginx moves new requests to the others."""
+        self.replicas[index].kill()
+
+    def close(self) -> None:
+        """Stop nginx, the replicas, the databases and the provider; remove the directory."""
+        for service in [*([self.nginx] if self.nginx else []), *self.replicas]:
+            service.stop(timeout=3)
+        for service in reversed(self.services):
+            service.stop()
+        self._provider_server.stop()
+        if self.folder is not None:
+            shutil.rmtree(self.folder, ignore_errors=True)
+            self.folder = None
+
+    def __enter__(self) -> Cluster:
+        return self.start()
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+

@@ -1,0 +1,227 @@
+"""Client flows recorded step by step: every HTTP exchange (request, response, which RFC step) as data that a
+lesson renders as a sequence diagram (mermaid text) and a table.
+
+    recorder = FlowRecorder({lab.provider_url: "AS", lab.agent_url: "Agent"})
+    http = httpx2.AsyncClient(event_hooks=recorder.async_hooks())     # or httpx: the same hooks work
+    ...                                                               # run the SDK's flow over ``http``
+    recorder.mermaid(), recorder.rows()
+
+Secrets never enter the record: tokens, codes, secrets, verifiers and assertions are replaced by a short
+SHA-256 fingerprint; the table shows parameter *names* (and only enumerated values such as ``grant_type``),
+so it is the same on every run.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+from .auth.principal import fingerprint
+
+__all__ = ["Exchange", "FlowRecorder", "classify"]
+
+# Values that are secrets or bearer credentials: recorded as a fingerprint only.
+SECRET_NAMES = frozenset({
+    "access_token", "refresh_token", "id_token", "client_secret", "code", "code_verifier", "assertion",
+    "client_assertion", "subject_token", "actor_token", "registration_access_token",
+})
+# Enumerated values safe and stable to show in the table.
+SHOWN_VALUES = frozenset({
+    "grant_type", "response_type", "code_challenge_method", "token_endpoint_auth_method", "requested_token_type",
+    "subject_token_type", "actor_token_type", "issued_token_type", "token_type", "client_assertion_type",
+    "error", "method",
+})
+_STEPS: tuple[tuple[str, str, str], ...] = (
+    # (path fragment, step, specification)
+    ("/.well-known/oauth-protected-resource", "protected resource metadata", "RFC 9728 §3"),
+    ("/.well-known/oauth-authorization-server", "authorization server metadata", "RFC 8414 §3"),
+    ("/.well-known/openid-configuration", "authorization server metadata", "RFC 8414 §3 / OIDC"),
+    ("/.well-known/agent", "agent card", "A2A §5"),
+    ("/register", "dynamic client registration", "RFC 7591 §3"),
+    ("/authorize", "authorization request (PKCE S256)", "RFC 6749 §4.1.1, RFC 7636"),
+    ("/callback", "authorization response on loopback (iss)", "RFC 8252 §7.3, RFC 9207"),
+    ("/idp/token", "ID-JAG from the enterprise IdP", "SEP-990 leg 1"),
+)
+_GRANTS = {
+    "authorization_code": ("token request (code + verifier)", "RFC 6749 §4.1.3, RFC 8707"),
+    "refresh_token": ("refresh", "RFC 6749 §6"),
+    "client_credentials": ("client credentials", "RFC 6749 §4.4"),
+    "urn:ietf:params:oauth:grant-type:jwt-bearer": ("JWT-bearer grant (ID-JAG)", "RFC 7523 §2.1, SEP-990"),
+    "urn:ietf:params:oauth:grant-type:token-exchange": ("token exchange", "RFC 8693 §2"),
+}
+
+
+@dataclass(frozen=True)
+class Exchange:
+    """One recorded HTTP exchange: who talked to whom, what was sent (redacted) and what came back."""
+
+    index: int
+    participant: str
+    method: str
+    path: str
+    status: int
+    step: str
+    spec: str
+    sent: Mapping[str, str] = field(default_factory=dict)  # query + form/JSON members, secrets fingerprinted
+    received: Mapping[str, Any] = field(default_factory=dict)  # JSON members of the answer, secrets fingerprinted
+    challenge: str = ""  # WWW-Authenticate, when the answer had one
+    location: str = ""  # a redirect's target, secrets fingerprinted
+    bearer: str = ""  # fingerprint of the Authorization: Bearer token sent, if any
+
+    def summary(self) -> str:
+        """What was sent, deterministically: parameter names, with only enumerated values shown."""
+        parts = [f"{k}={v}" if k in SHOWN_VALUES else k for k, v in sorted(self.sent.items())]
+        return ", ".join(parts)
+
+
+def _redact(name: str, value: Any) -> Any:
+    if name in SECRET_NAMES and isinstance(value, str):
+        return f"<{fingerprint(value)}>"
+    return value
+
+
+def _params(text: str) -> dict[str, str]:
+    try:
+        return {k: _redact(k, v) for k, v in parse_qsl(text, keep_blank_values=True)}
+    except ValueError:
+        return {}
+
+
+def _json_members(body: bytes) -> dict[str, Any]:
+    try:
+        parsed = json.loads(body.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        return {}
+    if not isinstance(parsed, dict):
+        return {}
+    if "jsonrpc" in parsed:  # JSON-RPC: keep the method or the error, not the payload
+        error = parsed.get("error")
+        return {"method": parsed.get("method"), "error": error.get("message") if isinstance(error, dict) else None}
+    return {k: _redact(k, v) for k, v in parsed.items()}
+
+
+def classify(method: str, path: str, sent: Mapping[str, Any], status: int) -> tuple[str, str]:
+    """``(step, specification)`` of one exchange, from its path, grant type and status."""
+    for fragment, step, spec in _STEPS:
+        if fragment in path:
+            return step, spec
+    if path.endswith("/token"):
+        return _GRANTS.get(str(sent.get("grant_type")), ("token request", "RFC 6749 §3.2"))
+    rpc = str(sent.get("method") or "")
+    if status == 401:
+        return "challenge: no or bad token", "RFC 6750 §3, RFC 9728 §5.1"
+    if status == 403:
+        return "challenge: insufficient scope", "RFC 6750 §3.1"
+    if path.rstrip("/").endswith("/mcp"):
+        return f"MCP {rpc}".strip(), "MCP 2025-11-25"
+    return f"A2A {rpc}".strip(), "A2A JSON-RPC"
+
+
+class FlowRecorder:
+    """Collects ``Exchange`` records from httpx / httpx2 event hooks; participants are named by origin."""
+
+    def __init__(self, participants: Mapping[str, str] | None = None, *, client: str = "Client") -> None:
+        self.participants = {self._origin(url): name for url, name in (participants or {}).items()}
+        self.client = client
+        self.exchanges: list[Exchange] = []
+
+    @staticmethod
+    def _origin(url: str) -> str:
+        parts = urlsplit(str(url))
+        return f"{parts.scheme}://{parts.netloc}"
+
+    def _name(self, url: str) -> str:
+        return self.participants.get(self._origin(url), "Server")
+
+    @staticmethod
+    def _path(url: Any) -> str:
+        return urlsplit(str(url)).path or "/"
+
+    def record(self, request: Any, response: Any, body: bytes) -> Exchange:
+        """Add one exchange from a request, its response and the response body already read."""
+        url = request.url
+        sent = _params(str(url.query.decode() if isinstance(url.query, bytes) else url.query))
+        try:
+            content = bytes(request.content or b"")
+        except Exception:  # a streamed request body the client never buffered: nothing to show
+            content = b""
+        content_type = request.headers.get("content-type", "")
+        if "x-www-form-urlencoded" in content_type:
+            sent.update(_params(content.decode("utf-8", "replace")))
+        elif "json" in content_type:
+            sent.update({k: v for k, v in _json_members(content).items() if v is not None})
+        received = _json_members(body) if "json" in response.headers.get("content-type", "") else {}
+        authorization = request.headers.get("authorization", "")
+        bearer = f"<{fingerprint(authorization[7:])}>" if authorization.lower().startswith("bearer ") else ""
+        location = response.headers.get("location", "")
+        if location:
+            base, _, query = location.partition("?")
+            location = base + ("?" + "&".join(f"{k}={v}" for k, v in _params(query).items()) if query else "")
+        path = self._path(url)
+        step, spec = classify(request.method, path, sent, response.status_code)
+        exchange = Exchange(len(self.exchanges) + 1, self._name(str(url)), request.method, path,
+                            response.status_code, step, spec, sent, received,
+                            response.headers.get("www-authenticate", ""), location, bearer)
+        self.exchanges.append(exchange)
+        return exchange
+
+    def async_hooks(self) -> dict[str, list[Callable[[Any], Awaitable[None]]]]:
+        """``event_hooks`` for an ``httpx.AsyncClient`` or ``httpx2.AsyncClient`` (JSON bodies are read)."""
+
+        async def on_response(response: Any) -> None:
+            body = b""
+            if "json" in response.headers.get("content-type", ""):
+                body = await response.aread()
+            self.record(response.request, response, body)
+
+        return {"response": [on_response]}
+
+    def sync_hooks(self) -> dict[str, list[Callable[[Any], None]]]:
+        """``event_hooks`` for an ``httpx.Client`` (JSON bodies are read)."""
+
+        def on_response(response: Any) -> None:
+            body = response.read() if "json" in response.headers.get("content-type", "") else b""
+            self.record(response.request, response, body)
+
+        return {"response": [on_response]}
+
+    # -- rendering ----------------------------------------------------------------------------
+    def rows(self) -> list[dict[str, Any]]:
+        """One row per exchange (no URL ports, no secret, no random value): the lesson's table."""
+        return [{"#": e.index, "to": e.participant, "request": f"{e.method} {e.path}", "status": e.status,
+                 "step": e.step, "spec": e.spec, "sent": e.summary()} for e in self.exchanges]
+
+    def mermaid(self) -> str:
+        """A mermaid ``sequenceDiagram`` of the flow (labels stripped of mermaid's own syntax)."""
+        lines = ["sequenceDiagram", f"    participant C as {_label(self.client)}"]
+        names = list(dict.fromkeys(e.participant for e in self.exchanges))
+        ids = {name: f"P{i}" for i, name in enumerate(names)}
+        lines += [f"    participant {ids[n]} as {_label(n)}" for n in names]
+        for e in self.exchanges:
+            target = ids[e.participant]
+            lines.append(f"    C->>{target}: {e.index}. {_label(e.method + ' ' + e.path)}")
+            lines.append(f"    {target}-->>C: {e.status} {_label(e.step)}")
+        return "\n".join(lines)
+
+    def markdown(self) -> str:
+        """The diagram as a fenced mermaid block (JupyterLab renders it)."""
+        return f"```mermaid\n{self.mermaid()}\n```"
+
+    def __repr__(self) -> str:
+        return f"FlowRecorder({len(self.exchanges)} exchanges)"
+
+    def _repr_html_(self) -> str:
+        head = "".join(f"<th>{html.escape(k)}</th>" for k in ("#", "to", "request", "status", "step", "spec", "sent"))
+        body = "".join("<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in row.values()) + "</tr>"
+                       for row in self.rows())
+        return f"<table><tr>{head}</tr>{body}</table>"
+
+
+def _label(text: str) -> str:
+    """Text safe inside a mermaid message: no line breaks, no ``;#:`` or angle brackets, bounded."""
+    cleaned = "".join(c if c.isprintable() and c not in ";#:<>{}\"" else " " for c in text)
+    return cleaned[:80]

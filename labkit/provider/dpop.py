@@ -1,0 +1,92 @@
+"""RFC 9449 (DPoP) at the provider's token endpoint: the proof checked, the token bound to its key.
+
+A token request with one ``DPoP`` header gets a proof check (``labkit.auth.dpop.verify_proof``: ``htm``
+POST, ``htu`` the token endpoint, ``iat`` window, nonce when ``require_nonce``) and its ``jti`` claimed;
+the access token then carries ``cnf.jkt`` (also in introspection) and ``token_type: DPoP``, and a refresh
+token remembers the key, so that only a proof by the same key can use it (RFC 9449 §5). Errors are RFC 9449
+§5's: 400 ``invalid_dpop_proof``, 400 ``use_dpop_nonce`` with a ``DPoP-Nonce`` header. A refused token
+request releases its ``jti`` (no side effect from a refused request).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from authlib.oauth2.rfc6749.errors import OAuth2Error
+
+from ..auth.dpop import DPOP_ALGORITHMS, DPoPProof, Nonces, ReplayCache, verify_proof
+from ..errors import AuthError, Reason
+
+__all__ = ["InvalidDPoPProofError", "TokenEndpointDPoP", "UseDPoPNonceError"]
+
+MAX_PROOF = 8192
+
+
+class InvalidDPoPProofError(OAuth2Error):  # type: ignore[misc]
+    """RFC 9449 §5: the DPoP proof of a token request is invalid (400 ``invalid_dpop_proof``)."""
+
+    error = "invalid_dpop_proof"
+    status_code = 400
+
+
+class UseDPoPNonceError(OAuth2Error):  # type: ignore[misc]
+    """RFC 9449 §8: the proof must carry this nonce (400 ``use_dpop_nonce`` with ``DPoP-Nonce``)."""
+
+    error = "use_dpop_nonce"
+    status_code = 400
+
+    def __init__(self, nonce: str) -> None:
+        super().__init__("send a DPoP proof with the server nonce")
+        self.nonce = nonce
+
+    def get_headers(self) -> list[tuple[str, str]]:
+        headers: list[tuple[str, str]] = super().get_headers()
+        return [*headers, ("DPoP-Nonce", self.nonce)]
+
+
+class TokenEndpointDPoP:
+    """One tenant's DPoP state at the token endpoint: seen ``jti`` per key and, when required, nonces."""
+
+    def __init__(self, clock: Callable[[], float], *, window: float = 60) -> None:
+        self.clock = clock
+        self.window = window
+        self.algorithms = DPOP_ALGORITHMS
+        self.replay = ReplayCache(clock)
+        self.nonces: Nonces | None = None
+
+    def require_nonce(self, on: bool = True) -> None:
+        """Demand (or stop demanding) a server nonce in token-endpoint proofs."""
+        self.nonces = Nonces(self.clock) if on else None
+
+    def check(self, headers: Mapping[str, str], proofs: list[str], token_url: str) -> DPoPProof | None:
+        """The request's proof, verified and its ``jti`` claimed; None without a ``DPoP`` header.
+
+        Raises ``InvalidDPoPProofError`` or ``UseDPoPNonceError``.
+        """
+        if not proofs:
+            return None
+        # RFC 9449 §4.3 (1): exactly one DPoP header
+        if len(proofs) != 1 or len(proofs[0]) > MAX_PROOF:
+            raise InvalidDPoPProofError("exactly one DPoP header is needed")
+        try:
+            proof = verify_proof(proofs[0], method="POST", url=token_url, now=self.clock(), window=self.window,
+                                 algorithms=self.algorithms, nonce=self.nonces.valid if self.nonces else None)
+        except AuthError as error:
+            if error.reason is Reason.DPOP_NONCE and self.nonces is not None:
+                raise UseDPoPNonceError(self.nonces.current()) from None
+            raise InvalidDPoPProofError("the DPoP proof is invalid") from None
+        # RFC 9449 §11.1: a proof is used once
+        if not self.replay.claim(proof.jkt, proof.jti, max(proof.iat, self.clock()) + self.window + 1):
+            raise InvalidDPoPProofError("the DPoP proof was already used")
+        return proof
+
+    def release(self, proof: DPoPProof | None) -> None:
+        """Forget the ``jti`` of a proof whose token request was refused."""
+        if proof is not None:
+            self.replay.release(proof.jkt, proof.jti)
+
+
+def confirmation(jkt: str | None) -> dict[str, Any]:
+    """The claims that bind a token to a key (RFC 9449 §6.1), or none."""
+    return {"cnf": {"jkt": jkt}} if jkt else {}

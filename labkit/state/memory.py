@@ -1,0 +1,112 @@
+"""In-memory state for one process: the lab's default (deterministic under an injected clock)."""
+
+from __future__ import annotations
+
+import secrets
+import threading
+import time
+from collections.abc import Callable, Hashable
+from typing import Any
+
+from ..auth.cache import TTLCache
+
+__all__ = ["MemoryLimiter", "MemoryQuota", "MemoryReplayCache", "MemoryResultStore"]
+
+
+class MemoryLimiter:
+    """The awaitable face of a synchronous limiter (``labkit.middleware.RateLimiter``)."""
+
+    def __init__(self, limiter: Any) -> None:
+        self.limiter = limiter
+
+    async def acquire(self, key: Hashable) -> float | None:
+        """Take one unit; None when admitted, else seconds to wait."""
+        wait: float | None = self.limiter.acquire(key)
+        return wait
+
+
+class MemoryReplayCache:
+    """One-time identifiers in a bounded TTL cache (the oldest dropped beyond ``max_size``)."""
+
+    def __init__(self, clock: Callable[[], float] = time.time, max_size: int = 100_000) -> None:
+        self._seen: TTLCache[bool] = TTLCache(max_size, clock)
+        self._lock = threading.Lock()
+
+    async def first_use(self, key: str, expires_at: float) -> bool:
+        """True the first time ``key`` is seen before it expires."""
+        with self._lock:
+            if self._seen.get(key):
+                return False
+            self._seen.put(key, True, expires_at)
+            return True
+
+
+class MemoryResultStore:
+    """Results in a bounded TTL cache."""
+
+    def __init__(self, clock: Callable[[], float] = time.time, max_size: int = 10_000) -> None:
+        self.clock = clock
+        self._cache: TTLCache[Any] = TTLCache(max_size, clock)
+
+    async def get(self, key: str) -> Any:
+        """The live value or None."""
+        return self._cache.get(key)
+
+    async def put(self, key: str, value: Any, ttl: float) -> None:
+        """Remember ``value`` for ``ttl`` seconds."""
+        self._cache.put(key, value, self.clock() + ttl)
+
+    @property
+    def hits(self) -> int:
+        """How many lookups found a live entry."""
+        return self._cache.hits
+
+    def __len__(self) -> int:
+        return len(self._cache)
+
+
+class MemoryQuota:
+    """Per-owner member sets and pending slots in this process (a lock makes check-and-take one step)."""
+
+    def __init__(self) -> None:
+        self._members: dict[tuple[str, str], set[str]] = {}
+        self._slots: dict[tuple[str, str], set[str]] = {}
+        self._lock = threading.Lock()
+
+    def count(self, space: str, owner: str) -> int:
+        """Members plus pending slots of ``owner``."""
+        return len(self._members.get((space, owner), ())) + len(self._slots.get((space, owner), ()))
+
+    async def reserve(self, space: str, owner: str, cap: int) -> str | None:
+        """A slot id, or None at the cap."""
+        with self._lock:
+            if self.count(space, owner) >= cap:
+                return None
+            slot = secrets.token_hex(8)
+            self._slots.setdefault((space, owner), set()).add(slot)
+            return slot
+
+    async def release(self, space: str, owner: str, slot: str) -> None:
+        """Give back a slot."""
+        with self._lock:
+            slots = self._slots.get((space, owner))
+            if slots is not None:
+                slots.discard(slot)
+                if not slots:
+                    del self._slots[(space, owner)]
+
+    async def claim(self, space: str, owner: str, member: str, cap: int) -> bool:
+        """Add ``member`` unless at the cap."""
+        with self._lock:
+            members = self._members.setdefault((space, owner), set())
+            if member in members:
+                return True
+            if self.count(space, owner) >= cap:
+                return False
+            members.add(member)
+            return True
+
+    async def discard(self, space: str, owner: str, member: str) -> None:
+        """Forget ``member``."""
+        with self._lock:
+            self._members.get((space, owner), set()).discard(member)

@@ -1,0 +1,148 @@
+"""``state:`` config checks, the in-memory backends, the push signing key file and the SQLite task store."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from joserfc.jwk import ECKey, RSAKey
+
+from labkit.config import ConfigError, validate_security_config
+from labkit.push import AgentSigner, load_signing_key
+from labkit.state import MemoryQuota, MemoryReplayCache, SharedState
+from labkit.state.redis import rate_item
+
+BASE: dict[str, Any] = {"security": {"oauth2": {"validation_strategy": "jwt", "jwt_secret": "s" * 40}}}
+
+
+def errors_of(state: Any) -> list[tuple[str, str]]:
+    with pytest.raises(ConfigError) as info:
+        validate_security_config({**BASE, "state": state})
+    return info.value.errors
+
+
+@pytest.mark.parametrize(("state", "path", "words"), [
+    ({"redis_url": "http://127.0.0.1:6379"}, "state.redis_url", "scheme 'http'"),
+    ({"redis_url": "redis://127.0.0.1:99999"}, "state.redis_url", "not a URL"),
+    ({"database_url": "postgresql://u@h/db"}, "state.database_url", "postgresql+asyncpg"),
+    ({"database_url": "postgresql+asyncpg://u@h"}, "state.database_url", "database name"),
+    ({"database_url": "sqlite+aiosqlite://host/x.db"}, "state.database_url", "three slashes"),
+    ({"push_signing_key": "/no/such/key.pem"}, "state.push_signing_key", "no such file"),
+    ({"push_previous_keys": ["/no/such"]}, "state.push_previous_keys[0]", "no such file"),
+    ({"redis_ulr": "redis://x"}, "state.redis_ulr", "did you mean 'redis_url'"),
+    ({"key_prefix": "a b"}, "state.key_prefix", ""),
+    ("redis://x", "state", "mapping"),
+])
+def test_state_errors_name_their_path(state: Any, path: str, words: str) -> None:
+    errors = errors_of(state)
+    assert any(where == path and words in message for where, message in errors), errors
+
+
+def test_state_defaults_to_memory_and_secrets_stay_out_of_repr() -> None:
+    assert not validate_security_config(BASE).state.shared
+    cfg = validate_security_config({**BASE, "state": {"redis_url": "redis://:hunter2@127.0.0.1:6379/0",
+                                                      "database_url": "sqlite+aiosqlite:///agent.db"}})
+    assert cfg.state.shared and cfg.state.stateless_mcp
+    assert "hunter2" not in repr(cfg.state)
+
+
+def test_memory_quota_and_replay_cache() -> None:
+    async def scenario() -> None:
+        quota = MemoryQuota()
+        slots = [await quota.reserve("tasks", "alice", 2) for _ in range(3)]
+        assert slots[0] and slots[1] and slots[2] is None
+        assert await quota.reserve("tasks", "bob", 2)  # per owner
+        await quota.release("tasks", "alice", slots[0] or "")
+        assert await quota.claim("tasks", "alice", "t1", 2)
+        assert not await quota.claim("tasks", "alice", "t2", 2)  # t1 + one slot
+        assert await quota.claim("tasks", "alice", "t1", 2)  # held already
+        now = [1000.0]
+        replay = MemoryReplayCache(lambda: now[0])
+        assert await replay.first_use("jti-1", 1010)
+        assert not await replay.first_use("jti-1", 1010)
+        now[0] = 1011
+        assert await replay.first_use("jti-1", 1020)  # expired: the token is refused by exp anyway
+
+    asyncio.run(scenario())
+
+
+def test_rate_item_admits_the_burst_per_window() -> None:
+    item = rate_item(60, None)
+    assert (item.amount, item.get_expiry()) == (60, 60)
+    item = rate_item(60, 5)
+    assert (item.amount, item.get_expiry()) == (5, 5)
+
+
+def test_signing_key_files(tmp_path: Path) -> None:
+    key = ECKey.generate_key("P-256")
+    pem, jwk = tmp_path / "k.pem", tmp_path / "k.json"
+    pem.write_bytes(key.as_pem(private=True))
+    jwk.write_text(json.dumps(key.as_dict(private=True)))
+    a, b = load_signing_key(pem), load_signing_key(jwk)
+    assert a.kid == b.kid and a.kid
+    public = tmp_path / "pub.pem"
+    public.write_bytes(key.as_pem(private=False))
+    signer = AgentSigner("https://agent", key=a, previous=(load_signing_key(public, private=False),))
+    assert len(signer.jwks()["keys"]) == 2 and all("d" not in k for k in signer.jwks()["keys"])
+    for bad, words in ((tmp_path / "none", "cannot read"), (public, "public key")):
+        with pytest.raises(ValueError, match=words):
+            load_signing_key(bad)
+    rsa = tmp_path / "rsa.pem"
+    rsa.write_bytes(RSAKey.generate_key(2048).as_pem(private=True))
+    garbage = tmp_path / "g.pem"
+    garbage.write_bytes(b"\xff\x00 not a key")
+    for path in (rsa, garbage):
+        with pytest.raises(ValueError, match=r"EC key|P-256"):
+            load_signing_key(path)
+
+
+def test_a_bad_signing_key_is_a_config_error(tmp_path: Path) -> None:
+    from sample_agent import create_app
+
+    bad = tmp_path / "bad.pem"
+    bad.write_text("nope")
+    cfg = validate_security_config({**BASE, "state": {"push_signing_key": str(bad)}})
+    with pytest.raises(ConfigError) as info:
+        create_app(cfg)
+    assert info.value.errors[0][0] == "state.push_signing_key"
+
+
+def test_sqlite_task_store_keeps_owners_apart(tmp_path: Path) -> None:
+    from a2a.server.context import ServerCallContext
+    from a2a.types import Task
+
+    from sample_agent.quotas import CountingTaskStore
+
+    def context(name: str) -> ServerCallContext:
+        from a2a.auth.user import User
+
+        class Named(User):
+            @property
+            def is_authenticated(self) -> bool:
+                return True
+
+            @property
+            def user_name(self) -> str:
+                return name
+
+        return ServerCallContext(user=Named())
+
+    async def scenario() -> None:
+        state = SharedState(validate_security_config(
+            {**BASE, "state": {"database_url": f"sqlite+aiosqlite:///{tmp_path / 'a.db'}"}}).state)
+        await state.start()
+        assert state.sql is not None
+        store = CountingTaskStore(state.sql.tasks, cap=1, quota=state.quota)
+        slot = await store.reserve("alice")
+        assert slot and await store.reserve("alice") is None
+        await store.save(Task(id="t1", context_id="c1"), context("alice"))
+        await store.release("alice", slot)
+        assert await store.reserve("alice") is None  # one task owned: at the cap
+        assert (await store.get("t1", context("alice"))) is not None
+        assert await store.get("t1", context("bob")) is None
+        await state.aclose()
+
+    asyncio.run(scenario())
