@@ -350,6 +350,8 @@ def _lab(args: argparse.Namespace) -> int:
     with StopSignals() as stops, Lab(args.config) as lab:
         env = {**os.environ, "LAB_PROVIDER_URL": lab.provider_url, "LAB_AGENT_URL": lab.agent_url}
         print(f"provider: {lab.provider_url}\nagent: {lab.agent_url}", flush=True)
+        print("(these two are for your own clients: curl, `labkit mint --provider URL`, MCP Inspector; each lesson "
+              "starts its own Lab() on other ports, so its outputs do not depend on these)", flush=True)
         command = [sys.executable, "-m", "jupyterlab", f"--notebook-dir={notebooks}", f"--port={args.port}",
                    f"--ServerApp.ip={args.ip}", "--ServerApp.port_retries=50"]
         if args.no_browser:

@@ -48,11 +48,13 @@ def persona_tour(lab: Lab) -> list[dict[str, Any]]:
                 await validator.aclose()
 
         granted = run(check())  # a background loop: works from the CLI and from a notebook alike
+        before = lab.audit.total
         at_agent = lab.rpc("capabilities", token=token).status_code
+        reason = (lab.audit.events()[-1].reason or "") if lab.audit.total > before else ""
         expected_granted = "(no scopes)" if persona == "google" else "api:read api:write"
         rows.append({"persona": persona, "issuer": issuer.replace(lab.provider_url, "{provider}"),
                      "scope claims": json.dumps(shape, sort_keys=True), "granted (persona config)": granted,
-                     "default agent": at_agent,
+                     "default agent": at_agent, "default agent: audit reason": reason,
                      "ok": granted == expected_granted and at_agent == (200 if persona == "default" else 401)})
     return rows
 

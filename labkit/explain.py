@@ -216,7 +216,7 @@ def _entropy_bits(secret: str) -> float:
     size = len(secret)
     shannon = -sum(n / size * math.log2(n / size) for n in counts.values()) * size
     compressed = 8 * max(0, len(zlib.compress(secret.encode("utf-8"), 9)) - 8)  # zlib's header and checksum
-    return min(shannon, compressed)
+    return max(0.0, min(shannon, compressed))  # never "-0 bits" for a one-character secret
 
 
 def _names(scopes: tuple[str, ...]) -> str:

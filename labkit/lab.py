@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
@@ -23,6 +23,9 @@ from .provider import MockProvider
 from .provider.models import Client
 from .servers import ServerThread
 from .webhook import WebhookReceiver
+
+if TYPE_CHECKING:
+    from .vulnerable import VulnerableAgent
 
 __all__ = ["Lab"]
 
@@ -46,6 +49,8 @@ class Lab:
     lab's ``sample_agent/agentup.yml``. ``${LAB_PROVIDER_URL}`` in it is the running provider's URL.
     ``host``/``public_url``: bind address and the agent's URL as advertised behind a proxy; ``capture_logs``:
     keep the ``labkit`` loggers' records in ``lab.logs`` while running instead of the root logger's handlers.
+    ``vulnerable``: weakness names (or ``True`` for all) to start ``lab.vulnerable``, a separate UNSAFE agent
+    on its own port for lesson 10 (``labkit.vulnerable``); the real agent is never changed by it.
     Raises ``ConfigError`` for a bad configuration, ``RuntimeError`` if a server does not start.
     """
 
@@ -61,9 +66,15 @@ class Lab:
         host: str = "127.0.0.1",
         public_url: str | None = None,
         capture_logs: bool = True,
+        vulnerable: Iterable[str] | bool = (),
     ) -> None:
         from sample_agent import create_app, default_config_path
 
+        weaknesses: set[str] = set()
+        if vulnerable:
+            from .vulnerable.app import weakness_names
+
+            weaknesses = weakness_names(vulnerable)  # a bad name is refused before any socket is bound
         self.provider = MockProvider(clock=clock, tenants=tenants)
         self.webhooks = WebhookReceiver(clock=clock or time.time)
         self._webhook_server = ServerThread(self.webhooks.app, name="webhooks")
@@ -99,6 +110,11 @@ class Lab:
         # the labkit.* operator logs, kept here while the lab runs (lessons stay deterministic); None: left alone
         self.logs = LogCapture() if capture_logs else None
         self._started = False
+        self.vulnerable: VulnerableAgent | None = None
+        if weaknesses:
+            from .vulnerable import VulnerableAgent
+
+            self.vulnerable = VulnerableAgent(weaknesses, self.config.oauth2, self.config.scope_hierarchy, clock=clock)
 
     def plugin_mapping(self) -> Any:
         """How the configuration's plugin, capability and MCP tool ids met the sample agent's (``PluginMapping``)."""
@@ -114,6 +130,8 @@ class Lab:
             for server in (self._provider_server, self._webhook_server, self._agent_server):
                 server.start()
                 started.append(server)
+            if self.vulnerable is not None:
+                self.vulnerable.start()
         except BaseException:
             for server in started:
                 server.stop()
@@ -122,6 +140,11 @@ class Lab:
             self.logs.start()
         self._started = True
         return self
+
+    @property
+    def running(self) -> bool:
+        """Whether the servers are up (started and not closed)."""
+        return self._started
 
     def reload(self, config: str | os.PathLike[str] | dict[str, Any] | SecurityConfig) -> SecurityConfig:
         """Restart the agent with another configuration, on the same URL. Raises ``ConfigError`` (the old
@@ -151,6 +174,8 @@ class Lab:
         for client in self._clients:
             client.close()
         self._clients.clear()
+        if self.vulnerable is not None:
+            self.vulnerable.close()
         self._agent_server.stop()
         self._webhook_server.stop()
         self._provider_server.stop()

@@ -103,6 +103,13 @@ def test_scope_explorer_in_chromium(jupyter: tuple[str, str, Path], tmp_path: Pa
                 " return svg && svg.innerHTML !== before; }", arg=before, timeout=30_000)
             after = page.locator("svg.labkit-scope-graph").first.inner_html()
             assert 'font-weight="bold">admin<' in after  # the newly granted scope is drawn bold
+            # The lesson's challenge, through its card: the reference solution ran with the notebook; Check says so.
+            check = page.get_by_role("button", name="Check", exact=True)
+            check.scroll_into_view_if_needed()
+            check.click()
+            page.wait_for_function(
+                "() => [...document.querySelectorAll('.labkit-challenge-result')]"
+                ".some(e => e.textContent.startsWith('solved:'))", timeout=30_000)
             shot = tmp_path / "03_scope_hierarchy.png"
             page.screenshot(path=str(shot), full_page=False)
             assert shot.stat().st_size > 10_000

@@ -90,3 +90,78 @@ def test_endpoint_tester_and_audit_viewer(lab: Lab) -> None:
     viewer.reason.value = "expired"
     frame = viewer.state.filtered(lab.audit)
     assert len(frame) > 0 and set(frame["reason"]) == {"expired"}
+
+
+def test_config_builder_refuses_a_stopped_lab() -> None:
+    stopped = Lab()
+    try:
+        builder = ConfigBuilder(stopped)
+        assert builder.state.config is not None or builder.state.errors is not None
+        assert builder.load_into_lab() is False and "stopped" in builder.message.value
+        stopped.start()
+        assert stopped.running
+        builder.refresh()
+        assert builder.load_into_lab() is True
+    finally:
+        stopped.close()
+    assert not stopped.running
+    assert builder.load_into_lab() is False and "stopped" in builder.message.value
+
+
+def test_endpoint_tester_predictions(lab: Lab) -> None:
+    tester = EndpointTester(lab)
+    tester.predict("expired", "capabilities", 401)
+    tester.predict("api:read", "execute write_operation", 200)  # wrong: it needs api:write
+    assert list(tester.state.score()["actual"]) == ["(run first)"] * 2
+    with pytest.raises(ValueError, match="predict 200"):
+        tester.state.predict("expired", "capabilities", 500)
+    tester.run()
+    score = tester.state.score()
+    assert list(score["actual"]) == [401, 403] and list(score["right"]) == [True, False]
+    assert len(tester.out.outputs) == 2  # the score, then the matrix
+
+
+def test_token_minter_edits_and_resigns(lab: Lab) -> None:
+    minter = TokenMinter(lab)
+    minter.scopes.value = ("api:read",)
+    state = minter.mint()
+    assert state.claims is not None and state.claims["claims"]["client_id"] == "lab-client"
+    assert state.times["exp"].endswith("Z") and "T" in state.times["iat"]
+    minter.claim.value, minter.value.value = "scope", '"admin"'
+    results = {}
+    for signer in ("old signature", "attacker key", "issuer key"):
+        minter.sign_with.value = signer
+        edited = minter.edit()
+        assert edited.edited_claims is not None and edited.edited_claims["claims"]["scope"] == "admin"
+        results[signer] = (edited.edited_status, edited.edited_reason)
+    assert results == {"old signature": (401, "signature"), "attacker key": (401, "signature"),
+                       "issuer key": (200, None)}
+    minter.claim.value, minter.value.value, minter.sign_with.value = "exp", "null", "issuer key"
+    assert minter.edit().edited_status == 401 and minter.state.edited_reason == "claims"  # RFC 9068: exp required
+    minter.lifetime.value = 60
+    assert minter.mint().claims["claims"]["client_id"] == "lab-client"  # no made-up client for a lifetime
+    minter.persona.value = "opaque"
+    minter.lifetime.value = 3600
+    minter.mint()
+    assert "opaque" in (minter.edit().error or "")
+    minter.persona.value = "limited"
+    minter.scopes.value = ("admin",)
+    minter.lifetime.value = 60
+    assert "invalid_scope" in (minter.mint().error or "")
+    minter.button.click()  # errors stay inside the widget
+    assert minter.state.error and len(minter.out.outputs) == 1
+
+
+def test_challenge_card(lab: Lab, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from labkit.challenges import start
+
+    card = start("00", lab, progress=tmp_path / "progress.json").card()
+    card.hint_button.click()
+    assert len(card.out.outputs) == 1
+    lab.rpc("execute", {"capability": "write_operation"}, token=lab.token(["api:read"]))
+    lab.rpc("execute", {"capability": "write_operation"}, token=lab.token(["api:write"]))
+    card.check_button.click()
+    assert "labkit-challenge-result" in card.out.outputs[-1]["data"]["text/html"]
+    assert "solved:" in card.out.outputs[-1]["data"]["text/html"]
+    broken = start("01", lab, progress=tmp_path / "progress.json").card()
+    assert not broken.check().solved  # no config given: a verdict, not an exception

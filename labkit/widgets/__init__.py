@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from .audit_viewer import AuditViewer, AuditViewerState
+from .challenge_card import ChallengeCard
 from .config_builder import ConfigBuilder, ConfigBuilderState
 from .endpoint_tester import EndpointTester, EndpointTesterState
 from .scope_explorer import ScopeExplorer, ScopeExplorerState
@@ -11,6 +12,7 @@ from .token_minter import TokenMinter, TokenMinterState
 __all__ = [
     "AuditViewer",
     "AuditViewerState",
+    "ChallengeCard",
     "ConfigBuilder",
     "ConfigBuilderState",
     "EndpointTester",

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import html
 from collections import defaultdict, deque
+from typing import Any
 
 from ..scopes import WILDCARD, EffectiveScopes, ScopeHierarchy
 
-__all__ = ["hierarchy_svg", "html_list", "html_pre", "html_text"]
+__all__ = ["hierarchy_svg", "html_list", "html_pre", "html_text", "show_with_fallback", "snapshot_html"]
 
 
 def html_text(value: object, *, color: str | None = None, bold: str | None = None) -> str:
@@ -31,6 +32,33 @@ def html_list(title: str, items: list[tuple[str, str]]) -> str:
     """A bold title over a list of ``(code, message)`` items, every part escaped."""
     lines = "".join(f"<li><code>{html.escape(code)}</code>: {html.escape(message)}</li>" for code, message in items)
     return f"<p><b>{html.escape(title)}</b></p><ul>{lines}</ul>"
+
+
+def snapshot_html(outputs: tuple[dict[str, Any], ...] | list[dict[str, Any]], title: str) -> str:
+    """A static picture of a widget's output area: its HTML outputs, or its text ones escaped."""
+    parts = [f"<p><b>{html.escape(title)}</b> <i>(a snapshot: run the notebook for the live widget)</i></p>"]
+    for output in outputs:
+        data = output.get("data", {}) if isinstance(output, dict) else {}
+        if "text/html" in data:
+            parts.append(str(data["text/html"]))  # produced by our own escaped renderers or pandas
+        elif "image/svg+xml" in data:
+            parts.append(str(data["image/svg+xml"]))
+        elif "text/plain" in data:
+            parts.append(html_pre(str(data["text/plain"])))
+        elif output.get("output_type") == "stream":
+            parts.append(html_pre(str(output.get("text", ""))))
+    return "".join(parts)
+
+
+def show_with_fallback(view: Any, out: Any, title: str) -> None:
+    """Display ``view`` (a live widget) with a static fallback: a text line and an HTML snapshot of ``out``, so a
+    committed notebook opened before running (or on a static viewer) shows a picture, not ``VBox(children=...)``."""
+    from IPython.display import display
+
+    bundle = dict(view._repr_mimebundle_() or {})
+    bundle["text/plain"] = f"{title} (a live widget: run the notebook to use it)"
+    bundle["text/html"] = snapshot_html(list(getattr(out, "outputs", ())), title)
+    display(bundle, raw=True)
 
 
 def _layers(hierarchy: ScopeHierarchy) -> list[list[str]]:

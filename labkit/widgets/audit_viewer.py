@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ..lessons import AUDIT_COLUMNS
+from ._render import show_with_fallback
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -60,6 +61,4 @@ class AuditViewer:
         self.out.append_display_data(self.state.filtered(self.log))
 
     def _ipython_display_(self) -> None:
-        from IPython.display import display
-
-        display(self.view)
+        show_with_fallback(self.view, self.out, "AuditViewer: filter the audit log by decision, reason, endpoint")

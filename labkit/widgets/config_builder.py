@@ -11,7 +11,7 @@ from dotenv import dotenv_values
 from .._yaml import parse_yaml
 from ..config import SecurityConfig, validate_security_config
 from ..errors import ConfigError
-from ._render import html_list, html_pre, html_text
+from ._render import html_list, html_pre, html_text, show_with_fallback
 
 if TYPE_CHECKING:
     from ..lab import Lab
@@ -112,17 +112,19 @@ class ConfigBuilder:
             else:
                 widget = w.Text(value=getattr(self.state, name), description=name)
             widget.style.description_width = "160px"
+            widget.layout = w.Layout(width="460px")  # fixed width: long URLs scroll inside, the form keeps its shape
             widget.observe(lambda _: self.refresh(), names="value")
             self.inputs[name] = widget
         self.hierarchy = w.Textarea(value=self.state.hierarchy, description="scope_hierarchy",
-                                    layout=w.Layout(height="100px"))
-        self.env = w.Textarea(value=self.state.env, description=".env lines", layout=w.Layout(height="60px"))
+                                    layout=w.Layout(height="100px", width="460px"))
+        self.env = w.Textarea(value=self.state.env, description=".env lines",
+                              layout=w.Layout(height="60px", width="460px"))
         for area in (self.hierarchy, self.env):
             area.observe(lambda _: self.refresh(), names="value")
         self.load = w.Button(description="Load into lab", button_style="success", disabled=lab is None)
         self.load.on_click(lambda _: self.load_into_lab())
-        self.out = w.Output()
-        self.message = w.HTML()
+        self.out = w.Output(layout=w.Layout(width="520px", overflow="auto"))
+        self.message = w.HTML(layout=w.Layout(width="460px"))
         self.view = w.HBox([w.VBox([*self.inputs.values(), self.hierarchy, self.env, self.load, self.message]),
                             self.out])
         self.refresh()
@@ -158,14 +160,19 @@ class ConfigBuilder:
 
     def load_into_lab(self) -> bool:
         """Restart the lab's agent with this configuration (only when valid)."""
-        if self.lab is None or self.state.config is None:
+        if self.lab is None or not self.lab.running:
+            self.message.value = "the lab is stopped: nothing to load into (start it with lab.start() or Lab())"
+            return False
+        if self.state.config is None:
             self.message.value = "fix the errors first"
             return False
-        self.lab.reload(self.state.config)
+        try:
+            self.lab.reload(self.state.config)
+        except (ConfigError, RuntimeError, OSError) as exc:  # shown in the widget; the old agent keeps running
+            self.message.value = html_text(str(exc).splitlines()[0], color="#a00", bold="not loaded:")
+            return False
         self.message.value = "loaded: the agent now runs this configuration"
         return True
 
     def _ipython_display_(self) -> None:
-        from IPython.display import display
-
-        display(self.view)
+        show_with_fallback(self.view, self.out, "ConfigBuilder: write agentup.yml, validate it live, load it")

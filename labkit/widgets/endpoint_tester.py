@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from ..probe import ProbeEndpoint, ProbeToken, default_endpoints, default_tokens, run_probe
+from ._render import show_with_fallback
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -22,6 +23,29 @@ class EndpointTesterState:
     result: pd.DataFrame | None = None
     done: int = 0
     total: int = 0
+    predictions: dict[tuple[str, str], int] = field(default_factory=dict)
+
+    def predict(self, token: str, endpoint: str, status: int) -> None:
+        """Write down the status you expect for one cell, before running. Raises ``ValueError`` for a status
+        the agent never answers with a token problem (use 200, 401, 403 or 429)."""
+        if status not in (200, 401, 403, 429):
+            raise ValueError(f"predict 200, 401, 403 or 429, not {status}")
+        self.predictions[(token, endpoint)] = status
+
+    def score(self) -> pd.DataFrame:
+        """Each prediction beside the status the agent gave (after ``run``) and whether it was right."""
+        import pandas as pd
+
+        rows = []
+        for (token, endpoint), predicted in self.predictions.items():
+            actual = None
+            if self.result is not None:
+                hits = self.result[(self.result["token"] == token) & (self.result["endpoint"] == endpoint)]
+                actual = int(hits["actual"].iloc[0]) if len(hits) else None
+            rows.append({"token": token, "endpoint": endpoint, "predicted": predicted,
+                         "actual": actual if actual is not None else "(no such cell)" if self.result is not None
+                         else "(run first)", "right": actual == predicted})
+        return pd.DataFrame(rows, columns=["token", "endpoint", "predicted", "actual", "right"])
 
     @property
     def all_ok(self) -> bool:
@@ -51,8 +75,25 @@ class EndpointTester:
         self.progress = w.IntProgress(value=0, min=0, max=1, description="probe")
         self.button = w.Button(description="Run the matrix", button_style="primary")
         self.button.on_click(lambda _: self.run())
-        self.out = w.Output()
-        self.view = w.VBox([w.HBox([self.button, self.progress]), self.out])
+        token_names = [t.name for t in (tokens or default_tokens(lab))]
+        endpoint_names = [e.name for e in (endpoints or default_endpoints())]
+        self.guess_token = w.Dropdown(options=token_names, description="token")
+        self.guess_endpoint = w.Dropdown(options=endpoint_names, description="endpoint")
+        self.guess_status = w.Dropdown(options=[200, 401, 403, 429], description="I predict")
+        self.guess_button = w.Button(description="Write it down")
+        self.guess_button.on_click(lambda _: self.predict())
+        self.out = w.Output(layout=w.Layout(width="900px"))
+        self.view = w.VBox([w.HBox([self.guess_token, self.guess_endpoint, self.guess_status, self.guess_button]),
+                            w.HBox([self.button, self.progress]), self.out])
+
+    def predict(self, token: str | None = None, endpoint: str | None = None,
+                status: int | None = None) -> EndpointTesterState:
+        """Write down a prediction (from the arguments, else the form) and show the list so far."""
+        self.state.predict(token or self.guess_token.value, endpoint or self.guess_endpoint.value,
+                           int(status or self.guess_status.value))
+        self.out.outputs = ()
+        self.out.append_display_data(self.state.score())
+        return self.state
 
     def run(self) -> EndpointTesterState:
         """Probe every token against every endpoint."""
@@ -67,10 +108,10 @@ class EndpointTester:
 
         self.state.result = run_probe(self.lab, tokens, endpoints, progress=advance)
         self.out.outputs = ()
+        if self.state.predictions:
+            self.out.append_display_data(self.state.score())
         self.out.append_display_data(self.state.matrix())
         return self.state
 
     def _ipython_display_(self) -> None:
-        from IPython.display import display
-
-        display(self.view)
+        show_with_fallback(self.view, self.out, "EndpointTester: predict, then run the tokens x endpoints matrix")

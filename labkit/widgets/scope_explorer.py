@@ -9,7 +9,7 @@ import yaml
 
 from ..guard import EndpointPolicy
 from ..scopes import ScopeHierarchy
-from ._render import hierarchy_svg, html_text
+from ._render import hierarchy_svg, html_text, show_with_fallback
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -132,6 +132,4 @@ class ScopeExplorer:
             self.out.append_display_data(self.state.reachable())
 
     def _ipython_display_(self) -> None:
-        from IPython.display import display
-
-        display(self.view)
+        show_with_fallback(self.view, self.out, "ScopeExplorer: what a grant reaches through the hierarchy")

@@ -1,0 +1,83 @@
+"""A challenge: a goal, up to three hints, and a check that reads the lab's own state (never the learner's word)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from .progress import Progress
+
+if TYPE_CHECKING:
+    from ..lab import Lab
+
+__all__ = ["Attempt", "Challenge", "CheckResult"]
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """The verdict of a check: solved or not, and what was seen (or is still missing)."""
+
+    solved: bool
+    message: str
+
+    def __repr__(self) -> str:
+        return ("solved: " if self.solved else "not yet: ") + self.message
+
+    def __bool__(self) -> bool:
+        return self.solved
+
+
+@dataclass(frozen=True)
+class Challenge:
+    """One lesson's challenge. ``check(lab, **answer)`` decides from the lab (audit log, config, answers of the
+    running servers, files the learner wrote); ``answer`` carries an artifact to test, never a claim."""
+
+    lesson: str
+    title: str
+    goal: str
+    hints: tuple[str, ...]
+    check: Callable[..., CheckResult] = field(repr=False)
+
+    def __post_init__(self) -> None:
+        if not 1 <= len(self.hints) <= 3:
+            raise ValueError(f"challenge {self.lesson}: one to three hints")
+
+
+class Attempt:
+    """A challenge being tried against one lab: ``hint()`` gives the next hint, ``check()`` decides and records."""
+
+    def __init__(self, challenge: Challenge, lab: Lab | None, progress: Progress) -> None:
+        self.challenge, self.lab, self.progress = challenge, lab, progress
+        self._hints_shown = 0
+
+    def hint(self) -> str:
+        """The next hint (up to three), then a note that there are no more."""
+        hints = self.challenge.hints
+        if self._hints_shown >= len(hints):
+            return f"no more hints ({len(hints)} given)"
+        self._hints_shown += 1
+        return f"hint {self._hints_shown}/{len(hints)}: {hints[self._hints_shown - 1]}"
+
+    def check(self, **answer: Any) -> CheckResult:
+        """Decide from the lab's state; a solved challenge is recorded in the progress file."""
+        if self.lab is None:
+            return CheckResult(False, "this challenge needs the running lab: start('NN', lab)")
+        try:
+            result = self.challenge.check(self.lab, **answer)
+        except TypeError as exc:  # an unexpected keyword: say which answers this check takes
+            return CheckResult(False, f"this check does not take that answer ({exc})")
+        if result.solved:
+            self.progress.mark(self.challenge.lesson)
+        return result
+
+    def card(self) -> Any:
+        """This challenge as a widget (goal, Hint and Check buttons): a ``labkit.widgets.ChallengeCard``."""
+        from ..widgets import ChallengeCard
+
+        return ChallengeCard(self)
+
+    def __repr__(self) -> str:
+        c = self.challenge
+        return (f"Challenge {c.lesson} · {c.title}\n{c.goal}\n"
+                f"({len(c.hints)} hints: .hint() · when done: .check())")

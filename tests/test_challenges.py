@@ -1,0 +1,257 @@
+"""Every lesson's challenge: solved by its reference answer, not solved by a wrong one; progress in a local file."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from labkit.challenges import CHALLENGES, CheckResult, Progress, default_progress_path, progress_table, start
+from labkit.lab import Lab
+from labkit.lessons import LabClock
+from labkit.provider import persona_oauth2
+from labkit.vulnerable import PATH_EXPLOIT
+
+JWKS_BLOCK = {"jwks_url": "${LAB_PROVIDER_URL}/jwks", "jwt_algorithms": ["RS256"], "jwt_issuer": "${LAB_PROVIDER_URL}",
+              "jwt_audience": "api://oauth2-lab-agent"}
+
+
+@pytest.fixture
+def lab() -> Iterator[Lab]:
+    with Lab(clock=LabClock(), vulnerable=True) as running:
+        yield running
+
+
+def check(lesson: str, lab: Lab, tmp_path: Path, **answer: Any) -> CheckResult:
+    attempt = start(lesson, lab, progress=tmp_path / "progress.json")
+    result = attempt.check(**answer)
+    assert (lesson in Progress(tmp_path / "progress.json").solved()) is result.solved
+    return result
+
+
+def execute(lab: Lab, capability: str, token: str, path: str = "/") -> int:
+    args = {"path": "note.txt", "content": "x", "text": "x"}
+    return int(lab.rpc("execute", {"capability": capability, "arguments": args}, token=token, path=path).status_code)
+
+
+# -- one (wrong, right) pair per lesson: each function acts on the lab, then the check decides ---------------------
+def wrong_00(lab: Lab) -> dict[str, Any]:
+    execute(lab, "write_operation", lab.token(["api:read"]))
+    return {}
+
+
+def right_00(lab: Lab) -> dict[str, Any]:
+    wrong_00(lab)
+    execute(lab, "write_operation", lab.token(["api:write"]))
+    return {}
+
+
+def wrong_01(lab: Lab) -> dict[str, Any]:
+    return {"config": {"oauth2": {"jwt_secret": secrets.token_urlsafe(64), "jwt_algorithms": ["HS256", "HS384"]}}}
+
+
+def right_01(lab: Lab) -> dict[str, Any]:
+    return {"config": {"oauth2": {"jwt_secret": secrets.token_urlsafe(48), "jwt_algorithm": "HS256",
+                                  "jwt_issuer": "https://issuer.lab", "jwt_audience": "api://agent"}}}
+
+
+INTROSPECTION = {"security": {"oauth2": {
+    "validation_strategy": "introspection", "introspection_endpoint": "${LAB_PROVIDER_URL}/introspect",
+    "client_id": "lab-agent", "client_secret": "lab-agent-secret", "introspection_cache_ttl": 0}}}
+
+
+def wrong_02(lab: Lab) -> dict[str, Any]:
+    lab.reload(INTROSPECTION)
+    lab.rpc("capabilities", token=lab.token(["api:read"], persona="opaque"))
+    return {}
+
+
+def right_02(lab: Lab) -> dict[str, Any]:
+    lab.reload(INTROSPECTION)
+    token = lab.token(["api:read"], persona="opaque")
+    lab.rpc("capabilities", token=token)
+    httpx.post(f"{lab.provider_url}/revoke", data={"token": token}, auth=("lab-opaque", "lab-opaque-secret"))
+    lab.rpc("capabilities", token=token)
+    return {}
+
+
+def wrong_03(lab: Lab) -> dict[str, Any]:
+    token = lab.token(["admin"])
+    for capability in ("read_file", "write_file", "write_operation"):
+        execute(lab, capability, token)
+    return {}
+
+
+def right_03(lab: Lab) -> dict[str, Any]:
+    token = lab.token(["files:write"])
+    for capability in ("read_file", "write_file", "write_operation"):
+        execute(lab, capability, token)
+    return {}
+
+
+def wrong_04(lab: Lab) -> dict[str, Any]:
+    lab.rpc("tools/list", {}, token=lab.token(["api:read"]), path="/mcp")
+    return {}
+
+
+def right_04(lab: Lab) -> dict[str, Any]:
+    metadata = lab.client().get("/.well-known/oauth-protected-resource/mcp").json()
+    lab.rpc("tools/list", {}, token=lab.token(["api:read"], resource=metadata["resource"]), path="/mcp")
+    return {}
+
+
+def wrong_05(lab: Lab) -> dict[str, Any]:
+    return {}
+
+
+def right_05(lab: Lab) -> dict[str, Any]:
+    lab.reload({"security": {"oauth2": JWKS_BLOCK, "scope_hierarchy": {"api:write": ["api:read"]}},
+                "plugins": [{"plugin_id": "system_tools", "plugin_type": "local", "required_scopes": ["api:write"]}]})
+    return {}
+
+
+def wrong_06(lab: Lab) -> dict[str, Any]:
+    block = persona_oauth2("auth0", lab.provider_url, "api://oauth2-lab-agent")
+    del block["jwt_audience"]
+    lab.reload({"security": {"oauth2": block}})
+    return {}
+
+
+def right_06(lab: Lab) -> dict[str, Any]:
+    lab.reload({"security": {"oauth2": persona_oauth2("auth0", lab.provider_url, "api://oauth2-lab-agent")}})
+    return {}
+
+
+def wrong_07(lab: Lab) -> dict[str, Any]:
+    return {}
+
+
+def right_07(lab: Lab) -> dict[str, Any]:
+    lab.reload({"security": {"oauth2": JWKS_BLOCK, "scope_hierarchy": {"api:write": ["api:read"]}},
+                "middleware": [{"name": "rate_limited", "params": {"requests_per_minute": 1}}]})
+    return {}
+
+
+def wrong_08(lab: Lab) -> dict[str, Any]:
+    execute(lab, "write_operation", lab.token(["admin"], tenant="globex"), path="/t/globex/")
+    return {}
+
+
+def right_08(lab: Lab) -> dict[str, Any]:
+    execute(lab, "write_operation", lab.token(["api:write"], tenant="globex"), path="/t/globex/")
+    return {}
+
+
+def wrong_09(lab: Lab) -> dict[str, Any]:
+    lab.webhooks.expect_token("challenge", "my-token")
+    httpx.post(lab.webhooks.url("challenge"), json={"statusUpdate": {}}, headers={"Authorization": "Bearer x.y.z"})
+    return {}
+
+
+def right_09(lab: Lab) -> dict[str, Any]:
+    lab.webhooks.expect_token("challenge", "my-token")
+    params = {"message": {"role": "user", "messageId": str(uuid.uuid4()), "parts": [{"kind": "text", "text": "hi"}]},
+              "configuration": {"pushNotificationConfig": {"url": lab.webhooks.url("challenge"), "token": "my-token"}}}
+    lab.rpc("message/send", params, token=lab.token(["api:read", "push:write"]))
+    return {}
+
+
+def wrong_10(lab: Lab) -> dict[str, Any]:
+    assert lab.vulnerable is not None
+    lab.vulnerable.execute("whoami", token=lab.provider.mint(["api:read"], subject="alice"))
+    lab.vulnerable.execute("whoami", token=lab.provider.mint(["api:read"], subject="bob"))
+    lab.vulnerable.get("/t/acme/admin/status")  # no differential used: 401
+    return {}
+
+
+def right_10(lab: Lab) -> dict[str, Any]:
+    wrong_10(lab)
+    assert lab.vulnerable is not None
+    lab.vulnerable.get(PATH_EXPLOIT)
+    return {}
+
+
+def _denials(lab: Lab, path: Path, everything: bool) -> dict[str, Any]:
+    lab.rpc("capabilities", token=None)
+    lab.rpc("capabilities", token=lab.token(["api:read"]))
+    events = [e for e in lab.audit.events() if everything or e.decision == "deny"]
+    path.write_text("".join(e.to_json() + "\n" for e in events))
+    return {"path": path}
+
+
+SOLUTIONS: dict[str, tuple[Callable[[Lab], dict[str, Any]], Callable[[Lab], dict[str, Any]]]] = {
+    f"{n:02d}": (globals()[f"wrong_{n:02d}"], globals()[f"right_{n:02d}"]) for n in range(11)}
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("lesson", sorted(SOLUTIONS))
+def test_wrong_answer_fails_then_reference_solves(lesson: str, lab: Lab, tmp_path: Path) -> None:
+    wrong, right = SOLUTIONS[lesson]
+    failed = check(lesson, lab, tmp_path, **wrong(lab))
+    assert not failed.solved and failed.message, failed
+    solved = check(lesson, lab, tmp_path, **right(lab))
+    assert solved.solved, solved
+
+
+@pytest.mark.integration
+def test_lesson_11_export(lab: Lab, tmp_path: Path) -> None:
+    assert not check("11", lab, tmp_path, **_denials(lab, tmp_path / "all.jsonl", everything=True))
+    assert not check("11", lab, tmp_path, path=tmp_path / "missing.jsonl")
+    assert not check("11", lab, tmp_path)
+    assert check("11", lab, tmp_path, **_denials(lab, tmp_path / "deny.jsonl", everything=False))
+
+
+@pytest.mark.integration
+def test_lesson_01_refuses_guessable_secrets_and_bad_input(lab: Lab, tmp_path: Path) -> None:
+    for secret in ("password" * 4, "a" * 32):
+        result = check("01", lab, tmp_path, config={"oauth2": {"jwt_secret": secret, "jwt_algorithm": "HS256"}})
+        assert not result and "entropy" in result.message
+    assert "mapping" in check("01", lab, tmp_path, config="HS256 only").message
+    assert "refused" in check("01", lab, tmp_path, config={"oauth2": {"jwt_algorithm": "none"}}).message
+    assert "does not take" in start("00", lab, progress=tmp_path / "p.json").check(claim="I did it").message
+
+
+def test_every_lesson_has_a_challenge_with_hints() -> None:
+    assert sorted(CHALLENGES) == [f"{n:02d}" for n in range(12)]
+    attempt = start("03", None)
+    assert [attempt.hint()[:6] for _ in range(4)] == ["hint 1", "hint 2", "hint 3", "no mor"]
+    assert not attempt.check() and "Challenge 03" in repr(attempt)
+    with pytest.raises(KeyError):
+        start("99", None)
+
+
+def test_progress_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "deep" / "progress.json"
+    progress = Progress(path)
+    assert progress.solved() == set()
+    progress.mark("03")
+    progress.mark("00")
+    assert json.loads(path.read_text()) == {"solved": ["00", "03"]}
+    assert list(progress_table(path)["solved"])[:4] == [True, False, False, True]
+    for broken in ("{", '{"solved": "00"}', "[1, 2]", '{"solved": [1, "02"]}'):
+        path.write_text(broken)
+        assert progress.solved() <= {"02"}
+    path.write_text(" " * 70_000)
+    assert progress.solved() == set()
+    progress.reset()
+    assert not path.exists()
+    monkeypatch.setenv("LABKIT_PROGRESS", str(tmp_path / "env.json"))
+    assert default_progress_path() == tmp_path / "env.json"
+    monkeypatch.delenv("LABKIT_PROGRESS")
+    monkeypatch.chdir(tmp_path)
+    assert default_progress_path() == tmp_path / ".labkit" / "progress.json"
+
+
+@pytest.mark.integration
+def test_lesson_10_needs_the_vulnerable_agent(tmp_path: Path) -> None:
+    with Lab() as plain:
+        started = time.monotonic()
+        assert "Lab(vulnerable=True)" in check("10", plain, tmp_path).message
+        assert time.monotonic() - started < 5
