@@ -26,6 +26,23 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def wait_until_ok(url: str, process: Any, timeout: float, log: Any) -> None:
+    """Poll ``url`` until it answers 200 while ``process`` lives; ``log()`` explains a failure."""
+    import time
+
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        assert process.poll() is None and time.monotonic() < deadline, log()
+        time.sleep(0.2)
+
+
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"

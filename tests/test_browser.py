@@ -12,14 +12,12 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
-from .conftest import ROOT, free_port
+from .conftest import ROOT, free_port, wait_until_ok
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -43,15 +41,8 @@ def jupyter(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str
     process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=workdir)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                if httpx.get(f"{url}/api/status?token={token}", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert process.poll() is None and time.monotonic() < deadline, (workdir / "jupyter.log").read_text()[-2000:]
-            time.sleep(0.5)
+        wait_until_ok(f"{url}/api/status?token={token}", process, 90,
+                      lambda: (workdir / "jupyter.log").read_text()[-2000:])
         yield url, token, workdir
     finally:
         process.send_signal(signal.SIGTERM)  # JupyterLab stops on SIGTERM without asking

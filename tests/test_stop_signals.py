@@ -18,12 +18,11 @@ import time
 from pathlib import Path
 from typing import IO
 
-import httpx
 import pytest
 
 from labkit.servers import StopSignals
 
-from .conftest import ROOT, free_port
+from .conftest import ROOT, free_port, wait_until_ok
 
 pytestmark = [pytest.mark.integration, pytest.mark.skipif(os.name != "posix", reason="POSIX process groups")]
 TRIES = int(os.environ.get("LABKIT_SIGNAL_TRIES", "10"))
@@ -113,15 +112,8 @@ def test_lab_stops_jupyterlab_too(tmp_path: Path) -> None:
            "JUPYTER_CONFIG_DIR": str(tmp_path / "cfg")}
     process = spawn([sys.executable, "-m", "labkit", "lab", "--no-browser", f"--port={port}"], env)
     lines = ready(process, f"127.0.0.1:{port}/lab")
-    deadline = time.monotonic() + 60  # JupyterLab answers (a SIGTERM inside its own startup makes it trace back)
-    while True:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/api", timeout=2).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        assert process.poll() is None and time.monotonic() < deadline, "".join(lines)[-2000:]
-        time.sleep(0.2)
+    # JupyterLab answers first (a SIGTERM inside its own startup makes it trace back)
+    wait_until_ok(f"http://127.0.0.1:{port}/api", process, 60, lambda: "".join(lines)[-2000:])
     started = time.monotonic()
     burst(process.pid, signal.SIGTERM, random.Random(0), mixed=False)
     took = wait_stopped(process, signal.SIGTERM, started)
