@@ -22,7 +22,7 @@ from .observability import LogCapture
 from .provider import MockProvider
 from .provider.models import Client
 from .servers import ServerThread
-from .webhook import WebhookReceiver
+from .a2a.webhook import WebhookReceiver
 
 if TYPE_CHECKING:
     from .vulnerable import VulnerableAgent

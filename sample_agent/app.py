@@ -43,7 +43,7 @@ from labkit.guard import (
 from labkit.guard.build import gate_for
 from labkit.guard.jsonrpc import parse_json
 from labkit.middleware import CapabilityMiddleware
-from labkit.push import AgentSigner, PushPolicy, SignedPushSender, load_signing_key
+from labkit.a2a.push import AgentSigner, PushPolicy, SignedPushSender, load_signing_key
 from labkit.state import SharedState
 
 from .cards import build_card, protected_resource_metadata, scopes_supported

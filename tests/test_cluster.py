@@ -22,7 +22,7 @@ from labkit.cluster import Cluster
 from labkit.cluster.services import MissingServiceError, find_program
 from labkit.servers import ServerThread
 from labkit.state.redis import RedisReplayCache
-from labkit.webhook import WebhookReceiver
+from labkit.a2a.webhook import WebhookReceiver
 
 pytestmark = pytest.mark.integration
 

@@ -8,8 +8,8 @@ import pytest
 
 MODULES = [
     "labkit", "labkit.config", "labkit.scopes", "labkit.errors", "labkit.auth", "labkit.auth.jwt", "labkit.audit",
-    "labkit.guard", "labkit.middleware", "labkit.provider", "labkit.lab", "labkit.probe", "labkit.push",
-    "labkit.webhook", "labkit.widgets", "labkit.lessons", "labkit.servers", "labkit.observability", "labkit.tracing",
+    "labkit.guard", "labkit.middleware", "labkit.provider", "labkit.lab", "labkit.probe", "labkit.a2a", "labkit.a2a.push",
+    "labkit.a2a.webhook", "labkit.widgets", "labkit.lessons", "labkit.servers", "labkit.observability", "labkit.tracing",
     "labkit.state", "labkit.cluster", "labkit.challenges", "labkit.vulnerable",
 ]
 

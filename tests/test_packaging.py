@@ -74,7 +74,7 @@ def test_wheel_installs_and_works_in_a_fresh_venv(tmp_path: Path) -> None:
     run([str(python), "-c", core], cwd=work, env=env)
 
     uv_pip_install(python, f"{wheel}[agent,fastapi]")
-    run([str(python), "-c", "import labkit.integrations.fastapi, labkit.integrations.mcp, labkit.push"], cwd=work, env=env)
+    run([str(python), "-c", "import labkit.integrations.fastapi, labkit.integrations.mcp, labkit.a2a.push"], cwd=work, env=env)
     lessons = ("from labkit.cli import _lessons_dir; d = _lessons_dir(None); "
                "print(d, len(list(d.glob('[0-9][0-9]_*.ipynb'))))")
     folder, count = run([str(python), "-c", lessons], cwd=work, env=env).stdout.split()

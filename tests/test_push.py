@@ -18,7 +18,7 @@ from starlette.routing import Route
 
 from labkit.config import PushConfig
 from labkit.lab import Lab
-from labkit.push import AgentSigner, PushPolicy
+from labkit.a2a.push import AgentSigner, PushPolicy
 from labkit.servers import ServerThread
 
 pytestmark = pytest.mark.integration

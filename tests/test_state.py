@@ -11,7 +11,7 @@ import pytest
 from joserfc.jwk import ECKey, RSAKey
 
 from labkit.config import ConfigError, validate_security_config
-from labkit.push import AgentSigner, load_signing_key
+from labkit.a2a.push import AgentSigner, load_signing_key
 from labkit.state import MemoryQuota, MemoryReplayCache, SharedState
 from labkit.state.redis import rate_item
 

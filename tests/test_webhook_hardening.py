@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from labkit.servers import ServerThread
-from labkit.webhook import WebhookReceiver
+from labkit.a2a.webhook import WebhookReceiver
 
 pytestmark = pytest.mark.integration
 

@@ -21,14 +21,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from ._json import BodyTooLargeError, loads_bounded, read_bounded
-from ._text import safe_text
-from .auth.cache import CacheLimits
-from .auth.claims import ClaimPolicy
-from .auth.jwks import JWKSClient
-from .auth.jwt import JWTValidator
-from .errors import AuthError, Reason
-from .state import MemoryReplayCache, ReplayCache
+from .._json import BodyTooLargeError, loads_bounded, read_bounded
+from .._text import safe_text
+from ..auth.cache import CacheLimits
+from ..auth.claims import ClaimPolicy
+from ..auth.jwks import JWKSClient
+from ..auth.jwt import JWTValidator
+from ..errors import AuthError, Reason
+from ..state import MemoryReplayCache, ReplayCache
 
 __all__ = ["MAX_NOTIFICATION", "Notification", "WebhookReceiver"]
 
