@@ -5,7 +5,8 @@ What passes parses the same way in any conforming JSON parser, so what is checke
 ``1e400``), no unpaired surrogate escapes (RFC 7493 §2.1), bounded nesting.
 
 ``loads_bounded`` raises ``ValueError`` for anything it refuses (never ``RecursionError``);
-``read_bounded`` raises ``BodyTooLargeError`` (a ``ValueError``) once a stream passes its cap.
+``read_bounded`` raises ``BodyTooLargeError`` (a ``ValueError``) once a stream passes its cap, or before reading
+when the declared ``Content-Length`` is over the cap, malformed or repeated.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 __all__ = ["MAX_DEPTH", "BodyTooLargeError", "loads_bounded", "nesting_depth", "read_bounded"]
@@ -96,8 +97,17 @@ def loads_bounded(data: bytes | str, *, max_depth: int = MAX_DEPTH) -> Any:
     return parsed
 
 
-async def read_bounded(chunks: AsyncIterator[bytes], cap: int) -> bytes:
-    """Join a body's chunks, stopping as soon as it passes ``cap`` bytes (raises ``BodyTooLargeError``)."""
+async def read_bounded(chunks: AsyncIterator[bytes], cap: int, *, declared: Sequence[str | bytes] = ()) -> bytes:
+    """Join a body's chunks, stopping as soon as it passes ``cap`` bytes (raises ``BodyTooLargeError``).
+
+    ``declared``: the request's ``Content-Length`` values; one over ``cap``, malformed or repeated is refused
+    before a byte is read (an unauthenticated request then costs O(1)).
+    """
+    # RFC 9110 §8.6: Content-Length = 1*DIGIT; several values are a framing error, not a choice to make
+    if declared:
+        value = declared[0] if isinstance(declared[0], str) else declared[0].decode("latin-1")
+        if len(declared) > 1 or not (value.isascii() and value.isdigit()) or len(value) > 19 or int(value) > cap:
+            raise BodyTooLargeError(f"Content-Length over {cap} bytes, malformed or repeated")
     parts: list[bytes] = []
     size = 0
     async for chunk in chunks:

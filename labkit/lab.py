@@ -16,13 +16,13 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
+from .a2a.webhook import WebhookReceiver
 from .audit import AuditLog
 from .config import SecurityConfig, load_config, validate_security_config
 from .observability import LogCapture
 from .provider import MockProvider
 from .provider.models import Client
 from .servers import ServerThread
-from .a2a.webhook import WebhookReceiver
 
 if TYPE_CHECKING:
     from .vulnerable import VulnerableAgent

@@ -31,6 +31,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.types import Message, Receive, Scope, Send
 
+from labkit.a2a.push import AgentSigner, PushPolicy, SignedPushSender, load_signing_key
 from labkit.audit import AuditLog
 from labkit.config import ConfigError, OAuth2Config, SecurityConfig, load_config
 from labkit.guard import (
@@ -43,7 +44,6 @@ from labkit.guard import (
 from labkit.guard.build import gate_for
 from labkit.guard.jsonrpc import parse_json
 from labkit.middleware import CapabilityMiddleware
-from labkit.a2a.push import AgentSigner, PushPolicy, SignedPushSender, load_signing_key
 from labkit.state import SharedState
 
 from .cards import build_card, protected_resource_metadata, scopes_supported

@@ -18,11 +18,11 @@ from typing import Any
 import httpx
 import pytest
 
+from labkit.a2a.webhook import WebhookReceiver
 from labkit.cluster import Cluster
 from labkit.cluster.services import MissingServiceError, find_program
 from labkit.servers import ServerThread
 from labkit.state.redis import RedisReplayCache
-from labkit.a2a.webhook import WebhookReceiver
 
 pytestmark = pytest.mark.integration
 

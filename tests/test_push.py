@@ -16,9 +16,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from labkit.a2a.push import AgentSigner, PushPolicy
 from labkit.config import PushConfig
 from labkit.lab import Lab
-from labkit.a2a.push import AgentSigner, PushPolicy
 from labkit.servers import ServerThread
 
 pytestmark = pytest.mark.integration

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from joserfc.jwk import ECKey, RSAKey
 
-from labkit.config import ConfigError, validate_security_config
 from labkit.a2a.push import AgentSigner, load_signing_key
+from labkit.config import ConfigError, validate_security_config
 from labkit.state import MemoryQuota, MemoryReplayCache, SharedState
 from labkit.state.redis import rate_item
 

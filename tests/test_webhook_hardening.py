@@ -9,8 +9,8 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from labkit.servers import ServerThread
 from labkit.a2a.webhook import WebhookReceiver
+from labkit.servers import ServerThread
 
 pytestmark = pytest.mark.integration
 

@@ -31,6 +31,7 @@ from joserfc.errors import JoseError
 from joserfc.jwk import ECKey
 
 from ..config import PushConfig
+from ._tasks import task_state
 
 __all__ = ["AgentSigner", "Delivery", "PushPolicy", "SignedPushSender", "load_signing_key"]
 
@@ -169,7 +170,7 @@ class SignedPushSender(PushNotificationSender):
             task.add_done_callback(self._tasks.discard)
 
     async def _deliver(self, task_id: str, url: str, token: str, body: dict[str, Any]) -> None:
-        delivery = Delivery(task_id=task_id, url=url, state=_state_of(body))
+        delivery = Delivery(task_id=task_id, url=url, state=task_state(body)[1])
         self._record(delivery)
         refused = await self.policy.check(url)  # re-checked at send time: DNS may have changed
         if refused:
@@ -205,10 +206,3 @@ class SignedPushSender(PushNotificationSender):
         if self._client is not None:
             await self._client.aclose()
 
-
-def _state_of(body: dict[str, Any]) -> str | None:
-    for key in ("statusUpdate", "task"):
-        state = body.get(key, {}).get("status", {}).get("state")
-        if state:
-            return str(state)
-    return "artifact" if "artifactUpdate" in body else None

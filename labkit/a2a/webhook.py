@@ -14,7 +14,6 @@ import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -28,7 +27,9 @@ from ..auth.claims import ClaimPolicy
 from ..auth.jwks import JWKSClient
 from ..auth.jwt import JWTValidator
 from ..errors import AuthError, Reason
+from ..guard.rfc6750 import bearer_token
 from ..state import MemoryReplayCache, ReplayCache
+from ._tasks import task_state
 
 __all__ = ["MAX_NOTIFICATION", "Notification", "WebhookReceiver"]
 
@@ -59,7 +60,7 @@ class WebhookReceiver:
         self.base_url: str | None = None
         self.tokens: dict[str, str] = {}  # hook name -> expected X-A2A-Notification-Token
         self.notifications: deque[Notification] = deque(maxlen=MAX_RECORDED)
-        self._validator: Any = None
+        self._validator: JWTValidator | None = None
         # jti values seen: in this process by default; a Redis ReplayCache when receivers run as replicas
         self.replay: ReplayCache = replay if replay is not None else MemoryReplayCache(clock)
         self.app = Starlette(routes=[
@@ -93,17 +94,15 @@ class WebhookReceiver:
         task_id = state = None
         try:
             # Unauthenticated requests cost O(1): headers first, then a body read that stops at the cap.
-            token = self._bearer(request)
-            declared = request.headers.get("content-length", "")
-            if declared and (not declared.isdigit() or int(declared) > MAX_NOTIFICATION):
-                raise BodyTooLargeError("Content-Length over the cap")
-            body_bytes = await read_bounded(request.stream(), MAX_NOTIFICATION)
+            validator, token = self._bearer(request)
+            body_bytes = await read_bounded(request.stream(), MAX_NOTIFICATION,
+                                            declared=request.headers.getlist("content-length"))
             try:
                 body = loads_bounded(body_bytes)
             except ValueError:
                 body = None
-            task_id, state = _task_of(body)
-            jti = await self._verify(request, hook, token, task_id)
+            task_id, state = task_state(body)
+            jti = await self._verify(validator, request, hook, token, task_id)
         except BodyTooLargeError:
             self._note(hook, False, f"body larger than {MAX_NOTIFICATION} bytes", None, None)
             return JSONResponse({"error": "Payload Too Large"}, 413)
@@ -113,17 +112,19 @@ class WebhookReceiver:
         self._note(hook, True, None, task_id, state, jti)
         return JSONResponse({"received": True})
 
-    def _bearer(self, request: Request) -> str:
-        """The notification token from the headers (before any body is read); raises ``AuthError``."""
+    def _bearer(self, request: Request) -> tuple[JWTValidator, str]:
+        """The validator and the notification token from the headers (before any body is read); raises ``AuthError``."""
         if self._validator is None:
             raise AuthError(Reason.KEY, "this receiver trusts no agent yet")
-        scheme, _, token = request.headers.get("authorization", "").partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
+        # RFC 6750 §2.1: exactly one Authorization header, scheme Bearer, a b64token (the guard's strict parser)
+        token = bearer_token(value for name, value in request.headers.raw if name == b"authorization")
+        if token is None:
             raise AuthError(Reason.MISSING_TOKEN, "no signed notification token")
-        return token.strip()
+        return self._validator, token
 
-    async def _verify(self, request: Request, hook: str, token: str, task_id: str | None) -> str:
-        principal = await self._validator.validate(token)
+    async def _verify(self, validator: JWTValidator, request: Request, hook: str, token: str,
+                      task_id: str | None) -> str:
+        principal = await validator.validate(token)
         claims = principal.claims
         if claims.get("aud") != self.url(hook):
             raise AuthError(Reason.AUDIENCE, "the token was signed for another webhook")
@@ -166,14 +167,3 @@ class WebhookReceiver:
         if close is not None:
             await close()
 
-
-def _task_of(body: Any) -> tuple[str | None, str | None]:
-    if not isinstance(body, dict):
-        return None, None
-    for key in ("statusUpdate", "artifactUpdate", "task"):
-        part = body.get(key)
-        if isinstance(part, dict):
-            task_id = part.get("taskId") or part.get("id")
-            state = part.get("status", {}).get("state") if isinstance(part.get("status"), dict) else None
-            return (str(task_id) if task_id else None), (state or ("artifact" if key == "artifactUpdate" else None))
-    return None, None
