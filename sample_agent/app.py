@@ -25,6 +25,7 @@ from a2a.server.request_handlers import DefaultRequestHandler
 from a2a.server.request_handlers.response_helpers import agent_card_to_dict
 from a2a.server.routes.jsonrpc_dispatcher import JsonRpcDispatcher
 from a2a.server.tasks import InMemoryPushNotificationConfigStore, InMemoryTaskStore
+from a2a.types import AgentCard
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -33,6 +34,7 @@ from starlette.types import Message, Receive, Scope, Send
 
 from labkit.a2a.push import AgentSigner, PushPolicy, SignedPushSender, load_signing_key
 from labkit.audit import AuditLog
+from labkit.auth import Principal
 from labkit.config import ConfigError, OAuth2Config, SecurityConfig, load_config
 from labkit.guard import (
     Endpoint,
@@ -144,7 +146,7 @@ class Agent:
         self.dispatcher = JsonRpcDispatcher(request_handler=self.handler, enable_v0_3_compat=True)
         self.mcp = build_mcp(self, max_sessions=max_sessions, stateless=cfg.state.stateless_mcp, quota=self.state.quota)
 
-    async def _admit(self, principal: Any, requirement: Requirement) -> float | None:
+    async def _admit(self, principal: Principal, requirement: Requirement) -> float | None:
         """The plugin's rate limit for a capability call (None: admitted); shared by replicas with Redis."""
         live = self.middleware.for_capability(requirement.plugin, requirement.capability)
         if live is None or live.limiter is None or requirement.capability is None:
@@ -170,7 +172,7 @@ class Agent:
     def scopes(self, tenant: str | None) -> list[str]:
         return scopes_supported(self.policy, self.tenants[tenant].hierarchy.scopes())
 
-    def card(self, tenant: str | None, *, extended: bool) -> Any:
+    def card(self, tenant: str | None, *, extended: bool) -> AgentCard:
         return build_card(
             url=self.base_url(tenant),
             issuer=_issuer_of(self.oauth2(tenant)),
@@ -252,7 +254,8 @@ class Agent:
         if not isinstance(capability, str) or capability not in self.policy.capabilities:
             error = {"code": -32602, "message": "unknown capability"}
             return JSONResponse({"jsonrpc": "2.0", "id": call.id, "error": error})
-        arguments = params.get("arguments") if isinstance(params.get("arguments"), dict) else {}
+        given = params.get("arguments")
+        arguments: dict[str, Any] = given if isinstance(given, dict) else {}
         try:
             output = await self.run_capability(capability, arguments, user, context)
         except CapabilityError as exc:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from a2a.helpers.proto_helpers import get_message_text, new_task_from_user_message, new_text_part
 from a2a.server.agent_execution import AgentExecutor, RequestContext
 from a2a.server.events import EventQueue
 from a2a.server.tasks import TaskUpdater
+
+if TYPE_CHECKING:
+    from .app import Agent
 
 __all__ = ["EchoExecutor"]
 
@@ -15,7 +18,7 @@ __all__ = ["EchoExecutor"]
 class EchoExecutor(AgentExecutor):
     """Submitted → working → an ``echo`` artifact → completed."""
 
-    def __init__(self, agent: Any) -> None:
+    def __init__(self, agent: Agent) -> None:
         self.agent = agent
 
     async def execute(self, context: RequestContext, event_queue: EventQueue) -> None:

@@ -1,5 +1,9 @@
 """The agent's MCP server (mcp SDK): one tool per capability; ``tools/list`` shows only what the token may call.
 
+Tools are generated from the capability table (``plugins.CAPABILITIES``: name, arguments, description) and
+the configured policy (a disabled capability has no tool; the description names the scopes the configuration
+requires). ``tools/list`` is filtered per caller by a ``ServerMiddleware``, the SDK's public extension point.
+
 Two session managers serve ``/mcp``: a stateful one (SSE, sessions bound to their principal) for SDK
 clients, and a stateless JSON one so that the seed's bare ``curl`` of ``tools/list`` answers 200.
 Replicas (``state.redis_url``, or ``state.mcp_stateless: true``) serve every request statelessly: a session
@@ -10,48 +14,69 @@ per-principal quota counts requests in flight, in the shared ``Quota``, instead 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
-from typing import Any
+import inspect
+import types
+import typing
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import TYPE_CHECKING, Any
 
 from mcp.server.auth.middleware.bearer_auth import authorization_context
-from mcp.server.context import ServerRequestContext
+from mcp.server.caching import CacheHint
+from mcp.server.context import CallNext, HandlerResult, ServerMiddleware, ServerRequestContext
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.server.transport_security import TransportSecuritySettings
-from mcp_types import ListToolsResult, PaginatedRequestParams
+from pydantic import BaseModel
 from starlette.responses import JSONResponse
 from starlette.types import Message, Receive, Scope, Send
 
-from labkit.guard import GuardContext
+from labkit.guard import Capability, EndpointPolicy, GuardContext
 from labkit.state import Quota
 
-from .plugins import CapabilityError, dumps
+from .plugins import CAPABILITIES, CapabilityDef, CapabilityError, dumps
 from .policy import LabUser
 
-__all__ = ["AgentMCP", "build_mcp"]
+if TYPE_CHECKING:
+    from .app import Agent
+
+__all__ = ["AgentMCP", "CapabilityTool", "ToolsForCaller", "build_mcp"]
 
 
-class _FilteredMCPServer(MCPServer):
-    """``tools/list`` lists only the tools the caller's scopes allow (least privilege, and a lesson)."""
+class ToolsForCaller(ServerMiddleware[Any]):
+    """``tools/list`` lists only the tools the caller's scopes allow (least privilege, and a lesson).
 
-    agent: Any = None
+    The guard has already authorized the request and left its ``LabUser`` on the HTTP request; anything
+    else (no HTTP request, another user type) sees no tool. ``tools/call`` is judged by the guard itself.
+    """
 
-    async def _handle_list_tools(
-        self, ctx: ServerRequestContext[Any], params: PaginatedRequestParams | None
-    ) -> ListToolsResult:
-        result = await super()._handle_list_tools(ctx, params)
-        request = ctx.request
-        user = getattr(request, "user", None) if request is not None else None
-        if not isinstance(user, LabUser):
-            return ListToolsResult(tools=[])
-        allowed = {c.tool for c in self.agent.policy.allowed(user.effective)}
-        return ListToolsResult(tools=[t for t in result.tools if t.name in allowed])
+    def __init__(self, policy: EndpointPolicy) -> None:
+        self.policy = policy
+
+    async def __call__(self, ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
+        result = await call_next(ctx)
+        if ctx.method != "tools/list":
+            return result
+        wire = result.model_dump(by_alias=True, mode="json", exclude_none=True) if isinstance(result, BaseModel) \
+            else result
+        user = _caller(ctx.request)
+        allowed = {c.tool for c in self.policy.allowed(user.effective)} if user is not None else set()
+        tools = wire.get("tools") if isinstance(wire, dict) else None
+        if not isinstance(wire, dict) or not isinstance(tools, list):
+            return {"tools": []}  # a shape this filter does not know lists nothing (fail closed)
+        return {**wire, "tools": [t for t in tools if isinstance(t, dict) and t.get("name") in allowed]}
+
+
+def _caller(request: Any) -> LabUser | None:
+    """The guard's user on the HTTP request (None without one: stdio, or a route the guard did not judge)."""
+    scope = getattr(request, "scope", None)
+    user = scope.get("user") if isinstance(scope, dict) else None
+    return user if isinstance(user, LabUser) else None
 
 
 class AgentMCP:
     """The MCP server, its two session managers and the ASGI switch between them."""
 
-    def __init__(self, server: _FilteredMCPServer, max_sessions: int = 16, *, stateless: bool = False,
+    def __init__(self, server: MCPServer[Any], max_sessions: int = 16, *, stateless: bool = False,
                  quota: Quota | None = None) -> None:
         self.max_sessions = max_sessions  # per principal; the SDK's global cap stays
         self.stateless = stateless
@@ -125,7 +150,7 @@ class _Switch:
 
 
     async def _stateless(self, scope: Scope, receive: Receive, send: Send, context: GuardContext | None,
-                         user: Any) -> None:
+                         user: object) -> None:
         """Replicas: every request alone; at most ``max_sessions`` in flight per principal, on all replicas."""
         quota = self.mcp.quota
         if quota is None or not isinstance(user, LabUser):
@@ -142,7 +167,7 @@ class _Switch:
         finally:
             await quota.release("mcp", user.key, slot)
 
-    def _sessions_of(self, user: Any) -> int:
+    def _sessions_of(self, user: object) -> int:
         """How many live stateful sessions ``user`` holds (the SDK binds each to its creator)."""
         if not isinstance(user, LabUser):
             return 0
@@ -152,49 +177,59 @@ class _Switch:
         return sum(1 for sid, owner in manager._session_owners.items() if owner == requestor and sid in live)
 
 
-def build_mcp(agent: Any, *, max_sessions: int = 16, stateless: bool = False, quota: Quota | None = None) -> AgentMCP:
-    """The agent's MCP server with one tool per capability (``stateless``: no sessions, for replicas)."""
-    server = _FilteredMCPServer(name="oauth2-lab-agent", instructions="Tools of the oauth2-lab sample agent.",
-                                log_level="WARNING")  # the SDK configures the root logger; keep it quiet
-    server.agent = agent
+def _needs(scopes: tuple[str, ...]) -> str:
+    return f"Needs {' and '.join(scopes)}." if scopes else "Needs any valid token."
+
+
+ToolCall = Callable[[Context[Any, Any], str, dict[str, Any]], Awaitable[str]]
+
+
+class CapabilityTool:
+    """One capability as an MCP tool: its ``__signature__`` is the capability's arguments (the SDK builds the
+    input schema from it and validates calls against it), and calling it runs the capability."""
+
+    def __init__(self, definition: CapabilityDef, call: ToolCall) -> None:
+        self.capability_id = definition.capability_id
+        self.call = call
+        parameters = [inspect.Parameter("ctx", inspect.Parameter.KEYWORD_ONLY, annotation=Context[Any, Any])]
+        for name, annotation in definition.arguments:
+            optional = typing.get_origin(annotation) in (typing.Union, types.UnionType) and type(None) in \
+                typing.get_args(annotation)
+            parameters.append(inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=annotation,
+                                                default=None if optional else inspect.Parameter.empty))
+        self.__signature__ = inspect.Signature(parameters, return_annotation=str)
+        self.__annotations__ = {p.name: p.annotation for p in parameters} | {"return": str}
+        self.__name__ = definition.capability_id
+
+    async def __call__(self, ctx: Context[Any, Any], **arguments: Any) -> str:
+        """Run the capability with the arguments given (an optional one left out or null is absent)."""
+        return await self.call(ctx, self.capability_id, {k: v for k, v in arguments.items() if v is not None})
+
+
+def build_mcp(agent: Agent, *, max_sessions: int = 16, stateless: bool = False, quota: Quota | None = None) -> AgentMCP:
+    """The agent's MCP server with one tool per enabled capability (``stateless``: no sessions, for replicas)."""
+    server: MCPServer[Any] = MCPServer(
+        name="oauth2-lab-agent", instructions="Tools of the oauth2-lab sample agent.",
+        log_level="WARNING",  # the SDK configures the root logger; keep it quiet
+        middleware=[ToolsForCaller(agent.policy)],
+        # a filtered list is one caller's answer: a shared cache must never hand it to another (SEP-2549)
+        cache_hints={"tools/list": CacheHint(ttl_ms=0, scope="private")},
+    )
 
     async def call(ctx: Context[Any, Any], capability: str, arguments: dict[str, Any]) -> str:
         request = ctx.request_context.request
-        user = getattr(request, "user", None)
-        context = request.scope.get("labkit") if request is not None else None
-        if not isinstance(user, LabUser) or not isinstance(context, GuardContext):
+        user = _caller(request)
+        context = request.scope.get("labkit") if user is not None and request is not None else None
+        if user is None or not isinstance(context, GuardContext):
             raise ToolError("Unauthorized")
         try:
             return dumps(await agent.run_capability(capability, arguments, user, context))
         except CapabilityError as exc:
             raise ToolError(str(exc)) from None
 
-    @server.tool(description="The agent's current time (UTC, ISO 8601). Needs api:read.")
-    async def get_time(ctx: Context[Any, Any]) -> str:
-        return await call(ctx, "get_time", {})
-
-    @server.tool(description="Echo a text back. Needs api:read.")
-    async def echo(text: str, ctx: Context[Any, Any]) -> str:
-        return await call(ctx, "echo", {"text": text})
-
-    @server.tool(description="List the files in the sandbox. Needs files:read.")
-    async def list_files(ctx: Context[Any, Any]) -> str:
-        return await call(ctx, "list_files", {})
-
-    @server.tool(description="Read a file from the sandbox. Needs files:read.")
-    async def read_file(path: str, ctx: Context[Any, Any]) -> str:
-        return await call(ctx, "read_file", {"path": path})
-
-    @server.tool(description="Write a file in the sandbox. Needs files:write.")
-    async def write_file(path: str, content: str, ctx: Context[Any, Any]) -> str:
-        return await call(ctx, "write_file", {"path": path, "content": content})
-
-    @server.tool(description="Store a record in the external API. Needs api:write.")
-    async def write_operation(ctx: Context[Any, Any], record: dict[str, Any] | None = None) -> str:
-        return await call(ctx, "write_operation", {"record": record or {"note": "hello"}})
-
-    @server.tool(description="Operational status of the agent. Needs admin.")
-    async def admin_status(ctx: Context[Any, Any]) -> str:
-        return await call(ctx, "admin_status", {})
-
+    enabled: dict[str, Capability] = agent.policy.capabilities  # what the configuration leaves on, with its scopes
+    for capability in sorted(enabled.values(), key=lambda c: c.capability_id):
+        definition = CAPABILITIES[capability.capability_id]
+        server.add_tool(CapabilityTool(definition, call), name=capability.tool or capability.capability_id,
+                        description=f"{definition.description} {_needs(capability.scopes)}")
     return AgentMCP(server, max_sessions, stateless=stateless, quota=quota)

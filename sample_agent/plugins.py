@@ -64,13 +64,17 @@ Run = Callable[[CallContext, dict[str, Any]], Awaitable[Any]]
 
 @dataclass(frozen=True)
 class CapabilityDef:
-    """A capability: its plugin, MCP tool name, description, own scopes and implementation."""
+    """A capability: its plugin, MCP tool name, description, own scopes, implementation and arguments.
+
+    ``arguments``: ``(name, type)`` pairs, the MCP tool's input schema; a type that admits None is optional.
+    """
 
     capability_id: str
     plugin_id: str
     description: str
     scopes: tuple[str, ...]
     run: Run
+    arguments: tuple[tuple[str, Any], ...] = ()
 
 
 async def _get_time(ctx: CallContext, args: dict[str, Any]) -> str:
@@ -158,16 +162,19 @@ CAPABILITIES: dict[str, CapabilityDef] = {
     c.capability_id: c
     for c in (
         CapabilityDef("get_time", "system_tools", "The agent's current time (UTC, ISO 8601).", (), _get_time),
-        CapabilityDef("echo", "system_tools", "Echo a text back.", (), _echo),
+        CapabilityDef("echo", "system_tools", "Echo a text back.", (), _echo, (("text", str),)),
         CapabilityDef("list_files", "files", "List the files in the sandbox.", ("files:read",), _list_files),
-        CapabilityDef("read_file", "files", "Read a file from the sandbox.", ("files:read",), _read_file),
-        CapabilityDef("write_file", "files", "Write a file in the sandbox.", ("files:write",), _write_file),
+        CapabilityDef("read_file", "files", "Read a file from the sandbox.", ("files:read",), _read_file,
+                      (("path", str),)),
+        CapabilityDef("write_file", "files", "Write a file in the sandbox.", ("files:write",), _write_file,
+                      (("path", str), ("content", str))),
         CapabilityDef(
             "write_operation",
             "external_api",
             "Store a record in the external API (loopback stub).",
             ("api:write",),
             _write_operation,
+            (("record", dict[str, Any] | None),),
         ),
         CapabilityDef("admin_status", "admin", "Operational status of the agent.", ("admin",), _admin_status),
     )

@@ -73,7 +73,7 @@ class CappedPushConfigStore(PushNotificationConfigStore):
 
     async def set_info(
         self, task_id: str, notification_config: TaskPushNotificationConfig, context: ServerCallContext
-    ) -> TaskPushNotificationConfig:
+    ) -> TaskPushNotificationConfig | None:
         owner = resolve_user_scope(context)
         wanted = _member(task_id, notification_config.id or task_id)
         # check and take the slot in one step (one Lua script on Redis): concurrent requests cannot all pass
@@ -84,6 +84,8 @@ class CappedPushConfigStore(PushNotificationConfigStore):
         except BaseException:
             await self.quota.discard("push", owner, wanted)
             raise
+        if stored is None:  # the store names nothing it kept: the slot stays on the id that was asked for
+            return None
         stored_key = _member(task_id, stored.id or task_id)
         if stored_key != wanted:
             await self.quota.discard("push", owner, wanted)
