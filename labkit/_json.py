@@ -81,19 +81,31 @@ def _check_strings(value: Any) -> None:
             stack.extend(item)
 
 
+_DECODER = json.JSONDecoder(parse_constant=_refuse_constant, object_pairs_hook=_unique, parse_float=_finite)
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")  # how a surrogate can enter parsed text from UTF-8 input
+
+
 def loads_bounded(data: bytes | str, *, max_depth: int = MAX_DEPTH) -> Any:
     """Parse JSON that nests at most ``max_depth`` levels; raises ``ValueError`` (bad UTF-8, syntax, depth, NaN)."""
-    text = data.decode("utf-8") if isinstance(data, bytes) else data  # UnicodeDecodeError is a ValueError
+    if isinstance(data, bytes):
+        text = data.decode("utf-8")  # UnicodeDecodeError is a ValueError; strict UTF-8 holds no surrogate
+    else:
+        text = data
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValueError("a string holds an unpaired surrogate (RFC 7493 §2.1)") from None
     if text.startswith("\ufeff"):
         raise ValueError("a byte order mark is not JSON (RFC 8259 §8.1)")
     openers = text.count("[") + text.count("{")
     if openers > max_depth and nesting_depth(text, max_depth) > max_depth:
         raise ValueError(f"JSON nested deeper than {max_depth} levels")
     try:
-        parsed = json.loads(text, parse_constant=_refuse_constant, object_pairs_hook=_unique, parse_float=_finite)
+        parsed = _DECODER.decode(text)
     except RecursionError:  # pragma: no cover - the depth check comes first
         raise ValueError("JSON nested too deeply") from None
-    _check_strings(parsed)
+    if _SURROGATE_ESCAPE.search(text):  # only a \uD8xx-\uDFxx escape can make one; pairs are checked here
+        _check_strings(parsed)
     return parsed
 
 

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["MAX_TEXT", "safe_text"]
+__all__ = ["MAX_TEXT", "UNSAFE", "safe_text"]
 
 MAX_TEXT = 128
 _MARKER_ROOM = 16  # room kept for "…(+N)" when text is cut
-_UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff\ufff9-\ufffb"
+UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff\ufff9-\ufffb"
                      r"\ud800-\udfff]")
 
 
@@ -24,13 +24,13 @@ def _escape(char: str) -> str:
 def safe_text(value: object, limit: int = MAX_TEXT) -> str:
     """``value`` as printable text of at most ``limit`` characters plus a ``…(+N)`` marker when cut."""
     text = value if isinstance(value, str) else str(value)
-    if len(text) <= limit and not _UNSAFE.search(text):
+    if len(text) <= limit and not UNSAFE.search(text):
         return text
     budget = limit if len(text) <= limit else max(limit - _MARKER_ROOM, 1)
     pieces: list[str] = []
     size = used = 0
     for char in text[: budget + 1]:
-        piece = _escape(char) if _UNSAFE.match(char) else char
+        piece = _escape(char) if UNSAFE.match(char) else char
         if size + len(piece) > budget:
             break
         pieces.append(piece)

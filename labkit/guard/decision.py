@@ -21,7 +21,7 @@ from starlette.authentication import BaseUser
 from ..audit import AuditEvent
 from ..auth import Principal
 from ..auth._compact import b64url_decode, strict_json
-from ..auth.cache import TTLCache, token_key
+from ..auth.cache import TTLCache
 from ..errors import AuthError, Reason
 from ..scopes import EffectiveScopes, ScopeHierarchy
 from .dpop import DPoPChallenge, DPoPPolicy, Presentation
@@ -145,7 +145,7 @@ class Gate:
     def __init__(self, tenants: Mapping[str | None, TenantAuth], *, admit: Admit | None = None) -> None:
         self.tenants = dict(tenants)
         self.admit = admit
-        self._issuers: TTLCache[str] = TTLCache(4096, time.monotonic)
+        self._issuers: TTLCache[str] = TTLCache(4096, time.monotonic)  # keyed by hash(token): see below
         self._dpop = DPoPPolicy(clock=time.time)  # for tenants built without one: bound tokens still checked
 
     def tenant_auth(self, tenant: str | None, token: str) -> TenantAuth | None:
@@ -231,7 +231,9 @@ class Gate:
                 await close()
 
     def _unverified_issuer(self, token: str) -> str | None:
-        key = token_key(token)  # remembered by hash: repeated tokens skip the decoding
+        # Remembered by Python's string hash (kept on the str, so free when the validator hashes the token
+        # again): a collision could only send a token to another tenant's validator, which checks it fully.
+        key = hash(token)
         cached = self._issuers.get(key)
         if cached is not None:
             return cached
