@@ -61,8 +61,7 @@ class LabCA:
                                          data_encipherment=False, key_agreement=False, key_cert_sign=True,
                                          crl_sign=True, encipher_only=False, decipher_only=False), critical=True)
             # only names on the loopback may ever be vouched for by this CA
-            .add_extension(x509.NameConstraints(permitted_subtrees=_names(hosts, networks=True), excluded_subtrees=None),
-                           critical=True)
+            .add_extension(x509.NameConstraints(_names(hosts, networks=True), None), critical=True)
             .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_public), critical=False)
             .sign(self._ca_key, hashes.SHA256())
         )
