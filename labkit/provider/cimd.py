@@ -187,7 +187,10 @@ class CimdResolver:
         except httpx.HTTPError as exc:
             raise CimdError(f"client metadata document could not be fetched ({exc.__class__.__name__})") from None
         if self.on_fetch is not None:
-            self.on_fetch(request, response, body)
+            try:
+                self.on_fetch(request, response, body)
+            except Exception:  # noqa: S110 - an observer (a lesson's recorder) never decides or breaks a request
+                pass
         try:
             document = loads_bounded(body)
         except ValueError:
