@@ -19,7 +19,7 @@ from typing import Any
 
 from authlib.oauth2.rfc6749.errors import OAuth2Error
 from starlette.applications import Starlette
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
@@ -229,6 +229,8 @@ class MockProvider:
                 return await handler(request, self._servers[tenant])
             except OAuth2Error as error:
                 return error_response(error)
+            except ClientDisconnect:  # the client left while its body was read (a slow-provider fault)
+                return Response(status_code=400)
 
         return endpoint
 
