@@ -42,6 +42,7 @@ _STEPS: tuple[tuple[str, str, str], ...] = (
     ("/.well-known/openid-configuration", "authorization server metadata", "RFC 8414 §3 / OIDC"),
     ("/.well-known/agent", "agent card", "A2A §5"),
     ("/register", "dynamic client registration", "RFC 7591 §3"),
+    ("/client-metadata", "client ID metadata document (fetched by the AS)", "MCP 2025-11-25, draft-ietf-oauth-cimd §4"),
     ("/authorize", "authorization request (PKCE S256)", "RFC 6749 §4.1.1, RFC 7636"),
     ("/callback", "authorization response on loopback (iss)", "RFC 8252 §7.3, RFC 9207"),
     ("/idp/token", "ID-JAG from the enterprise IdP", "SEP-990 leg 1"),
@@ -71,6 +72,7 @@ class Exchange:
     challenge: str = ""  # WWW-Authenticate, when the answer had one
     location: str = ""  # a redirect's target, secrets fingerprinted
     bearer: str = ""  # fingerprint of the Authorization: Bearer token sent, if any
+    sender: str = ""  # who sent the request, when not the client (the AS fetching a client's metadata document)
 
     def summary(self) -> str:
         """What was sent, deterministically: parameter names, with only enumerated values shown."""
@@ -141,8 +143,9 @@ class FlowRecorder:
     def _path(url: Any) -> str:
         return urlsplit(str(url)).path or "/"
 
-    def record(self, request: Any, response: Any, body: bytes) -> Exchange:
-        """Add one exchange from a request, its response and the response body already read."""
+    def record(self, request: Any, response: Any, body: bytes, *, sender: str = "") -> Exchange:
+        """Add one exchange from a request, its response and the response body already read (``sender``: who
+        sent it, when not the client)."""
         url = request.url
         sent = _params(str(url.query.decode() if isinstance(url.query, bytes) else url.query))
         try:
@@ -165,7 +168,7 @@ class FlowRecorder:
         step, spec = classify(request.method, path, sent, response.status_code)
         exchange = Exchange(len(self.exchanges) + 1, self._name(str(url)), request.method, path,
                             response.status_code, step, spec, sent, received,
-                            response.headers.get("www-authenticate", ""), location, bearer)
+                            response.headers.get("www-authenticate", ""), location, bearer, sender)
         self.exchanges.append(exchange)
         return exchange
 
@@ -192,19 +195,20 @@ class FlowRecorder:
     # -- rendering ----------------------------------------------------------------------------
     def rows(self) -> list[dict[str, Any]]:
         """One row per exchange (no URL ports, no secret, no random value): the lesson's table."""
-        return [{"#": e.index, "to": e.participant, "request": f"{e.method} {e.path}", "status": e.status,
-                 "step": e.step, "spec": e.spec, "sent": e.summary()} for e in self.exchanges]
+        return [{"#": e.index, "to": f"{e.participant} (from {e.sender})" if e.sender else e.participant,
+                 "request": f"{e.method} {e.path}", "status": e.status, "step": e.step, "spec": e.spec,
+                 "sent": e.summary()} for e in self.exchanges]
 
     def mermaid(self) -> str:
         """A mermaid ``sequenceDiagram`` of the flow (labels stripped of mermaid's own syntax)."""
         lines = ["sequenceDiagram", f"    participant C as {_label(self.client)}"]
-        names = list(dict.fromkeys(e.participant for e in self.exchanges))
+        names = list(dict.fromkeys(n for e in self.exchanges for n in (e.sender, e.participant) if n))
         ids = {name: f"P{i}" for i, name in enumerate(names)}
         lines += [f"    participant {ids[n]} as {_label(n)}" for n in names]
         for e in self.exchanges:
-            target = ids[e.participant]
-            lines.append(f"    C->>{target}: {e.index}. {_label(e.method + ' ' + e.path)}")
-            lines.append(f"    {target}-->>C: {e.status} {_label(e.step)}")
+            source, target = ids.get(e.sender, "C"), ids[e.participant]
+            lines.append(f"    {source}->>{target}: {e.index}. {_label(e.method + ' ' + e.path)}")
+            lines.append(f"    {target}-->>{source}: {e.status} {_label(e.step)}")
         return "\n".join(lines)
 
     def markdown(self) -> str:

@@ -6,6 +6,12 @@
         await mcp.list_tools()                     # 401 -> RFC 9728 -> RFC 8414 -> DCR -> code + PKCE -> token
     recorder.rows()
 
+With a client ID metadata document instead of DCR (the SDK's ``client_metadata_url``; the provider fetches the
+document over loopback TLS from a lab CA it alone trusts):
+
+    host = ClientMetadataHost().start()
+    auth = code_flow_auth(lab, recorder, callback, metadata_host=host)   # ... -> CIMD client_id -> code + PKCE
+
 Each ``*_auth`` function returns the SDK's own ``httpx2.Auth`` (``OAuthClientProvider`` and its extensions);
 the lab only supplies what a user or a deployment would: the headless login's approval, the loopback callback,
 credentials, and the enterprise IdP's ID-JAG.
@@ -13,9 +19,10 @@ credentials, and the enterprise IdP's ID-JAG.
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 import httpx2
@@ -32,16 +39,19 @@ from mcp.shared.auth import AuthorizationCodeResult, OAuthClientInformationFull,
 from pydantic import AnyUrl
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import PlainTextResponse
+from starlette.responses import JSONResponse, PlainTextResponse
 from starlette.routing import Route
 
 from .flows import FlowRecorder
+from .provider.cimd import CimdPolicy
 from .servers import ServerThread
+from .tls import LabCA
 
 if TYPE_CHECKING:
     from .lab import Lab
 
 __all__ = [
+    "ClientMetadataHost",
     "LoopbackCallback",
     "MemoryTokenStorage",
     "client_credentials_auth",
@@ -114,14 +124,73 @@ class LoopbackCallback:
         return AuthorizationCodeResult(code=received["code"], state=received.get("state"), iss=received.get("iss"))
 
 
+class ClientMetadataHost:
+    """The client's metadata document (MCP 2025-11-25 CIMD) at an https URL on loopback, under a lab CA.
+
+    ``client_id`` is the document's URL; ``publish()`` sets what it says; ``policy()`` is the provider policy that
+    allows this host only and trusts this CA only (``LabCA.ssl_context``). The key files live in a temporary
+    directory removed by ``stop()``.
+    """
+
+    PATH = "/oauth/client-metadata.json"
+
+    def __init__(self, *, ca: LabCA | None = None) -> None:
+        self.ca = ca or LabCA()
+        self._files = tempfile.TemporaryDirectory(prefix="labkit-tls-")
+        app = Starlette(routes=[Route(self.PATH, self._serve)])
+        self._server = ServerThread(app, name="client-metadata", ssl_files=self.ca.write_server_files(self._files.name))
+        self.url = self._server.url
+        self.client_id = self.url + self.PATH
+        self.document: dict[str, Any] = {}
+        self.served = 0
+
+    async def _serve(self, request: Request) -> JSONResponse:
+        self.served += 1
+        return JSONResponse(self.document, headers={"Cache-Control": "max-age=300"})
+
+    def publish(self, *, client_name: str, redirect_uris: list[str], scope: str | None = None) -> dict[str, Any]:
+        """Serve a public client's document (code + refresh, ``none`` at the token endpoint); returns it."""
+        self.document = {"client_id": self.client_id, "client_name": client_name, "redirect_uris": redirect_uris,
+                         "grant_types": ["authorization_code", "refresh_token"], "response_types": ["code"],
+                         "token_endpoint_auth_method": "none"}
+        if scope:
+            self.document["scope"] = scope
+        return self.document
+
+    def policy(self) -> CimdPolicy:
+        """The provider policy for this host: allow-listed exactly, loopback allowed, this CA the only trust."""
+        return CimdPolicy(allowed_hosts=(f"127.0.0.1:{self._server.port}",), allow_loopback=True,
+                          ssl_context=self.ca.ssl_context())
+
+    def start(self) -> ClientMetadataHost:
+        """Start serving over https."""
+        self._server.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and delete the key files."""
+        self._server.stop()
+        self._files.cleanup()
+
+
 def code_flow_auth(lab: Lab, recorder: FlowRecorder, callback: LoopbackCallback, *, login_hint: str = "alice",
-                   storage: MemoryTokenStorage | None = None, client_name: str = "labkit MCP client"
-                   ) -> OAuthClientProvider:
+                   storage: MemoryTokenStorage | None = None, client_name: str = "labkit MCP client",
+                   metadata_host: ClientMetadataHost | None = None) -> OAuthClientProvider:
     """The mcp SDK's ``OAuthClientProvider`` (discovery, DCR, code + PKCE S256, refresh) for the lab's agent.
 
     The "browser" is an httpx client that opens the authorization URL as ``login_hint`` (the provider's
-    headless login approves) and follows the redirect to ``callback``.
+    headless login approves) and follows the redirect to ``callback``. With ``metadata_host`` the client's
+    ``client_id`` is its metadata document URL (CIMD, no DCR): the document is published there, the lab's
+    provider is told to allow that host and trust its CA, and its fetch is recorded (sent by the ``AS``).
     """
+    client_metadata_url = None
+    if metadata_host is not None:
+        metadata_host.publish(client_name=client_name, redirect_uris=[callback.redirect_uri])
+        lab.provider.configure_cimd(metadata_host.policy())
+        recorder.participants[metadata_host.url] = "Client metadata"  # an origin already
+        lab.provider.cimd.on_fetch = lambda request, response, body: recorder.record(request, response, body,
+                                                                                     sender="AS")
+        client_metadata_url = metadata_host.client_id
 
     async def open_browser(url: str) -> None:
         async with httpx2.AsyncClient(event_hooks=recorder.async_hooks(), timeout=10,
@@ -132,7 +201,8 @@ def code_flow_auth(lab: Lab, recorder: FlowRecorder, callback: LoopbackCallback,
                                    grant_types=["authorization_code", "refresh_token"],
                                    token_endpoint_auth_method="none")  # noqa: S106 - a method name
     return OAuthClientProvider(f"{lab.agent_url}/mcp", metadata, storage or MemoryTokenStorage(),
-                               redirect_handler=open_browser, callback_handler=callback.result)
+                               redirect_handler=open_browser, callback_handler=callback.result,
+                               client_metadata_url=client_metadata_url)
 
 
 def client_credentials_auth(lab: Lab, *, client_id: str = "lab-client", client_secret: str = "lab-client-secret",  # noqa: S107 - public lab secret

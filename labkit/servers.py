@@ -25,8 +25,10 @@ class ServerThread:
     ``start()``/``stop()``. Raises ``RuntimeError`` if it fails to start.
     """
 
-    def __init__(self, app: Any = None, *, host: str = "127.0.0.1", port: int = 0, name: str = "server") -> None:
+    def __init__(self, app: Any = None, *, host: str = "127.0.0.1", port: int = 0, name: str = "server",
+                 ssl_files: tuple[str, str] | None = None) -> None:
         self.app = app
+        self.ssl_files = ssl_files  # (certfile, keyfile): serve https (labkit.tls makes a lab CA's leaf)
         self.name = name
         # proto=IPPROTO_TCP matters: asyncio sets TCP_NODELAY on accepted sockets only when it is explicit;
         # without it every response waits out the client's delayed ACK (about 40 ms on loopback).
@@ -42,7 +44,7 @@ class ServerThread:
     def url(self) -> str:
         """The base URL, without a trailing slash (over loopback when bound to every address)."""
         host = {"0.0.0.0": "127.0.0.1", "::": "[::1]"}.get(self.host, self.host)  # noqa: S104 - a comparison
-        return f"http://{host}:{self.port}"
+        return f"{'https' if self.ssl_files else 'http'}://{host}:{self.port}"
 
     def _run(self) -> None:
         assert self._server is not None  # noqa: S101 - set by start()
@@ -57,7 +59,8 @@ class ServerThread:
             raise RuntimeError(f"{self.name}: no app to serve")
         config = uvicorn.Config(
             self.app, log_level="warning", access_log=False, lifespan="auto", timeout_graceful_shutdown=2,
-            ws="none",
+            ws="none", ssl_certfile=self.ssl_files[0] if self.ssl_files else None,
+            ssl_keyfile=self.ssl_files[1] if self.ssl_files else None,
         )
         self._server = uvicorn.Server(config)
         self._thread.start()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 import types
 import uuid
@@ -17,6 +18,7 @@ from joserfc.jwk import ECKey
 from labkit.flows import FlowRecorder
 from labkit.lab import Lab
 from labkit.sdk_flows import (
+    ClientMetadataHost,
     LoopbackCallback,
     client_credentials_auth,
     code_flow_auth,
@@ -155,3 +157,42 @@ def test_a2a_client_reads_the_card_gets_a_token_and_sees_why_a_skill_is_refused(
 
     asyncio.run(scenario())
     assert [e.step for e in recorder.exchanges][:2] == ["agent card", "client credentials"]
+
+
+def test_mcp_code_flow_with_a_client_id_metadata_document(lab: Lab) -> None:
+    """401 -> RFC 9728 -> RFC 8414 -> CIMD client_id (no DCR) -> code + PKCE -> token -> tools/list, over real TLS."""
+    callback = LoopbackCallback().start()
+    host = ClientMetadataHost().start()
+    recorder = recorder_for(lab, callback=callback)
+    registered_before = len(lab.provider.server().store.clients)
+    auth = code_flow_auth(lab, recorder, callback, metadata_host=host, client_name="labkit CIMD client")
+
+    async def scenario() -> None:
+        async with mcp_session(lab, auth, recorder) as mcp:
+            assert "echo" in {t.name for t in (await mcp.list_tools()).tools}
+            assert (await mcp.call_tool("echo", {"text": "cimd"})).content[0].text == "echo: cimd"
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        callback.stop()
+        host.stop()
+        lab.provider.cimd.on_fetch = None
+    steps = [e.step for e in recorder.exchanges]
+    assert steps[:7] == ["challenge: no or bad token", "protected resource metadata", "authorization server metadata",
+                         "client ID metadata document (fetched by the AS)", "authorization request (PKCE S256)",
+                         "authorization response on loopback (iss)", "token request (code + verifier)"]
+    assert "dynamic client registration" not in steps  # CIMD replaces DCR
+    fetch = recorder.exchanges[3]
+    assert fetch.sender == "AS" and fetch.participant == "Client metadata" and fetch.received["client_id"] == host.client_id
+    ids = dict(re.findall(r"participant (P\d+) as (.+)", recorder.mermaid()))
+    by_name = {name: pid for pid, name in ids.items()}
+    assert f"{by_name['AS']}->>{by_name['Client metadata']}: 4. GET /oauth/client-metadata.json" in recorder.mermaid()
+    authorize = next(e for e in recorder.exchanges if e.path == "/authorize")
+    assert authorize.sent["client_id"] == host.client_id
+    token = next(e for e in recorder.exchanges if e.step.startswith("token request"))
+    assert token.sent["client_id"] == host.client_id and token.status == 200
+    # the token names the URL client; nothing was registered; the document was fetched once (then cached)
+    records = [r for r in lab.provider.server().store.tokens.values() if r.client_id == host.client_id]
+    assert records and len(lab.provider.server().store.clients) == registered_before
+    assert host.served == 1

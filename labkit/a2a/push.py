@@ -9,11 +9,9 @@ client's configured token in ``X-A2A-Notification-Token``. The agent publishes i
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import json
 import os
 import secrets
-import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -31,6 +29,7 @@ from joserfc.errors import JoseError
 from joserfc.jwk import ECKey
 
 from ..config import PushConfig
+from ..ssrf import resolution_refused
 from ._tasks import task_state
 
 __all__ = ["AgentSigner", "Delivery", "PushPolicy", "SignedPushSender", "load_signing_key"]
@@ -57,29 +56,12 @@ class PushPolicy:
         shown = f"[{host}]" if ":" in host else host
         if f"{shown}:{port}".lower() not in self.allowed:
             return f"{shown}:{port} is not in push.allowed_hosts"
-        try:
-            infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
-        except OSError:
-            return "the host does not resolve"
-        for info in infos:
-            reason = self._address_refused(ipaddress.ip_address(info[4][0]))
-            if reason:
-                return reason
-        return None
+        return await resolution_refused(host, port, allow_loopback=self.config.allow_loopback,
+                                        allow_private=self.config.allow_private_networks)
 
     async def allows(self, url: str) -> bool:
         """True when ``url`` may receive notifications (the a2a-sdk's ``push_url_validator`` hook)."""
         return await self.check(url) is None
-
-    def _address_refused(self, address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str | None:
-        # Link-local covers the cloud metadata address 169.254.169.254; never allowed.
-        if address.is_link_local or address.is_multicast or address.is_unspecified or address.is_reserved:
-            return f"{address} is a link-local, multicast or reserved address"
-        if address.is_loopback:
-            return None if self.config.allow_loopback else f"{address} is a loopback address"
-        if address.is_private:
-            return None if self.config.allow_private_networks else f"{address} is a private address"
-        return None
 
 
 def load_signing_key(path: str | os.PathLike[str], *, private: bool = True) -> ECKey:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from .app import LAB_SCOPES, USERS, MockProvider
+from .cimd import CimdPolicy
 from .faults import ENDPOINTS, Fault, Faults
 from .models import Client, User
 from .personas import PERSONAS, persona_issuer, persona_oauth2
@@ -12,6 +13,7 @@ __all__ = [
     "LAB_SCOPES",
     "PERSONAS",
     "USERS",
+    "CimdPolicy",
     "Client",
     "Fault",
     "Faults",

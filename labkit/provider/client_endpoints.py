@@ -11,14 +11,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from .idp import ID_JAG_TOKEN_TYPE, EnterpriseIdP
+from .responses import NO_STORE
 from .rfc8693 import TOKEN_EXCHANGE
 from .server import LabAuthorizationServer
 from .wire import lab_json_request, lab_request
 
 __all__ = ["client_listing", "idp_metadata", "issue_id_jag", "register_client"]
-
-_NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
-
 
 async def register_client(request: Request, server: LabAuthorizationServer) -> tuple[int, Any, list[Any]]:
     """``POST /register`` (RFC 7591 §3.1); raises ``OAuth2Error`` for a malformed request."""
@@ -81,4 +79,4 @@ async def issue_id_jag(request: Request, idp: EnterpriseIdP, servers: dict[str |
             "expires_in": 300}
     if scope:
         body["scope"] = scope
-    return JSONResponse(body, headers=_NO_STORE)
+    return JSONResponse(body, headers=NO_STORE)

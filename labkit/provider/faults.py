@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from dataclasses import asdict, dataclass
 from typing import Any
 
-__all__ = ["ENDPOINTS", "Fault", "Faults"]
+from starlette.responses import JSONResponse, Response
+from starlette.types import Receive, Scope, Send
+
+__all__ = ["ENDPOINTS", "DroppedResponse", "Fault", "Faults", "apply_fault"]
 
 ENDPOINTS = ("metadata", "jwks", "token", "authorize", "introspect", "revoke", "github")
 
@@ -63,3 +67,34 @@ class Faults:
         """Every fault, as ``{"tenant/endpoint": {...}}``."""
         with self._lock:
             return {f"{t or 'default'}/{e}": f.describe() for (t, e), f in self._faults.items()}
+
+
+async def apply_fault(fault: Fault) -> Response | None:
+    """The response a fault answers with instead of the endpoint (after its latency), or None to go on."""
+    if fault.latency:
+        await asyncio.sleep(fault.latency)
+    if fault.drop:
+        return DroppedResponse()
+    if fault.status is not None:
+        return JSONResponse({"error": "server_error", "error_description": "injected fault"}, fault.status)
+    if fault.malformed:
+        return Response(b'{"keys": [ this is not json', 200, media_type="application/json")
+    return None
+
+
+class DroppedResponse(Response):
+    """Starts a response and never finishes it: the client sees the connection drop."""
+
+    def __init__(self) -> None:
+        super().__init__(status_code=200)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", b"1000")],
+            }
+        )
+        await send({"type": "http.response.body", "body": b'{"trunc', "more_body": True})
+        raise ConnectionAbortedError("injected fault: connection dropped")

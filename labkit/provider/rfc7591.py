@@ -20,7 +20,7 @@ from joserfc.jwk import KeySet
 
 from .models import Client, loopback_redirect_key
 
-__all__ = ["Registration", "RegistrationPolicy", "RegistrationQuotaError"]
+__all__ = ["Registration", "RegistrationPolicy", "RegistrationQuotaError", "check_client_metadata"]
 
 _STRINGS = ("client_name", "scope", "token_endpoint_auth_method", "client_uri", "logo_uri", "tos_uri",
             "policy_uri", "software_id", "software_version", "application_type")
@@ -47,7 +47,7 @@ class RegistrationPolicy:
     lifetime: int = 3600
 
 
-def _checked(body: Any) -> dict[str, Any]:
+def check_client_metadata(body: Any) -> dict[str, Any]:
     """The known RFC 7591 §2 members of ``body``, each of the right JSON type and bounded; others dropped.
 
     Raises ``InvalidClientMetadataError`` naming the member.
@@ -99,7 +99,7 @@ class Registration(ClientRegistrationEndpoint):  # type: ignore[misc]
         }
 
     def extract_client_metadata(self, request: Any) -> dict[str, Any]:
-        checked = _checked(request.payload.data)
+        checked = check_client_metadata(request.payload.data)
         if "scope" in checked:
             # the registration's scopes are capped by the policy (RFC 7591 §3.2.1: the server may replace them)
             capped = [s for s in dict.fromkeys(checked["scope"].split()) if s in self.policy.scopes]

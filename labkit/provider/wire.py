@@ -18,7 +18,7 @@ from authlib.oauth2.rfc6749.util import extract_basic_authorization
 from starlette.requests import Request
 
 from .._json import BodyTooLargeError, loads_bounded, read_bounded
-from .server import LabRequest
+from .request import LabRequest
 
 __all__ = [
     "MAX_BODY",
