@@ -37,7 +37,7 @@ _log = logging.getLogger(__name__)
 MAX_SCOPES = 32
 MAX_LINE = 16 * 1024
 _TEXT_FIELDS = ("reason", "detail", "subject", "client", "strategy", "endpoint", "method", "plugin", "tenant",
-                "fingerprint")
+                "fingerprint", "request_id")
 
 
 @dataclass(frozen=True)
@@ -58,6 +58,7 @@ class AuditEvent:
     status: int | None = None
     latency_ms: float | None = None
     fingerprint: str | None = None
+    request_id: str | None = None  # the caller's X-Request-ID, for correlation (never used to decide)
     time: float = field(default_factory=time.time)
 
     def __post_init__(self) -> None:

@@ -24,7 +24,6 @@ from .errors import ConfigError
 
 __all__ = ["main"]
 
-_B64TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
 EPILOG = "Lab-only keys, clients and secrets are public on purpose; never reuse them anywhere else."
 
 
@@ -237,53 +236,37 @@ def _exit_now(status: int) -> NoReturn:
 def _mint(args: argparse.Namespace) -> int:
     import httpx
 
-    from .lab import PERSONA_CLIENTS
+    from .calls import TokenRequestError, admin_mint, request_token
+    from .provider.personas import persona_client
 
     if not args.provider:
         print("labkit mint: no provider; pass --provider URL (labkit serve prints it) or set LAB_PROVIDER_URL",
               file=sys.stderr)
         return 2
-    if args.persona not in PERSONA_CLIENTS:
-        known = ", ".join(PERSONA_CLIENTS)
-        print(f"labkit mint: unknown persona {args.persona!r}; use one of {known}", file=sys.stderr)
+    try:
+        client_id, secret = persona_client(args.persona)
+    except ValueError as exc:
+        print(f"labkit mint: {exc}", file=sys.stderr)
         return 2
     base = args.provider.rstrip("/") + (f"/{args.tenant}" if args.tenant else "")
-    client_id, secret = PERSONA_CLIENTS[args.persona]
     try:
         if args.lifetime is not None:
-            admin = os.environ.get("LAB_ADMIN_TOKEN", "lab-admin-token")
             persona = None if args.persona in ("default", "limited", "opaque") else args.persona
-            response = httpx.post(f"{base}/admin/mint", headers={"X-Lab-Admin": admin}, timeout=10, json={
-                "scopes": args.scope.split(), "lifetime": args.lifetime, "client_id": client_id, "persona": persona})
+            token = admin_mint(base, args.scope.split(), lifetime=args.lifetime, client_id=client_id, persona=persona,
+                               admin_token=os.environ.get("LAB_ADMIN_TOKEN", "lab-admin-token"))
         else:
-            response = httpx.post(f"{base}/token", auth=(client_id, secret), timeout=10,
-                                  data={"grant_type": "client_credentials", "scope": args.scope})
+            token = request_token(f"{base}/token", client_id, secret, args.scope)
     except (httpx.HTTPError, httpx.InvalidURL, ValueError) as exc:
         print(f"labkit mint: cannot reach {safe_text(base)}: {exc.__class__.__name__}", file=sys.stderr)
         return 1
-    body = _json_object(response)
-    if response.status_code != 200:
-        error = body.get("error", response.status_code) if body else response.status_code
-        print(f"labkit mint: the provider refused ({response.status_code}): {safe_text(error)}", file=sys.stderr)
-        return 1
-    token = body.get("access_token") if body else None
-    # RFC 6750 §2.1: a bearer token is b64token characters; print nothing else to the terminal
-    if not isinstance(token, str) or not _B64TOKEN.fullmatch(token):
-        print(f"labkit mint: {safe_text(base)} answered 200 without a usable access_token", file=sys.stderr)
+    except TokenRequestError as exc:
+        if exc.status == 200:
+            print(f"labkit mint: {safe_text(base)} answered 200 without a usable access_token", file=sys.stderr)
+        else:
+            print(f"labkit mint: the provider refused ({exc.status}): {safe_text(exc.error)}", file=sys.stderr)
         return 1
     print(token)
     return 0
-
-
-def _json_object(response: Any) -> dict[str, Any] | None:
-    """The response body as a JSON object, or None (not JSON, too deep, not an object)."""
-    from ._json import loads_bounded
-
-    try:
-        data = loads_bounded(response.content)
-    except ValueError:
-        return None
-    return data if isinstance(data, dict) else None
 
 
 def _audit(args: argparse.Namespace) -> int:

@@ -63,7 +63,6 @@ def _hs_token(secret: str, alg: str, claims: dict[str, Any]) -> str:
 def check_01(lab: Lab, config: dict[str, Any] | None = None) -> CheckResult:
     """``config`` accepts HS256 and refuses HS384 signed with the same (unguessable) secret."""
     from ..explain import find_weaknesses
-    from ..lessons import run
 
     if not isinstance(config, dict):
         return CheckResult(False, "pass your configuration as a mapping: check(config={'oauth2': {...}})")
@@ -87,7 +86,7 @@ def check_01(lab: Lab, config: dict[str, Any] | None = None) -> CheckResult:
     verdicts: dict[str, str] = {}
     for alg in (pinned, other):
         try:
-            run(validator.validate(_hs_token(secret, alg, claims)))
+            lab.run(validator.validate(_hs_token(secret, alg, claims)))
             verdicts[alg] = "accepted"
         except AuthError as exc:
             verdicts[alg] = exc.reason.value
@@ -145,7 +144,7 @@ def check_04(lab: Lab) -> CheckResult:
 
 
 def _status(lab: Lab, capability: str, token: str) -> int:
-    return int(lab.rpc("execute", {"capability": capability, "arguments": {"text": "hi"}}, token=token).status_code)
+    return lab.execute(capability, {"text": "hi"}, token=token).status
 
 
 def check_05(lab: Lab) -> CheckResult:
@@ -161,10 +160,10 @@ def check_06(lab: Lab) -> CheckResult:
     if not lab.config.oauth2.audiences:
         return CheckResult(False, "the running configuration checks no audience (jwt_audience): any token of the "
                                   "issuer would pass")
-    ok = lab.rpc("capabilities", token=lab.token(["api:read"], persona="auth0")).status_code
+    ok = lab.call("capabilities", token=lab.token(["api:read"], persona="auth0")).status
     other = lab.provider.mint(["api:read"], persona="auth0", client_id="auth0-client",
                               audience="api://another-service")
-    stranger = lab.rpc("capabilities", token=other).status_code
+    stranger = lab.call("capabilities", token=other).status
     return _result([f"an Auth0 token answered {ok}, not 200"] * (ok != 200)
                    + [f"an Auth0 token for another audience answered {stranger}, not 401"] * (stranger != 401),
                    "Auth0 tokens for this agent pass; Auth0 tokens for another service do not")
@@ -174,11 +173,12 @@ def check_07(lab: Lab) -> CheckResult:
     """A fresh caller gets 200 then 429 from ``write_operation``: probed live."""
     subject = f"challenge-07-{time.monotonic_ns()}"
     token = lab.provider.mint(["api:write"], claims={"sub": subject})
-    answers = [lab.rpc("execute", {"capability": "write_operation"}, token=token) for _ in range(2)]
-    statuses = [a.status_code for a in answers]
+    answers = [lab.execute("write_operation", token=token) for _ in range(2)]
+    statuses = [a.status for a in answers]
     if statuses != [200, 429]:
         return CheckResult(False, f"two calls of write_operation by a new caller answered {statuses}, not [200, 429]")
-    return CheckResult(True, f"the second call is limited (Retry-After: {answers[1].headers.get('retry-after')})")
+    retry_after = answers[1].response.headers.get("retry-after")
+    return CheckResult(True, f"the second call is limited (Retry-After: {retry_after})")
 
 
 def check_08(lab: Lab) -> CheckResult:
@@ -191,12 +191,11 @@ def check_08(lab: Lab) -> CheckResult:
 
 def check_09(lab: Lab) -> CheckResult:
     """A verified push notification received on the hook ``challenge``."""
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline:
-        if lab.webhooks.received("challenge"):
-            return CheckResult(True, "the receiver verified a notification on the hook 'challenge'")
-        time.sleep(0.05)
-    return CheckResult(False, "no verified notification on the hook 'challenge' (lab.webhooks.url('challenge'))")
+    try:
+        lab.webhooks.wait_for("challenge", timeout=5)
+    except TimeoutError:
+        return CheckResult(False, "no verified notification on the hook 'challenge' (lab.webhooks.url('challenge'))")
+    return CheckResult(True, "the receiver verified a notification on the hook 'challenge'")
 
 
 def check_10(lab: Lab) -> CheckResult:

@@ -5,18 +5,20 @@ from __future__ import annotations
 from .app import LAB_SCOPES, USERS, MockProvider
 from .faults import ENDPOINTS, Fault, Faults
 from .models import Client, User
-from .personas import PERSONAS, persona_issuer, persona_oauth2
+from .personas import PERSONA_CLIENTS, PERSONAS, persona_client, persona_issuer, persona_oauth2
 
 __all__ = [
     "ENDPOINTS",
     "LAB_SCOPES",
     "PERSONAS",
+    "PERSONA_CLIENTS",
     "USERS",
     "Client",
     "Fault",
     "Faults",
     "MockProvider",
     "User",
+    "persona_client",
     "persona_issuer",
     "persona_oauth2",
 ]
