@@ -32,7 +32,8 @@ def lab_jwt(lab: Lab) -> dict[str, Any]:
 
 def validator(lab: Lab, oauth2: Mapping[str, Any] | None = None, **changes: Any) -> Validator:
     """A validator built from an ``oauth2`` block (default ``lab_jwt(lab)``) with ``changes`` on top, dated by
-    the lab's clock: ``validator(lab, leeway=30)``; ``lab.close()`` closes it. Raises ``ConfigError`` for a block the config refuses."""
+    the lab's clock: ``validator(lab, leeway=30)``; ``lab.close()`` closes it. Raises ``ConfigError`` for a block
+    the config refuses."""
     from .auth import build_validator
     from .config import validate_security_config
 
