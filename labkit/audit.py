@@ -152,6 +152,11 @@ class AuditLog:
             if self._file is not None and line is not None:
                 self._file.write(line + "\n")
                 self._file.flush()
+        # debug logging (logging.getLogger("labkit").setLevel(logging.DEBUG)): the decision, never a token
+        if _log.isEnabledFor(logging.DEBUG):
+            _log.debug("%s %s: %s %s%s%s", event.decision, event.reason or "-", event.endpoint or "-",
+                       event.method or "-", f" ({event.detail})" if event.detail else "",
+                       f" fingerprint={event.fingerprint}" if event.fingerprint else "")
         for sink in self.sinks:
             try:
                 sink(event)

@@ -282,6 +282,15 @@ class Lab:
         request_id = "lab-" + uuid.uuid4().hex[:16]
         response = self.rpc(method, params, token=token, path=path, a2a_version=a2a_version,
                             headers={"X-Request-ID": request_id})
+        return self._result(response, request_id)
+
+    def get(self, path: str, *, token: str | None = None) -> CallResult:
+        """A GET of the agent at ``path`` (kept as written: percent-encodings, dot segments), read as ``call``."""
+        request_id = "lab-" + uuid.uuid4().hex[:16]
+        response = self.client(token).get(httpx.URL(self.agent_url + path), headers={"X-Request-ID": request_id})
+        return self._result(response, request_id)
+
+    def _result(self, response: httpx.Response, request_id: str) -> CallResult:
         try:
             body = response.json()
         except ValueError:

@@ -128,14 +128,16 @@ def check_03(lab: Lab) -> CheckResult:
                               "write_file and a 403 from write_operation")
 
 
+def _audiences(audience: str | list[str] | None) -> list[str]:
+    return [audience] if isinstance(audience, str) else list(audience or ())
+
+
 def check_04(lab: Lab) -> CheckResult:
     """``tools/list`` on /mcp allowed for a token whose ``aud`` is the advertised /mcp resource."""
     resource = f"{lab.agent_url}/mcp"
     store = lab.provider.server(None).store
     with store.lock:
-        bound = {h[:12] for h, r in store.tokens.items()
-                 if r.kind == "access" and resource in ([r.audience] if isinstance(r.audience, str) else
-                                                        list(r.audience or ()))}
+        bound = {h[:12] for h, r in store.tokens.items() if r.kind == "access" and resource in _audiences(r.audience)}
     if not bound:
         return CheckResult(False, "the provider issued no token for the resource {agent}/mcp yet")
     if any(e.fingerprint in bound and e.endpoint == "/mcp" and e.decision == "allow" for e in _events(lab)):
@@ -233,5 +235,41 @@ def check_11(lab: Lab, path: str | Path | None = None) -> CheckResult:
     return CheckResult(True, f"{len(denied)} deny events exported, and read back identical")
 
 
-CHECKS = {"00": check_00, "01": check_01, "02": check_02, "03": check_03, "04": check_04, "05": check_05,
-          "06": check_06, "07": check_07, "08": check_08, "09": check_09, "10": check_10, "11": check_11}
+def check_12(lab: Lab) -> CheckResult:
+    """A confidential client registered by RFC 7591 got a user's token for ``/mcp`` by the code flow; it was
+    accepted on ``/mcp``."""
+    resource = f"{lab.agent_url}/mcp"
+    store = lab.provider.server(None).store
+    with store.lock:
+        registered = {c.client_id for c in store.clients.values()
+                      if c.registered_at is not None and c.client_secret is not None}
+        issued = {h[:12] for h, r in store.tokens.items() if r.kind == "access" and r.client_id in registered
+                  and r.user is not None and resource in _audiences(r.audience)}
+    if not registered:
+        return CheckResult(False, "no confidential client registered at /register yet (token_endpoint_auth_method "
+                                  "client_secret_basic)")
+    if not issued:
+        return CheckResult(False, "your registered client has no user's token for the resource {agent}/mcp yet "
+                                  "(authorization code + PKCE, with resource)")
+    if any(e.fingerprint in issued and e.endpoint == "/mcp" and e.decision == "allow" for e in _events(lab)):
+        return CheckResult(True, "a client you registered went through the code flow and its token was accepted "
+                                 "on /mcp")
+    return CheckResult(False, "a token was issued to your client but has not been accepted on /mcp yet")
+
+
+# one entry per lesson
+CHECKS = {
+    "00": check_00,
+    "01": check_01,
+    "02": check_02,
+    "03": check_03,
+    "04": check_04,
+    "05": check_05,
+    "06": check_06,
+    "07": check_07,
+    "08": check_08,
+    "09": check_09,
+    "10": check_10,
+    "11": check_11,
+    "12": check_12,
+}
