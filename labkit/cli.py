@@ -46,7 +46,7 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--provider-port", type=int, default=0, help="provider port (default: a free one)")
     serve.add_argument("--agent-port", type=int, default=0, help="agent port (default: a free one)")
     serve.add_argument("--audit-log", help="append the audit log to this JSONL file")
-    serve.add_argument("--host", default="127.0.0.1", help="address to bind both servers (default 127.0.0.1)")
+    serve.add_argument("--host", default="127.0.0.1", help="address of the provider and the agent (default 127.0.0.1)")
     serve.add_argument("--public-url", help="the agent's URL as clients see it behind a proxy (used in its cards "
                        "and RFC 9728 metadata)")
 

@@ -21,7 +21,7 @@ from typing import Any
 from authlib.common.urls import add_params_to_uri
 from authlib.oauth2.rfc6749.errors import InvalidRequestError, OAuth2Error
 from starlette.applications import Starlette
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
@@ -276,6 +276,8 @@ class MockProvider:
                 return await handler(request, self._servers[tenant])
             except OAuth2Error as error:
                 return _error_response(error)
+            except ClientDisconnect:  # the client gave up (e.g. during an injected stall): nobody reads an answer
+                return Response(status_code=400)
 
         return endpoint
 

@@ -111,7 +111,7 @@ class VulnerableAgent:
         return self
 
     def close(self) -> None:
-        """Stop both servers and remove the key folder."""
+        """Stop the agent and the attacker site, close its clients and remove the key folder."""
         for client in self._clients:
             client.close()
         self._clients.clear()
