@@ -37,7 +37,7 @@ _log = logging.getLogger(__name__)
 MAX_SCOPES = 32
 MAX_LINE = 16 * 1024
 _TEXT_FIELDS = ("reason", "detail", "subject", "client", "strategy", "endpoint", "method", "plugin", "tenant",
-                "fingerprint")
+                "fingerprint", "request_id")
 
 
 def _clean(event: AuditEvent) -> bool:
@@ -78,6 +78,7 @@ class AuditEvent:
     status: int | None = None
     latency_ms: float | None = None
     fingerprint: str | None = None
+    request_id: str | None = None  # the caller's X-Request-ID, for correlation (never used to decide)
     time: float = field(default_factory=time.time)
 
     def __post_init__(self) -> None:
@@ -173,6 +174,11 @@ class AuditLog:
             if self._file is not None and line is not None:
                 self._file.write(line + "\n")
                 self._file.flush()
+        # debug logging (logging.getLogger("labkit").setLevel(logging.DEBUG)): the decision, never a token
+        if _log.isEnabledFor(logging.DEBUG):
+            _log.debug("%s %s: %s %s%s%s", event.decision, event.reason or "-", event.endpoint or "-",
+                       event.method or "-", f" ({event.detail})" if event.detail else "",
+                       f" fingerprint={event.fingerprint}" if event.fingerprint else "")
         for sink in self.sinks:
             try:
                 sink(event)

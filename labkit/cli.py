@@ -24,7 +24,6 @@ from .errors import ConfigError
 
 __all__ = ["main"]
 
-_B64TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
 EPILOG = "Lab-only keys, clients and secrets are public on purpose; never reuse them anywhere else."
 
 
@@ -35,9 +34,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"labkit (oauth2-lab) {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    lab = sub.add_parser("lab", help="start the provider and the agent, then JupyterLab on notebooks/")
+    lab = sub.add_parser("lab", help="JupyterLab on the lessons (each lesson starts its own lab)")
     lab.add_argument("--no-browser", action="store_true", help="do not open a browser (headless)")
-    lab.add_argument("--config", help="agentup.yml for the agent (default: sample_agent/agentup.yml)")
     lab.add_argument("--port", type=int, default=8888, help="JupyterLab port (default 8888)")
     lab.add_argument("--ip", default="127.0.0.1", help="JupyterLab address (default 127.0.0.1)")
     lab.add_argument("--lessons", help="folder of the lessons (default: notebooks/ of a checkout, else "
@@ -48,7 +46,7 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--provider-port", type=int, default=0, help="provider port (default: a free one)")
     serve.add_argument("--agent-port", type=int, default=0, help="agent port (default: a free one)")
     serve.add_argument("--audit-log", help="append the audit log to this JSONL file")
-    serve.add_argument("--host", default="127.0.0.1", help="address to bind both servers (default 127.0.0.1)")
+    serve.add_argument("--host", default="127.0.0.1", help="address of the provider and the agent (default 127.0.0.1)")
     serve.add_argument("--public-url", help="the agent's URL as clients see it behind a proxy (used in its cards "
                        "and RFC 9728 metadata)")
 
@@ -237,53 +235,37 @@ def _exit_now(status: int) -> NoReturn:
 def _mint(args: argparse.Namespace) -> int:
     import httpx
 
-    from .lab import PERSONA_CLIENTS
+    from .calls import TokenRequestError, admin_mint, request_token
+    from .provider.personas import persona_client
 
     if not args.provider:
         print("labkit mint: no provider; pass --provider URL (labkit serve prints it) or set LAB_PROVIDER_URL",
               file=sys.stderr)
         return 2
-    if args.persona not in PERSONA_CLIENTS:
-        known = ", ".join(PERSONA_CLIENTS)
-        print(f"labkit mint: unknown persona {args.persona!r}; use one of {known}", file=sys.stderr)
+    try:
+        client_id, secret = persona_client(args.persona)
+    except ValueError as exc:
+        print(f"labkit mint: {exc}", file=sys.stderr)
         return 2
     base = args.provider.rstrip("/") + (f"/{args.tenant}" if args.tenant else "")
-    client_id, secret = PERSONA_CLIENTS[args.persona]
     try:
         if args.lifetime is not None:
-            admin = os.environ.get("LAB_ADMIN_TOKEN", "lab-admin-token")
             persona = None if args.persona in ("default", "limited", "opaque") else args.persona
-            response = httpx.post(f"{base}/admin/mint", headers={"X-Lab-Admin": admin}, timeout=10, json={
-                "scopes": args.scope.split(), "lifetime": args.lifetime, "client_id": client_id, "persona": persona})
+            token = admin_mint(base, args.scope.split(), lifetime=args.lifetime, client_id=client_id, persona=persona,
+                               admin_token=os.environ.get("LAB_ADMIN_TOKEN", "lab-admin-token"))
         else:
-            response = httpx.post(f"{base}/token", auth=(client_id, secret), timeout=10,
-                                  data={"grant_type": "client_credentials", "scope": args.scope})
+            token = request_token(f"{base}/token", client_id, secret, args.scope)
     except (httpx.HTTPError, httpx.InvalidURL, ValueError) as exc:
         print(f"labkit mint: cannot reach {safe_text(base)}: {exc.__class__.__name__}", file=sys.stderr)
         return 1
-    body = _json_object(response)
-    if response.status_code != 200:
-        error = body.get("error", response.status_code) if body else response.status_code
-        print(f"labkit mint: the provider refused ({response.status_code}): {safe_text(error)}", file=sys.stderr)
-        return 1
-    token = body.get("access_token") if body else None
-    # RFC 6750 §2.1: a bearer token is b64token characters; print nothing else to the terminal
-    if not isinstance(token, str) or not _B64TOKEN.fullmatch(token):
-        print(f"labkit mint: {safe_text(base)} answered 200 without a usable access_token", file=sys.stderr)
+    except TokenRequestError as exc:
+        if exc.status == 200:
+            print(f"labkit mint: {safe_text(base)} answered 200 without a usable access_token", file=sys.stderr)
+        else:
+            print(f"labkit mint: the provider refused ({exc.status}): {safe_text(exc.error)}", file=sys.stderr)
         return 1
     print(token)
     return 0
-
-
-def _json_object(response: Any) -> dict[str, Any] | None:
-    """The response body as a JSON object, or None (not JSON, too deep, not an object)."""
-    from ._json import loads_bounded
-
-    try:
-        data = loads_bounded(response.content)
-    except ValueError:
-        return None
-    return data if isinstance(data, dict) else None
 
 
 def _audit(args: argparse.Namespace) -> int:
@@ -343,15 +325,15 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _lab(args: argparse.Namespace) -> int:
-    from .lab import Lab
     from .servers import StopSignals
 
     notebooks = _lessons_dir(args.lessons)
-    with StopSignals() as stops, Lab(args.config) as lab:
-        env = {**os.environ, "LAB_PROVIDER_URL": lab.provider_url, "LAB_AGENT_URL": lab.agent_url}
-        print(f"provider: {lab.provider_url}\nagent: {lab.agent_url}", flush=True)
-        print("(these two are for your own clients: curl, `labkit mint --provider URL`, MCP Inspector; each lesson "
-              "starts its own Lab() on other ports, so its outputs do not depend on these)", flush=True)
+    with StopSignals() as stops:
+        # Each lesson starts its own Lab() (provider, agent, receiver) in its kernel, on free ports, and reads
+        # its state (audit log, provider store): servers started here would be used by no notebook.
+        env = {k: v for k, v in os.environ.items() if k not in ("LAB_PROVIDER_URL", "LAB_AGENT_URL")}
+        print(f"lessons: {notebooks}\n(each lesson starts its own lab in its kernel; for servers of your own "
+              "clients, such as curl, `labkit mint` or MCP Inspector, run `labkit serve`)", flush=True)
         command = [sys.executable, "-m", "jupyterlab", f"--notebook-dir={notebooks}", f"--port={args.port}",
                    f"--ServerApp.ip={args.ip}", "--ServerApp.port_retries=50"]
         if args.no_browser:

@@ -13,7 +13,6 @@ from .auth._compact import parse_compact
 from .config import validate_security_config
 from .errors import AuthError
 from .lab import Lab
-from .lessons import run
 from .probe import run_probe
 from .provider import persona_oauth2
 
@@ -47,10 +46,9 @@ def persona_tour(lab: Lab) -> list[dict[str, Any]]:
             finally:
                 await validator.aclose()
 
-        granted = run(check())  # a background loop: works from the CLI and from a notebook alike
-        before = lab.audit.total
-        at_agent = lab.rpc("capabilities", token=token).status_code
-        reason = (lab.audit.events()[-1].reason or "") if lab.audit.total > before else ""
+        granted = lab.run(check())  # the lab's own loop: works from the CLI and from a notebook alike
+        answer = lab.call("capabilities", token=token)
+        at_agent, reason = answer.status, answer.reason
         expected_granted = "(no scopes)" if persona == "google" else "api:read api:write"
         rows.append({"persona": persona, "issuer": issuer.replace(lab.provider_url, "{provider}"),
                      "scope claims": json.dumps(shape, sort_keys=True), "granted (persona config)": granted,

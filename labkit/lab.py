@@ -1,46 +1,44 @@
-"""``Lab``: the provider and the sample agent on free loopback ports, ready for lessons and tests.
+"""``Lab``: the provider, the sample agent and a webhook receiver on free loopback ports, for lessons and tests.
 
     with Lab() as lab:
         token = lab.token(scopes=["api:read"])      # through the provider's real token endpoint
-        lab.client(token).post("/", json={...})      # httpx client bound to the agent
+        answer = lab.call("execute", {"capability": "echo"}, token=token)
+        answer.status, answer.challenge, answer.event  # its status, parsed WWW-Authenticate, its own audit event
+        lab.run(validator.validate(token))            # a coroutine, on the lab's own event loop
 """
 
 from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Iterable, Sequence
+import uuid
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from contextlib import ExitStack
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
 
+from . import rpc
 from .a2a.webhook import WebhookReceiver
-from .audit import AuditLog
+from .audit import AuditEvent, AuditLog
+from .calls import CallResult, admin_mint, parse_challenge, request_token
 from .config import SecurityConfig, load_config, validate_security_config
 from .observability import LogCapture
 from .provider import MockProvider
 from .provider.models import Client
+from .provider.personas import persona_client
 from .servers import ServerThread
 
 if TYPE_CHECKING:
+    from anyio.from_thread import BlockingPortal
+
     from .vulnerable import VulnerableAgent
 
 __all__ = ["Lab"]
 
-PERSONA_CLIENTS = {
-    "default": ("lab-client", "lab-client-secret"),
-    "limited": ("lab-limited", "lab-limited-secret"),
-    "opaque": ("lab-opaque", "lab-opaque-secret"),
-    "google": ("google-client", "google-secret"),
-    "auth0": ("auth0-client", "auth0-secret"),
-    "azure": ("azure-client", "azure-secret"),
-    "okta": ("okta-client", "okta-secret"),
-    "keycloak": ("keycloak-client", "keycloak-secret"),
-    "github": ("Iv1.lab-github-app", "lab-github-secret"),
-}
-
+T = TypeVar("T")
 
 class Lab:
     """Provider + agent (uvicorn in threads on 127.0.0.1, ports bound first), wired together.
@@ -110,6 +108,9 @@ class Lab:
         # the labkit.* operator logs, kept here while the lab runs (lessons stay deterministic); None: left alone
         self.logs = LogCapture() if capture_logs else None
         self._started = False
+        self._owned: list[Any] = []  # objects with an async aclose(), closed on the portal by close()
+        self._portal_stack: ExitStack | None = None
+        self._blocking_portal: BlockingPortal | None = None
         self.vulnerable: VulnerableAgent | None = None
         if weaknesses:
             from .vulnerable import VulnerableAgent
@@ -124,7 +125,8 @@ class Lab:
 
     # -- lifecycle ----------------------------------------------------------------------------
     def start(self) -> Lab:
-        """Start both servers (well under a second here)."""
+        """Start the provider, the webhook receiver, the agent (and the vulnerable agent, if asked): well under a
+        second here. Raises ``RuntimeError`` if one does not start (those started are stopped again)."""
         started: list[ServerThread] = []
         try:
             for server in (self._provider_server, self._webhook_server, self._agent_server):
@@ -142,8 +144,13 @@ class Lab:
         return self
 
     @property
+    def clock(self) -> Callable[[], float]:
+        """The lab's clock (seconds since the epoch): the one given, else ``time.time``."""
+        return self._clock or time.time
+
+    @property
     def running(self) -> bool:
-        """Whether the servers are up (started and not closed)."""
+        """Whether the lab's servers are up (started and not closed)."""
         return self._started
 
     def reload(self, config: str | os.PathLike[str] | dict[str, Any] | SecurityConfig) -> SecurityConfig:
@@ -170,10 +177,19 @@ class Lab:
         return new_config
 
     def close(self) -> None:
-        """Stop both servers and close every client this lab made (no thread or socket left)."""
+        """Stop every server, the event loop of ``run`` and every client this lab made (no thread or socket left)."""
+        if self._portal_stack is not None:
+            for owned in reversed(self._owned):
+                try:
+                    self.run(owned.aclose(), timeout=5)
+                except Exception:  # noqa: S112 - closing the rest matters more than one failed close
+                    continue
+            self._portal_stack.close()
+            self._portal_stack = self._blocking_portal = None
         for client in self._clients:
             client.close()
         self._clients.clear()
+        self._owned.clear()
         if self.vulnerable is not None:
             self.vulnerable.close()
         self._agent_server.stop()
@@ -191,7 +207,7 @@ class Lab:
                  tb: TracebackType | None) -> None:
         self.close()
 
-    # -- tokens and clients -------------------------------------------------------------------
+    # -- tokens, calls and coroutines ------------------------------------------------------------
     def token(
         self,
         scopes: Sequence[str] | str = ("api:read",),
@@ -201,25 +217,34 @@ class Lab:
         tenant: str | None = None,
         resource: str | None = None,
     ) -> str:
-        """An access token from the provider's real token endpoint (client credentials).
+        """An access token from the provider's real token endpoint (client credentials, ``calls.request_token``).
 
         ``persona``: default, limited, opaque, google, auth0, azure, okta, keycloak or github.
-        Raises ``ValueError`` for an unknown persona, ``RuntimeError`` when the provider refuses.
+        Raises ``ValueError`` for an unknown persona, ``TokenRequestError`` (a ``RuntimeError``) when refused.
         """
-        if persona not in PERSONA_CLIENTS:
-            raise ValueError(f"unknown persona {persona!r}; use one of {', '.join(PERSONA_CLIENTS)}")
-        client_id, secret = PERSONA_CLIENTS[persona]
+        client_id, secret = persona_client(persona)
         if lifetime is not None:
             client_id, secret = self._client_with_lifetime(client_id, lifetime, tenant)
-        scope = scopes if isinstance(scopes, str) else " ".join(scopes)
-        data = {"grant_type": "client_credentials", "scope": scope}
-        if resource:
-            data["resource"] = resource
-        base = f"{self.provider_url}/{tenant}" if tenant else self.provider_url
-        response = httpx.post(f"{base}/token", data=data, auth=(client_id, secret), timeout=10)
-        if response.status_code != 200:
-            raise RuntimeError(f"token endpoint answered {response.status_code}: {response.json().get('error')}")
-        return str(response.json()["access_token"])
+        return request_token(f"{self._provider_base(tenant)}/token", client_id, secret, scopes, resource=resource)
+
+    def expired_token(self, scopes: Sequence[str] = ("api:read",), *, ago: int = 60, persona: str = "default") -> str:
+        """A token that expired ``ago`` seconds ago, from the provider's admin API (as ``labkit mint --lifetime``).
+
+        Raises ``ValueError`` for an unknown persona, ``TokenRequestError`` when refused.
+        """
+        client_id, _ = persona_client(persona)
+        named = None if persona in ("default", "limited", "opaque") else persona
+        return admin_mint(self.provider_url, scopes, lifetime=-abs(ago), client_id=client_id, persona=named)
+
+    def revoke(self, token: str, *, persona: str = "opaque", tenant: str | None = None) -> int:
+        """Revoke ``token`` at the provider (RFC 7009) as the persona's client; the HTTP status (200)."""
+        client_id, secret = persona_client(persona)
+        response = httpx.post(f"{self._provider_base(tenant)}/revoke", data={"token": token},
+                              auth=(client_id, secret), timeout=10)
+        return response.status_code
+
+    def _provider_base(self, tenant: str | None) -> str:
+        return f"{self.provider_url}/{tenant}" if tenant else self.provider_url
 
     def _client_with_lifetime(self, client_id: str, lifetime: int, tenant: str | None) -> tuple[str, str]:
         server = self.provider.server(tenant)
@@ -240,13 +265,77 @@ class Lab:
         return client
 
     def rpc(self, method: str, params: dict[str, Any] | None = None, *, token: str | None = None,
-            path: str = "/", a2a_version: str | None = None) -> httpx.Response:
-        """One JSON-RPC call to the agent (A2A at ``/``, MCP at ``/mcp``)."""
-        headers = {"Content-Type": "application/json", "Accept": "application/json, text/event-stream"}
+            path: str = "/", a2a_version: str | None = None, headers: dict[str, str] | None = None) -> httpx.Response:
+        """One JSON-RPC call to the agent (A2A at ``/``, MCP at ``/mcp``): the raw response (see ``call``)."""
+        sent = {"Content-Type": "application/json", "Accept": "application/json, text/event-stream", **(headers or {})}
         if a2a_version:
-            headers["A2A-Version"] = a2a_version
-        body: dict[str, Any] = {"jsonrpc": "2.0", "id": "lab-1", "method": method}
-        if params is not None:
-            body["params"] = params
-        return self.client(token).post(path, json=body, headers=headers)
+            sent["A2A-Version"] = a2a_version
+        return self.client(token).post(path, json=rpc.request(method, params), headers=sent)
 
+    def call(self, method: str, params: dict[str, Any] | None = None, *, token: str | None = None,
+             path: str = "/", a2a_version: str | None = None) -> CallResult:
+        """One JSON-RPC call, read: its status, JSON body, parsed ``WWW-Authenticate`` and its own audit event.
+
+        The call carries a fresh ``X-Request-ID``; its event is the one the guard recorded with that id (not
+        "the last event": other callers may be logging meanwhile). ``event`` is None if nothing was audited.
+        """
+        request_id = "lab-" + uuid.uuid4().hex[:16]
+        response = self.rpc(method, params, token=token, path=path, a2a_version=a2a_version,
+                            headers={"X-Request-ID": request_id})
+        return self._result(response, request_id)
+
+    def get(self, path: str, *, token: str | None = None) -> CallResult:
+        """A GET of the agent at ``path`` (kept as written: percent-encodings, dot segments), read as ``call``."""
+        request_id = "lab-" + uuid.uuid4().hex[:16]
+        response = self.client(token).get(httpx.URL(self.agent_url + path), headers={"X-Request-ID": request_id})
+        return self._result(response, request_id)
+
+    def _result(self, response: httpx.Response, request_id: str) -> CallResult:
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        return CallResult(response.status_code, body, parse_challenge(response.headers.get("www-authenticate")),
+                          self.event_of(request_id), response)
+
+    def execute(self, capability: str, arguments: dict[str, Any] | None = None, *, token: str | None = None,
+                path: str = "/") -> CallResult:
+        """The agent's ``execute`` method for one capability (as ``call``)."""
+        params: dict[str, Any] = {"capability": capability}
+        if arguments is not None:
+            params["arguments"] = arguments
+        return self.call("execute", params, token=token, path=path)
+
+    def event_of(self, request_id: str) -> AuditEvent | None:
+        """The audit event recorded for the request that carried ``X-Request-ID: request_id`` (latest if several)."""
+        return next((e for e in reversed(self.audit.events()) if e.request_id == request_id), None)
+
+    def run(self, coroutine: Awaitable[Any], timeout: float = 60) -> Any:
+        """Run a coroutine to its end from synchronous code or a notebook cell (Jupyter's loop is busy with the
+        cell), on this lab's own event loop: an anyio blocking portal, started on first use and stopped by
+        ``close()``, so validators keep their HTTP clients and caches between cells. Raises what it raises,
+        ``TimeoutError`` after ``timeout`` seconds."""
+        portal = self._portal()
+
+        async def bounded() -> Any:
+            import anyio
+
+            with anyio.fail_after(timeout):
+                return await coroutine
+
+        return portal.call(bounded)
+
+    def own(self, thing: T) -> T:
+        """Have ``close()`` await ``thing.aclose()`` on this lab's loop (a validator built for ``run``); ``thing``."""
+        self._owned.append(thing)
+        return thing
+
+    def _portal(self) -> BlockingPortal:
+        if self._portal_stack is None:
+            from anyio.from_thread import start_blocking_portal
+
+            stack = ExitStack()
+            self._blocking_portal = stack.enter_context(start_blocking_portal(name="labkit-lab"))
+            self._portal_stack = stack
+        assert self._blocking_portal is not None  # noqa: S101 - set with the stack
+        return self._blocking_portal

@@ -3,20 +3,54 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from .auth._compact import parse_compact
+from .errors import AuthError
 
 if TYPE_CHECKING:
     import pandas as pd
 
+    from .auth import Validator
     from .lab import Lab
 
-__all__ = ["AUDIT_COLUMNS", "LabClock", "audit_table", "call_table", "inspect_token", "mask", "run"]
+__all__ = ["AUDIT_COLUMNS", "LAB_AUDIENCE", "LabClock", "audit_table", "call_table", "inspect_token", "lab_jwt",
+           "mask", "validator", "verdict"]
 
 AUDIT_COLUMNS = ["decision", "reason", "status", "endpoint", "method", "subject", "scopes"]
 _VOLATILE = ("jti", "iat", "exp", "nbf", "auth_time")
+LAB_AUDIENCE = "api://oauth2-lab-agent"  # the sample agent's default audience
+
+
+def lab_jwt(lab: Lab) -> dict[str, Any]:
+    """The ``oauth2`` block that validates the lab provider's JWTs: its JWKS, RS256, its issuer, the agent's
+    audience."""
+    return {"jwks_url": f"{lab.provider_url}/jwks", "jwt_algorithm": "RS256", "jwt_issuer": lab.provider_url,
+            "jwt_audience": LAB_AUDIENCE}
+
+
+def validator(lab: Lab, oauth2: Mapping[str, Any] | None = None, **changes: Any) -> Validator:
+    """A validator built from an ``oauth2`` block (default ``lab_jwt(lab)``) with ``changes`` on top, dated by
+    the lab's clock: ``validator(lab, leeway=30)``; ``lab.close()`` closes it. Raises ``ConfigError`` for a block
+    the config refuses."""
+    from .auth import build_validator
+    from .config import validate_security_config
+
+    block = {**(lab_jwt(lab) if oauth2 is None else oauth2), **changes}
+    return lab.own(build_validator(validate_security_config({"oauth2": block}).oauth2, clock=lab.clock))
+
+
+def verdict(lab: Lab, validator: Validator, token: str, **kwargs: Any) -> str:
+    """``accepted (strategy): scopes``, or ``refused: reason`` (the audit reason) for ``token``.
+
+    ``kwargs`` go to ``validate`` (``tenant``, ...); the validation runs on the lab's event loop (``lab.run``).
+    """
+    try:
+        principal = lab.run(validator.validate(token, **kwargs))
+    except AuthError as error:
+        return f"refused: {error.reason.value}"
+    return f"accepted ({principal.strategy}): " + " ".join(sorted(principal.scopes))
 
 
 def inspect_token(token: str, lab: Lab | None = None, *, keep_times: bool = False) -> dict[str, Any]:
@@ -42,12 +76,10 @@ def call_table(lab: Lab, calls: Iterable[tuple[str, str | None, str, dict[str, A
 
     rows = []
     for label, token, method, params, path in calls:
-        before = lab.audit.total
-        response = lab.rpc(method, params, token=token, path=path)
-        events = lab.audit.events() if lab.audit.total > before else []
-        challenge = mask(response.headers.get("www-authenticate", ""), lab)
-        rows.append({"call": label, "path": path, "method": method, "status": response.status_code,
-                     "www-authenticate": challenge, "audit reason": (events[-1].reason or "") if events else ""})
+        answer = lab.call(method, params, token=token, path=path)
+        challenge = mask(answer.response.headers.get("www-authenticate", ""), lab)
+        rows.append({"call": label, "path": path, "method": method, "status": answer.status,
+                     "www-authenticate": challenge, "audit reason": answer.reason})
     return pd.DataFrame(rows)
 
 
@@ -77,21 +109,3 @@ def mask(text: str, lab: Lab) -> str:
     """Replace the lab's URLs (random ports) in ``text`` by ``{provider}``, ``{agent}``, ``{webhooks}``."""
     return (text.replace(lab.provider_url, "{provider}").replace(lab.agent_url, "{agent}")
             .replace(lab.webhooks.base_url or "\0", "{webhooks}"))
-
-
-_LOOP: Any = None
-
-
-def run(coroutine: Any, timeout: float = 60) -> Any:
-    """Run a coroutine from a notebook cell (Jupyter's own loop is busy running the cell).
-
-    All lessons share one background event loop, so validators keep their HTTP clients and caches.
-    """
-    import asyncio
-    import threading
-
-    global _LOOP
-    if _LOOP is None or _LOOP.is_closed():
-        _LOOP = asyncio.new_event_loop()
-        threading.Thread(target=_LOOP.run_forever, name="labkit-lessons", daemon=True).start()
-    return asyncio.run_coroutine_threadsafe(coroutine, _LOOP).result(timeout)

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import httpx
 
+from . import rpc
 from .guard import Requirement
 from .probe_url import UrlProbeReport, probe_url
 from .scopes import ScopeHierarchy
@@ -157,10 +158,10 @@ def run_probe(
     rows: list[dict[str, Any]] = []
     with httpx.Client(base_url=lab.agent_url, timeout=30) as http:
         for token, endpoint in pairs:
-            before = lab.audit.total
-            response = _call(http, token, endpoint)
-            events = lab.audit.events() if lab.audit.total > before else []
-            reason = events[-1].reason if events else None
+            request_id = f"probe-{len(rows)}-{uuid.uuid4().hex[:8]}"
+            response = _call(http, token, endpoint, request_id)
+            event = lab.event_of(request_id)
+            reason = event.reason if event is not None else None
             expected = probe.expected(token, endpoint)
             rows.append({
                 "token": token.name, "endpoint": endpoint.name,
@@ -177,14 +178,12 @@ def run_probe(
     return pd.DataFrame(rows)
 
 
-def _call(http: httpx.Client, token: ProbeToken, endpoint: ProbeEndpoint) -> httpx.Response:
-    headers = dict(endpoint.headers)
+def _call(http: httpx.Client, token: ProbeToken, endpoint: ProbeEndpoint, request_id: str) -> httpx.Response:
+    headers = {**dict(endpoint.headers), "X-Request-ID": request_id}  # the guard's audit event carries it back
     if token.token is not None:
         headers["Authorization"] = f"Bearer {token.token}"
     if endpoint.http_method == "GET":
         return http.get(endpoint.path, headers=headers)
     headers.setdefault("Accept", "application/json, text/event-stream")
-    body: dict[str, Any] = {"jsonrpc": "2.0", "id": str(uuid.uuid4())[:8], "method": endpoint.rpc_method}
-    if endpoint.params is not None:
-        body["params"] = endpoint.params
-    return http.post(endpoint.path, json=body, headers=headers)
+    return http.post(endpoint.path, json=rpc.request(endpoint.rpc_method or "", endpoint.params, rpc_id=request_id),
+                     headers=headers)

@@ -20,6 +20,8 @@ from joserfc.errors import JoseError
 from joserfc.jwk import RSAKey
 
 from .auth._compact import b64url_decode, strict_json
+from .calls import TokenRequestError, admin_mint, request_token
+from .provider.personas import PERSONA_CLIENTS
 
 __all__ = ["KINDS", "ClientCredentials", "LabProvider", "TokenFile", "TokenSource", "build_tokens"]
 
@@ -49,17 +51,11 @@ class ClientCredentials:
             token_endpoint, client_id, client_secret, http)
 
     def token(self, scopes: Sequence[str], resource: str | None) -> str | None:
-        data = {"grant_type": "client_credentials"}
-        if scopes:
-            data["scope"] = " ".join(scopes)
-        if resource:
-            data["resource"] = resource
         try:
-            response = self.http.post(self.token_endpoint, data=data, auth=(self.client_id, self.client_secret))
-            token = response.json().get("access_token") if response.status_code == 200 else None
-        except (httpx.HTTPError, ValueError, AttributeError):
+            return request_token(self.token_endpoint, self.client_id, self.client_secret, scopes, resource=resource,
+                                 http=self.http)
+        except (httpx.HTTPError, TokenRequestError):
             return None
-        return token if isinstance(token, str) else None
 
     def expired(self, scopes: Sequence[str], resource: str | None) -> str | None:
         return None  # a real authorization server does not issue expired tokens
@@ -68,21 +64,18 @@ class ClientCredentials:
 class LabProvider(ClientCredentials):
     """The lab provider: ``lab-client`` tokens, and expired ones from ``/admin/mint`` (lab-only admin token)."""
 
-    def __init__(self, provider_url: str, http: httpx.Client, *, client_id: str = "lab-client",
-                 client_secret: str = "lab-client-secret",  # noqa: S107 - the documented lab-only secret
+    def __init__(self, provider_url: str, http: httpx.Client, *, persona: str = "default",
                  admin_token: str = "lab-admin-token") -> None:  # noqa: S107 - the documented lab-only value
         self.provider_url = provider_url.rstrip("/")
         self.admin_token = admin_token
-        super().__init__(f"{self.provider_url}/token", client_id, client_secret, http)
+        super().__init__(f"{self.provider_url}/token", *PERSONA_CLIENTS[persona], http)
 
     def expired(self, scopes: Sequence[str], resource: str | None) -> str | None:
         try:
-            response = self.http.post(f"{self.provider_url}/admin/mint", headers={"X-Lab-Admin": self.admin_token},
-                                      json={"scopes": list(scopes), "lifetime": -60, "client_id": self.client_id})
-            token = response.json().get("access_token") if response.status_code == 200 else None
-        except (httpx.HTTPError, ValueError, AttributeError):
+            return admin_mint(self.provider_url, scopes, lifetime=-60, client_id=self.client_id,
+                              admin_token=self.admin_token, http=self.http)
+        except (httpx.HTTPError, TokenRequestError):
             return None
-        return token if isinstance(token, str) else None
 
 
 class TokenFile:

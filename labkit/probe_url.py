@@ -9,7 +9,6 @@ neither (nor a 5xx). Kinds that cannot be built are listed as skipped, never as 
 
 from __future__ import annotations
 
-import re
 import uuid
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -17,12 +16,13 @@ from urllib.parse import urljoin, urlsplit
 
 import httpx
 
+from . import rpc
 from ._text import safe_text
+from .calls import parse_challenge
 from .probe_tokens import KINDS, TokenSource, build_tokens
 
 __all__ = ["Advertised", "ProbeResult", "ProbeTarget", "UrlProbeReport", "discover", "probe_url"]
 
-_PARAM = re.compile(r'([A-Za-z_]+)="([^"]*)"')
 _MAX_DOCUMENT = 1 << 20
 
 
@@ -137,7 +137,8 @@ def _challenge(http: httpx.Client, target: ProbeTarget) -> dict[str, str]:
         response = _send(http, target, None)
     except httpx.HTTPError:
         return {}
-    return dict(_PARAM.findall(response.headers.get("www-authenticate", "")))
+    challenge = parse_challenge(response.headers.get("www-authenticate"))
+    return dict(challenge.params) if challenge is not None else {}
 
 
 def _strings(value: object) -> list[str]:
@@ -244,8 +245,7 @@ def _send(http: httpx.Client, target: ProbeTarget, token: str | None) -> httpx.R
         headers["A2A-Version"] = "1.0"
     else:
         method, params = "tasks/get", {"id": "labkit-probe-no-such-task"}
-    body = {"jsonrpc": "2.0", "id": uuid.uuid4().hex[:8], "method": method, "params": params}
-    return http.post(target.url, json=body, headers=headers)
+    return http.post(target.url, json=rpc.request(method, params, rpc_id=uuid.uuid4().hex[:8]), headers=headers)
 
 
 def _verdict(expected: str, status: int) -> bool:

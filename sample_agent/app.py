@@ -32,6 +32,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.types import Message, Receive, Scope, Send
 
+from labkit import rpc
 from labkit.a2a.push import AgentSigner, PushPolicy, SignedPushSender, load_signing_key
 from labkit.audit import AuditLog
 from labkit.auth import Principal
@@ -221,15 +222,14 @@ class Agent:
         context: GuardContext = request.scope["labkit"]
         call = context.rpc
         if call is None:  # the guard parses every POST to this route; nothing else reaches it
-            return JSONResponse({"jsonrpc": "2.0", "id": None, "error": {"code": -32600, "message": "Invalid Request"}},
-                                400)
+            return JSONResponse(rpc.error(None, -32600, "Invalid Request"), 400)
         user: LabUser = request.user
         if call.method in _CREATES_TASK:
             # Per-principal task cap: the slot is taken before the SDK runs and kept until the answer is sent.
             slot = await self.tasks.reserve(user.key)
             if slot is None:
                 message = f"task quota reached ({self.tasks.cap} per principal)"
-                return JSONResponse({"jsonrpc": "2.0", "id": call.id, "error": {"code": -32600, "message": message}})
+                return JSONResponse(rpc.error(call.id, -32600, message))
             try:
                 answer = await self.dispatcher.handle_requests(request)
             except BaseException:
@@ -248,20 +248,19 @@ class Agent:
                 "granted_scopes": sorted(user.principal.scopes),
                 "effective_scopes": sorted(user.effective) + (["*"] if user.effective.wildcard else []),
             }
-            return JSONResponse({"jsonrpc": "2.0", "id": call.id, "result": result})
+            return JSONResponse(rpc.result(call.id, result))
         params = call.params if isinstance(call.params, dict) else {}
         capability = params.get("capability")
         if not isinstance(capability, str) or capability not in self.policy.capabilities:
-            error = {"code": -32602, "message": "unknown capability"}
-            return JSONResponse({"jsonrpc": "2.0", "id": call.id, "error": error})
+            return JSONResponse(rpc.error(call.id, -32602, "unknown capability"))
         given = params.get("arguments")
         arguments: dict[str, Any] = given if isinstance(given, dict) else {}
         try:
             output = await self.run_capability(capability, arguments, user, context)
         except CapabilityError as exc:
-            return JSONResponse({"jsonrpc": "2.0", "id": call.id, "error": {"code": -32602, "message": str(exc)}})
+            return JSONResponse(rpc.error(call.id, -32602, str(exc)))
         result = {"capability": capability, "plugin": CAPABILITIES[capability].plugin_id, "result": output}
-        return JSONResponse({"jsonrpc": "2.0", "id": call.id, "result": result})
+        return JSONResponse(rpc.result(call.id, result))
 
     async def agent_card(self, request: Request) -> Response:
         tenant = request.path_params.get("tenant")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import secrets
 import time
@@ -9,6 +11,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
@@ -38,7 +41,7 @@ def check(lesson: str, lab: Lab, tmp_path: Path, **answer: Any) -> CheckResult:
 
 def execute(lab: Lab, capability: str, token: str, path: str = "/") -> int:
     args = {"path": "note.txt", "content": "x", "text": "x"}
-    return int(lab.rpc("execute", {"capability": capability, "arguments": args}, token=token, path=path).status_code)
+    return lab.execute(capability, args, token=token, path=path).status
 
 
 # -- one (wrong, right) pair per lesson: each function acts on the lab, then the check decides ---------------------
@@ -77,7 +80,7 @@ def right_02(lab: Lab) -> dict[str, Any]:
     lab.reload(INTROSPECTION)
     token = lab.token(["api:read"], persona="opaque")
     lab.rpc("capabilities", token=token)
-    httpx.post(f"{lab.provider_url}/revoke", data={"token": token}, auth=("lab-opaque", "lab-opaque-secret"))
+    lab.revoke(token)
     lab.rpc("capabilities", token=token)
     return {}
 
@@ -186,8 +189,41 @@ def _denials(lab: Lab, path: Path, everything: bool) -> dict[str, Any]:
     return {"path": path}
 
 
+def _code_flow(lab: Lab, auth_method: str, resource: str) -> int:
+    """Register a client by RFC 7591, take it through the code flow with PKCE, call tools/list on /mcp."""
+    callback = "http://127.0.0.1:8123/callback"
+    client = httpx.post(f"{lab.provider_url}/register", json={
+        "redirect_uris": [callback], "token_endpoint_auth_method": auth_method, "grant_types": ["authorization_code"],
+        "scope": "api:read"}).json()
+    verifier = secrets.token_urlsafe(48)
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+    redirect = httpx.get(f"{lab.provider_url}/authorize", params={
+        "response_type": "code", "client_id": client["client_id"], "redirect_uri": callback, "scope": "api:read",
+        "state": "s", "code_challenge": challenge, "code_challenge_method": "S256", "resource": resource})
+    code = parse_qs(urlsplit(redirect.headers["location"]).query)["code"][0]
+    data = {"grant_type": "authorization_code", "code": code, "redirect_uri": callback, "code_verifier": verifier,
+            "resource": resource}
+    if auth_method == "none":
+        data["client_id"] = client["client_id"]
+    auth = (client["client_id"], client["client_secret"]) if auth_method != "none" else None
+    token = httpx.post(f"{lab.provider_url}/token", data=data, auth=auth).json()["access_token"]
+    return lab.call("tools/list", {}, token=token, path="/mcp").status
+
+
+def wrong_12(lab: Lab) -> dict[str, Any]:
+    assert _code_flow(lab, "none", f"{lab.agent_url}/mcp") == 200  # a public client (as the SDK registers)
+    assert _code_flow(lab, "client_secret_basic", "api://oauth2-lab-agent") == 200  # not the /mcp resource
+    return {}
+
+
+def right_12(lab: Lab) -> dict[str, Any]:
+    assert _code_flow(lab, "client_secret_basic", f"{lab.agent_url}/mcp") == 200
+    return {}
+
+
+# every wrong_NN/right_NN pair above (lesson 11 has its own test below)
 SOLUTIONS: dict[str, tuple[Callable[[Lab], dict[str, Any]], Callable[[Lab], dict[str, Any]]]] = {
-    f"{n:02d}": (globals()[f"wrong_{n:02d}"], globals()[f"right_{n:02d}"]) for n in range(11)}
+    name[-2:]: (globals()[f"wrong_{name[-2:]}"], globals()[name]) for name in list(globals()) if name.startswith("right_")}
 
 
 @pytest.mark.integration
@@ -219,7 +255,8 @@ def test_lesson_01_refuses_guessable_secrets_and_bad_input(lab: Lab, tmp_path: P
 
 
 def test_every_lesson_has_a_challenge_with_hints() -> None:
-    assert sorted(CHALLENGES) == [f"{n:02d}" for n in range(12)]
+    assert {f"{n:02d}" for n in range(13)} <= set(CHALLENGES)
+    assert all(c.lesson == lesson and 1 <= len(c.hints) <= 3 for lesson, c in CHALLENGES.items())
     attempt = start("03", None)
     assert [attempt.hint()[:6] for _ in range(4)] == ["hint 1", "hint 2", "hint 3", "no mor"]
     assert not attempt.check() and "Challenge 03" in repr(attempt)

@@ -17,6 +17,7 @@ from joserfc.jwk import ECKey
 
 from labkit.flows import FlowRecorder
 from labkit.lab import Lab
+from labkit.provider import persona_client
 from labkit.sdk_flows import (
     ClientMetadataHost,
     LoopbackCallback,
@@ -138,7 +139,7 @@ def test_a2a_client_reads_the_card_gets_a_token_and_sees_why_a_skill_is_refused(
             card = await A2ACardResolver(http, lab.agent_url).get_agent_card()
             flow = card.security_schemes["oauth2"].oauth2_security_scheme.flows.client_credentials
             answer = await http.post(flow.token_url, data={"grant_type": "client_credentials", "scope": "api:read"},
-                                     auth=("lab-limited", "lab-limited-secret"))
+                                     auth=persona_client("limited"))
             token = answer.json()["access_token"]
             client = await create_client(card, ClientConfig(streaming=False, httpx_client=http),
                                          interceptors=[AuthInterceptor(Credentials(token))])

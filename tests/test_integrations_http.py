@@ -18,7 +18,8 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
-from labkit.provider import MockProvider
+from labkit.calls import request_token
+from labkit.provider import MockProvider, persona_client
 from labkit.servers import ServerThread
 
 from .test_integrations import KINDS, build_apps, call, check, table, write_config
@@ -28,11 +29,8 @@ AUDIENCE = "api://oauth2-lab-agent"
 REDIRECT = "http://127.0.0.1:8765/callback"
 
 
-def client_credentials(url: str, scope: str, **extra: str) -> str:
-    response = httpx.post(f"{url}/token", data={"grant_type": "client_credentials", "scope": scope, **extra},
-                          auth=("lab-client", "lab-client-secret"), timeout=10)
-    assert response.status_code == 200, response.text
-    return str(response.json()["access_token"])
+def client_credentials(url: str, scope: str, resource: str | None = None) -> str:
+    return request_token(f"{url}/token", *persona_client("default"), scope, resource=resource)
 
 
 def refresh_token(url: str) -> str:

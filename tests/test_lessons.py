@@ -1,23 +1,15 @@
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 
 from labkit.errors import AuthError
 from labkit.lab import Lab
-from labkit.lessons import LabClock, audit_table, call_table, inspect_token, mask, run
+from labkit.lessons import LabClock, audit_table, call_table, inspect_token, mask, validator, verdict
 
 
-def test_clock_and_run() -> None:
+def test_clock() -> None:
     clock = LabClock()
     assert clock() == 1_767_225_600 and clock.advance(10) == 1_767_225_610 == clock()
-
-    async def answer() -> int:
-        await asyncio.sleep(0)
-        return 42
-
-    assert run(answer()) == 42 and run(answer()) == 42  # one shared background loop
 
 
 def test_helpers_against_a_lab() -> None:
@@ -32,3 +24,20 @@ def test_helpers_against_a_lab() -> None:
         assert list(audit_table(lab)["decision"]) == ["allow", "deny"]
         with pytest.raises(AuthError):
             inspect_token("opaque-token")
+
+
+@pytest.mark.integration
+def test_verdict_and_validator_on_the_lab_clock() -> None:
+    clock = LabClock()
+    with Lab(clock=clock) as lab:
+        expired_20s_ago = lab.provider.mint(["api:read"], lifetime=-20)
+        assert verdict(lab, validator(lab), expired_20s_ago) == "refused: expired"
+        assert verdict(lab, validator(lab, leeway=30), expired_20s_ago) == "accepted (jwt): api:read"
+        assert verdict(lab, validator(lab, jwt_audience="api://another"), lab.token()) == "refused: audience"
+        opaque = lab.token(["api:read"], persona="opaque")
+        introspection = {"validation_strategy": "introspection", "introspection_endpoint": f"{lab.provider_url}/introspect",
+                         "client_id": "lab-agent", "client_secret": "lab-agent-secret", "introspection_cache_ttl": 0}
+        assert verdict(lab, validator(lab, introspection), opaque) == "accepted (introspection): api:read"
+        assert lab.revoke(opaque) == 200
+        assert verdict(lab, validator(lab, introspection), opaque) == "refused: inactive"
+        assert verdict(lab, validator(lab, introspection, client_secret="wrong"), opaque) == "refused: introspection_error"

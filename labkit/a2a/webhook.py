@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import hmac
+import threading
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable
@@ -60,6 +61,7 @@ class WebhookReceiver:
         self.base_url: str | None = None
         self.tokens: dict[str, str] = {}  # hook name -> expected X-A2A-Notification-Token
         self.notifications: deque[Notification] = deque(maxlen=MAX_RECORDED)
+        self._arrived = threading.Condition()  # notified on every recorded delivery (wait_for needs no polling)
         self._validator: JWTValidator | None = None
         # jti values seen: in this process by default; a Redis ReplayCache when receivers run as replicas
         self.replay: ReplayCache = replay if replay is not None else MemoryReplayCache(clock)
@@ -88,6 +90,28 @@ class WebhookReceiver:
         """Recorded notifications, optionally for one hook and by verdict."""
         return [n for n in self.notifications
                 if (hook is None or n.hook == hook) and (accepted is None or n.accepted == accepted)]
+
+    def wait_for(self, hook: str, until: Callable[[list[Notification]], bool] | None = None, *,
+                 accepted: bool | None = True, timeout: float = 10) -> list[Notification]:
+        """Block until the notifications of ``hook`` (by verdict, as ``received``) satisfy ``until`` (default: there
+        is one), and return them. Raises ``TimeoutError`` after ``timeout`` seconds, naming the hook."""
+        done = until or bool
+        with self._arrived:
+            if not self._arrived.wait_for(lambda: done(self.received(hook, accepted=accepted)), timeout):
+                raise TimeoutError(f"no matching notification on hook {safe_text(hook)!r} within {timeout} s")
+        return self.received(hook, accepted=accepted)
+
+    def deliver(self, hook: str, jwt: str, *, task: str = "task-1", state: str = "TASK_STATE_COMPLETED",
+                notification_token: str | None = None) -> int:
+        """POST a task status update to ``hook`` as an agent would (``Authorization: Bearer jwt``, the
+        ``X-A2A-Notification-Token``); the receiver's HTTP status. Raises ``httpx.HTTPError`` if unreachable."""
+        import httpx
+
+        headers = {"Authorization": f"Bearer {jwt}"}
+        if notification_token is not None:
+            headers["X-A2A-Notification-Token"] = notification_token
+        body = {"statusUpdate": {"taskId": task, "status": {"state": state}}}
+        return httpx.post(self.url(hook), json=body, headers=headers, timeout=10).status_code
 
     async def _receive(self, request: Request) -> Response:
         hook = request.path_params["name"]
@@ -144,9 +168,12 @@ class WebhookReceiver:
 
     def _note(self, hook: str, accepted: bool, reason: str | None, task_id: str | None, state: str | None,
               jti: str | None = None) -> None:
-        self.notifications.append(Notification(safe_text(hook), accepted, None if reason is None else safe_text(reason),
-                                               None if task_id is None else safe_text(task_id),
-                                               None if state is None else safe_text(state), jti, self.clock()))
+        with self._arrived:
+            self.notifications.append(Notification(
+                safe_text(hook), accepted, None if reason is None else safe_text(reason),
+                None if task_id is None else safe_text(task_id), None if state is None else safe_text(state), jti,
+                self.clock()))
+            self._arrived.notify_all()
 
     async def _received(self, request: Request) -> Response:
         hook = request.path_params["name"]

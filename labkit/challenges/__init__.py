@@ -44,8 +44,7 @@ CHALLENGES: dict[str, Challenge] = {c.lesson: c for c in (
        "token, then refuse it as `inactive` after you revoke it.",
        "`lab.reload({...})` restarts the agent under an introspection configuration.",
        "With `introspection_cache_ttl: 0` the agent asks the provider every time.",
-       "Revoke with `httpx.post(f'{lab.provider_url}/revoke', data={'token': t}, auth=('lab-opaque', "
-       "'lab-opaque-secret'))`."),
+       "Revoke with `lab.revoke(token)` (RFC 7009, as the opaque persona's client)."),
     _c("03", "One scope for the files", "With a token carrying exactly one scope (not `admin`), get a 200 from "
        "`read_file` and from `write_file`, and a 403 from `write_operation`.",
        "Look for a scope whose expansion holds `files:read` too.",
@@ -90,11 +89,19 @@ CHALLENGES: dict[str, Challenge] = {c.lesson: c for c in (
        "`lab.audit.events()` gives the events; each has `.decision` and `.to_json()`.",
        "One event per line, in the log's order.",
        "`path.write_text(''.join(e.to_json() + '\\n' for e in lab.audit.events() if e.decision == 'deny'))`"),
+    _c("12", "A web app of your own", "Register a confidential client (`client_secret_basic`) at the provider's "
+       "`/register` (RFC 7591), take it through the authorization code flow with PKCE for the agent's `/mcp` "
+       "resource, and get a 200 from `tools/list` on `/mcp` with the user's token it receives.",
+       "The policy accepts an `http` redirect URI on a loopback IP literal (127.0.0.1), any port.",
+       "`/authorize` approves the lab user at once and redirects with `code`; send `code_challenge` (S256) and "
+       "`resource` there, `code_verifier` and the same `resource` to `/token`.",
+       "The reference solution below does it with httpx in nine lines; `lab.call('tools/list', {}, token=..., "
+       "path='/mcp')` is the last one."),
 )}
 
 
 def start(lesson: str, lab: Lab | None, *, progress: str | os.PathLike[str] | Progress | None = None) -> Attempt:
-    """The challenge of ``lesson`` ("00".."11") against ``lab``. Raises ``KeyError`` for an unknown lesson."""
+    """The challenge of ``lesson`` ("00", "01", ...) against ``lab``. Raises ``KeyError`` for an unknown lesson."""
     if lesson not in CHALLENGES:
         raise KeyError(f"no challenge for lesson {lesson!r}; lessons: {', '.join(CHALLENGES)}")
     store = progress if isinstance(progress, Progress) else Progress(progress)

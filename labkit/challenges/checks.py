@@ -63,7 +63,6 @@ def _hs_token(secret: str, alg: str, claims: dict[str, Any]) -> str:
 def check_01(lab: Lab, config: dict[str, Any] | None = None) -> CheckResult:
     """``config`` accepts HS256 and refuses HS384 signed with the same (unguessable) secret."""
     from ..explain import find_weaknesses
-    from ..lessons import run
 
     if not isinstance(config, dict):
         return CheckResult(False, "pass your configuration as a mapping: check(config={'oauth2': {...}})")
@@ -87,7 +86,7 @@ def check_01(lab: Lab, config: dict[str, Any] | None = None) -> CheckResult:
     verdicts: dict[str, str] = {}
     for alg in (pinned, other):
         try:
-            run(validator.validate(_hs_token(secret, alg, claims)))
+            lab.run(validator.validate(_hs_token(secret, alg, claims)))
             verdicts[alg] = "accepted"
         except AuthError as exc:
             verdicts[alg] = exc.reason.value
@@ -129,14 +128,16 @@ def check_03(lab: Lab) -> CheckResult:
                               "write_file and a 403 from write_operation")
 
 
+def _audiences(audience: str | list[str] | None) -> list[str]:
+    return [audience] if isinstance(audience, str) else list(audience or ())
+
+
 def check_04(lab: Lab) -> CheckResult:
     """``tools/list`` on /mcp allowed for a token whose ``aud`` is the advertised /mcp resource."""
     resource = f"{lab.agent_url}/mcp"
     store = lab.provider.server(None).store
     with store.lock:
-        bound = {h[:12] for h, r in store.tokens.items()
-                 if r.kind == "access" and resource in ([r.audience] if isinstance(r.audience, str) else
-                                                        list(r.audience or ()))}
+        bound = {h[:12] for h, r in store.tokens.items() if r.kind == "access" and resource in _audiences(r.audience)}
     if not bound:
         return CheckResult(False, "the provider issued no token for the resource {agent}/mcp yet")
     if any(e.fingerprint in bound and e.endpoint == "/mcp" and e.decision == "allow" for e in _events(lab)):
@@ -145,7 +146,7 @@ def check_04(lab: Lab) -> CheckResult:
 
 
 def _status(lab: Lab, capability: str, token: str) -> int:
-    return int(lab.rpc("execute", {"capability": capability, "arguments": {"text": "hi"}}, token=token).status_code)
+    return lab.execute(capability, {"text": "hi"}, token=token).status
 
 
 def check_05(lab: Lab) -> CheckResult:
@@ -161,10 +162,10 @@ def check_06(lab: Lab) -> CheckResult:
     if not lab.config.oauth2.audiences:
         return CheckResult(False, "the running configuration checks no audience (jwt_audience): any token of the "
                                   "issuer would pass")
-    ok = lab.rpc("capabilities", token=lab.token(["api:read"], persona="auth0")).status_code
+    ok = lab.call("capabilities", token=lab.token(["api:read"], persona="auth0")).status
     other = lab.provider.mint(["api:read"], persona="auth0", client_id="auth0-client",
                               audience="api://another-service")
-    stranger = lab.rpc("capabilities", token=other).status_code
+    stranger = lab.call("capabilities", token=other).status
     return _result([f"an Auth0 token answered {ok}, not 200"] * (ok != 200)
                    + [f"an Auth0 token for another audience answered {stranger}, not 401"] * (stranger != 401),
                    "Auth0 tokens for this agent pass; Auth0 tokens for another service do not")
@@ -174,11 +175,12 @@ def check_07(lab: Lab) -> CheckResult:
     """A fresh caller gets 200 then 429 from ``write_operation``: probed live."""
     subject = f"challenge-07-{time.monotonic_ns()}"
     token = lab.provider.mint(["api:write"], claims={"sub": subject})
-    answers = [lab.rpc("execute", {"capability": "write_operation"}, token=token) for _ in range(2)]
-    statuses = [a.status_code for a in answers]
+    answers = [lab.execute("write_operation", token=token) for _ in range(2)]
+    statuses = [a.status for a in answers]
     if statuses != [200, 429]:
         return CheckResult(False, f"two calls of write_operation by a new caller answered {statuses}, not [200, 429]")
-    return CheckResult(True, f"the second call is limited (Retry-After: {answers[1].headers.get('retry-after')})")
+    retry_after = answers[1].response.headers.get("retry-after")
+    return CheckResult(True, f"the second call is limited (Retry-After: {retry_after})")
 
 
 def check_08(lab: Lab) -> CheckResult:
@@ -191,12 +193,11 @@ def check_08(lab: Lab) -> CheckResult:
 
 def check_09(lab: Lab) -> CheckResult:
     """A verified push notification received on the hook ``challenge``."""
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline:
-        if lab.webhooks.received("challenge"):
-            return CheckResult(True, "the receiver verified a notification on the hook 'challenge'")
-        time.sleep(0.05)
-    return CheckResult(False, "no verified notification on the hook 'challenge' (lab.webhooks.url('challenge'))")
+    try:
+        lab.webhooks.wait_for("challenge", timeout=5)
+    except TimeoutError:
+        return CheckResult(False, "no verified notification on the hook 'challenge' (lab.webhooks.url('challenge'))")
+    return CheckResult(True, "the receiver verified a notification on the hook 'challenge'")
 
 
 def check_10(lab: Lab) -> CheckResult:
@@ -234,5 +235,41 @@ def check_11(lab: Lab, path: str | Path | None = None) -> CheckResult:
     return CheckResult(True, f"{len(denied)} deny events exported, and read back identical")
 
 
-CHECKS = {"00": check_00, "01": check_01, "02": check_02, "03": check_03, "04": check_04, "05": check_05,
-          "06": check_06, "07": check_07, "08": check_08, "09": check_09, "10": check_10, "11": check_11}
+def check_12(lab: Lab) -> CheckResult:
+    """A confidential client registered by RFC 7591 got a user's token for ``/mcp`` by the code flow; it was
+    accepted on ``/mcp``."""
+    resource = f"{lab.agent_url}/mcp"
+    store = lab.provider.server(None).store
+    with store.lock:
+        registered = {c.client_id for c in store.clients.values()
+                      if c.registered_at is not None and c.client_secret is not None}
+        issued = {h[:12] for h, r in store.tokens.items() if r.kind == "access" and r.client_id in registered
+                  and r.user is not None and resource in _audiences(r.audience)}
+    if not registered:
+        return CheckResult(False, "no confidential client registered at /register yet (token_endpoint_auth_method "
+                                  "client_secret_basic)")
+    if not issued:
+        return CheckResult(False, "your registered client has no user's token for the resource {agent}/mcp yet "
+                                  "(authorization code + PKCE, with resource)")
+    if any(e.fingerprint in issued and e.endpoint == "/mcp" and e.decision == "allow" for e in _events(lab)):
+        return CheckResult(True, "a client you registered went through the code flow and its token was accepted "
+                                 "on /mcp")
+    return CheckResult(False, "a token was issued to your client but has not been accepted on /mcp yet")
+
+
+# one entry per lesson
+CHECKS = {
+    "00": check_00,
+    "01": check_01,
+    "02": check_02,
+    "03": check_03,
+    "04": check_04,
+    "05": check_05,
+    "06": check_06,
+    "07": check_07,
+    "08": check_08,
+    "09": check_09,
+    "10": check_10,
+    "11": check_11,
+    "12": check_12,
+}

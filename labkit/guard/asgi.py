@@ -13,6 +13,7 @@ routes); the audit event says why.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -39,6 +40,16 @@ __all__ = ["GuardContext", "OAuth2Guard"]
 UserFactory = Callable[[Principal, EffectiveScopes], BaseUser]
 _MESSAGES = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 413: "Payload Too Large",
              429: "Too Many Requests"}
+_REQUEST_ID = re.compile(rb"[A-Za-z0-9._:\-]{1,64}")
+
+
+def _request_id(headers: Sequence[tuple[bytes, bytes]]) -> str | None:
+    """The caller's ``X-Request-ID`` for the audit event (correlation only), or None when absent or malformed.
+
+    Exactly one header of 1-64 characters from ``[A-Za-z0-9._:-]``; anything else is not recorded.
+    """
+    values = [v for k, v in headers if k.lower() == b"x-request-id"]
+    return values[0].decode("ascii") if len(values) == 1 and _REQUEST_ID.fullmatch(values[0]) else None
 
 
 @dataclass
@@ -190,6 +201,7 @@ class _Request:
             "plugin": requirement.plugin,
             "tenant": decision.tenant,
             "latency_ms": (time.perf_counter() - self.started) * 1000,
+            "request_id": _request_id(self.scope["headers"]),
         }
 
     async def respond(self, decision: Decision) -> None:

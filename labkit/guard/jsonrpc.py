@@ -15,6 +15,7 @@ from typing import Any
 
 from starlette.types import Message, Receive
 
+from .. import rpc
 from .._json import BodyTooLargeError, loads_bounded, read_bounded
 
 __all__ = [
@@ -121,7 +122,7 @@ def parse_call(body: bytes) -> RpcCall:
 def error_envelope(rpc_id: str | int | None, status: int) -> dict[str, Any]:
     """The JSON-RPC error body for an HTTP status the guard answers with."""
     code, message = CODES.get(status, (-32600, "Invalid Request"))
-    return {"jsonrpc": "2.0", "id": rpc_id, "error": {"code": code, "message": message}}
+    return rpc.error(rpc_id, code, message)
 
 
 def replay(body: bytes, receive: Receive) -> Receive:

@@ -6,12 +6,13 @@ from .app import LAB_SCOPES, USERS, MockProvider
 from .cimd import CimdPolicy
 from .faults import ENDPOINTS, Fault, Faults
 from .models import Client, User
-from .personas import PERSONAS, persona_issuer, persona_oauth2
+from .personas import PERSONA_CLIENTS, PERSONAS, persona_client, persona_issuer, persona_oauth2
 
 __all__ = [
     "ENDPOINTS",
     "LAB_SCOPES",
     "PERSONAS",
+    "PERSONA_CLIENTS",
     "USERS",
     "CimdPolicy",
     "Client",
@@ -19,6 +20,7 @@ __all__ = [
     "Faults",
     "MockProvider",
     "User",
+    "persona_client",
     "persona_issuer",
     "persona_oauth2",
 ]

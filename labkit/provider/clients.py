@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from .models import Client, User
+from .personas import PERSONA_CLIENTS
 from .rfc7523 import JWT_BEARER
 from .rfc8693 import TOKEN_EXCHANGE
 
@@ -31,9 +32,9 @@ def default_clients() -> list[Client]:
     # RFC 8707: lab clients may ask for the agent's default audience or any loopback agent URL (RFC 9728 resource)
     local = True
     clients = [
-        Client("lab-client", "lab-client-secret", scopes=LAB_SCOPES, loopback_resources=local),
-        Client("lab-limited", "lab-limited-secret", scopes=("api:read",), loopback_resources=local),
-        Client("lab-opaque", "lab-opaque-secret", scopes=LAB_SCOPES, opaque=True, loopback_resources=local),
+        Client(*PERSONA_CLIENTS["default"], scopes=LAB_SCOPES, loopback_resources=local),
+        Client(*PERSONA_CLIENTS["limited"], scopes=("api:read",), loopback_resources=local),
+        Client(*PERSONA_CLIENTS["opaque"], scopes=LAB_SCOPES, opaque=True, loopback_resources=local),
         # the agent's own client: introspects, and exchanges callers' tokens for the downstream API (RFC 8693)
         Client("lab-agent", "lab-agent-secret", grant_types=(TOKEN_EXCHANGE,), can_introspect=True, scopes=LAB_SCOPES,
                audience=DOWNSTREAM_AUDIENCE, resources=("api://oauth2-lab-agent",), loopback_resources=local),
@@ -45,8 +46,7 @@ def default_clients() -> list[Client]:
         Client("lab-web", "lab-web-secret", grant_types=user_grants, scopes=LAB_SCOPES, redirect_uris=LAB_REDIRECTS,
                loopback_resources=local),
         Client(
-            "Iv1.lab-github-app",
-            "lab-github-secret",
+            *PERSONA_CLIENTS["github"],
             scopes=("repo", "read:org", "api:read", "api:write"),
             persona="github",
             opaque=True,
@@ -55,8 +55,7 @@ def default_clients() -> list[Client]:
     for persona in ("google", "auth0", "azure", "okta", "keycloak"):
         clients.append(
             Client(
-                f"{persona}-client",
-                f"{persona}-secret",
+                *PERSONA_CLIENTS[persona],
                 grant_types=("client_credentials", *user_grants),
                 scopes=LAB_SCOPES,
                 redirect_uris=LAB_REDIRECTS,

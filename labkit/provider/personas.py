@@ -6,11 +6,29 @@ issuer and the claims follows the real provider, so validators can be configured
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any
 
-__all__ = ["PERSONAS", "persona_issuer", "persona_oauth2", "shape_claims"]
+__all__ = ["PERSONAS", "PERSONA_CLIENTS", "persona_client", "persona_issuer", "persona_oauth2", "shape_claims"]
 
 PERSONAS = ("default", "google", "auth0", "azure", "okta", "keycloak", "github")
+# The one home of the persona clients' credentials: PUBLIC and LAB-ONLY (the provider registers them from here;
+# Lab.token, labkit mint and the probe read them from here).
+PERSONA_CLIENTS: Mapping[str, tuple[str, str]] = MappingProxyType({
+    "default": ("lab-client", "lab-client-secret"),
+    "limited": ("lab-limited", "lab-limited-secret"),
+    "opaque": ("lab-opaque", "lab-opaque-secret"),
+    **{p: (f"{p}-client", f"{p}-secret") for p in ("google", "auth0", "azure", "okta", "keycloak")},
+    "github": ("Iv1.lab-github-app", "lab-github-secret"),
+})
+
+
+def persona_client(persona: str) -> tuple[str, str]:
+    """The (client id, secret) of a persona's client. Raises ``ValueError`` naming the known personas."""
+    if persona not in PERSONA_CLIENTS:
+        raise ValueError(f"unknown persona {persona!r}; use one of {', '.join(PERSONA_CLIENTS)}")
+    return PERSONA_CLIENTS[persona]
 AZURE_TENANT_ID = "00000000-0000-4000-8000-00000000a2ad"
 
 
@@ -67,11 +85,12 @@ def persona_oauth2(persona: str, base: str, audience: str) -> dict[str, Any]:
     """A SEED.md-style ``oauth2`` block that validates this persona's tokens from a provider at ``base``."""
     jwks = f"{base}/jwks"
     if persona == "github":
+        client_id, secret = PERSONA_CLIENTS["github"]
         return {
             "validation_strategy": "introspection",
-            "client_id": "Iv1.lab-github-app",
-            "client_secret": "lab-github-secret",
-            "introspection_endpoint": f"{base}/applications/Iv1.lab-github-app/token",
+            "client_id": client_id,
+            "client_secret": secret,
+            "introspection_endpoint": f"{base}/applications/{client_id}/token",
         }
     block: dict[str, Any] = {
         "validation_strategy": "jwt",

@@ -18,6 +18,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from .. import rpc
 from ..audit import AuditLog
 from ..config import OAuth2Config
 from ..scopes import ScopeHierarchy
@@ -110,7 +111,7 @@ class VulnerableAgent:
         return self
 
     def close(self) -> None:
-        """Stop both servers and remove the key folder."""
+        """Stop the agent and the attacker site, close its clients and remove the key folder."""
         for client in self._clients:
             client.close()
         self._clients.clear()
@@ -127,8 +128,7 @@ class VulnerableAgent:
 
     def execute(self, capability: str, *, token: str | None, path: str = "/") -> httpx.Response:
         """One JSON-RPC ``execute`` call."""
-        body = {"jsonrpc": "2.0", "id": "lab-1", "method": "execute", "params": {"capability": capability}}
-        return self.client(token).post(path, json=body)
+        return self.client(token).post(path, json=rpc.request("execute", {"capability": capability}))
 
     def get(self, path: str, *, token: str | None = None) -> httpx.Response:
         """A GET of a raw path (percent-encodings and dot segments kept as written)."""

@@ -20,6 +20,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import Receive, Scope, Send
 
+from .. import rpc
 from ..audit import AuditEvent, AuditLog
 from ..auth import build_validator
 from ..auth.build import claim_policy
@@ -155,11 +156,10 @@ class VulnerableApp:
             capability = str(body["params"]["capability"])
             request_id = body.get("id")
         except (ValueError, KeyError, TypeError):
-            return JSONResponse({"jsonrpc": "2.0", "id": None, "error": {"code": -32600, "message": "bad request"}},
+            return JSONResponse(rpc.error(None, -32600, "bad request"),
                                 status_code=400)
         if capability not in CAPABILITIES:
-            return JSONResponse({"jsonrpc": "2.0", "id": request_id,
-                                 "error": {"code": -32601, "message": "no such capability"}}, status_code=404)
+            return JSONResponse(rpc.error(request_id, -32601, "no such capability"), status_code=404)
         result = {"capability": capability, "subject": principal.subject}
         if capability == "whoami":
             result = self._cached(principal, capability, context.get("tenant"))
@@ -191,7 +191,7 @@ class VulnerableApp:
         leak = "; served another user's cached answer" if leaked else ""
         detail = (f"admitted by {admitted_by}" if admitted_by else "") + leak
         self.audit.record(AuditEvent.allow(principal, **context, method=method, status=200, detail=detail.lstrip("; ")))
-        return JSONResponse({"jsonrpc": "2.0", "id": request_id, "result": result})
+        return JSONResponse(rpc.result(request_id, result))
 
     def _deny(self, error: AuthError, context: dict[str, Any], *, method: str) -> Response:
         self.audit.record(AuditEvent.deny(error, **context, method=method, status=401))

@@ -61,7 +61,7 @@ class TokenMinterState:
     def mint(self, lab: Lab) -> None:
         """A token from the provider (its token endpoint; a non-default lifetime is minted by the provider for the
         same client), decoded, and tried on the agent's ``capabilities``. Errors land in ``error``."""
-        from ..lab import PERSONA_CLIENTS
+        from ..provider.personas import PERSONA_CLIENTS
 
         self.token = self.claims = self.error = self.reason = self.status = None
         self.edited = self.edited_claims = self.edited_status = self.edited_reason = None
@@ -135,9 +135,8 @@ def _shown(decoded: dict[str, Any]) -> dict[str, Any]:
 
 
 def _try(lab: Lab, token: str, tenant: str | None) -> tuple[int, str | None]:
-    before = lab.audit.total
-    status = lab.rpc("capabilities", token=token, path=f"/t/{tenant}/" if tenant else "/").status_code
-    return status, (lab.audit.events()[-1].reason if lab.audit.total > before else None)
+    answer = lab.call("capabilities", token=token, path=f"/t/{tenant}/" if tenant else "/")
+    return answer.status, answer.reason or None
 
 
 class TokenMinter:
@@ -146,8 +145,8 @@ class TokenMinter:
     def __init__(self, lab: Lab, scopes: list[str] | None = None) -> None:
         import ipywidgets as w
 
-        from ..lab import PERSONA_CLIENTS
         from ..provider import LAB_SCOPES
+        from ..provider.personas import PERSONA_CLIENTS
 
         self.lab = lab
         self.state = TokenMinterState(scopes=list(scopes or ["api:read"]))
