@@ -219,7 +219,7 @@ def test_lesson_01_refuses_guessable_secrets_and_bad_input(lab: Lab, tmp_path: P
 
 
 def test_every_lesson_has_a_challenge_with_hints() -> None:
-    assert sorted(CHALLENGES) == [f"{n:02d}" for n in range(12)]
+    assert {f"{n:02d}" for n in range(12)} | {"14"} <= set(CHALLENGES)
     attempt = start("03", None)
     assert [attempt.hint()[:6] for _ in range(4)] == ["hint 1", "hint 2", "hint 3", "no mor"]
     assert not attempt.check() and "Challenge 03" in repr(attempt)

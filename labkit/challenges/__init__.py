@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from .base import Attempt, Challenge, CheckResult
 from .checks import CHECKS
+from .dpop import check_14
 from .progress import Progress, default_progress_path
 
 if TYPE_CHECKING:
@@ -90,11 +91,18 @@ CHALLENGES: dict[str, Challenge] = {c.lesson: c for c in (
        "`lab.audit.events()` gives the events; each has `.decision` and `.to_json()`.",
        "One event per line, in the log's order.",
        "`path.write_text(''.join(e.to_json() + '\\n' for e in lab.audit.events() if e.decision == 'deny'))`"),
+    Challenge("14", "Bound to a key", "Get a 200 from `write_operation` with a DPoP-bound token and a proof you "
+              "signed, and show the agent refusing that same token when a thief presents it as a Bearer token.",
+              ("The token endpoint binds the token to the key of the DPoP proof you send it (`cnf.jkt`).",
+               "The proof names this request: `htm` POST, `htu` the agent's URL, and `ath` the token's hash.",
+               "`make_proof(key, method='POST', url=lab.agent_url + '/', iat=clock(), access_token=token)` with "
+               "`Authorization: DPoP <token>`; then the same token as `Authorization: Bearer`."),
+              check_14),
 )}
 
 
 def start(lesson: str, lab: Lab | None, *, progress: str | os.PathLike[str] | Progress | None = None) -> Attempt:
-    """The challenge of ``lesson`` ("00".."11") against ``lab``. Raises ``KeyError`` for an unknown lesson."""
+    """The challenge of ``lesson`` ("00".."11", "14") against ``lab``. Raises ``KeyError`` for an unknown lesson."""
     if lesson not in CHALLENGES:
         raise KeyError(f"no challenge for lesson {lesson!r}; lessons: {', '.join(CHALLENGES)}")
     store = progress if isinstance(progress, Progress) else Progress(progress)
