@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -14,14 +13,12 @@ import pytest
 
 from labkit.audit import AuditLog
 from labkit.auth.dpop import make_proof
-from labkit.provider import MockProvider
-from labkit.servers import ServerThread
 
-from .test_integrations import KINDS, build_apps, write_config
+from .test_integrations import KINDS
 from .test_integrations_dpop import KEY, LIST, MCP_HEADERS, MISUSES, assert_dpop_refusal, proof, target
+from .test_integrations_http import readme_servers
 
 pytestmark = pytest.mark.integration
-AUDIENCE = "api://oauth2-lab-agent"
 
 
 def bound_token(url: str) -> dict[str, Any]:
@@ -36,25 +33,8 @@ def bound_token(url: str) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    provider = MockProvider()
-    provider_server = ServerThread(provider.app, name="provider")
-    provider.base_url = url = provider_server.url
-    directory: Path = tmp_path_factory.mktemp("readme-dpop-http")
-    write_config(directory, {"validation_strategy": "jwt", "jwks_url": f"{url}/jwks", "jwt_issuer": url,
-                             "jwt_audience": AUDIENCE, "jwt_algorithms": ["RS256", "ES256", "EdDSA"]})
-    servers = {kind: ServerThread(name=f"readme-{kind}") for kind in KINDS}
-    spaces = build_apps(directory, {kind: server.url for kind, server in servers.items()})
-    started: list[ServerThread] = []
-    try:
-        for name, server in (("provider", provider_server), *servers.items()):
-            if name != "provider":
-                server.app = spaces[name]["app"]
-            server.start()
-            started.append(server)
-        yield {"provider": provider, "url": url, "servers": servers, "spaces": spaces}
-    finally:
-        for server in reversed(started):
-            server.stop()
+    with readme_servers(tmp_path_factory.mktemp("readme-dpop-http")) as running:
+        yield running
 
 
 def send(base: str, kind: str, headers: dict[str, str]) -> httpx.Response:

@@ -163,8 +163,8 @@ class DPoPMiddleware:
             if message["type"] == "http.response.start" and message["status"] in (401, 403):
                 refusal = self._refusal(exchange, message["status"])
                 # RFC 9449 §7.1: answered with the DPoP scheme when DPoP is in play (the SDK knows only Bearer)
-                if refusal is not None and (refusal.dpop is not None or refusal.error is not None
-                                            and outcome(refusal.error.reason).dpop):
+                if refusal is not None and (refusal.dpop is not None or (refusal.error is not None
+                                            and outcome(refusal.error.reason).dpop)):
                     kept = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"www-authenticate"]
                     added = refusal.headers(self.realm, self.resource_metadata)
                     message = {**message, "headers": [*kept, *((k.lower().encode("latin-1"), v.encode("latin-1"))
