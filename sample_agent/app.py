@@ -123,7 +123,9 @@ class Agent:
         self.middleware = CapabilityMiddleware(cfg, self.plugins.values(), clock=self.clock,
                                                monotonic=clock or time.monotonic, state=self.state)
         # When an audience is configured, the resources this agent advertises (RFC 9728) are accepted too.
-        self.gate = gate_for(cfg, resources=self.resources, clock=clock, http=http, admit=self._admit)
+        # DPoP proofs' jti values are spent in Redis when replicas share state (RFC 9449 §11.1 on every replica)
+        self.gate = gate_for(cfg, resources=self.resources, clock=clock, http=http, admit=self._admit,
+                             replay=self.state.replay if self.state.shared else None)
         self.tenants = self.gate.tenants
         self.records: deque[Any] = deque(maxlen=1000)
         self.stub_key = secrets.token_urlsafe(32)  # the stub service is public to the guard, private to us

@@ -87,7 +87,7 @@ def build_apps(directory: Path, public_urls: dict[str, str]) -> dict[str, dict[s
     spaces: dict[str, dict[str, Any]] = {}
     with contextlib.chdir(directory):
         for kind in KINDS:
-            os.environ["PUBLIC_URL"] = public_urls.get(kind, "http://127.0.0.1")
+            os.environ["PUBLIC_URL"] = public_urls.get(kind, "http://127.0.0.1:8000")
             try:
                 namespace: dict[str, Any] = {"__name__": f"readme_{kind}"}
                 exec(compile(examples[kind], f"README.md ({kind} example)", "exec"), namespace)  # noqa: S102

@@ -8,6 +8,7 @@ for the refresh token) or its ``mint`` (expired, wrong audience, a malformed sco
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import secrets
 from collections.abc import Iterator
@@ -48,13 +49,12 @@ def refresh_token(url: str) -> str:
     return str(tokens.json()["refresh_token"])
 
 
-@pytest.fixture(scope="module")
-def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    """The provider and the four README apps, each on its own loopback server."""
+@contextlib.contextmanager
+def readme_servers(directory: Path) -> Iterator[dict[str, Any]]:
+    """The provider and the four README apps (in ``directory``), each on its own loopback server."""
     provider = MockProvider()
     provider_server = ServerThread(provider.app, name="provider")
     provider.base_url = url = provider_server.url
-    directory: Path = tmp_path_factory.mktemp("readme-http")
     write_config(directory, {"validation_strategy": "jwt", "jwks_url": f"{url}/jwks", "jwt_issuer": url,
                              "jwt_audience": AUDIENCE, "jwt_algorithms": ["RS256", "ES256", "EdDSA"]})
     servers = {kind: ServerThread(name=f"readme-{kind}") for kind in KINDS}
@@ -66,6 +66,17 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
                 server.app = spaces[server.name.removeprefix("readme-")]["app"]
             server.start()
             started.append(server)
+        yield {"provider": provider, "url": url, "servers": servers, "spaces": spaces}
+    finally:
+        for server in reversed(started):
+            server.stop()
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    """The README apps over real HTTP, and tokens of every kind from the provider."""
+    with readme_servers(tmp_path_factory.mktemp("readme-http")) as running:
+        url, provider = running["url"], running["provider"]
         tokens = {
             "valid": client_credentials(url, "api:read"),
             "hierarchy": client_credentials(url, "api:write"),
@@ -76,10 +87,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
             "malformed_scope": provider.mint("api:read", claims={"scope": 5}),
             "refresh": refresh_token(url),
         }
-        yield {"provider": provider, "url": url, "servers": servers, "spaces": spaces, "tokens": tokens}
-    finally:
-        for server in reversed(started):
-            server.stop()
+        yield {**running, "tokens": tokens}
 
 
 @pytest.mark.parametrize("kind", KINDS)

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from .base import Attempt, Challenge, CheckResult
 from .checks import CHECKS
+from .dpop import check_14
 from .progress import Progress, default_progress_path
 
 if TYPE_CHECKING:
@@ -97,6 +98,13 @@ CHALLENGES: dict[str, Challenge] = {c.lesson: c for c in (
        "`resource` there, `code_verifier` and the same `resource` to `/token`.",
        "The reference solution below does it with httpx in nine lines; `lab.call('tools/list', {}, token=..., "
        "path='/mcp')` is the last one."),
+    Challenge("14", "Bound to a key", "Get a 200 from `write_operation` with a DPoP-bound token and a proof you "
+              "signed, and show the agent refusing that same token when a thief presents it as a Bearer token.",
+              ("The token endpoint binds the token to the key of the DPoP proof you send it (`cnf.jkt`).",
+               "The proof names this request: `htm` POST, `htu` the agent's URL, and `ath` the token's hash.",
+               "`make_proof(key, method='POST', url=lab.agent_url + '/', iat=clock(), access_token=token)` with "
+               "`Authorization: DPoP <token>`; then the same token as `Authorization: Bearer`."),
+              check_14),
 )}
 
 

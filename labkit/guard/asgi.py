@@ -29,10 +29,9 @@ from ..auth import Principal
 from ..errors import AuthError, Reason
 from ..scopes import EffectiveScopes
 from .decision import Decision, Gate, GuardUser
-from .dpop import Presentation
+from .dpop import presented
 from .jsonrpc import MAX_BODY, BodyError, RpcCall, content_length, error_envelope, parse_call, read_body, replay
 from .policy import Endpoint, Requirement
-from .rfc6750 import credentials
 from .routing import Resolved, resolve
 
 __all__ = ["GuardContext", "OAuth2Guard"]
@@ -75,8 +74,8 @@ class OAuth2Guard:
     ``routes``: the app's routes (``app.routes``), used to find the route a request reaches exactly as the
     router will; ``endpoints``: how each named route is judged; ``tenant_param``: the path parameter that
     names the tenant (``Mount("/t/{tenant}", ...)``); ``public_url``: the app's public origin
-    (``https://agent.example``), against which DPoP proofs' ``htu`` is checked (default: the scheme and the
-    server address of the ASGI scope, never the Host header).
+    (``https://agent.example``), against which DPoP proofs' ``htu`` is checked (``labkit.guard.dpop.request_url``:
+    default the scheme and the server address of the ASGI scope, never the Host header).
     """
 
     def __init__(
@@ -143,10 +142,7 @@ class _Request:
 
     async def run(self) -> None:
         guard, scope, context = self.guard, self.scope, self.context
-        found_credentials = credentials(v for k, v in scope["headers"] if k == b"authorization")
-        scheme, token = found_credentials or ("bearer", None)
-        presentation = Presentation(scheme, tuple(v for k, v in scope["headers"] if k == b"dpop"),
-                                    scope.get("method", "GET"), self.url())
+        token, presentation = presented(scope, guard.public_url)
         if context.tenant is not None and context.tenant not in guard.gate.tenants:
             decision = Decision(Requirement(), context.tenant, error=AuthError(Reason.TENANT, "unknown tenant"))
             await self.respond(decision)
@@ -172,18 +168,6 @@ class _Request:
             await self.respond(decision)
             return
         await self.pass_on(decision, body)
-
-    def url(self) -> str:
-        """The request's URL as DPoP's ``htu`` names it: the declared public origin, else the ASGI server's."""
-        scope = self.scope
-        origin = self.guard.public_url
-        if origin is None:
-            host, port = (scope.get("server") or ("127.0.0.1", None))[:2]
-            host = f"[{host}]" if ":" in str(host) else host
-            origin = f"{scope.get('scheme', 'http')}://{host}" + (f":{port}" if port else "")
-        raw = scope.get("raw_path")
-        path = raw.decode("latin-1") if isinstance(raw, bytes) else scope.get("path", "/")
-        return origin + path.split("?", 1)[0]
 
     async def read_call(self) -> tuple[bytes, RpcCall]:
         declared = content_length(self.scope["headers"])

@@ -15,6 +15,7 @@ import httpx
 from ..auth import build_validator
 from ..auth.dpop import DPOP_ALGORITHMS
 from ..config import OAuth2Config, SecurityConfig
+from ..state.protocols import ReplayCache
 from .decision import Admit, Gate, TenantAuth
 from .dpop import DPoPPolicy
 
@@ -56,10 +57,13 @@ def _resources_of(resources: Resources, tenant: str | None) -> Sequence[str]:
     return resources if tenant is None else ()
 
 
-def dpop_policy(oauth2: OAuth2Config, clock: Callable[[], float] | None = None) -> DPoPPolicy:
-    """The RFC 9449 rules an ``oauth2`` block asks for (``require_dpop``, ``dpop_nonce``, algorithms, max age)."""
+def dpop_policy(oauth2: OAuth2Config, clock: Callable[[], float] | None = None,
+                replay: ReplayCache | None = None) -> DPoPPolicy:
+    """The RFC 9449 rules an ``oauth2`` block asks for (``require_dpop``, ``dpop_nonce``, algorithms, max age);
+    ``replay``: a shared ``jti`` cache (``SharedState.replay`` when ``state.redis_url`` is set)."""
     return DPoPPolicy(clock=clock or time.time, required=oauth2.require_dpop, nonce=oauth2.dpop_nonce,
-                      algorithms=tuple(oauth2.dpop_algorithms or DPOP_ALGORITHMS), window=oauth2.dpop_max_age)
+                      algorithms=tuple(oauth2.dpop_algorithms or DPOP_ALGORITHMS), window=oauth2.dpop_max_age,
+                      shared=replay)
 
 
 def gate_for(
@@ -69,16 +73,19 @@ def gate_for(
     clock: Callable[[], float] | None = None,
     http: httpx.AsyncClient | None = None,
     admit: Admit | None = None,
+    replay: ReplayCache | None = None,
 ) -> Gate:
     """A ``Gate`` for the config's default tenant and its ``tenants:``.
 
     ``resources``: the audiences each tenant advertises (a list for the default tenant, a mapping by tenant,
-    or a function of the tenant name; see ``accepting``). Raises nothing: a bad config is refused when loaded.
+    or a function of the tenant name; see ``accepting``); ``replay``: where DPoP proofs' ``jti`` values are
+    spent when replicas share state (default: in this process). Raises nothing: a bad config is refused when
+    loaded.
     """
     def tenant_auth(name: str | None, oauth2: OAuth2Config, hierarchy: Any) -> TenantAuth:
         effective = accepting(with_introspection_cache(cfg, oauth2), _resources_of(resources, name))
         return TenantAuth(name, build_validator(effective, clock=clock, http=http, tenant=name), hierarchy,
-                          oauth2.issuers, dpop_policy(oauth2, clock))
+                          oauth2.issuers, dpop_policy(oauth2, clock, replay))
 
     tenants: dict[str | None, TenantAuth] = {None: tenant_auth(None, cfg.oauth2, cfg.scope_hierarchy)}
     for name, tenant in cfg.tenants.items():

@@ -189,7 +189,7 @@ class Gate:
                          fresh=fresh, dpop=challenge)
         if not dpop_checked:
             try:
-                policy.check(principal, token, presentation)
+                await policy.check(principal, token, presentation)
             except AuthError as error:
                 return found.refuse(error)
         return found

@@ -5,21 +5,29 @@
 signed by the bound key, hashing this token (``ath``), fresh (``iat``), never seen before (``jti``, per key),
 with the server's nonce when nonces are on; a bound token presented as Bearer is refused (§7.2), and so is
 every Bearer token when DPoP is required. Only valid tokens reach the replay cache, so it grows with bound
-tokens, never with unauthenticated requests. Raises ``AuthError`` (``DPOP_PROOF``, ``DPOP_NONCE``,
+tokens, never with unauthenticated requests; with ``shared`` (a ``labkit.state`` replay cache, Redis when
+replicas run) a ``jti`` is spent on every replica at once. Raises ``AuthError`` (``DPOP_PROOF``, ``DPOP_NONCE``,
 ``DPOP_REQUIRED``).
+
+``presented(scope, public_url)`` reads an ASGI request once for every front door (the ASGI guard, FastAPI,
+Starlette, the MCP SDK): the token, its scheme, the ``DPoP`` headers, the method and the URL ``htu`` must name.
 """
 
 from __future__ import annotations
 
+import hashlib
 import hmac
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from ..auth import Principal
 from ..auth.dpop import DPOP_ALGORITHMS, Nonces, ReplayCache, bound_thumbprint, verify_proof
 from ..errors import AuthError, Reason
+from ..state.protocols import ReplayCache as SharedReplayCache
+from .rfc6750 import credentials
 
-__all__ = ["DPoPChallenge", "DPoPPolicy", "Presentation"]
+__all__ = ["DPoPChallenge", "DPoPPolicy", "Presentation", "presented", "replay_key", "request_url"]
 
 MAX_PROOF = 8_192
 
@@ -35,6 +43,39 @@ class Presentation:
     url: str = ""
 
 
+def request_url(scope: Mapping[str, Any], public_url: str | None = None) -> str:
+    """The URL a DPoP proof's ``htu`` must name (RFC 9449 §4.3 (9)) for an ASGI request.
+
+    ``public_url``: the app's public origin, plus any path prefix a proxy strips without telling the server;
+    without it, the scheme and address the ASGI server reports. Never the ``Host`` header (a client chooses
+    it). The path is the one the server received (``raw_path``): ASGI servers include their ``root_path``
+    in it (uvicorn ``--root-path``), and a Starlette ``Mount`` keeps it whole, so a mounted app names the
+    same URL the client called.
+    """
+    origin = public_url.rstrip("/") if public_url else None
+    if origin is None:
+        host, port = (scope.get("server") or ("127.0.0.1", None))[:2]
+        host = f"[{host}]" if ":" in str(host) else host
+        origin = f"{scope.get('scheme', 'http')}://{host}" + (f":{port}" if port else "")
+    raw = scope.get("raw_path")
+    path = raw.decode("latin-1") if isinstance(raw, bytes) else str(scope.get("path", "/"))
+    return origin + path.split("?", 1)[0]
+
+
+def presented(scope: Mapping[str, Any], public_url: str | None = None) -> tuple[str | None, Presentation]:
+    """The token of an ASGI request (by the strict RFC 6750 / RFC 9449 §7.1 parser, or None) and how it came."""
+    headers = scope.get("headers") or ()
+    found = credentials(value for key, value in headers if key == b"authorization")
+    scheme, token = found or ("bearer", None)
+    proofs = tuple(value for key, value in headers if key == b"dpop")
+    return token, Presentation(scheme, proofs, str(scope.get("method", "GET")), request_url(scope, public_url))
+
+
+def replay_key(jkt: str, jti: str) -> str:
+    """The key of one proof in a shared replay cache: a hash of the key thumbprint and the ``jti``."""
+    return "dpop:" + hashlib.sha256(f"{len(jkt)}:{jkt}|{jti}".encode("utf-8", "surrogatepass")).hexdigest()
+
+
 @dataclass(frozen=True)
 class DPoPChallenge:
     """What a refusal's ``WWW-Authenticate: DPoP`` offers: the algorithms and, with nonces on, a fresh nonce."""
@@ -45,16 +86,19 @@ class DPoPChallenge:
 
 class DPoPPolicy:
     """One tenant's DPoP rules: ``required`` (Bearer refused), ``nonce`` (server nonces demanded), the proof
-    ``algorithms`` and the ``window`` for ``iat``; ``clock`` is the validator's."""
+    ``algorithms`` and the ``window`` for ``iat``; ``clock`` is the validator's. Seen ``jti`` values live in
+    ``replay`` (this process, capped per key) or, when given, in ``shared`` (every replica: ``labkit.state``)."""
 
     def __init__(self, *, clock: Callable[[], float], required: bool = False, nonce: bool = False,
                  algorithms: tuple[str, ...] = DPOP_ALGORITHMS, window: float = 60,
-                 replay: ReplayCache | None = None, nonces: Nonces | None = None) -> None:
+                 replay: ReplayCache | None = None, nonces: Nonces | None = None,
+                 shared: SharedReplayCache | None = None) -> None:
         self.clock = clock
         self.required = required
         self.algorithms = algorithms
         self.window = window
         self.replay = replay or ReplayCache(clock)
+        self.shared = shared
         self.nonces = (nonces or Nonces(clock)) if nonce else None
 
     def challenge(self, presentation: Presentation | None) -> DPoPChallenge | None:
@@ -63,7 +107,13 @@ class DPoPPolicy:
             return None
         return DPoPChallenge(self.algorithms, self.nonces.current() if self.nonces else None)
 
-    def check(self, principal: Principal, token: str, presentation: Presentation | None) -> None:
+    async def first_use(self, jkt: str, jti: str, expires_at: float) -> bool:
+        """True the first time ``jti`` is seen with ``jkt`` (on every replica when ``shared``); False otherwise."""
+        if self.shared is not None:
+            return await self.shared.first_use(replay_key(jkt, jti), expires_at)
+        return self.replay.claim(jkt, jti, expires_at)
+
+    async def check(self, principal: Principal, token: str, presentation: Presentation | None) -> None:
         """Hold a valid token's presentation to RFC 9449; raises ``AuthError``."""
         jkt = bound_thumbprint(principal.claims)
         if presentation is None or presentation.scheme != "dpop":
@@ -91,5 +141,6 @@ class DPoPPolicy:
         if not hmac.compare_digest(proof.jkt.encode("ascii"), jkt.encode("ascii", "replace")):
             raise AuthError(Reason.DPOP_PROOF, "the proof's key is not the key the token is bound to")
         # RFC 9449 §11.1: a proof is used once (jti, per key, for as long as its iat is acceptable)
-        if not self.replay.claim(jkt, proof.jti, max(proof.iat, now) + self.window + 1):
-            raise AuthError(Reason.DPOP_PROOF, "jti already used with this key (replayed proof) or key over its cap")
+        if not await self.first_use(jkt, proof.jti, max(proof.iat, now) + self.window + 1):
+            raise AuthError(Reason.DPOP_PROOF, "jti already used with this key (replayed proof), key over its cap, "
+                            "or the shared replay cache did not answer")

@@ -4,15 +4,17 @@
   (needs the ``fastapi`` extra);
 - ``labkit.integrations.starlette``: ``BearerBackend`` for ``AuthenticationMiddleware`` and ``requires(...)``
   answering with RFC 6750 challenges;
-- ``labkit.integrations.mcp``: ``GateTokenVerifier``, an mcp SDK ``TokenVerifier``.
+- ``labkit.integrations.mcp``: ``GateTokenVerifier``, an mcp SDK ``TokenVerifier``, and ``DPoPMiddleware``
+  around the SDK's app for DPoP (RFC 9449).
 
 Each answers a refusal with the status and ``WWW-Authenticate`` challenge of the one table in
-``labkit.guard.rfc6750``, as the ASGI guard does. This package imports neither FastAPI nor mcp; import the
-submodule you use.
+``labkit.guard.rfc6750``, as the ASGI guard does, and holds DPoP-bound tokens to their proofs with the gate's
+``DPoPPolicy`` (``public_url``: the origin the proofs' ``htu`` names, as ``OAuth2Guard`` takes it). This
+package imports neither FastAPI nor mcp; import the submodule you use.
 """
 
 from __future__ import annotations
 
-from ._common import accepting, audit_decision, closing, gate_for, request_token
+from ._common import accepting, audit_decision, closing, gate_for, presented, request_token
 
-__all__ = ["accepting", "audit_decision", "closing", "gate_for", "request_token"]
+__all__ = ["accepting", "audit_decision", "closing", "gate_for", "presented", "request_token"]

@@ -1,4 +1,6 @@
-"""What the integrations share: a ``Gate`` from a config, the bearer token of a request, one audit event each.
+"""What the integrations share: a ``Gate`` from a config, the token of a request and how it was presented
+(``presented``: Bearer or DPoP, the proofs, the method and URL; the ASGI guard reads requests with it too), one
+audit event each.
 
 Nothing here imports FastAPI or the mcp SDK: only the modules beside it do, each its own.
 """
@@ -13,8 +15,13 @@ from typing import Any
 from ..audit import AuditLog
 from ..guard import Decision, Gate, bearer_token
 from ..guard.build import accepting, gate_for
+from ..guard.dpop import presented
 
-__all__ = ["accepting", "audit_decision", "closing", "gate_for", "phrase", "request_token"]
+__all__ = ["AUTHENTICATED", "accepting", "audit_decision", "closing", "gate_for", "phrase", "presented",
+           "request_token"]
+
+# scope key: the authentication of this request, once per gate (a DPoP proof's jti is spent once per request)
+AUTHENTICATED = "labkit.authenticated"
 
 
 def closing(gate: Gate) -> Callable[[Any], contextlib.AbstractAsyncContextManager[None]]:

@@ -5,8 +5,10 @@
     async def items(user: Annotated[GuardUser, Security(guard, scopes=["api:read"])]) -> list[str]: ...
 
 The scopes of every enclosing ``Security(...)`` are required (after the hierarchy), the token is read by
-the guard's strict parser, and a refusal is ``HTTPException(status, headers=decision.headers(...))``: the
-same 401/403/429 and ``WWW-Authenticate`` challenge as ``OAuth2Guard``. The OpenAPI document declares the
+the guard's strict parser (``Bearer`` or ``DPoP``: a DPoP-bound token needs its proof, RFC 9449, checked by the
+gate's ``DPoPPolicy`` against ``public_url``), and a refusal is ``HTTPException(status,
+headers=decision.headers(...))``: the same 401/403/429, ``WWW-Authenticate`` challenge (``DPoP`` per §7.1) and
+``DPoP-Nonce`` as ``OAuth2Guard``. The OpenAPI document declares the
 security scheme (``HTTPBearer`` by default; ``client_credentials_scheme(token_url)`` for an OAuth2 one), with
 each route's scopes. Requires FastAPI (the ``fastapi`` extra).
 """
@@ -23,9 +25,9 @@ from fastapi.security import HTTPBearer, OAuth2, SecurityScopes
 
 from ..audit import AuditLog
 from ..auth import Principal
-from ..guard import Gate, GuardUser, Requirement
+from ..guard import Decision, Gate, GuardUser, Requirement
 from ..scopes import EffectiveScopes
-from ._common import audit_decision, phrase, request_token
+from ._common import AUTHENTICATED, audit_decision, phrase, presented
 
 __all__ = ["BearerGuard", "client_credentials_scheme"]
 
@@ -45,7 +47,9 @@ class BearerGuard:
     ``gate``: tenants' validators and hierarchies (``labkit.integrations.gate_for(cfg)``); ``audit``: where each
     decision is recorded; ``scheme``: the OpenAPI security scheme declared (never used to read the token);
     ``tenant_param``: the path parameter naming the tenant, if routes carry one; ``resource_metadata``: the
-    RFC 9728 metadata URL sent in challenges. Raises ``HTTPException`` (401, 403, 400 or 429) when refused.
+    RFC 9728 metadata URL sent in challenges; ``public_url``: the app's public origin (plus a path prefix a proxy
+    strips unannounced) that DPoP proofs name (default: the ASGI server's address, never the Host header).
+    Raises ``HTTPException`` (401, 403, 400 or 429) when refused.
     """
 
     def __init__(
@@ -58,8 +62,10 @@ class BearerGuard:
         tenant_param: str = "tenant",
         resource_metadata: str | None = None,
         user_factory: UserFactory = GuardUser,
+        public_url: str | None = None,
     ) -> None:
         self.gate = gate
+        self.public_url = public_url
         self.audit = audit
         self.realm = realm
         self.scheme: Callable[..., Any] = scheme or HTTPBearer(bearerFormat="JWT", scheme_name="bearer",
@@ -78,12 +84,21 @@ class BearerGuard:
 
     async def __call__(self, *, request: Request, security_scopes: SecurityScopes, declared: Any = None) -> Any:
         """Decide on this request: authenticate, the route's scopes, admission; audited once."""
-        token = request_token(request.scope["headers"])
+        token, presentation = presented(request.scope, self.public_url)
         tenant = request.path_params.get(self.tenant_param)
         # The route's path template, never the client's path: audit strings stay bounded and app-defined.
         label = f"{request.method} {getattr(request.scope.get('route'), 'path', 'unknown route')}"
         requirement = Requirement(tuple(dict.fromkeys(security_scopes.scopes)), label)
-        decision = await self.gate.decide(token, requirement, str(tenant) if tenant is not None else None)
+        # One authentication per request and gate, however many Security(...) a route declares: a DPoP
+        # proof's jti is spent once (RFC 9449 §11.1), so a second check must not see it as a replay.
+        done: dict[int, Decision] = request.scope.setdefault(AUTHENTICATED, {})
+        found = done.get(id(self.gate))
+        if found is None:
+            found = done[id(self.gate)] = await self.gate.authenticate(
+                token, str(tenant) if tenant is not None else None, fresh=requirement.fresh,
+                presentation=presentation)
+        decision = await self.gate.decide(token, requirement, found.tenant, authenticated=found,
+                                          presentation=presentation)
         audit_decision(self.audit, decision, endpoint=label, method=request.method)
         if not decision.allowed:
             raise HTTPException(decision.status, detail=phrase(decision.status),

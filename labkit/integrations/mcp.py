@@ -13,21 +13,49 @@ an RFC 8707 client's token is accepted. ``AccessToken.scopes`` are the **effecti
 applied; scopes a ``*`` grant covers are listed by name), because the SDK checks ``required_scopes`` by
 exact membership. The SDK, not labkit, answers refusals: 401 ``invalid_token`` (also when no token is sent)
 and 403 ``insufficient_scope`` without ``scope=``; see the README.
+
+DPoP (RFC 9449) needs ``DPoPMiddleware(app, verifier)`` around the SDK's app. The SDK's extension point cannot
+carry it: ``TokenVerifier.verify_token(token)`` receives the token string alone (not the ``DPoP`` header, the
+method or the URL a proof must name), its ``BearerAuthBackend`` reads only ``Authorization: Bearer``, and its
+``RequireAuthMiddleware`` always answers with a ``Bearer`` challenge. The middleware reads the request once
+(``labkit.guard.dpop.presented``, as the ASGI guard does) and hands it to the verifier in a context variable,
+shows the SDK a ``DPoP`` token as ``Bearer`` (the verifier still knows the scheme and holds the token to its
+proof), and rewrites the SDK's 401/403 into the ``DPoP`` challenge (``algs``, ``error``, ``DPoP-Nonce``) the
+gate's decision asks for. Without it, a DPoP-bound token is refused (presented as Bearer, §7.2) and so is every
+token under ``require_dpop``: fail closed.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextvars import ContextVar
+from dataclasses import dataclass
 
 from mcp.server.auth.provider import AccessToken
+from mcp.server.auth.routes import build_resource_metadata_url
+from pydantic import AnyHttpUrl
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..audit import AuditLog
 from ..auth import Principal
-from ..guard import Decision, Gate, bearer_token
+from ..errors import AuthError, Reason
+from ..guard import Decision, Gate, Presentation, Requirement, bearer_token
+from ..guard.rfc6750 import outcome
 from ..scopes import EffectiveScopes
-from ._common import audit_decision
+from ._common import audit_decision, presented
 
-__all__ = ["GateTokenVerifier", "access_token"]
+__all__ = ["DPoPMiddleware", "GateTokenVerifier", "access_token"]
+
+
+@dataclass
+class _Exchange:
+    """One request as ``DPoPMiddleware`` read it, and the verifier's decision on it."""
+
+    presentation: Presentation
+    decision: Decision | None = None
+
+
+_EXCHANGE: ContextVar[_Exchange | None] = ContextVar("labkit_mcp_exchange", default=None)
 
 
 class GateTokenVerifier:
@@ -64,7 +92,12 @@ class GateTokenVerifier:
             strict = bearer_token([b"Bearer " + token.encode("ascii")])
         except UnicodeEncodeError:
             strict = None
-        decision = await self.gate.authenticate(strict, self.tenant)
+        exchange = _EXCHANGE.get()
+        # RFC 9449: the presentation DPoPMiddleware read (None without it: Bearer, so a bound token is refused)
+        decision = await self.gate.authenticate(strict, self.tenant,
+                                                presentation=exchange.presentation if exchange else None)
+        if exchange is not None:
+            exchange.decision = decision
         self.last = decision
         if not decision.allowed:
             audit_decision(self.audit, decision, endpoint=self.endpoint, method="verify_token")
@@ -97,3 +130,63 @@ def access_token(principal: Principal, effective: EffectiveScopes, *, resource: 
         subject=principal.subject,
         claims={"iss": principal.issuer} if principal.issuer else None,
     )
+
+
+class DPoPMiddleware:
+    """ASGI middleware around the mcp SDK's app that lets ``verifier`` hold tokens to RFC 9449 (see the module).
+
+    ``public_url``: the app's public origin (plus a path prefix a proxy strips unannounced) that proofs' ``htu``
+    names (default: the ASGI server's address, never the Host header); ``realm``: the challenges' realm.
+    """
+
+    def __init__(self, app: ASGIApp, verifier: GateTokenVerifier, *, public_url: str | None = None,
+                 realm: str = "oauth2-lab") -> None:
+        self.app = app
+        self.verifier = verifier
+        self.public_url = public_url
+        self.realm = realm
+        resource = verifier.resource_server_url
+        self.resource_metadata = str(build_resource_metadata_url(AnyHttpUrl(resource))) if resource else None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        token, presentation = presented(scope, self.public_url)
+        exchange = _Exchange(presentation)
+        if presentation.scheme == "dpop" and token is not None:
+            # The SDK's BearerAuthBackend reads "Bearer " only; the verifier still sees the DPoP presentation.
+            headers = [(k, v) for k, v in scope["headers"] if k != b"authorization"]
+            scope = {**scope, "headers": [*headers, (b"authorization", b"Bearer " + token.encode("ascii"))]}
+
+        async def send_challenge(message: Message) -> None:
+            if message["type"] == "http.response.start" and message["status"] in (401, 403):
+                refusal = self._refusal(exchange, message["status"])
+                # RFC 9449 §7.1: answered with the DPoP scheme when DPoP is in play (the SDK knows only Bearer)
+                if refusal is not None and (refusal.dpop is not None or (refusal.error is not None
+                                            and outcome(refusal.error.reason).dpop)):
+                    kept = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"www-authenticate"]
+                    added = refusal.headers(self.realm, self.resource_metadata)
+                    message = {**message, "headers": [*kept, *((k.lower().encode("latin-1"), v.encode("latin-1"))
+                                                                for k, v in added.items())]}
+            await send(message)
+
+        reset = _EXCHANGE.set(exchange)
+        try:
+            await self.app(scope, receive, send_challenge)
+        finally:
+            _EXCHANGE.reset(reset)
+
+    def _refusal(self, exchange: _Exchange, status: int) -> Decision | None:
+        """The gate's refusal behind the SDK's 401/403 (None: the SDK refused for a reason of its own)."""
+        decision = exchange.decision
+        if decision is None:  # no token reached the verifier: the SDK's "Authentication required"
+            policy = self.verifier.gate.dpop_policy(self.verifier.tenant)
+            return Decision(Requirement(), self.verifier.tenant, dpop=policy.challenge(exchange.presentation),
+                            error=AuthError(Reason.MISSING_TOKEN, "no credentials the SDK accepts"))
+        if not decision.allowed:
+            return decision
+        if status == 403:
+            scopes = self.verifier.required_scopes
+            return decision.refuse(AuthError(Reason.INSUFFICIENT_SCOPE, "the SDK's required_scopes", scopes=scopes))
+        return None

@@ -11,8 +11,10 @@ Decided deliberately, in Starlette's model: a request **without** a token is ano
 and reaches routes that do not ask for one; a request with a token that fails validation is refused on every
 route (``on_error``: 401 ``invalid_token``). ``requires(scopes)`` answers an anonymous request with a bare
 401 challenge and a missing scope with 403 ``insufficient_scope, scope="..."`` (Starlette's own ``requires``
-sends 403 and no challenge), 429 with ``Retry-After`` when the gate's admission check says so. For deny by
-default on every route, use ``labkit.guard.OAuth2Guard`` instead.
+sends 403 and no challenge), 429 with ``Retry-After`` when the gate's admission check says so. Tokens come as
+``Bearer`` or ``DPoP`` (RFC 9449): a DPoP-bound token needs its proof (the gate's ``DPoPPolicy``, against
+``public_url``), and DPoP refusals carry the ``DPoP`` challenge and ``DPoP-Nonce`` as ``OAuth2Guard``'s do. For
+deny by default on every route, use ``labkit.guard.OAuth2Guard`` instead.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from ..auth import Principal
 from ..errors import AuthError, Reason
 from ..guard import Decision, Gate, GuardUser, Requirement, resolve
 from ..scopes import EffectiveScopes
-from ._common import audit_decision, phrase, request_token
+from ._common import audit_decision, phrase, presented
 
 __all__ = ["BearerBackend", "TokenRefused", "requires"]
 
@@ -56,8 +58,9 @@ class BearerBackend(AuthenticationBackend):
     ``tenant_param``: the path parameter naming the tenant; ``routes``: the app's routes, so that the tenant is
     read from the route the router will run (``labkit.guard.resolve``), as the ASGI guard does; without them
     it is read from the path parameters already matched (the middleware inside ``Mount("/t/{tenant}", ...)``).
-    ``resource_metadata``: the RFC 9728 metadata URL sent in challenges.
-    ``authenticate`` raises ``TokenRefused`` for a token that fails validation.
+    ``resource_metadata``: the RFC 9728 metadata URL sent in challenges; ``public_url``: the app's public origin
+    (plus a path prefix a proxy strips unannounced) that DPoP proofs name (default: the ASGI server's address).
+    ``authenticate`` raises ``TokenRefused`` for a token that fails validation or its DPoP proof.
     """
 
     def __init__(
@@ -70,9 +73,11 @@ class BearerBackend(AuthenticationBackend):
         routes: Sequence[BaseRoute] | None = None,
         resource_metadata: str | None = None,
         user_factory: UserFactory = GuardUser,
+        public_url: str | None = None,
     ) -> None:
         self.gate = gate
         self.routes = routes
+        self.public_url = public_url
         self.audit = audit
         self.realm = realm
         self.tenant_param = tenant_param
@@ -81,8 +86,8 @@ class BearerBackend(AuthenticationBackend):
 
     async def authenticate(self, conn: HTTPConnection) -> tuple[AuthCredentials, BaseUser] | None:
         """The credentials and user of a valid token; None (anonymous) without one."""
-        token = request_token(conn.scope["headers"])
-        found = await self.gate.authenticate(token, self._tenant(conn))
+        token, presentation = presented(conn.scope, self.public_url)
+        found = await self.gate.authenticate(token, self._tenant(conn), presentation=presentation)
         conn.scope[SCOPE_KEY] = (self, found)
         if token is None:
             return None  # anonymous: requires() answers with a bare challenge
