@@ -9,9 +9,9 @@ import httpx
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from labkit.push import AgentSigner
 
 from labkit import rpc
+from labkit.a2a.push import AgentSigner
 from labkit.calls import TokenRequestError, parse_challenge, request_token
 from labkit.lab import Lab
 from labkit.lessons import LabClock
