@@ -165,7 +165,7 @@ def build_mcp(agent: Any, *, max_sessions: int = 16, stateless: bool = False, qu
         if not isinstance(user, LabUser) or not isinstance(context, GuardContext):
             raise ToolError("Unauthorized")
         try:
-            return dumps(await agent.run_capability(capability, arguments, user, context))
+            return dumps(await agent.run_capability(capability, arguments, user, context, request.scope["headers"]))
         except CapabilityError as exc:
             raise ToolError(str(exc)) from None
 
