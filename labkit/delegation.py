@@ -20,7 +20,8 @@ from .auth._http import HttpHolder, bounded_request
 from .config.delegation import DownstreamSpec
 from .errors import AuthError, LabkitError, Reason
 
-__all__ = ["ACCESS_TOKEN_TYPE", "TOKEN_EXCHANGE", "DelegationError", "call_downstream", "exchange_token"]
+__all__ = ["ACCESS_TOKEN_TYPE", "TOKEN_EXCHANGE", "DelegationError", "call_downstream", "exchange_form",
+           "exchange_token", "exchanged_token"]
 
 TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"  # noqa: S105 - RFC 8693 §2.1, a URN
 ACCESS_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:access_token"  # noqa: S105 - RFC 8693 §3, a URN
@@ -44,17 +45,17 @@ async def _post(http: httpx.AsyncClient, url: str, what: str, timeout: float, **
         return reply.status, None
 
 
-async def exchange_token(http: httpx.AsyncClient, spec: DownstreamSpec, subject_token: str) -> str:
-    """A token for ``spec.audience`` on behalf of ``subject_token``'s subject (RFC 8693 §2.1).
-
-    Raises ``DelegationError`` when the provider refuses (with its ``error`` code) or answers badly.
-    """
+def exchange_form(spec: DownstreamSpec, subject_token: str) -> dict[str, str]:
+    """The RFC 8693 §2.1 token request body: the caller's token as subject, the downstream as resource."""
     form = {"grant_type": TOKEN_EXCHANGE, "subject_token": subject_token, "subject_token_type": ACCESS_TOKEN_TYPE,
             "requested_token_type": ACCESS_TOKEN_TYPE, "resource": spec.audience}
     if spec.scope:
         form["scope"] = spec.scope  # narrowing: the provider never grants more than the subject token holds
-    status, body = await _post(http, spec.token_endpoint, "token exchange", spec.timeout, data=form,
-                               auth=(spec.client_id, spec.client_secret or ""))
+    return form
+
+
+def exchanged_token(status: int, body: Any) -> str:
+    """The access token of a token exchange answer; raises ``DelegationError`` for a refusal or a bad answer."""
     if status != 200:
         code = body.get("error") if isinstance(body, dict) else None
         raise DelegationError(f"token exchange refused ({status}, {str(code or 'no error code')[:64]})")
@@ -65,6 +66,15 @@ async def exchange_token(http: httpx.AsyncClient, spec: DownstreamSpec, subject_
     if str(body.get("token_type", "")).lower() != "bearer":
         raise DelegationError("token exchange answered a token type other than Bearer")
     return token
+
+
+async def exchange_token(http: httpx.AsyncClient, spec: DownstreamSpec, subject_token: str) -> str:
+    """A token for ``spec.audience`` on behalf of ``subject_token``'s subject (RFC 8693 §2.1), as
+    ``spec.client_id``. Raises ``DelegationError`` when the provider refuses (with its ``error`` code) or answers
+    badly."""
+    status, body = await _post(http, spec.token_endpoint, "token exchange", spec.timeout,
+                               data=exchange_form(spec, subject_token), auth=(spec.client_id, spec.client_secret or ""))
+    return exchanged_token(status, body)
 
 
 async def call_downstream(http: httpx.AsyncClient, spec: DownstreamSpec, token: str,

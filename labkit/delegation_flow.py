@@ -19,13 +19,15 @@ import httpx
 from authlib.common.security import generate_token
 from authlib.integrations.httpx_client import OAuth2Client
 
+from ._json import loads_bounded
 from .audit import AuditEvent
+from .delegation import exchange_form, exchanged_token
 from .flows import FlowRecorder
 
 if TYPE_CHECKING:
     from .lab import Lab
 
-__all__ = ["USER_CLIENT", "DelegationRun", "delegation_flow", "user_token"]
+__all__ = ["USER_CLIENT", "DelegationRun", "call_downstream_as", "delegation_flow", "exchange_as_agent", "user_token"]
 
 USER_CLIENT = ("lab-web", "lab-web-secret")  # a confidential web client of the lab (PUBLIC, LAB-ONLY secret)
 REDIRECT_URI = "http://127.0.0.1:8765/callback"  # registered for lab-web; the redirect is read, not followed
@@ -51,6 +53,34 @@ def user_token(lab: Lab, *, user: str = "alice", scopes: Sequence[str] = ("api:w
         token = oauth.fetch_token(f"{lab.provider_url}/token", authorization_response=location,
                                   code_verifier=verifier)
     return str(token["access_token"])
+
+
+def exchange_as_agent(lab: Lab, subject_token: str, *, scope: str | None = None,
+                      recorder: FlowRecorder | None = None) -> str:
+    """What the agent does first: exchange ``subject_token`` as ``lab-agent`` for a downstream token (RFC 8693),
+    narrowed to ``scope`` when given. Raises ``RuntimeError`` without a downstream, ``DelegationError`` when refused.
+    """
+    if lab.downstream is None:
+        raise RuntimeError("token exchange for the downstream needs Lab(downstream=True)")
+    spec = lab.downstream.spec(scope=scope)
+    hooks: dict[str, list[Any]] = dict(recorder.sync_hooks("Agent")) if recorder else {}
+    with httpx.Client(event_hooks=hooks, timeout=10, trust_env=False) as http:
+        answer = http.post(spec.token_endpoint, data=exchange_form(spec, subject_token),
+                           auth=(spec.client_id, spec.client_secret or ""))
+    try:
+        body = loads_bounded(answer.content, max_depth=32)
+    except ValueError:
+        body = None
+    return exchanged_token(answer.status_code, body)
+
+
+def call_downstream_as(lab: Lab, token: str, record: Any = None) -> httpx.Response:
+    """``execute write_operation`` at the downstream agent with ``token`` (raises ``RuntimeError`` without one)."""
+    if lab.downstream is None:
+        raise RuntimeError("the downstream agent runs with Lab(downstream=True)")
+    with httpx.Client(timeout=10, trust_env=False) as http:
+        return http.post(lab.downstream.url + "/", json=_execute(record or {"note": "direct"}),
+                         headers={"Authorization": f"Bearer {token}"})
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from .base import Attempt, Challenge, CheckResult
 from .checks import CHECKS
+from .delegation import check_13
 from .progress import Progress, default_progress_path
 
 if TYPE_CHECKING:
@@ -90,11 +91,19 @@ CHALLENGES: dict[str, Challenge] = {c.lesson: c for c in (
        "`lab.audit.events()` gives the events; each has `.decision` and `.to_json()`.",
        "One event per line, in the log's order.",
        "`path.write_text(''.join(e.to_json() + '\\n' for e in lab.audit.events() if e.decision == 'deny'))`"),
+    Challenge("13", "One hop only", "The downstream agent accepts alice's call through `lab-agent`, and also "
+              "through a chain of two actors (a delegated token exchanged again). Make it refuse any chain longer "
+              "than one actor, while the agent's own delegation keeps working. The check exchanges real tokens "
+              "and calls the downstream.",
+              ("The rule sits on the downstream's `external_api` plugin: `lab.downstream.rule`.",
+               "`max_delegation_depth` counts the actors in `act`; 0 refuses every delegated token.",
+               "`lab.downstream.reload({'allowed_actors': ['lab-agent'], 'max_delegation_depth': ...})`"),
+              check_13),
 )}
 
 
 def start(lesson: str, lab: Lab | None, *, progress: str | os.PathLike[str] | Progress | None = None) -> Attempt:
-    """The challenge of ``lesson`` ("00".."11") against ``lab``. Raises ``KeyError`` for an unknown lesson."""
+    """The challenge of ``lesson`` ("00".."11", "13") against ``lab``. Raises ``KeyError`` for an unknown lesson."""
     if lesson not in CHALLENGES:
         raise KeyError(f"no challenge for lesson {lesson!r}; lessons: {', '.join(CHALLENGES)}")
     store = progress if isinstance(progress, Progress) else Progress(progress)
