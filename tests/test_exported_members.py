@@ -10,7 +10,8 @@ MODULES = [
     "labkit", "labkit.config", "labkit.scopes", "labkit.errors", "labkit.auth", "labkit.auth.jwt", "labkit.audit",
     "labkit.guard", "labkit.middleware", "labkit.provider", "labkit.lab", "labkit.probe", "labkit.push",
     "labkit.webhook", "labkit.widgets", "labkit.lessons", "labkit.servers", "labkit.observability", "labkit.tracing",
-    "labkit.state", "labkit.cluster", "labkit.challenges", "labkit.vulnerable",
+    "labkit.state", "labkit.cluster", "labkit.challenges", "labkit.vulnerable", "labkit.auth.actors",
+    "labkit.config.delegation", "labkit.delegation", "labkit.delegation_flow", "labkit.downstream",
 ]
 
 
