@@ -38,7 +38,7 @@ class Principal:
     def actors(self) -> tuple[str, ...]:
         """The delegation chain of an RFC 8693 ``act`` claim, current actor first (empty when not delegated).
 
-        ``principal_from`` refused a malformed ``act``; a principal built otherwise with one shows no chain.
+        ``principal_from`` refused a malformed ``act``; a principal built otherwise shows its well-formed head.
         """
         return chain_of(self.claims) if "act" in self.claims else ()
 
