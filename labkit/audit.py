@@ -1,9 +1,9 @@
 """The audit log: one ``AuditEvent`` per decision, in a memory ring and optionally a JSONL file.
 
-Events hold metadata only (subject, client, scopes, decision, reason, endpoint, strategy, latency, a
-12-hex-digit token fingerprint); never a token. Every string an event holds is bounded and printable
-(``safe_text``), whoever built it. Recording is thread-safe and loses no event. The file is opened
-append-only, never through a symlink, created 0600 (``AuditFileError`` otherwise).
+Events hold metadata only (subject, client, scopes, the RFC 8693 ``act`` chain as ``actors``, decision,
+reason, endpoint, strategy, latency, a 12-hex-digit token fingerprint); never a token. Every string an event
+holds is bounded and printable (``safe_text``), whoever built it. Recording is thread-safe and loses no
+event. The file is opened append-only, never through a symlink, created 0600 (``AuditFileError`` otherwise).
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ __all__ = ["AuditEvent", "AuditFileError", "AuditLog", "InvalidLine", "read_audi
 Decision = Literal["allow", "deny"]
 _log = logging.getLogger(__name__)
 MAX_SCOPES = 32
+MAX_ACTORS = 8
 MAX_LINE = 16 * 1024
 _TEXT_FIELDS = ("reason", "detail", "subject", "client", "strategy", "endpoint", "method", "plugin", "tenant",
                 "fingerprint", "request_id")
@@ -80,6 +81,7 @@ class AuditEvent:
     fingerprint: str | None = None
     request_id: str | None = None  # the caller's X-Request-ID, for correlation (never used to decide)
     time: float = field(default_factory=time.time)
+    actors: tuple[str, ...] = ()  # RFC 8693 §4.1: who acts for the subject, current actor first
 
     def __post_init__(self) -> None:
         # DESIGN.md: every client-supplied string in an audit event is bounded and safe to print
@@ -93,15 +95,20 @@ class AuditEvent:
         if len(self.scopes) > MAX_SCOPES:
             scopes += (f"\u2026(+{len(self.scopes) - MAX_SCOPES})",)
         object.__setattr__(self, "scopes", scopes)
+        if self.actors:
+            object.__setattr__(self, "actors", tuple(safe_text(a) for a in self.actors[:MAX_ACTORS]))
+
+    @staticmethod
+    def who(principal: Principal) -> dict[str, Any]:
+        """The fields of an event that name ``principal``: subject, client, scopes, actors, strategy, ..."""
+        return {"subject": principal.subject, "client": principal.client_id, "scopes": tuple(sorted(principal.scopes)),
+                "actors": principal.actors, "strategy": principal.strategy, "tenant": principal.tenant,
+                "fingerprint": principal.fingerprint}
 
     @classmethod
     def allow(cls, principal: Principal, **context: Any) -> AuditEvent:
         """An allow event for ``principal`` (``context`` adds endpoint, method, status, ...)."""
-        fields: dict[str, Any] = {
-            "subject": principal.subject, "client": principal.client_id, "scopes": tuple(sorted(principal.scopes)),
-            "strategy": principal.strategy, "tenant": principal.tenant, "fingerprint": principal.fingerprint,
-            "detail": "; ".join(principal.notes),
-        }
+        fields: dict[str, Any] = {**cls.who(principal), "detail": "; ".join(principal.notes)}
         fields.update({k: v for k, v in context.items() if v is not None or k not in fields})
         return cls(decision="allow", **fields)
 
@@ -248,6 +255,9 @@ def _event_from(data: Any) -> AuditEvent:
     scopes = data.get("scopes") or []
     if not isinstance(scopes, list) or not all(isinstance(s, str) for s in scopes):
         raise ValueError("scopes is not a list of strings")
+    actors = data.get("actors") or []
+    if not isinstance(actors, list) or len(actors) > MAX_ACTORS or not all(isinstance(a, str) for a in actors):
+        raise ValueError("actors is not a list of at most 8 strings")
     for name in ("status", "latency_ms", "time"):
         value = data.get(name)
         if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))
@@ -255,7 +265,7 @@ def _event_from(data: Any) -> AuditEvent:
             raise ValueError(f"{name} is not a finite number")
     if data.get("status") is not None and not isinstance(data["status"], int):
         raise ValueError("status is not an integer")
-    return AuditEvent(**{**data, "scopes": tuple(scopes), "detail": data.get("detail") or ""})
+    return AuditEvent(**{**data, "scopes": tuple(scopes), "actors": tuple(actors), "detail": data.get("detail") or ""})
 
 
 def read_audit_file(path: str | os.PathLike[str]) -> list[tuple[int, AuditEvent | InvalidLine]]:

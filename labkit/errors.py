@@ -47,6 +47,7 @@ class Reason(StrEnum):
     DPOP_PROOF = "dpop_proof"  # RFC 9449 §7.1 invalid_dpop_proof: the proof is missing a check or unbound
     DPOP_NONCE = "dpop_nonce"  # RFC 9449 §8: the proof lacks the server's current nonce (use_dpop_nonce)
     DPOP_REQUIRED = "dpop_required"  # RFC 9449 §7.2: a DPoP-bound (or DPoP-only) token presented as Bearer
+    DELEGATION = "delegation"  # RFC 8693 §4.1: the act chain breaks the plugin's delegation rule
 
     @property
     def reason_class(self) -> str:

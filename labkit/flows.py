@@ -6,6 +6,11 @@ lesson renders as a sequence diagram (mermaid text) and a table.
     ...                                                               # run the SDK's flow over ``http``
     recorder.mermaid(), recorder.rows()
 
+A flow with several callers (a client calls an agent, which calls the provider and another agent while the
+client waits) uses ``FlowRecorder(..., nested=True)`` and hooks named by their caller
+(``async_hooks(source="Agent")``): exchanges are numbered when sent, so the diagram nests each call inside
+the one that caused it.
+
 Secrets never enter the record: tokens, codes, secrets, verifiers and assertions are replaced by a short
 SHA-256 fingerprint; the table shows parameter *names* (and only enumerated values such as ``grant_type``),
 so it is the same on every run.
@@ -15,6 +20,7 @@ from __future__ import annotations
 
 import html
 import json
+import threading
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -72,7 +78,7 @@ class Exchange:
     challenge: str = ""  # WWW-Authenticate, when the answer had one
     location: str = ""  # a redirect's target, secrets fingerprinted
     bearer: str = ""  # fingerprint of the Authorization: Bearer token sent, if any
-    sender: str = ""  # who sent the request, when not the client (the AS fetching a client's metadata document)
+    source: str = ""  # who sent it (nested flows); "" is the recorder's client
 
     def summary(self) -> str:
         """What was sent, deterministically: parameter names, with only enumerated values shown."""
@@ -126,10 +132,16 @@ def classify(method: str, path: str, sent: Mapping[str, Any], status: int) -> tu
 class FlowRecorder:
     """Collects ``Exchange`` records from httpx / httpx2 event hooks; participants are named by origin."""
 
-    def __init__(self, participants: Mapping[str, str] | None = None, *, client: str = "Client") -> None:
+    def __init__(self, participants: Mapping[str, str] | None = None, *, client: str = "Client",
+                 nested: bool = False) -> None:
         self.participants = {self._origin(url): name for url, name in (participants or {}).items()}
         self.client = client
+        self.nested = nested
         self.exchanges: list[Exchange] = []
+        self._lock = threading.Lock()  # a nested flow's callers run in other threads (an agent's server)
+        self._count = 0
+        self._sent: dict[int, int] = {}  # id(request) -> the index it got when sent (nested flows)
+        self._events: list[tuple[bool, int]] = []  # (answered?, index) in the order they happened
 
     @staticmethod
     def _origin(url: str) -> str:
@@ -143,9 +155,8 @@ class FlowRecorder:
     def _path(url: Any) -> str:
         return urlsplit(str(url)).path or "/"
 
-    def record(self, request: Any, response: Any, body: bytes, *, sender: str = "") -> Exchange:
-        """Add one exchange from a request, its response and the response body already read (``sender``: who
-        sent it, when not the client)."""
+    def record(self, request: Any, response: Any, body: bytes, source: str = "") -> Exchange:
+        """Add one exchange from a request, its response and the response body already read."""
         url = request.url
         sent = _params(str(url.query.decode() if isinstance(url.query, bytes) else url.query))
         try:
@@ -166,49 +177,86 @@ class FlowRecorder:
             location = base + ("?" + "&".join(f"{k}={v}" for k, v in _params(query).items()) if query else "")
         path = self._path(url)
         step, spec = classify(request.method, path, sent, response.status_code)
-        exchange = Exchange(len(self.exchanges) + 1, self._name(str(url)), request.method, path,
-                            response.status_code, step, spec, sent, received,
-                            response.headers.get("www-authenticate", ""), location, bearer, sender)
-        self.exchanges.append(exchange)
+        with self._lock:
+            index = self._sent.pop(id(request), None)
+            if index is None:
+                index = self._open()
+            exchange = Exchange(index, self._name(str(url)), request.method, path, response.status_code, step, spec,
+                                sent, received, response.headers.get("www-authenticate", ""), location, bearer,
+                                source)
+            self.exchanges.append(exchange)
+            self.exchanges.sort(key=lambda e: e.index)
+            self._events.append((True, index))
         return exchange
 
-    def async_hooks(self) -> dict[str, list[Callable[[Any], Awaitable[None]]]]:
-        """``event_hooks`` for an ``httpx.AsyncClient`` or ``httpx2.AsyncClient`` (JSON bodies are read)."""
+    def _open(self) -> int:
+        """A new exchange's index, and the moment it was sent (call with the lock held)."""
+        self._count += 1
+        self._events.append((False, self._count))
+        return self._count
+
+    def _on_request(self, request: Any) -> None:
+        if self.nested:
+            with self._lock:
+                self._sent[id(request)] = self._open()
+
+    def async_hooks(self, source: str = "") -> dict[str, list[Callable[[Any], Awaitable[None]]]]:
+        """``event_hooks`` for an ``httpx.AsyncClient`` or ``httpx2.AsyncClient`` (JSON bodies are read).
+
+        ``source``: who sends through this client (nested flows; default the recorder's client).
+        """
+
+        async def on_request(request: Any) -> None:
+            self._on_request(request)
 
         async def on_response(response: Any) -> None:
             body = b""
             if "json" in response.headers.get("content-type", ""):
                 body = await response.aread()
-            self.record(response.request, response, body)
+            self.record(response.request, response, body, source)
 
-        return {"response": [on_response]}
+        return {"request": [on_request], "response": [on_response]}
 
-    def sync_hooks(self) -> dict[str, list[Callable[[Any], None]]]:
-        """``event_hooks`` for an ``httpx.Client`` (JSON bodies are read)."""
+    def sync_hooks(self, source: str = "") -> dict[str, list[Callable[[Any], None]]]:
+        """``event_hooks`` for an ``httpx.Client`` (JSON bodies are read); ``source`` as in ``async_hooks``."""
 
         def on_response(response: Any) -> None:
             body = response.read() if "json" in response.headers.get("content-type", "") else b""
-            self.record(response.request, response, body)
+            self.record(response.request, response, body, source)
 
-        return {"response": [on_response]}
+        return {"request": [self._on_request], "response": [on_response]}
 
     # -- rendering ----------------------------------------------------------------------------
     def rows(self) -> list[dict[str, Any]]:
         """One row per exchange (no URL ports, no secret, no random value): the lesson's table."""
-        return [{"#": e.index, "to": f"{e.participant} (from {e.sender})" if e.sender else e.participant,
+        return [{"#": e.index, **({"from": e.source or self.client} if self.nested else {}),
+                 "to": f"{e.participant} (from {e.source})" if e.source and not self.nested else e.participant,
                  "request": f"{e.method} {e.path}", "status": e.status, "step": e.step, "spec": e.spec,
                  "sent": e.summary()} for e in self.exchanges]
 
     def mermaid(self) -> str:
-        """A mermaid ``sequenceDiagram`` of the flow (labels stripped of mermaid's own syntax)."""
+        """A mermaid ``sequenceDiagram`` of the flow (labels stripped of mermaid's own syntax).
+
+        Calls and answers appear in the order they happened, so a nested flow's inner calls sit inside the outer.
+        """
         lines = ["sequenceDiagram", f"    participant C as {_label(self.client)}"]
-        names = list(dict.fromkeys(n for e in self.exchanges for n in (e.sender, e.participant) if n))
+        names = list(dict.fromkeys(n for e in self.exchanges for n in (e.source, e.participant)
+                                   if n and n != self.client))
         ids = {name: f"P{i}" for i, name in enumerate(names)}
+        ids[""] = ids[self.client] = "C"
         lines += [f"    participant {ids[n]} as {_label(n)}" for n in names]
-        for e in self.exchanges:
-            source, target = ids.get(e.sender, "C"), ids[e.participant]
-            lines.append(f"    {source}->>{target}: {e.index}. {_label(e.method + ' ' + e.path)}")
-            lines.append(f"    {target}-->>{source}: {e.status} {_label(e.step)}")
+        by_index = {e.index: e for e in self.exchanges}
+        with self._lock:
+            events = list(self._events)
+        for answered, index in events:
+            e = by_index.get(index)
+            if e is None:
+                continue  # sent, never answered: not part of the record
+            source, target = ids[e.source], ids[e.participant]
+            if answered:
+                lines.append(f"    {target}-->>{source}: {e.status} {_label(e.step)}")
+            else:
+                lines.append(f"    {source}->>{target}: {e.index}. {_label(e.method + ' ' + e.path)}")
         return "\n".join(lines)
 
     def markdown(self) -> str:
@@ -219,7 +267,8 @@ class FlowRecorder:
         return f"FlowRecorder({len(self.exchanges)} exchanges)"
 
     def _repr_html_(self) -> str:
-        head = "".join(f"<th>{html.escape(k)}</th>" for k in ("#", "to", "request", "status", "step", "spec", "sent"))
+        columns = ("#", *(("from",) if self.nested else ()), "to", "request", "status", "step", "spec", "sent")
+        head = "".join(f"<th>{html.escape(k)}</th>" for k in columns)
         body = "".join("<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in row.values()) + "</tr>"
                        for row in self.rows())
         return f"<table><tr>{head}</tr>{body}</table>"

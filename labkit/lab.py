@@ -34,6 +34,7 @@ from .servers import ServerThread
 if TYPE_CHECKING:
     from anyio.from_thread import BlockingPortal
 
+    from .downstream import DownstreamAgent
     from .vulnerable import VulnerableAgent
 
 __all__ = ["Lab"]
@@ -49,6 +50,8 @@ class Lab:
     keep the ``labkit`` loggers' records in ``lab.logs`` while running instead of the root logger's handlers.
     ``vulnerable``: weakness names (or ``True`` for all) to start ``lab.vulnerable``, a separate UNSAFE agent
     on its own port for lesson 10 (``labkit.vulnerable``); the real agent is never changed by it.
+    ``downstream``: start ``lab.downstream``, a second agent with its own audience (``labkit.downstream``), and
+    wire the agent's ``external_api`` plugin to call it on its callers' behalf by token exchange (RFC 8693).
     Raises ``ConfigError`` for a bad configuration, ``RuntimeError`` if a server does not start.
     """
 
@@ -65,6 +68,7 @@ class Lab:
         public_url: str | None = None,
         capture_logs: bool = True,
         vulnerable: Iterable[str] | bool = (),
+        downstream: bool = False,
     ) -> None:
         from sample_agent import create_app, default_config_path
 
@@ -80,6 +84,7 @@ class Lab:
         self._provider_server = ServerThread(self.provider.app, host=host, port=provider_port, name="provider")
         self.provider.base_url = self._provider_server.url
         self.provider_url = self._provider_server.url
+        self.downstream: DownstreamAgent | None = None
         env = {**os.environ, "LAB_PROVIDER_URL": self.provider_url,
                "LAB_WEBHOOK_HOSTPORT": f"127.0.0.1:{self._webhook_server.port}"}
         try:
@@ -89,10 +94,17 @@ class Lab:
                 self.config = validate_security_config(config, env=env)
             else:
                 self.config = load_config(Path(config) if config else default_config_path(), env=env)
+            if downstream:
+                from .downstream import DownstreamAgent
+
+                self.downstream = DownstreamAgent(self.provider_url, clock=clock, host=host)
+                self.config = self._wired(self.config)
             self.audit = AuditLog(self.config.audit.capacity, audit_path or self.config.audit.path)
         except BaseException:  # a bad config or audit file: release the bound sockets before saying so
             self._webhook_server.stop()
             self._provider_server.stop()
+            if self.downstream is not None:
+                self.downstream.close()
             raise
         self._clock = clock
         # The agent's URL is known once its socket is bound; the app is created with it.
@@ -117,6 +129,14 @@ class Lab:
 
             self.vulnerable = VulnerableAgent(weaknesses, self.config.oauth2, self.config.scope_hierarchy, clock=clock)
 
+    def _wired(self, config: SecurityConfig) -> SecurityConfig:
+        """``config`` with ``external_api`` delegating to the downstream agent, when one runs."""
+        if self.downstream is None:
+            return config
+        from .downstream import wire_downstream
+
+        return wire_downstream(config, self.downstream.spec())
+
     def plugin_mapping(self) -> Any:
         """How the configuration's plugin, capability and MCP tool ids met the sample agent's (``PluginMapping``)."""
         from sample_agent.plugins import map_plugins
@@ -134,6 +154,8 @@ class Lab:
                 started.append(server)
             if self.vulnerable is not None:
                 self.vulnerable.start()
+            if self.downstream is not None:
+                self.downstream.start()
         except BaseException:
             for server in started:
                 server.stop()
@@ -166,6 +188,7 @@ class Lab:
             new_config = validate_security_config(config, env=env)
         else:
             new_config = load_config(Path(config), env=env)
+        new_config = self._wired(new_config)
         app = create_app(new_config, public_url=self.public_url, clock=self._clock, audit=self.audit)
         port = self._agent_server.port
         self._agent_server.stop()
@@ -192,6 +215,8 @@ class Lab:
         self._owned.clear()
         if self.vulnerable is not None:
             self.vulnerable.close()
+        if self.downstream is not None:
+            self.downstream.close()
         self._agent_server.stop()
         self._webhook_server.stop()
         self._provider_server.stop()

@@ -189,7 +189,7 @@ def code_flow_auth(lab: Lab, recorder: FlowRecorder, callback: LoopbackCallback,
         lab.provider.configure_cimd(metadata_host.policy())
         recorder.participants[metadata_host.url] = "Client metadata"  # an origin already
         lab.provider.cimd.on_fetch = lambda request, response, body: recorder.record(request, response, body,
-                                                                                     sender="AS")
+                                                                                     source="AS")
         client_metadata_url = metadata_host.client_id
 
     async def open_browser(url: str) -> None:

@@ -16,7 +16,7 @@ import secrets
 import tempfile
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +42,7 @@ from labkit.guard import (
     GuardContext,
     OAuth2Guard,
     Requirement,
+    bearer_token,
     principal_key,
 )
 from labkit.guard.build import gate_for
@@ -125,10 +126,12 @@ class Agent:
         # When an audience is configured, the resources this agent advertises (RFC 9728) are accepted too.
         # DPoP proofs' jti values are spent in Redis when replicas share state (RFC 9449 §11.1 on every replica)
         self.gate = gate_for(cfg, resources=self.resources, clock=clock, http=http, admit=self._admit,
-                             replay=self.state.replay if self.state.shared else None)
+                             replay=self.state.replay if self.state.shared else None,
+                             plugins=self.plugins)
         self.tenants = self.gate.tenants
         self.records: deque[Any] = deque(maxlen=1000)
         self.stub_key = secrets.token_urlsafe(32)  # the stub service is public to the guard, private to us
+        self.outgoing_hooks: dict[str, list[Any]] = {}  # httpx event hooks for delegated calls (flow traces)
         self.signer = AgentSigner(self.public_url, self.clock, *signing_keys)
         self.push_policy = PushPolicy(cfg.push)
         sql = self.state.sql
@@ -189,12 +192,19 @@ class Agent:
 
     # -- capabilities -------------------------------------------------------------------------
     async def run_capability(
-        self, capability_id: str, arguments: dict[str, Any], user: LabUser, context: GuardContext
+        self, capability_id: str, arguments: dict[str, Any], user: LabUser, context: GuardContext,
+        headers: Iterable[tuple[bytes, bytes]] = (),
     ) -> Any:
-        """Run a capability for ``user`` through its plugin's middleware; raises ``CapabilityError``."""
+        """Run a capability for ``user`` through its plugin's middleware; raises ``CapabilityError``.
+
+        ``headers``: the request's; a plugin that delegates (``delegation.downstream``) exchanges its bearer token.
+        """
         if capability_id not in self.policy.capabilities:  # turned off by the configuration
             raise CapabilityError("unknown capability")
         definition = CAPABILITIES[capability_id]
+        plugin = self.plugins.get(definition.plugin_id)
+        downstream = plugin.delegation.downstream if plugin is not None and plugin.delegation else None
+        token = bearer_token(v for k, v in headers if k == b"authorization") if downstream is not None else None
         call_context = CallContext(
             user_key=user.key,
             subject=user.principal.subject,
@@ -204,6 +214,10 @@ class Agent:
             clock=self.clock,
             stats=self.stats,
             stub_key=self.stub_key,
+            actors=user.principal.actors,
+            token=token,
+            downstream=downstream,
+            hooks=self.outgoing_hooks,
         )
         return await self.middleware.run(
             definition.plugin_id,
@@ -258,7 +272,7 @@ class Agent:
         given = params.get("arguments")
         arguments: dict[str, Any] = given if isinstance(given, dict) else {}
         try:
-            output = await self.run_capability(capability, arguments, user, context)
+            output = await self.run_capability(capability, arguments, user, context, request.scope["headers"])
         except CapabilityError as exc:
             return JSONResponse(rpc.error(call.id, -32602, str(exc)))
         result = {"capability": capability, "plugin": CAPABILITIES[capability].plugin_id, "result": output}

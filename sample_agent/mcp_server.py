@@ -220,10 +220,10 @@ def build_mcp(agent: Agent, *, max_sessions: int = 16, stateless: bool = False, 
         request = ctx.request_context.request
         user = _caller(request)
         context = request.scope.get("labkit") if user is not None and request is not None else None
-        if user is None or not isinstance(context, GuardContext):
+        if user is None or request is None or not isinstance(context, GuardContext):
             raise ToolError("Unauthorized")
         try:
-            return dumps(await agent.run_capability(capability, arguments, user, context))
+            return dumps(await agent.run_capability(capability, arguments, user, context, request.scope["headers"]))
         except CapabilityError as exc:
             raise ToolError(str(exc)) from None
 

@@ -4,7 +4,8 @@
 |---|---|---|
 | system_tools | local | get_time, echo (api:read) |
 | files | local | list_files, read_file (files:read), write_file (files:write) — confined to a sandbox |
-| external_api | network | write_operation (api:write) — calls a loopback stub service |
+| external_api | network | write_operation (api:write) — calls a loopback stub service, or, with
+  ``delegation.downstream`` configured, another agent on the caller's behalf (RFC 8693 token exchange) |
 | admin | local | admin_status (admin) |
 """
 
@@ -14,13 +15,15 @@ import datetime as dt
 import json
 import re
 from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
 
 from labkit.config import CapabilitySpec, McpServerSpec, PluginSpec, SecurityConfig
+from labkit.config.delegation import DownstreamSpec
+from labkit.delegation import DelegationError, call_downstream, exchange_token
 from labkit.guard import Capability
 
 from .policy import AgentPolicy
@@ -47,7 +50,11 @@ class CapabilityError(Exception):
 
 @dataclass
 class CallContext:
-    """What a capability may use: who calls, where the sandbox is, how to reach the stub service."""
+    """What a capability may use: who calls, where the sandbox is, how to reach the stub service.
+
+    ``token``: the caller's own bearer token, only for a plugin that delegates (``downstream`` set); ``actors``:
+    who acts for the caller (RFC 8693 ``act``); ``hooks``: httpx event hooks for outgoing calls (flow traces).
+    """
 
     user_key: str
     subject: str | None
@@ -57,6 +64,10 @@ class CallContext:
     clock: Callable[[], float]
     stats: Callable[[], dict[str, Any]]
     stub_key: str = ""
+    actors: tuple[str, ...] = ()
+    token: str | None = field(default=None, repr=False)
+    downstream: DownstreamSpec | None = None
+    hooks: dict[str, list[Any]] = field(default_factory=dict)
 
 
 Run = Callable[[CallContext, dict[str, Any]], Awaitable[Any]]
@@ -137,14 +148,29 @@ async def _write_file(ctx: CallContext, args: dict[str, Any]) -> str:
 
 async def _write_operation(ctx: CallContext, args: dict[str, Any]) -> dict[str, Any]:
     record = args.get("record", {"note": "hello"})
+    if ctx.downstream is not None:
+        return await _delegate(ctx, ctx.downstream, record)
+    stored = {"record": record, "by": ctx.subject, **({"via": list(ctx.actors)} if ctx.actors else {})}
     async with httpx.AsyncClient(timeout=5, trust_env=False) as client:
         response = await client.post(
-            f"{ctx.base_url}/stub/external-api/records", json={"record": record, "by": ctx.subject},
-            headers={"x-lab-stub-key": ctx.stub_key},
+            f"{ctx.base_url}/stub/external-api/records", json=stored, headers={"x-lab-stub-key": ctx.stub_key},
         )
     if response.status_code != 201:
         raise CapabilityError(f"external API answered {response.status_code}")
     return dict(response.json())
+
+
+async def _delegate(ctx: CallContext, downstream: DownstreamSpec, record: Any) -> dict[str, Any]:
+    """The record written by the downstream agent, on the caller's behalf, with an exchanged token (RFC 8693)."""
+    if not ctx.token:
+        raise CapabilityError("no bearer token to delegate")  # e.g. a DPoP-bound token: never exchanged here
+    async with httpx.AsyncClient(trust_env=False, follow_redirects=False, event_hooks=ctx.hooks) as http:
+        try:
+            token = await exchange_token(http, downstream, ctx.token)
+            result = await call_downstream(http, downstream, token, {"record": record})
+        except DelegationError as exc:
+            raise CapabilityError(f"delegation failed: {exc}") from None
+    return {"delegated_to": downstream.audience, "result": result}
 
 
 async def _admin_status(ctx: CallContext, args: dict[str, Any]) -> dict[str, Any]:

@@ -255,7 +255,7 @@ def test_lesson_01_refuses_guessable_secrets_and_bad_input(lab: Lab, tmp_path: P
 
 
 def test_every_lesson_has_a_challenge_with_hints() -> None:
-    assert {f"{n:02d}" for n in range(13)} | {"14"} <= set(CHALLENGES)
+    assert {f"{n:02d}" for n in range(13)} | {"13", "14"} <= set(CHALLENGES)
     assert all(c.lesson == lesson and 1 <= len(c.hints) <= 3 for lesson, c in CHALLENGES.items())
     attempt = start("03", None)
     assert [attempt.hint()[:6] for _ in range(4)] == ["hint 1", "hint 2", "hint 3", "no mor"]
@@ -292,3 +292,19 @@ def test_lesson_10_needs_the_vulnerable_agent(tmp_path: Path) -> None:
         started = time.monotonic()
         assert "Lab(vulnerable=True)" in check("10", plain, tmp_path).message
         assert time.monotonic() - started < 5
+
+
+@pytest.mark.integration
+def test_lesson_13_one_hop_only(tmp_path: Path) -> None:
+    with Lab(downstream=True) as lab:
+        assert lab.downstream is not None
+        assert not check("13", lab, tmp_path)  # as shipped: a chain of two actors passes
+        lab.downstream.reload({"allowed_actors": ["lab-agent"], "max_delegation_depth": 0})
+        assert "act = lab-agent got 401" in check("13", lab, tmp_path).message  # too strict: no delegation at all
+        lab.downstream.reload({"allowed_actors": ["lab-agent"], "max_delegation_depth": 1})
+        result = check("13", lab, tmp_path)
+        assert result and "exceeds" in result.message, result
+
+
+def test_lesson_13_needs_the_downstream(lab: Lab, tmp_path: Path) -> None:
+    assert "Lab(downstream=True)" in check("13", lab, tmp_path).message

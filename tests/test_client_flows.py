@@ -185,7 +185,7 @@ def test_mcp_code_flow_with_a_client_id_metadata_document(lab: Lab) -> None:
                          "authorization response on loopback (iss)", "token request (code + verifier)"]
     assert "dynamic client registration" not in steps  # CIMD replaces DCR
     fetch = recorder.exchanges[3]
-    assert fetch.sender == "AS" and fetch.participant == "Client metadata" and fetch.received["client_id"] == host.client_id
+    assert fetch.source == "AS" and fetch.participant == "Client metadata" and fetch.received["client_id"] == host.client_id
     ids = dict(re.findall(r"participant (P\d+) as (.+)", recorder.mermaid()))
     by_name = {name: pid for pid, name in ids.items()}
     assert f"{by_name['AS']}->>{by_name['Client metadata']}: 4. GET /oauth/client-metadata.json" in recorder.mermaid()

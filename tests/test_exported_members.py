@@ -11,7 +11,8 @@ MODULES = [
     "labkit.guard", "labkit.middleware", "labkit.provider", "labkit.lab", "labkit.probe", "labkit.a2a", "labkit.a2a.push",
     "labkit.a2a.webhook", "labkit.widgets", "labkit.lessons", "labkit.servers", "labkit.observability", "labkit.tracing",
     "labkit.state", "labkit.cluster", "labkit.challenges", "labkit.vulnerable", "labkit.tls", "labkit.ssrf",
-    "labkit.provider.cimd",
+    "labkit.provider.cimd", "labkit.auth.actors",
+    "labkit.config.delegation", "labkit.delegation", "labkit.delegation_flow", "labkit.downstream",
 ]
 
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import AuthError, Reason
+from .actors import actor_chain, chain_of
 from .cache import fingerprint_of, token_key
 from .claims import ClaimPolicy, authorize_scopes, check_claims, client_of, extract_scopes
 
@@ -35,16 +36,16 @@ class Principal:
 
     @property
     def actors(self) -> tuple[str, ...]:
-        """The delegation chain of an RFC 8693 ``act`` claim, nearest actor first (empty when not delegated).
+        """The delegation chain of an RFC 8693 ``act`` claim, current actor first (empty when not delegated).
 
-        Bounded: at most 8 actors are read; a malformed ``act`` yields what was well formed before it.
+        ``principal_from`` refused a malformed ``act``; a principal built otherwise shows its well-formed head.
         """
-        chain: list[str] = []
-        act = self.claims.get("act")
-        while isinstance(act, Mapping) and isinstance(act.get("sub"), str) and len(chain) < 8:
-            chain.append(act["sub"])
-            act = act.get("act")
-        return tuple(chain)
+        return chain_of(self.claims) if "act" in self.claims else ()
+
+    @property
+    def delegated(self) -> bool:
+        """True when someone acts for the subject (the token carries an ``act`` chain, RFC 8693 §4.1)."""
+        return bool(self.actors)
 
     @property
     def identity(self) -> str:
@@ -76,6 +77,8 @@ def principal_from(
     The one home of "claims to principal" for JWTs and introspection answers; raises ``AuthError``.
     """
     check_claims(claims, policy, now, required=required)
+    if "act" in claims:
+        actor_chain(claims["act"])  # RFC 8693 §4.1: a malformed act is a malformed token (AuthError CLAIMS)
     who = subject(claims)
     scopes = authorize_scopes(extract_scopes(claims, policy.scope_claims), policy)
     exp = claims.get("exp")

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from .base import Attempt, Challenge, CheckResult
 from .checks import CHECKS
+from .delegation import check_13
 from .dpop import check_14
 from .progress import Progress, default_progress_path
 
@@ -98,6 +99,14 @@ CHALLENGES: dict[str, Challenge] = {c.lesson: c for c in (
        "`resource` there, `code_verifier` and the same `resource` to `/token`.",
        "The reference solution below does it with httpx in nine lines; `lab.call('tools/list', {}, token=..., "
        "path='/mcp')` is the last one."),
+    Challenge("13", "One hop only", "The downstream agent accepts alice's call through `lab-agent`, and also "
+              "through a chain of two actors (a delegated token exchanged again). Make it refuse any chain longer "
+              "than one actor, while the agent's own delegation keeps working. The check exchanges real tokens "
+              "and calls the downstream.",
+              ("The rule sits on the downstream's `external_api` plugin: `lab.downstream.rule`.",
+               "`max_delegation_depth` counts the actors in `act`; 0 refuses every delegated token.",
+               "`lab.downstream.reload({'allowed_actors': ['lab-agent'], 'max_delegation_depth': ...})`"),
+              check_13),
     Challenge("14", "Bound to a key", "Get a 200 from `write_operation` with a DPoP-bound token and a proof you "
               "signed, and show the agent refusing that same token when a thief presents it as a Bearer token.",
               ("The token endpoint binds the token to the key of the DPoP proof you send it (`cnf.jkt`).",

@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from ..scopes import ScopeHierarchy
+from .delegation import DelegationSpec
 
 __all__ = [
     "STRATEGIES",
@@ -198,6 +199,7 @@ class PluginSpec(BaseModel):
     oauth2_specific: OAuth2PluginSettings = Field(default_factory=OAuth2PluginSettings)
     capabilities: list[CapabilitySpec] = Field(default_factory=list)
     middleware: list[MiddlewareSpec] | None = None
+    delegation: DelegationSpec | None = None  # RFC 8693: delegated callers, and the downstream it calls
     keywords: list[str] = Field(default_factory=list)
     patterns: list[str] = Field(default_factory=list)
     priority: int = 100

@@ -5,11 +5,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from .delegation import DelegationSpec
 from .messages import validate_model
 from .middleware import middleware_list
 from .models import CapabilitySpec, McpServerSpec, PluginSpec
 from .problems import Place, type_name
 from .scope_names import check_scope_names
+from .urls import check_url
 
 __all__ = ["build_mcp", "build_plugins"]
 
@@ -81,8 +83,30 @@ def build_plugins(raw: Any, place: Place) -> tuple[PluginSpec, ...]:
             at_plugin.at("plugin_id").add(f"duplicate plugin_id {plugin.plugin_id!r}")
         seen.add(plugin.plugin_id)
         check_scope_names(plugin.required_scopes, at_plugin.at("required_scopes"))
+        if plugin.delegation is not None:
+            _check_delegation(plugin.delegation, at_plugin.at("delegation"))
         plugins.append(plugin)
     return tuple(plugins)
+
+
+def _check_delegation(spec: DelegationSpec, place: Place) -> None:
+    """What the model's types cannot say: a rule that refuses everything, actors' names, downstream URLs."""
+    if spec.required and spec.max_delegation_depth == 0:
+        place.at("max_delegation_depth").add("0 refuses delegated tokens, but required: true accepts only those")
+    for i, actor in enumerate(spec.allowed_actors or ()):
+        if not actor or actor != actor.strip():
+            place.at("allowed_actors").item(i).add("expected a client id (non-empty, no surrounding spaces)")
+    if spec.allowed_actors == [] and spec.required:
+        place.at("allowed_actors").add("an empty list allows no actor, yet required: true wants delegated tokens")
+    downstream = spec.downstream
+    if downstream is not None:
+        # the caller's token is exchanged here and the new one sent there: TLS, loopback excepted
+        check_url(downstream.url, place.at("downstream").at("url"))
+        check_url(downstream.token_endpoint, place.at("downstream").at("token_endpoint"))
+        if downstream.scope is not None:
+            check_scope_names(downstream.scope.split(), place.at("downstream").at("scope"))
+            if not downstream.scope.split():
+                place.at("downstream").at("scope").add("expected space-delimited scopes (or leave it out)")
 
 
 def build_mcp(raw: Any, place: Place) -> tuple[McpServerSpec, ...]:

@@ -14,7 +14,7 @@ import httpx
 
 from ..auth import build_validator
 from ..auth.dpop import DPOP_ALGORITHMS
-from ..config import OAuth2Config, SecurityConfig
+from ..config import OAuth2Config, PluginSpec, SecurityConfig
 from ..state.protocols import ReplayCache
 from .decision import Admit, Gate, TenantAuth
 from .dpop import DPoPPolicy
@@ -74,13 +74,15 @@ def gate_for(
     http: httpx.AsyncClient | None = None,
     admit: Admit | None = None,
     replay: ReplayCache | None = None,
+    plugins: Mapping[str, PluginSpec] | None = None,
 ) -> Gate:
     """A ``Gate`` for the config's default tenant and its ``tenants:``.
 
     ``resources``: the audiences each tenant advertises (a list for the default tenant, a mapping by tenant,
     or a function of the tenant name; see ``accepting``); ``replay``: where DPoP proofs' ``jti`` values are
-    spent when replicas share state (default: in this process). Raises nothing: a bad config is refused when
-    loaded.
+    spent when replicas share state (default: in this process). ``plugins``: the app's plugins by the ids its
+    requirements name (default: the config's ``plugins``), whose ``delegation`` rules the gate applies.
+    Raises nothing: a bad config is refused when loaded.
     """
     def tenant_auth(name: str | None, oauth2: OAuth2Config, hierarchy: Any) -> TenantAuth:
         effective = accepting(with_introspection_cache(cfg, oauth2), _resources_of(resources, name))
@@ -90,4 +92,6 @@ def gate_for(
     tenants: dict[str | None, TenantAuth] = {None: tenant_auth(None, cfg.oauth2, cfg.scope_hierarchy)}
     for name, tenant in cfg.tenants.items():
         tenants[name] = tenant_auth(name, tenant.oauth2, tenant.scope_hierarchy)
-    return Gate(tenants, admit=admit)
+    specs = plugins if plugins is not None else {p.plugin_id: p for p in cfg.plugins}
+    rules = {name: spec.delegation for name, spec in specs.items() if spec.delegation is not None}
+    return Gate(tenants, admit=admit, delegation=rules)

@@ -21,7 +21,9 @@ from starlette.authentication import BaseUser
 from ..audit import AuditEvent
 from ..auth import Principal
 from ..auth._compact import b64url_decode, strict_json
+from ..auth.actors import check_delegation
 from ..auth.cache import TTLCache
+from ..config.delegation import DelegationSpec
 from ..errors import AuthError, Reason
 from ..scopes import EffectiveScopes, ScopeHierarchy
 from .dpop import DPoPChallenge, DPoPPolicy, Presentation
@@ -108,9 +110,9 @@ class Decision:
             return AuditEvent.allow(self.principal, **context)
         principal = self.principal
         if principal is not None:
-            context = {"subject": principal.subject, "client": principal.client_id,
-                       "scopes": tuple(sorted(principal.scopes)), "strategy": principal.strategy,
-                       "fingerprint": principal.fingerprint, **context}
+            who = AuditEvent.who(principal)
+            who.pop("tenant")  # the decision's tenant, from context
+            context = {**who, **context}
         return AuditEvent.deny(self.error, **context)
 
     def refuse(self, error: AuthError, retry_after: int | None = None) -> Decision:
@@ -142,9 +144,11 @@ class GuardUser(BaseUser):
 class Gate:
     """Tenants' validators and hierarchies plus an admission check: the decision, for any integration."""
 
-    def __init__(self, tenants: Mapping[str | None, TenantAuth], *, admit: Admit | None = None) -> None:
+    def __init__(self, tenants: Mapping[str | None, TenantAuth], *, admit: Admit | None = None,
+                 delegation: Mapping[str, DelegationSpec] | None = None) -> None:
         self.tenants = dict(tenants)
         self.admit = admit
+        self.delegation = dict(delegation or {})  # plugin id -> its rule for delegated callers (RFC 8693)
         self._issuers: TTLCache[str] = TTLCache(4096, time.monotonic)  # keyed by hash(token): see below
         self._dpop = DPoPPolicy(clock=time.time)  # for tenants built without one: bound tokens still checked
 
@@ -215,6 +219,12 @@ class Gate:
             needs = " ".join(requirement.scopes)
             detail = f"{requirement.label or 'request'} needs {needs}; missing {' '.join(missing)}"
             return decision.refuse(AuthError(Reason.INSUFFICIENT_SCOPE, detail, scopes=requirement.scopes))
+        rule = self.delegation.get(requirement.plugin) if requirement.plugin else None
+        if rule is not None:
+            try:
+                check_delegation(decision.principal.actors, rule, str(requirement.plugin))
+            except AuthError as error:
+                return decision.refuse(error)
         wait = self.admit(decision.principal, requirement) if self.admit else None
         if inspect.isawaitable(wait):
             wait = await wait
