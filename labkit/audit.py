@@ -39,10 +39,11 @@ MAX_ACTORS = 8
 MAX_LINE = 16 * 1024
 _TEXT_FIELDS = ("reason", "detail", "subject", "client", "strategy", "endpoint", "method", "plugin", "tenant",
                 "fingerprint", "request_id")
+_LIST_FIELDS = {"scopes": MAX_SCOPES, "actors": MAX_ACTORS}  # tuples of text, and how many an event keeps
 
 
 def _clean(event: AuditEvent) -> bool:
-    """True when every text field and scope is a ``str`` within ``MAX_TEXT`` and ``safe_text`` would keep it."""
+    """True when ``safe_text`` and the bounds would keep every text field, scope and actor as it is."""
     texts: list[str] = []
     for name in _TEXT_FIELDS:
         value = getattr(event, name)
@@ -51,14 +52,16 @@ def _clean(event: AuditEvent) -> bool:
         if type(value) is not str or len(value) > MAX_TEXT:
             return False
         texts.append(value)
-    scopes = event.scopes
-    if type(scopes) is not tuple or len(scopes) > MAX_SCOPES:
-        return False
-    for scope in scopes:
-        if type(scope) is not str or len(scope) > MAX_TEXT:
+    for name, bound in _LIST_FIELDS.items():
+        values = getattr(event, name)
+        if type(values) is not tuple or len(values) > bound:
             return False
+        for value in values:
+            if type(value) is not str or len(value) > MAX_TEXT:
+                return False
+            texts.append(value)
     # one search over all of them: a space joins them and is itself safe
-    return UNSAFE.search(" ".join(texts) + " " + " ".join(scopes)) is None
+    return UNSAFE.search(" ".join(texts)) is None
 
 
 @dataclass(frozen=True)

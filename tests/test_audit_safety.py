@@ -44,18 +44,21 @@ def test_every_field_of_an_event_is_bounded_and_printable(value: str) -> None:
 
 
 _PIECES = st.one_of(st.none(), st.text(max_size=140), st.sampled_from(HOSTILE[:-2]), st.integers())
+_TEXTS = st.lists(st.one_of(st.text(max_size=140), st.sampled_from(HOSTILE[:-2]), st.integers()), max_size=40)
 
 
-@given(st.lists(_PIECES, min_size=10, max_size=10), st.lists(st.one_of(st.text(max_size=140), st.integers()),
-                                                               max_size=40))
-def test_the_fast_clean_path_keeps_exactly_what_safe_text_keeps(values: list[object], scopes: list[object]) -> None:
+@given(st.lists(_PIECES, min_size=11, max_size=11), _TEXTS, _TEXTS)
+def test_the_fast_clean_path_keeps_exactly_what_safe_text_keeps(values: list[object], scopes: list[object],
+                                                                actors: list[object]) -> None:
     names = ("reason", "detail", "subject", "client", "strategy", "endpoint", "method", "plugin", "tenant",
-             "fingerprint")
-    event = AuditEvent(decision="allow", scopes=tuple(scopes), **dict(zip(names, values, strict=True)))  # type: ignore[arg-type]
+             "fingerprint", "request_id")
+    event = AuditEvent(decision="allow", scopes=tuple(scopes), actors=tuple(actors),  # type: ignore[arg-type]
+                       **dict(zip(names, values, strict=True)))
     for name, value in zip(names, values, strict=True):
         assert getattr(event, name) == (None if value is None else safe_text(value))
-    expected = tuple(safe_text(s) for s in scopes[:32]) + ((f"\u2026(+{len(scopes) - 32})",) if len(scopes) > 32 else ())
-    assert event.scopes == expected
+    cut = f"\u2026(+{len(scopes) - 32})"
+    assert event.scopes == tuple(safe_text(s) for s in scopes[:32]) + ((cut,) if len(scopes) > 32 else ())
+    assert event.actors == tuple(safe_text(a) for a in actors[:8])
 
 
 @given(st.text())
