@@ -120,7 +120,8 @@ class Agent:
         self.middleware = CapabilityMiddleware(cfg, self.plugins.values(), clock=self.clock,
                                                monotonic=clock or time.monotonic, state=self.state)
         # When an audience is configured, the resources this agent advertises (RFC 9728) are accepted too.
-        self.gate = gate_for(cfg, resources=self.resources, clock=clock, http=http, admit=self._admit)
+        self.gate = gate_for(cfg, resources=self.resources, clock=clock, http=http, admit=self._admit,
+                             shared=self.state.verdicts)
         self.tenants = self.gate.tenants
         self.records: deque[Any] = deque(maxlen=1000)
         self.stub_key = secrets.token_urlsafe(32)  # the stub service is public to the guard, private to us

@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 
 from ..auth import build_validator
+from ..auth.cache import SharedVerdicts
 from ..auth.dpop import DPOP_ALGORITHMS
 from ..config import OAuth2Config, SecurityConfig
 from .decision import Admit, Gate, TenantAuth
@@ -69,16 +70,18 @@ def gate_for(
     clock: Callable[[], float] | None = None,
     http: httpx.AsyncClient | None = None,
     admit: Admit | None = None,
+    shared: SharedVerdicts | None = None,
 ) -> Gate:
     """A ``Gate`` for the config's default tenant and its ``tenants:``.
 
     ``resources``: the audiences each tenant advertises (a list for the default tenant, a mapping by tenant,
-    or a function of the tenant name; see ``accepting``). Raises nothing: a bad config is refused when loaded.
+    or a function of the tenant name; see ``accepting``). ``shared``: the replicas' introspection cache (Redis), if
+    any. Raises nothing: a bad config is refused when loaded.
     """
     def tenant_auth(name: str | None, oauth2: OAuth2Config, hierarchy: Any) -> TenantAuth:
         effective = accepting(with_introspection_cache(cfg, oauth2), _resources_of(resources, name))
-        return TenantAuth(name, build_validator(effective, clock=clock, http=http, tenant=name), hierarchy,
-                          oauth2.issuers, dpop_policy(oauth2, clock))
+        validator = build_validator(effective, clock=clock, http=http, tenant=name, shared=shared)
+        return TenantAuth(name, validator, hierarchy, oauth2.issuers, dpop_policy(oauth2, clock))
 
     tenants: dict[str | None, TenantAuth] = {None: tenant_auth(None, cfg.oauth2, cfg.scope_hierarchy)}
     for name, tenant in cfg.tenants.items():

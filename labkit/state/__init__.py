@@ -3,7 +3,8 @@
 ``SharedState.open(cfg.state, clock=...)`` builds the backends the ``state:`` section names; ``aclose()`` closes
 them. Inside: ``protocols`` (``Limiter``, ``ReplayCache``, ``ResultStore``, ``Quota``), ``memory``, ``redis``
 (rate limits on the ``limits`` library, Lua check-and-take for quotas) and ``sql`` (the a2a-sdk's own stores).
-The verified-JWT cache is not here: it stays per process (a hit costs about a microsecond, a Redis round trip
+``verdicts`` is the introspection cache replicas share (``RedisVerdicts``; None in memory: each validator keeps
+its own). The verified-JWT cache is not here: it stays per process (a hit costs about a microsecond, a Redis round trip
 a hundred times that, and a JWT's verdict never changes before it expires).
 """
 
@@ -13,6 +14,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from ..auth.cache import SharedVerdicts
 from ..config import StateConfig
 from .memory import MemoryLimiter, MemoryQuota, MemoryReplayCache, MemoryResultStore
 from .protocols import Limiter, Quota, ReplayCache, ResultStore
@@ -28,6 +30,7 @@ __all__ = [
     "ReplayCache",
     "ResultStore",
     "SharedState",
+    "SharedVerdicts",
     "SqlStores",
     "open_sql_stores",
 ]
@@ -44,13 +47,16 @@ class SharedState:
             import redis.asyncio as aioredis
 
             from .redis import RedisQuota, RedisReplayCache
+            from .verdicts import RedisVerdicts
 
             self.redis = aioredis.Redis.from_url(self.config.redis_url, socket_timeout=5, socket_connect_timeout=5)
             self.quota: Quota = RedisQuota(self.redis, self.config.key_prefix, clock)
             self.replay: ReplayCache = RedisReplayCache(self.redis, self.config.key_prefix, clock)
+            self.verdicts: SharedVerdicts | None = RedisVerdicts(self.redis, self.config.key_prefix, clock)
         else:
             self.quota = MemoryQuota()
             self.replay = MemoryReplayCache(clock)
+            self.verdicts = None
         self.sql: SqlStores | None = (open_sql_stores(self.config.database_url)
                                       if self.config.database_url is not None else None)
 
