@@ -1,6 +1,7 @@
 """The agent as 3 replicas behind nginx, with Redis and PostgreSQL (``labkit.cluster``): every limit exact.
 
-One cluster for the module (about 15 s to start). Without redis-server, PostgreSQL or nginx the module is
+One cluster for the module (about 15 s to start), on the sample agent's configuration with the ``both`` strategy
+(JWTs offline, opaque tokens by introspection) and a short introspection cache TTL. Without redis-server, PostgreSQL or nginx the module is
 skipped with what to install; with ``CI`` set it must run.
 """
 
@@ -13,10 +14,12 @@ import time
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+import yaml
 
 from labkit.cluster import Cluster
 from labkit.cluster.services import MissingServiceError, find_program
@@ -25,6 +28,21 @@ from labkit.state.redis import RedisReplayCache
 from labkit.webhook import WebhookReceiver
 
 pytestmark = pytest.mark.integration
+
+CACHE_TTL = 4  # seconds an introspection answer is shared: the revocation delay
+
+
+def cluster_config(folder: Path) -> Path:
+    """The sample agent's configuration, validating opaque tokens by introspection (``both``)."""
+    from sample_agent import default_config_path
+
+    raw = yaml.safe_load(default_config_path().read_text())
+    raw["security"]["oauth2"].update({
+        "validation_strategy": "both", "introspection_endpoint": "${LAB_PROVIDER_URL}/introspect",
+        "client_id": "lab-agent", "client_secret": "lab-agent-secret", "introspection_cache_ttl": CACHE_TTL})
+    path = folder / "agentup.yml"
+    path.write_text(yaml.safe_dump(raw))
+    return path
 
 
 def _services_missing() -> str | None:
@@ -101,7 +119,7 @@ def message(text: str = "hello", push: str | None = None) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def world() -> Iterator[World]:
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     missing = _services_missing()
     if missing:
         if os.environ.get("CI"):
@@ -113,7 +131,8 @@ def world() -> Iterator[World]:
     servers = [ServerThread(recorder, name="hooks-a"), ServerThread(receivers[1].app, name="hooks-b")]
     for receiver in receivers:
         receiver.base_url = servers[0].url
-    with Cluster(3, env={"LAB_WEBHOOK_HOSTPORT": f"127.0.0.1:{servers[0].port}"}) as cluster:
+    config = cluster_config(tmp_path_factory.mktemp("cluster"))
+    with Cluster(3, config=config, env={"LAB_WEBHOOK_HOSTPORT": f"127.0.0.1:{servers[0].port}"}) as cluster:
         import redis.asyncio as aioredis
 
         redis_url = f"redis://127.0.0.1:{cluster.services[0].port}/0"
@@ -204,6 +223,41 @@ def test_mcp_calls_through_nginx_succeed_ten_of_ten(world: World) -> None:
         return ok
 
     assert asyncio.run(scenario()) == 10
+
+
+def test_an_opaque_token_introspected_by_one_replica_is_a_hit_on_the_others_and_revocation_holds_on_all(
+        world: World) -> None:
+    provider, replicas = world.cluster.provider, [r.url for r in world.cluster.replicas]
+    token = provider.mint(["api:read"], subject="opaque-user", opaque=True)
+    before = provider.calls["introspect"]
+    for base in replicas:
+        answer = world.rpc("capabilities", {}, token, base)
+        assert answer.status_code == 200, answer.text
+    assert provider.calls["introspect"] - before == 1  # asked once; the two other replicas read Redis
+    revoked = httpx.post(f"{world.cluster.provider_url}/revoke", data={"token": token},
+                         auth=("lab-client", "lab-client-secret"))
+    assert revoked.status_code == 200
+    # once the shared answer expires (CACHE_TTL), every replica asks again and refuses; poll, never sleep the TTL
+    refused: set[str] = set()
+    deadline = time.monotonic() + CACHE_TTL + 30
+    while len(refused) < len(replicas):
+        assert time.monotonic() < deadline, f"revocation not seen by {set(replicas) - refused}"
+        for base in set(replicas) - refused:
+            if world.rpc("capabilities", {}, token, base).status_code == 401:
+                refused.add(base)
+        time.sleep(0.1)
+    assert [world.rpc("capabilities", {}, token, base).status_code for base in replicas] == [401] * 3
+
+
+def test_a_burst_of_one_opaque_token_through_nginx_makes_one_introspection(world: World) -> None:
+    provider = world.cluster.provider
+    token = provider.mint(["api:read"], subject="burst-user", opaque=True)
+    before = provider.calls["introspect"]
+    with ThreadPoolExecutor(12) as pool:
+        answers = list(pool.map(lambda _: world.rpc("capabilities", {}, token), range(24)))
+    assert [a.status_code for a in answers] == [200] * 24
+    assert len({a.headers["x-upstream"] for a in answers}) == 3
+    assert provider.calls["introspect"] - before == 1
 
 
 def test_killing_a_replica_mid_load_loses_no_accepted_task(world: World) -> None:
