@@ -135,7 +135,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     with Cluster(3, config=config, env={"LAB_WEBHOOK_HOSTPORT": f"127.0.0.1:{servers[0].port}"}) as cluster:
         import redis.asyncio as aioredis
 
-        redis_url = f"redis://127.0.0.1:{cluster.services[0].port}/0"
+        redis_url = cluster.redis_url or ""
         for receiver in receivers:
             receiver.replay = RedisReplayCache(aioredis.Redis.from_url(redis_url), "hooks")
             receiver.trust(cluster.agent_url)

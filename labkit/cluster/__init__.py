@@ -26,7 +26,15 @@ from joserfc.jwk import ECKey
 from ..config import load_config
 from ..provider import MockProvider
 from ..servers import ServerThread
-from .services import MissingServiceError, Service, free_port, start_nginx, start_postgres, start_redis
+from .services import (
+    MissingServiceError,
+    Service,
+    find_program,
+    free_port,
+    start_nginx,
+    start_postgres,
+    start_redis,
+)
 
 __all__ = ["Cluster", "MissingServiceError"]
 
@@ -36,15 +44,23 @@ class Cluster:
 
     ``config``: the agent's ``agentup.yml`` (default: the sample agent's); ``${LAB_PROVIDER_URL}`` in it is the
     provider's URL. ``env``: more variables for the replicas' configuration (e.g. ``LAB_WEBHOOK_HOSTPORT``).
+    ``shared=False``: no Redis and no database, each replica keeps its state in memory (what goes wrong, for the
+    lesson); ``database=False``: Redis only (tasks in each replica's memory; starts faster). ``profile_dir``: each
+    replica runs under cProfile and writes ``agent-N.prof`` there when stopped.
     """
 
     def __init__(self, replicas: int = 3, *, config: str | os.PathLike[str] | None = None,
-                 env: dict[str, str] | None = None) -> None:
+                 env: dict[str, str] | None = None, shared: bool = True, database: bool = True,
+                 profile_dir: str | os.PathLike[str] | None = None) -> None:
         if not 1 <= replicas <= 32:
             raise ValueError("replicas: between 1 and 32")
         from sample_agent import default_config_path
 
         self.count = replicas
+        self.shared = shared
+        self.database = database and shared
+        self.profile_dir = Path(profile_dir) if profile_dir else None
+        self.redis_url: str | None = None
         self.config_path = Path(config) if config else default_config_path()
         self.env = dict(env or {})
         self.folder: Path | None = None
@@ -65,21 +81,28 @@ class Cluster:
             self._provider_server.start()
             env = {**os.environ, **self.env, "LAB_PROVIDER_URL": self.provider_url}
             load_config(self.config_path, env=env)  # a bad configuration is said once, here, not by each replica
-            redis = start_redis(self.folder / "redis")
-            self.services.append(redis)
-            postgres = start_postgres(self.folder / "postgres")
-            self.services.append(postgres)
-            key_file = self.folder / "push-signing-key.pem"
-            key_file.write_bytes(ECKey.generate_key("P-256").as_pem(private=True))
-            key_file.chmod(0o600)
+            find_program("nginx")  # before anything starts: one line saying what to install
+            shared: list[str] = []
+            if self.shared:
+                redis = start_redis(self.folder / "redis")
+                self.services.append(redis)
+                self.redis_url = f"redis://127.0.0.1:{redis.port}/0"
+                key_file = self.folder / "push-signing-key.pem"
+                key_file.write_bytes(ECKey.generate_key("P-256").as_pem(private=True))
+                key_file.chmod(0o600)
+                shared += ["--redis-url", self.redis_url, "--push-key", str(key_file)]
+            if self.database:
+                postgres = start_postgres(self.folder / "postgres")
+                self.services.append(postgres)
+                shared += ["--database-url", f"postgresql+asyncpg://postgres@127.0.0.1:{postgres.port}/postgres"]
             front = free_port()
             self.agent_url = f"http://127.0.0.1:{front}"
-            database = f"postgresql+asyncpg://postgres@127.0.0.1:{postgres.port}/postgres"
             ports = [free_port() for _ in range(self.count)]
             for index, port in enumerate(ports):
                 command = [sys.executable, "-m", "labkit.cluster.replica", "--config", str(self.config_path),
-                           "--port", str(port), "--public-url", self.agent_url, "--redis-url",
-                           f"redis://127.0.0.1:{redis.port}/0", "--database-url", database, "--push-key", str(key_file)]
+                           "--port", str(port), "--public-url", self.agent_url, *shared]
+                if self.profile_dir is not None:
+                    command += ["--profile", str(self.profile_dir.resolve() / f"agent-{index}.prof")]
                 self.replicas.append(Service(f"agent-{index}", command, self.folder / f"agent-{index}.log", env=env,
                                              port=port))
             self.nginx = start_nginx(self.folder / "nginx", ports, front)
@@ -117,7 +140,7 @@ class Cluster:
     def close(self) -> None:
         """Stop nginx, the replicas, the databases and the provider; remove the directory."""
         for service in [*([self.nginx] if self.nginx else []), *self.replicas]:
-            service.stop(timeout=3)
+            service.stop(timeout=3 if self.profile_dir is None else 30)  # a profile takes a while to write
         for service in reversed(self.services):
             service.stop()
         self._provider_server.stop()

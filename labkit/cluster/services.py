@@ -147,11 +147,18 @@ def start_postgres(folder: Path) -> Service:
     command = _as_unprivileged([postgres, "-D", str(data), "-p", str(port), "-c", "listen_addresses=127.0.0.1",
                                 "-c", f"unix_socket_directories={folder}", "-c", "fsync=off",
                                 "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
-                                "-c", "max_connections=200"])
+                                "-c", "max_connections=200", "-c", "log_connections=on",
+                                *_statement_stats(postgres)])
     service = Service("postgres", command, log, port=port)
     wait_for_port(port, service.process, "postgres")
     _wait_accepting(port, service, log)
     return service
+
+
+def _statement_stats(postgres: str) -> list[str]:
+    """``pg_stat_statements`` preloaded when installed (``benchmarks/replicas.py`` counts statements with it)."""
+    lib = Path(postgres).resolve().parent.parent / "lib" / "pg_stat_statements.so"
+    return ["-c", "shared_preload_libraries=pg_stat_statements"] if lib.is_file() else []
 
 
 def _wait_accepting(port: int, service: Service, log: Path, timeout: float = 30) -> None:
