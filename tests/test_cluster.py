@@ -21,8 +21,7 @@ import httpx
 import pytest
 import yaml
 
-from labkit.cluster import Cluster
-from labkit.cluster.services import MissingServiceError, find_program
+from labkit.cluster import Cluster, missing_services
 from labkit.servers import ServerThread
 from labkit.state.redis import RedisReplayCache
 from labkit.webhook import WebhookReceiver
@@ -43,15 +42,6 @@ def cluster_config(folder: Path) -> Path:
     path = folder / "agentup.yml"
     path.write_text(yaml.safe_dump(raw))
     return path
-
-
-def _services_missing() -> str | None:
-    try:
-        for program in ("redis-server", "initdb", "postgres", "pg_isready", "nginx"):
-            find_program(program)
-    except MissingServiceError as exc:
-        return str(exc)
-    return None
 
 
 class Recorder:
@@ -120,7 +110,7 @@ def message(text: str = "hello", push: str | None = None) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
-    missing = _services_missing()
+    missing = missing_services()
     if missing:
         if os.environ.get("CI"):
             pytest.fail(f"CI must run the replica tests: {missing}")
@@ -284,3 +274,25 @@ def test_killing_a_replica_mid_load_loses_no_accepted_task(world: World) -> None
     assert len(accepted) >= 110
     for task_id in accepted:
         assert world.rpc("tasks/get", {"id": task_id}, token).json()["result"]["id"] == task_id
+
+
+def test_the_lessons_two_replicas_double_a_limit_in_memory_and_keep_it_exact_in_redis() -> None:
+    missing = missing_services(database=False)
+    if missing:
+        if os.environ.get("CI"):
+            pytest.fail(f"CI must run the replica tests: {missing}")
+        pytest.skip(missing)
+    config = {"security": {"oauth2": {"jwks_url": "${LAB_PROVIDER_URL}/jwks", "jwt_issuer": "${LAB_PROVIDER_URL}"}},
+              "middleware": [{"name": "rate_limited", "params": {"requests_per_minute": 3}}]}
+
+    def admitted(cluster: Cluster) -> tuple[int, set[str]]:
+        writer = cluster.token(["api:write"], subject="dana")
+        answers = [cluster.rpc("execute", {"capability": "write_operation"}, token=writer) for _ in range(12)]
+        return sum(a.status_code == 200 for a in answers), {a.headers["x-upstream"] for a in answers}
+
+    with Cluster(2, config=config, shared=False, in_process=True) as cluster:
+        assert cluster.redis_url is None and cluster.services == []
+        in_memory, upstreams = admitted(cluster)
+    with Cluster(2, config=config, database=False, in_process=True) as cluster:
+        in_redis, _ = admitted(cluster)
+    assert (in_memory, len(upstreams), in_redis) == (6, 2, 3)

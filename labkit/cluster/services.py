@@ -22,6 +22,7 @@ __all__ = [
     "Service",
     "find_program",
     "free_port",
+    "missing_services",
     "start_nginx",
     "start_postgres",
     "start_redis",
@@ -48,6 +49,18 @@ def find_program(name: str) -> str:
         raise MissingServiceError(f"{name} is not installed: install it with `apt-get install {package}` "
                                   f"(labkit cluster needs redis-server, postgresql and nginx)")
     return found
+
+
+def missing_services(*, shared: bool = True, database: bool = True) -> str | None:
+    """What to install for a cluster with these services (``MissingServiceError``'s one line), or None."""
+    programs = ["nginx", *(["redis-server"] if shared else []),
+                *(["initdb", "postgres", "pg_isready"] if shared and database else [])]
+    try:
+        for program in programs:
+            find_program(program)
+    except MissingServiceError as exc:
+        return str(exc)
+    return None
 
 
 def free_port() -> int:
@@ -88,6 +101,10 @@ class Service:
     def url(self) -> str:
         """``http://127.0.0.1:port``."""
         return f"http://127.0.0.1:{self.port}"
+
+    def alive(self) -> bool:
+        """True while the process runs."""
+        return self.process.poll() is None
 
     def kill(self) -> None:
         """SIGKILL at once (a crash, for tests)."""
