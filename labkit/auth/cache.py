@@ -33,7 +33,7 @@ class CacheLimits:
 
 
 class SharedVerdicts(Protocol):
-    """Introspection answers shared by replicas (``labkit.state.RedisVerdicts``), keyed by a token hash.
+    """Introspection answers shared by replicas (``labkit.state.verdicts.RedisVerdicts``), keyed by a token hash.
 
     ``claim`` elects the one caller that asks the provider; the others ``wait`` for its answer. Every method
     degrades to "not cached" or "ask yourself" when the store is down, so the provider still decides.
