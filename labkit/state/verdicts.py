@@ -5,6 +5,8 @@ answer's claims and their expiry as JSON, with a Redis TTL at that expiry. Each 
 endpoint, client and tenant) keeps at most ``max_size`` entries: a sorted set by expiry drops the soonest to expire.
 A lease (``SET NX PX``) elects the replica that asks the provider while the others poll for its answer.
 Redis down: a miss, and every replica asks the provider itself (the provider still decides; nothing fails open).
+Redis is trusted like the database: whoever can write to it can admit a token, so give it a password or ACL
+(and ``rediss://`` off the machine); a value that does not parse, or has expired by our clock, is a miss.
 """
 
 from __future__ import annotations
