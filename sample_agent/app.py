@@ -127,7 +127,7 @@ class Agent:
         # DPoP proofs' jti values are spent in Redis when replicas share state (RFC 9449 §11.1 on every replica)
         self.gate = gate_for(cfg, resources=self.resources, clock=clock, http=http, admit=self._admit,
                              replay=self.state.replay if self.state.shared else None,
-                             plugins=self.plugins)
+                             plugins=self.plugins, shared=self.state.verdicts)
         self.tenants = self.gate.tenants
         self.records: deque[Any] = deque(maxlen=1000)
         self.stub_key = secrets.token_urlsafe(32)  # the stub service is public to the guard, private to us

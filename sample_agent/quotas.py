@@ -9,6 +9,7 @@ Redis when the agent runs as replicas (each check-and-take is one atomic step th
 from __future__ import annotations
 
 import sys
+import time
 from typing import Any
 
 from a2a.server.context import ServerCallContext
@@ -17,6 +18,7 @@ from a2a.server.tasks import PushNotificationConfigStore, TaskStore
 from a2a.types import Task, TaskPushNotificationConfig
 from a2a.utils.errors import InvalidRequestError
 
+from labkit.auth.cache import TTLCache
 from labkit.state import MemoryQuota, Quota
 
 __all__ = ["MAX_PUSH_CONFIGS", "MAX_TASKS", "CappedPushConfigStore", "CountingTaskStore"]
@@ -38,6 +40,8 @@ class CountingTaskStore(TaskStore):
         self.inner = inner
         self.cap = cap
         self.quota: Quota = quota if quota is not None else MemoryQuota()
+        # tasks this process has counted already: the SDK saves a task 4 times per message/send, one claim is enough
+        self._counted: TTLCache[bool] = TTLCache(10_000, time.monotonic)
 
     async def reserve(self, owner: str) -> str | None:
         """A slot for a request that may create a task; None when ``owner`` is at the cap."""
@@ -49,7 +53,10 @@ class CountingTaskStore(TaskStore):
 
     async def save(self, task: Task, context: ServerCallContext) -> None:
         await self.inner.save(task, context)
-        await self.quota.claim("tasks", resolve_user_scope(context), task.id, _UNCAPPED)
+        member = (resolve_user_scope(context), task.id)
+        if self._counted.get(member) is None:
+            await self.quota.claim("tasks", member[0], task.id, _UNCAPPED)
+            self._counted.put(member, True, time.monotonic() + 3600)
 
     async def get(self, task_id: str, context: ServerCallContext) -> Task | None:
         return await self.inner.get(task_id, context)
@@ -59,6 +66,7 @@ class CountingTaskStore(TaskStore):
 
     async def delete(self, task_id: str, context: ServerCallContext) -> None:
         await self.inner.delete(task_id, context)
+        self._counted.discard((resolve_user_scope(context), task_id))
         await self.quota.discard("tasks", resolve_user_scope(context), task_id)
 
 
@@ -70,6 +78,8 @@ class CappedPushConfigStore(PushNotificationConfigStore):
         self.inner = inner
         self.cap = cap
         self.quota: Quota = quota if quota is not None else MemoryQuota()
+        # tasks this process has counted already: the SDK saves a task 4 times per message/send, one claim is enough
+        self._counted: TTLCache[bool] = TTLCache(10_000, time.monotonic)
 
     async def set_info(
         self, task_id: str, notification_config: TaskPushNotificationConfig, context: ServerCallContext

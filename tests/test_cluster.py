@@ -1,6 +1,7 @@
 """The agent as 3 replicas behind nginx, with Redis and PostgreSQL (``labkit.cluster``): every limit exact.
 
-One cluster for the module (about 15 s to start). Without redis-server, PostgreSQL or nginx the module is
+One cluster for the module (about 15 s to start), on the sample agent's configuration with the ``both`` strategy
+(JWTs offline, opaque tokens by introspection) and a short introspection cache TTL. Without redis-server, PostgreSQL or nginx the module is
 skipped with what to install; with ``CI`` set it must run.
 """
 
@@ -13,27 +14,34 @@ import time
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+import yaml
 
 from labkit.a2a.webhook import WebhookReceiver
-from labkit.cluster import Cluster
-from labkit.cluster.services import MissingServiceError, find_program
+from labkit.cluster import Cluster, missing_services
 from labkit.servers import ServerThread
 from labkit.state.redis import RedisReplayCache
 
 pytestmark = pytest.mark.integration
 
+CACHE_TTL = 4  # seconds an introspection answer is shared: the revocation delay
 
-def _services_missing() -> str | None:
-    try:
-        for program in ("redis-server", "initdb", "postgres", "pg_isready", "nginx"):
-            find_program(program)
-    except MissingServiceError as exc:
-        return str(exc)
-    return None
+
+def cluster_config(folder: Path) -> Path:
+    """The sample agent's configuration, validating opaque tokens by introspection (``both``)."""
+    from sample_agent import default_config_path
+
+    raw = yaml.safe_load(default_config_path().read_text())
+    raw["security"]["oauth2"].update({
+        "validation_strategy": "both", "introspection_endpoint": "${LAB_PROVIDER_URL}/introspect",
+        "client_id": "lab-agent", "client_secret": "lab-agent-secret", "introspection_cache_ttl": CACHE_TTL})
+    path = folder / "agentup.yml"
+    path.write_text(yaml.safe_dump(raw))
+    return path
 
 
 class Recorder:
@@ -101,8 +109,8 @@ def message(text: str = "hello", push: str | None = None) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def world() -> Iterator[World]:
-    missing = _services_missing()
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    missing = missing_services()
     if missing:
         if os.environ.get("CI"):
             pytest.fail(f"CI must run the replica tests: {missing}")
@@ -113,10 +121,11 @@ def world() -> Iterator[World]:
     servers = [ServerThread(recorder, name="hooks-a"), ServerThread(receivers[1].app, name="hooks-b")]
     for receiver in receivers:
         receiver.base_url = servers[0].url
-    with Cluster(3, env={"LAB_WEBHOOK_HOSTPORT": f"127.0.0.1:{servers[0].port}"}) as cluster:
+    config = cluster_config(tmp_path_factory.mktemp("cluster"))
+    with Cluster(3, config=config, env={"LAB_WEBHOOK_HOSTPORT": f"127.0.0.1:{servers[0].port}"}) as cluster:
         import redis.asyncio as aioredis
 
-        redis_url = f"redis://127.0.0.1:{cluster.services[0].port}/0"
+        redis_url = cluster.redis_url or ""
         for receiver in receivers:
             receiver.replay = RedisReplayCache(aioredis.Redis.from_url(redis_url), "hooks")
             receiver.trust(cluster.agent_url)
@@ -206,6 +215,41 @@ def test_mcp_calls_through_nginx_succeed_ten_of_ten(world: World) -> None:
     assert asyncio.run(scenario()) == 10
 
 
+def test_an_opaque_token_introspected_by_one_replica_is_a_hit_on_the_others_and_revocation_holds_on_all(
+        world: World) -> None:
+    provider, replicas = world.cluster.provider, [r.url for r in world.cluster.replicas]
+    token = provider.mint(["api:read"], subject="opaque-user", opaque=True)
+    before = provider.calls["introspect"]
+    for base in replicas:
+        answer = world.rpc("capabilities", {}, token, base)
+        assert answer.status_code == 200, answer.text
+    assert provider.calls["introspect"] - before == 1  # asked once; the two other replicas read Redis
+    revoked = httpx.post(f"{world.cluster.provider_url}/revoke", data={"token": token},
+                         auth=("lab-client", "lab-client-secret"))
+    assert revoked.status_code == 200
+    # once the shared answer expires (CACHE_TTL), every replica asks again and refuses; poll, never sleep the TTL
+    refused: set[str] = set()
+    deadline = time.monotonic() + CACHE_TTL + 30
+    while len(refused) < len(replicas):
+        assert time.monotonic() < deadline, f"revocation not seen by {set(replicas) - refused}"
+        for base in set(replicas) - refused:
+            if world.rpc("capabilities", {}, token, base).status_code == 401:
+                refused.add(base)
+        time.sleep(0.1)
+    assert [world.rpc("capabilities", {}, token, base).status_code for base in replicas] == [401] * 3
+
+
+def test_a_burst_of_one_opaque_token_through_nginx_makes_one_introspection(world: World) -> None:
+    provider = world.cluster.provider
+    token = provider.mint(["api:read"], subject="burst-user", opaque=True)
+    before = provider.calls["introspect"]
+    with ThreadPoolExecutor(12) as pool:
+        answers = list(pool.map(lambda _: world.rpc("capabilities", {}, token), range(24)))
+    assert [a.status_code for a in answers] == [200] * 24
+    assert len({a.headers["x-upstream"] for a in answers}) == 3
+    assert provider.calls["introspect"] - before == 1
+
+
 def test_killing_a_replica_mid_load_loses_no_accepted_task(world: World) -> None:
     token = world.token("survivor")
     killed = world.cluster.replicas[2]
@@ -230,3 +274,25 @@ def test_killing_a_replica_mid_load_loses_no_accepted_task(world: World) -> None
     assert len(accepted) >= 110
     for task_id in accepted:
         assert world.rpc("tasks/get", {"id": task_id}, token).json()["result"]["id"] == task_id
+
+
+def test_the_lessons_two_replicas_double_a_limit_in_memory_and_keep_it_exact_in_redis() -> None:
+    missing = missing_services(database=False)
+    if missing:
+        if os.environ.get("CI"):
+            pytest.fail(f"CI must run the replica tests: {missing}")
+        pytest.skip(missing)
+    config = {"security": {"oauth2": {"jwks_url": "${LAB_PROVIDER_URL}/jwks", "jwt_issuer": "${LAB_PROVIDER_URL}"}},
+              "middleware": [{"name": "rate_limited", "params": {"requests_per_minute": 3}}]}
+
+    def admitted(cluster: Cluster) -> tuple[int, set[str]]:
+        writer = cluster.token(["api:write"], subject="dana")
+        answers = [cluster.rpc("execute", {"capability": "write_operation"}, token=writer) for _ in range(12)]
+        return sum(a.status_code == 200 for a in answers), {a.headers["x-upstream"] for a in answers}
+
+    with Cluster(2, config=config, shared=False, in_process=True) as cluster:
+        assert cluster.redis_url is None and cluster.services == []
+        in_memory, upstreams = admitted(cluster)
+    with Cluster(2, config=config, database=False, in_process=True) as cluster:
+        in_redis, _ = admitted(cluster)
+    assert (in_memory, len(upstreams), in_redis) == (6, 2, 3)

@@ -146,3 +146,159 @@ def test_sqlite_task_store_keeps_owners_apart(tmp_path: Path) -> None:
         await state.aclose()
 
     asyncio.run(scenario())
+
+
+# -- the introspection cache in Redis (a real redis-server and the real provider) -------------------------------
+
+class Stage:
+    """A redis-server, the provider on loopback, and validators that stand for replicas sharing the Redis."""
+
+    def __init__(self, folder: Path) -> None:
+        from labkit.cluster.services import start_redis
+        from labkit.provider import MockProvider
+        from labkit.servers import ServerThread
+
+        self.now = 1_700_000_000.0
+        self.redis = start_redis(folder / "redis")
+        self.provider = MockProvider(clock=self.clock)
+        self.server = ServerThread(self.provider.app, name="provider")
+        self.provider.base_url = self.server.url
+        self.server.start()
+
+    def clock(self) -> float:
+        return self.now
+
+    def replica(self, *, ttl: int = 60, max_size: int = 100, tenant: str | None = None) -> Any:
+        """One replica's validator, with its own Redis client (as a separate process would have)."""
+        import redis.asyncio as aioredis
+
+        from labkit.auth import build_validator
+        from labkit.state.verdicts import RedisVerdicts
+
+        cfg = validate_security_config({"security": {"oauth2": {
+            "validation_strategy": "introspection", "introspection_endpoint": f"{self.server.url}/introspect",
+            "client_id": "lab-agent", "client_secret": "lab-agent-secret", "introspection_cache_ttl": ttl,
+            "max_cache_size": max_size}}}, env={})
+        shared = RedisVerdicts(aioredis.Redis.from_url(f"redis://127.0.0.1:{self.redis.port}/0"), "t", self.clock)
+        return build_validator(cfg.oauth2, clock=self.clock, tenant=tenant, shared=shared)
+
+    def token(self, subject: str = "alice", lifetime: int = 3600) -> str:
+        return self.provider.mint(["api:read"], subject=subject, opaque=True, lifetime=lifetime)
+
+    def revoke(self, token: str) -> None:
+        import httpx
+
+        answer = httpx.post(f"{self.server.url}/revoke", data={"token": token},
+                            auth=("lab-client", "lab-client-secret"))
+        assert answer.status_code == 200
+
+    @property
+    def introspections(self) -> int:
+        return self.provider.calls["introspect"]
+
+    def close(self) -> None:
+        self.server.stop()
+        self.redis.stop()
+
+
+@pytest.fixture
+def stage(tmp_path: Path) -> Any:
+    from labkit.cluster.services import MissingServiceError, find_program
+
+    try:
+        find_program("redis-server")
+    except MissingServiceError as exc:
+        pytest.skip(str(exc))
+    running = Stage(tmp_path)
+    yield running
+    running.close()
+
+
+async def verdict(validator: Any, token: str) -> str:
+    from labkit.errors import AuthError
+
+    try:
+        return (await validator.validate(token)).subject or ""
+    except AuthError as exc:
+        return exc.reason.value
+
+
+async def close_all(*validators: Any) -> None:
+    for validator in validators:
+        await validator.shared.client.aclose()
+        await validator.aclose()
+
+
+@pytest.mark.integration
+def test_an_answer_fetched_by_one_replica_is_a_hit_on_the_others_and_revocation_holds_after_the_ttl(
+        stage: Stage) -> None:
+    async def scenario() -> None:
+        a, b, c = (stage.replica(ttl=30) for _ in range(3))
+        token = stage.token()
+        assert [await verdict(v, token) for v in (a, b, c, b, a)] == ["alice"] * 5
+        assert stage.introspections == 1 and (a.call_count, b.call_count, c.call_count) == (1, 0, 0)
+        stage.revoke(token)
+        assert await verdict(c, token) == "alice"  # cached: the TTL is the revocation delay
+        stage.now += 30
+        assert [await verdict(v, token) for v in (a, b, c)] == ["inactive"] * 3  # on every replica
+        await close_all(a, b, c)
+
+    asyncio.run(scenario())
+
+
+@pytest.mark.integration
+def test_a_burst_across_replicas_makes_one_provider_call(stage: Stage) -> None:
+    async def scenario() -> None:
+        replicas = [stage.replica() for _ in range(3)]
+        token = stage.token("bob")
+        answers = await asyncio.gather(*(verdict(replicas[i % 3], token) for i in range(30)))
+        assert answers == ["bob"] * 30
+        assert stage.introspections == 1
+        # an inactive answer is never cached: each replica asks once, however large the burst
+        bogus = "not-a-token-" + "x" * 20
+        answers = await asyncio.gather(*(verdict(replicas[i % 3], bogus) for i in range(30)))
+        assert answers == ["inactive"] * 30 and stage.introspections == 1 + 3
+        await close_all(*replicas)
+
+    asyncio.run(scenario())
+
+
+@pytest.mark.integration
+def test_shared_entries_hold_no_token_expire_with_it_and_stay_bounded(stage: Stage) -> None:
+    import redis
+
+    tokens = [stage.token(f"user{i}", lifetime=20) for i in range(6)]
+
+    async def scenario() -> None:
+        short = stage.replica(ttl=300, max_size=3)
+        for token in tokens:
+            assert (await verdict(short, token)).startswith("user")
+        other_tenant = stage.replica(tenant="acme")
+        assert await verdict(other_tenant, tokens[-1]) == "user5"  # its own namespace: asked again
+        assert stage.introspections == 7
+        await close_all(short, other_tenant)
+
+    asyncio.run(scenario())
+    client = redis.Redis(port=stage.redis.port)
+    keys = client.keys("t:introspect:*")
+    entries = [k for k in keys if not k.endswith((b":index", b":lease"))]
+    assert len(entries) == 4  # 3 (bounded) + the other tenant's 1
+    dump = b" ".join([*keys, *(client.get(k) or b"" for k in entries)])
+    assert not any(t.encode() in dump for t in tokens)  # keyed by the token's hash; the token is nowhere
+    # TTL = min(configured 300 s, the token's 20 s left); the provider's clock is frozen, Redis counts real time
+    assert all(0 < client.pttl(k) <= 20_000 for k in entries)
+    client.close()
+
+
+@pytest.mark.integration
+def test_without_redis_every_replica_asks_the_provider(stage: Stage) -> None:
+    async def scenario() -> None:
+        a, b = stage.replica(), stage.replica()
+        stage.redis.stop()
+        token = stage.token("carol")
+        assert [await verdict(a, token), await verdict(b, token), await verdict(a, token)] == ["carol"] * 3
+        assert stage.introspections == 2  # each process's own cache still works
+        await a.aclose()
+        await b.aclose()
+
+    asyncio.run(scenario())

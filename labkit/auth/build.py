@@ -14,7 +14,7 @@ import httpx
 
 from ..algorithms import HMAC
 from ..config import OAuth2Config
-from .cache import CacheLimits
+from .cache import CacheLimits, SharedVerdicts
 from .claims import ClaimPolicy
 from .dialects import DIALECTS, ClientCredentials
 from .hybrid import HybridValidator
@@ -47,8 +47,11 @@ def build_validator(
     clock: Callable[[], float] | None = None,
     http: httpx.AsyncClient | None = None,
     tenant: str | None = None,
+    shared: SharedVerdicts | None = None,
 ) -> JWTValidator | IntrospectionValidator | HybridValidator:
     """The validator an ``oauth2`` block asks for. ``clock`` returns seconds since the epoch.
+
+    ``shared``: the introspection cache replicas share (``SharedState.verdicts``); the JWT cache stays per process.
 
     Raises ``ValueError`` for an introspection strategy without endpoint and credentials (a validated
     config always has them).
@@ -68,7 +71,7 @@ def build_validator(
         ClientCredentials(cfg.client_id, cfg.client_secret.get_secret_value(), cfg.introspection_auth_method),
         DIALECTS[cfg.dialect], claim_policy(cfg), clock=now, timeout=cfg.introspection_timeout,
         max_bytes=cfg.max_response_bytes, cache=CacheLimits(cfg.introspection_cache_ttl, cfg.max_cache_size),
-        http=http, tenant=tenant,
+        http=http, tenant=tenant, shared=shared,
     )
     if jwt is None:
         return introspection

@@ -7,9 +7,9 @@ import hashlib
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
-__all__ = ["CacheLimits", "SingleFlight", "TTLCache", "fingerprint_of", "token_key"]
+__all__ = ["CacheLimits", "SharedVerdicts", "SingleFlight", "TTLCache", "fingerprint_of", "token_key"]
 
 V = TypeVar("V")
 
@@ -30,6 +30,34 @@ class CacheLimits:
 
     ttl: float = 300
     max_size: int = 10_000
+
+
+class SharedVerdicts(Protocol):
+    """Introspection answers shared by replicas (``labkit.state.verdicts.RedisVerdicts``), keyed by a token hash.
+
+    ``claim`` elects the one caller that asks the provider; the others ``wait`` for its answer. Every method
+    degrades to "not cached" or "ask yourself" when the store is down, so the provider still decides.
+    """
+
+    async def get(self, key: str) -> tuple[dict[str, Any], float] | None:
+        """The cached claims and the time they expire at, or None."""
+        ...
+
+    async def put(self, key: str, claims: dict[str, Any], expires_at: float, max_size: int) -> None:
+        """Remember ``claims`` until ``expires_at`` (at most ``max_size`` entries in ``key``'s namespace)."""
+        ...
+
+    async def claim(self, key: str, seconds: float) -> str | None:
+        """A lease id when this caller is the one to ask the provider for ``seconds``; None if another is."""
+        ...
+
+    async def release(self, key: str, lease: str) -> None:
+        """Give back the lease ``claim`` returned."""
+        ...
+
+    async def wait(self, key: str, seconds: float) -> tuple[dict[str, Any], float] | None:
+        """The answer another caller is fetching, once cached; None when it gave up or ``seconds`` passed."""
+        ...
 
 
 class TTLCache(Generic[V]):

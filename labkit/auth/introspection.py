@@ -3,10 +3,15 @@
 Only a JSON ``true`` in ``active`` is active. Active results are cached by token hash for
 ``min(cache ttl, exp - now)``; inactive ones never are; concurrent requests for one token make one
 call. ``validate(token, fresh=True)`` bypasses the cache (a plugin's ``oauth2_specific.introspection_required``).
+With ``shared`` (Redis, for replicas) the active answer's claims are shared too: a process looks in its own
+cache, then the shared one, and only then asks the provider — one replica at a time (a lease), so a token costs
+one provider call per TTL across all replicas. A shared hit is checked again (``exp``, issuer, audience, scopes)
+by the replica that reads it.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 from collections.abc import Callable, Mapping
@@ -20,7 +25,7 @@ from ..errors import AuthError, Reason
 from ..tracing import span
 from ._compact import MAX_TOKEN_BYTES
 from ._http import HttpHolder, Response, bounded_request
-from .cache import CacheLimits, SingleFlight, TTLCache, fingerprint_of, token_key
+from .cache import CacheLimits, SharedVerdicts, SingleFlight, TTLCache, fingerprint_of, token_key
 from .claims import ClaimPolicy
 from .dialects import ClientCredentials, Dialect
 from .principal import Principal, principal_from
@@ -55,6 +60,7 @@ class IntrospectionValidator:
         cache: CacheLimits = CacheLimits(),  # noqa: B008 - a frozen value
         http: httpx.AsyncClient | None = None,
         tenant: str | None = None,
+        shared: SharedVerdicts | None = None,
     ) -> None:
         self.endpoint = endpoint
         self._host = urlsplit(endpoint).netloc  # for logs and spans
@@ -67,7 +73,12 @@ class IntrospectionValidator:
         self.clock = clock
         self.tenant = tenant
         self.http = HttpHolder(http)
+        self.max_size = cache.max_size
         self.cache: TTLCache[Principal] = TTLCache(cache.max_size, clock)
+        self.shared = shared if cache.ttl > 0 else None
+        # one namespace per provider, client and tenant: an answer given to one never serves another
+        self._namespace = hashlib.sha256("\0".join([endpoint, credentials.client_id, tenant or ""]).encode(
+            "utf-8", "surrogatepass")).hexdigest()[:16]
         self._flight: SingleFlight[Principal] = SingleFlight()
         self.call_count = 0
 
@@ -82,7 +93,37 @@ class IntrospectionValidator:
             hit = self.cache.get(key)
             if hit is not None:
                 return hit
-        return await self._flight.run((key, fresh), lambda: self._introspect(token, key))
+        shared = self.shared
+        if shared is None or fresh:
+            return await self._flight.run((key, fresh), lambda: self._introspect(token, key))
+        return await self._flight.run((key, fresh), lambda: self._shared_lookup(shared, token, key))
+
+    async def _shared_lookup(self, shared: SharedVerdicts, token: str, key: bytes) -> Principal:
+        """The shared cache, else the provider (asked by one replica at a time); raises ``AuthError``."""
+        name = f"{self._namespace}:{key.hex()}"
+        found = await shared.get(name)
+        if found is None:
+            lease = await shared.claim(name, self.timeout + 1)
+            if lease is not None:
+                try:
+                    return await self._introspect(token, key)
+                finally:
+                    await shared.release(name, lease)
+            # another replica is asking right now: take its answer; if it got none (inactive, error), ask ourselves
+            found = await shared.wait(name, self.timeout + 1)
+            if found is None:
+                return await self._introspect(token, key)
+        claims, until = found
+        principal = self._principal(claims, key)
+        self.cache.put(key, principal, until)
+        return principal
+
+    def _principal(self, claims: dict[str, Any], key: bytes) -> Principal:
+        """Our checks (time, issuer, audience, scopes) on an active answer; raises ``AuthError``."""
+        return principal_from(
+            claims, self.policy, now=self.clock(), subject=introspection_subject, strategy=self.strategy,
+            tenant=self.tenant, fingerprint=fingerprint_of(key),
+        )
 
     async def _introspect(self, token: str, key: bytes) -> Principal:
         self.call_count += 1
@@ -95,14 +136,13 @@ class IntrospectionValidator:
                     log.warning("introspection at %s failed: %s", self._host, exc.reason.value)
                 raise
         now = self.clock()
-        principal = principal_from(
-            claims, self.policy, now=now, subject=introspection_subject, strategy=self.strategy,
-            tenant=self.tenant, fingerprint=fingerprint_of(key),
-        )
+        principal = self._principal(claims, key)
         until = now + self.cache_ttl
         if principal.expires_at is not None:
             until = min(until, principal.expires_at)
         self.cache.put(key, principal, until)
+        if self.shared is not None:
+            await self.shared.put(f"{self._namespace}:{key.hex()}", claims, until, self.max_size)
         return principal
 
     async def _send(self, token: str) -> Response:

@@ -22,6 +22,7 @@ __all__ = [
     "Service",
     "find_program",
     "free_port",
+    "missing_services",
     "start_nginx",
     "start_postgres",
     "start_redis",
@@ -48,6 +49,18 @@ def find_program(name: str) -> str:
         raise MissingServiceError(f"{name} is not installed: install it with `apt-get install {package}` "
                                   f"(labkit cluster needs redis-server, postgresql and nginx)")
     return found
+
+
+def missing_services(*, shared: bool = True, database: bool = True) -> str | None:
+    """What to install for a cluster with these services (``MissingServiceError``'s one line), or None."""
+    programs = ["nginx", *(["redis-server"] if shared else []),
+                *(["initdb", "postgres", "pg_isready"] if shared and database else [])]
+    try:
+        for program in programs:
+            find_program(program)
+    except MissingServiceError as exc:
+        return str(exc)
+    return None
 
 
 def free_port() -> int:
@@ -88,6 +101,10 @@ class Service:
     def url(self) -> str:
         """``http://127.0.0.1:port``."""
         return f"http://127.0.0.1:{self.port}"
+
+    def alive(self) -> bool:
+        """True while the process runs."""
+        return self.process.poll() is None
 
     def kill(self) -> None:
         """SIGKILL at once (a crash, for tests)."""
@@ -147,11 +164,18 @@ def start_postgres(folder: Path) -> Service:
     command = _as_unprivileged([postgres, "-D", str(data), "-p", str(port), "-c", "listen_addresses=127.0.0.1",
                                 "-c", f"unix_socket_directories={folder}", "-c", "fsync=off",
                                 "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
-                                "-c", "max_connections=200"])
+                                "-c", "max_connections=200", "-c", "log_connections=on",
+                                *_statement_stats(postgres)])
     service = Service("postgres", command, log, port=port)
     wait_for_port(port, service.process, "postgres")
     _wait_accepting(port, service, log)
     return service
+
+
+def _statement_stats(postgres: str) -> list[str]:
+    """``pg_stat_statements`` preloaded when installed (``benchmarks/replicas.py`` counts statements with it)."""
+    lib = Path(postgres).resolve().parent.parent / "lib" / "pg_stat_statements.so"
+    return ["-c", "shared_preload_libraries=pg_stat_statements"] if lib.is_file() else []
 
 
 def _wait_accepting(port: int, service: Service, log: Path, timeout: float = 30) -> None:

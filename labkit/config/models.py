@@ -268,6 +268,8 @@ class StateConfig(BaseModel):
     push_signing_key: str | None = None  # a PEM or JWK (JSON) file with an EC P-256 private key
     push_previous_keys: list[str] = Field(default_factory=list)  # still published (rotation grace), never used
     key_prefix: str = Field(default="labkit", min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")
+    redis_max_connections: int = Field(default=100, ge=1, le=10_000)  # per replica; more wait (5 s at most)
+    database_pool_size: int = Field(default=20, ge=1, le=1_000)  # PostgreSQL connections per replica, all kept open
     mcp_stateless: bool | None = None  # None: stateless exactly when redis_url is set (replicas)
 
     @property

@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 
 from ..auth import build_validator
+from ..auth.cache import SharedVerdicts
 from ..auth.dpop import DPOP_ALGORITHMS
 from ..config import OAuth2Config, PluginSpec, SecurityConfig
 from ..state.protocols import ReplayCache
@@ -75,19 +76,20 @@ def gate_for(
     admit: Admit | None = None,
     replay: ReplayCache | None = None,
     plugins: Mapping[str, PluginSpec] | None = None,
+    shared: SharedVerdicts | None = None,
 ) -> Gate:
     """A ``Gate`` for the config's default tenant and its ``tenants:``.
 
     ``resources``: the audiences each tenant advertises (a list for the default tenant, a mapping by tenant,
     or a function of the tenant name; see ``accepting``); ``replay``: where DPoP proofs' ``jti`` values are
-    spent when replicas share state (default: in this process). ``plugins``: the app's plugins by the ids its
-    requirements name (default: the config's ``plugins``), whose ``delegation`` rules the gate applies.
-    Raises nothing: a bad config is refused when loaded.
+    spent when replicas share state (default: in this process); ``shared``: the replicas' introspection cache
+    (Redis), if any. ``plugins``: the app's plugins by the ids its requirements name (default: the config's
+    ``plugins``), whose ``delegation`` rules the gate applies. Raises nothing: a bad config is refused when loaded.
     """
     def tenant_auth(name: str | None, oauth2: OAuth2Config, hierarchy: Any) -> TenantAuth:
         effective = accepting(with_introspection_cache(cfg, oauth2), _resources_of(resources, name))
-        return TenantAuth(name, build_validator(effective, clock=clock, http=http, tenant=name), hierarchy,
-                          oauth2.issuers, dpop_policy(oauth2, clock, replay))
+        validator = build_validator(effective, clock=clock, http=http, tenant=name, shared=shared)
+        return TenantAuth(name, validator, hierarchy, oauth2.issuers, dpop_policy(oauth2, clock, replay))
 
     tenants: dict[str | None, TenantAuth] = {None: tenant_auth(None, cfg.oauth2, cfg.scope_hierarchy)}
     for name, tenant in cfg.tenants.items():

@@ -14,6 +14,7 @@ ID metadata document (``cimd``), fetched under ``CimdPolicy``. The simulated ent
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -60,6 +61,7 @@ class MockProvider:
         self.clock = clock or time.time
         self.admin_token = admin_token
         self.faults = Faults()
+        self.calls: Counter[str] = Counter()  # requests per endpoint ("introspect", "acme/token"): what caches save
         self._seen_base: str | None = None  # the root URL requests arrive at, when base_url is unset
         self._servers: dict[str | None, LabAuthorizationServer] = {}
         self.idp = EnterpriseIdP(issuer=lambda: self._issuer_fn(None)() + "/idp", clock=self.clock)
@@ -220,6 +222,7 @@ class MockProvider:
             if tenant not in self._servers:
                 return JSONResponse({"error": "not_found"}, 404)
             self._seen_base = str(request.base_url).rstrip("/")
+            self.calls[name if tenant is None else f"{tenant}/{name}"] += 1
             fault = self.faults.get(name, tenant) if name != "admin" else None
             if fault is not None:
                 early = await apply_fault(fault)

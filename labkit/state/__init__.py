@@ -3,7 +3,8 @@
 ``SharedState.open(cfg.state, clock=...)`` builds the backends the ``state:`` section names; ``aclose()`` closes
 them. Inside: ``protocols`` (``Limiter``, ``ReplayCache``, ``ResultStore``, ``Quota``), ``memory``, ``redis``
 (rate limits on the ``limits`` library, Lua check-and-take for quotas) and ``sql`` (the a2a-sdk's own stores).
-The verified-JWT cache is not here: it stays per process (a hit costs about a microsecond, a Redis round trip
+``verdicts`` is the introspection cache replicas share (``RedisVerdicts``; None in memory: each validator keeps
+its own). The verified-JWT cache is not here: it stays per process (a hit costs about a microsecond, a Redis round trip
 a hundred times that, and a JWT's verdict never changes before it expires).
 """
 
@@ -13,6 +14,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from ..auth.cache import SharedVerdicts
 from ..config import StateConfig
 from .memory import MemoryLimiter, MemoryQuota, MemoryReplayCache, MemoryResultStore
 from .protocols import Limiter, Quota, ReplayCache, ResultStore
@@ -28,6 +30,7 @@ __all__ = [
     "ReplayCache",
     "ResultStore",
     "SharedState",
+    "SharedVerdicts",
     "SqlStores",
     "open_sql_stores",
 ]
@@ -44,14 +47,22 @@ class SharedState:
             import redis.asyncio as aioredis
 
             from .redis import RedisQuota, RedisReplayCache
+            from .verdicts import RedisVerdicts
 
-            self.redis = aioredis.Redis.from_url(self.config.redis_url, socket_timeout=5, socket_connect_timeout=5)
+            # a blocking pool: a burst beyond max_connections waits for a connection (a plain pool raises
+            # MaxConnectionsError at once, and every limit fails closed: 429s and refused tasks under load)
+            pool = aioredis.BlockingConnectionPool.from_url(
+                self.config.redis_url, max_connections=self.config.redis_max_connections, timeout=5,
+                socket_timeout=5, socket_connect_timeout=5)
+            self.redis = aioredis.Redis(connection_pool=pool)
             self.quota: Quota = RedisQuota(self.redis, self.config.key_prefix, clock)
             self.replay: ReplayCache = RedisReplayCache(self.redis, self.config.key_prefix, clock)
+            self.verdicts: SharedVerdicts | None = RedisVerdicts(self.redis, self.config.key_prefix, clock)
         else:
             self.quota = MemoryQuota()
             self.replay = MemoryReplayCache(clock)
-        self.sql: SqlStores | None = (open_sql_stores(self.config.database_url)
+            self.verdicts = None
+        self.sql: SqlStores | None = (open_sql_stores(self.config.database_url, self.config.database_pool_size)
                                       if self.config.database_url is not None else None)
 
     @property
@@ -67,7 +78,7 @@ class SharedState:
 
         assert self.config.redis_url is not None  # noqa: S101 - set with self.redis
         return RedisLimiter(self.config.redis_url, rate_item(requests_per_minute, burst),
-                            prefix=self.config.key_prefix, name=name)
+                            prefix=self.config.key_prefix, name=name, pool=self.redis.connection_pool)
 
     def results(self, max_size: int) -> ResultStore:
         """A capability result store: in Redis when shared, else a bounded in-process cache."""
@@ -85,6 +96,6 @@ class SharedState:
     async def aclose(self) -> None:
         """Close the Redis connections and the database pool."""
         if self.redis is not None:
-            await self.redis.aclose()
+            await self.redis.aclose(close_connection_pool=True)  # the pool is ours (the limiters borrow it)
         if self.sql is not None:
             await self.sql.aclose()

@@ -55,10 +55,13 @@ def rate_item(requests_per_minute: int, burst: int | None) -> RateLimitItemPerSe
 class RedisLimiter:
     """A moving-window rate limit shared by every replica (exact budget: Redis decides each hit atomically)."""
 
-    def __init__(self, url: str, item: RateLimitItemPerSecond, *, prefix: str, name: str) -> None:
+    def __init__(self, url: str, item: RateLimitItemPerSecond, *, prefix: str, name: str,
+                 pool: aioredis.ConnectionPool | None = None) -> None:
         self.item = item
         self.name = name
-        self.storage = RedisStorage("async+" + url, key_prefix=f"{prefix}:limits", implementation="redispy")
+        options: dict[str, Any] = {} if pool is None else {"connection_pool": pool}  # the replica's one pool
+        self.storage = RedisStorage("async+" + url, key_prefix=f"{prefix}:limits", implementation="redispy",
+                                    **options)
         self.strategy = MovingWindowRateLimiter(self.storage)
 
     async def acquire(self, key: str) -> float | None:

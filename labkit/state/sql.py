@@ -35,16 +35,22 @@ class SqlStores:
         await self.engine.dispose()
 
 
-def open_sql_stores(database_url: str) -> SqlStores:
-    """The SDK's database stores on ``database_url`` (tables created on first use)."""
+def open_sql_stores(database_url: str, pool_size: int = 20) -> SqlStores:
+    """The SDK's database stores on ``database_url`` (tables created on first use).
+
+    PostgreSQL: ``pool_size`` connections kept open, half as many again in bursts, and no ping before each use:
+    the SDK opens 11 sessions per ``message/send`` and each ping cost a BEGIN and a ROLLBACK (22 of its 59
+    statements; ``benchmarks/RESULTS.md``). A connection the server dropped fails once and is replaced. The
+    replicas' total, 1.5 x ``pool_size`` each, must stay below the server's ``max_connections``.
+    """
     try:
         from a2a.server.tasks import DatabasePushNotificationConfigStore, DatabaseTaskStore
         from sqlalchemy.ext.asyncio import create_async_engine
     except ImportError as exc:  # pragma: no cover - the extra is part of the dev install
         raise ImportError("state.database_url needs the replicas extra: pip install 'oauth2-lab[replicas]'") from exc
-    options: dict[str, Any] = {"pool_pre_ping": True}
+    options: dict[str, Any] = {}
     if database_url.startswith("postgresql"):
-        options.update(pool_size=5, max_overflow=10)
+        options.update(pool_size=pool_size, max_overflow=pool_size // 2, pool_timeout=30, pool_recycle=3600)
     engine = create_async_engine(database_url, **options)
     # the SDK's own table names: another name makes it declare a model class per store (one per agent built)
     return SqlStores(engine, DatabaseTaskStore(engine), DatabasePushNotificationConfigStore(engine))
