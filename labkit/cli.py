@@ -34,8 +34,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"labkit (oauth2-lab) {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    lab = sub.add_parser("lab", help="JupyterLab on the lessons (each lesson starts its own lab)")
+    lab = sub.add_parser("lab", help="start the provider and the agent, then JupyterLab on notebooks/")
     lab.add_argument("--no-browser", action="store_true", help="do not open a browser (headless)")
+    lab.add_argument("--config", help="agentup.yml for the agent (default: sample_agent/agentup.yml)")
     lab.add_argument("--port", type=int, default=8888, help="JupyterLab port (default 8888)")
     lab.add_argument("--ip", default="127.0.0.1", help="JupyterLab address (default 127.0.0.1)")
     lab.add_argument("--lessons", help="folder of the lessons (default: notebooks/ of a checkout, else "
@@ -325,15 +326,17 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _lab(args: argparse.Namespace) -> int:
+    from .lab import Lab
     from .servers import StopSignals
 
     notebooks = _lessons_dir(args.lessons)
-    with StopSignals() as stops:
-        # Each lesson starts its own Lab() (provider, agent, receiver) in its kernel, on free ports, and reads
-        # its state (audit log, provider store): servers started here would be used by no notebook.
-        env = {k: v for k, v in os.environ.items() if k not in ("LAB_PROVIDER_URL", "LAB_AGENT_URL")}
-        print(f"lessons: {notebooks}\n(each lesson starts its own lab in its kernel; for servers of your own "
-              "clients, such as curl, `labkit mint` or MCP Inspector, run `labkit serve`)", flush=True)
+    with StopSignals() as stops, Lab(args.config) as lab:
+        env = {**os.environ, "LAB_PROVIDER_URL": lab.provider_url, "LAB_AGENT_URL": lab.agent_url}
+        print(f"provider: {lab.provider_url}\nagent: {lab.agent_url}", flush=True)
+        print(f"lessons: {notebooks}", flush=True)
+        print("(these two are for your own clients: JupyterLab's terminals see them as $LAB_PROVIDER_URL and "
+              "$LAB_AGENT_URL, and lesson 04's curl lines use them; each lesson's Lab() runs its own on other ports "
+              "and reads their state, so its outputs do not depend on these)", flush=True)
         command = [sys.executable, "-m", "jupyterlab", f"--notebook-dir={notebooks}", f"--port={args.port}",
                    f"--ServerApp.ip={args.ip}", "--ServerApp.port_retries=50"]
         if args.no_browser:

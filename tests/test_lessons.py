@@ -41,3 +41,30 @@ def test_verdict_and_validator_on_the_lab_clock() -> None:
         assert lab.revoke(opaque) == 200
         assert verdict(lab, validator(lab, introspection), opaque) == "refused: inactive"
         assert verdict(lab, validator(lab, introspection, client_secret="wrong"), opaque) == "refused: introspection_error"
+
+
+@pytest.mark.integration
+def test_lesson_04_curl_lines_work_against_the_servers_labkit_lab_exports() -> None:
+    """The shell lines lesson 04 prints run as written, with the env ``labkit lab`` gives JupyterLab's terminals."""
+    import ast
+    import json
+    import os
+    import shutil
+    import subprocess
+    from pathlib import Path
+
+    if shutil.which("curl") is None or shutil.which("uv") is None:
+        pytest.skip("curl and uv are needed to run the lesson's shell lines")
+    notebook = json.loads((Path(__file__).parent.parent / "notebooks" / "04_endpoint_protection.ipynb").read_text())
+    source = next("".join(c["source"]) for c in notebook["cells"] if "$LAB_AGENT_URL" in "".join(c["source"])
+                  and c["cell_type"] == "code")
+    printed = next(n for n in ast.walk(ast.parse(source)) if isinstance(n, ast.Call)
+                   and getattr(n.func, "id", "") == "print")
+    script = ast.literal_eval(printed.args[0])
+    with Lab() as lab:
+        env = {**os.environ, "LAB_PROVIDER_URL": lab.provider_url, "LAB_AGENT_URL": lab.agent_url}
+        done = subprocess.run(["bash", "-euo", "pipefail", "-c", script], env=env, capture_output=True,  # noqa: S603
+                              text=True, timeout=120, cwd=Path(__file__).parent.parent)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert '"capability"' in done.stdout or '"capabilities"' in done.stdout or '"result"' in done.stdout
+    assert '"tools"' in done.stdout and "HTTP/1.1 200" in done.stdout

@@ -54,7 +54,9 @@ def test_readme_lab_command_starts_jupyterlab(tmp_path: Path) -> None:
                 assert time.monotonic() < deadline, log.read_text()[-2000:]
                 time.sleep(0.5)
             text = log.read_text()
-            assert "lessons: " in text and "labkit serve" in text  # no servers that no notebook would use
+            # DESIGN's contract: provider and agent first (JupyterLab's terminals get them as LAB_*_URL)
+            assert "provider: http://127.0.0.1:" in text and "agent: http://127.0.0.1:" in text
+            assert "lessons: " in text and "$LAB_AGENT_URL" in text
         finally:
             process.send_signal(signal.SIGINT)
             try:
