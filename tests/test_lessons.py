@@ -63,7 +63,7 @@ def test_lesson_04_curl_lines_work_against_the_servers_labkit_lab_exports() -> N
     script = ast.literal_eval(printed.args[0])
     with Lab() as lab:
         env = {**os.environ, "LAB_PROVIDER_URL": lab.provider_url, "LAB_AGENT_URL": lab.agent_url}
-        done = subprocess.run(["bash", "-euo", "pipefail", "-c", script], env=env, capture_output=True,
+        done = subprocess.run([shutil.which("bash") or "/bin/bash", "-euo", "pipefail", "-c", script], env=env, capture_output=True,
                               text=True, timeout=120, cwd=Path(__file__).parent.parent)
     assert done.returncode == 0, done.stderr[-2000:]
     assert '"capability"' in done.stdout or '"capabilities"' in done.stdout or '"result"' in done.stdout
