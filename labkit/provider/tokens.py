@@ -167,7 +167,7 @@ class TokenIssuer:
             # RFC 7662 §2.2 token_type, truthfully: a refresh token is not a Bearer access token.
             "token_type": "Bearer" if record.kind == "access" else "refresh_token",
             "token_use": record.kind,  # "access" or "refresh": the hint lesson 02 shows
-            "exp": int(record.expires_at),
+            "exp": math.ceil(record.expires_at),  # as the JWT says (rounded up)
             "iat": int(record.issued_at),
             "sub": record.subject,
             "aud": record.audience,
