@@ -1,4 +1,8 @@
-"""The ``labkit`` command line (see ``labkit --help``): lab, serve, cluster, demo, mint, audit, validate-config."""
+"""The ``labkit`` command line (see ``labkit --help``): lab, serve, cluster, demo, mint, audit, validate-config.
+
+One module on purpose (about 400 lines): the parser and each command's short wiring read together as the CLI's
+contract; the work itself lives in the modules each command imports (lazily, so ``--help`` stays fast).
+"""
 
 from __future__ import annotations
 

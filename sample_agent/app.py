@@ -5,7 +5,8 @@ Endpoints: ``POST /`` (A2A JSON-RPC through the a2a-sdk, v1.0 and v0.3 names, pl
 SDK clients, sessionless JSON for a bare curl), the agent card, RFC 9728 metadata, the agent's JWKS
 (public), and a loopback stub service that ``external_api.write_operation`` calls (public, with its own
 key). ``Mount("/t/{tenant}", ...)`` serves each tenant: Starlette routes, and the guard judges the route
-Starlette will run (``labkit.guard.routing``).
+Starlette will run (``labkit.guard.routing``). About 400 lines on purpose: the whole wiring of one agent (routes,
+SDK handlers, guard, state) in one place a reader can follow; policy, plugins, quotas, cards and MCP live beside it.
 """
 
 from __future__ import annotations
