@@ -26,7 +26,7 @@ import httpx
 from authlib.oauth2.rfc6749.errors import InvalidClientError, OAuth2Error
 
 from .._json import BodyTooLargeError, loads_bounded, read_bounded
-from ..ssrf import resolution_refused
+from ..ssrf import guarded_transport, resolution_refused
 from .models import Client, loopback_redirect_key
 from .rfc7591 import RegistrationPolicy, check_client_metadata
 
@@ -174,7 +174,10 @@ class CimdResolver:
         verify: ssl.SSLContext | bool = policy.ssl_context if policy.ssl_context is not None else True
         try:
             with anyio.fail_after(policy.timeout):  # the whole fetch, however slowly the bytes drip
-                async with httpx.AsyncClient(verify=verify, follow_redirects=False, trust_env=False,
+                # DNS rebinding: the connection is judged by the same rules, on the address it connects to
+                transport = guarded_transport(allow_loopback=policy.allow_loopback,
+                                              allow_private=policy.allow_private_networks, verify=verify)
+                async with httpx.AsyncClient(transport=transport, follow_redirects=False, trust_env=False,
                                              timeout=policy.timeout) as http:
                     request = http.build_request("GET", url, headers={"Accept": "application/json"})
                     response = await http.send(request, stream=True)

@@ -1,0 +1,121 @@
+"""An outsider's attacks on the client side (issue #16): SSRF through DNS rebinding, CIMD, DPoP, delegation.
+
+Each test is a finding written before its fix: it failed on the code as merged and names the class of bug.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import socket
+import tempfile
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from labkit.a2a.push import AgentSigner, PushPolicy, SignedPushSender
+from labkit.config import PushConfig
+from labkit.provider.cimd import CimdError, CimdPolicy, CimdResolver
+from labkit.servers import ServerThread
+from labkit.tls import LabCA
+
+NOW = 1_700_000_000.0
+REBOUND = "client.rebind.test"  # a name the attacker's DNS server answers for
+PUBLIC = "93.184.215.14"  # what that server answers the check with (a global address, never connected to)
+seen: list[str] = []  # the paths the loopback servers were asked for
+
+
+async def _document(request: Request) -> Response:
+    seen.append(request.url.path)
+    return JSONResponse({"client_id": str(request.url), "client_name": "rebound", "redirect_uris":
+                         ["http://127.0.0.1:9/cb"], "token_endpoint_auth_method": "none"})
+
+
+async def _hook(request: Request) -> Response:
+    seen.append(request.url.path)
+    return Response(status_code=204)
+
+
+@pytest.fixture(scope="module")
+def ca() -> LabCA:
+    return LabCA(seed=b"test-attacks", hosts=(REBOUND, "127.0.0.1"))
+
+
+@pytest.fixture(scope="module")
+def tls_host(ca: LabCA) -> Iterator[ServerThread]:
+    files = tempfile.TemporaryDirectory()
+    app = Starlette(routes=[Route("/client.json", _document)])
+    server = ServerThread(app, name="rebind-tls", ssl_files=ca.write_server_files(files.name)).start()
+    yield server
+    server.stop()
+    files.cleanup()
+
+
+@pytest.fixture(scope="module")
+def plain_host() -> Iterator[ServerThread]:
+    server = ServerThread(Starlette(routes=[Route("/hook", _hook, methods=["POST"])]), name="rebind-hook").start()
+    yield server
+    server.stop()
+
+
+def rebinding_dns(later: str) -> Any:
+    """A resolver for the running loop: ``REBOUND`` is ``PUBLIC`` the first time it is asked, ``later`` after."""
+    asked: list[str] = []
+    real = asyncio.get_running_loop().getaddrinfo
+
+    async def getaddrinfo(host: Any, port: Any, *args: Any, **kwargs: Any) -> Any:
+        if (host.decode("ascii") if isinstance(host, bytes) else host) != REBOUND:  # anyio asks in bytes
+            return await real(host, port, *args, **kwargs)
+        asked.append(host)
+        address = PUBLIC if len(asked) == 1 else later
+        family = socket.AF_INET6 if ipaddress.ip_address(address).version == 6 else socket.AF_INET
+        return [(family, socket.SOCK_STREAM, socket.IPPROTO_TCP, "", (address, int(port)))]
+
+    asyncio.get_running_loop().getaddrinfo = getaddrinfo  # type: ignore[method-assign]
+    return asked
+
+
+# Finding 1: the SSRF check resolved the name, then httpx resolved it again to connect (DNS rebinding).
+@pytest.mark.integration
+@pytest.mark.parametrize("later", ["127.0.0.1", "0.0.0.0"])  # noqa: S104 - 0.0.0.0 reaches local listeners
+def test_cimd_fetch_never_connects_to_an_address_the_check_did_not_pass(tls_host: ServerThread, ca: LabCA,
+                                                                        later: str) -> None:
+    policy = CimdPolicy(allowed_hosts=(f"{REBOUND}:{tls_host.port}",), ssl_context=ca.ssl_context(), timeout=2)
+    resolver = CimdResolver(policy, clock=lambda: NOW)
+    seen.clear()
+
+    async def attempt() -> None:
+        asked = rebinding_dns(later)
+        try:
+            await resolver.resolve(f"https://{REBOUND}:{tls_host.port}/client.json")
+        finally:
+            assert asked, "the resolver was never asked: the test proves nothing"
+
+    with pytest.raises(CimdError):
+        asyncio.run(attempt())
+    assert seen == []  # the loopback server was never reached
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("later", ["127.0.0.1", "0.0.0.0"])  # noqa: S104
+def test_push_delivery_never_connects_to_an_address_the_check_did_not_pass(plain_host: ServerThread,
+                                                                           later: str) -> None:
+    config = PushConfig(allowed_hosts=[f"{REBOUND}:{plain_host.port}"], timeout=2, max_retries=0)
+    sender = SignedPushSender(None, PushPolicy(config), AgentSigner("http://agent"), config=config)  # type: ignore[arg-type]
+    seen.clear()
+
+    async def attempt() -> Any:
+        rebinding_dns(later)
+        try:
+            await sender._deliver("task-1", f"http://{REBOUND}:{plain_host.port}/hook", "", {"id": "task-1"})
+        finally:
+            await sender.aclose()
+        return sender.deliveries[-1]
+
+    delivery = asyncio.run(attempt())
+    assert seen == [] and delivery.status is None and delivery.error
