@@ -20,7 +20,7 @@ from starlette.routing import Route
 
 from labkit.a2a.push import AgentSigner, PushPolicy, SignedPushSender
 from labkit.config import PushConfig
-from labkit.provider.cimd import CimdError, CimdPolicy, CimdResolver
+from labkit.provider.cimd import MAX_FETCHES, CimdError, CimdPolicy, CimdResolver
 from labkit.servers import ServerThread
 from labkit.tls import LabCA
 
@@ -36,6 +36,19 @@ async def _document(request: Request) -> Response:
                          ["http://127.0.0.1:9/cb"], "token_endpoint_auth_method": "none"})
 
 
+in_flight = [0, 0]  # requests being answered now, the most at once
+
+
+async def _slow(request: Request) -> Response:
+    in_flight[0] += 1
+    in_flight[1] = max(in_flight[1], in_flight[0])
+    try:
+        await asyncio.sleep(0.3)
+        return await _document(request)
+    finally:
+        in_flight[0] -= 1
+
+
 async def _hook(request: Request) -> Response:
     seen.append(request.url.path)
     return Response(status_code=204)
@@ -49,7 +62,7 @@ def ca() -> LabCA:
 @pytest.fixture(scope="module")
 def tls_host(ca: LabCA) -> Iterator[ServerThread]:
     files = tempfile.TemporaryDirectory()
-    app = Starlette(routes=[Route("/client.json", _document)])
+    app = Starlette(routes=[Route("/client.json", _document), Route("/slow/{n}.json", _slow)])
     server = ServerThread(app, name="rebind-tls", ssl_files=ca.write_server_files(files.name)).start()
     yield server
     server.stop()
@@ -119,3 +132,38 @@ def test_push_delivery_never_connects_to_an_address_the_check_did_not_pass(plain
 
     delivery = asyncio.run(attempt())
     assert seen == [] and delivery.status is None and delivery.error
+
+
+# Finding 2: every /authorize or /token naming an uncached URL client fetched it, however many were in flight:
+# N concurrent requests for one document made N fetches, and N distinct URLs made N outbound connections at once.
+@pytest.mark.integration
+def test_concurrent_requests_for_one_document_make_one_fetch(tls_host: ServerThread, ca: LabCA) -> None:
+    policy = CimdPolicy(allowed_hosts=(f"127.0.0.1:{tls_host.port}",), allow_loopback=True,
+                        ssl_context=ca.ssl_context(), timeout=5)
+    resolver = CimdResolver(policy, clock=lambda: NOW)
+    url = f"https://127.0.0.1:{tls_host.port}/slow/1.json"
+
+    async def many() -> list[Any]:
+        return await asyncio.gather(*(resolver.resolve(url) for _ in range(12)))
+
+    clients = asyncio.run(many())
+    assert {c.client_id for c in clients} == {url}
+    assert resolver.fetches == 1
+
+
+@pytest.mark.integration
+def test_outbound_metadata_fetches_are_bounded_at_once(tls_host: ServerThread, ca: LabCA) -> None:
+    policy = CimdPolicy(allowed_hosts=(f"127.0.0.1:{tls_host.port}",), allow_loopback=True,
+                        ssl_context=ca.ssl_context(), timeout=5)
+    resolver = CimdResolver(policy, clock=lambda: NOW)
+    in_flight[1] = 0
+
+    async def many() -> list[Any]:
+        return await asyncio.gather(*(resolver.resolve(f"https://127.0.0.1:{tls_host.port}/slow/{n}.json")
+                                      for n in range(3 * MAX_FETCHES)), return_exceptions=True)
+
+    answers = asyncio.run(many())
+    refused = [a for a in answers if isinstance(a, CimdError)]
+    assert all(isinstance(a, CimdError) or a.name == "rebound" for a in answers)
+    assert in_flight[1] <= MAX_FETCHES and resolver.fetches <= MAX_FETCHES < len(answers)
+    assert refused and all("too many" in str(r.description) for r in refused)
