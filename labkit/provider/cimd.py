@@ -3,7 +3,8 @@
 A ``client_id`` that is an ``https`` URL names a JSON document the provider fetches: the client needs no
 registration. Fetching a URL a stranger chose is server-side request forgery by design (draft §6, MCP "Client ID
 Metadata Document Security"), so the fetch is fenced like push webhooks: https only; the URL's exact
-``host:port`` on ``CimdPolicy.allowed_hosts``; its resolved addresses checked by ``labkit.ssrf``; no redirects;
+``host:port`` on ``CimdPolicy.allowed_hosts``; its resolved addresses checked by ``labkit.ssrf``, again on the
+address connected to (DNS rebinding); one fetch per URL at a time and ``MAX_FETCHES`` in all; no redirects;
 a size cap, a total time cap, ``application/json`` only; TLS verified against the configured CA only. The
 document's ``client_id`` must equal the URL; its members are type-checked like an RFC 7591 registration; the
 authorization request's ``redirect_uri`` is then matched against its ``redirect_uris``. Resolved clients are kept
