@@ -167,3 +167,32 @@ def test_outbound_metadata_fetches_are_bounded_at_once(tls_host: ServerThread, c
     assert all(isinstance(a, CimdError) or a.name == "rebound" for a in answers)
     assert in_flight[1] <= MAX_FETCHES and resolver.fetches <= MAX_FETCHES < len(answers)
     assert refused and all("too many" in str(r.description) for r in refused)
+
+
+# Finding 4: a replica read a shared introspection answer with the writer's expiry, not its own TTL: a replica
+# configured for a 10 s revocation delay kept admitting a revoked token for the other replica's 300 s.
+@pytest.mark.integration
+def test_a_shared_verdict_never_outlives_the_readers_own_ttl(tmp_path: Any) -> None:
+    from labkit.cluster.services import MissingServiceError, find_program
+
+    from .test_state import Stage, close_all, verdict
+
+    try:
+        find_program("redis-server")
+    except MissingServiceError as exc:
+        pytest.skip(str(exc))
+    stage = Stage(tmp_path)
+
+    async def scenario() -> None:
+        slow, quick = stage.replica(ttl=300), stage.replica(ttl=10)
+        token = stage.token()
+        assert [await verdict(v, token) for v in (slow, quick)] == ["alice", "alice"]
+        stage.revoke(token)
+        stage.now += 11
+        assert await verdict(quick, token) == "inactive"  # its own 10 s, whatever the other replica keeps
+        await close_all(slow, quick)
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        stage.close()
