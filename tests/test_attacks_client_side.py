@@ -24,6 +24,8 @@ from labkit.provider.cimd import MAX_FETCHES, CimdError, CimdPolicy, CimdResolve
 from labkit.servers import ServerThread
 from labkit.tls import LabCA
 
+from .test_state import Stage, close_all, stage, verdict  # noqa: F401 - stage is a fixture
+
 NOW = 1_700_000_000.0
 REBOUND = "client.rebind.test"  # a name the attacker's DNS server answers for
 PUBLIC = "93.184.215.14"  # what that server answers the check with (a global address, never connected to)
@@ -172,17 +174,7 @@ def test_outbound_metadata_fetches_are_bounded_at_once(tls_host: ServerThread, c
 # Finding 4: a replica read a shared introspection answer with the writer's expiry, not its own TTL: a replica
 # configured for a 10 s revocation delay kept admitting a revoked token for the other replica's 300 s.
 @pytest.mark.integration
-def test_a_shared_verdict_never_outlives_the_readers_own_ttl(tmp_path: Any) -> None:
-    from labkit.cluster.services import MissingServiceError, find_program
-
-    from .test_state import Stage, close_all, verdict
-
-    try:
-        find_program("redis-server")
-    except MissingServiceError as exc:
-        pytest.skip(str(exc))
-    stage = Stage(tmp_path)
-
+def test_a_shared_verdict_never_outlives_the_readers_own_ttl(stage: Stage) -> None:  # noqa: F811
     async def scenario() -> None:
         slow, quick = stage.replica(ttl=300), stage.replica(ttl=10)
         token = stage.token()
@@ -192,7 +184,4 @@ def test_a_shared_verdict_never_outlives_the_readers_own_ttl(tmp_path: Any) -> N
         assert await verdict(quick, token) == "inactive"  # its own 10 s, whatever the other replica keeps
         await close_all(slow, quick)
 
-    try:
-        asyncio.run(scenario())
-    finally:
-        stage.close()
+    asyncio.run(scenario())
