@@ -29,7 +29,7 @@ from joserfc.errors import JoseError
 from joserfc.jwk import ECKey
 
 from ..config import PushConfig
-from ..ssrf import resolution_refused
+from ..ssrf import guarded_transport, resolution_refused
 from ._tasks import task_state
 
 __all__ = ["AgentSigner", "Delivery", "PushPolicy", "SignedPushSender", "load_signing_key"]
@@ -160,7 +160,11 @@ class SignedPushSender(PushNotificationSender):
             delivery.finished = time.time()
             return
         if self._client is None or self._client.is_closed:
-            self._client = httpx.AsyncClient(follow_redirects=False, trust_env=False, timeout=self.config.timeout)
+            # DNS rebinding: each connection is judged again on the address it connects to (labkit.ssrf)
+            transport = guarded_transport(allow_loopback=self.config.allow_loopback,
+                                          allow_private=self.config.allow_private_networks)
+            self._client = httpx.AsyncClient(transport=transport, follow_redirects=False, trust_env=False,
+                                             timeout=self.config.timeout)
         for attempt in range(self.config.max_retries + 1):
             delivery.attempts = attempt + 1
             headers = {"Authorization": f"Bearer {self.signer.sign(url, task_id, self.config.token_lifetime)}"}

@@ -6,7 +6,8 @@ call. ``validate(token, fresh=True)`` bypasses the cache (a plugin's ``oauth2_sp
 With ``shared`` (Redis, for replicas) the active answer's claims are shared too: a process looks in its own
 cache, then the shared one, and only then asks the provider — one replica at a time (a lease), so a token costs
 one provider call per TTL across all replicas. A shared hit is checked again (``exp``, issuer, audience, scopes)
-by the replica that reads it.
+by the replica that reads it, and a shared answer kept longer than this validator's own TTL is a miss (the TTL
+is the revocation delay each replica was configured for).
 """
 
 from __future__ import annotations
@@ -101,7 +102,7 @@ class IntrospectionValidator:
     async def _shared_lookup(self, shared: SharedVerdicts, token: str, key: bytes) -> Principal:
         """The shared cache, else the provider (asked by one replica at a time); raises ``AuthError``."""
         name = f"{self._namespace}:{key.hex()}"
-        found = await shared.get(name)
+        found = self._within_ttl(await shared.get(name))
         if found is None:
             lease = await shared.claim(name, self.timeout + 1)
             if lease is not None:
@@ -110,13 +111,19 @@ class IntrospectionValidator:
                 finally:
                     await shared.release(name, lease)
             # another replica is asking right now: take its answer; if it got none (inactive, error), ask ourselves
-            found = await shared.wait(name, self.timeout + 1)
+            found = self._within_ttl(await shared.wait(name, self.timeout + 1))
             if found is None:
                 return await self._introspect(token, key)
         claims, until = found
         principal = self._principal(claims, key)
         self.cache.put(key, principal, until)
         return principal
+
+    def _within_ttl(self, found: tuple[dict[str, Any], float] | None) -> tuple[dict[str, Any], float] | None:
+        """A shared answer, or None when it is kept longer than this validator's own TTL allows."""
+        # the TTL bounds this validator's revocation delay: an answer shared for longer (another replica's TTL)
+        # is a miss, and this validator's own answer, with its own TTL, replaces it
+        return found if found is not None and found[1] <= self.clock() + self.cache_ttl else None
 
     def _principal(self, claims: dict[str, Any], key: bytes) -> Principal:
         """Our checks (time, issuer, audience, scopes) on an active answer; raises ``AuthError``."""

@@ -18,11 +18,12 @@ DPoP (RFC 9449) needs ``DPoPMiddleware(app, verifier)`` around the SDK's app. Th
 carry it: ``TokenVerifier.verify_token(token)`` receives the token string alone (not the ``DPoP`` header, the
 method or the URL a proof must name), its ``BearerAuthBackend`` reads only ``Authorization: Bearer``, and its
 ``RequireAuthMiddleware`` always answers with a ``Bearer`` challenge. The middleware reads the request once
-(``labkit.guard.dpop.presented``, as the ASGI guard does) and hands it to the verifier in a context variable,
-shows the SDK a ``DPoP`` token as ``Bearer`` (the verifier still knows the scheme and holds the token to its
-proof), and rewrites the SDK's 401/403 into the ``DPoP`` challenge (``algs``, ``error``, ``DPoP-Nonce``) the
-gate's decision asks for. Without it, a DPoP-bound token is refused (presented as Bearer, §7.2) and so is every
-token under ``require_dpop``: fail closed.
+(``labkit.guard.dpop.presented``, as the ASGI guard does) and hands it to the verifier in a context variable, shows
+the SDK only the one token the strict parser read (several ``Authorization`` headers: none; a ``DPoP`` token as
+``Bearer``, while the verifier still knows the scheme and holds the token to its proof), and rewrites the SDK's
+401/403 into the ``DPoP`` challenge (``algs``, ``error``, ``DPoP-Nonce``) the gate's decision asks for. Without it,
+a DPoP-bound token is refused (presented as Bearer, §7.2) and so is every token under ``require_dpop``: fail
+closed (but the SDK alone takes the first of several ``Authorization`` headers).
 """
 
 from __future__ import annotations
@@ -154,10 +155,13 @@ class DPoPMiddleware:
             return
         token, presentation = presented(scope, self.public_url)
         exchange = _Exchange(presentation)
-        if presentation.scheme == "dpop" and token is not None:
-            # The SDK's BearerAuthBackend reads "Bearer " only; the verifier still sees the DPoP presentation.
-            headers = [(k, v) for k, v in scope["headers"] if k != b"authorization"]
-            scope = {**scope, "headers": [*headers, (b"authorization", b"Bearer " + token.encode("ascii"))]}
+        # The SDK sees exactly the token the strict parser read (RFC 6750 §2.1), or none: its BearerAuthBackend
+        # would take the first of several Authorization headers, which the guard refuses as ambiguous. A DPoP
+        # token is shown as "Bearer " (all the SDK reads); the verifier still sees the DPoP presentation.
+        headers = [(k, v) for k, v in scope["headers"] if k.lower() != b"authorization"]
+        if token is not None:
+            headers.append((b"authorization", b"Bearer " + token.encode("ascii")))
+        scope = {**scope, "headers": headers}
 
         async def send_challenge(message: Message) -> None:
             if message["type"] == "http.response.start" and message["status"] in (401, 403):

@@ -3,7 +3,8 @@
 A ``client_id`` that is an ``https`` URL names a JSON document the provider fetches: the client needs no
 registration. Fetching a URL a stranger chose is server-side request forgery by design (draft §6, MCP "Client ID
 Metadata Document Security"), so the fetch is fenced like push webhooks: https only; the URL's exact
-``host:port`` on ``CimdPolicy.allowed_hosts``; its resolved addresses checked by ``labkit.ssrf``; no redirects;
+``host:port`` on ``CimdPolicy.allowed_hosts``; its resolved addresses checked by ``labkit.ssrf``, again on the
+address connected to (DNS rebinding); one fetch per URL at a time and ``MAX_FETCHES`` in all; no redirects;
 a size cap, a total time cap, ``application/json`` only; TLS verified against the configured CA only. The
 document's ``client_id`` must equal the URL; its members are type-checked like an RFC 7591 registration; the
 authorization request's ``redirect_uri`` is then matched against its ``redirect_uris``. Resolved clients are kept
@@ -26,13 +27,15 @@ import httpx
 from authlib.oauth2.rfc6749.errors import InvalidClientError, OAuth2Error
 
 from .._json import BodyTooLargeError, loads_bounded, read_bounded
-from ..ssrf import resolution_refused
+from ..auth.cache import SingleFlight
+from ..ssrf import guarded_transport, resolution_refused
 from .models import Client, loopback_redirect_key
 from .rfc7591 import RegistrationPolicy, check_client_metadata
 
 __all__ = ["CimdError", "CimdPolicy", "CimdResolver", "is_url_client_id"]
 
 MAX_URL = 2048
+MAX_FETCHES = 8  # documents fetched at once, across every tenant (more: refused at once, never queued)
 # draft §3: https, a host, an optional port (no leading zero), a non-root path; here also no query, no
 # percent-encoding, no user info, no fragment: one spelling per client, so "equal to the URL" means one thing
 _URL = re.compile(
@@ -110,6 +113,8 @@ class CimdResolver:
         self.fetches = 0
         self._cache: OrderedDict[str, tuple[Client, float]] = OrderedDict()
         self._lock = threading.Lock()
+        self._flight: SingleFlight[Client] = SingleFlight()  # one fetch per URL, whoever else asks meanwhile
+        self._fetching = 0  # fetches in flight, every URL and event loop (at most MAX_FETCHES)
 
     def configure(self, policy: CimdPolicy) -> None:
         """Replace the policy and forget every cached document."""
@@ -135,6 +140,13 @@ class CimdResolver:
             if hit is not None and hit[1] > now:
                 self._cache.move_to_end(client_id)
                 return hit[0]
+        try:
+            return await self._flight.run(client_id, lambda: self._resolve(client_id, now))
+        except CimdError as error:
+            raise CimdError(error.description) from None  # each request its own error (authlib edits it)
+
+    async def _resolve(self, client_id: str, now: float) -> Client:
+        """Check, fetch, build and cache the client at ``client_id``; raises ``CimdError``."""
         host, port = self._check_url(client_id)
         # MCP 2025-11-25 "Authorization Server Abuse Protection": the resolved addresses, not only the name
         refused = await resolution_refused(host.strip("[]"), port, allow_loopback=self.policy.allow_loopback,
@@ -169,12 +181,27 @@ class CimdResolver:
 
     async def _fetch(self, url: str) -> tuple[Any, int | None]:
         """The parsed document and its ``max-age``; raises ``CimdError``."""
+        # draft §6 (SSRF, denial of service): a bounded number of outbound fetches at once
+        with self._lock:
+            if self._fetching >= MAX_FETCHES:
+                raise CimdError("too many client metadata documents are being fetched; try again shortly")
+            self._fetching += 1
+        try:
+            return await self._fetch_one(url)
+        finally:
+            with self._lock:
+                self._fetching -= 1
+
+    async def _fetch_one(self, url: str) -> tuple[Any, int | None]:
         self.fetches += 1
         policy = self.policy
         verify: ssl.SSLContext | bool = policy.ssl_context if policy.ssl_context is not None else True
         try:
             with anyio.fail_after(policy.timeout):  # the whole fetch, however slowly the bytes drip
-                async with httpx.AsyncClient(verify=verify, follow_redirects=False, trust_env=False,
+                # DNS rebinding: the connection is judged by the same rules, on the address it connects to
+                transport = guarded_transport(allow_loopback=policy.allow_loopback,
+                                              allow_private=policy.allow_private_networks, verify=verify)
+                async with httpx.AsyncClient(transport=transport, follow_redirects=False, trust_env=False,
                                              timeout=policy.timeout) as http:
                     request = http.build_request("GET", url, headers={"Accept": "application/json"})
                     response = await http.send(request, stream=True)
