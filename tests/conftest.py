@@ -129,7 +129,7 @@ def idp() -> Any:
     """A fake identity provider on a loopback port (JWKS, introspection, faults): (state, base URL)."""
     from labkit.servers import ServerThread
 
-    from .fake_idp import IdpState, fake_idp
+    from .auth.fake_idp import IdpState, fake_idp
 
     state = IdpState()
     with ServerThread(fake_idp(state), name="idp") as server:
