@@ -18,10 +18,12 @@ from collections.abc import Sequence
 from pathlib import Path
 
 __all__ = [
+    "PACKAGES",
     "MissingServiceError",
     "Service",
     "find_program",
     "free_port",
+    "nginx_config",
     "start_nginx",
     "start_postgres",
     "start_redis",

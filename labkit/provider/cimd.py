@@ -30,7 +30,7 @@ from ..ssrf import resolution_refused
 from .models import Client, loopback_redirect_key
 from .rfc7591 import RegistrationPolicy, check_client_metadata
 
-__all__ = ["CimdError", "CimdPolicy", "CimdResolver", "is_url_client_id"]
+__all__ = ["MAX_URL", "CimdError", "CimdPolicy", "CimdResolver", "OnFetch", "is_url_client_id"]
 
 MAX_URL = 2048
 # draft §3: https, a host, an optional port (no leading zero), a non-root path; here also no query, no
