@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -23,11 +22,6 @@ from labkit.servers import ServerThread
 
 pytestmark = pytest.mark.integration
 
-
-@pytest.fixture(scope="module")
-def lab() -> Iterator[Lab]:
-    with Lab() as running:
-        yield running
 
 
 def send_with_push(lab: Lab, token: str, url: str, push_token: str = "client-secret-token") -> dict[str, Any]:

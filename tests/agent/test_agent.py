@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -18,11 +17,6 @@ from labkit.provider import unsafe
 pytestmark = pytest.mark.integration
 JSON = {"Content-Type": "application/json"}
 
-
-@pytest.fixture(scope="module")
-def lab() -> Iterator[Lab]:
-    with Lab() as running:
-        yield running
 
 
 def rpc(lab: Lab, method: str, params: Any = None, token: str | None = None, path: str = "/",

@@ -19,6 +19,8 @@ from sample_agent.mcp_server import ToolsForCaller
 from sample_agent.plugins import CAPABILITIES
 from sample_agent.policy import LabUser
 
+from ..helpers import ROOT
+
 OAUTH2 = {"validation_strategy": "jwt", "jwt_secret": "s" * 40, "jwt_algorithm": "HS256"}
 
 
@@ -107,5 +109,5 @@ def test_other_methods_pass_untouched(middleware: ToolsForCaller) -> None:
 
 
 def test_no_private_sdk_hook_for_the_filter() -> None:
-    source = (Path(__file__).resolve().parents[2] / "sample_agent" / "mcp_server.py").read_text()
+    source = (ROOT / "sample_agent" / "mcp_server.py").read_text()
     assert "_handle_list_tools" not in source and "MCPServer)" not in source  # no subclass overriding internals

@@ -18,7 +18,7 @@ from labkit.lab import Lab
 from labkit.lessons import LabClock
 from labkit.provider import unsafe
 
-from ..conftest import ROOT
+from ..helpers import ROOT
 
 pytestmark = [pytest.mark.reliability, pytest.mark.integration]
 BASE = {"jwt_issuer": "${LAB_PROVIDER_URL}", "jwt_audience": "api://oauth2-lab-agent", "introspection_timeout": 1}

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import httpx
 import pytest
 
@@ -11,11 +9,6 @@ from labkit.lab import Lab
 
 pytestmark = pytest.mark.integration
 
-
-@pytest.fixture(scope="module")
-def lab() -> Iterator[Lab]:
-    with Lab() as running:
-        yield running
 
 
 def call(lab: Lab, token: str | None, prefix: str = "", capability: str = "echo") -> httpx.Response:

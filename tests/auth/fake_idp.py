@@ -13,6 +13,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from ..helpers import NOW
+
 
 @dataclass
 class IdpState:
@@ -73,8 +75,6 @@ class Clock:
     """A test clock at the fixed lab time; tests move ``now``."""
 
     def __init__(self) -> None:
-        from ..conftest import NOW
-
         self.now = float(NOW)
 
     def __call__(self) -> float:

@@ -13,7 +13,7 @@ from labkit.auth import Principal, build_validator, verify_signature
 from labkit.auth.keys import KeySet as LabKeySet
 from labkit.errors import AuthError, Reason
 
-from ..conftest import AUDIENCE, HMAC_SECRET, ISSUER, NOW, Keys, claims, mint, oauth2
+from ..helpers import AUDIENCE, HMAC_SECRET, ISSUER, NOW, Keys, claims, mint, oauth2
 
 
 def validator(settings: dict[str, Any], now: float = NOW, **extra: Any) -> Any:

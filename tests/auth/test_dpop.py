@@ -21,7 +21,7 @@ from labkit.config import validate_security_config
 from labkit.errors import AuthError, ConfigError, Reason
 from labkit.guard import OAuth2Guard, credentials, gate_for
 
-from ..conftest import NOW, Keys, mint, oauth2
+from ..helpers import NOW, Keys, mint, oauth2
 
 pytestmark = pytest.mark.anyio
 

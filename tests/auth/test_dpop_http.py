@@ -16,7 +16,7 @@ from labkit.auth.dpop import make_proof
 from labkit.lab import Lab
 from sample_agent import default_config_path
 
-from ..conftest import NOW
+from ..helpers import NOW
 
 pytestmark = pytest.mark.integration
 

@@ -11,7 +11,7 @@ from labkit import validate_security_config
 from labkit.auth import build_validator
 from labkit.errors import AuthError, Reason
 
-from ..conftest import NOW, Keys, mint, oauth2
+from ..helpers import NOW, Keys, mint, oauth2
 from .fake_idp import Clock, IdpState, run_and_close
 
 pytestmark = pytest.mark.integration

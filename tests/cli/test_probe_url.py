@@ -83,11 +83,6 @@ def mcp_server(provider: str, public: str) -> Any:
     return server.streamable_http_app(stateless_http=True, json_response=True)
 
 
-@pytest.fixture(scope="module")
-def lab() -> Iterator[Lab]:
-    with Lab() as running:
-        yield running
-
 
 @pytest.fixture(scope="module")
 def targets(lab: Lab) -> Iterator[dict[str, str]]:

@@ -22,7 +22,7 @@ import pytest
 
 from labkit.servers import StopSignals
 
-from ..conftest import ROOT, free_port, wait_until_ok
+from ..helpers import ROOT, free_port, wait_until_ok
 
 pytestmark = [pytest.mark.integration, pytest.mark.skipif(os.name != "posix", reason="POSIX process groups")]
 TRIES = int(os.environ.get("LABKIT_SIGNAL_TRIES", "10"))

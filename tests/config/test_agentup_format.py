@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,7 +11,7 @@ from labkit.errors import ConfigError
 from labkit.middleware import select_middleware
 from sample_agent.plugins import CAPABILITIES, capability_scopes, map_plugins, merge_plugins
 
-from ..conftest import DATA
+from ..helpers import DATA, ROOT
 
 AGENTUP = DATA / "agentup"
 PROVIDER = "http://127.0.0.1:8100"
@@ -247,6 +246,6 @@ def test_ids_map_onto_the_sample_agent() -> None:
 
 
 def test_seed_examples_still_load() -> None:
-    seed = Path(__file__).resolve().parents[2] / "sample_agent" / "agentup.yml"
+    seed = ROOT / "sample_agent" / "agentup.yml"
     cfg = load_config(seed, env={"LAB_PROVIDER_URL": PROVIDER})
     assert cfg.plugin("files") is not None and cfg.plugin_defaults is None

@@ -7,7 +7,7 @@ import pytest
 
 from labkit import ConfigError, SecurityConfig, load_config, validate_security_config
 
-from ..conftest import DATA
+from ..helpers import DATA
 
 SEED = sorted((DATA / "seed").glob("*.yml"))
 SEED_ENV = {

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,9 +11,10 @@ from labkit.config import load_config, validate_security_config
 from labkit.explain import Explanation, explain
 from sample_agent.plugins import endpoint_policy
 
+from ..helpers import ROOT
 from .test_agentup_format import AGENTUP, ENV, PROVIDER, SECRET
 
-SEED = Path(__file__).resolve().parents[2] / "sample_agent" / "agentup.yml"
+SEED = ROOT / "sample_agent" / "agentup.yml"
 
 
 def explained(raw: dict[str, Any]) -> Explanation:

@@ -22,7 +22,7 @@ from labkit.errors import AuthError, Reason
 from labkit.observability import LogCapture, LoggingSink, PrometheusSink, attach
 
 from ..auth.fake_idp import Clock, IdpState, run_and_close
-from ..conftest import NOW, Keys, mint, oauth2
+from ..helpers import NOW, Keys, mint, oauth2
 
 
 class Recorder(InMemorySpanExporter):

@@ -23,7 +23,7 @@ from labkit.guard import OAuth2Guard
 from sample_agent.app import Agent
 from sample_agent.policy import LabUser
 
-from ..conftest import AUDIENCE, ISSUER, NOW, Keys
+from ..helpers import AUDIENCE, ISSUER, NOW, Keys
 
 TENANTS = ("acme", "globex")
 

@@ -14,7 +14,7 @@ from labkit.errors import Reason
 from labkit.guard import OUTCOMES, bearer_token, challenge, parse_call
 from labkit.guard.jsonrpc import BodyError
 
-from ..conftest import ISSUER, Keys, mint
+from ..helpers import ISSUER, Keys, mint
 from .guard_app import PUBLIC, Answer, asgi_request, recording_guard
 
 

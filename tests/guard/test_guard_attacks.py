@@ -18,7 +18,7 @@ from labkit.lab import Lab
 from labkit.servers import ServerThread
 from sample_agent import create_app
 
-from ..conftest import Keys, mint
+from ..helpers import Keys, mint
 from .guard_app import asgi_request, recording_guard
 
 MCP_HEADERS = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
@@ -63,11 +63,6 @@ def test_paired_surrogate_escapes_are_one_character() -> None:
     call = parse_call(b'{"jsonrpc":"2.0","id":"\\ud83d\\ude00","method":"capabilities"}')
     assert call.id == "\U0001f600"
 
-
-@pytest.fixture(scope="module")
-def lab() -> Iterator[Lab]:
-    with Lab() as lab:
-        yield lab
 
 
 @pytest.mark.integration

@@ -20,11 +20,6 @@ pytestmark = pytest.mark.integration
 MCP_HEADERS = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
 
 
-@pytest.fixture(scope="module")
-def lab() -> Iterator[Lab]:
-    with Lab() as lab:
-        yield lab
-
 
 def raw_post(url: str, target: str, body: bytes, headers: dict[str, str] | None = None) -> tuple[int, bytes]:
     """A POST with the request target sent byte for byte (no client-side normalisation of //, %2F, ..)."""

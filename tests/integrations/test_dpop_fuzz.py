@@ -21,7 +21,7 @@ from joserfc.jwk import ECKey, OctKey
 
 from labkit.audit import AuditLog
 
-from ..conftest import Keys
+from ..helpers import Keys
 from .test_integrations import KINDS
 from .test_integrations_dpop import BASE, KEY, bound_token, readme_apps, target
 

@@ -32,7 +32,7 @@ from labkit.guard import GuardUser, gate_for
 from labkit.integrations.fastapi import BearerGuard
 from labkit.integrations.starlette import BearerBackend, requires
 
-from ..conftest import AUDIENCE, ISSUER, Keys, mint
+from ..helpers import AUDIENCE, ISSUER, Keys, mint
 from .test_integrations import KINDS, build_apps, served, write_config
 
 pytestmark = pytest.mark.anyio

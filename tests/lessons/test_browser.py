@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from ..conftest import ROOT, free_port, wait_until_ok
+from ..helpers import ROOT, free_port, wait_until_ok
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")

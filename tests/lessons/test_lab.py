@@ -9,7 +9,7 @@ import pytest
 
 from labkit.lab import Lab
 
-from ..conftest import NOW
+from ..helpers import NOW
 
 pytestmark = pytest.mark.integration
 

@@ -17,7 +17,8 @@ from labkit.lab import Lab
 from labkit.lessons import LabClock
 from labkit.vulnerable import DEFENCES, PATH_EXPLOIT, TOKEN_WEAKNESSES, WEAKNESSES, exploit_token, replay_table
 
-ROOT = Path(__file__).resolve().parents[2]
+from ..helpers import ROOT
+
 pytestmark = pytest.mark.integration
 
 

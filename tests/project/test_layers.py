@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from ..helpers import ROOT
+
 CORE = ("labkit.config", "labkit.scopes", "labkit.errors", "labkit.auth", "labkit.guard", "labkit.middleware",
         "labkit.audit")
 FORBIDDEN = ("a2a", "mcp", "mcp_types", "labkit.a2a", "labkit.integrations.mcp", "sample_agent")

@@ -14,7 +14,7 @@ import pytest
 
 import labkit
 
-from ..conftest import DATA, ROOT
+from ..helpers import DATA, ROOT
 
 UV = shutil.which("uv")
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
@@ -78,6 +78,6 @@ def test_wheel_installs_and_works_in_a_fresh_venv(tmp_path: Path) -> None:
     lessons = ("from labkit.cli import _lessons_dir; d = _lessons_dir(None); "
                "print(d, len(list(d.glob('[0-9][0-9]_*.ipynb'))))")
     folder, count = run([str(python), "-c", lessons], cwd=work, env=env).stdout.split()
-    shipped = len(list((Path(__file__).resolve().parents[2] / "notebooks").glob("[0-9][0-9]_*.ipynb")))
+    shipped = len(list((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")))
     assert Path(folder) == work / "labkit-lessons" and int(count) == shipped
     run([str(python), "-c", "from labkit.lab import Lab; Lab().close()"], cwd=work, env=env)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from ..conftest import ROOT, free_port
+from ..helpers import ROOT, free_port
 
 README = (ROOT / "README.md").read_text()
 COMMANDS = [line.strip() for block in re.findall(r"```bash\n(.*?)```", README, re.S) for line in block.splitlines()

@@ -23,7 +23,7 @@ from labkit.config import validate_security_config
 from labkit.guard import OAuth2Guard, gate_for
 from labkit.state import SharedState
 
-from ..conftest import NOW, Keys, mint, oauth2
+from ..helpers import NOW, Keys, mint, oauth2
 
 pytestmark = [pytest.mark.integration, pytest.mark.anyio]
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from ..conftest import DATA, ROOT
+from ..helpers import DATA, ROOT
 
 BUNDLED = DATA / "vectors"
 

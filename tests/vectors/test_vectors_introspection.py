@@ -19,7 +19,7 @@ from labkit.auth import build_validator
 from labkit.errors import AuthError
 from labkit.servers import ServerThread
 
-from ..conftest import free_port
+from ..helpers import free_port
 from .corpus import load, params, sources
 
 pytestmark = [pytest.mark.vectors, pytest.mark.integration]
