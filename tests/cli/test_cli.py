@@ -12,7 +12,7 @@ import pytest
 
 from labkit.cli import main
 
-from ..conftest import DATA, ROOT
+from ..helpers import DATA, ROOT
 
 
 def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -32,6 +32,7 @@ def test_validate_config_accepts_seed_examples(path: Path, monkeypatch: pytest.M
     assert "valid" in capsys.readouterr().out
 
 
+@pytest.mark.integration
 def test_validate_config_lists_every_error_without_traceback(tmp_path: Path) -> None:
     bad = tmp_path / "agentup.yml"
     bad.write_text(
@@ -46,6 +47,7 @@ def test_validate_config_lists_every_error_without_traceback(tmp_path: Path) -> 
     assert "short" not in result.stderr  # the secret is never echoed
 
 
+@pytest.mark.integration
 def test_validate_config_malformed_yaml(tmp_path: Path) -> None:
     bad = tmp_path / "agentup.yml"
     bad.write_text("security:\n  oauth2: {\n")
@@ -53,12 +55,14 @@ def test_validate_config_malformed_yaml(tmp_path: Path) -> None:
     assert result.returncode == 1 and "malformed YAML" in result.stderr and "Traceback" not in result.stderr
 
 
+@pytest.mark.integration
 def test_usage_errors_exit_2() -> None:
     assert run_cli().returncode == 2
     assert run_cli("validate-config").returncode == 2
     assert run_cli("no-such-command").returncode == 2
 
 
+@pytest.mark.integration
 def test_missing_file_exits_1(tmp_path: Path) -> None:
     result = run_cli("validate-config", str(tmp_path / "missing.yml"))
     assert result.returncode == 1 and "cannot read the file" in result.stderr
@@ -118,12 +122,14 @@ def test_serve_mint_audit_and_sigint(tmp_path: Path) -> None:
     assert token not in audit_file.read_text() and token not in table.stdout
 
 
+@pytest.mark.integration
 def test_mint_without_provider_is_a_usage_error() -> None:
     env = {k: v for k, v in _clean_env().items() if k != "LAB_PROVIDER_URL"}
     result = run_cli("mint", env=env)
     assert result.returncode == 2 and "no provider" in result.stderr
 
 
+@pytest.mark.integration
 def test_audit_on_a_bad_file(tmp_path: Path) -> None:
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"decision": "allow"}\nnot json\n')
@@ -131,6 +137,7 @@ def test_audit_on_a_bad_file(tmp_path: Path) -> None:
     assert result.returncode == 1 and ":2:" in result.stderr and "Traceback" not in result.stderr
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("command", ["lab", "serve", "demo", "mint", "audit", "validate-config"])
 def test_every_command_has_help(command: str) -> None:
     result = run_cli(command, "--help")

@@ -26,7 +26,7 @@ import pytest
 from labkit.audit import AuditLog
 from labkit.integrations.mcp import GateTokenVerifier
 
-from ..conftest import AUDIENCE, ISSUER, ROOT, Keys, mint
+from ..helpers import AUDIENCE, ISSUER, ROOT, Keys, mint
 
 pytestmark = pytest.mark.anyio
 
@@ -213,6 +213,7 @@ async def test_mcp_access_token_carries_effective_scopes_and_resource(local: dic
         assert await verifier.verify_token(mangled) is None
 
 
+@pytest.mark.integration
 def test_the_core_and_the_package_import_neither_fastapi_nor_mcp() -> None:
     code = ("import sys, labkit, labkit.config, labkit.scopes, labkit.errors, labkit.auth, labkit.guard, "
             "labkit.middleware, labkit.audit, labkit.integrations, labkit.integrations.starlette; "

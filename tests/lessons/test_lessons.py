@@ -12,6 +12,7 @@ def test_clock() -> None:
     assert clock() == 1_767_225_600 and clock.advance(10) == 1_767_225_610 == clock()
 
 
+@pytest.mark.integration
 def test_helpers_against_a_lab() -> None:
     with Lab(clock=LabClock()) as lab:
         token = lab.token(["api:read"])

@@ -29,6 +29,7 @@ def test_scope_explorer_state() -> None:
     assert broken.error and "not a valid scope name" in broken.error
 
 
+@pytest.mark.integration
 def test_scope_explorer_widget(lab: Lab) -> None:
     explorer = ScopeExplorer(lab.config.scope_hierarchy, lab.agent.policy, granted={"api:read"})
     assert set(explorer.state.reachable().query("reachable")["capability"]) == {"echo", "get_time"}
@@ -42,6 +43,7 @@ def test_scope_explorer_widget(lab: Lab) -> None:
     assert "granted" in explorer.status.value
 
 
+@pytest.mark.integration
 def test_config_builder(lab: Lab) -> None:
     builder = ConfigBuilder(lab)
     assert builder.state.config is not None and builder.state.errors == []
@@ -64,6 +66,7 @@ def test_config_builder(lab: Lab) -> None:
     lab.reload(default_config_path())  # back to the lab's own configuration for the next tests
 
 
+@pytest.mark.integration
 def test_token_minter(lab: Lab) -> None:
     minter = TokenMinter(lab)
     minter.scopes.value = ("api:read", "files:write")
@@ -79,6 +82,7 @@ def test_token_minter(lab: Lab) -> None:
     assert minter.mint().status == 401 and minter.state.reason == "expired"
 
 
+@pytest.mark.integration
 def test_endpoint_tester_and_audit_viewer(lab: Lab) -> None:
     tester = EndpointTester(lab)
     tester.button.click()
@@ -92,6 +96,7 @@ def test_endpoint_tester_and_audit_viewer(lab: Lab) -> None:
     assert len(frame) > 0 and set(frame["reason"]) == {"expired"}
 
 
+@pytest.mark.integration
 def test_config_builder_refuses_a_stopped_lab() -> None:
     stopped = Lab()
     try:
@@ -108,6 +113,7 @@ def test_config_builder_refuses_a_stopped_lab() -> None:
     assert builder.load_into_lab() is False and "stopped" in builder.message.value
 
 
+@pytest.mark.integration
 def test_endpoint_tester_predictions(lab: Lab) -> None:
     tester = EndpointTester(lab)
     tester.predict("expired", "capabilities", 401)
@@ -121,6 +127,7 @@ def test_endpoint_tester_predictions(lab: Lab) -> None:
     assert len(tester.out.outputs) == 2  # the score, then the matrix
 
 
+@pytest.mark.integration
 def test_token_minter_edits_and_resigns(lab: Lab) -> None:
     minter = TokenMinter(lab)
     minter.scopes.value = ("api:read",)
@@ -152,6 +159,7 @@ def test_token_minter_edits_and_resigns(lab: Lab) -> None:
     assert minter.state.error and len(minter.out.outputs) == 1
 
 
+@pytest.mark.integration
 def test_challenge_card(lab: Lab, tmp_path) -> None:  # type: ignore[no-untyped-def]
     from labkit.challenges import start
 
