@@ -9,12 +9,14 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, settings
 
-from .helpers import NOW, Keys
+from .helpers import NOW, QUICK, Keys
 
 # Properties, not timings: no per-example deadline (a loaded CI machine must not turn a slow example into a
 # failure), and fixtures shared across examples are fine.
 settings.register_profile("labkit", deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-settings.load_profile("labkit")
+# LABKIT_HYPOTHESIS=quick: at most 10 examples per property, for an inner loop (README, "Tests"); never in CI.
+settings.register_profile("quick", parent=settings.get_profile("labkit"), max_examples=10)
+settings.load_profile("quick" if QUICK else "labkit")
 
 
 @pytest.fixture

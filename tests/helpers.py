@@ -5,6 +5,7 @@ Import them explicitly (``from ..helpers import NOW, Keys, mint``); fixtures and
 
 from __future__ import annotations
 
+import os
 import socket
 import time
 from pathlib import Path
@@ -83,3 +84,12 @@ def mint(key: Key, alg: str = "RS256", header: dict[str, Any] | None = None, **c
 def oauth2(**settings: Any) -> dict[str, Any]:
     """An oauth2 block for JWT tests with the lab issuer and audience."""
     return {"validation_strategy": "jwt", "jwt_issuer": ISSUER, "jwt_audience": AUDIENCE, **settings}
+
+
+QUICK = os.environ.get("LABKIT_HYPOTHESIS") == "quick"
+
+
+def examples(count: int) -> int:
+    """A property's example count: ``count``, or at most 10 under ``LABKIT_HYPOTHESIS=quick`` (an inner loop while
+    editing; ``uv run pytest`` and CI always run ``count``)."""
+    return min(count, 10) if QUICK else count

@@ -13,6 +13,8 @@ from hypothesis import strategies as st
 
 from labkit.lab import Lab
 
+from ..helpers import examples
+
 pytestmark = [pytest.mark.integration, pytest.mark.reliability]
 
 
@@ -43,7 +45,7 @@ _PARAMS = st.one_of(
 )
 
 
-@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=examples(120), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     path=st.sampled_from(["/", "/mcp", "/t/acme/", "/t/nope/mcp", "/mcp/"]),
     auth=st.one_of(st.none(), st.just("valid"), st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=126),

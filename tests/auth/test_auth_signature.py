@@ -19,6 +19,8 @@ from labkit.auth.principal import Principal, principal_from
 from labkit.auth.signature import verify_signature_bytes
 from labkit.errors import AuthError, Reason
 
+from ..helpers import examples
+
 NOW = 1_767_225_600
 MESSAGE = b"eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9"
 
@@ -59,7 +61,7 @@ def test_agrees_with_joserfc_on_good_and_broken_signatures(alg: str) -> None:
     assert verify_signature_bytes(alg, key.public, MESSAGE + b"x", good) is False
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=examples(60), deadline=None)
 @given(alg=st.sampled_from(sorted(TABLE)), signature=st.binary(max_size=600))
 def test_agrees_with_joserfc_on_any_bytes(alg: str, signature: bytes) -> None:
     assert verify_signature_bytes(alg, trusted(alg).public, MESSAGE, signature) is joserfc_says(alg, signature)

@@ -21,7 +21,7 @@ from labkit.config import validate_security_config
 from labkit.errors import AuthError, ConfigError, Reason
 from labkit.guard import OAuth2Guard, credentials, gate_for
 
-from ..helpers import NOW, Keys, mint, oauth2
+from ..helpers import NOW, Keys, examples, mint, oauth2
 
 pytestmark = pytest.mark.anyio
 
@@ -267,7 +267,7 @@ _claims = st.fixed_dictionaries({}, optional={
     "ath": _text, "nonce": st.one_of(_text, st.lists(st.integers(), max_size=2))})
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=examples(150), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(claims=_claims, header_extra=st.dictionaries(st.sampled_from(["typ", "kid", "crit", "jku", "x5c"]),
                                                     _text, max_size=2),
        raw=st.one_of(st.none(), st.binary(max_size=300).map(lambda b: b.replace(b"\n", b"").replace(b"\r", b""))),

@@ -15,7 +15,9 @@ from labkit.config import load_config, validate_security_config
 from labkit.errors import ConfigError
 from labkit.widgets.config_builder import ConfigBuilderState
 
-FAST = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+from ..helpers import examples
+
+FAST = settings(max_examples=examples(40), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 
 def alias_bomb(levels: int, width: int) -> str:

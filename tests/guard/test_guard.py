@@ -14,7 +14,7 @@ from labkit.errors import Reason
 from labkit.guard import OUTCOMES, bearer_token, challenge, parse_call
 from labkit.guard.jsonrpc import BodyError
 
-from ..helpers import ISSUER, Keys, mint
+from ..helpers import ISSUER, Keys, examples, mint
 from .guard_app import PUBLIC, Answer, asgi_request, recording_guard
 
 
@@ -170,7 +170,7 @@ SEGMENTS = ["t", "acme", "globex", "initech", "", ".", "..", "%2e%2e", "%2F", "m
             "agent-card.json", "oauth-protected-resource", "jwks.json", "stub", "external-api", "records", "T", "Acme"]
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=examples(300), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     segments=st.lists(st.sampled_from(SEGMENTS), max_size=7),
     trailing=st.booleans(),
@@ -253,7 +253,7 @@ JSON = st.recursive(
 )
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=examples(150), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(rpc_id=JSON, method=st.one_of(JSON, st.sampled_from(["capabilities", "execute", "SendMessage", "tools/call"])),
        params=JSON, path=st.sampled_from(["/", "/mcp", "/t/acme/"]))
 def test_body_fuzz_never_5xx(keys: Keys, rpc_id: Any, method: Any, params: Any, path: str) -> None:

@@ -18,7 +18,7 @@ from labkit.lab import Lab
 from labkit.servers import ServerThread
 from sample_agent import create_app
 
-from ..helpers import Keys, mint
+from ..helpers import Keys, examples, mint
 from .guard_app import asgi_request, recording_guard
 
 MCP_HEADERS = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
@@ -34,7 +34,7 @@ def _body(rpc_id: Any, method: Any, params: Any) -> bytes:
     return json.dumps({"jsonrpc": "2.0", "id": rpc_id, "method": method, "params": params}).encode()  # \\u escapes
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=examples(60), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(where=st.sampled_from(["id", "method", "param", "key"]), lone=LONE,
        method=st.sampled_from(["capabilities", "SendMessage", "tools/call"]), path=st.sampled_from(["/", "/mcp"]))
 def test_lone_surrogates_are_parse_errors_never_5xx(keys: Keys, where: str, lone: str, method: str, path: str) -> None:

@@ -21,7 +21,7 @@ from joserfc.jwk import ECKey, OctKey
 
 from labkit.audit import AuditLog
 
-from ..helpers import Keys
+from ..helpers import Keys, examples
 from .test_integrations import KINDS
 from .test_integrations_dpop import BASE, KEY, bound_token, readme_apps, target
 
@@ -129,7 +129,7 @@ async def raw_call(app: Any, kind: str, headers: list[tuple[bytes, bytes]]) -> t
 
 
 @pytest.mark.parametrize("kind", KINDS)
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+@settings(max_examples=examples(60), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
                                                                  HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(value=_values, scheme=st.sampled_from([b"DPoP", b"dpop", b"Bearer"]), twice=st.booleans())
 async def test_any_dpop_header_is_refused_without_reaching_the_handler(apps: dict[str, dict[str, Any]], keys: Keys,

@@ -31,6 +31,8 @@ from labkit.integrations.mcp import GateTokenVerifier
 from labkit.integrations.starlette import BearerBackend, requires
 from labkit.scopes import ScopeHierarchy
 
+from ..helpers import examples
+
 pytestmark = pytest.mark.anyio
 
 
@@ -186,7 +188,7 @@ AUTHORIZATION = st.one_of(
 GOOD = re.compile(rb"(?i:bearer) +good *")
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=examples(150), deadline=None)
 @given(values=st.lists(AUTHORIZATION, max_size=3))
 async def test_any_authorization_bytes_get_a_table_answer_never_5xx(values: list[bytes]) -> None:
     # Property: the guard, FastAPI and Starlette give the same answer: 200 for the one good token alone in
@@ -202,7 +204,7 @@ async def test_any_authorization_bytes_get_a_table_answer_never_5xx(values: list
     assert status == 200 or (challenge is not None and challenge.startswith(b'Bearer realm="oauth2-lab"'))
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=examples(150), deadline=None)
 @given(text=st.one_of(st.text(max_size=80), st.sampled_from([" good", "good  ", "good\t", "go od", "good\x00"])))
 async def test_the_mcp_verifier_holds_what_the_sdk_hands_over_to_the_grammar(text: str) -> None:
     # The SDK passes whatever follows "Bearer " (latin-1 decoded); only the good token in the grammar passes.

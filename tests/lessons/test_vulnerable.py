@@ -17,7 +17,7 @@ from labkit.lab import Lab
 from labkit.lessons import LabClock
 from labkit.vulnerable import DEFENCES, PATH_EXPLOIT, TOKEN_WEAKNESSES, WEAKNESSES, exploit_token, replay_table
 
-from ..helpers import ROOT
+from ..helpers import ROOT, examples
 
 pytestmark = pytest.mark.integration
 
@@ -158,7 +158,7 @@ def _tokens(draw: st.DrawFn) -> str:
     return ".".join([*parts, draw(_TEXT.filter(lambda s: "." not in s))])
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=examples(150), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(token=_tokens() | _TEXT, path=st.sampled_from(["/", "/t/acme/", "/admin/status", "/t/x/.well-known/%2e%2e/"])
        | _TEXT.map(lambda s: "/" + s.replace("?", "").replace("#", "")), body=st.binary(max_size=60) | st.just(b"[1]"))
 def test_no_5xx_whatever_is_sent(lab: Lab, token: str, path: str, body: bytes) -> None:

@@ -11,6 +11,7 @@ only for replicas with a database.)
 from __future__ import annotations
 
 import ast
+import functools
 from pathlib import Path
 
 import pytest
@@ -45,7 +46,8 @@ def _statements(tree: ast.Module, deferred: bool) -> list[ast.AST]:
     return found
 
 
-def imports_of(module: str, *, deferred: bool = False) -> set[str]:
+@functools.cache  # a pure function of the source: each core module's walk reuses the others'
+def imports_of(module: str, *, deferred: bool = False) -> frozenset[str]:
     """Every module ``module`` names in an import statement, absolute, with the packages that run on the way."""
     path = source_of(module)
     assert path is not None, module
@@ -63,7 +65,7 @@ def imports_of(module: str, *, deferred: bool = False) -> set[str]:
             found.add(target)
             found.update(f"{target}.{alias.name}" for alias in node.names if source_of(f"{target}.{alias.name}"))
     parents = {".".join(name.split(".")[:i]) for name in found for i in range(1, name.count(".") + 1)}
-    return found | parents
+    return frozenset(found | parents)
 
 
 def reached_from(module: str) -> dict[str, str]:

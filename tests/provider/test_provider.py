@@ -26,6 +26,8 @@ from labkit.errors import AuthError
 from labkit.provider import MockProvider, persona_oauth2
 from labkit.servers import ServerThread
 
+from ..helpers import examples
+
 pytestmark = pytest.mark.integration
 AUD = "api://oauth2-lab-agent"
 REDIRECT = "http://127.0.0.1:8765/callback"
@@ -416,7 +418,7 @@ _VALUES = st.one_of(st.sampled_from(["client_credentials", "authorization_code",
                                      REDIRECT, "lab-client", "lab-client-secret"]), st.text(max_size=40))
 
 
-@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=examples(100), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     path=st.sampled_from(["/token", "/introspect", "/revoke", "/acme/token", "/applications/lab-client/token"]),
     form=st.lists(st.tuples(_PARAMS, _VALUES), max_size=6),

@@ -16,6 +16,8 @@ from starlette.testclient import TestClient
 
 from labkit.provider import MockProvider
 
+from ..helpers import examples
+
 BASE = "http://127.0.0.1"
 NOW = 1_767_225_600
 EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"
@@ -25,7 +27,7 @@ JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 
 @pytest.fixture()
 def provider() -> MockProvider:
-    return MockProvider(base_url=BASE, clock=lambda: NOW)
+    return MockProvider(base_url=BASE, clock=lambda: NOW, tenants=())  # the default tenant only: 1 RSA key to load, not 3
 
 
 @pytest.fixture()
@@ -198,7 +200,7 @@ _MEMBERS = st.sampled_from(["redirect_uris", "grant_types", "scope", "token_endp
                             "client_name", "response_types", "contacts", "client_uri", "software_statement"])
 
 
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=examples(200), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(body=st.one_of(_JSON, st.dictionaries(_MEMBERS, _JSON, max_size=6)))
 def test_fuzz_registration_never_5xx(provider: MockProvider, http: TestClient, body: Any) -> None:
     before = state(provider)

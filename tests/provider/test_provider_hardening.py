@@ -22,6 +22,8 @@ from starlette.testclient import TestClient
 from labkit.provider import Client, MockProvider
 from labkit.provider.app import LAB_REDIRECTS, LAB_SCOPES
 
+from ..helpers import examples
+
 BASE = "http://127.0.0.1"
 REDIRECT = LAB_REDIRECTS[0]
 RS_A, RS_B, EVIL = "https://rs-a.example/", "https://rs-b.example/", "https://evil.example/"
@@ -324,7 +326,7 @@ _CONTENT_TYPE = st.sampled_from(["application/x-www-form-urlencoded", "applicati
                                  "application/x-www-form-urlencoded; charset=latin-1", "multipart/form-data"])
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=examples(300), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(tenant=st.sampled_from(TENANTS), path=st.sampled_from(_ENDPOINTS), method=st.sampled_from(["GET", "POST"]),
        pairs=st.lists(st.tuples(_NAMES, _TEXT), max_size=7), in_query=st.booleans(), content_type=_CONTENT_TYPE,
        authorization=_HEADER, raw=st.one_of(st.none(), st.binary(max_size=80),
