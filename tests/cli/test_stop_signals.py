@@ -3,7 +3,7 @@
 A Python signal handler that takes a lock (``threading.Event.set``) can deadlock when a second signal lands
 while the main thread holds it; the servers must stop within 2 s of the first signal and exit 130 (SIGINT)
 or 143 (SIGTERM) as shells expect. ``LABKIT_SIGNAL_TRIES`` sets the number of tries (CI: 10; the issue's
-check: ``LABKIT_SIGNAL_TRIES=50 uv run pytest tests/test_stop_signals.py``).
+check: ``LABKIT_SIGNAL_TRIES=50 uv run pytest tests/cli/test_stop_signals.py``).
 """
 
 from __future__ import annotations
