@@ -30,7 +30,19 @@ from .errors import AuthError, ConfigError
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["AuditEvent", "AuditFileError", "AuditLog", "InvalidLine", "read_audit_file", "read_jsonl"]
+__all__ = [
+    "MAX_LINE",
+    "MAX_SCOPES",
+    "AuditEvent",
+    "AuditFileError",
+    "AuditLog",
+    "Decision",
+    "InvalidLine",
+    "events_to_dataframe",
+    "open_append_only",
+    "read_audit_file",
+    "read_jsonl",
+]
 
 Decision = Literal["allow", "deny"]
 _log = logging.getLogger(__name__)

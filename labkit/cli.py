@@ -26,7 +26,7 @@ from ._text import safe_text
 from .config import load_config
 from .errors import ConfigError
 
-__all__ = ["main"]
+__all__ = ["EPILOG", "main"]
 
 EPILOG = "Lab-only keys, clients and secrets are public on purpose; never reuse them anywhere else."
 

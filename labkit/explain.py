@@ -25,7 +25,15 @@ from .scopes import WILDCARD, ScopeHierarchy
 if TYPE_CHECKING:
     from .guard import EndpointPolicy
 
-__all__ = ["Explanation", "PolicyRow", "Weakness", "explain", "find_weaknesses"]
+__all__ = [
+    "LONG_INTROSPECTION_TTL",
+    "MIN_SECRET_BITS",
+    "Explanation",
+    "PolicyRow",
+    "Weakness",
+    "explain",
+    "find_weaknesses",
+]
 
 _SHOWN = 6  # scope names listed in a cell before "(+N more)"
 LONG_INTROSPECTION_TTL = 300  # seconds a revoked token may still pass (RFC 7662 §4: cache with care)

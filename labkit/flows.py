@@ -28,7 +28,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from .auth.principal import fingerprint
 
-__all__ = ["Exchange", "FlowRecorder", "classify"]
+__all__ = ["SECRET_NAMES", "SHOWN_VALUES", "Exchange", "FlowRecorder", "classify"]
 
 # Values that are secrets or bearer credentials: recorded as a fingerprint only.
 SECRET_NAMES = frozenset({

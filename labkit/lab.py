@@ -39,7 +39,7 @@ if TYPE_CHECKING:
 
 __all__ = ["Lab"]
 
-T = TypeVar("T")
+_T = TypeVar("_T")
 
 class Lab:
     """Provider + agent (uvicorn in threads on 127.0.0.1, ports bound first), wired together.
@@ -350,7 +350,7 @@ class Lab:
 
         return portal.call(bounded)
 
-    def own(self, thing: T) -> T:
+    def own(self, thing: _T) -> _T:
         """Have ``close()`` await ``thing.aclose()`` on this lab's loop (a validator built for ``run``); ``thing``."""
         self._owned.append(thing)
         return thing

@@ -13,7 +13,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-__all__ = ["NOTEBOOKS_DIR", "regenerate"]
+__all__ = ["NOTEBOOKS_DIR", "main", "regenerate"]
 
 NOTEBOOKS_DIR = Path(__file__).resolve().parent.parent / "notebooks"
 

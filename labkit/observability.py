@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
     from .audit import AuditEvent, AuditLog
 
-__all__ = ["AuditSink", "LogCapture", "LoggingSink", "PrometheusSink", "attach"]
+__all__ = ["LATENCY_BUCKETS", "AuditSink", "LogCapture", "LoggingSink", "PrometheusSink", "attach"]
 
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 

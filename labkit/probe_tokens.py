@@ -23,7 +23,17 @@ from .auth._compact import b64url_decode, strict_json
 from .calls import TokenRequestError, admin_mint, request_token
 from .provider.personas import PERSONA_CLIENTS
 
-__all__ = ["KINDS", "ClientCredentials", "LabProvider", "TokenFile", "TokenSource", "build_tokens"]
+__all__ = [
+    "KINDS",
+    "NARROW_SCOPES",
+    "OTHER_RESOURCE",
+    "Built",
+    "ClientCredentials",
+    "LabProvider",
+    "TokenFile",
+    "TokenSource",
+    "build_tokens",
+]
 
 KINDS = ("none", "garbage", "expired", "wrong audience", "alg none", "key confusion", "missing scope", "valid")
 OTHER_RESOURCE = "http://127.0.0.1:9/labkit-probe-other-audience"

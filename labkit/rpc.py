@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["VERSION", "error", "request", "result"]
+__all__ = ["VERSION", "RpcId", "error", "request", "result"]
 
 VERSION = "2.0"
 RpcId = str | int | None

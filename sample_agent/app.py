@@ -58,7 +58,7 @@ from .plugins import CAPABILITIES, CallContext, CapabilityError, endpoint_policy
 from .policy import LabUser
 from .quotas import MAX_PUSH_CONFIGS, MAX_TASKS, CappedPushConfigStore, CountingTaskStore
 
-__all__ = ["Agent", "AgentApp", "create_app", "default_config_path"]
+__all__ = ["STUB_KEY_HEADER", "Agent", "AgentApp", "create_app", "default_config_path"]
 
 STUB_KEY_HEADER = "x-lab-stub-key"
 _CREATES_TASK = ("SendMessage", "message/send", "SendStreamingMessage", "message/stream")

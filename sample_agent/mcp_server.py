@@ -39,7 +39,7 @@ from .policy import LabUser
 if TYPE_CHECKING:
     from .app import Agent
 
-__all__ = ["AgentMCP", "CapabilityTool", "ToolsForCaller", "build_mcp"]
+__all__ = ["AgentMCP", "CapabilityTool", "ToolCall", "ToolsForCaller", "build_mcp"]
 
 
 class ToolsForCaller(ServerMiddleware[Any]):

@@ -32,7 +32,7 @@ from ..guard.rfc6750 import bearer_token
 from ..state import MemoryReplayCache, ReplayCache
 from ._tasks import task_state
 
-__all__ = ["MAX_NOTIFICATION", "Notification", "WebhookReceiver"]
+__all__ = ["MAX_NOTIFICATION", "MAX_RECORDED", "Notification", "WebhookReceiver"]
 
 MAX_NOTIFICATION = 256 * 1024  # bytes of one delivery's body
 MAX_RECORDED = 10_000  # notifications remembered (oldest dropped)

@@ -11,7 +11,7 @@ from typing import Any, Generic, Protocol, TypeVar
 
 __all__ = ["CacheLimits", "SharedVerdicts", "SingleFlight", "TTLCache", "fingerprint_of", "token_key"]
 
-V = TypeVar("V")
+_V = TypeVar("_V")
 
 
 def token_key(token: str) -> bytes:
@@ -60,17 +60,17 @@ class SharedVerdicts(Protocol):
         ...
 
 
-class TTLCache(Generic[V]):
+class TTLCache(Generic[_V]):
     """An LRU map whose entries expire at their own time; at most ``max_size`` entries."""
 
     def __init__(self, max_size: int, clock: Callable[[], float]) -> None:
         self.max_size = max_size
         self._clock = clock
-        self._data: OrderedDict[Hashable, tuple[float, V]] = OrderedDict()
+        self._data: OrderedDict[Hashable, tuple[float, _V]] = OrderedDict()
         self.hits = 0
         self.misses = 0
 
-    def get(self, key: Hashable) -> V | None:
+    def get(self, key: Hashable) -> _V | None:
         """The live value for ``key`` (refreshing its LRU place), or None."""
         data = self._data
         entry = data.get(key)
@@ -83,7 +83,7 @@ class TTLCache(Generic[V]):
         self.misses += 1
         return None
 
-    def put(self, key: Hashable, value: V, expires_at: float) -> None:
+    def put(self, key: Hashable, value: _V, expires_at: float) -> None:
         """Remember ``value`` until ``expires_at``; evicts the least recently used beyond ``max_size``."""
         if expires_at <= self._clock() or self.max_size <= 0:
             return
@@ -104,23 +104,23 @@ class TTLCache(Generic[V]):
         return len(self._data)
 
 
-class SingleFlight(Generic[V]):
+class SingleFlight(Generic[_V]):
     """Concurrent callers asking for the same key share one in-flight call (per event loop)."""
 
     def __init__(self) -> None:
-        self._inflight: dict[tuple[int, Hashable], asyncio.Future[V]] = {}
+        self._inflight: dict[tuple[int, Hashable], asyncio.Future[_V]] = {}
 
     def busy(self, key: Hashable) -> bool:
         """True while a call for ``key`` is in flight in the running loop."""
         return (id(asyncio.get_running_loop()), key) in self._inflight
 
-    async def run(self, key: Hashable, call: Callable[[], Awaitable[V]]) -> V:
+    async def run(self, key: Hashable, call: Callable[[], Awaitable[_V]]) -> _V:
         """Await ``call()`` once for all concurrent callers of ``key``; they all see its result or error."""
         slot = (id(asyncio.get_running_loop()), key)
         pending = self._inflight.get(slot)
         if pending is not None:
             return await asyncio.shield(pending)
-        future: asyncio.Future[V] = asyncio.get_running_loop().create_future()
+        future: asyncio.Future[_V] = asyncio.get_running_loop().create_future()
         self._inflight[slot] = future
         try:
             result = await call()

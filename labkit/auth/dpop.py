@@ -32,8 +32,19 @@ from ._compact import parse_compact
 from .jwt import decode_payload, verify_jws
 from .keys import KeySet
 
-__all__ = ["DPOP_ALGORITHMS", "DPoPProof", "Nonces", "ReplayCache", "access_token_hash", "bound_thumbprint",
-           "make_proof", "normalize_htu", "verify_proof"]
+__all__ = [
+    "DPOP_ALGORITHMS",
+    "MAX_HTU",
+    "MAX_JTI",
+    "DPoPProof",
+    "Nonces",
+    "ReplayCache",
+    "access_token_hash",
+    "bound_thumbprint",
+    "make_proof",
+    "normalize_htu",
+    "verify_proof",
+]
 
 DPOP_ALGORITHMS: tuple[str, ...] = ASYMMETRIC  # RFC 9449 §4.2: asymmetric only, never none or MAC
 MAX_JTI = 256

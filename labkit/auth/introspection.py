@@ -40,7 +40,7 @@ def introspection_subject(claims: Mapping[str, Any]) -> str | None:
     return subject if isinstance(subject, str) else None
 
 
-log = logging.getLogger(__name__)
+_log = logging.getLogger(__name__)
 
 
 class IntrospectionValidator:
@@ -140,7 +140,7 @@ class IntrospectionValidator:
                 claims = self.dialect.claims(await self._send(token))
             except AuthError as exc:
                 if exc.reason in (Reason.INTROSPECTION_ERROR, Reason.TIMEOUT):
-                    log.warning("introspection at %s failed: %s", self._host, exc.reason.value)
+                    _log.warning("introspection at %s failed: %s", self._host, exc.reason.value)
                 raise
         now = self.clock()
         principal = self._principal(claims, key)

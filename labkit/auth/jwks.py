@@ -26,7 +26,7 @@ from .keys import KeySet
 
 __all__ = ["JWKSClient"]
 
-log = logging.getLogger(__name__)
+_log = logging.getLogger(__name__)
 _MAX_AGE = re.compile(r"(?:^|[,\s])max-age=(\d{1,10})(?:$|[,\s])")
 
 
@@ -96,10 +96,10 @@ class JWKSClient:
             if self._keyset is not None and now < self._stale_until:
                 # Stale-on-error: keep accepting tokens whose keys we hold; retry after the cooldown.
                 self._fresh_until = min(now + self.refresh_cooldown, self._stale_until)
-                log.warning("JWKS fetch from %s failed (%s); using cached keys, stale for at most %.0f s more",
+                _log.warning("JWKS fetch from %s failed (%s); using cached keys, stale for at most %.0f s more",
                             self._host, exc.detail, self._stale_until - now)
                 return self._keyset
-            log.error("JWKS fetch from %s failed and no usable cached keys: %s", self._host, exc.detail)
+            _log.error("JWKS fetch from %s failed and no usable cached keys: %s", self._host, exc.detail)
             detail = f"JWKS unavailable and no usable cached keys: {exc.detail}"
             raise AuthError(Reason.JWKS_UNAVAILABLE, detail) from None
         self.last_error = None

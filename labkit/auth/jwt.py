@@ -16,7 +16,16 @@ from .keys import KeySet, TrustedKey
 from .principal import Principal, principal_from
 from .signature import verify_signature_bytes
 
-__all__ = ["JWTValidator", "KeySource", "StaticKeys", "check_header", "verify_signature"]
+__all__ = [
+    "JWTValidator",
+    "KeySource",
+    "StaticKeys",
+    "check_header",
+    "decode_payload",
+    "jws_keys",
+    "verify_jws",
+    "verify_signature",
+]
 # RFC 8725 §3.10 / RFC 7515 §4.1.2-6: never take keys from the token itself.
 _KEY_BEARING_HEADERS = ("jku", "x5u", "jwk", "x5c")
 _ACCEPTED_TYP = frozenset({"jwt", "at+jwt", "application/jwt", "application/at+jwt"})

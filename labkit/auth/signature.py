@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
 from ..algorithms import TABLE
 
-__all__ = ["verify_signature_bytes"]
+__all__ = ["Check", "verify_signature_bytes"]
 
 Check = Callable[[Any, bytes, bytes], bool]  # (key object, signing input, signature) -> valid
 

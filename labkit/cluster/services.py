@@ -18,11 +18,13 @@ from collections.abc import Sequence
 from pathlib import Path
 
 __all__ = [
+    "PACKAGES",
     "MissingServiceError",
     "Service",
     "find_program",
     "free_port",
     "missing_services",
+    "nginx_config",
     "start_nginx",
     "start_postgres",
     "start_redis",

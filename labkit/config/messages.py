@@ -11,7 +11,7 @@ from .problems import Place, did_you_mean, join, type_name
 
 __all__ = ["validate_model"]
 
-M = TypeVar("M", bound=BaseModel)
+_M = TypeVar("_M", bound=BaseModel)
 
 # pydantic's labels of union branches: not part of a config path
 _UNION_LABELS = ("str", "list[str]", "int", "float", "bool", "dict[str,any]", "function-after[...]")
@@ -22,7 +22,7 @@ _EXPECTED = {
 }
 
 
-def validate_model(model: type[M], raw: Any, place: Place) -> M | None:
+def validate_model(model: type[_M], raw: Any, place: Place) -> _M | None:
     """``raw`` as a ``model``, or None with every problem recorded at its path under ``place``."""
     if not isinstance(raw, Mapping):
         place.add(f"expected a mapping, got {type_name(raw)}")

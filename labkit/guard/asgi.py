@@ -34,7 +34,7 @@ from .jsonrpc import MAX_BODY, BodyError, RpcCall, content_length, error_envelop
 from .policy import Endpoint, Requirement
 from .routing import Resolved, resolve
 
-__all__ = ["GuardContext", "OAuth2Guard"]
+__all__ = ["GuardContext", "OAuth2Guard", "UserFactory"]
 
 UserFactory = Callable[[Principal, EffectiveScopes], BaseUser]
 _MESSAGES = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 413: "Payload Too Large",

@@ -20,7 +20,7 @@ from ..state.protocols import ReplayCache
 from .decision import Admit, Gate, TenantAuth
 from .dpop import DPoPPolicy
 
-__all__ = ["accepting", "dpop_policy", "gate_for", "with_introspection_cache"]
+__all__ = ["Resources", "accepting", "dpop_policy", "gate_for", "with_introspection_cache"]
 
 Resources = Sequence[str] | Mapping[str | None, Sequence[str]] | Callable[[str | None], Sequence[str]]
 

@@ -27,7 +27,7 @@ from ..errors import AuthError, Reason
 from ..state.protocols import ReplayCache as SharedReplayCache
 from .rfc6750 import credentials
 
-__all__ = ["DPoPChallenge", "DPoPPolicy", "Presentation", "presented", "replay_key", "request_url"]
+__all__ = ["MAX_PROOF", "DPoPChallenge", "DPoPPolicy", "Presentation", "presented", "replay_key", "request_url"]
 
 MAX_PROOF = 8_192
 

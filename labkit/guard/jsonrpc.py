@@ -24,6 +24,7 @@ __all__ = [
     "MAX_DEPTH",
     "BodyError",
     "RpcCall",
+    "content_length",
     "error_envelope",
     "parse_call",
     "parse_json",

@@ -15,7 +15,7 @@ from typing import Any
 from ..scopes import EffectiveScopes
 from .jsonrpc import RpcCall
 
-__all__ = ["Capability", "Effect", "Endpoint", "EndpointPolicy", "Requirement", "normalized_key"]
+__all__ = ["Capability", "Effect", "Endpoint", "EndpointPolicy", "MethodRule", "Requirement", "normalized_key"]
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,7 @@ from ..guard import Decision, Gate, GuardUser, Requirement
 from ..scopes import EffectiveScopes
 from ._common import AUTHENTICATED, audit_decision, phrase, presented
 
-__all__ = ["BearerGuard", "client_credentials_scheme"]
+__all__ = ["BearerGuard", "UserFactory", "client_credentials_scheme"]
 
 UserFactory = Callable[[Principal, EffectiveScopes], Any]
 

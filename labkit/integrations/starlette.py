@@ -37,11 +37,11 @@ from ..guard import Decision, Gate, GuardUser, Requirement, resolve
 from ..scopes import EffectiveScopes
 from ._common import audit_decision, phrase, presented
 
-__all__ = ["BearerBackend", "TokenRefused", "requires"]
+__all__ = ["SCOPE_KEY", "BearerBackend", "TokenRefused", "UserFactory", "requires"]
 
 SCOPE_KEY = "labkit.backend"  # the backend and its decision, for requires()
 UserFactory = Callable[[Principal, EffectiveScopes], BaseUser]
-Endpoint = TypeVar("Endpoint", bound=Callable[..., Any])
+_Endpoint = TypeVar("_Endpoint", bound=Callable[..., Any])
 
 
 class TokenRefused(AuthenticationError):
@@ -120,7 +120,7 @@ class BearerBackend(AuthenticationBackend):
                             headers=decision.headers(self.realm, self.resource_metadata))
 
 
-def requires(scopes: str | Sequence[str] = ()) -> Callable[[Endpoint], Endpoint]:
+def requires(scopes: str | Sequence[str] = ()) -> Callable[[_Endpoint], _Endpoint]:
     """Decorate an endpoint (with a ``request`` parameter) so that it needs a valid token and ``scopes``.
 
     Anonymous: 401 with a bare challenge; a missing scope: 403 ``insufficient_scope``; the admission check:
@@ -129,7 +129,7 @@ def requires(scopes: str | Sequence[str] = ()) -> Callable[[Endpoint], Endpoint]
     """
     needed = (scopes,) if isinstance(scopes, str) else tuple(scopes)
 
-    def decorate(endpoint: Endpoint) -> Endpoint:
+    def decorate(endpoint: _Endpoint) -> _Endpoint:
         names = list(inspect.signature(endpoint).parameters)
         if "request" not in names:
             raise TypeError(f'{endpoint.__qualname__}: requires() needs a parameter named "request"')

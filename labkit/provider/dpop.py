@@ -18,7 +18,7 @@ from authlib.oauth2.rfc6749.errors import OAuth2Error
 from ..auth.dpop import DPOP_ALGORITHMS, DPoPProof, Nonces, ReplayCache, verify_proof
 from ..errors import AuthError, Reason
 
-__all__ = ["InvalidDPoPProofError", "TokenEndpointDPoP", "UseDPoPNonceError"]
+__all__ = ["MAX_PROOF", "InvalidDPoPProofError", "TokenEndpointDPoP", "UseDPoPNonceError", "confirmation"]
 
 MAX_PROOF = 8192
 

@@ -17,7 +17,7 @@ from joserfc.jwk import KeySet
 
 from .keys import generate_key
 
-__all__ = ["ID_JAG_TOKEN_TYPE", "ID_JAG_TYP", "EnterpriseIdP"]
+__all__ = ["ID_JAG_LIFETIME", "ID_JAG_TOKEN_TYPE", "ID_JAG_TYP", "EnterpriseIdP"]
 
 ID_JAG_TYP = "oauth-id-jag+jwt"
 ID_JAG_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:id-jag"  # noqa: S105 - a URN, not a secret

@@ -13,7 +13,7 @@ from authlib.oauth2.rfc6749 import AuthorizationCodeMixin, ClientMixin, InvalidS
 
 from ..auth.cache import token_key
 
-__all__ = ["AuthCode", "Client", "Store", "TokenRecord", "User", "token_hash"]
+__all__ = ["AuthCode", "Client", "Store", "TokenRecord", "User", "loopback_redirect_key", "token_hash"]
 
 
 def token_hash(token: str) -> str:

@@ -10,7 +10,15 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any
 
-__all__ = ["PERSONAS", "PERSONA_CLIENTS", "persona_client", "persona_issuer", "persona_oauth2", "shape_claims"]
+__all__ = [
+    "AZURE_TENANT_ID",
+    "PERSONAS",
+    "PERSONA_CLIENTS",
+    "persona_client",
+    "persona_issuer",
+    "persona_oauth2",
+    "shape_claims",
+]
 
 PERSONAS = ("default", "google", "auth0", "azure", "okta", "keycloak", "github")
 # The one home of the persona clients' credentials: PUBLIC and LAB-ONLY (the provider registers them from here;

@@ -27,7 +27,7 @@ from .models import Client, TokenRecord, User
 from .rfc7523 import respond_without_refresh
 from .rfc8707 import bind_resources, default_resources, requested_resources
 
-__all__ = ["ACCESS_TOKEN_TYPE", "JWT_TOKEN_TYPE", "TOKEN_EXCHANGE", "TokenExchangeGrant"]
+__all__ = ["ACCESS_TOKEN_TYPE", "JWT_TOKEN_TYPE", "MAX_ACT_DEPTH", "TOKEN_EXCHANGE", "TokenExchangeGrant", "act_depth"]
 
 TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"  # noqa: S105 - a URN
 ACCESS_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:access_token"  # noqa: S105 - a URN

@@ -22,9 +22,11 @@ from .request import LabRequest
 
 __all__ = [
     "MAX_BODY",
+    "MAX_DESCRIPTION",
     "MAX_VALUE",
     "LabJsonRequest",
     "basic_credentials",
+    "check_parameters",
     "lab_json_request",
     "lab_request",
     "read_body",

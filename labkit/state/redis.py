@@ -24,7 +24,7 @@ from redis.exceptions import RedisError
 
 __all__ = ["RedisLimiter", "RedisQuota", "RedisReplayCache", "RedisResultStore", "rate_item"]
 
-log = logging.getLogger("labkit.state")
+_log = logging.getLogger("labkit.state")
 _SLOT_LIFETIME = 300.0  # seconds a pending slot lives if its replica dies before releasing it
 
 # KEYS: members, slots. ARGV: now, cap, slot, slot expiry.
@@ -71,7 +71,7 @@ class RedisLimiter:
                 return None
             stats = await self.strategy.get_window_stats(self.item, self.name, key)
         except Exception as exc:  # the limits library wraps its driver's errors in its own types
-            log.warning("rate limit %s: Redis unavailable (%s); refusing", self.name, exc.__class__.__name__)
+            _log.warning("rate limit %s: Redis unavailable (%s); refusing", self.name, exc.__class__.__name__)
             return 1.0
         return max(1.0, stats.reset_time - time.time())
 
@@ -99,7 +99,7 @@ class RedisReplayCache(_RedisBase):
         try:
             return bool(await self.client.set(f"{self.prefix}:replay:{key}", b"1", nx=True, px=ttl_ms))
         except RedisError as exc:
-            log.warning("replay cache: Redis unavailable (%s); refusing", exc.__class__.__name__)
+            _log.warning("replay cache: Redis unavailable (%s); refusing", exc.__class__.__name__)
             return False
 
 
@@ -142,7 +142,7 @@ class RedisQuota(_RedisBase):
         try:
             taken = await self._reserve(keys=self._keys(space, owner), args=[now, cap, slot, now + _SLOT_LIFETIME])
         except RedisError as exc:
-            log.warning("quota %s: Redis unavailable (%s); refusing", space, exc.__class__.__name__)
+            _log.warning("quota %s: Redis unavailable (%s); refusing", space, exc.__class__.__name__)
             return None
         return slot if taken else None
 
@@ -158,7 +158,7 @@ class RedisQuota(_RedisBase):
         try:
             return bool(await self._claim(keys=self._keys(space, owner), args=[self.clock(), cap, member]))
         except RedisError as exc:
-            log.warning("quota %s: Redis unavailable (%s); refusing", space, exc.__class__.__name__)
+            _log.warning("quota %s: Redis unavailable (%s); refusing", space, exc.__class__.__name__)
             return False
 
     async def discard(self, space: str, owner: str, member: str) -> None:

@@ -2,7 +2,7 @@
 
 Only ``Lab(vulnerable={...})`` starts it, on its own port, beside the real agent; nothing in ``sample_agent``,
 the guard or the configuration imports this package, so no ``agentup.yml`` can turn any of it on. Every
-weakness here is exploitable on purpose and refused by the real agent (``tests/test_vulnerable.py``).
+weakness here is exploitable on purpose and refused by the real agent (``tests/lessons/test_vulnerable.py``).
 """
 
 from __future__ import annotations

@@ -31,7 +31,7 @@ from ..errors import AuthError, Reason
 from ..scopes import ScopeHierarchy
 from .weaknesses import TOKEN_WEAKNESSES, WEAK_CHECKS, WeakContext
 
-__all__ = ["CAPABILITIES", "VulnerableApp"]
+__all__ = ["CAPABILITIES", "VulnerableApp", "VulnerableState", "is_public", "route", "weakness_names"]
 
 # capability -> the scope it needs
 CAPABILITIES = {"echo": "api:read", "whoami": "api:read", "admin_status": "admin"}

@@ -27,7 +27,19 @@ from joserfc.jwk import KeySet, RSAKey
 from ..auth.claims import ClaimPolicy, check_claims
 from ..errors import AuthError
 
-__all__ = ["TOKEN_WEAKNESSES", "WEAKNESSES", "WeakContext"]
+__all__ = [
+    "TOKEN_WEAKNESSES",
+    "WEAKNESSES",
+    "WEAK_CHECKS",
+    "WeakContext",
+    "weak_alg_from_header",
+    "weak_audience_unchecked",
+    "weak_expired_accepted",
+    "weak_hmac_public_key",
+    "weak_jku_followed",
+    "weak_kid_as_path",
+    "weak_naive_decode",
+]
 
 # name -> the documented mistake (shown by lesson 10 and ``labkit.vulnerable.WEAKNESSES``)
 WEAKNESSES: Mapping[str, str] = {

@@ -10,7 +10,7 @@ from ._render import html_text, show_with_fallback
 if TYPE_CHECKING:
     from ..challenges import Attempt, CheckResult
 
-__all__ = ["ChallengeCard"]
+__all__ = ["ChallengeCard", "verdict_html"]
 
 
 def verdict_html(result: CheckResult) -> str:

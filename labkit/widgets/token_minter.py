@@ -15,7 +15,7 @@ from ._render import html_text, show_with_fallback
 if TYPE_CHECKING:
     from ..lab import Lab
 
-__all__ = ["SIGNERS", "TokenMinter", "TokenMinterState"]
+__all__ = ["DEFAULT_LIFETIME", "SIGNERS", "TokenMinter", "TokenMinterState", "readable_times"]
 
 DEFAULT_LIFETIME = 3600
 # how an edited token is signed -> what that stands for

@@ -1,0 +1,172 @@
+"""The vulnerable agent: each weakness is exploitable there, refused by the real agent, and fixed when switched off."""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from labkit.lab import Lab
+from labkit.lessons import LabClock
+from labkit.vulnerable import DEFENCES, PATH_EXPLOIT, TOKEN_WEAKNESSES, WEAKNESSES, exploit_token, replay_table
+
+from ..helpers import ROOT, examples
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def lab() -> Iterator[Lab]:
+    with Lab(vulnerable=True, clock=LabClock()) as running:
+        yield running
+
+
+def _real_reason(lab: Lab, token: str | None, capability: str = "admin_status") -> tuple[int, str]:
+    before = lab.audit.total
+    status = lab.rpc("execute", {"capability": capability}, token=token).status_code
+    return status, (lab.audit.events()[-1].reason or "") if lab.audit.total > before else ""
+
+
+@pytest.mark.parametrize("name", TOKEN_WEAKNESSES)
+def test_token_weakness_exploited_then_fixed(lab: Lab, name: str) -> None:
+    agent = lab.vulnerable
+    assert agent is not None
+    agent.only(name)
+    token = exploit_token(name, lab)
+    answer = agent.execute("admin_status", token=token)
+    assert answer.status_code == 200, agent.last_reasons()
+    event = agent.audit.events()[-1]
+    assert event.decision == "allow" and f"weakness {name}" in event.detail
+    reason, _ = DEFENCES[name]
+    assert _real_reason(lab, token) == (401, reason)  # the real agent refuses it, for the documented rule
+    agent.disable(name)
+    assert agent.execute("admin_status", token=token).status_code == 401
+    assert agent.audit.events()[-1].reason == reason  # the fix refuses the same token for the same rule
+
+
+def test_every_exploit_refused_with_no_weakness_on(lab: Lab) -> None:
+    agent = lab.vulnerable
+    assert agent is not None
+    agent.only()
+    for name in TOKEN_WEAKNESSES:
+        assert agent.execute("admin_status", token=exploit_token(name, lab)).status_code == 401, name
+    good = lab.provider.mint(["admin"])
+    assert agent.execute("admin_status", token=good).status_code == 200
+    assert agent.execute("admin_status", token=lab.provider.mint(["api:read"])).status_code == 403
+
+
+def test_naive_decode_admits_anything_and_wrong_tokens_fail_the_others(lab: Lab) -> None:
+    agent = lab.vulnerable
+    assert agent is not None
+    agent.only("expired_accepted")
+    # A wrong exploit (the wrong audience) is not admitted by the expiry mistake.
+    assert agent.execute("admin_status", token=exploit_token("audience_unchecked", lab)).status_code == 401
+    agent.only("naive_decode")
+    assert agent.execute("admin_status", token=exploit_token("audience_unchecked", lab)).status_code == 200
+    assert agent.execute("admin_status", token="not.a.token").status_code == 401
+
+
+def test_path_differential(lab: Lab) -> None:
+    agent = lab.vulnerable
+    assert agent is not None
+    agent.only("path_differential")
+    assert agent.get(PATH_EXPLOIT).status_code == 200
+    assert agent.get("/t/acme/admin/status").status_code == 401
+    assert lab.client().get(PATH_EXPLOIT).status_code == 401  # the real agent: deny by default, one parse
+    agent.disable("path_differential")
+    assert agent.get(PATH_EXPLOIT).status_code == 401
+    assert agent.audit.events()[-1].reason == DEFENCES["path_differential"][0]
+    assert agent.get("/t/acme/.well-known/agent.json").status_code == 200
+
+
+def test_shared_cache(lab: Lab) -> None:
+    agent = lab.vulnerable
+    assert agent is not None
+    alice = lab.provider.mint(["api:read"], subject="alice")
+    bob = lab.provider.mint(["api:read"], subject="bob")
+    agent.only("shared_cache")
+    agent.execute("whoami", token=alice)
+    assert agent.execute("whoami", token=bob).json()["result"]["subject"] == "alice"
+    assert agent.leaks[-1] == ("bob", "alice")
+    agent.disable("shared_cache")
+    agent.execute("whoami", token=alice)
+    assert agent.execute("whoami", token=bob).json()["result"]["subject"] == "bob"
+
+
+def test_unknown_weakness_and_no_vulnerable_agent_by_default(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="unknown weakness"):
+        Lab(vulnerable=["alg_from_header", "sql"])
+    assert set(DEFENCES) == set(WEAKNESSES)
+
+
+def test_never_reachable_from_configuration() -> None:
+    # Only labkit/lab.py may import labkit.vulnerable; no config, guard, auth or agent module does.
+    offenders = []
+    for path in [*(ROOT / "labkit").rglob("*.py"), *(ROOT / "sample_agent").rglob("*.py")]:
+        if "vulnerable" in path.parts or path.name in ("lab.py",) or "challenges" in path.parts:
+            continue
+        if re.search(r"^\s*(from|import)\s+\S*vulnerable", path.read_text(), re.MULTILINE):
+            offenders.append(str(path.relative_to(ROOT)))
+    assert offenders == []
+
+
+def test_a_config_section_does_not_start_it() -> None:
+    raw = {"security": {"oauth2": {"jwks_url": "${LAB_PROVIDER_URL}/jwks", "jwt_algorithms": ["RS256"],
+                                   "jwt_issuer": "${LAB_PROVIDER_URL}", "jwt_audience": "api://oauth2-lab-agent"}},
+           "vulnerable": ["alg_from_header"]}
+    with Lab(raw) as lab:
+        assert lab.vulnerable is None
+        assert _real_reason(lab, exploit_token("alg_from_header", lab), "echo") == (401, "algorithm")
+
+
+def test_replay_table(lab: Lab) -> None:
+    agent = lab.vulnerable
+    assert agent is not None
+    agent.only("shared_cache")
+    rows = replay_table(lab)
+    assert [r["weakness"] for r in rows] == list(TOKEN_WEAKNESSES)
+    assert all(r["exploited"] == 200 and r["fixed"] == 401 and r["real agent"] == 401 for r in rows)
+    assert all(r["fixed: audit reason"] == r["real: audit reason"] == DEFENCES[str(r["weakness"])][0] for r in rows)
+    assert agent.weaknesses == {"shared_cache"}  # restored
+    with Lab() as plain, pytest.raises(ValueError, match="vulnerable"):
+        replay_table(plain)
+
+
+_TEXT = st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=126), max_size=80)
+_SEGMENT = st.text(alphabet=st.characters(codec="utf-8"), max_size=40)
+
+
+@st.composite
+def _tokens(draw: st.DrawFn) -> str:
+    """Three dot-separated parts whose header and payload are JSON of any shape (or not JSON at all)."""
+    value = st.recursive(st.none() | st.booleans() | st.integers() | _SEGMENT,
+                         lambda c: st.lists(c, max_size=3) | st.dictionaries(_SEGMENT, c, max_size=3), max_leaves=8)
+    header = draw(st.fixed_dictionaries({}, optional={"alg": st.sampled_from(["none", "HS256", "RS256", "x"]) | value,
+                                                       "kid": value, "jku": value}) | value)
+    payload = draw(st.dictionaries(st.sampled_from(["sub", "scope", "exp", "iss", "aud"]), value, max_size=5) | value)
+    raw = [json.dumps(header).encode(), json.dumps(payload).encode()]
+    if draw(st.booleans()):
+        raw[0] = draw(st.binary(max_size=30))
+    parts = [base64.urlsafe_b64encode(r).rstrip(b"=").decode() for r in raw]
+    return ".".join([*parts, draw(_TEXT.filter(lambda s: "." not in s))])
+
+
+@settings(max_examples=examples(150), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(token=_tokens() | _TEXT, path=st.sampled_from(["/", "/t/acme/", "/admin/status", "/t/x/.well-known/%2e%2e/"])
+       | _TEXT.map(lambda s: "/" + s.replace("?", "").replace("#", "")), body=st.binary(max_size=60) | st.just(b"[1]"))
+def test_no_5xx_whatever_is_sent(lab: Lab, token: str, path: str, body: bytes) -> None:
+    agent = lab.vulnerable
+    assert agent is not None
+    agent.only(*WEAKNESSES)
+    client = agent.client()
+    headers = {"Authorization": f"Bearer {token}".strip()}
+    for answer in (client.post(httpx.URL(agent.url + path), content=body, headers=headers),
+                   client.get(httpx.URL(agent.url + path), headers=headers)):
+        assert answer.status_code < 500, (path, token)
