@@ -31,17 +31,8 @@ if TYPE_CHECKING:
     import pandas as pd
 
 __all__ = [
-    "MAX_LINE",
-    "MAX_SCOPES",
-    "AuditEvent",
-    "AuditFileError",
-    "AuditLog",
-    "Decision",
-    "InvalidLine",
-    "events_to_dataframe",
-    "open_append_only",
-    "read_audit_file",
-    "read_jsonl",
+    "MAX_ACTORS", "MAX_LINE", "MAX_SCOPES", "AuditEvent", "AuditFileError", "AuditLog", "Decision", "InvalidLine",
+    "events_to_dataframe", "open_append_only", "read_audit_file", "read_jsonl"
 ]
 
 Decision = Literal["allow", "deny"]

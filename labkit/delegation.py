@@ -20,8 +20,10 @@ from .auth._http import HttpHolder, bounded_request
 from .config.delegation import DownstreamSpec
 from .errors import AuthError, LabkitError, Reason
 
-__all__ = ["ACCESS_TOKEN_TYPE", "TOKEN_EXCHANGE", "DelegationError", "call_downstream", "exchange_form",
-           "exchange_token", "exchanged_token"]
+__all__ = [
+    "ACCESS_TOKEN_TYPE", "MAX_REPLY", "TOKEN_EXCHANGE", "DelegationError", "call_downstream", "exchange_form",
+    "exchange_token", "exchanged_token"
+]
 
 TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"  # noqa: S105 - RFC 8693 §2.1, a URN
 ACCESS_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:access_token"  # noqa: S105 - RFC 8693 §3, a URN

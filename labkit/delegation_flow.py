@@ -27,7 +27,10 @@ from .flows import FlowRecorder
 if TYPE_CHECKING:
     from .lab import Lab
 
-__all__ = ["USER_CLIENT", "DelegationRun", "call_downstream_as", "delegation_flow", "exchange_as_agent", "user_token"]
+__all__ = [
+    "REDIRECT_URI", "USER_CLIENT", "DelegationRun", "call_downstream_as", "delegation_flow", "exchange_as_agent",
+    "user_token"
+]
 
 USER_CLIENT = ("lab-web", "lab-web-secret")  # a confidential web client of the lab (PUBLIC, LAB-ONLY secret)
 REDIRECT_URI = "http://127.0.0.1:8765/callback"  # registered for lab-web; the redirect is read, not followed

@@ -21,7 +21,9 @@ from .config.delegation import DelegationSpec, DownstreamSpec
 from .provider.app import DOWNSTREAM_AUDIENCE
 from .servers import ServerThread
 
-__all__ = ["AGENT_CLIENT", "DOWNSTREAM_AUDIENCE", "DownstreamAgent", "downstream_config", "wire_downstream"]
+__all__ = [
+    "AGENT_CLIENT", "DEFAULT_RULE", "DOWNSTREAM_AUDIENCE", "DownstreamAgent", "downstream_config", "wire_downstream"
+]
 
 AGENT_CLIENT = ("lab-agent", "lab-agent-secret")  # the agent's own confidential client (PUBLIC, LAB-ONLY secret)
 DEFAULT_RULE: dict[str, Any] = {"allowed_actors": ["lab-agent"]}  # who may act for a user here

@@ -32,7 +32,7 @@ from ..ssrf import guarded_transport, resolution_refused
 from .models import Client, loopback_redirect_key
 from .rfc7591 import RegistrationPolicy, check_client_metadata
 
-__all__ = ["MAX_URL", "CimdError", "CimdPolicy", "CimdResolver", "OnFetch", "is_url_client_id"]
+__all__ = ["MAX_FETCHES", "MAX_URL", "CimdError", "CimdPolicy", "CimdResolver", "OnFetch", "is_url_client_id"]
 
 MAX_URL = 2048
 MAX_FETCHES = 8  # documents fetched at once, across every tenant (more: refused at once, never queued)

@@ -23,9 +23,9 @@ from typing import Any
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
-__all__ = ["MAX_ENTRY_BYTES", "RedisVerdicts"]
+__all__ = ["MAX_ENTRY_BYTES", "POLL_SECONDS", "RedisVerdicts"]
 
-log = logging.getLogger("labkit.state")
+_log = logging.getLogger("labkit.state")
 MAX_ENTRY_BYTES = 64 * 1024  # a larger answer is not shared (each replica keeps its own per-process copy)
 POLL_SECONDS = 0.01  # how often a waiting replica looks for the elected one's answer
 
@@ -85,7 +85,7 @@ class RedisVerdicts:
         try:
             return self._decode(await self.client.get(self._entry(key)))
         except RedisError as exc:
-            log.warning("introspection cache: Redis unavailable (%s); asking the provider", exc.__class__.__name__)
+            _log.warning("introspection cache: Redis unavailable (%s); asking the provider", exc.__class__.__name__)
             return None
 
     async def put(self, key: str, claims: dict[str, Any], expires_at: float, max_size: int) -> None:
@@ -98,7 +98,7 @@ class RedisVerdicts:
         try:
             await self._put(keys=[self._entry(key), self._index(key)], args=[value, ttl_ms, expires_at, now, max_size])
         except RedisError as exc:
-            log.warning("introspection cache: Redis unavailable (%s); not shared", exc.__class__.__name__)
+            _log.warning("introspection cache: Redis unavailable (%s); not shared", exc.__class__.__name__)
 
     async def claim(self, key: str, seconds: float) -> str | None:
         """A lease id when no other replica is asking about ``key`` (or Redis is down: ask anyway)."""
