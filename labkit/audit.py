@@ -42,15 +42,18 @@ _TEXT_FIELDS = ("reason", "detail", "subject", "client", "strategy", "endpoint",
 
 def _clean(event: AuditEvent) -> bool:
     """True when every text field and scope is a ``str`` within ``MAX_TEXT`` and ``safe_text`` would keep it."""
+    return _clean_values([getattr(event, name) for name in _TEXT_FIELDS], event.scopes)
+
+
+def _clean_values(values: list[Any], scopes: Any) -> bool:
+    """``_clean`` on the values of text fields (None skipped) and a scopes tuple."""
     texts: list[str] = []
-    for name in _TEXT_FIELDS:
-        value = getattr(event, name)
+    for value in values:
         if value is None:
             continue
         if type(value) is not str or len(value) > MAX_TEXT:
             return False
         texts.append(value)
-    scopes = event.scopes
     if type(scopes) is not tuple or len(scopes) > MAX_SCOPES:
         return False
     for scope in scopes:
@@ -97,11 +100,21 @@ class AuditEvent:
     @classmethod
     def allow(cls, principal: Principal, **context: Any) -> AuditEvent:
         """An allow event for ``principal`` (``context`` adds endpoint, method, status, ...)."""
-        fields: dict[str, Any] = {
-            "subject": principal.subject, "client": principal.client_id, "scopes": tuple(sorted(principal.scopes)),
-            "strategy": principal.strategy, "tenant": principal.tenant, "fingerprint": principal.fingerprint,
-            "detail": "; ".join(principal.notes),
-        }
+        fields, clean = _principal_fields(principal)
+        if clean and context.keys() <= _FIELDS:  # the common case: only the context's text is left to check
+            values = fields.copy()
+            unchecked: list[Any] = []
+            for name, value in context.items():
+                if value is not None or name not in fields:
+                    values[name] = value
+                    if name in _TEXT_SET or name == "scopes":
+                        unchecked.append(value)
+            if _clean_values(unchecked, ()):
+                values["time"] = time.time()
+                event = object.__new__(cls)
+                object.__setattr__(event, "__dict__", values)
+                return event
+        fields = {k: v for k, v in fields.items() if k in _PRINCIPAL_FIELDS}
         fields.update({k: v for k, v in context.items() if v is not None or k not in fields})
         return cls(decision="allow", **fields)
 
@@ -113,6 +126,37 @@ class AuditEvent:
     def to_json(self) -> str:
         """One JSON line."""
         return json.dumps(asdict(self), ensure_ascii=False, separators=(",", ":"))
+
+
+_TEXT_SET = frozenset(_TEXT_FIELDS)
+_FIELDS = frozenset(AuditEvent.__dataclass_fields__) - {"decision", "time"}
+_PRINCIPAL_FIELDS = ("subject", "client", "scopes", "strategy", "tenant", "fingerprint", "detail")
+_PRINCIPAL_MEMO = 1024
+_principals: dict[int, tuple[Principal, dict[str, Any], bool]] = {}
+
+
+def _principal_fields(principal: Principal) -> tuple[dict[str, Any], bool]:
+    """Every field of an allow event for ``principal`` before its context (defaults for the others, scopes
+    sorted) and whether they are clean; remembered.
+
+    Principals are immutable and a validator's cache hands out the same object, so this is made and checked
+    once per principal (the entry holds the principal, so its id cannot be reused while remembered).
+    """
+    known = _principals.get(id(principal))
+    if known is not None and known[0] is principal:
+        return known[1], known[2]
+    fields: dict[str, Any] = {name: AuditEvent.__dataclass_fields__[name].default for name in _FIELDS}
+    fields.update({
+        "decision": "allow",
+        "subject": principal.subject, "client": principal.client_id, "scopes": tuple(sorted(principal.scopes)),
+        "strategy": principal.strategy, "tenant": principal.tenant, "fingerprint": principal.fingerprint,
+        "detail": "; ".join(principal.notes),
+    })
+    clean = _clean_values([fields[name] for name in _TEXT_FIELDS], fields["scopes"])
+    if len(_principals) >= _PRINCIPAL_MEMO:
+        _principals.clear()
+    _principals[id(principal)] = (principal, fields, clean)
+    return fields, clean
 
 
 class AuditFileError(ConfigError):

@@ -32,7 +32,7 @@ from .decision import Decision, Gate, GuardUser
 from .dpop import presented
 from .jsonrpc import MAX_BODY, BodyError, RpcCall, content_length, error_envelope, parse_call, read_body, replay
 from .policy import Endpoint, Requirement
-from .routing import Resolved, resolve
+from .routing import Resolved, RouteMemo
 
 __all__ = ["GuardContext", "OAuth2Guard"]
 
@@ -40,6 +40,7 @@ UserFactory = Callable[[Principal, EffectiveScopes], BaseUser]
 _MESSAGES = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 413: "Payload Too Large",
              429: "Too Many Requests"}
 _REQUEST_ID = re.compile(rb"[A-Za-z0-9._:\-]{1,64}")
+_ANY_TOKEN = Requirement()  # immutable: one shared instance
 
 
 def _request_id(headers: Sequence[tuple[bytes, bytes]]) -> str | None:
@@ -58,7 +59,7 @@ class GuardContext:
     tenant: str | None
     route: str | None = None
     principal: Principal | None = None
-    requirement: Requirement = field(default_factory=Requirement)
+    requirement: Requirement = _ANY_TOKEN
     timings: dict[str, float] = field(default_factory=dict)
     rpc: RpcCall | None = None  # the parsed JSON-RPC message (the app reuses it instead of parsing again)
 
@@ -94,7 +95,7 @@ class OAuth2Guard:
     ) -> None:
         self.app = app
         self.gate = gate
-        self.routes = routes
+        self._routes = RouteMemo(routes)
         self.endpoints = dict(endpoints)
         self.audit = audit
         self.realm = realm
@@ -103,13 +104,22 @@ class OAuth2Guard:
         self.max_body = max_body
         self.public_url = public_url.rstrip("/") if public_url else None
 
+    @property
+    def routes(self) -> Sequence[BaseRoute]:
+        """The app's routes the guard resolves requests with."""
+        return self._routes.routes
+
+    @routes.setter
+    def routes(self, routes: Sequence[BaseRoute]) -> None:
+        self._routes = RouteMemo(routes)
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
             await self.app(scope, receive, send)
             return
         if scope["type"] not in ("http", "websocket"):
             return  # deny by default: an interface the guard does not know never reaches the app
-        resolved = resolve(self.routes, scope)
+        resolved = self._routes.resolve(scope)
         endpoint = self._endpoint(resolved)
         tenant = resolved.path_params.get(self.tenant_param) if resolved else None
         context = GuardContext(tenant=str(tenant) if tenant is not None else None,
@@ -216,30 +226,40 @@ class _Request:
         context.principal = decision.principal
         scope["user"] = guard.user_factory(decision.principal, decision.effective)
         scope["auth"] = AuthCredentials(sorted(decision.effective))
-        status: dict[str, int] = {}
-        recorded = False
-
-        def record() -> None:
-            nonlocal recorded
-            if recorded:
-                return
-            recorded = True
-            allowed = decision.audit_event(status=status.get("status"), **self.event(decision))
-            timings = "; ".join(f"{k}={v:.3f}" for k, v in sorted(context.timings.items()))
-            if timings:
-                allowed = replace(allowed, detail="; ".join(filter(None, (allowed.detail, timings))))
-            guard.audit.record(allowed)
-
-        async def send_wrapper(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                status["status"] = message["status"]
-            elif message["type"] == "http.response.body" and not message.get("more_body", False):
-                record()  # before the last byte leaves: a client that reads the log next finds its event
-            await self.send(message)
-
+        send = _Answer(self, decision)
         receive = replay(body, self.receive) if context.rpc is not None else self.receive
         try:
-            await guard.app(scope, receive, send_wrapper)
+            await guard.app(scope, receive, send)
         finally:
-            record()  # the app failed or sent nothing: the decision is still logged
+            send.record()  # the app failed or sent nothing: the decision is still logged
 
+
+class _Answer:
+    """The ``send`` the app of an allowed request gets: notes the status, audits once before the last byte."""
+
+    __slots__ = ("decision", "recorded", "request", "status")
+
+    def __init__(self, request: _Request, decision: Decision) -> None:
+        self.request, self.decision = request, decision
+        self.status: int | None = None
+        self.recorded = False
+
+    async def __call__(self, message: Message) -> None:
+        kind = message["type"]
+        if kind == "http.response.start":
+            self.status = message["status"]
+        elif kind == "http.response.body" and not message.get("more_body", False):
+            self.record()  # before the last byte leaves: a client that reads the log next finds its event
+        await self.request.send(message)
+
+    def record(self) -> None:
+        if self.recorded:
+            return
+        self.recorded = True
+        request, decision = self.request, self.decision
+        allowed = decision.audit_event(status=self.status, **request.event(decision))
+        timings = request.context.timings
+        if timings:
+            joined = "; ".join(f"{k}={v:.3f}" for k, v in sorted(timings.items()))
+            allowed = replace(allowed, detail="; ".join(filter(None, (allowed.detail, joined))))
+        request.guard.audit.record(allowed)
