@@ -1,0 +1,209 @@
+"""The fast paths (issue #18) answer exactly what the plain code answers: routing memo, credentials, audit
+events, decisions, the validator's cache."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from starlette.responses import PlainTextResponse
+from starlette.routing import Host, Mount, Route, Router, WebSocketRoute
+
+from labkit.audit import AuditEvent
+from labkit.auth import Principal
+from labkit.auth.cache import TTLCache, token_key
+from labkit.errors import AuthError, Reason
+from labkit.guard.decision import Decision, _decision
+from labkit.guard.dpop import DPoPChallenge
+from labkit.guard.policy import Requirement
+from labkit.guard.rfc6750 import BEARER_GRAMMAR, DPOP_GRAMMAR, MAX_AUTHORIZATION, credentials
+from labkit.guard.routing import MEMO_PATH, RouteMemo, resolve
+from labkit.scopes import EffectiveScopes
+
+
+async def _ok(request: Any) -> PlainTextResponse:
+    return PlainTextResponse("ok")
+
+
+def _tree() -> list[Any]:
+    """The sample agent's route shapes: root routes, the same under ``Mount("/t/{tenant}")``, a websocket."""
+    per_tenant = [
+        Route("/", _ok, methods=["POST"], name="a2a"),
+        Route("/mcp", _ok, methods=["GET", "POST", "DELETE"], name="mcp"),
+        Route("/.well-known/agent-card.json", _ok, methods=["GET"], name="agent_card"),
+        Route("/items/{item_id:int}", _ok, methods=["GET"], name="item"),
+        Route("/files/{rest:path}", _ok, name="files"),
+        WebSocketRoute("/ws", _ok, name="ws"),
+    ]
+    return [*per_tenant, Route("/stub/records", _ok, methods=["POST"], name="stub"),
+            Mount("/t/{tenant}", routes=per_tenant)]
+
+
+SEGMENTS = ["t", "acme", "globex", "", ".", "..", "%2e%2e", "%2F", "mcp", "MCP", ".well-known", "agent-card.json",
+            "items", "7", "-1", "x", "files", "a/b", "ws", "stub", "records", "T", "é", "\x00"]
+_MEMO = RouteMemo(_tree())  # shared across examples: answers from the memo are compared too
+
+
+@settings(max_examples=400, deadline=None)
+@given(segments=st.lists(st.sampled_from(SEGMENTS), max_size=7), trailing=st.booleans(),
+       kind=st.sampled_from(["http", "websocket"]),
+       method=st.sampled_from(["GET", "POST", "PUT", "DELETE", "HEAD", "OPTIONS", "get"]),
+       root_path=st.sampled_from(["", "/t/acme", "/prefix", "/"]), prefixed=st.booleans())
+def test_the_route_memo_answers_what_the_routes_answer(segments: list[str], trailing: bool, kind: str, method: str,
+                                                      root_path: str, prefixed: bool) -> None:
+    path = (root_path if prefixed else "") + "/" + "/".join(segments) + ("/" if trailing and segments else "")
+    scope: dict[str, Any] = {"type": kind, "path": path, "root_path": root_path}
+    if kind == "http":
+        scope["method"] = method
+    expected = resolve(_MEMO.routes, scope)
+    assert _MEMO.resolve(dict(scope)) == expected
+    assert _MEMO.resolve(dict(scope)) == expected  # the second answer comes from the memo
+
+
+def test_the_route_memo_sees_a_changed_tree_and_stays_bounded() -> None:
+    routes = _tree()
+    memo = RouteMemo(routes, size=8)
+    scope = {"type": "http", "method": "GET", "path": "/late", "root_path": ""}
+    assert memo.resolve(scope) is None
+    routes.insert(0, Route("/late", _ok, name="late"))  # added after the guard was built
+    found = memo.resolve(scope)
+    assert found is not None and found.name == "late"
+    inner = routes[-1].routes
+    inner.append(Route("/later", _ok, name="later"))  # inside the mount
+    found = memo.resolve({**scope, "path": "/t/acme/later"})
+    assert found is not None and found.name == "later" and found.path_params == {"tenant": "acme"}
+    for n in range(50):
+        memo.resolve({**scope, "path": f"/items/{n}"})
+    assert len(memo._memo) <= 8
+    memo.resolve({**scope, "path": "/" + "x" * (MEMO_PATH + 1)})  # long paths are resolved, never remembered
+    assert all(len(key[3]) <= MEMO_PATH for key in memo._memo)
+
+
+def test_the_route_memo_is_off_where_matching_reads_more_than_the_path() -> None:
+    hosted = [Host("api.example", Router([Route("/", _ok, name="api")])), Route("/", _ok, name="root")]
+    memo = RouteMemo(hosted)
+    for host in (b"api.example", b"other.example"):
+        scope = {"type": "http", "method": "GET", "path": "/", "root_path": "", "headers": [(b"host", host)]}
+        assert memo.resolve(scope) == resolve(hosted, scope)
+    assert not memo._memo
+    plain = RouteMemo(_tree())
+    scope = {"type": "http", "method": "GET", "path": "/mcp", "root_path": "", "path_params": {"outer": "1"}}
+    found = plain.resolve(scope)
+    assert found == resolve(plain.routes, scope) and found is not None and found.path_params == {"outer": "1"}
+    assert not plain._memo  # a scope with path parameters of its own is never remembered
+
+
+_HEADER = st.one_of(
+    st.binary(max_size=40),
+    st.builds(lambda scheme, spaces, token, pad, tail: scheme + spaces + token + pad + tail,
+              st.sampled_from([b"Bearer", b"bearer", b"BEARER", b"BeArEr", b"DPoP", b"dpop", b"DPOP", b"Basic",
+                               b"Bearer\t", b"Bearerx", b"", b"B\xc3\xa9arer"]),
+              st.sampled_from([b"", b" ", b"  ", b"\t", b" \t"]),
+              st.text(alphabet="ABCxyz019-._~+/=! \t,\"\x00\x7f\u00e9", max_size=30).map(
+                  lambda text: text.encode("utf-8")),
+              st.sampled_from([b"", b"=", b"==", b"= ", b"=a"]),
+              st.sampled_from([b"", b" ", b"  ", b"\n", b"\xff"]))
+)
+
+
+def _reference(values: list[bytes]) -> tuple[str, str] | None:
+    if len(values) != 1 or len(values[0]) > MAX_AUTHORIZATION:
+        return None
+    try:
+        header = values[0].decode("ascii")
+    except UnicodeDecodeError:
+        return None
+    for scheme, grammar in (("bearer", BEARER_GRAMMAR), ("dpop", DPOP_GRAMMAR)):
+        match = grammar.fullmatch(header)
+        if match:
+            return scheme, match.group(1)
+    return None
+
+
+@settings(max_examples=600)
+@given(st.lists(_HEADER, min_size=0, max_size=2))
+def test_credentials_parse_exactly_the_rfc6750_grammar(values: list[bytes]) -> None:
+    assert credentials(values) == _reference(values)
+    assert credentials(iter(values)) == _reference(values)
+
+
+def test_credentials_at_the_size_limit() -> None:
+    token = b"a" * (MAX_AUTHORIZATION - 7)
+    assert credentials([b"Bearer " + token]) == ("bearer", token.decode())
+    assert credentials([b"Bearer " + token + b"a"]) is None
+
+
+_TEXT = st.one_of(st.none(), st.text(max_size=140), st.sampled_from(["\x1b[2J", "a\r\nb", "\u202eevil", "\ud800",
+                                                                     "x" * 200]))
+
+
+@settings(max_examples=300)
+@given(subject=_TEXT, client=_TEXT, scopes=st.frozensets(st.text(max_size=20), max_size=40),
+       tenant=_TEXT, fingerprint=st.text(max_size=20), notes=st.lists(st.text(max_size=10), max_size=3),
+       context=st.dictionaries(st.sampled_from(["endpoint", "method", "plugin", "tenant", "request_id", "status",
+                                                "latency_ms", "detail"]),
+                               st.one_of(_TEXT, st.integers(0, 599)), max_size=8))
+def test_allow_events_equal_the_constructors(subject: str | None, client: str | None, scopes: frozenset[str],
+                                             tenant: str | None, fingerprint: str, notes: list[str],
+                                             context: dict[str, Any]) -> None:
+    principal = Principal(subject=subject, scopes=scopes, client_id=client, tenant=tenant, fingerprint=fingerprint,
+                          notes=tuple(notes))
+    fields: dict[str, Any] = {"subject": subject, "client": client, "scopes": tuple(sorted(scopes)),
+                              "strategy": "jwt", "tenant": tenant, "fingerprint": fingerprint,
+                              "detail": "; ".join(notes)}
+    fields.update({k: v for k, v in context.items() if v is not None or k not in fields})
+    for _ in range(2):  # the second from the per-principal memo
+        event = AuditEvent.allow(principal, **context)
+        assert event == AuditEvent(decision="allow", **{**fields, "time": event.time})
+        assert set(vars(event)) == set(AuditEvent.__dataclass_fields__)
+
+
+def test_allow_events_refuse_what_the_constructor_refuses() -> None:
+    principal = Principal(subject="alice", scopes=frozenset({"a"}))
+    with pytest.raises(TypeError):
+        AuditEvent.allow(principal, decision="deny")
+    with pytest.raises(TypeError):
+        AuditEvent.allow(principal, unknown="x")
+    assert AuditEvent.allow(principal, scopes=("b",)).scopes == ("b",)
+
+
+def test_decisions_filled_in_one_step_equal_the_constructors() -> None:
+    principal = Principal(subject="alice", scopes=frozenset({"a"}))
+    effective = EffectiveScopes({"a"})
+    requirement = Requirement(("a",), "x")
+    for args in ((requirement, "acme", principal, effective, None, True, DPoPChallenge()),
+                 (requirement, None, None, None, AuthError(Reason.EXPIRED, "old"), False, None)):
+        fast = _decision(*args)
+        assert fast == Decision(*args[:5], fresh=args[5], dpop=args[6])
+        assert set(vars(fast)) == set(Decision.__dataclass_fields__)
+        assert fast.refuse(AuthError(Reason.RATE_LIMITED, "x"), retry_after=3).retry_after == 3
+
+
+def test_the_cache_never_serves_an_expired_entry_and_counts() -> None:
+    now = [100.0]
+    cache: TTLCache[str] = TTLCache(4, lambda: now[0])
+    key = token_key("a.b.c")
+    cache.put(key, "principal", 110.0)
+    assert cache.get(key) == "principal" and cache.hits == 1
+    now[0] = 109.999
+    assert cache.get(key) == "principal"
+    now[0] = 110.0
+    assert cache.get(key) is None and cache.misses == 1 and len(cache) == 0
+    for n in range(10):
+        cache.put(token_key(str(n)), str(n), 200.0)
+    assert len(cache) == 4 and cache.get(token_key("9")) == "9" and cache.get(token_key("0")) is None
+
+
+def test_a_cached_validation_is_keyed_by_the_tokens_sha256() -> None:
+    from labkit.auth.claims import ClaimPolicy
+    from labkit.auth.jwt import JWTValidator, StaticKeys
+    from labkit.auth.keys import KeySet
+
+    validator = JWTValidator(["HS256"], StaticKeys(KeySet.from_jwks({"keys": []})), ClaimPolicy(issuers=("i",)))
+    principal = Principal(subject="alice", scopes=frozenset())
+    validator.cache.put(token_key("x.y.z"), principal, validator.clock() + 60)
+    assert asyncio.run(validator.validate("x.y.z")) is principal
+    assert all(isinstance(key, bytes) and len(key) == 32 for key in validator.cache._data)
