@@ -9,7 +9,6 @@ answer from the ``Decision`` it returns, through the one table in ``rfc6750``.
 from __future__ import annotations
 
 import contextlib
-import inspect
 import math
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -228,8 +227,8 @@ class Gate:
             detail = f"{requirement.label or 'request'} needs {needs}; missing {' '.join(missing)}"
             return decision.refuse(AuthError(Reason.INSUFFICIENT_SCOPE, detail, scopes=requirement.scopes))
         wait = self.admit(decision.principal, requirement) if self.admit else None
-        if inspect.isawaitable(wait):
-            wait = await wait
+        if wait is not None and not isinstance(wait, (int, float)):
+            wait = await wait  # an awaitable (a shared budget)
         if wait is not None:
             limited = AuthError(Reason.RATE_LIMITED, f"{requirement.plugin or requirement.label} rate limit")
             return decision.refuse(limited, retry_after=max(1, math.ceil(min(wait, 86_400.0))))

@@ -11,7 +11,6 @@ method, ``root_path`` and path (plain ``Route``, ``WebSocketRoute`` and ``Mount`
 
 from __future__ import annotations
 
-import contextlib
 from collections import OrderedDict
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
@@ -75,8 +74,10 @@ class RouteMemo:
     def resolve(self, scope: Scope) -> Resolved | None:
         """What ``resolve(routes, scope)`` answers (the same value, often the same object: never change it)."""
         path, root_path, method = scope.get("path"), scope.get("root_path", ""), scope.get("method")
+        lists = self._lists
         if (type(path) is not str or type(root_path) is not str or (method is not None and type(method) is not str)
-                or scope.get("path_params") or len(path) + len(root_path) > MEMO_PATH or not self._current()):
+                or scope.get("path_params") or len(path) + len(root_path) > MEMO_PATH
+                or not ((lists is not None and lists == self._snapshot) or self._reread())):
             return resolve(self.routes, scope)
         key = (scope["type"], method, root_path, path)
         memo = self._memo
@@ -86,17 +87,16 @@ class RouteMemo:
             memo[key] = found
             if len(memo) > self.size:
                 memo.popitem(last=False)
-        else:
-            with contextlib.suppress(KeyError):
-                memo.move_to_end(key)
+            return found
+        try:
+            memo.move_to_end(key)
+        except KeyError:  # evicted meanwhile by another thread: the answer stands
+            pass
         return found  # type: ignore[return-value]
 
-    def _current(self) -> bool:
-        """True when the tree can be remembered and is as remembered; a changed tree is forgotten and re-read."""
-        lists = self._lists
-        if lists is not None and lists == self._snapshot:  # element by element, by identity first
-            return True
-        if lists is None and self._snapshot == []:
+    def _reread(self) -> bool:
+        """The tree changed (or was never memoizable): forget, re-read; True when it can be remembered now."""
+        if self._lists is None and self._snapshot == []:
             return False  # never memoizable so far
         self._memo.clear()
         self._lists = _route_lists(self.routes)
