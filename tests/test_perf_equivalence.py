@@ -207,3 +207,35 @@ def test_a_cached_validation_is_keyed_by_the_tokens_sha256() -> None:
     validator.cache.put(token_key("x.y.z"), principal, validator.clock() + 60)
     assert asyncio.run(validator.validate("x.y.z")) is principal
     assert all(isinstance(key, bytes) and len(key) == 32 for key in validator.cache._data)
+
+
+_NAMES = st.sampled_from([b"authorization", b"Authorization", b"dpop", b"DPoP", b"content-length", b"x-request-id",
+                          b"X-Request-ID", b"x-request-ie", b"host", b"accept"])
+_VALUES = st.sampled_from([b"Bearer abc.def.ghi", b"bearer  x", b"DPoP abc", b"dpop abc.def", b"Basic x", b"",
+                           b"12", b"-1", b"0x10", b"req-1", b"a" * 70, b"bad id", b"proof.jwt.here", b"\xff"])
+
+
+@settings(max_examples=400)
+@given(headers=st.lists(st.tuples(_NAMES, _VALUES), max_size=6), method=st.sampled_from(["GET", "POST"]))
+def test_the_guards_one_header_pass_reads_what_each_reader_reads(headers: list[tuple[bytes, bytes]],
+                                                                  method: str) -> None:
+    import re
+
+    from labkit.guard.asgi import _Headers
+    from labkit.guard.dpop import presented
+    from labkit.guard.jsonrpc import content_length
+
+    scope = {"type": "http", "method": method, "scheme": "http", "path": "/", "raw_path": b"/",
+             "server": ("127.0.0.1", 8000), "headers": headers}
+    read = _Headers(headers)
+    token, presentation = read.presented(scope, None)
+    expected_token, expected = presented(scope, None)
+    assert token == expected_token
+    if presentation is None:  # only when the reference says Bearer without a proof
+        assert expected.scheme == "bearer" and expected.proofs == ()
+    else:
+        assert presentation == expected
+    assert content_length(read.lengths) == content_length(headers)
+    ids = [v for k, v in headers if k.lower() == b"x-request-id"]
+    valid = len(ids) == 1 and re.fullmatch(rb"[A-Za-z0-9._:\-]{1,64}", ids[0])
+    assert read.request_id() == (ids[0].decode("ascii") if valid else None)

@@ -29,9 +29,10 @@ from ..auth import Principal
 from ..errors import AuthError, Reason
 from ..scopes import EffectiveScopes
 from .decision import Decision, Gate, GuardUser
-from .dpop import presented
+from .dpop import Presentation, presented
 from .jsonrpc import MAX_BODY, BodyError, RpcCall, content_length, error_envelope, parse_call, read_body, replay
 from .policy import Endpoint, Requirement
+from .rfc6750 import credentials
 from .routing import Resolved, RouteMemo
 
 __all__ = ["GuardContext", "OAuth2Guard"]
@@ -43,13 +44,42 @@ _REQUEST_ID = re.compile(rb"[A-Za-z0-9._:\-]{1,64}")
 _ANY_TOKEN = Requirement()  # immutable: one shared instance
 
 
-def _request_id(headers: Sequence[tuple[bytes, bytes]]) -> str | None:
-    """The caller's ``X-Request-ID`` for the audit event (correlation only), or None when absent or malformed.
+class _Headers:
+    """What the guard reads from the request headers, in one pass: ``Authorization`` values, whether a ``DPoP``
+    header came, the ``Content-Length`` headers and the ``X-Request-ID`` values."""
 
-    Exactly one header of 1-64 characters from ``[A-Za-z0-9._:-]``; anything else is not recorded.
-    """
-    values = [v for k, v in headers if k.lower() == b"x-request-id"]
-    return values[0].decode("ascii") if len(values) == 1 and _REQUEST_ID.fullmatch(values[0]) else None
+    __slots__ = ("authorization", "dpop", "lengths", "request_ids")
+
+    def __init__(self, headers: Sequence[tuple[bytes, bytes]]) -> None:
+        self.authorization: list[bytes] = []
+        self.lengths: list[tuple[bytes, bytes]] = []
+        self.request_ids: list[bytes] = []
+        self.dpop = False
+        for key, value in headers:
+            if key == b"authorization":
+                self.authorization.append(value)
+            elif key == b"content-length":
+                self.lengths.append((key, value))
+            elif key == b"dpop":
+                self.dpop = True
+            elif len(key) == 12 and key.lower() == b"x-request-id":
+                self.request_ids.append(value)
+
+    def presented(self, scope: Scope, public_url: str | None) -> tuple[str | None, Presentation | None]:
+        """``dpop.presented``'s token, and its presentation unless it is Bearer without a proof (None then: what
+        ``Gate.authenticate`` takes None to mean), which saves building the URL a proof would name."""
+        found = credentials(self.authorization)
+        if self.dpop or (found is not None and found[0] != "bearer"):
+            return presented(scope, public_url)  # RFC 9449: the proof names the method and URL
+        return (found[1] if found is not None else None), None
+
+    def request_id(self) -> str | None:
+        """The caller's ``X-Request-ID`` for the audit event (correlation only), or None when absent or malformed.
+
+        Exactly one header of 1-64 characters from ``[A-Za-z0-9._:-]``; anything else is not recorded.
+        """
+        values = self.request_ids
+        return values[0].decode("ascii") if len(values) == 1 and _REQUEST_ID.fullmatch(values[0]) else None
 
 
 @dataclass
@@ -149,10 +179,11 @@ class _Request:
         self.context = context
         self.started = time.perf_counter()
         self.rpc_code: int | None = None
+        self.headers = _Headers(scope.get("headers") or ())
 
     async def run(self) -> None:
         guard, scope, context = self.guard, self.scope, self.context
-        token, presentation = presented(scope, guard.public_url)
+        token, presentation = self.headers.presented(scope, guard.public_url)
         if context.tenant is not None and context.tenant not in guard.gate.tenants:
             decision = Decision(Requirement(), context.tenant, error=AuthError(Reason.TENANT, "unknown tenant"))
             await self.respond(decision)
@@ -180,7 +211,7 @@ class _Request:
         await self.pass_on(decision, body)
 
     async def read_call(self) -> tuple[bytes, RpcCall]:
-        declared = content_length(self.scope["headers"])
+        declared = content_length(self.headers.lengths)
         if declared is not None and (declared < 0 or declared > self.guard.max_body):
             raise BodyError(-32092 if declared > 0 else -32600, "Content-Length over the cap or malformed")
         body = await read_body(self.receive, self.guard.max_body)
@@ -195,7 +226,7 @@ class _Request:
             "plugin": requirement.plugin,
             "tenant": decision.tenant,
             "latency_ms": (time.perf_counter() - self.started) * 1000,
-            "request_id": _request_id(self.scope["headers"]),
+            "request_id": self.headers.request_id(),
         }
 
     async def respond(self, decision: Decision) -> None:

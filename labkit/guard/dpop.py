@@ -64,16 +64,11 @@ def request_url(scope: Mapping[str, Any], public_url: str | None = None) -> str:
 
 def presented(scope: Mapping[str, Any], public_url: str | None = None) -> tuple[str | None, Presentation]:
     """The token of an ASGI request (by the strict RFC 6750 / RFC 9449 §7.1 parser, or None) and how it came."""
-    authorization: list[bytes] = []
-    proofs: list[bytes] = []
-    for key, value in scope.get("headers") or ():  # one pass over the headers
-        if key == b"authorization":
-            authorization.append(value)
-        elif key == b"dpop":
-            proofs.append(value)
-    found = credentials(authorization)
+    headers = scope.get("headers") or ()
+    found = credentials(value for key, value in headers if key == b"authorization")
     scheme, token = found or ("bearer", None)
-    return token, Presentation(scheme, tuple(proofs), str(scope.get("method", "GET")), request_url(scope, public_url))
+    proofs = tuple(value for key, value in headers if key == b"dpop")
+    return token, Presentation(scheme, proofs, str(scope.get("method", "GET")), request_url(scope, public_url))
 
 
 def replay_key(jkt: str, jti: str) -> str:
