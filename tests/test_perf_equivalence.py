@@ -239,3 +239,42 @@ def test_the_guards_one_header_pass_reads_what_each_reader_reads(headers: list[t
     ids = [v for k, v in headers if k.lower() == b"x-request-id"]
     valid = len(ids) == 1 and re.fullmatch(rb"[A-Za-z0-9._:\-]{1,64}", ids[0])
     assert read.request_id() == (ids[0].decode("ascii") if valid else None)
+
+
+@settings(max_examples=100)
+@given(subject=_TEXT, scopes=st.frozensets(st.text(max_size=20), max_size=40),
+       context=st.dictionaries(st.sampled_from(["endpoint", "method", "plugin", "tenant", "request_id", "status",
+                                                "latency_ms", "detail"]),
+                               st.one_of(_TEXT, st.integers(0, 599)), max_size=8))
+def test_allow_events_noted_now_and_built_on_read_equal_the_eager_ones(subject: str | None, scopes: frozenset[str],
+                                                                       context: dict[str, Any]) -> None:
+    import dataclasses
+    import json
+
+    from labkit.audit import AuditLog
+
+    principal = Principal(subject=subject, scopes=scopes, fingerprint="0123456789ab")
+    lazy, eager = AuditLog(capacity=3), AuditLog(capacity=3)
+    for _ in range(4):  # past the capacity: the ring drops the oldest, built or not
+        lazy.record_allow(principal, **context)
+        eager.record(AuditEvent.allow(principal, **context))
+    assert len(lazy) == 3 and lazy.total == 4
+    built = lazy.events()
+    assert [dataclasses.replace(e, time=0) for e in built] == [dataclasses.replace(e, time=0) for e in eager.events()]
+    assert lazy.events() == built and all(a is b for a, b in zip(lazy.events(), built, strict=True))
+    for event in built:
+        assert json.loads(event.to_json()) == json.loads(json.dumps(dataclasses.asdict(event)))
+        assert event.to_json() == json.dumps(dataclasses.asdict(event), ensure_ascii=False, separators=(",", ":"))
+
+
+def test_allow_events_are_built_at_once_when_a_sink_needs_them() -> None:
+    from labkit.audit import AuditLog
+
+    log = AuditLog()
+    seen: list[AuditEvent] = []
+    log.sinks.append(seen.append)
+    principal = Principal(subject="alice", scopes=frozenset({"a"}))
+    log.record_allow(principal, endpoint="/", status=200)
+    assert [e.subject for e in seen] == ["alice"] and log.events() == seen
+    with pytest.raises(TypeError):
+        log.record_allow(principal, unknown="x")  # refused at once, as the constructor refuses it
