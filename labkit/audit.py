@@ -118,6 +118,7 @@ _NAMES = tuple(AuditEvent.__dataclass_fields__)
 _TEXT_SET = frozenset(_TEXT_FIELDS)
 _FIELDS = frozenset(AuditEvent.__dataclass_fields__) - {"decision", "time"}
 _PRINCIPAL_FIELDS = ("subject", "client", "scopes", "strategy", "tenant", "fingerprint", "detail")
+_DEFAULTS: dict[str, Any] = {name: AuditEvent.__dataclass_fields__[name].default for name in _FIELDS}
 _PRINCIPAL_MEMO = 1024
 _principals: dict[int, tuple[Principal, dict[str, Any], bool]] = {}
 
@@ -163,7 +164,7 @@ def _principal_fields(principal: Principal) -> tuple[dict[str, Any], bool]:
     known = _principals.get(id(principal))
     if known is not None and known[0] is principal:
         return known[1], known[2]
-    fields: dict[str, Any] = {name: AuditEvent.__dataclass_fields__[name].default for name in _FIELDS}
+    fields = _DEFAULTS.copy()
     fields.update({
         "decision": "allow",
         "subject": principal.subject, "client": principal.client_id, "scopes": tuple(sorted(principal.scopes)),
