@@ -4,6 +4,10 @@ Run: uv run python benchmarks/profiling.py [validator|guard] [--alg RS256] > ben
 cProfile adds a fixed cost per call, so it overstates code made of many small calls; read it for where the
 calls go, and the benchmarks for the figures. ``guard`` also prints CPU per request of the guard vs the no-auth
 wrapper of ``_server.py`` around the same trivial app (best of 5), which isolates what the guard adds.
+
+``guard --against REF`` (e.g. ``main``) measures this tree and the git revision REF (exported with ``git
+archive`` to a temporary folder, imported through PYTHONPATH) in turns, ``--rounds`` times each, and prints the
+best of each side: before and after from the same run, on a machine other processes share.
 """
 
 from __future__ import annotations
@@ -14,7 +18,13 @@ import cProfile
 import gc
 import io
 import json
+import os
 import pstats
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
 import time
 from typing import Any
 
@@ -55,7 +65,7 @@ def validator(alg: str, n: int) -> None:
     print(summary(profile))
 
 
-def guard(n: int) -> None:
+def guard(n: int, profiled: bool = True) -> None:
     from labkit.lab import Lab
     from labkit.provider import MockProvider
 
@@ -96,7 +106,9 @@ def guard(n: int) -> None:
                 start = time.process_time()
                 asyncio.run(drive(app, n))
                 best = min(best, time.process_time() - start)
-            print(f"{name:<16} {best / n * 1e6:7.1f} us CPU per request (trivial app behind it)")
+            print(f"{name:<16} {best / n * 1e6:7.1f} us CPU per request (trivial app behind it)", flush=True)
+        if not profiled:
+            return
         profile = cProfile.Profile()
         profile.enable()
         asyncio.run(drive(guarded, n))
@@ -105,16 +117,46 @@ def guard(n: int) -> None:
         print(summary(profile))
 
 
+def against(ref: str, n: int, rounds: int) -> None:
+    """This tree and git revision ``ref``, measured in turns: best us per request of each."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    with tempfile.TemporaryDirectory() as base:
+        git = shutil.which("git") or "git"
+        archive = subprocess.run([git, "-C", root, "archive", ref], check=True, capture_output=True).stdout
+        with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+            tar.extractall(base, filter="data")
+        sides = {f"{ref} (before)": base, "this tree (after)": root}
+        best: dict[tuple[str, str], float] = {}
+        for _ in range(rounds):
+            for side, path in sides.items():
+                env = {**os.environ, "PYTHONPATH": path}
+                out = subprocess.run([sys.executable, __file__, "guard", "--n", str(n), "--no-profile"], env=env,
+                                     check=True, capture_output=True, text=True).stdout
+                for line in out.splitlines():
+                    name, figure = line[:16].strip(), float(line[16:].split()[0])
+                    best[side, name] = min(best.get((side, name), float("inf")), figure)
+        print(f"best of {rounds} alternating runs, {n} requests each (us CPU per request, trivial app behind it)")
+        for side in sides:
+            wrapper, guarded = best[side, "no-auth wrapper"], best[side, "guard"]
+            print(f"  {side:<22} guard {guarded:6.1f}  no-auth wrapper {wrapper:5.1f}  added by the guard "
+                  f"{guarded - wrapper:5.1f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("what", choices=["validator", "guard"])
     parser.add_argument("--alg", default="RS256", choices=["RS256", "HS256"])
     parser.add_argument("--n", type=int, default=3000)
+    parser.add_argument("--against", metavar="REF", help="guard: also measure git revision REF, in turns")
+    parser.add_argument("--rounds", type=int, default=3, help="with --against: runs of each side")
+    parser.add_argument("--no-profile", action="store_true", help="guard: the figures only")
     args = parser.parse_args()
     if args.what == "validator":
         validator(args.alg, args.n)
+    elif args.against:
+        against(args.against, args.n, args.rounds)
     else:
-        guard(args.n)
+        guard(args.n, profiled=not args.no_profile)
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 from ._json import loads_bounded
 from ._text import MAX_TEXT, UNSAFE, safe_text
@@ -47,19 +47,23 @@ _LIST_FIELDS = {"scopes": MAX_SCOPES, "actors": MAX_ACTORS}  # tuples of text, a
 
 def _clean(event: AuditEvent) -> bool:
     """True when ``safe_text`` and the bounds would keep every text field, scope and actor as it is."""
+    return _clean_values([getattr(event, name) for name in _TEXT_FIELDS],
+                         {name: getattr(event, name) for name in _LIST_FIELDS})
+
+
+def _clean_values(values: list[Any], lists: dict[str, Any] | None = None) -> bool:
+    """``_clean`` on the values of text fields (None skipped) and of list fields by name (``_LIST_FIELDS``)."""
     texts: list[str] = []
-    for name in _TEXT_FIELDS:
-        value = getattr(event, name)
+    for value in values:
         if value is None:
             continue
         if type(value) is not str or len(value) > MAX_TEXT:
             return False
         texts.append(value)
-    for name, bound in _LIST_FIELDS.items():
-        values = getattr(event, name)
-        if type(values) is not tuple or len(values) > bound:
+    for name, items in (lists or {}).items():
+        if type(items) is not tuple or len(items) > _LIST_FIELDS[name]:
             return False
-        for value in values:
+        for value in items:
             if type(value) is not str or len(value) > MAX_TEXT:
                 return False
             texts.append(value)
@@ -114,9 +118,8 @@ class AuditEvent:
     @classmethod
     def allow(cls, principal: Principal, **context: Any) -> AuditEvent:
         """An allow event for ``principal`` (``context`` adds endpoint, method, status, ...)."""
-        fields: dict[str, Any] = {**cls.who(principal), "detail": "; ".join(principal.notes)}
-        fields.update({k: v for k, v in context.items() if v is not None or k not in fields})
-        return cls(decision="allow", **fields)
+        fields, clean = _principal_fields(principal)
+        return _allow(fields, clean, context, time.time())
 
     @classmethod
     def deny(cls, error: AuthError, **context: Any) -> AuditEvent:
@@ -125,7 +128,67 @@ class AuditEvent:
 
     def to_json(self) -> str:
         """One JSON line."""
-        return json.dumps(asdict(self), ensure_ascii=False, separators=(",", ":"))
+        # asdict() without its deep copy: every field is a str, number, None or a tuple of str
+        return json.dumps({name: getattr(self, name) for name in _NAMES}, ensure_ascii=False, separators=(",", ":"))
+
+
+_NAMES = tuple(AuditEvent.__dataclass_fields__)
+_TEXT_SET = frozenset(_TEXT_FIELDS)
+_FIELDS = frozenset(AuditEvent.__dataclass_fields__) - {"decision", "time"}
+_PRINCIPAL_FIELDS = ("subject", "client", "scopes", "actors", "strategy", "tenant", "fingerprint", "detail")
+_DEFAULTS: dict[str, Any] = {name: AuditEvent.__dataclass_fields__[name].default for name in _FIELDS}
+_PRINCIPAL_MEMO = 1024
+_principals: dict[int, tuple[Principal, dict[str, Any], bool]] = {}
+
+
+def _allow(fields: dict[str, Any], clean: bool, context: dict[str, Any], when: float) -> AuditEvent:
+    """``AuditEvent.allow`` from the principal's ``_principal_fields`` and ``context``, at time ``when``."""
+    if clean and context.keys() <= _FIELDS:  # the common case: only the context's text is left to check
+        values = fields.copy()
+        unchecked: list[Any] = []
+        for name, value in context.items():
+            if value is not None:  # None keeps the principal's value or the default (None for the others)
+                values[name] = value
+                if name in _TEXT_SET or name in _LIST_FIELDS:
+                    unchecked.append(value)  # a list field's tuple is not a str: the event takes the slow path
+        if _clean_values(unchecked):
+            values["time"] = when
+            event = object.__new__(AuditEvent)
+            object.__setattr__(event, "__dict__", values)
+            return event
+    given = {k: v for k, v in fields.items() if k in _PRINCIPAL_FIELDS}
+    given.update({k: v for k, v in context.items() if v is not None or k not in given})
+    if "time" not in given:
+        given["time"] = when
+    return AuditEvent(decision="allow", **given)
+
+
+class _Pending(NamedTuple):
+    """An allow event the ring holds until it is read: ``_allow``'s arguments."""
+
+    fields: dict[str, Any]
+    clean: bool
+    context: dict[str, Any]
+    time: float
+
+
+def _principal_fields(principal: Principal) -> tuple[dict[str, Any], bool]:
+    """Every field of an allow event for ``principal`` before its context (defaults for the others, scopes
+    sorted) and whether they are clean; remembered.
+
+    Principals are immutable and a validator's cache hands out the same object, so this is made and checked
+    once per principal (the entry holds the principal, so its id cannot be reused while remembered).
+    """
+    known = _principals.get(id(principal))
+    if known is not None and known[0] is principal:
+        return known[1], known[2]
+    fields = _DEFAULTS.copy()
+    fields.update({**AuditEvent.who(principal), "decision": "allow", "detail": "; ".join(principal.notes)})
+    clean = _clean_values([fields[name] for name in _TEXT_FIELDS], {name: fields[name] for name in _LIST_FIELDS})
+    if len(_principals) >= _PRINCIPAL_MEMO:
+        _principals.clear()
+    _principals[id(principal)] = (principal, fields, clean)
+    return fields, clean
 
 
 class AuditFileError(ConfigError):
@@ -170,7 +233,8 @@ class AuditLog:
 
     def __init__(self, capacity: int = 10_000, path: str | os.PathLike[str] | None = None) -> None:
         self._lock = threading.Lock()
-        self._ring: deque[AuditEvent] = deque(maxlen=capacity)
+        self._ring: deque[AuditEvent | _Pending] = deque(maxlen=capacity)
+        self._pending = False  # the ring holds allow events not built yet
         self.total = 0
         target = path if path is not None else os.environ.get("LABKIT_AUDIT_LOG") or None
         self.path = Path(target) if target else None
@@ -199,10 +263,27 @@ class AuditLog:
                 _log.exception("audit sink %r failed", sink)
         return event
 
+    def record_allow(self, principal: Principal, **context: Any) -> None:
+        """``record(AuditEvent.allow(principal, **context))``; unless a file, a sink or debug logging needs the event
+        now, it is built when the ring is first read (with the time of this call): a request only notes it."""
+        if self._file is not None or self.sinks or not context.keys() <= _FIELDS or _log.isEnabledFor(logging.DEBUG):
+            self.record(AuditEvent.allow(principal, **context))
+            return
+        fields, clean = _principal_fields(principal)
+        pending = _Pending(fields, clean, context, time.time())
+        with self._lock:
+            self._ring.append(pending)
+            self._pending = True
+            self.total += 1
+
     def events(self) -> list[AuditEvent]:
         """The events in the ring, oldest first."""
         with self._lock:
-            return list(self._ring)
+            if self._pending:
+                self._ring = deque((_allow(*e) if isinstance(e, _Pending) else e for e in self._ring),
+                                   maxlen=self._ring.maxlen)
+                self._pending = False
+            return list(self._ring)  # type: ignore[arg-type] # every entry is built now
 
     def __iter__(self) -> Iterator[AuditEvent]:
         return iter(self.events())
@@ -215,6 +296,7 @@ class AuditLog:
         """Empty the ring (the file keeps its lines)."""
         with self._lock:
             self._ring.clear()
+            self._pending = False
 
     def to_dataframe(self) -> pd.DataFrame:
         """The ring as a pandas DataFrame, one row per event, columns as in ``AuditEvent``."""

@@ -14,9 +14,12 @@ __all__ = ["CacheLimits", "SharedVerdicts", "SingleFlight", "TTLCache", "fingerp
 _V = TypeVar("_V")
 
 
+_sha256 = hashlib.sha256
+
+
 def token_key(token: str) -> bytes:
     """The one hash of a token: its SHA-256 digest (caches, stores and fingerprints never hold the token)."""
-    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).digest()
+    return _sha256(token.encode("utf-8", "surrogatepass")).digest()
 
 
 def fingerprint_of(key: bytes) -> str:
@@ -72,14 +75,13 @@ class TTLCache(Generic[_V]):
 
     def get(self, key: Hashable) -> _V | None:
         """The live value for ``key`` (refreshing its LRU place), or None."""
-        data = self._data
-        entry = data.get(key)
+        entry = self._data.get(key)
         if entry is not None:
-            if self._clock() < entry[0]:
-                data.move_to_end(key)
+            if self._clock() < entry[0]:  # never an expired entry: the clock is read on every hit
+                self._data.move_to_end(key)
                 self.hits += 1
                 return entry[1]
-            del data[key]
+            self._data.pop(key, None)
         self.misses += 1
         return None
 

@@ -29,10 +29,11 @@ from ..auth import Principal
 from ..errors import AuthError, Reason
 from ..scopes import EffectiveScopes
 from .decision import Decision, Gate, GuardUser
-from .dpop import presented
+from .dpop import Presentation, presented
 from .jsonrpc import MAX_BODY, BodyError, RpcCall, content_length, error_envelope, parse_call, read_body, replay
 from .policy import Endpoint, Requirement
-from .routing import Resolved, resolve
+from .rfc6750 import credentials
+from .routing import Resolved, RouteMemo
 
 __all__ = ["GuardContext", "OAuth2Guard", "UserFactory"]
 
@@ -40,15 +41,45 @@ UserFactory = Callable[[Principal, EffectiveScopes], BaseUser]
 _MESSAGES = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 413: "Payload Too Large",
              429: "Too Many Requests"}
 _REQUEST_ID = re.compile(rb"[A-Za-z0-9._:\-]{1,64}")
+_ANY_TOKEN = Requirement()  # immutable: one shared instance
 
 
-def _request_id(headers: Sequence[tuple[bytes, bytes]]) -> str | None:
-    """The caller's ``X-Request-ID`` for the audit event (correlation only), or None when absent or malformed.
+class _Headers:
+    """What the guard reads from the request headers, in one pass: ``Authorization`` values, whether a ``DPoP``
+    header came, the ``Content-Length`` headers and the ``X-Request-ID`` values."""
 
-    Exactly one header of 1-64 characters from ``[A-Za-z0-9._:-]``; anything else is not recorded.
-    """
-    values = [v for k, v in headers if k.lower() == b"x-request-id"]
-    return values[0].decode("ascii") if len(values) == 1 and _REQUEST_ID.fullmatch(values[0]) else None
+    __slots__ = ("authorization", "dpop", "lengths", "request_ids")
+
+    def __init__(self, headers: Sequence[tuple[bytes, bytes]]) -> None:
+        self.authorization: list[bytes] = []
+        self.lengths: list[tuple[bytes, bytes]] = []
+        self.request_ids: list[bytes] = []
+        self.dpop = False
+        for key, value in headers:
+            if key == b"authorization":
+                self.authorization.append(value)
+            elif key == b"content-length":
+                self.lengths.append((key, value))
+            elif key == b"dpop":
+                self.dpop = True
+            elif len(key) == 12 and key.lower() == b"x-request-id":
+                self.request_ids.append(value)
+
+    def presented(self, scope: Scope, public_url: str | None) -> tuple[str | None, Presentation | None]:
+        """``dpop.presented``'s token, and its presentation unless it is Bearer without a proof (None then: what
+        ``Gate.authenticate`` takes None to mean), which saves building the URL a proof would name."""
+        found = credentials(self.authorization)
+        if self.dpop or (found is not None and found[0] != "bearer"):
+            return presented(scope, public_url)  # RFC 9449: the proof names the method and URL
+        return (found[1] if found is not None else None), None
+
+    def request_id(self) -> str | None:
+        """The caller's ``X-Request-ID`` for the audit event (correlation only), or None when absent or malformed.
+
+        Exactly one header of 1-64 characters from ``[A-Za-z0-9._:-]``; anything else is not recorded.
+        """
+        values = self.request_ids
+        return values[0].decode("ascii") if len(values) == 1 and _REQUEST_ID.fullmatch(values[0]) else None
 
 
 @dataclass
@@ -58,7 +89,7 @@ class GuardContext:
     tenant: str | None
     route: str | None = None
     principal: Principal | None = None
-    requirement: Requirement = field(default_factory=Requirement)
+    requirement: Requirement = _ANY_TOKEN
     timings: dict[str, float] = field(default_factory=dict)
     rpc: RpcCall | None = None  # the parsed JSON-RPC message (the app reuses it instead of parsing again)
 
@@ -94,7 +125,7 @@ class OAuth2Guard:
     ) -> None:
         self.app = app
         self.gate = gate
-        self.routes = routes
+        self._routes = RouteMemo(routes)
         self.endpoints = dict(endpoints)
         self.audit = audit
         self.realm = realm
@@ -103,13 +134,22 @@ class OAuth2Guard:
         self.max_body = max_body
         self.public_url = public_url.rstrip("/") if public_url else None
 
+    @property
+    def routes(self) -> Sequence[BaseRoute]:
+        """The app's routes the guard resolves requests with."""
+        return self._routes.routes
+
+    @routes.setter
+    def routes(self, routes: Sequence[BaseRoute]) -> None:
+        self._routes = RouteMemo(routes)
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
             await self.app(scope, receive, send)
             return
         if scope["type"] not in ("http", "websocket"):
             return  # deny by default: an interface the guard does not know never reaches the app
-        resolved = resolve(self.routes, scope)
+        resolved = self._routes.resolve(scope)
         endpoint = self._endpoint(resolved)
         tenant = resolved.path_params.get(self.tenant_param) if resolved else None
         context = GuardContext(tenant=str(tenant) if tenant is not None else None,
@@ -139,10 +179,11 @@ class _Request:
         self.context = context
         self.started = time.perf_counter()
         self.rpc_code: int | None = None
+        self.headers = _Headers(scope.get("headers") or ())
 
     async def run(self) -> None:
         guard, scope, context = self.guard, self.scope, self.context
-        token, presentation = presented(scope, guard.public_url)
+        token, presentation = self.headers.presented(scope, guard.public_url)
         if context.tenant is not None and context.tenant not in guard.gate.tenants:
             decision = Decision(Requirement(), context.tenant, error=AuthError(Reason.TENANT, "unknown tenant"))
             await self.respond(decision)
@@ -170,7 +211,7 @@ class _Request:
         await self.pass_on(decision, body)
 
     async def read_call(self) -> tuple[bytes, RpcCall]:
-        declared = content_length(self.scope["headers"])
+        declared = content_length(self.headers.lengths)
         if declared is not None and (declared < 0 or declared > self.guard.max_body):
             raise BodyError(-32092 if declared > 0 else -32600, "Content-Length over the cap or malformed")
         body = await read_body(self.receive, self.guard.max_body)
@@ -185,7 +226,7 @@ class _Request:
             "plugin": requirement.plugin,
             "tenant": decision.tenant,
             "latency_ms": (time.perf_counter() - self.started) * 1000,
-            "request_id": _request_id(self.scope["headers"]),
+            "request_id": self.headers.request_id(),
         }
 
     async def respond(self, decision: Decision) -> None:
@@ -216,30 +257,44 @@ class _Request:
         context.principal = decision.principal
         scope["user"] = guard.user_factory(decision.principal, decision.effective)
         scope["auth"] = AuthCredentials(sorted(decision.effective))
-        status: dict[str, int] = {}
-        recorded = False
-
-        def record() -> None:
-            nonlocal recorded
-            if recorded:
-                return
-            recorded = True
-            allowed = decision.audit_event(status=status.get("status"), **self.event(decision))
-            timings = "; ".join(f"{k}={v:.3f}" for k, v in sorted(context.timings.items()))
-            if timings:
-                allowed = replace(allowed, detail="; ".join(filter(None, (allowed.detail, timings))))
-            guard.audit.record(allowed)
-
-        async def send_wrapper(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                status["status"] = message["status"]
-            elif message["type"] == "http.response.body" and not message.get("more_body", False):
-                record()  # before the last byte leaves: a client that reads the log next finds its event
-            await self.send(message)
-
+        send = _Answer(self, decision)
         receive = replay(body, self.receive) if context.rpc is not None else self.receive
         try:
-            await guard.app(scope, receive, send_wrapper)
+            await guard.app(scope, receive, send)
         finally:
-            record()  # the app failed or sent nothing: the decision is still logged
+            send.record()  # the app failed or sent nothing: the decision is still logged
 
+
+class _Answer:
+    """The ``send`` the app of an allowed request gets: notes the status, audits once before the last byte."""
+
+    __slots__ = ("decision", "recorded", "request", "status")
+
+    def __init__(self, request: _Request, decision: Decision) -> None:
+        self.request, self.decision = request, decision
+        self.status: int | None = None
+        self.recorded = False
+
+    async def __call__(self, message: Message) -> None:
+        kind = message["type"]
+        if kind == "http.response.start":
+            self.status = message["status"]
+        elif kind == "http.response.body" and not message.get("more_body", False):
+            self.record()  # before the last byte leaves: a client that reads the log next finds its event
+        await self.request.send(message)
+
+    def record(self) -> None:
+        if self.recorded:
+            return
+        self.recorded = True
+        request, decision = self.request, self.decision
+        timings = request.context.timings
+        if not timings:
+            assert decision.principal is not None  # noqa: S101 - an allowed decision has a principal
+            # Decision.audit_event's allow event, built when the log is read (unless a sink needs it now)
+            request.guard.audit.record_allow(decision.principal, status=self.status, **request.event(decision))
+            return
+        allowed = decision.audit_event(status=self.status, **request.event(decision))
+        joined = "; ".join(f"{k}={v:.3f}" for k, v in sorted(timings.items()))
+        allowed = replace(allowed, detail="; ".join(filter(None, (allowed.detail, joined))))
+        request.guard.audit.record(allowed)

@@ -9,7 +9,6 @@ answer from the ``Decision`` it returns, through the one table in ``rfc6750``.
 from __future__ import annotations
 
 import contextlib
-import inspect
 import math
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -120,6 +119,18 @@ class Decision:
         return replace(self, error=error, retry_after=retry_after)
 
 
+def _decision(requirement: Requirement, tenant: str | None, principal: Principal | None,
+              effective: EffectiveScopes | None, error: AuthError | None, fresh: bool,
+              dpop: DPoPChallenge | None) -> Decision:
+    """``Decision(...)`` of these fields, filled in one step: the hot path builds two per request, and a frozen
+    dataclass's ``__init__`` sets field by field (``test_perf_equivalence`` checks it equals the constructor's)."""
+    decision = object.__new__(Decision)
+    object.__setattr__(decision, "__dict__", {
+        "requirement": requirement, "tenant": tenant, "principal": principal, "effective": effective,
+        "error": error, "retry_after": None, "fresh": fresh, "dpop": dpop})
+    return decision
+
+
 class GuardUser(BaseUser):
     """The Starlette user of a guarded request: the principal and its effective scopes."""
 
@@ -189,8 +200,8 @@ class Gate:
             principal: Principal = await auth.validator.validate(token, fresh=fresh)
         except AuthError as error:
             return Decision(_NO_REQUIREMENT, auth.name, dpop=challenge, error=error)
-        found = Decision(_NO_REQUIREMENT, auth.name, principal, auth.hierarchy.expand(principal.scopes),
-                         fresh=fresh, dpop=challenge)
+        found = _decision(_NO_REQUIREMENT, auth.name, principal, auth.hierarchy.expand(principal.scopes), None,
+                          fresh, challenge)
         if not dpop_checked:
             try:
                 await policy.check(principal, token, presentation)
@@ -207,8 +218,8 @@ class Gate:
             # introspection_required: the token again, fresh; its proof was checked (and its jti spent) above
             found = await self.authenticate(token, found.tenant, fresh=True, presentation=presentation,
                                             dpop_checked=True)
-        decision = Decision(requirement, found.tenant, found.principal, found.effective, found.error,
-                            fresh=found.fresh, dpop=found.dpop)
+        decision = _decision(requirement, found.tenant, found.principal, found.effective, found.error, found.fresh,
+                             found.dpop)
         if not decision.allowed:
             return decision
         if requirement.invalid:
@@ -226,8 +237,8 @@ class Gate:
             except AuthError as error:
                 return decision.refuse(error)
         wait = self.admit(decision.principal, requirement) if self.admit else None
-        if inspect.isawaitable(wait):
-            wait = await wait
+        if wait is not None and not isinstance(wait, (int, float)):
+            wait = await wait  # an awaitable (a shared budget)
         if wait is not None:
             limited = AuthError(Reason.RATE_LIMITED, f"{requirement.plugin or requirement.label} rate limit")
             return decision.refuse(limited, retry_after=max(1, math.ceil(min(wait, 86_400.0))))
