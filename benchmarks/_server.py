@@ -8,7 +8,10 @@ here, as the no-auth baseline: the product has no switch that turns the guard of
 from __future__ import annotations
 
 import argparse
+import json
 import sys
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from labkit.auth import Principal
 from labkit.guard import GuardContext
@@ -16,6 +19,38 @@ from labkit.guard.jsonrpc import parse_call, read_body, replay
 from labkit.lab import Lab
 from labkit.scopes import EffectiveScopes
 from sample_agent.policy import LabUser
+
+
+async def trivial(scope: Any, receive: Any, send: Any) -> None:
+    """The app behind the guard when only the guard is measured: reads the body, answers ``{}``."""
+    await receive()
+    await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"application/json")]})
+    await send({"type": "http.response.body", "body": b"{}"})
+
+
+def rpc_driver(lab: Lab, token: str) -> Callable[[Any, int], Awaitable[None]]:
+    """``drive(app, count)``: ``count`` in-process ``POST /`` ``capabilities`` calls with ``token`` to ``app``."""
+    body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "capabilities"}).encode()
+    host, port = lab.agent_url.split("//")[1].split(":")
+    headers = [(b"host", f"{host}:{port}".encode()), (b"content-type", b"application/json"),
+               (b"authorization", f"Bearer {token}".encode()), (b"content-length", str(len(body)).encode())]
+
+    async def drive(app: Any, count: int) -> None:
+        for _ in range(count):
+            messages = [{"type": "http.request", "body": body, "more_body": False}]
+
+            async def receive(messages: list[dict[str, Any]] = messages) -> Any:
+                return messages.pop() if messages else {"type": "http.disconnect"}
+
+            async def send(message: Any) -> None:
+                pass
+
+            scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
+                     "scheme": "http", "path": "/", "raw_path": b"/", "query_string": b"", "root_path": "",
+                     "server": (host, int(port)), "client": ("127.0.0.1", 5000), "headers": list(headers)}
+            await app(scope, receive, send)
+
+    return drive
 
 
 class Unprotected:

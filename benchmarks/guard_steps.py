@@ -12,12 +12,11 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import json
 import time
 from collections.abc import Callable
 from typing import Any
 
-from _server import Unprotected
+from _server import Unprotected, rpc_driver, trivial
 
 import labkit.guard.asgi as guard_module
 from labkit.audit import AuditLog
@@ -27,12 +26,6 @@ from labkit.provider import MockProvider
 
 ROUNDS, N = 6, 1500
 ROOT_CALL = {"type": "http", "method": "POST", "path": "/", "root_path": ""}
-
-
-async def trivial(scope: Any, receive: Any, send: Any) -> None:
-    await receive()
-    await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"application/json")]})
-    await send({"type": "http.response.body", "body": b"{}"})
 
 
 class Patches:
@@ -61,25 +54,7 @@ def main() -> None:
         guard.app = trivial
         gate = guard.gate
         token = MockProvider(base_url=lab.provider_url).mint(["api:read"])
-        body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "capabilities"}).encode()
-        host, port = lab.agent_url.split("//")[1].split(":")
-        headers = [(b"host", f"{host}:{port}".encode()), (b"content-type", b"application/json"),
-                   (b"authorization", f"Bearer {token}".encode()), (b"content-length", str(len(body)).encode())]
-
-        async def drive(app: Any, count: int) -> None:
-            for _ in range(count):
-                messages = [{"type": "http.request", "body": body, "more_body": False}]
-
-                async def receive(messages: list[dict[str, Any]] = messages) -> Any:
-                    return messages.pop() if messages else {"type": "http.disconnect"}
-
-                async def send(message: Any) -> None:
-                    pass
-
-                scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
-                         "scheme": "http", "path": "/", "raw_path": b"/", "query_string": b"", "root_path": "",
-                         "server": (host, int(port)), "client": ("127.0.0.1", 5000), "headers": list(headers)}
-                await app(scope, receive, send)
+        drive = rpc_driver(lab, token)
 
         found = asyncio.run(gate.authenticate(token, None))
         patches = Patches()

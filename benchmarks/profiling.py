@@ -17,7 +17,6 @@ import asyncio
 import cProfile
 import gc
 import io
-import json
 import os
 import pstats
 import shutil
@@ -28,7 +27,7 @@ import tempfile
 import time
 from typing import Any
 
-from _server import Unprotected
+from _server import Unprotected, rpc_driver, trivial
 from joserfc import jwt as jfc_jwt
 from joserfc.jwk import OctKey, RSAKey
 from validators import AUDIENCE, ISSUER, SECRET, claims
@@ -69,34 +68,11 @@ def guard(n: int, profiled: bool = True) -> None:
     from labkit.lab import Lab
     from labkit.provider import MockProvider
 
-    async def trivial(scope: Any, receive: Any, send: Any) -> None:
-        await receive()
-        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"application/json")]})
-        await send({"type": "http.response.body", "body": b"{}"})
-
     with Lab() as lab:
         guarded = lab.app.guard
         guarded.app = trivial
         token = MockProvider(base_url=lab.provider_url).mint(["api:read"])
-        body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "capabilities"}).encode()
-        host, port = lab.agent_url.split("//")[1].split(":")
-        headers = [(b"host", f"{host}:{port}".encode()), (b"content-type", b"application/json"),
-                   (b"authorization", f"Bearer {token}".encode()), (b"content-length", str(len(body)).encode())]
-
-        async def drive(app: Any, count: int) -> None:
-            for _ in range(count):
-                messages = [{"type": "http.request", "body": body, "more_body": False}]
-
-                async def receive(messages: list[dict[str, Any]] = messages) -> Any:
-                    return messages.pop() if messages else {"type": "http.disconnect"}
-
-                async def send(message: Any) -> None:
-                    pass
-
-                scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
-                         "scheme": "http", "path": "/", "raw_path": b"/", "query_string": b"", "root_path": "",
-                         "server": (host, int(port)), "client": ("127.0.0.1", 5000), "headers": list(headers)}
-                await app(scope, receive, send)
+        drive = rpc_driver(lab, token)
 
         for name, app in (("no-auth wrapper", Unprotected(trivial)), ("guard", guarded)):
             asyncio.run(drive(app, 200))
