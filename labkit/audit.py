@@ -137,8 +137,7 @@ _TEXT_SET = frozenset(_TEXT_FIELDS)
 _FIELDS = frozenset(AuditEvent.__dataclass_fields__) - {"decision", "time"}
 _PRINCIPAL_FIELDS = ("subject", "client", "scopes", "actors", "strategy", "tenant", "fingerprint", "detail")
 _DEFAULTS: dict[str, Any] = {name: AuditEvent.__dataclass_fields__[name].default for name in _FIELDS}
-_PRINCIPAL_MEMO = 1024
-_principals: dict[int, tuple[Principal, dict[str, Any], bool]] = {}
+_MEMO = "_labkit_audit_fields"  # where _principal_fields keeps its answer on a principal
 
 
 def _allow(fields: dict[str, Any], clean: bool, context: dict[str, Any], when: float) -> AuditEvent:
@@ -174,20 +173,19 @@ class _Pending(NamedTuple):
 
 def _principal_fields(principal: Principal) -> tuple[dict[str, Any], bool]:
     """Every field of an allow event for ``principal`` before its context (defaults for the others, scopes
-    sorted) and whether they are clean; remembered.
+    sorted) and whether they are clean; remembered on the principal.
 
     Principals are immutable and a validator's cache hands out the same object, so this is made and checked
-    once per principal (the entry holds the principal, so its id cannot be reused while remembered).
+    once per principal and lives as long as it (kept in the instance's ``__dict__``, as
+    ``functools.cached_property`` does on a frozen dataclass; never compared, never shown).
     """
-    known = _principals.get(id(principal))
-    if known is not None and known[0] is principal:
-        return known[1], known[2]
+    known: tuple[dict[str, Any], bool] | None = principal.__dict__.get(_MEMO)
+    if known is not None:
+        return known
     fields = _DEFAULTS.copy()
     fields.update({**AuditEvent.who(principal), "decision": "allow", "detail": "; ".join(principal.notes)})
     clean = _clean_values([fields[name] for name in _TEXT_FIELDS], {name: fields[name] for name in _LIST_FIELDS})
-    if len(_principals) >= _PRINCIPAL_MEMO:
-        _principals.clear()
-    _principals[id(principal)] = (principal, fields, clean)
+    principal.__dict__[_MEMO] = (fields, clean)
     return fields, clean
 
 
