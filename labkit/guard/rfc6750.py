@@ -13,7 +13,10 @@ from dataclasses import dataclass
 from ..auth.dpop import DPOP_ALGORITHMS
 from ..errors import Reason
 
-__all__ = ["MAX_AUTHORIZATION", "OUTCOMES", "Outcome", "bearer_token", "challenge", "credentials", "outcome"]
+__all__ = [
+    "BEARER_GRAMMAR", "DPOP_GRAMMAR", "MAX_AUTHORIZATION", "OUTCOMES", "Outcome", "bearer_token", "challenge",
+    "credentials", "outcome"
+]
 
 # RFC 6750 §2.1: b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="; the scheme is
 # case-insensitive (RFC 9110 §11.1). One space, as the grammar says; we accept a run of spaces and trailing ones.

@@ -19,7 +19,7 @@ from typing import Any
 from starlette.routing import BaseRoute, Match, Mount, Route, WebSocketRoute
 from starlette.types import Scope
 
-__all__ = ["Resolved", "RouteMemo", "resolve"]
+__all__ = ["MEMO_PATH", "MEMO_SIZE", "Resolved", "RouteMemo", "resolve"]
 
 MEMO_SIZE = 1024
 MEMO_PATH = 512  # longer paths are resolved every time: the memo holds at most MEMO_SIZE short keys
