@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
+from operator import is_
 from typing import Any
 
 from starlette.routing import BaseRoute, Match, Mount, Route, WebSocketRoute
@@ -61,7 +62,9 @@ class RouteMemo:
     Used only when every route in the tree is a plain ``Route``, ``WebSocketRoute`` or ``Mount`` (their
     ``matches`` read the scope's type, path, ``root_path`` and method, nothing else: no ``Host``, no custom
     route) and the request carries no ``path_params`` of its own; otherwise, and for paths over ``MEMO_PATH``
-    characters, every call resolves afresh. A change to the tree's route lists forgets everything.
+    characters, every call resolves afresh. A change to the tree's route lists forgets everything: routes are
+    compared by identity (``Route.__eq__`` ignores the name the guard judges by) and a mount's list by the list
+    its router holds now; a route object changed in place is not seen (replace it instead).
     """
 
     def __init__(self, routes: Sequence[BaseRoute], size: int = MEMO_SIZE) -> None:
@@ -69,7 +72,7 @@ class RouteMemo:
         self.size = size
         self._memo: OrderedDict[Hashable, Resolved | None] = OrderedDict()
         self._lists = _route_lists(routes)
-        self._snapshot = [list(found) for found in self._lists or ()]
+        self._snapshot, self._mounts = _snapshot(self._lists)
 
     def resolve(self, scope: Scope) -> Resolved | None:
         """What ``resolve(routes, scope)`` answers (the same value, often the same object: never change it)."""
@@ -77,7 +80,7 @@ class RouteMemo:
         lists = self._lists
         if (type(path) is not str or type(root_path) is not str or (method is not None and type(method) is not str)
                 or scope.get("path_params") or len(path) + len(root_path) > MEMO_PATH
-                or not ((lists is not None and lists == self._snapshot) or self._reread())):
+                or not ((lists is not None and self._unchanged(lists)) or self._reread())):
             return resolve(self.routes, scope)
         key = (scope["type"], method, root_path, path)
         memo = self._memo
@@ -94,18 +97,40 @@ class RouteMemo:
             pass
         return found  # type: ignore[return-value]
 
+    def _unchanged(self, lists: list[Sequence[BaseRoute]]) -> bool:
+        # the same route objects in every list, and every mount still routes with the list remembered
+        if len(lists) != len(self._snapshot):
+            return False
+        for found, seen in zip(lists, self._snapshot, strict=True):
+            if len(found) != len(seen) or not all(map(is_, found, seen)):
+                return False
+        for mount, inner in self._mounts:
+            now = mount.routes  # a mount of an app without routes hands out a new empty list each time
+            if now is not inner and (now or inner):
+                return False
+        return True
+
     def _reread(self) -> bool:
         """The tree changed (or was never memoizable): forget, re-read; True when it can be remembered now."""
         if self._lists is None and self._snapshot == []:
             return False  # never memoizable so far
         self._memo.clear()
         self._lists = _route_lists(self.routes)
-        self._snapshot = [list(found) for found in self._lists or ()]
+        self._snapshot, self._mounts = _snapshot(self._lists)
         return self._lists is not None
 
 
 _MISSING = object()
 _PLAIN = (Route, WebSocketRoute)
+
+
+def _snapshot(lists: list[Sequence[BaseRoute]] | None) -> tuple[list[tuple[BaseRoute, ...]],
+                                                               list[tuple[Mount, Sequence[BaseRoute]]]]:
+    """The routes of every list, and every mount with the route list it holds (what ``_unchanged`` compares)."""
+    found = [tuple(routes) for routes in lists or ()]
+    mounts: list[tuple[Mount, Sequence[BaseRoute]]] = [
+        (route, route.routes) for routes in found for route in routes if type(route) is Mount]
+    return found, mounts
 
 
 def _route_lists(routes: Sequence[BaseRoute]) -> list[Sequence[BaseRoute]] | None:

@@ -1,0 +1,68 @@
+"""Attacks on the guard's fast paths: the route memo must answer what the routes answer after any change to
+the tree, and the guard must judge the route as the tree stands now (a renamed route keeps no stale policy)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.responses import PlainTextResponse
+from starlette.routing import Mount, Route, Router
+
+from labkit.audit import AuditLog
+from labkit.guard import OAuth2Guard
+from labkit.guard.decision import Gate, TenantAuth
+from labkit.guard.policy import Endpoint
+from labkit.guard.routing import RouteMemo, resolve
+from labkit.scopes import ScopeHierarchy
+
+from .guard_app import asgi_request
+
+
+async def _ok(request: Any) -> PlainTextResponse:
+    return PlainTextResponse("ok")
+
+
+def _scope(path: str, method: str = "GET") -> dict[str, Any]:
+    return {"type": "http", "method": method, "path": path, "root_path": ""}
+
+
+def test_a_route_replaced_by_an_equal_route_with_another_name_is_seen() -> None:
+    # Starlette's Route.__eq__ compares path, endpoint and methods, not the name the guard judges by
+    routes: list[Any] = [Route("/export", _ok, methods=["GET"], name="open")]
+    memo = RouteMemo(routes)
+    assert memo.resolve(_scope("/export")).name == "open"  # type: ignore[union-attr]
+    routes[0] = Route("/export", _ok, methods=["GET"], name="locked")
+    assert routes[0] == Route("/export", _ok, methods=["GET"], name="open")  # equal, yet another route
+    assert memo.resolve(_scope("/export")) == resolve(routes, _scope("/export"))
+
+
+def test_a_mount_given_a_new_route_list_is_seen() -> None:
+    inner = Router(routes=[Route("/export", _ok, name="open")])
+    routes: list[Any] = [Mount("/t/{tenant}", app=inner)]
+    memo = RouteMemo(routes)
+    scope = _scope("/t/acme/export")
+    assert memo.resolve(scope).name == "open"  # type: ignore[union-attr]
+    inner.routes = [Route("/export", _ok, name="locked")]  # the mount's router gets another list
+    assert memo.resolve(scope) == resolve(routes, scope)
+
+
+def test_the_guard_judges_a_renamed_route_by_its_new_name() -> None:
+    """A public route replaced at runtime by a protected one at the same path is protected at once."""
+    app = Starlette(routes=[Route("/export", _ok, methods=["GET"], name="open")])
+    gate = Gate({None: TenantAuth(None, validator=None, hierarchy=ScopeHierarchy())})
+    guard = OAuth2Guard(app, gate=gate, routes=app.routes, audit=AuditLog(),
+                        endpoints={"open": Endpoint(label="open", public=True)})
+    assert asyncio.run(asgi_request(guard, "GET", "/export")).status_code == 200
+    app.routes[0] = Route("/export", _ok, methods=["GET"], name="locked")  # the operator locks it down
+    assert asyncio.run(asgi_request(guard, "GET", "/export")).status_code == 401
+
+
+def test_a_mount_of_an_app_without_routes_is_still_remembered() -> None:
+    # Mount.routes hands out a new empty list on every read for such an app: that is no change of the tree
+    routes: list[Any] = [Mount("/app", app=_ok, name="inner_app"), Route("/x", _ok, name="x")]
+    memo = RouteMemo(routes)
+    scope = _scope("/app/anything")
+    assert memo.resolve(scope) == resolve(routes, scope) == memo.resolve(scope)
+    assert memo.resolve(scope) is memo.resolve(scope) and len(memo._memo) == 1
