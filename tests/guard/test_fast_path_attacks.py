@@ -4,6 +4,7 @@ the tree, and the guard must judge the route as the tree stands now (a renamed r
 from __future__ import annotations
 
 import asyncio
+import sys
 from typing import Any
 
 from starlette.applications import Starlette
@@ -66,3 +67,47 @@ def test_a_mount_of_an_app_without_routes_is_still_remembered() -> None:
     scope = _scope("/app/anything")
     assert memo.resolve(scope) == resolve(routes, scope) == memo.resolve(scope)
     assert memo.resolve(scope) is memo.resolve(scope) and len(memo._memo) == 1
+
+
+def test_allow_events_noted_by_threads_while_another_reads_are_each_kept_once() -> None:
+    """Threads note allow events (lazy) and deny events (built) while the log is read: none lost, none merged."""
+    import threading
+
+    from labkit.audit import AuditEvent
+    from labkit.auth import Principal
+
+    log = AuditLog(capacity=100_000)
+    principal = Principal(subject="alice", scopes=frozenset({"a"}))
+    writers, each = 4, 1500
+    start = threading.Barrier(writers + 1)
+
+    def write(n: int) -> None:
+        start.wait()
+        for i in range(each):
+            if i % 3:
+                log.record_allow(principal, endpoint="/", request_id=f"{n}-{i}", status=200)
+            else:
+                log.record(AuditEvent(decision="deny", reason="expired", request_id=f"{n}-{i}"))
+
+    threads = [threading.Thread(target=write, args=(n,)) for n in range(writers)]
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as possible: interleavings a lock must cover
+    try:
+        for thread in threads:
+            thread.start()
+        start.wait()
+        while any(thread.is_alive() for thread in threads):
+            log.events()  # builds the pending ones while the others keep appending
+        for thread in threads:
+            thread.join()
+    finally:
+        sys.setswitchinterval(interval)
+    events = log.events()
+    assert log.total == len(events) == writers * each
+    ids = [e.request_id for e in events]
+    assert len(set(ids)) == len(ids)
+    for n in range(writers):  # each writer's events in its own order
+        mine = [int(i.split("-")[1]) for i in ids if i is not None and i.startswith(f"{n}-")]
+        assert mine == list(range(each))
+    assert all(e.decision == ("deny" if int(e.request_id.split("-")[1]) % 3 == 0 else "allow")  # type: ignore[union-attr]
+               for e in events)
