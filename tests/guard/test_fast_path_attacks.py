@@ -7,18 +7,22 @@ import asyncio
 import sys
 from typing import Any
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from starlette.applications import Starlette
 from starlette.responses import PlainTextResponse
 from starlette.routing import Mount, Route, Router
 
-from labkit.audit import AuditLog
+from labkit._text import MAX_TEXT, UNSAFE
+from labkit.audit import MAX_SCOPES, AuditLog
 from labkit.guard import OAuth2Guard
 from labkit.guard.decision import Gate, TenantAuth
 from labkit.guard.policy import Endpoint
 from labkit.guard.routing import RouteMemo, resolve
 from labkit.scopes import ScopeHierarchy
 
-from .guard_app import asgi_request
+from ..helpers import Keys, mint
+from .guard_app import asgi_request, recording_guard
 
 
 async def _ok(request: Any) -> PlainTextResponse:
@@ -111,3 +115,31 @@ def test_allow_events_noted_by_threads_while_another_reads_are_each_kept_once() 
         assert mine == list(range(each))
     assert all(e.decision == ("deny" if int(e.request_id.split("-")[1]) % 3 == 0 else "allow")  # type: ignore[union-attr]
                for e in events)
+
+
+_HOSTILE = st.one_of(st.text(max_size=40), st.sampled_from(["\x1b[2J", "a" * 300, "\u202eevil", "x\r\ny",
+                                                          "\u200b", "\x85", "é" * 129]))
+
+
+@settings(max_examples=40, deadline=None)
+@given(sub=_HOSTILE, client=_HOSTILE, request_id=st.text(alphabet=st.characters(max_codepoint=255), max_size=80),
+       path=st.sampled_from(["/mcp", "/t/acme/mcp", "/t/acme/%1b/mcp", "/nowhere"]))
+def test_every_audited_string_stays_bounded_through_the_fast_paths(keys: Keys, sub: str, client: str,
+                                                                   request_id: str, path: str) -> None:
+    """Hostile subject, client, X-Request-ID and paths through the guard's allow (lazy) and deny events."""
+    guard, _, _, audit = recording_guard(keys)
+    token = mint(keys.rsa, scope="api:read", sub=sub, client_id=client)
+    headers = {"authorization": f"Bearer {token}", "x-request-id": request_id}
+    answer = asyncio.run(asgi_request(guard, "GET", path, headers=headers))
+    assert answer.status_code < 500
+    events = audit.events()
+    assert events and (path != "/mcp" or [e.decision for e in events] == ["allow"])  # the lazy allow path ran
+    for event in events:
+        for name in ("reason", "detail", "subject", "client", "strategy", "endpoint", "method", "plugin", "tenant",
+                     "fingerprint", "request_id", *(f"scopes{i}" for i in range(len(event.scopes))),
+                     *(f"actors{i}" for i in range(len(event.actors)))):
+            value = (event.scopes[int(name[6:])] if name.startswith("scopes") else event.actors[int(name[6:])]
+                     if name.startswith("actors") else getattr(event, name))
+            assert value is None or (type(value) is str and len(value) <= MAX_TEXT + 12
+                                     and UNSAFE.search(value) is None), (name, value)
+        assert len(event.scopes) <= MAX_SCOPES + 1
