@@ -39,7 +39,10 @@ def resolve(routes: Sequence[BaseRoute], scope: Scope) -> Resolved | None:
     """The leaf route ``scope`` dispatches to, or None when no route matches (the app's 404)."""
     partial: tuple[BaseRoute, Scope] | None = None
     for route in routes:
-        match, child = route.matches(scope)
+        try:
+            match, child = route.matches(scope)
+        except ValueError:  # a convertor refused the value (e.g. {x:int} past int()'s digit limit): the app fails too
+            return None  # deny by default: an unresolvable path needs a valid token, and is never a 5xx here
         if match is Match.FULL:
             return _descend(route, {**scope, **child}, True)
         if match is Match.PARTIAL and partial is None:

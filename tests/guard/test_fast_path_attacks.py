@@ -143,3 +143,15 @@ def test_every_audited_string_stays_bounded_through_the_fast_paths(keys: Keys, s
             assert value is None or (type(value) is str and len(value) <= MAX_TEXT + 12
                                      and UNSAFE.search(value) is None), (name, value)
         assert len(event.scopes) <= MAX_SCOPES + 1
+
+
+def test_a_path_no_convertor_can_read_is_an_unknown_route_never_a_5xx() -> None:
+    """``{x:int}`` with 5,000 digits makes Starlette's ``int()`` raise: the guard denies by default, no 500."""
+    routes: list[Any] = [Route("/items/{x:int}", _ok, methods=["GET"], name="item")]
+    assert resolve(routes, _scope("/items/" + "9" * 5000)) is None
+    app = Starlette(routes=routes)
+    gate = Gate({None: TenantAuth(None, validator=None, hierarchy=ScopeHierarchy())})
+    guard = OAuth2Guard(app, gate=gate, routes=app.routes, audit=AuditLog(),
+                        endpoints={"item": Endpoint(label="item", public=True)})
+    assert asyncio.run(asgi_request(guard, "GET", "/items/" + "9" * 5000)).status_code == 401
+    assert asyncio.run(asgi_request(guard, "GET", "/items/12")).status_code == 200
