@@ -103,21 +103,29 @@ class IntrospectionValidator:
         """The shared cache, else the provider (asked by one replica at a time); raises ``AuthError``."""
         name = f"{self._namespace}:{key.hex()}"
         found = self._within_ttl(await shared.get(name))
-        if found is None:
-            lease = await shared.claim(name, self.timeout + 1)
-            if lease is not None:
-                try:
-                    return await self._introspect(token, key)
-                finally:
-                    await shared.release(name, lease)
-            # another replica is asking right now: take its answer; if it got none (inactive, error), ask ourselves
-            found = self._within_ttl(await shared.wait(name, self.timeout + 1))
-            if found is None:
-                return await self._introspect(token, key)
-        claims, until = found
+        answer = found if found is not None else await self._ask_once(shared, token, key, name)
+        if isinstance(answer, Principal):
+            return answer
+        claims, until = answer
         principal = self._principal(claims, key)
         self.cache.put(key, principal, until)
         return principal
+
+    async def _ask_once(self, shared: SharedVerdicts, token: str, key: bytes,
+                        name: str) -> Principal | tuple[dict[str, Any], float]:
+        """Our own answer when we win the lease, else the elected replica's shared one (or our own if it got none)."""
+        lease = await shared.claim(name, self.timeout + 1)
+        if lease is None:
+            # another replica is asking right now: take its answer; if it got none (inactive, error), ask ourselves
+            found = self._within_ttl(await shared.wait(name, self.timeout + 1))
+            return found if found is not None else await self._introspect(token, key)
+        try:
+            # the replica that held the lease may have shared its answer and let go between our miss and our
+            # claim: look again before asking (it puts before it releases, so a lease free means its answer is in)
+            found = self._within_ttl(await shared.get(name))
+            return found if found is not None else await self._introspect(token, key)
+        finally:
+            await shared.release(name, lease)
 
     def _within_ttl(self, found: tuple[dict[str, Any], float] | None) -> tuple[dict[str, Any], float] | None:
         """A shared answer, or None when it is kept longer than this validator's own TTL allows."""

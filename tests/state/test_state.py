@@ -264,6 +264,26 @@ def test_a_burst_across_replicas_makes_one_provider_call(stage: Stage) -> None:
 
 
 @pytest.mark.integration
+def test_a_replica_that_wins_the_lease_after_another_shared_its_answer_asks_no_one(stage: Stage) -> None:
+    async def scenario() -> None:
+        first, late = stage.replica(), stage.replica()
+        token = stage.token("dora")
+        claim = late.shared.claim
+
+        async def after_first(key: str, seconds: float) -> str | None:
+            # the interleaving a burst through nginx produced: `late` missed, then `first` asked, shared and let go
+            assert await verdict(first, token) == "dora"
+            return await claim(key, seconds)
+
+        late.shared.claim = after_first
+        assert await verdict(late, token) == "dora"
+        assert stage.introspections == 1 and (first.call_count, late.call_count) == (1, 0)
+        await close_all(first, late)
+
+    asyncio.run(scenario())
+
+
+@pytest.mark.integration
 def test_shared_entries_hold_no_token_expire_with_it_and_stay_bounded(stage: Stage) -> None:
     import redis
 
