@@ -3,20 +3,47 @@ identity provider, the shared lab; hypothesis's profile."""
 
 from __future__ import annotations
 
+import os
+import socket
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, settings
 
-from .helpers import NOW, QUICK, Keys
+from .helpers import NOW, Budget, Keys
 
 # Properties, not timings: no per-example deadline (a loaded CI machine must not turn a slow example into a
 # failure), and fixtures shared across examples are fine.
 settings.register_profile("labkit", deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-# LABKIT_HYPOTHESIS=quick: at most 10 examples per property, for an inner loop (README, "Tests"); never in CI.
 settings.register_profile("quick", parent=settings.get_profile("labkit"), max_examples=10)
-settings.load_profile("quick" if QUICK else "labkit")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Hypothesis's budget (``helpers.Budget``): at most 10 examples a property for the unit layer and
+    ``LABKIT_HYPOTHESIS=quick``; every example for the full run (``uv run pytest``, CI) and ``=full``."""
+    chosen = os.environ.get("LABKIT_HYPOTHESIS", "")
+    if chosen not in ("", "quick", "full"):
+        raise pytest.UsageError(f"LABKIT_HYPOTHESIS={chosen!r}: expected 'quick' or 'full'")
+    unit_layer = "not integration" in (config.option.markexpr or "")
+    Budget.quick = chosen == "quick" or (not chosen and unit_layer)
+    settings.load_profile("quick" if Budget.quick else "labkit")
+
+
+@pytest.fixture(autouse=True)
+def _unit_tests_listen_on_nothing(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A test that is not marked ``integration`` fails if it (or a server it starts) listens on a socket.
+
+    The unit layer (``pytest -m "not integration"``) stays in process and fast; this keeps the marker honest.
+    """
+    if request.node.get_closest_marker("integration") is not None:
+        return
+    test = request.node.nodeid
+
+    def refuse(sock: socket.socket, *args: Any) -> None:
+        raise AssertionError(f"{test} listens on a socket: mark it @pytest.mark.integration (tests/README.md)")
+
+    monkeypatch.setattr(socket.socket, "listen", refuse)
 
 
 @pytest.fixture

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import threading
 from collections.abc import Callable
@@ -37,6 +38,13 @@ def lab_keys(tenant: str = "default") -> list[dict[str, Any]] | None:
     return keys
 
 
+@functools.cache
+def _committed(tenant: str) -> tuple[tuple[Key, str], ...]:
+    """The committed lab keys of ``tenant`` with their algorithms, imported once a process (an RSA private key's
+    import checks it: ~30 ms, which every provider and ``Lab()`` paid again); keys are never changed in place."""
+    return tuple((_import(jwk), str(jwk["alg"])) for jwk in lab_keys(tenant) or ())
+
+
 @dataclass
 class _Entry:
     key: Key
@@ -52,10 +60,9 @@ class KeyRing:
         self.grace = grace
         self._lock = threading.Lock()
         self._entries: list[_Entry] = []
-        fixed = lab_keys(tenant)
+        fixed = _committed(tenant)
         if fixed:
-            for jwk in fixed:
-                self._entries.append(_Entry(_import(jwk), str(jwk["alg"])))
+            self._entries.extend(_Entry(key, alg) for key, alg in fixed)
         else:
             for alg in SIGNING_ALGORITHMS:
                 self._entries.append(_Entry(_with_params(generate_key(alg), alg), alg))

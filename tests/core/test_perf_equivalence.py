@@ -23,6 +23,8 @@ from labkit.guard.rfc6750 import BEARER_GRAMMAR, DPOP_GRAMMAR, MAX_AUTHORIZATION
 from labkit.guard.routing import MEMO_PATH, RouteMemo, resolve
 from labkit.scopes import EffectiveScopes
 
+from ..helpers import examples
+
 
 async def _ok(request: Any) -> PlainTextResponse:
     return PlainTextResponse("ok")
@@ -47,7 +49,7 @@ SEGMENTS = ["t", "acme", "globex", "", ".", "..", "%2e%2e", "%2F", "mcp", "MCP",
 _MEMO = RouteMemo(_tree())  # shared across examples: answers from the memo are compared too
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=examples(400), deadline=None)
 @given(segments=st.lists(st.sampled_from(SEGMENTS), max_size=7), trailing=st.booleans(),
        kind=st.sampled_from(["http", "websocket"]),
        method=st.sampled_from(["GET", "POST", "PUT", "DELETE", "HEAD", "OPTIONS", "get"]),
@@ -123,7 +125,7 @@ def _reference(values: list[bytes]) -> tuple[str, str] | None:
     return None
 
 
-@settings(max_examples=600)
+@settings(max_examples=examples(600))
 @given(st.lists(_HEADER, min_size=0, max_size=2))
 def test_credentials_parse_exactly_the_rfc6750_grammar(values: list[bytes]) -> None:
     assert credentials(values) == _reference(values)
@@ -140,7 +142,7 @@ _TEXT = st.one_of(st.none(), st.text(max_size=140), st.sampled_from(["\x1b[2J", 
                                                                      "x" * 200]))
 
 
-@settings(max_examples=300)
+@settings(max_examples=examples(300))
 @given(subject=_TEXT, client=_TEXT, scopes=st.frozensets(st.text(max_size=20), max_size=40),
        tenant=_TEXT, fingerprint=st.text(max_size=20), notes=st.lists(st.text(max_size=10), max_size=3),
        context=st.dictionaries(st.sampled_from(["endpoint", "method", "plugin", "tenant", "request_id", "status",
@@ -215,7 +217,7 @@ _VALUES = st.sampled_from([b"Bearer abc.def.ghi", b"bearer  x", b"DPoP abc", b"d
                            b"12", b"-1", b"0x10", b"req-1", b"a" * 70, b"bad id", b"proof.jwt.here", b"\xff"])
 
 
-@settings(max_examples=400)
+@settings(max_examples=examples(400))
 @given(headers=st.lists(st.tuples(_NAMES, _VALUES), max_size=6), method=st.sampled_from(["GET", "POST"]))
 def test_the_guards_one_header_pass_reads_what_each_reader_reads(headers: list[tuple[bytes, bytes]],
                                                                   method: str) -> None:
@@ -241,7 +243,7 @@ def test_the_guards_one_header_pass_reads_what_each_reader_reads(headers: list[t
     assert read.request_id() == (ids[0].decode("ascii") if valid else None)
 
 
-@settings(max_examples=100)
+@settings(max_examples=examples(100))
 @given(subject=_TEXT, scopes=st.frozensets(st.text(max_size=20), max_size=40),
        context=st.dictionaries(st.sampled_from(["endpoint", "method", "plugin", "tenant", "request_id", "status",
                                                 "latency_ms", "detail"]),

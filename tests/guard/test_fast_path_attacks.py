@@ -21,7 +21,7 @@ from labkit.guard.policy import Endpoint
 from labkit.guard.routing import RouteMemo, resolve
 from labkit.scopes import ScopeHierarchy
 
-from ..helpers import Keys, mint
+from ..helpers import Keys, examples, mint
 from .guard_app import asgi_request, recording_guard
 
 
@@ -121,7 +121,7 @@ _HOSTILE = st.one_of(st.text(max_size=40), st.sampled_from(["\x1b[2J", "a" * 300
                                                           "\u200b", "\x85", "é" * 129]))
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=examples(40), deadline=None)
 @given(sub=_HOSTILE, client=_HOSTILE, request_id=st.text(alphabet=st.characters(max_codepoint=255), max_size=80),
        path=st.sampled_from(["/mcp", "/t/acme/mcp", "/t/acme/%1b/mcp", "/nowhere"]))
 def test_every_audited_string_stays_bounded_through_the_fast_paths(keys: Keys, sub: str, client: str,

@@ -306,5 +306,6 @@ def test_lesson_13_one_hop_only(tmp_path: Path) -> None:
         assert result and "exceeds" in result.message, result
 
 
+@pytest.mark.integration
 def test_lesson_13_needs_the_downstream(lab: Lab, tmp_path: Path) -> None:
     assert "Lab(downstream=True)" in check("13", lab, tmp_path).message

@@ -1,6 +1,6 @@
 """Client ID Metadata Documents at the provider, attacked: SSRF fences, hostile documents, the cache, no 5xx.
 
-The provider runs in process (TestClient); the documents come from a real loopback HTTPS server under a lab CA,
+The provider runs in process (AsgiClient); the documents come from a real loopback HTTPS server under a lab CA,
 fetched by the provider's real httpx client that trusts that CA only.
 """
 
@@ -22,12 +22,13 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
 from starlette.routing import Route
-from starlette.testclient import TestClient
 
 from labkit.provider import MockProvider
 from labkit.provider.cimd import CimdError, CimdPolicy, CimdResolver
 from labkit.servers import ServerThread
 from labkit.tls import LabCA
+
+from ..helpers import AsgiClient
 
 pytestmark = pytest.mark.integration
 
@@ -118,12 +119,12 @@ def provider(host: ServerThread, ca: LabCA) -> MockProvider:
 
 
 @pytest.fixture(scope="module")
-def http(provider: MockProvider) -> Iterator[TestClient]:
-    with TestClient(provider.app, base_url=BASE, raise_server_exceptions=False) as client:
+def http(provider: MockProvider) -> Iterator[AsgiClient]:
+    with AsgiClient(provider.app, BASE, raise_app_exceptions=False) as client:
         yield client
 
 
-def authorize(http: TestClient, client_id: str, redirect_uri: str = REDIRECT) -> Any:
+def authorize(http: AsgiClient, client_id: str, redirect_uri: str = REDIRECT) -> Any:
     params = {"response_type": "code", "client_id": client_id, "redirect_uri": redirect_uri, "state": "s",
               "code_challenge": CHALLENGE, "code_challenge_method": "S256", "scope": "api:read"}
     return http.get("/authorize", params=params, follow_redirects=False)
@@ -136,12 +137,12 @@ def refused(response: Any, words: str) -> None:
     assert "location" not in response.headers  # RFC 6749 §4.1.2.1: never redirect for a bad client
 
 
-def test_the_metadata_advertises_cimd(http: TestClient) -> None:
+def test_the_metadata_advertises_cimd(http: AsgiClient) -> None:
     document = http.get("/.well-known/oauth-authorization-server").json()
     assert document["client_id_metadata_document_supported"] is True
 
 
-def test_a_good_document_gets_a_code_and_a_token_and_is_cached(http: TestClient, provider: MockProvider,
+def test_a_good_document_gets_a_code_and_a_token_and_is_cached(http: AsgiClient, provider: MockProvider,
                                                                host: ServerThread) -> None:
     client_id = f"{host.url}/ok.json"
     before = provider.cimd.fetches
@@ -161,7 +162,7 @@ def test_a_good_document_gets_a_code_and_a_token_and_is_cached(http: TestClient,
     assert client_id not in provider.server().store.clients  # nothing registered
 
 
-def test_no_store_is_not_cached_and_the_cache_is_bounded(http: TestClient, provider: MockProvider,
+def test_no_store_is_not_cached_and_the_cache_is_bounded(http: AsgiClient, provider: MockProvider,
                                                          host: ServerThread) -> None:
     before = provider.cimd.fetches
     for _ in range(2):
@@ -193,7 +194,7 @@ def test_no_store_is_not_cached_and_the_cache_is_bounded(http: TestClient, provi
     ("status", "answered HTTP 500"),
     ("missing", "answered HTTP 404"),
 ])
-def test_hostile_documents_are_refused(http: TestClient, host: ServerThread, route: str, words: str) -> None:
+def test_hostile_documents_are_refused(http: AsgiClient, host: ServerThread, route: str, words: str) -> None:
     refused(authorize(http, f"{host.url}/{route}.json"), words)
 
 
@@ -226,7 +227,7 @@ def _urls(port: int) -> list[str]:
     ]
 
 
-def test_odd_urls_are_refused_before_any_fetch(http: TestClient, provider: MockProvider, host: ServerThread) -> None:
+def test_odd_urls_are_refused_before_any_fetch(http: AsgiClient, provider: MockProvider, host: ServerThread) -> None:
     before = provider.cimd.fetches
     for url in _urls(host.port):
         answer = authorize(http, url)
@@ -253,14 +254,14 @@ def test_allow_listed_hosts_are_still_judged_by_address_and_ca(host: ServerThrea
         asyncio.run(other_ca.resolve(f"{host.url}/ok.json"))
 
 
-def test_the_token_endpoint_refuses_a_bad_url_client(http: TestClient, host: ServerThread) -> None:
+def test_the_token_endpoint_refuses_a_bad_url_client(http: AsgiClient, host: ServerThread) -> None:
     answer = http.post("/token", data={"grant_type": "authorization_code", "code": "x", "redirect_uri": REDIRECT,
                                        "client_id": f"{host.url}/mismatch.json", "code_verifier": VERIFIER})
     refused(answer, "client_id differs")
 
 
 @given(tail=st.text(alphabet=st.characters(min_codepoint=0x20, max_codepoint=0x7E), max_size=80))
-def test_any_https_client_id_is_never_a_5xx_and_never_fetched_off_the_list(http: TestClient, provider: MockProvider,
+def test_any_https_client_id_is_never_a_5xx_and_never_fetched_off_the_list(http: AsgiClient, provider: MockProvider,
                                                                          host: ServerThread, tail: str) -> None:
     client_id = "https://" + tail
     before = provider.cimd.fetches

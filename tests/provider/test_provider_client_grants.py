@@ -12,11 +12,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from joserfc import jwt
 from joserfc.jwk import ECKey
-from starlette.testclient import TestClient
 
 from labkit.provider import MockProvider
 
-from ..helpers import examples
+from ..helpers import AsgiClient, examples
 
 BASE = "http://127.0.0.1"
 NOW = 1_767_225_600
@@ -31,8 +30,8 @@ def provider() -> MockProvider:
 
 
 @pytest.fixture()
-def http(provider: MockProvider) -> Iterator[TestClient]:
-    with TestClient(provider.app, base_url=BASE) as client:
+def http(provider: MockProvider) -> Iterator[AsgiClient]:
+    with AsgiClient(provider.app, BASE) as client:
         yield client
 
 
@@ -63,7 +62,7 @@ def claims(provider: MockProvider, token: str) -> dict[str, Any]:
     ({"token_endpoint_auth_method": "client_secret_jwt", "redirect_uris": ["http://127.0.0.1/cb"]},
      "invalid_client_metadata"),
 ])
-def test_registration_policy_refuses(provider: MockProvider, http: TestClient, body: dict[str, Any],
+def test_registration_policy_refuses(provider: MockProvider, http: AsgiClient, body: dict[str, Any],
                                      error: str) -> None:
     before = state(provider)
     response = http.post("/register", json=body)
@@ -73,7 +72,7 @@ def test_registration_policy_refuses(provider: MockProvider, http: TestClient, b
 
 
 def test_registration_caps_scopes_and_loopback_redirects_match_any_port(provider: MockProvider,
-                                                                          http: TestClient) -> None:
+                                                                          http: AsgiClient) -> None:
     response = http.post("/register", json={"redirect_uris": ["http://127.0.0.1/cb"], "scope": "api:read admin",
                                             "token_endpoint_auth_method": "none"})
     assert response.status_code == 201
@@ -85,7 +84,7 @@ def test_registration_caps_scopes_and_loopback_redirects_match_any_port(provider
     assert not registered.check_redirect_uri("http://localhost:53123/cb")
 
 
-def test_registration_quota(provider: MockProvider, http: TestClient) -> None:
+def test_registration_quota(provider: MockProvider, http: AsgiClient) -> None:
     from labkit.provider.rfc7591 import RegistrationPolicy
 
     provider.server().registration.policy = RegistrationPolicy(quota=2)
@@ -101,7 +100,7 @@ def _assertion(key: ECKey, client_id: str, **overrides: Any) -> str:
     return jwt.encode({"alg": "ES256", "kid": key.kid}, payload, key)
 
 
-def test_private_key_jwt_refusals_change_nothing(provider: MockProvider, http: TestClient) -> None:
+def test_private_key_jwt_refusals_change_nothing(provider: MockProvider, http: AsgiClient) -> None:
     key, other = ECKey.generate_key("P-256", auto_kid=True), ECKey.generate_key("P-256", auto_kid=True)
     client_id = http.post("/register", json={"grant_types": ["client_credentials"], "token_endpoint_auth_method":
                                              "private_key_jwt", "jwks": {"keys": [key.as_dict(private=False)]}}
@@ -120,7 +119,7 @@ def test_private_key_jwt_refusals_change_nothing(provider: MockProvider, http: T
     assert replay.status_code == 401 and replay.json()["error"] == "invalid_client"  # RFC 7523 §3: jti once
 
 
-def test_id_jag_checks(provider: MockProvider, http: TestClient) -> None:
+def test_id_jag_checks(provider: MockProvider, http: AsgiClient) -> None:
     idp = provider.idp
     client = ("lab-enterprise", "lab-enterprise-secret")
 
@@ -147,13 +146,13 @@ def test_id_jag_checks(provider: MockProvider, http: TestClient) -> None:
 
 # -- RFC 8693 --------------------------------------------------------------------------------------------------
 
-def _exchange(http: TestClient, subject: str, client: tuple[str, str] = ("lab-agent", "lab-agent-secret"),
+def _exchange(http: AsgiClient, subject: str, client: tuple[str, str] = ("lab-agent", "lab-agent-secret"),
               **extra: str) -> Any:
     form = {"grant_type": EXCHANGE, "subject_token": subject, "subject_token_type": ACCESS, **extra}
     return http.post("/token", data=form, auth=client)
 
 
-def test_token_exchange_delegates_and_never_widens(provider: MockProvider, http: TestClient) -> None:
+def test_token_exchange_delegates_and_never_widens(provider: MockProvider, http: AsgiClient) -> None:
     user = provider.mint(["api:read", "api:write"], subject="alice", client_id="lab-web")
     answer = _exchange(http, user, scope="api:write", resource="api://oauth2-lab-downstream").json()
     delegated = claims(provider, answer["access_token"])
@@ -202,7 +201,7 @@ _MEMBERS = st.sampled_from(["redirect_uris", "grant_types", "scope", "token_endp
 
 @settings(max_examples=examples(200), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(body=st.one_of(_JSON, st.dictionaries(_MEMBERS, _JSON, max_size=6)))
-def test_fuzz_registration_never_5xx(provider: MockProvider, http: TestClient, body: Any) -> None:
+def test_fuzz_registration_never_5xx(provider: MockProvider, http: AsgiClient, body: Any) -> None:
     before = state(provider)
     response = http.post("/register", json=body)
     assert response.status_code in (201, 400), response.text

@@ -35,5 +35,10 @@ def load(filename: str) -> dict[str, list[dict[str, Any]]]:
 
 
 def params(loaded: dict[str, list[dict[str, Any]]]) -> list[Any]:
-    """One pytest param per case of every source, its id saying which source: ``bundled:<id>``, ``shared:<id>``."""
-    return [pytest.param(case, id=f"{label}:{case['id']}") for label, cases in loaded.items() for case in cases]
+    """One pytest param per case of every source, its id saying which source: ``bundled:<id>``, ``shared:<id>``.
+
+    A case with an ``ssrf_probe`` listens where its token points (to prove nothing connects there): integration.
+    """
+    return [pytest.param(case, id=f"{label}:{case['id']}",
+                         marks=[pytest.mark.integration] if case.get("ssrf_probe") else [])
+            for label, cases in loaded.items() for case in cases]
