@@ -6,7 +6,6 @@ Import them explicitly (``from ..helpers import NOW, Keys, mint``); fixtures and
 from __future__ import annotations
 
 import asyncio
-import os
 import socket
 import time
 from pathlib import Path
