@@ -80,9 +80,8 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--mode", choices=["protected", "unprotected"], default="protected")
     args = parser.parse_args()
-    lab = Lab()
-    if args.mode == "unprotected":
-        lab._agent_server.app = Unprotected(lab.app.starlette)  # the guard's inner Starlette app
+    # unprotected: the guard's inner Starlette app, served as it is
+    lab = Lab(serve=(lambda app: Unprotected(app.starlette)) if args.mode == "unprotected" else None)
     with lab:
         print(f"provider: {lab.provider_url}", flush=True)
         print(f"agent: {lab.agent_url}", flush=True)

@@ -52,6 +52,8 @@ class Lab:
     on its own port for lesson 10 (``labkit.vulnerable``); the real agent is never changed by it.
     ``downstream``: start ``lab.downstream``, a second agent with its own audience (``labkit.downstream``), and
     wire the agent's ``external_api`` plugin to call it on its callers' behalf by token exchange (RFC 8693).
+    ``serve``: what the agent's socket serves, made from the agent app (``lab.app``) at start and on ``reload``;
+    by default the app itself (a benchmark serves ``lambda app: Baseline(app.starlette)``, the guard left out).
     Raises ``ConfigError`` for a bad configuration, ``RuntimeError`` if a server does not start.
     """
 
@@ -69,6 +71,7 @@ class Lab:
         capture_logs: bool = True,
         vulnerable: Iterable[str] | bool = (),
         downstream: bool = False,
+        serve: Callable[[Any], Any] | None = None,
     ) -> None:
         from sample_agent import create_app, default_config_path
 
@@ -112,7 +115,8 @@ class Lab:
         self.agent_url = self._agent_server.url
         self.public_url = public_url.rstrip("/") if public_url else self.agent_url  # behind a proxy: its URL
         self.app = create_app(self.config, public_url=self.public_url, clock=clock, audit=self.audit)
-        self._agent_server.app = self.app
+        self._serve = serve or (lambda app: app)
+        self._agent_server.app = self._serve(self.app)
         self.agent = self.app.agent
         self.webhooks.trust(self.agent_url)
         self._clients: list[httpx.Client] = []
@@ -192,7 +196,7 @@ class Lab:
         app = create_app(new_config, public_url=self.public_url, clock=self._clock, audit=self.audit)
         port = self._agent_server.port
         self._agent_server.stop()
-        self._agent_server = ServerThread(app, host=self._host, port=port, name="agent")
+        self._agent_server = ServerThread(self._serve(app), host=self._host, port=port, name="agent")
         self._agent_server.start()
         self.config, self.app = new_config, app
         self.agent = app.agent

@@ -41,3 +41,26 @@ def test_token_options() -> None:
             lab.token(["admin"], persona="limited")
         # a persona token carries its own issuer shape: the default agent config refuses it (lesson 06)
         assert lab.rpc("capabilities", token=lab.token(["api:read"], persona="okta")).status_code == 401
+
+
+def test_serve_wraps_the_agent_app_at_start_and_on_reload() -> None:
+    served: list[object] = []
+
+    def baseline(app: object) -> object:
+        served.append(app)
+        inner = app.starlette  # type: ignore[attr-defined]  # the agent's routes without the guard
+
+        async def unguarded(scope: dict[str, object], receive: object, send: object) -> None:
+            await inner(scope, receive, send)
+
+        return unguarded
+
+    with Lab(serve=baseline) as lab:
+        assert served == [lab.app]
+        # no token, yet the call is answered: the guard is what `serve` left out
+        assert lab.rpc("capabilities").status_code != 401
+        lab.reload(lab.config)
+        assert served == [served[0], lab.app] and served[0] is not lab.app
+        assert lab.rpc("capabilities").status_code != 401
+    with Lab() as guarded:
+        assert guarded.rpc("capabilities").status_code == 401
