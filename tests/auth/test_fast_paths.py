@@ -181,3 +181,42 @@ def test_a_token_differing_in_one_byte_never_hits_another_tokens_entry(where: in
         return
     # a forged token may only pass as itself (an equivalent base64 spelling is refused by the strict parser)
     assert answer is not known and answer.fingerprint != known.fingerprint
+
+
+def _tenant_validators() -> dict[str | None, Any]:
+    from labkit.guard.decision import TenantAuth
+
+    def validator(issuer: str) -> JWTValidator:
+        policy = ClaimPolicy(issuers=(issuer,), audiences=("api://a",), required=("exp", "iss", "aud"))
+        return JWTValidator(["HS256"], StaticKeys(KeySet.from_secret(b"s" * 32)), policy, clock=lambda: NOW)
+
+    return {None: TenantAuth(None, validator("https://i/"), ScopeHierarchy()),
+            "acme": TenantAuth("acme", validator("https://acme/"), ScopeHierarchy(), issuers=("https://acme/",))}
+
+
+@settings(max_examples=300, deadline=None)
+@given(issuer=st.sampled_from(["https://i/", "https://acme/", "https://other/", 7]), where=st.integers(0, 400),
+       piece=st.sampled_from(["", "A", "-", "=", ".", "é"]), twice=st.booleans())
+def test_the_issuer_peek_hands_on_what_the_validator_would_read(issuer: Any, where: int, piece: str,
+                                                                twice: bool) -> None:
+    from labkit.guard.decision import Gate
+
+    claims = {"iss": issuer, "aud": "api://a", "sub": "alice", "exp": NOW + 3600, "scope": "read"}
+    token = jwt.encode({"alg": "HS256"}, claims, _KEY)
+    where = where % (len(token) + 1)
+    token = token[:where] + piece + token[where + (1 if piece else 0):]  # one byte changed (or none)
+    gate, plain = Gate(_tenant_validators()), Gate(_tenant_validators())
+    rounds = [gate.authenticate(token) for _ in range(2 if twice else 1)]  # the second: the peek's cache hit
+
+    async def both() -> list[Any]:
+        return [await r for r in rounds]
+
+    for peeked in asyncio.run(both()):
+        auth = plain.tenant_auth(None, token)  # the reference: the chosen tenant's validator reading it alone
+        assert auth is not None and peeked.tenant == auth.name
+        expected = _answer(lambda a=auth: asyncio.run(a.validator.validate(token, fresh=True)))
+        if peeked.error is not None:
+            assert expected[:3] == ("refused", peeked.error.reason, peeked.error.detail)
+        else:
+            assert expected[0] == "accepted" and expected[1] == peeked.principal
+            assert peeked.principal.fingerprint == token_key(token).hex()[:12]
