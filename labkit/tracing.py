@@ -13,7 +13,7 @@ from typing import Any
 
 from .errors import AuthError
 
-__all__ = ["TRACER_NAME", "span"]
+__all__ = ["NO_SPAN", "TRACER_NAME", "span", "tracing_on"]
 
 TRACER_NAME = "labkit"
 
@@ -23,7 +23,8 @@ try:
 except ImportError:  # pragma: no cover - opentelemetry-api is optional
     _trace = None  # type: ignore[assignment]
 
-_NO_SPAN: AbstractContextManager[Any] = nullcontext()
+NO_SPAN: AbstractContextManager[Any] = nullcontext()  # what span() returns while nothing records
+_NO_SPAN = NO_SPAN
 _tracer: Any = None  # the labkit tracer, once an SDK provider is installed (OpenTelemetry sets it only once)
 
 
@@ -44,6 +45,11 @@ def _active_tracer() -> Any:
         if not isinstance(provider, (ProxyTracerProvider, NoOpTracerProvider)):
             _tracer = provider.get_tracer(TRACER_NAME)
     return _tracer
+
+
+def tracing_on() -> bool:
+    """True when an SDK tracer provider records spans (callers skip building a span's attributes otherwise)."""
+    return _active_tracer() is not None
 
 
 def span(name: str, **attributes: str | int | float | bool | None) -> AbstractContextManager[Any]:

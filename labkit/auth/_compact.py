@@ -24,6 +24,8 @@ _SEGMENT = re.compile(r"[A-Za-z0-9_-]*")
 _SEGMENT_BYTES = re.compile(rb"[A-Za-z0-9_-]*")
 _ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 _FROM_URLSAFE = bytes.maketrans(b"-_", b"+/")
+_PADS = (b"", b"", b"==", b"=")  # by length % 4 (1 is never valid)
+_a2b = binascii.a2b_base64
 # RFC 4648 §3.5 canonical encoding: the unused bits of the last character must be zero.
 _LAST_CHAR_OK = {
     2: frozenset(b"AQgw"),
@@ -104,7 +106,7 @@ _HEADER_MEMO_SIZE = 256
 _HEADER_MEMO_MAX_SEGMENT = 1024
 
 
-def _decode_header(segment: str) -> dict[str, Any]:
+def _decode_header(segment: bytes) -> dict[str, Any]:
     # Tokens of one issuer share a handful of headers: remember the decoded ones (bounded, public data).
     if len(segment) <= _HEADER_MEMO_MAX_SEGMENT:
         return _remembered_header(segment)
@@ -112,15 +114,15 @@ def _decode_header(segment: str) -> dict[str, Any]:
 
 
 @functools.lru_cache(maxsize=_HEADER_MEMO_SIZE)
-def _remembered_header(segment: str) -> dict[str, Any]:
+def _remembered_header(segment: bytes) -> dict[str, Any]:
     return _read_header(segment)  # a refusal raises and is not remembered
 
 
-def _read_header(segment: str) -> dict[str, Any]:
+def _read_header(segment: bytes) -> dict[str, Any]:
     if not segment:
         raise AuthError(Reason.MALFORMED, "empty header segment")
     try:
-        header = strict_json(b64url_decode(segment))
+        header = strict_json(_b64url_decode_bytes(segment))
     except ValueError as exc:
         raise AuthError(Reason.MALFORMED, f"header segment is not base64url strict JSON: {exc}") from None
     if not isinstance(header, dict):
@@ -141,13 +143,24 @@ def parse_compact(token: object) -> CompactJWS:
         if raw.translate(None, _ALPHABET) == b"..":
             head, body, tail = raw.split(b".")
             if head and body:
-                return _parse_shaped(raw, head, body, tail)
+                header = _decode_header(head)
+                if "enc" in header:
+                    raise AuthError(Reason.TOKEN_TYPE, "JWE where a signed JWT was expected")
+                # RFC 4648 §3.5: canonical, unpadded segments (the alphabet was checked above)
+                body_rest, tail_rest = len(body) % 4, len(tail) % 4
+                if (body_rest != 1 and tail_rest != 1
+                        and (not body_rest or body[-1] in _LAST_CHAR_OK[body_rest])
+                        and (not tail_rest or tail[-1] in _LAST_CHAR_OK[tail_rest])):
+                    return CompactJWS(header, _a2b((body + _PADS[body_rest]).translate(_FROM_URLSAFE)),
+                                      _a2b((tail + _PADS[tail_rest]).translate(_FROM_URLSAFE)),
+                                      raw[: len(head) + 1 + len(body)])
+                return _parse_shaped(raw, head, body, tail)  # says which segment is wrong
     if not token.isascii():
         raise AuthError(Reason.MALFORMED, "non-ASCII character in token")
     if token.startswith("{"):
         raise AuthError(Reason.MALFORMED, "JSON serialization where compact JWS was expected")
     parts = token.split(".")
-    header = _decode_header(parts[0])
+    header = _decode_header(parts[0].encode("ascii"))
     if "enc" in header:
         raise AuthError(Reason.TOKEN_TYPE, "JWE where a signed JWT was expected")
     if len(parts) != 3:
@@ -172,7 +185,7 @@ def _parse_shaped(
     decode: Callable[[bytes], bytes] = _decode_alphabet_checked,
 ) -> CompactJWS:
     """The last steps of ``parse_compact``; ``decode`` checks the alphabet unless the one-pass check did."""
-    header = _decode_header(header_seg.decode("ascii"))
+    header = _decode_header(header_seg)
     if "enc" in header:
         raise AuthError(Reason.TOKEN_TYPE, "JWE where a signed JWT was expected")
     try:

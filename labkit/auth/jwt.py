@@ -4,21 +4,23 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Collection, Mapping
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from ..algorithms import TABLE
 from ..errors import AuthError, Reason
-from ..tracing import span
+from ..tracing import NO_SPAN, span, tracing_on
 from ._compact import CompactJWS, parse_compact, strict_json
 from .cache import CacheLimits, TTLCache, fingerprint_of, token_key
 from .claims import ClaimPolicy
 from .keys import KeySet, TrustedKey
-from .principal import Principal, principal_from
+from .principal import Principal
+from .reader import PrincipalReader
 from .signature import verify_signature_bytes
 
 __all__ = [
     "JWTValidator",
     "KeySource",
+    "Peeked",
     "StaticKeys",
     "check_header",
     "decode_payload",
@@ -30,6 +32,15 @@ __all__ = [
 _KEY_BEARING_HEADERS = ("jku", "x5u", "jwk", "x5c")
 _ACCEPTED_TYP = frozenset({"jwt", "at+jwt", "application/jwt", "application/at+jwt"})
 _HEADER_MEMO = 64
+
+
+class Peeked(NamedTuple):
+    """What a caller already read from a token before choosing its validator (the multi-tenant issuer peek):
+    its ``token_key``, its strict parse and its unverified payload, handed on so nothing is read twice."""
+
+    key: bytes  # token_key(token)
+    jws: CompactJWS | None  # parse_compact(token), None when not read
+    claims: dict[str, Any] | None  # decode_payload(jws), unverified: used only after the signature verifies
 
 
 class KeySource(Protocol):
@@ -160,6 +171,8 @@ class JWTValidator:
         self.tenant = tenant
         self.cache_ttl = cache.ttl
         self.cache: TTLCache[Principal] = TTLCache(cache.max_size, clock)
+        # the policy's claim checks compiled once (principal_from's answers: test_perf_equivalence)
+        self._principal = PrincipalReader(policy, required=policy.required, strategy=self.strategy, tenant=tenant)
         # Header objects parse_compact shares between tokens, with the algorithm check_header pinned for each
         # (the entry holds the header, so its id cannot be reused while remembered; bounded, accepted ones only).
         self._headers: dict[int, tuple[dict[str, Any], str]] = {}
@@ -175,19 +188,23 @@ class JWTValidator:
         self._headers[id(header)] = (header, alg)
         return alg
 
-    async def validate(self, token: str, *, fresh: bool = False) -> Principal:
-        """Validate ``token`` and return its ``Principal``; ``fresh`` skips the cache. Raises ``AuthError``."""
+    async def validate(self, token: str, *, fresh: bool = False, peeked: Peeked | None = None) -> Principal:
+        """Validate ``token`` and return its ``Principal``; ``fresh`` skips the cache. Raises ``AuthError``.
+
+        ``peeked``: what the caller already read from this very token (``Gate``'s issuer peek), reused.
+        """
         cache_key: bytes | None = None
         if type(token) is str:
-            cache_key = token_key(token)
+            cache_key = token_key(token) if peeked is None else peeked.key
             if self.cache_ttl and not fresh:
                 hit = self.cache.get(cache_key)  # the hot path of a busy agent: keep it this short
                 if hit is not None:
                     return hit
-        with span("labkit.validate", strategy=self.strategy, tenant=self.tenant):
-            jws = parse_compact(token)
-            alg = self._pinned_algorithm(jws.header)
-            kid = jws.header.get("kid")
+        with span("labkit.validate", strategy=self.strategy, tenant=self.tenant) if tracing_on() else NO_SPAN:
+            jws = parse_compact(token) if peeked is None or peeked.jws is None else peeked.jws
+            header = jws.header
+            alg = self._pinned_algorithm(header)
+            kid = header.get("kid")
             source = self.source
             keyset = source.keyset if type(source) is StaticKeys else await source.keys()
             try:
@@ -198,12 +215,9 @@ class JWTValidator:
                 # An unknown kid may be a rotation: refetch once (the source rate-limits this).
                 key = (await self.source.refresh_for_kid(kid)).select(alg, kid)
             verify_jws(jws, alg, key)
-            claims = decode_payload(jws)
+            claims = decode_payload(jws) if peeked is None or peeked.claims is None else peeked.claims
             now = self.clock()
-            principal = principal_from(
-                claims, self.policy, now=now, required=self.policy.required, strategy=self.strategy,
-                tenant=self.tenant, fingerprint=fingerprint_of(cache_key) if cache_key else "",
-            )
+            principal = self._principal(claims, now, fingerprint_of(cache_key) if cache_key else "")
             if cache_key is not None and self.cache_ttl:
                 expires = now + self.cache_ttl
                 if principal.expires_at is not None:

@@ -19,9 +19,10 @@ from starlette.authentication import BaseUser
 
 from ..audit import AuditEvent
 from ..auth import Principal
-from ..auth._compact import b64url_decode, strict_json
+from ..auth._compact import b64url_decode, parse_compact, strict_json
 from ..auth.actors import check_delegation
-from ..auth.cache import TTLCache
+from ..auth.cache import TTLCache, token_key
+from ..auth.jwt import JWTValidator, Peeked, decode_payload
 from ..config.delegation import DelegationSpec
 from ..errors import AuthError, Reason
 from ..scopes import EffectiveScopes, ScopeHierarchy
@@ -160,20 +161,25 @@ class Gate:
         self.tenants = dict(tenants)
         self.admit = admit
         self.delegation = dict(delegation or {})  # plugin id -> its rule for delegated callers (RFC 8693)
-        self._issuers: TTLCache[str] = TTLCache(4096, time.monotonic)  # keyed by hash(token): see below
+        self._issuers: TTLCache[str] = TTLCache(4096, time.monotonic)  # keyed by token_key (SHA-256)
         self._dpop = DPoPPolicy(clock=time.time)  # for tenants built without one: bound tokens still checked
 
     def tenant_auth(self, tenant: str | None, token: str) -> TenantAuth | None:
         """The tenant that judges ``token``: the routed one, else (several tenants at the root) by issuer."""
+        return self._tenant_auth(tenant, token)[0]
+
+    def _tenant_auth(self, tenant: str | None, token: str) -> tuple[TenantAuth | None, Peeked | None]:
+        """``tenant_auth``, and what the issuer peek read from the token (for the validator, so it reads once)."""
         if tenant is not None or len(self.tenants) == 1:
-            return self.tenants.get(tenant)
+            return self.tenants.get(tenant), None
         # Root endpoints with several tenants: pick the validator by the token's issuer, read unverified only
         # for this choice; that tenant's validator then checks everything, signature included.
-        issuer = self._unverified_issuer(token)
+        peeked = self._peek(token)
+        issuer = peeked[0]
         for auth in self.tenants.values():
             if auth.name is not None and issuer is not None and issuer in auth.issuers:
-                return auth
-        return self.tenants.get(None)
+                return auth, peeked[1]
+        return self.tenants.get(None), peeked[1]
 
     def dpop_policy(self, tenant: str | None) -> DPoPPolicy:
         """The DPoP rules of ``tenant`` (the default tenant's for an unknown one)."""
@@ -187,7 +193,7 @@ class Gate:
         ``presentation``: the scheme and DPoP proof the request came with (None: Bearer, no proof), held to
         the tenant's ``DPoPPolicy`` unless ``dpop_checked``.
         """
-        auth = self.tenant_auth(tenant, token) if token is not None else None
+        auth, peeked = self._tenant_auth(tenant, token) if token is not None else (None, None)
         if auth is None or token is None:
             base = Decision(_NO_REQUIREMENT, tenant, dpop=self.dpop_policy(tenant).challenge(presentation))
             if token is None:
@@ -197,7 +203,10 @@ class Gate:
         policy = auth.dpop or self._dpop
         challenge = policy.challenge(presentation)
         try:
-            principal: Principal = await auth.validator.validate(token, fresh=fresh)
+            validator = auth.validator
+            principal: Principal = (await validator.validate(token, fresh=fresh, peeked=peeked)
+                                    if peeked is not None and type(validator) is JWTValidator
+                                    else await validator.validate(token, fresh=fresh))
         except AuthError as error:
             return Decision(_NO_REQUIREMENT, auth.name, dpop=challenge, error=error)
         found = _decision(_NO_REQUIREMENT, auth.name, principal, auth.hierarchy.expand(principal.scopes), None,
@@ -251,19 +260,33 @@ class Gate:
             if close is not None:
                 await close()
 
-    def _unverified_issuer(self, token: str) -> str | None:
-        # Remembered by Python's string hash (kept on the str, so free when the validator hashes the token
-        # again): a collision could only send a token to another tenant's validator, which checks it fully.
-        key = hash(token)
+    def _peek(self, token: str) -> tuple[str | None, Peeked | None]:
+        """The token's unverified issuer, and what was read to find it: its hash, parse and payload."""
+        if type(token) is not str:
+            return None, None
+        key = token_key(token)  # the one hash of the token, reused by the validator's cache
         cached = self._issuers.get(key)
         if cached is not None:
-            return cached
+            return cached, Peeked(key, None, None)
         issuer: str | None = None
-        with contextlib.suppress(ValueError, IndexError, AttributeError, TypeError):
-            payload = strict_json(b64url_decode(token.split(".")[1]))
-            found = payload.get("iss")
+        jws = claims = None
+        try:
+            jws = parse_compact(token)
+            claims = decode_payload(jws)
+        except AuthError:
+            issuer = self._lenient_issuer(token)  # the validator refuses this token; its issuer still routes it
+        else:
+            found = claims.get("iss")
             issuer = found if isinstance(found, str) else None
         # Only a tenant's issuer is remembered: unauthenticated tokens must not fill memory with their strings.
         if issuer is not None and any(issuer in auth.issuers for auth in self.tenants.values()):
             self._issuers.put(key, issuer, time.monotonic() + 300)
-        return issuer
+        return issuer, Peeked(key, jws, claims)
+
+    @staticmethod
+    def _lenient_issuer(token: str) -> str | None:
+        """The payload's ``iss`` of a token the strict parser refuses (the choice of tenant only), or None."""
+        with contextlib.suppress(ValueError, IndexError, AttributeError, TypeError):
+            found = strict_json(b64url_decode(token.split(".")[1])).get("iss")
+            return found if isinstance(found, str) else None
+        return None
