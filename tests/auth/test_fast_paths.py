@@ -26,6 +26,8 @@ from labkit.auth.reader import PrincipalReader
 from labkit.errors import AuthError, Reason
 from labkit.scopes import ScopeHierarchy
 
+from ..helpers import examples
+
 NOW = 1_767_225_600
 _DATES = st.one_of(
     st.integers(NOW - 100, NOW + 100), st.integers(-(2**1100), 2**1100), st.floats(allow_nan=True),
@@ -81,7 +83,7 @@ def _typed(value: Any) -> Any:
     return (type(value).__name__, value)
 
 
-@settings(max_examples=1500, deadline=None)
+@settings(max_examples=examples(1500), deadline=None)
 @given(claims=st.lists(_CLAIM, max_size=9).map(dict), policy=_POLICY, now=st.sampled_from([NOW, NOW + 0.5]),
        tenant=st.sampled_from([None, "acme"]))
 def test_the_compiled_claim_checks_answer_what_principal_from_answers(claims: dict[str, Any], policy: ClaimPolicy,
@@ -133,7 +135,7 @@ def _segment_by_segment(token: str) -> tuple[Any, ...]:
 _PIECES = st.sampled_from(["A", "B", "Q", "g", "w", "E", "_", "-", "=", "+", "/", " ", "\n", ".", "é", "AA", "AAA"])
 
 
-@settings(max_examples=1500, deadline=None)
+@settings(max_examples=examples(1500), deadline=None)
 @given(header=st.sampled_from([{"alg": "HS256"}, {"alg": "RS256", "kid": "k"}]),
        payload=st.binary(max_size=12), signature=st.binary(max_size=8),
        edits=st.lists(st.tuples(st.integers(0, 80), _PIECES, st.booleans()), max_size=3))
@@ -163,7 +165,7 @@ def _token(sub: str) -> str:
     return jwt.encode({"alg": "HS256"}, claims, _KEY)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(where=st.integers(0, 200), piece=st.sampled_from(["A", "B", "a", "-", "_", "0", "=", "."]))
 def test_a_token_differing_in_one_byte_never_hits_another_tokens_entry(where: int, piece: str) -> None:
     validator = JWTValidator(["HS256"], StaticKeys(KeySet.from_secret(b"s" * 32)), _VALIDATOR_POLICY,
@@ -194,7 +196,7 @@ def _tenant_validators() -> dict[str | None, Any]:
             "acme": TenantAuth("acme", validator("https://acme/"), ScopeHierarchy(), issuers=("https://acme/",))}
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(issuer=st.sampled_from(["https://i/", "https://acme/", "https://other/", 7]), where=st.integers(0, 400),
        piece=st.sampled_from(["", "A", "-", "=", ".", "é"]), twice=st.booleans())
 def test_the_issuer_peek_hands_on_what_the_validator_would_read(issuer: Any, where: int, piece: str,
