@@ -6,6 +6,7 @@ Import them explicitly (``from ..helpers import NOW, Keys, mint``); fixtures and
 from __future__ import annotations
 
 import asyncio
+import json
 import socket
 import time
 from pathlib import Path
@@ -46,14 +47,19 @@ def wait_until_ok(url: str, process: Any, timeout: float, log: Any) -> None:
 
 
 class Keys:
-    """Signing keys for tests, each with a kid (the ``keys`` fixture makes one set per session)."""
+    """Signing keys for tests, each with a kid (the ``keys`` fixture loads one set per session).
+
+    Fixed, from ``data/test_keys.json`` (TEST-ONLY, committed): the same keys, tokens and verdicts on every run.
+    ``attacker`` reuses ``rsa``'s kid with other key material.
+    """
 
     def __init__(self) -> None:
-        self.rsa = RSAKey.generate_key(2048, parameters={"kid": "rsa-1", "alg": "RS256", "use": "sig"})
-        self.rsa2 = RSAKey.generate_key(2048, parameters={"kid": "rsa-2", "alg": "RS256", "use": "sig"})
-        self.ec = ECKey.generate_key("P-256", parameters={"kid": "ec-1", "alg": "ES256", "use": "sig"})
-        self.ed = OKPKey.generate_key("Ed25519", parameters={"kid": "ed-1", "alg": "EdDSA", "use": "sig"})
-        self.attacker = RSAKey.generate_key(2048, parameters={"kid": "rsa-1", "alg": "RS256", "use": "sig"})
+        fixed = json.loads((DATA / "test_keys.json").read_text(encoding="utf-8"))
+        self.rsa = RSAKey.import_key(fixed["rsa"])
+        self.rsa2 = RSAKey.import_key(fixed["rsa2"])
+        self.ec = ECKey.import_key(fixed["ec"])
+        self.ed = OKPKey.import_key(fixed["ed"])
+        self.attacker = RSAKey.import_key(fixed["attacker"])
         self.hmac = OctKey.import_key(HMAC_SECRET)
 
     def jwks(self, *keys: Key) -> dict[str, Any]:
