@@ -219,7 +219,9 @@ class JWTValidator:
                 # An unknown kid may be a rotation: refetch once (the source rate-limits this).
                 key = (await self.source.refresh_for_kid(kid)).select(alg, kid)
             verify_jws(jws, alg, key)
-            claims = decode_payload(jws) if peeked is None or peeked.claims is None else peeked.claims
+            # the hand-off's payload only with the very parse whose signature was verified just above
+            claims = peeked.claims if peeked is not None and peeked.jws is jws and peeked.claims is not None \
+                else decode_payload(jws)
             now = self.clock()
             principal = self._principal(claims, now, fingerprint_of(cache_key) if cache_key else "")
             if cache_key is not None and self.cache_ttl:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import itertools
 import json
 from typing import Any
 
@@ -87,6 +88,20 @@ _JSON = st.recursive(_LEAF, lambda inner: st.one_of(
     max_leaves=6)
 _NAMES = st.sampled_from(["exp", "nbf", "iat", "iss", "aud", "sub", "client_id", "azp", "cid", "appid", "scope", "scp",
                           "roles", "realm_access", "typ", "token_type", "token_use", "act", "tid", "jti"])
+_EDGES = st.sampled_from([NOW + d for d in (-31, -30, -29, -6, -5, -4, -1, 0, 1, 4, 5, 6, 29, 30, 31)])
+_DATE = st.one_of(_EDGES, _EDGES.map(float), _EDGES.map(lambda d: d + 0.5), _EDGES.map(bool), _LEAF)
+_AUD = st.one_of(st.sampled_from([AUD, [AUD], [AUD, 1], [1, AUD], [AUD, None], ["x", AUD], [], [AUD, [AUD]],
+                                  {"aud": AUD}, "API://A", [AUD, AUD]]), _JSON)
+_SCOPE = st.one_of(st.sampled_from(["read", "read write", " read  write ", "", "read\u00a0write", "read\twrite",
+                                    "r\u00e9ad", "a\x7fb", "x" * 1100, "read " * 300, ["read"], ["read", 1], [],
+                                    ["read write"]]), _JSON)
+_CLAIM_VALUES = {"exp": _DATE, "nbf": _DATE, "iat": _DATE, "aud": _AUD, "scope": _SCOPE, "scp": _SCOPE,
+                 "iss": st.one_of(st.sampled_from(["https://i/", "https://j/", "https://i", "HTTPS://I/"]), _JSON),
+                 "typ": st.one_of(st.sampled_from(["at+jwt", "AT+JWT", "Bearer", "refresh", "id", "jwt "]), _JSON)}
+_OVERRIDES = st.dictionaries(_NAMES, st.just(None), max_size=5).flatmap(
+    lambda names: st.fixed_dictionaries({n: _CLAIM_VALUES.get(n, _JSON) for n in names}))
+_GOOD = {"iss": "https://i/", "aud": AUD, "sub": "alice", "exp": NOW + 60, "nbf": NOW - 10, "iat": NOW - 10,
+         "scope": "read", "client_id": "app"}
 _POLICIES = st.builds(
     ClaimPolicy,
     issuers=st.sampled_from([(), ("https://i/",), ("https://i/", "https://j/")]),
@@ -102,17 +117,47 @@ _POLICIES = st.builds(
 
 
 @settings(max_examples=examples(800), deadline=None)
-@given(claims=st.dictionaries(_NAMES, _JSON, max_size=10), policy=_POLICIES,
+@given(overrides=_OVERRIDES, dropped=st.sets(_NAMES, max_size=3), policy=_POLICIES,
        now=st.sampled_from([NOW, NOW + 0.5, NOW - 0.25, NOW + 30, float("nan")]))
-def test_the_compiled_checks_answer_principal_from_on_any_claim_values(claims: dict[str, Any], policy: ClaimPolicy,
-                                                                       now: float) -> None:
+def test_the_compiled_checks_answer_principal_from_on_any_claim_values(overrides: dict[str, Any], dropped: set[str],
+                                                                       policy: ClaimPolicy, now: float) -> None:
     """bool vs int dates, NaN/inf/2**1024, dates at exactly now +- leeway, aud lists of non-strings, scope as list or
     string with unicode whitespace, typ in any case, client_id vs azp: the same principal or the same refusal."""
+    claims = {name: value for name, value in (_GOOD | overrides).items() if name not in dropped}
     reader = PrincipalReader(policy, required=policy.required, strategy="jwt", tenant="acme")
     fast = _answer(lambda: reader(dict(claims), now, "fp"))
     plain = _answer(lambda: principal_from(dict(claims), policy, now=now, strategy="jwt", fingerprint="fp",
                                            tenant="acme", required=policy.required))
     assert fast == plain
+
+
+def _edge_cases() -> list[tuple[str, Any]]:
+    """Every claim value at the edge where a check flips: dates at now - leeway, now, now + leeway (+-1, +-0.5), as
+    int, float and bool; audiences as lists that mix in non-strings; scopes that are almost scope tokens."""
+    cases: list[tuple[str, Any]] = []
+    for leeway in (0, 30):
+        for base in (NOW - leeway, NOW, NOW + leeway):
+            for step in (-1, -0.5, 0, 0.5, 1):
+                cases += [(name, value) for name in ("exp", "nbf", "iat") for value in (base + step, float(base + step))]
+    cases += [(name, value) for name in ("exp", "nbf", "iat") for value in (True, False, 2**1024, 1e308, None)]
+    cases += [("aud", value) for value in ([AUD, 1], [1, AUD], [AUD, None], [AUD, [AUD]], [AUD, True], [], "API://A")]
+    cases += [("scope", value) for value in ("read\u00a0write", "read\twrite", ["read", 1], ["read write"], 7)]
+    cases += [("iss", value) for value in ("https://i", "HTTPS://I/", None, ["https://i/"])]
+    cases += [("client_id", value) for value in (None, 5, ["app"])] + [("typ", "AT+JWT"), ("typ", "Refresh")]
+    return cases
+
+
+_EDGE_POLICIES = [ClaimPolicy(issuers=("https://i/",), audiences=(AUD,), leeway=leeway, required=("exp", "iss", "aud"))
+                  for leeway in (0, 30)] + [ClaimPolicy(audiences=(AUD, "api://b"), required=())]
+
+
+def test_the_compiled_checks_answer_principal_from_at_every_edge() -> None:
+    for (name, value), policy, now in itertools.product(_edge_cases(), _EDGE_POLICIES, (NOW, NOW + 0.5)):
+        claims = {**_GOOD, name: value, **({"azp": "z"} if name == "client_id" else {})}
+        reader = PrincipalReader(policy, required=policy.required, strategy="jwt", tenant=None)
+        assert _answer(lambda c=claims, r=reader, n=now: r(dict(c), n, "fp")) == _answer(
+            lambda c=claims, p=policy, n=now: principal_from(dict(c), p, now=n, strategy="jwt", fingerprint="fp",
+                                                             required=p.required)), (name, value, policy.leeway, now)
 
 
 # -- 2. The one-pass compact parse against the segment-by-segment reading, hostile headers included --------
@@ -131,14 +176,16 @@ def _step_by_step(token: str) -> tuple[Any, ...]:
         raise AuthError(Reason.MALFORMED, "segment") from None
 
 
-_SEGMENT = st.text(alphabet="ABCDQEgwIMUYcko048AZaz09-_=+/ .", max_size=12)
+_B64URL = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+_SEGMENT = st.one_of(st.text(alphabet=_B64URL, max_size=12), st.text(alphabet="ABCDQEgwIMUYcko048AZaz09-_=+/ .",
+                                                                      max_size=12))
 _HEADERS = st.sampled_from([b'{"alg":"HS256"}', b'{"alg":"HS256","enc":"A128GCM"}', b"[]", b'{"a":1,"a":2}',
                             b'{"alg":NaN}', b"\xef\xbb\xbf{}", b" {}", b"{}", b'{"alg":"HS256"} ', b'"x"'])
 
 
 @settings(max_examples=examples(1500), deadline=None)
 @given(header=_HEADERS, encoded=st.booleans(), raw_head=_SEGMENT, body=_SEGMENT, tail=_SEGMENT,
-       extra=st.lists(_SEGMENT, max_size=2))
+       extra=st.one_of(st.just([]), st.lists(_SEGMENT, max_size=2)))
 def test_the_one_pass_parse_refuses_and_reads_what_the_segments_do(header: bytes, encoded: bool, raw_head: str,
                                                                    body: str, tail: str, extra: list[str]) -> None:
     head = base64.urlsafe_b64encode(header).rstrip(b"=").decode() if encoded else raw_head
@@ -174,12 +221,15 @@ def test_a_header_memo_entry_never_carries_one_validators_decision_to_another(st
     tokens += [tokens[0].rsplit(".", 1)[0] + "." + tokens[1].rsplit(".", 1)[1],  # same header, signature of another
                _sign(json.dumps(payloads[0] | {"aud": AUD, "exp": NOW + 60}).encode(), SECRETS[None], {"alg": "HS384"})]
     configs = [(None, ("HS256",)), (None, ("HS384",)), ("acme", ("HS256",)), (None, ("RS256",))]
+    expected = {}
+    for which, index in set(steps):  # each answer alone: a new validator, the header read anew
+        _compact._remembered_header.cache_clear()
+        fresh = _validator(configs[which][0], algorithms=configs[which][1])
+        expected[which, index] = _answer(lambda v=fresh, t=tokens[index]: asyncio.run(v.validate(t)))
     for which, index in steps:
         token = tokens[index]
         answer = _answer(lambda v=validators[which], t=token: asyncio.run(v.validate(t)))
-        tenant, algorithms = configs[which]
-        fresh = _validator(tenant, algorithms=algorithms)
-        assert answer == _answer(lambda v=fresh, t=token: asyncio.run(v.validate(t))), (which, token)
+        assert answer == expected[which, index], (which, token)
         assert parse_compact(token).header == strict_json(b64url_decode(token.split(".")[0]))
 
 
@@ -239,11 +289,13 @@ _PIECES = st.sampled_from([f'"iss":"{ISSUERS["acme"]}"', f'"iss":"{ISSUERS[None]
 def test_the_gate_judges_any_payload_as_the_routed_validator_alone(signer: str | None, pieces: list[str], wrap: str,
                                                                    where: int, edit: str, rounds: int) -> None:
     """Duplicate iss, escaped iss, an iss naming another tenant than the signer, payloads the strict parser refuses
-    (routed leniently), one byte edited; the first sight and the memo's: the reference's tenant and answer."""
+    (routed leniently), one byte edited after the unedited token was judged (its verdict and issuer remembered); the
+    first sight and the memo's: the reference's tenant and answer."""
     token = _sign((wrap % ",".join(pieces)).encode(), SECRETS[signer])
     where %= len(token) + 1
     token = token[:where] + edit + token[where + (1 if edit else 0):]
     gate, reference = Gate(_tenants()), _tenants(reference=True)
+    asyncio.run(gate.authenticate(_sign((wrap % ",".join(pieces)).encode(), SECRETS[signer])))  # the unedited one first
     issuer = _lenient_issuer(token)
     chosen = next((auth for auth in reference.values() if auth.name is not None and issuer in auth.issuers),
                   reference[None])
@@ -259,6 +311,31 @@ def _decided(decision: Any) -> Any:
     if decision.error is not None:
         return ("refused", decision.error.reason, decision.error.detail, decision.error.scopes)
     return _answer(lambda: decision.principal)
+
+
+@settings(max_examples=examples(300), deadline=None)
+@given(tenant=st.sampled_from(list(SECRETS)), where=st.integers(0, 400),
+       edit=st.sampled_from(["A", "B", "Q", "a", "-", "_", "0", "=", ".", "+", "/", "AA"]), insert=st.booleans())
+def test_a_token_one_byte_away_never_gets_a_remembered_verdict_through_the_gate(tenant: str | None, where: int,
+                                                                                 edit: str, insert: bool) -> None:
+    """The gate judged (and remembered) a good token; one byte changed, added, or its base64 spelled otherwise
+    (padding, ``+/``, trailing bits), the other token is judged as itself, never from the first one's entries."""
+    gate, reference = Gate(_tenants()), _tenants(reference=True)
+    token = _token("alice", tenant=tenant)
+    assert asyncio.run(gate.authenticate(token)).allowed and asyncio.run(gate.authenticate(token)).allowed
+    where %= len(token) + 1
+    other = token[:where] + edit + token[where + (0 if insert else 1):]
+    if other == token:
+        return
+    issuer = _lenient_issuer(other)
+    chosen = next((auth for auth in reference.values() if auth.name is not None and issuer in auth.issuers),
+                  reference[None])
+    expected = _answer(lambda: asyncio.run(chosen.validator.validate(other, fresh=True)))
+    for _ in range(2):
+        decision = asyncio.run(gate.authenticate(other))
+        assert decision.tenant == chosen.name and _decided(decision) == expected
+        if decision.allowed:  # only a token that is itself good passes, under its own fingerprint
+            assert decision.principal is not None and decision.principal.fingerprint == token_key(other).hex()[:12]
 
 
 # -- 6. Ten thousand and one distinct tokens: every memo and cache stays bounded ----------------------------
