@@ -20,7 +20,7 @@ from labkit.auth import _compact
 from labkit.auth._compact import b64url_decode, parse_compact, strict_json
 from labkit.auth.cache import CacheLimits, token_key
 from labkit.auth.claims import ClaimPolicy, _space_delimited
-from labkit.auth.jwt import JWTValidator, StaticKeys, decode_payload
+from labkit.auth.jwt import JWTValidator, Peeked, StaticKeys, decode_payload
 from labkit.auth.keys import KeySet
 from labkit.auth.principal import Principal, principal_from
 from labkit.auth.reader import PrincipalReader
@@ -246,7 +246,8 @@ def _hand_off_tokens() -> list[Any]:
 @given(read=st.integers(0, 8), judged=st.integers(0, 8), warm=st.booleans())
 def test_a_hand_off_read_from_another_token_is_never_used(read: int, judged: int, warm: bool) -> None:
     """validate(B, peeked=<what the gate read from A>) answers what validate(B) answers: never A's cached verdict,
-    A's verified parse or A's payload for B (found: B, even "x.y.z", passed as A)."""
+    A's verified parse or A's payload for B (found: B, even "x.y.z", passed as A; and A's payload was taken with
+    B's own parse when the hand-off carried no parse)."""
     tokens = _hand_off_tokens()
     gate = Gate(_tenants())
     validator = gate.tenants[None].validator
@@ -256,7 +257,11 @@ def test_a_hand_off_read_from_another_token_is_never_used(read: int, judged: int
     peeked = gate._peek(tokens[read])[1]
     peeked = peeked or gate._peek(tokens[0])[1]  # a non-str was read as nothing: hand on another token's reading
     second = gate._peek(tokens[read])[1] if isinstance(tokens[read], str) else None  # the issuer memo's form
-    for hand_off in (peeked, second):
+    judged_token = tokens[judged]
+    # B's own hash with A's payload but no parse: a payload trusted only with the parse whose signature was verified
+    mixed = (Peeked(judged_token, token_key(judged_token), None, peeked.claims)
+             if isinstance(judged_token, str) and peeked.claims is not None else None)
+    for hand_off in (peeked, second, mixed):
         if hand_off is None:
             continue
         answer = _answer(lambda h=hand_off: asyncio.run(validator.validate(tokens[judged], peeked=h)))
