@@ -194,6 +194,7 @@ def test_the_issuer_peek_over_http_routes_and_judges_as_the_reference(keys: Keys
     (guard, _, _, audit), reference = _GUARDS[id(keys)]
     token = mint(getattr(keys, signer), _SIGNERS[signer], iss=None if issuer is None else ISSUER + issuer,
                  scope=scope, exp=NOW + exp)
+    asyncio.run(asgi_request(guard, "GET", "/mcp", headers={"authorization": f"Bearer {token}"}))  # remembered
     where %= len(token) + 1
     token = token[:where] + edit + token[where + (1 if edit else 0):]
     header = f"Bearer {token}"
