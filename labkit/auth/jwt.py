@@ -38,6 +38,7 @@ class Peeked(NamedTuple):
     """What a caller already read from a token before choosing its validator (the multi-tenant issuer peek):
     its ``token_key``, its strict parse and its unverified payload, handed on so nothing is read twice."""
 
+    token: str  # the token read: the validator uses the rest for this very token only
     key: bytes  # token_key(token)
     jws: CompactJWS | None  # parse_compact(token), None when not read
     claims: dict[str, Any] | None  # decode_payload(jws), unverified: used only after the signature verifies
@@ -191,8 +192,11 @@ class JWTValidator:
     async def validate(self, token: str, *, fresh: bool = False, peeked: Peeked | None = None) -> Principal:
         """Validate ``token`` and return its ``Principal``; ``fresh`` skips the cache. Raises ``AuthError``.
 
-        ``peeked``: what the caller already read from this very token (``Gate``'s issuer peek), reused.
+        ``peeked``: what the caller already read from this very token (``Gate``'s issuer peek), reused;
+        a ``Peeked`` of another token is ignored.
         """
+        if peeked is not None and peeked.token != token:
+            peeked = None  # read from another token: never its hash, parse or payload for this one
         cache_key: bytes | None = None
         if type(token) is str:
             cache_key = token_key(token) if peeked is None else peeked.key
@@ -215,7 +219,9 @@ class JWTValidator:
                 # An unknown kid may be a rotation: refetch once (the source rate-limits this).
                 key = (await self.source.refresh_for_kid(kid)).select(alg, kid)
             verify_jws(jws, alg, key)
-            claims = decode_payload(jws) if peeked is None or peeked.claims is None else peeked.claims
+            # the hand-off's payload only with the very parse whose signature was verified just above
+            claims = peeked.claims if peeked is not None and peeked.jws is jws and peeked.claims is not None \
+                else decode_payload(jws)
             now = self.clock()
             principal = self._principal(claims, now, fingerprint_of(cache_key) if cache_key else "")
             if cache_key is not None and self.cache_ttl:

@@ -267,7 +267,7 @@ class Gate:
         key = token_key(token)  # the one hash of the token, reused by the validator's cache
         cached = self._issuers.get(key)
         if cached is not None:
-            return cached, Peeked(key, None, None)
+            return cached, Peeked(token, key, None, None)
         issuer: str | None = None
         jws = claims = None
         try:
@@ -281,7 +281,7 @@ class Gate:
         # Only a tenant's issuer is remembered: unauthenticated tokens must not fill memory with their strings.
         if issuer is not None and any(issuer in auth.issuers for auth in self.tenants.values()):
             self._issuers.put(key, issuer, time.monotonic() + 300)
-        return issuer, Peeked(key, jws, claims)
+        return issuer, Peeked(token, key, jws, claims)
 
     @staticmethod
     def _lenient_issuer(token: str) -> str | None:

@@ -4,6 +4,7 @@ the tree, and the guard must judge the route as the tree stands now (a renamed r
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sys
 from typing import Any
 
@@ -15,14 +16,21 @@ from starlette.routing import Mount, Route, Router
 
 from labkit._text import MAX_TEXT, UNSAFE
 from labkit.audit import MAX_SCOPES, AuditLog
+from labkit.auth._compact import b64url_decode, strict_json
+from labkit.auth.cache import token_key
+from labkit.auth.principal import principal_from
+from labkit.config import validate_security_config
+from labkit.errors import AuthError
 from labkit.guard import OAuth2Guard
+from labkit.guard.build import gate_for
 from labkit.guard.decision import Gate, TenantAuth
 from labkit.guard.policy import Endpoint
+from labkit.guard.rfc6750 import credentials
 from labkit.guard.routing import RouteMemo, resolve
 from labkit.scopes import ScopeHierarchy
 
-from ..helpers import Keys, examples, mint
-from .guard_app import asgi_request, recording_guard
+from ..helpers import ISSUER, NOW, Keys, examples, mint
+from .guard_app import asgi_request, guard_config, recording_guard
 
 
 async def _ok(request: Any) -> PlainTextResponse:
@@ -155,3 +163,61 @@ def test_a_path_no_convertor_can_read_is_an_unknown_route_never_a_5xx() -> None:
                         endpoints={"item": Endpoint(label="item", public=True)})
     assert asyncio.run(asgi_request(guard, "GET", "/items/" + "9" * 5000)).status_code == 401
     assert asyncio.run(asgi_request(guard, "GET", "/items/12")).status_code == 200
+
+
+# -- The multi-tenant issuer peek over HTTP (issue #18): routed and judged as the lenient read and the tenant's
+# validator alone did, whatever the signer, the issuer, one byte changed; never a 5xx, the second sight too.
+
+_SIGNERS = {"rsa": "RS256", "ec": "ES256", "ed": "EdDSA", "attacker": "RS256"}
+_GUARDS: dict[int, Any] = {}
+
+
+def _reference_gate(keys: Keys) -> Gate:
+    """The agent's tenants with the plain claim checks (principal_from), for a reference answer."""
+    gate = gate_for(validate_security_config(guard_config(keys)), clock=lambda: NOW)
+    for auth in gate.tenants.values():
+        validator = auth.validator
+        validator._principal = lambda claims, now, fp, v=validator: principal_from(
+            claims, v.policy, now=now, fingerprint=fp, strategy="jwt", tenant=v.tenant, required=v.policy.required)
+    return gate
+
+
+@settings(max_examples=examples(80), deadline=None)
+@given(signer=st.sampled_from(sorted(_SIGNERS)), issuer=st.sampled_from(["", "acme", "globex", "ACME", None]),
+       scope=st.sampled_from(["api:read", "admin", ""]), exp=st.sampled_from([3600, 0, -1]),
+       where=st.integers(0, 1200), edit=st.sampled_from(["", "A", "-", "=", ".", "+", "%"]))
+def test_the_issuer_peek_over_http_routes_and_judges_as_the_reference(keys: Keys, signer: str, issuer: str | None,
+                                                                       scope: str, exp: int, where: int,
+                                                                       edit: str) -> None:
+    if id(keys) not in _GUARDS:  # one guard for every example: its memos and caches carry over, as in production
+        _GUARDS[id(keys)] = (recording_guard(keys), _reference_gate(keys))
+    (guard, _, _, audit), reference = _GUARDS[id(keys)]
+    token = mint(getattr(keys, signer), _SIGNERS[signer], iss=None if issuer is None else ISSUER + issuer,
+                 scope=scope, exp=NOW + exp)
+    asyncio.run(asgi_request(guard, "GET", "/mcp", headers={"authorization": f"Bearer {token}"}))  # remembered
+    where %= len(token) + 1
+    token = token[:where] + edit + token[where + (1 if edit else 0):]
+    header = f"Bearer {token}"
+    if credentials([header.encode()]) is None:  # outside RFC 6750's b64token: refused before any tenant is chosen
+        answer = asyncio.run(asgi_request(guard, "GET", "/mcp", headers={"authorization": header}))
+        assert answer.status_code == 401 and audit.events()[-1].reason == "missing_token"
+        return
+    found = None
+    with contextlib.suppress(ValueError, IndexError, AttributeError, TypeError):
+        found = strict_json(b64url_decode(token.split(".")[1])).get("iss")
+    chosen = next((a for a in reference.tenants.values() if a.name is not None and found in a.issuers),
+                  reference.tenants[None])  # how the gate chose before the peek: the payload's iss, read leniently
+    refusal: AuthError | None = None
+    try:
+        asyncio.run(chosen.validator.validate(token, fresh=True))
+    except AuthError as error:
+        refusal = error
+    for _ in range(2):  # the first sight, then the issuer memo's and the verdict cache's
+        answer = asyncio.run(asgi_request(guard, "GET", "/mcp", headers={"authorization": header}))
+        event = audit.events()[-1]
+        assert answer.status_code < 500 and event.tenant == chosen.name
+        if refusal is not None:
+            assert (answer.status_code, event.reason) == (401, refusal.reason.value)
+        else:
+            assert event.fingerprint == token_key(token).hex()[:12]
+            assert (answer.status_code, event.reason) in ((200, None), (403, "insufficient_scope"))

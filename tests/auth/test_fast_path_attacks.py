@@ -1,0 +1,397 @@
+"""Attacks on the first-seen fast paths (issue #18) from outside: each property holds the fast path to the answer of
+the plain code (``principal_from``, the step-by-step parse, a validator reading the token alone, the lenient issuer
+read that routed tokens before), through hand-offs, shared memos, expiry and ten thousand distinct tokens."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import itertools
+import json
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from joserfc import jws as joserfc_jws
+from joserfc.jwk import OctKey
+
+from labkit.auth import _compact
+from labkit.auth._compact import b64url_decode, parse_compact, strict_json
+from labkit.auth.cache import CacheLimits, token_key
+from labkit.auth.claims import ClaimPolicy, _space_delimited
+from labkit.auth.jwt import JWTValidator, Peeked, StaticKeys, decode_payload
+from labkit.auth.keys import KeySet
+from labkit.auth.principal import principal_from
+from labkit.auth.reader import PrincipalReader
+from labkit.errors import AuthError, Reason
+from labkit.guard.decision import Gate, TenantAuth
+from labkit.scopes import ScopeHierarchy
+
+from ..helpers import examples
+from .test_fast_paths import _answer as _fast_paths_answer
+
+NOW = 1_767_225_600
+AUD = "api://a"
+SECRETS = {None: b"d" * 32, "acme": b"a" * 32, "globex": b"g" * 32}
+ISSUERS = {None: "https://i/", "acme": "https://acme/", "globex": "https://globex/"}
+
+
+def _answer(build: Any) -> Any:
+    """What a call answers: the refusal (reason and detail) or the principal, field for field with types."""
+    found = _fast_paths_answer(build)
+    return found if found[0] == "refused" else ("accepted", repr(sorted((k, repr(v)) for k, v in found[2].items())))
+
+
+def _sign(payload: bytes, secret: bytes, header: dict[str, Any] | None = None) -> str:
+    """A compact JWS of ``payload`` exactly as given (any bytes: duplicate members, NaN, whitespace) under HS256."""
+    protected = {"alg": "HS256", **(header or {})}
+    return joserfc_jws.serialize_compact(protected, payload, OctKey.import_key(secret), algorithms=[protected["alg"]])
+
+
+def _token(sub: str = "alice", *, tenant: str | None = None, exp: Any = NOW + 3600, **more: Any) -> str:
+    claims = {"iss": ISSUERS[tenant], "aud": AUD, "sub": sub, "exp": exp, "scope": "read", **more}
+    return _sign(json.dumps(claims).encode(), SECRETS[tenant])
+
+
+def _validator(tenant: str | None = None, *, algorithms: tuple[str, ...] = ("HS256",), clock: Any = None,
+               cache: CacheLimits = CacheLimits(), leeway: int = 0, reference: bool = False) -> JWTValidator:  # noqa: B008
+    policy = ClaimPolicy(issuers=(ISSUERS[tenant],), audiences=(AUD,), required=("exp", "iss", "aud"), leeway=leeway)
+    validator = JWTValidator(algorithms, StaticKeys(KeySet.from_secret(SECRETS[tenant])), policy,
+                             clock=clock or (lambda: NOW), cache=cache, tenant=tenant)
+    if reference:  # the plain claim checks, not the compiled ones
+        validator._principal = lambda claims, now, fp: principal_from(  # type: ignore[method-assign,assignment]
+            claims, policy, now=now, fingerprint=fp, strategy="jwt", tenant=tenant, required=policy.required)
+    return validator
+
+
+def _tenants(reference: bool = False, cache: CacheLimits = CacheLimits()) -> dict[str | None, TenantAuth]:  # noqa: B008
+    return {name: TenantAuth(name, _validator(name, cache=cache, reference=reference), ScopeHierarchy(),
+                             issuers=(ISSUERS[name],)) for name in ISSUERS}
+
+
+# -- 1. The compiled claim checks against principal_from, on any JSON the payload may hold ------------------
+
+_LEAF = st.one_of(
+    st.none(), st.booleans(), st.integers(-(2**1100), 2**1100), st.integers(NOW - 40, NOW + 40),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.sampled_from([NOW + 0.5, NOW - 0.5, float(NOW), -0.0, 1e308, 2.0**1000, 2**1000, 2**1024, NOW + 30, NOW - 30]),
+    st.text(max_size=6),
+    st.sampled_from(["read", "read write", " read", "read\t", "read\u00a0", "Bearer", "AT+JWT", "access", "https://i/",
+                     "https://i", AUD, "API://A", "\u0130"]),
+)
+_JSON = st.recursive(_LEAF, lambda inner: st.one_of(
+    st.lists(inner, max_size=3), st.dictionaries(st.sampled_from(["sub", "act", "roles", "x"]), inner, max_size=3)),
+    max_leaves=6)
+_NAMES = st.sampled_from(["exp", "nbf", "iat", "iss", "aud", "sub", "client_id", "azp", "cid", "appid", "scope", "scp",
+                          "roles", "realm_access", "typ", "token_type", "token_use", "act", "tid", "jti"])
+_EDGES = st.sampled_from([NOW + d for d in (-31, -30, -29, -6, -5, -4, -1, 0, 1, 4, 5, 6, 29, 30, 31)])
+_DATE = st.one_of(_EDGES, _EDGES.map(float), _EDGES.map(lambda d: d + 0.5), _EDGES.map(bool), _LEAF)
+_AUD = st.one_of(st.sampled_from([AUD, [AUD], [AUD, 1], [1, AUD], [AUD, None], ["x", AUD], [], [AUD, [AUD]],
+                                  {"aud": AUD}, "API://A", [AUD, AUD]]), _JSON)
+_SCOPE = st.one_of(st.sampled_from(["read", "read write", " read  write ", "", "read\u00a0write", "read\twrite",
+                                    "r\u00e9ad", "a\x7fb", "x" * 1100, "read " * 300, ["read"], ["read", 1], [],
+                                    ["read write"]]), _JSON)
+_CLAIM_VALUES = {"exp": _DATE, "nbf": _DATE, "iat": _DATE, "aud": _AUD, "scope": _SCOPE, "scp": _SCOPE,
+                 "iss": st.one_of(st.sampled_from(["https://i/", "https://j/", "https://i", "HTTPS://I/"]), _JSON),
+                 "typ": st.one_of(st.sampled_from(["at+jwt", "AT+JWT", "Bearer", "refresh", "id", "jwt "]), _JSON)}
+_OVERRIDES = st.dictionaries(_NAMES, st.just(None), max_size=5).flatmap(
+    lambda names: st.fixed_dictionaries({n: _CLAIM_VALUES.get(n, _JSON) for n in names}))
+_GOOD = {"iss": "https://i/", "aud": AUD, "sub": "alice", "exp": NOW + 60, "nbf": NOW - 10, "iat": NOW - 10,
+         "scope": "read", "client_id": "app"}
+_POLICIES = st.builds(
+    ClaimPolicy,
+    issuers=st.sampled_from([(), ("https://i/",), ("https://i/", "https://j/")]),
+    audiences=st.sampled_from([(), (AUD,), (AUD, "api://b")]),
+    leeway=st.sampled_from([0, 30, -5]),
+    required=st.sampled_from([(), ("exp",), ("exp", "iss", "aud"), ("sub",), ("nbf", "iat"), ("scope",), ("typ",)]),
+    scope_claims=st.sampled_from([("scope", "scp"), ("scope",), ("scp",), ("scp", "scope"), ("roles",),
+                                  ("scope", "roles"), ("realm_access.roles",), ()]),
+    required_scopes=st.sampled_from([(), ("read",), ("admin",)]),
+    allowed_scopes=st.sampled_from([None, frozenset({"read"}), frozenset()]),
+    hierarchy=st.sampled_from([ScopeHierarchy(), ScopeHierarchy({"admin": ["read"]})]),
+)
+
+
+@settings(max_examples=examples(800), deadline=None)
+@given(overrides=_OVERRIDES, dropped=st.sets(_NAMES, max_size=3), policy=_POLICIES,
+       now=st.sampled_from([NOW, NOW + 0.5, NOW - 0.25, NOW + 30, float("nan")]))
+def test_the_compiled_checks_answer_principal_from_on_any_claim_values(overrides: dict[str, Any], dropped: set[str],
+                                                                       policy: ClaimPolicy, now: float) -> None:
+    """bool vs int dates, NaN/inf/2**1024, dates at exactly now +- leeway, aud lists of non-strings, scope as list or
+    string with unicode whitespace, typ in any case, client_id vs azp: the same principal or the same refusal."""
+    claims = {name: value for name, value in (_GOOD | overrides).items() if name not in dropped}
+    reader = PrincipalReader(policy, required=policy.required, strategy="jwt", tenant="acme")
+    fast = _answer(lambda: reader(dict(claims), now, "fp"))
+    plain = _answer(lambda: principal_from(dict(claims), policy, now=now, strategy="jwt", fingerprint="fp",
+                                           tenant="acme", required=policy.required))
+    assert fast == plain
+
+
+def _edge_cases() -> list[tuple[str, Any]]:
+    """Every claim value at the edge where a check flips: dates at now - leeway, now, now + leeway (+-1, +-0.5), as
+    int, float and bool; audiences as lists that mix in non-strings; scopes that are almost scope tokens."""
+    cases: list[tuple[str, Any]] = []
+    for leeway in (0, 30):
+        for base in (NOW - leeway, NOW, NOW + leeway):
+            for step in (-1, -0.5, 0, 0.5, 1):
+                cases += [(name, value) for name in ("exp", "nbf", "iat") for value in (base + step, float(base + step))]
+    cases += [(name, value) for name in ("exp", "nbf", "iat") for value in (True, False, 2**1024, 1e308, None)]
+    cases += [("aud", value) for value in ([AUD, 1], [1, AUD], [AUD, None], [AUD, [AUD]], [AUD, True], [], "API://A")]
+    cases += [("scope", value) for value in ("read\u00a0write", "read\twrite", ["read", 1], ["read write"], 7)]
+    cases += [("iss", value) for value in ("https://i", "HTTPS://I/", None, ["https://i/"])]
+    cases += [("client_id", value) for value in (None, 5, ["app"])] + [("typ", "AT+JWT"), ("typ", "Refresh")]
+    return cases
+
+
+_EDGE_POLICIES = [ClaimPolicy(issuers=("https://i/",), audiences=(AUD,), leeway=leeway, required=("exp", "iss", "aud"))
+                  for leeway in (0, 30)] + [ClaimPolicy(audiences=(AUD, "api://b"), required=())]
+
+
+def test_the_compiled_checks_answer_principal_from_at_every_edge() -> None:
+    for (name, value), policy, now in itertools.product(_edge_cases(), _EDGE_POLICIES, (NOW, NOW + 0.5)):
+        claims = {**_GOOD, name: value, **({"azp": "z"} if name == "client_id" else {})}
+        reader = PrincipalReader(policy, required=policy.required, strategy="jwt", tenant=None)
+        assert _answer(lambda c=claims, r=reader, n=now: r(dict(c), n, "fp")) == _answer(
+            lambda c=claims, p=policy, n=now: principal_from(dict(c), p, now=n, strategy="jwt", fingerprint="fp",
+                                                             required=p.required)), (name, value, policy.leeway, now)
+
+
+# -- 2. The one-pass compact parse against the segment-by-segment reading, hostile headers included --------
+
+def _step_by_step(token: str) -> tuple[Any, ...]:
+    """parse_compact's answer read one segment at a time without the one-pass shortcut; raises AuthError."""
+    if not token or len(token) > _compact.MAX_TOKEN_BYTES or not token.isascii():
+        raise AuthError(Reason.MALFORMED, "shape")
+    parts = token.split(".")
+    header = _compact._read_header(parts[0].encode())  # not the memo
+    if "enc" in header or len(parts) != 3 or not parts[1]:
+        raise AuthError(Reason.MALFORMED, "shape")
+    try:
+        return header, b64url_decode(parts[1]), b64url_decode(parts[2]), f"{parts[0]}.{parts[1]}".encode()
+    except ValueError:
+        raise AuthError(Reason.MALFORMED, "segment") from None
+
+
+_B64URL = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+_SEGMENT = st.one_of(st.text(alphabet=_B64URL, max_size=12), st.text(alphabet="ABCDQEgwIMUYcko048AZaz09-_=+/ .",
+                                                                      max_size=12))
+_HEADERS = st.sampled_from([b'{"alg":"HS256"}', b'{"alg":"HS256","enc":"A128GCM"}', b"[]", b'{"a":1,"a":2}',
+                            b'{"alg":NaN}', b"\xef\xbb\xbf{}", b" {}", b"{}", b'{"alg":"HS256"} ', b'"x"'])
+
+
+@settings(max_examples=examples(1500), deadline=None)
+@given(header=_HEADERS, encoded=st.booleans(), raw_head=_SEGMENT, body=_SEGMENT, tail=_SEGMENT,
+       extra=st.one_of(st.just([]), st.lists(_SEGMENT, max_size=2)))
+def test_the_one_pass_parse_refuses_and_reads_what_the_segments_do(header: bytes, encoded: bool, raw_head: str,
+                                                                   body: str, tail: str, extra: list[str]) -> None:
+    head = base64.urlsafe_b64encode(header).rstrip(b"=").decode() if encoded else raw_head
+    token = ".".join([head, body, tail, *extra])
+    fast = _answer_tuple(lambda: tuple(parse_compact(token)))
+    assert fast == _answer_tuple(lambda: _step_by_step(token))
+    assert fast == _answer_tuple(lambda: tuple(parse_compact(token)))  # again, from the header memo
+
+
+def _answer_tuple(read: Any) -> Any:
+    try:
+        return read()
+    except AuthError:
+        return "refused"
+
+
+# -- 3. One header memo, many validators: what one pinned is never what another allows ----------------------
+
+_SHARED_HEADER = {"alg": "HS256", "typ": "at+jwt"}
+
+
+@settings(max_examples=examples(150), deadline=None)
+@given(steps=st.lists(st.tuples(st.integers(0, 3), st.integers(0, 4)), min_size=1, max_size=12))
+def test_a_header_memo_entry_never_carries_one_validators_decision_to_another(steps: list[tuple[int, int]]) -> None:
+    """The same header bytes reach validators pinned to other algorithms, other keys, other tenants, in any order;
+    each answers what a new validator of its own configuration answers (and the shared header stays as sent)."""
+    validators = [_validator(None), _validator(None, algorithms=("HS384",)), _validator("acme"),
+                  _validator(None, algorithms=("RS256",))]
+    payloads = [{"iss": ISSUERS[None], "sub": "alice"}, {"iss": ISSUERS["acme"], "sub": "bob"},
+                {"iss": ISSUERS[None], "sub": "carol", "scope": "admin"}]
+    tokens = [_sign(json.dumps({**p, "aud": AUD, "exp": NOW + 60}).encode(), SECRETS[s], _SHARED_HEADER)
+              for p, s in zip(payloads, [None, "acme", None], strict=True)]
+    tokens += [tokens[0].rsplit(".", 1)[0] + "." + tokens[1].rsplit(".", 1)[1],  # same header, signature of another
+               _sign(json.dumps(payloads[0] | {"aud": AUD, "exp": NOW + 60}).encode(), SECRETS[None], {"alg": "HS384"})]
+    configs = [(None, ("HS256",)), (None, ("HS384",)), ("acme", ("HS256",)), (None, ("RS256",))]
+    expected = {}
+    for which, index in set(steps):  # each answer alone: a new validator, the header read anew
+        _compact._remembered_header.cache_clear()
+        fresh = _validator(configs[which][0], algorithms=configs[which][1])
+        expected[which, index] = _answer(lambda v=fresh, t=tokens[index]: asyncio.run(v.validate(t)))
+    for which, index in steps:
+        token = tokens[index]
+        answer = _answer(lambda v=validators[which], t=token: asyncio.run(v.validate(t)))
+        assert answer == expected[which, index], (which, token)
+        assert parse_compact(token).header == strict_json(b64url_decode(token.split(".")[0]))
+
+
+# -- 4. A Peeked hand-off is used for its own token only -----------------------------------------------------
+
+def _hand_off_tokens() -> list[Any]:
+    alice, bob = _token("alice"), _token("bob", scope="admin")
+    forged = alice.rsplit(".", 1)[0] + "." + bob.rsplit(".", 1)[1]  # alice's claims, bob's signature
+    return [alice, bob, forged, _token("carol", tenant="acme"), "x.y.z", "", _token("dave", exp=NOW - 1),
+            alice + "A", b"not a str"]
+
+
+@settings(max_examples=examples(120), deadline=None)
+@given(read=st.integers(0, 8), judged=st.integers(0, 8), warm=st.booleans())
+def test_a_hand_off_read_from_another_token_is_never_used(read: int, judged: int, warm: bool) -> None:
+    """validate(B, peeked=<what the gate read from A>) answers what validate(B) answers: never A's cached verdict,
+    A's verified parse or A's payload for B (found: B, even "x.y.z", passed as A; and A's payload was taken with
+    B's own parse when the hand-off carried no parse)."""
+    tokens = _hand_off_tokens()
+    gate = Gate(_tenants())
+    validator = gate.tenants[None].validator
+    if warm and isinstance(tokens[read], str):
+        with contextlib.suppress(AuthError):
+            asyncio.run(validator.validate(tokens[read]))  # A's verdict cached
+    peeked = gate._peek(tokens[read])[1]
+    peeked = peeked or gate._peek(tokens[0])[1]  # a non-str was read as nothing: hand on another token's reading
+    second = gate._peek(tokens[read])[1] if isinstance(tokens[read], str) else None  # the issuer memo's form
+    judged_token = tokens[judged]
+    # B's own hash with A's payload but no parse: a payload trusted only with the parse whose signature was verified
+    mixed = (Peeked(judged_token, token_key(judged_token), None, peeked.claims)
+             if isinstance(judged_token, str) and peeked.claims is not None else None)
+    for hand_off in (peeked, second, mixed):
+        if hand_off is None:
+            continue
+        answer = _answer(lambda h=hand_off: asyncio.run(validator.validate(tokens[judged], peeked=h)))
+        alone = _validator(None)
+        assert answer == _answer(lambda v=alone: asyncio.run(v.validate(tokens[judged]))), (read, judged)
+
+
+# -- 5. The gate's peek routes and judges as the lenient read and the tenant's validator alone did ----------
+
+def _lenient_issuer(token: str) -> str | None:
+    """How the gate chose a tenant before the peek: the payload's iss read leniently."""
+    with contextlib.suppress(ValueError, IndexError, AttributeError, TypeError):
+        found = strict_json(b64url_decode(token.split(".")[1])).get("iss")
+        return found if isinstance(found, str) else None
+    return None
+
+
+_PIECES = st.sampled_from([f'"iss":"{ISSUERS["acme"]}"', f'"iss":"{ISSUERS[None]}"', f'"iss":"{ISSUERS["globex"]}"',
+                           '"iss":"https://acm\\u0065/"', '"iss":null', f'"iss":["{ISSUERS["acme"]}"]',
+                           f'"aud":"{AUD}"', f'"aud":["{AUD}",1]', f'"exp":{NOW + 60}', f'"exp":{NOW}', '"exp":1e400',
+                           '"exp":true', '"exp":NaN', f'"exp":{NOW + 60}.5', f'"nbf":{NOW}', f'"iat":{NOW + 1}',
+                           '"scope":"read"', '"scope":["admin"]', '"scp":"admin"', '"sub":"alice"', '"sub":1',
+                           '"typ":"REFRESH"', '"act":{"sub":"agent"}', '"act":"x"'])
+
+
+@settings(max_examples=examples(500), deadline=None)
+@given(signer=st.sampled_from(list(SECRETS)), pieces=st.lists(_PIECES, max_size=8),
+       wrap=st.sampled_from(["{%s}", " {%s}", "\ufeff{%s}", "[{%s}]", "{%s}x"]), where=st.integers(0, 400),
+       edit=st.sampled_from(["", "A", "-", "=", ".", "+"]), rounds=st.integers(1, 3))
+def test_the_gate_judges_any_payload_as_the_routed_validator_alone(signer: str | None, pieces: list[str], wrap: str,
+                                                                   where: int, edit: str, rounds: int) -> None:
+    """Duplicate iss, escaped iss, an iss naming another tenant than the signer, payloads the strict parser refuses
+    (routed leniently), one byte edited after the unedited token was judged (its verdict and issuer remembered); the
+    first sight and the memo's: the reference's tenant and answer."""
+    token = _sign((wrap % ",".join(pieces)).encode(), SECRETS[signer])
+    where %= len(token) + 1
+    token = token[:where] + edit + token[where + (1 if edit else 0):]
+    gate, reference = Gate(_tenants()), _tenants(reference=True)
+    asyncio.run(gate.authenticate(_sign((wrap % ",".join(pieces)).encode(), SECRETS[signer])))  # the unedited one first
+    issuer = _lenient_issuer(token)
+    chosen = next((auth for auth in reference.values() if auth.name is not None and issuer in auth.issuers),
+                  reference[None])
+    expected = _answer(lambda: asyncio.run(chosen.validator.validate(token, fresh=True)))
+    for _ in range(rounds):
+        decision = asyncio.run(gate.authenticate(token))
+        assert decision.tenant == chosen.name
+        assert _decided(decision) == expected
+
+
+def _decided(decision: Any) -> Any:
+    """A gate's decision as ``_answer`` shows a validator's."""
+    if decision.error is not None:
+        return ("refused", decision.error.reason, decision.error.detail, decision.error.scopes)
+    return _answer(lambda: decision.principal)
+
+
+@settings(max_examples=examples(300), deadline=None)
+@given(tenant=st.sampled_from(list(SECRETS)), where=st.integers(0, 400),
+       edit=st.sampled_from(["A", "B", "Q", "a", "-", "_", "0", "=", ".", "+", "/", "AA"]), insert=st.booleans())
+def test_a_token_one_byte_away_never_gets_a_remembered_verdict_through_the_gate(tenant: str | None, where: int,
+                                                                                 edit: str, insert: bool) -> None:
+    """The gate judged (and remembered) a good token; one byte changed, added, or its base64 spelled otherwise
+    (padding, ``+/``, trailing bits), the other token is judged as itself, never from the first one's entries."""
+    gate, reference = Gate(_tenants()), _tenants(reference=True)
+    token = _token("alice", tenant=tenant)
+    assert asyncio.run(gate.authenticate(token)).allowed and asyncio.run(gate.authenticate(token)).allowed
+    where %= len(token) + 1
+    other = token[:where] + edit + token[where + (0 if insert else 1):]
+    if other == token:
+        return
+    issuer = _lenient_issuer(other)
+    chosen = next((auth for auth in reference.values() if auth.name is not None and issuer in auth.issuers),
+                  reference[None])
+    expected = _answer(lambda: asyncio.run(chosen.validator.validate(other, fresh=True)))
+    for _ in range(2):
+        decision = asyncio.run(gate.authenticate(other))
+        assert decision.tenant == chosen.name and _decided(decision) == expected
+        if decision.allowed:  # only a token that is itself good passes, under its own fingerprint
+            assert decision.principal is not None and decision.principal.fingerprint == token_key(other).hex()[:12]
+
+
+# -- 6. Ten thousand and one distinct tokens: every memo and cache stays bounded ----------------------------
+
+def test_ten_thousand_and_one_distinct_tokens_leave_every_memo_bounded() -> None:
+    limits = CacheLimits(300, 64)
+    gate = Gate(_tenants(cache=limits))
+    _compact._remembered_header.cache_clear()
+
+    async def send_all() -> None:
+        for i in range(10_001):
+            tenant = (None, "acme", "globex")[i % 3]
+            if i % 2:  # signed, each with its own scope string: cached by its validator
+                token = _token(f"u{i}", tenant=tenant, scope=f"s{i}")
+            else:  # forged, each with its own header: refused, its tenant's issuer remembered by the peek
+                token = _sign(json.dumps({"iss": ISSUERS[tenant], "n": i}).encode(), b"x" * 32, {"kid": f"k{i}"})
+            decision = await gate.authenticate(token)
+            assert decision.tenant == tenant and decision.allowed is bool(i % 2), i
+
+    asyncio.run(send_all())
+    assert len(gate._issuers) <= gate._issuers.max_size == 4096
+    assert _compact._remembered_header.cache_info().currsize <= 256
+    assert _space_delimited.cache_info().currsize <= 256
+    for auth in gate.tenants.values():
+        assert len(auth.validator.cache) <= limits.max_size and len(auth.validator._headers) <= 64
+
+
+# -- 7. A cached verdict is never served past the token's exp (+ leeway), whatever the cache's TTL ----------
+
+@settings(max_examples=examples(200), deadline=None)
+@given(leeway=st.sampled_from([0, 30]), ttl=st.sampled_from([0.5, 60, 300, 100_000]), life=st.sampled_from([1, 59, 3600]),
+       steps=st.lists(st.sampled_from([0, 0.25, 0.5, 1, 29, 30, 59.5, 60, 299.5, 300]), min_size=1, max_size=8),
+       via_gate=st.booleans())
+def test_a_cached_verdict_is_never_served_after_expiry(leeway: int, ttl: float, life: int, steps: list[float],
+                                                       via_gate: bool) -> None:
+    clock = [float(NOW)]
+    cached = _validator(clock=lambda: clock[0], cache=CacheLimits(ttl, 100), leeway=leeway)
+    plain = _validator(clock=lambda: clock[0], cache=CacheLimits(0, 100), leeway=leeway, reference=True)
+    token = _token(exp=NOW + life)
+    gate = Gate({None: TenantAuth(None, cached, ScopeHierarchy(), (ISSUERS[None],)),
+                 "acme": TenantAuth("acme", _validator("acme"), ScopeHierarchy(), (ISSUERS["acme"],))})
+    for boundary in [0.0, *sorted({life + leeway - step for step in steps} | {life + leeway + step for step in steps})]:
+        clock[0] = max(clock[0], NOW + boundary)  # the clock only moves forward
+        expected = _answer(lambda: asyncio.run(plain.validate(token)))
+        if via_gate:
+            assert _decided(asyncio.run(gate.authenticate(token))) == expected, boundary
+        else:
+            assert _answer(lambda: asyncio.run(cached.validate(token))) == expected, boundary
+
+
+def test_the_peeks_reading_is_the_validators_reading() -> None:
+    """What the peek hands on is what the validator would read itself: the token's SHA-256, parse and payload."""
+    token = _token("alice", tenant="acme")
+    issuer, peeked = Gate(_tenants())._peek(token)
+    assert issuer == ISSUERS["acme"] and peeked is not None and peeked.token is token
+    assert peeked.key == token_key(token) and peeked.jws == parse_compact(token)
+    assert peeked.jws is not None and peeked.claims == decode_payload(peeked.jws)
