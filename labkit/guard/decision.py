@@ -216,15 +216,18 @@ class Gate:
         challenge = policy.challenge(presentation)
         validator = auth.validator
         principal: Principal | None = None
+        consulted = False  # the validator's cache was asked already (and missed): validate without asking again
         if type(validator) is JWTValidator and type(token) is str:
             key = token_key(token) if peeked is None else peeked.key
             if not fresh and validator.cache_ttl:
-                principal = validator.cache.get(key)  # what JWTValidator.validate does first (a miss counts twice)
+                principal = validator.cache.get(key)  # what JWTValidator.validate does first
+                consulted = True
             if principal is None:
                 peeked = peeked or Peeked(key, None, None)  # the validator reuses the hash (and the peek's parse)
             elif dpop_checked or presentation is None or presentation.scheme != "dpop":
                 return self._cached(auth, policy, principal, fresh, challenge, dpop_checked)
-        return self._authenticate(auth, token, peeked, principal, fresh, presentation, dpop_checked, challenge)
+        return self._authenticate(auth, token, peeked, principal, fresh or consulted, presentation, dpop_checked,
+                                  challenge, fresh)
 
     @staticmethod
     def _cached(auth: TenantAuth, policy: DPoPPolicy, principal: Principal, fresh: bool,
@@ -251,15 +254,18 @@ class Gate:
         return found
 
     async def _authenticate(self, auth: TenantAuth, token: str, peeked: Peeked | None, principal: Principal | None,
-                            fresh: bool, presentation: Presentation | None, dpop_checked: bool,
-                            challenge: DPoPChallenge | None) -> Decision:
-        """``authenticate_now``'s waiting part: validate (unless ``principal`` is the cached verdict), check DPoP."""
+                            skip_cache: bool, presentation: Presentation | None, dpop_checked: bool,
+                            challenge: DPoPChallenge | None, fresh: bool) -> Decision:
+        """``authenticate_now``'s waiting part: validate (unless ``principal`` is the cached verdict), check DPoP.
+
+        ``skip_cache``: ``fresh``, or the cache was just asked and missed (the verdict is still stored).
+        """
         if principal is None:
             try:
                 validator = auth.validator
-                principal = (await validator.validate(token, fresh=fresh, peeked=peeked)
+                principal = (await validator.validate(token, fresh=skip_cache, peeked=peeked)
                              if peeked is not None and type(validator) is JWTValidator
-                             else await validator.validate(token, fresh=fresh))
+                             else await validator.validate(token, fresh=skip_cache))
             except AuthError as error:
                 return Decision(_NO_REQUIREMENT, auth.name, dpop=challenge, error=error)
         found = _decision(_NO_REQUIREMENT, auth.name, principal, auth.hierarchy.expand(principal.scopes), None,
