@@ -21,7 +21,7 @@ from labkit.guard.dpop import DPoPChallenge
 from labkit.guard.policy import Requirement
 from labkit.guard.rfc6750 import BEARER_GRAMMAR, DPOP_GRAMMAR, MAX_AUTHORIZATION, credentials
 from labkit.guard.routing import MEMO_PATH, RouteMemo, resolve
-from labkit.scopes import EffectiveScopes
+from labkit.scopes import EffectiveScopes, ScopeHierarchy
 
 from ..helpers import examples
 
@@ -296,78 +296,10 @@ def test_allow_events_are_built_at_once_when_a_sink_needs_them() -> None:
 
 
 # -- s3-guard: the guard's answers without waiting (Gate.authenticate_now / decide_now), its body read, its
-#    requirement memo, its audit note; each held to the plain code it replaced, written out here as the reference.
+#    requirement memo, its audit note; each held to the plain code it replaced (``plain_gate``: the reference).
 
-def _plain_authenticate(gate: Any, token: str | None, tenant: str | None, fresh: bool, presentation: Any,
-                        dpop_checked: bool) -> Any:
-    """``Gate.authenticate`` as it was before the fast path (main bb698ea), step by step."""
-    from labkit.auth.jwt import JWTValidator
-    from labkit.guard.decision import _NO_REQUIREMENT
-
-    async def run() -> Decision:
-        auth, peeked = gate._tenant_auth(tenant, token) if token is not None else (None, None)
-        if auth is None or token is None:
-            base = Decision(_NO_REQUIREMENT, tenant, dpop=gate.dpop_policy(tenant).challenge(presentation))
-            if token is None:
-                return base.refuse(AuthError(Reason.MISSING_TOKEN, "no Bearer credentials in Authorization"))
-            return base.refuse(AuthError(Reason.TENANT, f"no tenant {tenant!r} here" if tenant else
-                                         "the token's issuer belongs to no tenant here"))
-        policy = auth.dpop or gate._dpop
-        challenge = policy.challenge(presentation)
-        try:
-            validator = auth.validator
-            principal = (await validator.validate(token, fresh=fresh, peeked=peeked)
-                         if peeked is not None and type(validator) is JWTValidator
-                         else await validator.validate(token, fresh=fresh))
-        except AuthError as error:
-            return Decision(_NO_REQUIREMENT, auth.name, dpop=challenge, error=error)
-        found = Decision(_NO_REQUIREMENT, auth.name, principal, auth.hierarchy.expand(principal.scopes),
-                         fresh=fresh, dpop=challenge)
-        if not dpop_checked:
-            try:
-                await policy.check(principal, token, presentation)
-            except AuthError as error:
-                return found.refuse(error)
-        return found
-
-    return run()
-
-
-async def _plain_decide(gate: Any, token: str | None, requirement: Requirement, tenant: str | None,
-                        authenticated: Decision | None, presentation: Any = None) -> Decision:
-    """``Gate.decide`` as it was before the fast path (main bb698ea)."""
-    import math
-
-    from labkit.auth.actors import check_delegation
-
-    found = authenticated or await _plain_authenticate(gate, token, tenant, requirement.fresh, presentation, False)
-    if found.allowed and requirement.fresh and not found.fresh:
-        found = await _plain_authenticate(gate, token, found.tenant, True, presentation, True)
-    decision = Decision(requirement, found.tenant, found.principal, found.effective, found.error, fresh=found.fresh,
-                        dpop=found.dpop)
-    if not decision.allowed:
-        return decision
-    if requirement.invalid:
-        return decision.refuse(AuthError(Reason.INVALID_REQUEST, requirement.invalid))
-    assert decision.effective is not None and decision.principal is not None
-    missing = [s for s in requirement.scopes if not decision.effective.covers(s)]
-    if missing:
-        needs = " ".join(requirement.scopes)
-        detail = f"{requirement.label or 'request'} needs {needs}; missing {' '.join(missing)}"
-        return decision.refuse(AuthError(Reason.INSUFFICIENT_SCOPE, detail, scopes=requirement.scopes))
-    rule = gate.delegation.get(requirement.plugin) if requirement.plugin else None
-    if rule is not None:
-        try:
-            check_delegation(decision.principal.actors, rule, str(requirement.plugin))
-        except AuthError as error:
-            return decision.refuse(error)
-    wait = gate.admit(decision.principal, requirement) if gate.admit else None
-    if wait is not None and not isinstance(wait, (int, float)):
-        wait = await wait
-    if wait is not None:
-        limited = AuthError(Reason.RATE_LIMITED, f"{requirement.plugin or requirement.label} rate limit")
-        return decision.refuse(limited, retry_after=max(1, math.ceil(min(wait, 86_400.0))))
-    return decision
+from .plain_gate import plain_authenticate as _plain_authenticate  # noqa: E402 - this block's own imports
+from .plain_gate import plain_decide as _plain_decide  # noqa: E402
 
 
 def _same(fast: Decision, plain: Decision) -> None:
@@ -477,16 +409,10 @@ def test_a_remembered_bearer_answer_follows_the_policy_and_the_tenant(keys: Any)
     assert fast.reason is Reason.DPOP_REQUIRED
     for gate in (fast_gate, plain_gate):
         gate.tenants[None].dpop.required = False
-        gate.tenants[None].hierarchy = ScopeHierarchyOf({"api:read": ["files:read"]})  # a new hierarchy
+        gate.tenants[None].hierarchy = ScopeHierarchy({"api:read": ["files:read"]})  # a new hierarchy
     fast, plain = asyncio.run(both())
     _same(fast, plain)
     assert fast.effective is not None and "files:read" in fast.effective
-
-
-def ScopeHierarchyOf(mapping: dict[str, list[str]]) -> Any:  # noqa: N802 - reads as the constructor it wraps
-    from labkit.scopes import ScopeHierarchy
-
-    return ScopeHierarchy(mapping)
 
 
 _REQUIREMENTS = [Requirement(), Requirement(("api:read",), "a"), Requirement(("api:write", "push:read"), "b"),
