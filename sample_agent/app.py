@@ -156,8 +156,10 @@ class Agent:
     def _admit(self, principal: Principal, requirement: Requirement) -> Awaitable[float | None] | None:
         """The plugin's rate limit for a capability call: None (admitted) at once when no limit applies, else the
         limiter's answer to await (shared by replicas with Redis)."""
+        if requirement.capability is None:
+            return None  # not a capability call: no plugin's limit applies (for_capability is a lookup)
         live = self.middleware.for_capability(requirement.plugin, requirement.capability)
-        if live is None or live.limiter is None or requirement.capability is None:
+        if live is None or live.limiter is None:
             return None
         return live.limiter.acquire(principal_key(principal))
 

@@ -36,6 +36,7 @@ __all__ = ["Admit", "Decision", "Gate", "GuardUser", "TenantAuth", "principal_ke
 Admit = Callable[[Principal, Requirement], "float | Awaitable[float | None] | None"]
 _NO_REQUIREMENT = Requirement()  # authentication alone: the requirement is checked later, by decide()
 _FOUND = "_labkit_found"  # where Gate._cached keeps a Bearer request's answer on a cached principal
+_KEY = "_labkit_key"  # where principal_key keeps its answer
 
 
 @dataclass
@@ -50,8 +51,15 @@ class TenantAuth:
 
 
 def principal_key(principal: Principal) -> str:
-    """A stable key for per-principal state (owners, quotas, rate limits): tenant, issuer and identity."""
-    return f"{principal.tenant or '-'}|{principal.issuer or '-'}|{principal.identity}"
+    """A stable key for per-principal state (owners, quotas, rate limits): tenant, issuer and identity.
+
+    Remembered on the principal (immutable; a validator's cache hands out the same object), as the audit log's
+    fields are.
+    """
+    known: str | None = principal.__dict__.get(_KEY)
+    if known is None:
+        known = principal.__dict__[_KEY] = f"{principal.tenant or '-'}|{principal.issuer or '-'}|{principal.identity}"
+    return known
 
 
 @dataclass(frozen=True)
@@ -213,7 +221,8 @@ class Gate:
             return base.refuse(AuthError(Reason.TENANT, f"no tenant {tenant!r} here" if tenant else
                                          "the token's issuer belongs to no tenant here"))
         policy = auth.dpop or self._dpop
-        challenge = policy.challenge(presentation)
+        # policy.challenge(None) is None unless DPoP is required: a Bearer request without a proof skips the call
+        challenge = None if presentation is None and not policy.required else policy.challenge(presentation)
         validator = auth.validator
         principal: Principal | None = None
         consulted = False  # the validator's cache was asked already (and missed): validate without asking again
