@@ -193,10 +193,10 @@ class OAuth2Guard:
         return undeclared
 
 
-_SORTED = "_labkit_sorted"  # where sorted_scopes keeps its answer on an EffectiveScopes
+_SORTED = "_labkit_sorted"  # where _sorted_scopes keeps its answer on an EffectiveScopes
 
 
-def sorted_scopes(effective: EffectiveScopes) -> tuple[str, ...]:
+def _sorted_scopes(effective: EffectiveScopes) -> tuple[str, ...]:
     """``tuple(sorted(effective))``, remembered on the (immutable, memoized by the hierarchy) scope set."""
     known: tuple[str, ...] | None = effective.__dict__.get(_SORTED)
     if known is None:
@@ -266,7 +266,7 @@ class _Request:
         self.decision = decision
         context.principal = principal
         scope["user"] = guard.user_factory(principal, effective)
-        scope["auth"] = AuthCredentials(sorted_scopes(effective))
+        scope["auth"] = AuthCredentials(_sorted_scopes(effective))
         try:
             await guard.app(scope, receive, self.answer)
         finally:

@@ -3,7 +3,9 @@
 ``Gate.decide(token, requirement, tenant=...)`` validates the token with the tenant's validator, expands
 its scopes through the tenant's hierarchy, checks the requirement, and applies the admission check (rate
 limits). The ASGI guard, the FastAPI dependency, the Starlette backend and the MCP token verifier all
-answer from the ``Decision`` it returns, through the one table in ``rfc6750``.
+answer from the ``Decision`` it returns, through the one table in ``rfc6750``. ``authenticate_now`` and
+``decide_now`` give the same answers without a coroutine when nothing needs waiting for (a cached verdict for a
+request without a DPoP proof, an admission check that answers at once): the ASGI guard's hot path.
 """
 
 from __future__ import annotations

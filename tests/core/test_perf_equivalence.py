@@ -574,7 +574,7 @@ def test_the_audit_note_equals_record_allow_and_sorted_scopes_equal_sorted() -> 
     import dataclasses
 
     from labkit.audit import AuditLog
-    from labkit.guard.asgi import GuardContext, sorted_scopes
+    from labkit.guard.asgi import GuardContext, _sorted_scopes
 
     principal = Principal(subject="alice", scopes=frozenset({"b", "a"}), fingerprint="0123456789ab")
     context = {"endpoint": "/", "method": "capabilities", "plugin": None, "tenant": None, "status": 200,
@@ -585,7 +585,7 @@ def test_the_audit_note_equals_record_allow_and_sorted_scopes_equal_sorted() -> 
     assert [dataclasses.replace(e, time=0) for e in noted.events()] == \
         [dataclasses.replace(e, time=0) for e in recorded.events()]
     effective = EffectiveScopes({"z", "a", "m"})
-    assert sorted_scopes(effective) == tuple(sorted(effective)) and sorted_scopes(effective) is sorted_scopes(effective)
+    assert _sorted_scopes(effective) == tuple(sorted(effective)) and _sorted_scopes(effective) is _sorted_scopes(effective)
     assert effective == EffectiveScopes({"z", "a", "m"})  # the memo changes nothing the set compares
     one, two = GuardContext(None), GuardContext("acme", "a2a")
     assert one.timings == {} and one.timings is not two.timings and two.requirement == Requirement()
