@@ -198,9 +198,12 @@ _SORTED = "_labkit_sorted"  # where _sorted_scopes keeps its answer on an Effect
 
 def _sorted_scopes(effective: EffectiveScopes) -> tuple[str, ...]:
     """``tuple(sorted(effective))``, remembered on the (immutable, memoized by the hierarchy) scope set."""
-    known: tuple[str, ...] | None = effective.__dict__.get(_SORTED)
+    memo = getattr(effective, "__dict__", None)  # None for a plain frozenset (a custom gate's): sorted each time
+    known: tuple[str, ...] | None = memo.get(_SORTED) if memo is not None else None
     if known is None:
-        known = effective.__dict__[_SORTED] = tuple(sorted(effective))
+        known = tuple(sorted(effective))
+        if memo is not None:
+            memo[_SORTED] = known
     return known
 
 
