@@ -62,10 +62,18 @@ def main() -> None:
         async def authenticated(*args: Any, **kwargs: Any) -> Decision:
             return found
 
+        def no_authenticate() -> None:
+            if hasattr(gate, "authenticate_now"):  # the guard asks for the answer at once
+                patches.set(gate, "authenticate_now", lambda *args, **kwargs: found)
+            else:
+                patches.set(gate, "authenticate", authenticated)
+
         def no_audit() -> None:
             patches.set(AuditLog, "record", lambda self, event: event)
             if hasattr(AuditLog, "record_allow"):
                 patches.set(AuditLog, "record_allow", lambda self, principal, **context: None)
+            if hasattr(AuditLog, "note_allow"):
+                patches.set(AuditLog, "note_allow", lambda self, principal, context: None)
             patches.set(Decision, "audit_event", lambda self, **context: None)
 
         def no_routing() -> None:
@@ -84,7 +92,7 @@ def main() -> None:
 
         variants: dict[str, Callable[[], None]] = {
             "full guard": lambda: None,
-            "no authenticate": lambda: patches.set(gate, "authenticate", authenticated),
+            "no authenticate": no_authenticate,
             "no audit event": no_audit,
             "no route resolution": no_routing,
             "no credentials/presentation": no_headers,

@@ -20,7 +20,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, NamedTuple
+from typing import TYPE_CHECKING, Any, Literal
 
 from ._json import loads_bounded
 from ._text import MAX_TEXT, UNSAFE, safe_text
@@ -162,13 +162,9 @@ def _allow(fields: dict[str, Any], clean: bool, context: dict[str, Any], when: f
     return AuditEvent(decision="allow", **given)
 
 
-class _Pending(NamedTuple):
-    """An allow event the ring holds until it is read: ``_allow``'s arguments."""
-
-    fields: dict[str, Any]
-    clean: bool
-    context: dict[str, Any]
-    time: float
+# An allow event the ring holds until it is read: ``_allow``'s arguments (fields, clean, context, time), as a
+# plain tuple (cheaper to make than a NamedTuple; no AuditEvent is a tuple, so the ring tells them apart).
+_Pending = tuple[dict[str, Any], bool, dict[str, Any], float]
 
 
 def _principal_fields(principal: Principal) -> tuple[dict[str, Any], bool]:
@@ -264,11 +260,15 @@ class AuditLog:
     def record_allow(self, principal: Principal, **context: Any) -> None:
         """``record(AuditEvent.allow(principal, **context))``; unless a file, a sink or debug logging needs the event
         now, it is built when the ring is first read (with the time of this call): a request only notes it."""
+        self.note_allow(principal, context)
+
+    def note_allow(self, principal: Principal, context: dict[str, Any]) -> None:
+        """``record_allow(principal, **context)``, taking ``context`` as it is (the caller hands it over)."""
         if self._file is not None or self.sinks or not context.keys() <= _FIELDS or _log.isEnabledFor(logging.DEBUG):
             self.record(AuditEvent.allow(principal, **context))
             return
         fields, clean = _principal_fields(principal)
-        pending = _Pending(fields, clean, context, time.time())
+        pending: _Pending = (fields, clean, context, time.time())
         with self._lock:
             self._ring.append(pending)
             self._pending = True
@@ -278,7 +278,7 @@ class AuditLog:
         """The events in the ring, oldest first."""
         with self._lock:
             if self._pending:
-                self._ring = deque((_allow(*e) if isinstance(e, _Pending) else e for e in self._ring),
+                self._ring = deque((_allow(*e) if type(e) is tuple else e for e in self._ring),
                                    maxlen=self._ring.maxlen)
                 self._pending = False
             return list(self._ring)  # type: ignore[arg-type] # every entry is built now

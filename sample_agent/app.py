@@ -153,12 +153,15 @@ class Agent:
         self.dispatcher = JsonRpcDispatcher(request_handler=self.handler, enable_v0_3_compat=True)
         self.mcp = build_mcp(self, max_sessions=max_sessions, stateless=cfg.state.stateless_mcp, quota=self.state.quota)
 
-    async def _admit(self, principal: Principal, requirement: Requirement) -> float | None:
-        """The plugin's rate limit for a capability call (None: admitted); shared by replicas with Redis."""
+    def _admit(self, principal: Principal, requirement: Requirement) -> Awaitable[float | None] | None:
+        """The plugin's rate limit for a capability call: None (admitted) at once when no limit applies, else the
+        limiter's answer to await (shared by replicas with Redis)."""
+        if requirement.capability is None:
+            return None  # not a capability call: no plugin's limit applies (for_capability is a lookup)
         live = self.middleware.for_capability(requirement.plugin, requirement.capability)
-        if live is None or live.limiter is None or requirement.capability is None:
+        if live is None or live.limiter is None:
             return None
-        return await live.limiter.acquire(principal_key(principal))
+        return live.limiter.acquire(principal_key(principal))
 
     # -- facts per tenant ---------------------------------------------------------------------
     def oauth2(self, tenant: str | None) -> OAuth2Config:

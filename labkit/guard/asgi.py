@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import Any
 
 from starlette.authentication import AuthCredentials, BaseUser
@@ -33,7 +33,7 @@ from .dpop import Presentation, presented
 from .jsonrpc import MAX_BODY, BodyError, RpcCall, content_length, error_envelope, parse_call, read_body, replay
 from .policy import Endpoint, Requirement
 from .rfc6750 import credentials
-from .routing import Resolved, RouteMemo
+from .routing import RouteMemo
 
 __all__ = ["GuardContext", "OAuth2Guard", "UserFactory"]
 
@@ -82,21 +82,35 @@ class _Headers:
         return values[0].decode("ascii") if len(values) == 1 and _REQUEST_ID.fullmatch(values[0]) else None
 
 
-@dataclass
 class GuardContext:
-    """Per-request facts the guard shares with the app (``scope["labkit"]``)."""
+    """Per-request facts the guard shares with the app (``scope["labkit"]``).
 
-    tenant: str | None
-    route: str | None = None
-    principal: Principal | None = None
-    requirement: Requirement = _ANY_TOKEN
-    timings: dict[str, float] = field(default_factory=dict)
-    rpc: RpcCall | None = None  # the parsed JSON-RPC message (the app reuses it instead of parsing again)
+    A slotted class (one is made per request): ``tenant``, ``route``, ``principal``, ``requirement``,
+    ``timings`` (the app's per-step timings, noted in the audit event) and ``rpc`` (the parsed JSON-RPC message:
+    the app reuses it instead of parsing again).
+    """
+
+    __slots__ = ("principal", "requirement", "route", "rpc", "tenant", "timings")
+
+    def __init__(self, tenant: str | None, route: str | None = None, principal: Principal | None = None,
+                 requirement: Requirement = _ANY_TOKEN, timings: dict[str, float] | None = None,
+                 rpc: RpcCall | None = None) -> None:
+        self.tenant = tenant
+        self.route = route
+        self.principal = principal
+        self.requirement = requirement
+        self.timings: dict[str, float] = {} if timings is None else timings
+        self.rpc = rpc
 
     @property
     def rpc_method(self) -> str | None:
         """The JSON-RPC method of the call, if any."""
         return self.rpc.method if self.rpc else None
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{name}={getattr(self, name)!r}" for name in
+                           ("tenant", "route", "principal", "requirement", "timings", "rpc"))
+        return f"GuardContext({fields})"
 
 
 class OAuth2Guard:
@@ -133,6 +147,7 @@ class OAuth2Guard:
         self.user_factory = user_factory
         self.max_body = max_body
         self.public_url = public_url.rstrip("/") if public_url else None
+        self._undeclared: dict[str, Endpoint] = {}  # the deny-by-default endpoint of each undeclared route name
 
     @property
     def routes(self) -> Sequence[BaseRoute]:
@@ -144,33 +159,60 @@ class OAuth2Guard:
         self._routes = RouteMemo(routes)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "lifespan":
+        kind = scope["type"]
+        if kind == "lifespan":
             await self.app(scope, receive, send)
             return
-        if scope["type"] not in ("http", "websocket"):
+        if kind != "http" and kind != "websocket":
             return  # deny by default: an interface the guard does not know never reaches the app
         resolved = self._routes.resolve(scope)
-        endpoint = self._endpoint(resolved)
-        tenant = resolved.path_params.get(self.tenant_param) if resolved else None
-        context = GuardContext(tenant=str(tenant) if tenant is not None else None,
-                               route=resolved.name if resolved else None)
+        if resolved is None:
+            endpoint, tenant, route = self._endpoint(None), None, None
+        else:
+            route = resolved.name
+            endpoint = self._endpoint(route)
+            tenant = resolved.path_params.get(self.tenant_param)
+            if tenant is not None:
+                tenant = str(tenant)
+        context = GuardContext(tenant, route)
         scope = {**scope, "labkit": context}
-        known_tenant = context.tenant is None or context.tenant in self.gate.tenants
-        if endpoint.public and known_tenant:
+        if endpoint.public and (tenant is None or tenant in self.gate.tenants):
             await self.app(scope, receive, send)
             return
         await _Request(self, scope, receive, send, endpoint, context).run()
 
-    def _endpoint(self, resolved: Resolved | None) -> Endpoint:
-        found = self.endpoints.get(resolved.name) if resolved and resolved.name else None
+    def _endpoint(self, name: str | None) -> Endpoint:
+        found = self.endpoints.get(name) if name else None
         if found is not None:
             return found
         # Deny by default: unknown paths and undeclared routes need a valid token and nothing more.
-        return Endpoint(label=resolved.name if resolved and resolved.name else "unknown route")
+        label = name or "unknown route"
+        undeclared = self._undeclared.get(label)  # one per route name of the app's tree: bounded
+        if undeclared is None:
+            undeclared = self._undeclared[label] = Endpoint(label=label)
+        return undeclared
+
+
+_SORTED = "_labkit_sorted"  # where _sorted_scopes keeps its answer on an EffectiveScopes
+
+
+def _sorted_scopes(effective: EffectiveScopes) -> tuple[str, ...]:
+    """``tuple(sorted(effective))``, remembered on the (immutable, memoized by the hierarchy) scope set."""
+    memo = getattr(effective, "__dict__", None)  # None for a plain frozenset (a custom gate's): sorted each time
+    known: tuple[str, ...] | None = memo.get(_SORTED) if memo is not None else None
+    if known is None:
+        known = tuple(sorted(effective))
+        if memo is not None:
+            memo[_SORTED] = known
+    return known
 
 
 class _Request:
-    """One guarded request: authenticate, authorize, admit, respond."""
+    """One guarded request: authenticate, authorize, admit, respond; for an allowed request it is also the ``send``
+    the app gets (it notes the status and audits once, before the last byte)."""
+
+    __slots__ = ("context", "decision", "endpoint", "guard", "headers", "receive", "recorded", "rpc_code", "scope",
+                 "send", "started", "status")
 
     def __init__(self, guard: OAuth2Guard, scope: Scope, receive: Receive, send: Send, endpoint: Endpoint,
                  context: GuardContext) -> None:
@@ -180,51 +222,69 @@ class _Request:
         self.started = time.perf_counter()
         self.rpc_code: int | None = None
         self.headers = _Headers(scope.get("headers") or ())
+        self.decision: Decision | None = None  # the allowed decision, once the app runs
+        self.status: int | None = None
+        self.recorded = False
 
     async def run(self) -> None:
-        guard, scope, context = self.guard, self.scope, self.context
+        guard, scope, context, endpoint = self.guard, self.scope, self.context, self.endpoint
+        gate = guard.gate
         token, presentation = self.headers.presented(scope, guard.public_url)
-        if context.tenant is not None and context.tenant not in guard.gate.tenants:
+        if context.tenant is not None and context.tenant not in gate.tenants:
             decision = Decision(Requirement(), context.tenant, error=AuthError(Reason.TENANT, "unknown tenant"))
             await self.respond(decision)
             return
-        found = await guard.gate.authenticate(token, context.tenant, presentation=presentation)
-        if not found.allowed:
+        # a cached verdict answers at once; only a token to validate (or a DPoP proof) waits
+        now = gate.authenticate_now(token, context.tenant, presentation=presentation)
+        found = now if isinstance(now, Decision) else await now
+        if found.error is not None:
             await self.respond(found)  # before the body is read: unauthenticated requests cost O(1)
             return
         body = b""
-        requirement = self.endpoint.requirement
-        if self.endpoint.rpc is not None and scope["type"] == "http" and scope["method"] == "POST":
+        requirement = endpoint.requirement
+        receive = self.receive
+        if endpoint.rpc is not None and scope["type"] == "http" and scope["method"] == "POST":
             try:
-                body, context.rpc = await self.read_call()
+                declared = content_length(self.headers.lengths)
+                if declared is not None and (declared < 0 or declared > guard.max_body):
+                    raise BodyError(-32092 if declared > 0 else -32600, "Content-Length over the cap or malformed")
+                body = await read_body(receive, guard.max_body)
+                context.rpc = call = parse_call(body)
             except BodyError as error:
                 self.rpc_code = error.code
                 reason = Reason.SIZE if error.code == -32092 else Reason.INVALID_REQUEST
                 await self.respond(found.refuse(AuthError(reason, str(error))))
                 return
-            requirement = self.endpoint.rpc(context.rpc, found.tenant)
+            requirement = endpoint.rpc(call, found.tenant)
+            receive = replay(body, receive)  # the app reads the very bytes the guard judged
         context.requirement = requirement
-        decision = await guard.gate.decide(token, requirement, found.tenant, authenticated=found)
-        if not decision.allowed:
+        judged = gate.decide_now(token, requirement, found.tenant, authenticated=found)
+        decision = judged if isinstance(judged, Decision) else await judged
+        if decision.error is not None:
             await self.respond(decision)
             return
-        await self.pass_on(decision, body)
+        # allowed: the app runs with the user set; the request is its send, and audits when it answers
+        principal, effective = decision.principal, decision.effective
+        assert principal is not None and effective is not None  # noqa: S101 - allowed
+        self.decision = decision
+        context.principal = principal
+        scope["user"] = guard.user_factory(principal, effective)
+        scope["auth"] = AuthCredentials(_sorted_scopes(effective))
+        try:
+            await guard.app(scope, receive, self.answer)
+        finally:
+            self.record()  # the app failed or sent nothing: the decision is still logged
 
-    async def read_call(self) -> tuple[bytes, RpcCall]:
-        declared = content_length(self.headers.lengths)
-        if declared is not None and (declared < 0 or declared > self.guard.max_body):
-            raise BodyError(-32092 if declared > 0 else -32600, "Content-Length over the cap or malformed")
-        body = await read_body(self.receive, self.guard.max_body)
-        return body, parse_call(body)
-
-    def event(self, decision: Decision) -> dict[str, Any]:
+    def event(self, decision: Decision, status: int | None) -> dict[str, Any]:
+        """The audit event's request part: endpoint, method, plugin, tenant, status, latency, request id."""
         requirement = decision.requirement
-        call_method = self.context.rpc_method
+        rpc = self.context.rpc
         return {
             "endpoint": self.endpoint.label,
-            "method": requirement.label or call_method or self.scope.get("method", "WEBSOCKET"),
+            "method": requirement.label or (rpc.method if rpc else None) or self.scope.get("method", "WEBSOCKET"),
             "plugin": requirement.plugin,
             "tenant": decision.tenant,
+            "status": status,
             "latency_ms": (time.perf_counter() - self.started) * 1000,
             "request_id": self.headers.request_id(),
         }
@@ -235,7 +295,7 @@ class _Request:
         status = decision.status
         metadata = self.endpoint.metadata(decision.tenant) if self.endpoint.metadata else None
         headers = decision.headers(self.guard.realm, metadata)
-        self.guard.audit.record(decision.audit_event(status=status, **self.event(decision)))
+        self.guard.audit.record(decision.audit_event(**self.event(decision, status)))
         if self.scope["type"] == "websocket":
             await self.send({"type": "websocket.close", "code": 1008})  # RFC 6455 §7.4.1: policy violation
             return
@@ -250,51 +310,28 @@ class _Request:
             body = {"error": _MESSAGES.get(status, "Unauthorized")}
         await JSONResponse(body, status, headers=headers)(self.scope, self.receive, self.send)
 
-    async def pass_on(self, decision: Decision, body: bytes) -> None:
-        """Hand the request to the app with the user set and the body replayed; audit when it answers."""
-        assert decision.principal is not None and decision.effective is not None  # noqa: S101 - allowed
-        guard, scope, context = self.guard, self.scope, self.context
-        context.principal = decision.principal
-        scope["user"] = guard.user_factory(decision.principal, decision.effective)
-        scope["auth"] = AuthCredentials(sorted(decision.effective))
-        send = _Answer(self, decision)
-        receive = replay(body, self.receive) if context.rpc is not None else self.receive
-        try:
-            await guard.app(scope, receive, send)
-        finally:
-            send.record()  # the app failed or sent nothing: the decision is still logged
-
-
-class _Answer:
-    """The ``send`` the app of an allowed request gets: notes the status, audits once before the last byte."""
-
-    __slots__ = ("decision", "recorded", "request", "status")
-
-    def __init__(self, request: _Request, decision: Decision) -> None:
-        self.request, self.decision = request, decision
-        self.status: int | None = None
-        self.recorded = False
-
-    async def __call__(self, message: Message) -> None:
+    async def answer(self, message: Message) -> None:
+        """The ``send`` of an allowed request: notes the status, audits once before the last byte leaves."""
         kind = message["type"]
         if kind == "http.response.start":
             self.status = message["status"]
         elif kind == "http.response.body" and not message.get("more_body", False):
             self.record()  # before the last byte leaves: a client that reads the log next finds its event
-        await self.request.send(message)
+        await self.send(message)
 
     def record(self) -> None:
+        """Audit the allowed decision, once."""
         if self.recorded:
             return
         self.recorded = True
-        request, decision = self.request, self.decision
-        timings = request.context.timings
+        decision = self.decision
+        assert decision is not None and decision.principal is not None  # noqa: S101 - an allowed decision
+        timings = self.context.timings
         if not timings:
-            assert decision.principal is not None  # noqa: S101 - an allowed decision has a principal
             # Decision.audit_event's allow event, built when the log is read (unless a sink needs it now)
-            request.guard.audit.record_allow(decision.principal, status=self.status, **request.event(decision))
+            self.guard.audit.note_allow(decision.principal, self.event(decision, self.status))
             return
-        allowed = decision.audit_event(status=self.status, **request.event(decision))
+        allowed = decision.audit_event(**self.event(decision, self.status))
         joined = "; ".join(f"{k}={v:.3f}" for k, v in sorted(timings.items()))
         allowed = replace(allowed, detail="; ".join(filter(None, (allowed.detail, joined))))
-        request.guard.audit.record(allowed)
+        self.guard.audit.record(allowed)

@@ -3,7 +3,9 @@
 ``Gate.decide(token, requirement, tenant=...)`` validates the token with the tenant's validator, expands
 its scopes through the tenant's hierarchy, checks the requirement, and applies the admission check (rate
 limits). The ASGI guard, the FastAPI dependency, the Starlette backend and the MCP token verifier all
-answer from the ``Decision`` it returns, through the one table in ``rfc6750``.
+answer from the ``Decision`` it returns, through the one table in ``rfc6750``. ``authenticate_now`` and
+``decide_now`` give the same answers without a coroutine when nothing needs waiting for (a cached verdict for a
+request without a DPoP proof, an admission check that answers at once): the ASGI guard's hot path.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import math
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -35,6 +37,8 @@ __all__ = ["Admit", "Decision", "Gate", "GuardUser", "TenantAuth", "principal_ke
 # seconds to wait, or None when admitted; awaitable when the budget is shared (Redis, replicas)
 Admit = Callable[[Principal, Requirement], "float | Awaitable[float | None] | None"]
 _NO_REQUIREMENT = Requirement()  # authentication alone: the requirement is checked later, by decide()
+_FOUND = "_labkit_found"  # where Gate._cached keeps a Bearer request's answer on a cached principal
+_KEY = "_labkit_key"  # where principal_key keeps its answer
 
 
 @dataclass
@@ -49,8 +53,15 @@ class TenantAuth:
 
 
 def principal_key(principal: Principal) -> str:
-    """A stable key for per-principal state (owners, quotas, rate limits): tenant, issuer and identity."""
-    return f"{principal.tenant or '-'}|{principal.issuer or '-'}|{principal.identity}"
+    """A stable key for per-principal state (owners, quotas, rate limits): tenant, issuer and identity.
+
+    Remembered on the principal (immutable; a validator's cache hands out the same object), as the audit log's
+    fields are.
+    """
+    known: str | None = principal.__dict__.get(_KEY)
+    if known is None:
+        known = principal.__dict__[_KEY] = f"{principal.tenant or '-'}|{principal.issuer or '-'}|{principal.identity}"
+    return known
 
 
 @dataclass(frozen=True)
@@ -193,6 +204,17 @@ class Gate:
         ``presentation``: the scheme and DPoP proof the request came with (None: Bearer, no proof), held to
         the tenant's ``DPoPPolicy`` unless ``dpop_checked``.
         """
+        found = self.authenticate_now(token, tenant, fresh=fresh, presentation=presentation, dpop_checked=dpop_checked)
+        return found if isinstance(found, Decision) else await found
+
+    def authenticate_now(self, token: str | None, tenant: str | None = None, *, fresh: bool = False,
+                         presentation: Presentation | None = None,
+                         dpop_checked: bool = False) -> Decision | Coroutine[Any, Any, Decision]:
+        """``authenticate``'s answer at once when it needs no waiting (no token, no tenant, or a JWT validator's
+        cached verdict for a request without a DPoP proof to check), else the coroutine that gives it.
+
+        The same steps in the same order either way; ``tests/core/test_perf_equivalence.py`` holds them equal.
+        """
         auth, peeked = self._tenant_auth(tenant, token) if token is not None else (None, None)
         if auth is None or token is None:
             base = Decision(_NO_REQUIREMENT, tenant, dpop=self.dpop_policy(tenant).challenge(presentation))
@@ -201,19 +223,67 @@ class Gate:
             return base.refuse(AuthError(Reason.TENANT, f"no tenant {tenant!r} here" if tenant else
                                          "the token's issuer belongs to no tenant here"))
         policy = auth.dpop or self._dpop
-        challenge = policy.challenge(presentation)
-        try:
-            validator = auth.validator
-            principal: Principal = (await validator.validate(token, fresh=fresh, peeked=peeked)
-                                    if peeked is not None and type(validator) is JWTValidator
-                                    else await validator.validate(token, fresh=fresh))
-        except AuthError as error:
-            return Decision(_NO_REQUIREMENT, auth.name, dpop=challenge, error=error)
+        # policy.challenge(None) is None unless DPoP is required: a Bearer request without a proof skips the call
+        challenge = None if presentation is None and not policy.required else policy.challenge(presentation)
+        validator = auth.validator
+        principal: Principal | None = None
+        consulted = False  # the validator's cache was asked already (and missed): validate without asking again
+        if type(validator) is JWTValidator and type(token) is str:
+            key = token_key(token) if peeked is None else peeked.key
+            if not fresh and validator.cache_ttl:
+                principal = validator.cache.get(key)  # what JWTValidator.validate does first
+                consulted = True
+            if principal is None:
+                peeked = peeked or Peeked(token, key, None, None)  # the validator reuses the hash (and peek's parse)
+            elif dpop_checked or presentation is None or presentation.scheme != "dpop":
+                return self._cached(auth, policy, principal, fresh, challenge, dpop_checked)
+        return self._authenticate(auth, token, peeked, principal, fresh or consulted, presentation, dpop_checked,
+                                  challenge, fresh)
+
+    @staticmethod
+    def _cached(auth: TenantAuth, policy: DPoPPolicy, principal: Principal, fresh: bool,
+                challenge: DPoPChallenge | None, dpop_checked: bool) -> Decision:
+        """``_authenticate``'s answer for a cached ``principal`` presented without the DPoP scheme, at once.
+
+        A Bearer request's answer (no challenge, the bearer check passed) is remembered on the principal (immutable,
+        handed out again by the validator's cache) with the tenant, policy and hierarchy it was made with, and used
+        while those are the same objects and the policy still does not require DPoP.
+        """
+        memo: tuple[TenantAuth, DPoPPolicy, ScopeHierarchy, Decision] | None = principal.__dict__.get(_FOUND)
+        if (memo is not None and memo[0] is auth and memo[1] is policy and memo[2] is auth.hierarchy
+                and challenge is None and not fresh and not dpop_checked and not policy.required):
+            return memo[3]
         found = _decision(_NO_REQUIREMENT, auth.name, principal, auth.hierarchy.expand(principal.scopes), None,
                           fresh, challenge)
         if not dpop_checked:
             try:
-                await policy.check(principal, token, presentation)
+                policy.check_bearer(principal)  # what policy.check does for a request without the DPoP scheme
+            except AuthError as error:
+                return found.refuse(error)
+            if challenge is None and not fresh:
+                principal.__dict__[_FOUND] = (auth, policy, auth.hierarchy, found)
+        return found
+
+    async def _authenticate(self, auth: TenantAuth, token: str, peeked: Peeked | None, principal: Principal | None,
+                            skip_cache: bool, presentation: Presentation | None, dpop_checked: bool,
+                            challenge: DPoPChallenge | None, fresh: bool) -> Decision:
+        """``authenticate_now``'s waiting part: validate (unless ``principal`` is the cached verdict), check DPoP.
+
+        ``skip_cache``: ``fresh``, or the cache was just asked and missed (the verdict is still stored).
+        """
+        if principal is None:
+            try:
+                validator = auth.validator
+                principal = (await validator.validate(token, fresh=skip_cache, peeked=peeked)
+                             if peeked is not None and type(validator) is JWTValidator
+                             else await validator.validate(token, fresh=skip_cache))
+            except AuthError as error:
+                return Decision(_NO_REQUIREMENT, auth.name, dpop=challenge, error=error)
+        found = _decision(_NO_REQUIREMENT, auth.name, principal, auth.hierarchy.expand(principal.scopes), None,
+                          fresh, challenge)
+        if not dpop_checked:
+            try:
+                await (auth.dpop or self._dpop).check(principal, token, presentation)
             except AuthError as error:
                 return found.refuse(error)
         return found
@@ -221,37 +291,72 @@ class Gate:
     async def decide(self, token: str | None, requirement: Requirement, tenant: str | None = None, *,
                      authenticated: Decision | None = None, presentation: Presentation | None = None) -> Decision:
         """Authenticate (unless ``authenticated`` says who already), authorize, admit: one ``Decision``."""
-        found = authenticated or await self.authenticate(token, tenant, fresh=requirement.fresh,
-                                                         presentation=presentation)
+        decision = self.decide_now(token, requirement, tenant, authenticated=authenticated, presentation=presentation)
+        return decision if isinstance(decision, Decision) else await decision
+
+    def decide_now(self, token: str | None, requirement: Requirement, tenant: str | None = None, *,
+                   authenticated: Decision | None = None,
+                   presentation: Presentation | None = None) -> Decision | Coroutine[Any, Any, Decision]:
+        """``decide``'s answer at once when nothing needs waiting for (``authenticated`` given and enough, an
+        admission check that answers at once), else the coroutine that gives it."""
+        found = authenticated
+        if found is None or (found.allowed and requirement.fresh and not found.fresh):
+            return self._decide(token, requirement, tenant, found, presentation)
+        decision, wait = self._authorize(found, requirement)
+        if wait is None:
+            return decision
+        if isinstance(wait, (int, float)):
+            return self._admitted(decision, requirement, wait)
+        return self._await_admission(decision, requirement, wait)
+
+    async def _decide(self, token: str | None, requirement: Requirement, tenant: str | None,
+                      found: Decision | None, presentation: Presentation | None) -> Decision:
+        """``decide_now``'s waiting part: authenticate (again, fresh, when the requirement says so), then judge."""
+        found = found or await self.authenticate(token, tenant, fresh=requirement.fresh, presentation=presentation)
         if found.allowed and requirement.fresh and not found.fresh:
             # introspection_required: the token again, fresh; its proof was checked (and its jti spent) above
             found = await self.authenticate(token, found.tenant, fresh=True, presentation=presentation,
                                             dpop_checked=True)
+        decision, wait = self._authorize(found, requirement)
+        if wait is not None and not isinstance(wait, (int, float)):
+            wait = await wait  # an awaitable (a shared budget)
+        return self._admitted(decision, requirement, wait)
+
+    async def _await_admission(self, decision: Decision, requirement: Requirement,
+                               wait: Awaitable[float | None]) -> Decision:
+        return self._admitted(decision, requirement, await wait)  # an awaitable (a shared budget)
+
+    def _authorize(self, found: Decision, requirement: Requirement) -> tuple[Decision, Any]:
+        """Steps 2 and 3 for an authenticated ``found``: the requirement (scopes, delegation), then the admission
+        check's answer (seconds to wait, an awaitable of them, or None) for an allowed decision."""
         decision = _decision(requirement, found.tenant, found.principal, found.effective, found.error, found.fresh,
                              found.dpop)
-        if not decision.allowed:
-            return decision
+        if decision.error is not None:
+            return decision, None
         if requirement.invalid:
-            return decision.refuse(AuthError(Reason.INVALID_REQUEST, requirement.invalid))
-        assert decision.effective is not None and decision.principal is not None  # noqa: S101 - allowed above
-        missing = [s for s in requirement.scopes if not decision.effective.covers(s)]
+            return decision.refuse(AuthError(Reason.INVALID_REQUEST, requirement.invalid)), None
+        effective, principal = decision.effective, decision.principal
+        assert effective is not None and principal is not None  # noqa: S101 - allowed above
+        missing = [s for s in requirement.scopes if not effective.covers(s)]
         if missing:
             needs = " ".join(requirement.scopes)
             detail = f"{requirement.label or 'request'} needs {needs}; missing {' '.join(missing)}"
-            return decision.refuse(AuthError(Reason.INSUFFICIENT_SCOPE, detail, scopes=requirement.scopes))
+            return decision.refuse(AuthError(Reason.INSUFFICIENT_SCOPE, detail, scopes=requirement.scopes)), None
         rule = self.delegation.get(requirement.plugin) if requirement.plugin else None
         if rule is not None:
             try:
-                check_delegation(decision.principal.actors, rule, str(requirement.plugin))
+                check_delegation(principal.actors, rule, str(requirement.plugin))
             except AuthError as error:
-                return decision.refuse(error)
-        wait = self.admit(decision.principal, requirement) if self.admit else None
-        if wait is not None and not isinstance(wait, (int, float)):
-            wait = await wait  # an awaitable (a shared budget)
-        if wait is not None:
-            limited = AuthError(Reason.RATE_LIMITED, f"{requirement.plugin or requirement.label} rate limit")
-            return decision.refuse(limited, retry_after=max(1, math.ceil(min(wait, 86_400.0))))
-        return decision
+                return decision.refuse(error), None
+        return decision, (self.admit(principal, requirement) if self.admit else None)
+
+    @staticmethod
+    def _admitted(decision: Decision, requirement: Requirement, wait: float | None) -> Decision:
+        """``decision``, refused as rate limited when the admission check said to wait."""
+        if wait is None:
+            return decision
+        limited = AuthError(Reason.RATE_LIMITED, f"{requirement.plugin or requirement.label} rate limit")
+        return decision.refuse(limited, retry_after=max(1, math.ceil(min(wait, 86_400.0))))
 
     async def aclose(self) -> None:
         """Close the HTTP clients of every tenant's validator (JWKS, introspection); call it at shutdown."""

@@ -113,16 +113,20 @@ class DPoPPolicy:
             return await self.shared.first_use(replay_key(jkt, jti), expires_at)
         return self.replay.claim(jkt, jti, expires_at)
 
+    def check_bearer(self, principal: Principal) -> None:
+        """Hold a valid token presented as Bearer (no DPoP scheme) to RFC 9449; raises ``AuthError``."""
+        # RFC 9449 §7.2: a DPoP-bound token presented as a Bearer token is refused
+        if bound_thumbprint(principal.claims) is not None:
+            raise AuthError(Reason.DPOP_REQUIRED, "a DPoP-bound token presented as Bearer")
+        if self.required:
+            raise AuthError(Reason.DPOP_REQUIRED, "this resource requires DPoP (require_dpop)")
+
     async def check(self, principal: Principal, token: str, presentation: Presentation | None) -> None:
         """Hold a valid token's presentation to RFC 9449; raises ``AuthError``."""
-        jkt = bound_thumbprint(principal.claims)
         if presentation is None or presentation.scheme != "dpop":
-            # RFC 9449 §7.2: a DPoP-bound token presented as a Bearer token is refused
-            if jkt is not None:
-                raise AuthError(Reason.DPOP_REQUIRED, "a DPoP-bound token presented as Bearer")
-            if self.required:
-                raise AuthError(Reason.DPOP_REQUIRED, "this resource requires DPoP (require_dpop)")
+            self.check_bearer(principal)
             return
+        jkt = bound_thumbprint(principal.claims)
         # RFC 9449 §4.3 (1): exactly one DPoP header
         if len(presentation.proofs) != 1 or len(presentation.proofs[0]) > MAX_PROOF:
             raise AuthError(Reason.DPOP_PROOF, f"{len(presentation.proofs)} DPoP headers; exactly one is needed")

@@ -73,6 +73,7 @@ def normalized_key(key: str) -> str:
 
 
 MethodRule = tuple[str, ...] | str | None
+_MADE_MAX = 1024
 
 
 @dataclass
@@ -90,23 +91,45 @@ class EndpointPolicy:
 
     def __post_init__(self) -> None:
         self.tools = {c.tool: c for c in self.capabilities.values() if c.tool}
+        # Requirements already made, by method (of the table) or label, with what each was made from: a hit is
+        # used only while those inputs are the very same objects (the tables may change: nothing goes stale).
+        # Keys come from the app's tables, never from a request alone: bounded.
+        self._by_method: dict[str | None, tuple[MethodRule, tuple[str, ...], Requirement]] = {}
+        self._by_label: dict[str, tuple[Capability, Requirement]] = {}
 
     def for_method(self, method: str | None, params: Any) -> Requirement:
         """The requirement of a JSON-RPC call by its method table and effects (unknown methods: a valid token)."""
-        need = self.method_scopes.get(method or "")
+        name = method or ""
+        need = self.method_scopes.get(name)
         if isinstance(need, str):
-            plugin = need.removeprefix("plugin:")
-            requirement = Requirement(self.plugin_scopes.get(plugin, ()), str(method), plugin=plugin)
+            plugin: str | None = need.removeprefix("plugin:")
+            scopes = self.plugin_scopes.get(plugin, ())  # type: ignore[arg-type]
         else:
-            requirement = Requirement(need or (), str(method or ""))
-        for effect in self.effects.get(method or "", ()):
+            plugin, scopes = None, need or ()
+        made = self._by_method.get(method)
+        if made is not None and made[0] is need and made[1] is scopes:
+            requirement = made[2]
+        else:
+            requirement = (Requirement(scopes, str(method), plugin=plugin) if plugin is not None
+                           else Requirement(scopes, str(method or "")))
+            if method in self.method_scopes:
+                self._by_method[method] = (need, scopes, requirement)
+        for effect in self.effects.get(name, ()):
             if effect.present(params):
                 requirement = requirement.plus(effect.scopes)
         return requirement
 
     def for_capability(self, capability: Capability, label: str) -> Requirement:
-        """The requirement of running ``capability``."""
-        return Requirement(capability.scopes, label, capability.plugin_id, capability.capability_id, capability.fresh)
+        """The requirement of running ``capability`` (remembered per label while ``capability`` is the same)."""
+        made = self._by_label.get(label)
+        if made is not None and made[0] is capability:
+            return made[1]
+        requirement = Requirement(capability.scopes, label, capability.plugin_id, capability.capability_id,
+                                  capability.fresh)
+        if len(self._by_label) >= _MADE_MAX:
+            self._by_label.clear()  # labels are the app's (one or two per capability); a caller's own stay bounded
+        self._by_label[label] = (capability, requirement)
+        return requirement
 
     def allowed(self, effective: EffectiveScopes) -> list[Capability]:
         """The capabilities a grant may use."""

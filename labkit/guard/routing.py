@@ -76,6 +76,8 @@ class RouteMemo:
         self._memo: OrderedDict[Hashable, Resolved | None] = OrderedDict()
         self._lists = _route_lists(routes)
         self._snapshot, self._mounts = _snapshot(self._lists)
+        self._checked: list[Sequence[BaseRoute]] | None = None  # the lists _pairs pairs with their snapshots
+        self._pairs: list[tuple[Sequence[BaseRoute], tuple[BaseRoute, ...]]] = []
 
     def resolve(self, scope: Scope) -> Resolved | None:
         """What ``resolve(routes, scope)`` answers (the same value, often the same object: never change it)."""
@@ -102,9 +104,12 @@ class RouteMemo:
 
     def _unchanged(self, lists: list[Sequence[BaseRoute]]) -> bool:
         # the same route objects in every list, and every mount still routes with the list remembered
-        if len(lists) != len(self._snapshot):
-            return False
-        for found, seen in zip(lists, self._snapshot, strict=True):
+        if lists is not self._checked:
+            self._checked = lists
+            self._pairs = list(zip(lists, self._snapshot, strict=True)) if len(lists) == len(self._snapshot) else []
+            if not self._pairs:
+                return False
+        for found, seen in self._pairs:
             if len(found) != len(seen) or not all(map(is_, found, seen)):
                 return False
         for mount, inner in self._mounts:

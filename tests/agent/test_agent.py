@@ -361,23 +361,33 @@ def test_a2a_sdk_client_v03_compat(lab: Lab) -> None:
 
 
 def test_the_validator_runs_once_per_request(lab: Lab) -> None:
+    # The token's verdict is looked up once per request (the gate reads the validator's cache itself, and on a
+    # miss validates without asking the cache again) and the token is validated once in all (the first request).
     auth = lab.agent.tenants[None]
-    original = auth.validator.validate
+    original, lookup = auth.validator.validate, auth.validator.cache.get
     calls: list[str] = []
+    lookups: list[object] = []
 
     async def counting(token: str, **kwargs: Any) -> Any:
         calls.append(token[-8:])
         return await original(token, **kwargs)
 
+    def looking(key: Any) -> Any:
+        lookups.append(key)
+        return lookup(key)
+
     auth.validator.validate = counting
+    auth.validator.cache.get = looking  # type: ignore[method-assign]
     try:
         token = lab.token(["api:read", "files:read"])
         for method, params, path in (("capabilities", None, "/"), ("message/send", message(), "/"),
                                      ("tools/list", {}, "/mcp"),
                                      ("tools/call", {"name": "list_files", "arguments": {}}, "/mcp"),
                                      ("execute", {"capability": "write_operation"}, "/")):
-            before = len(calls)
+            before = len(calls) + len(lookups)
             rpc(lab, method, params, token=token, path=path)
-            assert len(calls) - before == 1, method
+            assert len(calls) + len(lookups) - before == 1 + (method == "capabilities"), method
+        assert len(calls) == 1  # the first request: the token was not cached yet
     finally:
         auth.validator.validate = original
+        auth.validator.cache.get = lookup  # type: ignore[method-assign]

@@ -221,3 +221,174 @@ def test_the_issuer_peek_over_http_routes_and_judges_as_the_reference(keys: Keys
         else:
             assert event.fingerprint == token_key(token).hex()[:12]
             assert (answer.status_code, event.reason) in ((200, None), (403, "insufficient_scope"))
+# ---------------------------------------------------------------------------------------------------------------
+# s3-guard (issue #18): the guard's answers without waiting (a cached verdict answered at once, the Bearer DPoP check
+# and the admission answered synchronously, the found decision remembered per principal, requirements remembered per
+# method), its slotted request as the app's send, its body read. An attacker's request sequence gets, through the
+# fast guard, exactly what the plain gate of bb698ea (tests/core/test_perf_equivalence.py) gives it: status, body,
+# the handler that ran, and every audit event. Nothing here measures time.
+# ---------------------------------------------------------------------------------------------------------------
+
+_BODIES = [
+    b'{"jsonrpc":"2.0","id":1,"method":"capabilities"}',
+    b'{"jsonrpc":"2.0","id":2,"method":"tasks/get","params":{"id":"t"}}',
+    b'{"jsonrpc":"2.0","id":3,"method":"tasks/cancel","params":{"id":"t"}}',
+    b'{"jsonrpc":"2.0","id":4,"method":"message/send","params":{"configuration":{"pushNotificationConfig":{"url":"x"}}}}',
+    b'{"jsonrpc":"2.0","id":5,"method":"message/send","params":{"tenant":"globex"}}',
+    b'{"jsonrpc":"2.0","id":6,"method":"tools/call","params":{"name":"read_file","arguments":{}}}',
+    b'{"jsonrpc":"2.0","id":7,"method":"execute","params":{"capability":"write_operation"}}',
+    b'{"jsonrpc":"2.0","id":8,"method":"capabilities","id":9}',  # duplicate member: refused
+    b'[{"jsonrpc":"2.0","id":1,"method":"capabilities"}]', b'{"jsonrpc":"2.0","id":1.5e400,"method":"x"}', b"",
+    b"\xff\xfe{}",
+]
+_ROUTES = {"a2a": "/", "mcp": "/mcp", "card": "/.well-known/agent-card.json", "unknown": "/nowhere",
+           "dotted": "/%2e%2e/mcp"}
+_KINDS = ["read", "read", "admin", "write", "bound", "expired", "forged", "other tenant", "delegated", None]
+
+
+def _token_kinds(keys: Keys) -> dict[tuple[str | None, str | None], str | None]:
+    """A token of each kind for each tenant (the root's RSA key, acme's EC key, globex's Ed25519 key)."""
+    from ..helpers import ISSUER, NOW
+
+    made: dict[tuple[str | None, str | None], str | None] = {}
+    for tenant, key, alg in ((None, keys.rsa, "RS256"), ("acme", keys.ec, "ES256"), ("globex", keys.ed, "EdDSA")):
+        issuer = ISSUER + (tenant or "")
+        other = mint(keys.rsa) if tenant else mint(keys.ec, "ES256", iss=ISSUER + "acme")
+        for kind, token in (("read", mint(key, alg, iss=issuer)),
+                            ("admin", mint(key, alg, iss=issuer, scope="admin")),
+                            ("write", mint(key, alg, iss=issuer, scope="api:write push:write files:read")),
+                            ("bound", mint(key, alg, iss=issuer, cnf={"jkt": "A" * 43})),
+                            ("expired", mint(key, alg, iss=issuer, exp=NOW - 5)),
+                            ("forged", mint(keys.attacker, iss=issuer)),
+                            ("other tenant", other),
+                            ("delegated", mint(key, alg, iss=issuer, scope="admin", act={"sub": "agent-7"})),
+                            (None, None)):
+            made[tenant, kind] = token
+    return made
+
+
+def _plain_gate(gate: Gate) -> None:
+    """``gate`` answering every request through the plain (bb698ea) authenticate and decide, never at once."""
+    from ..core.plain_gate import plain_authenticate, plain_decide
+
+    def authenticate_now(token: Any, tenant: Any = None, *, fresh: bool = False, presentation: Any = None,
+                         dpop_checked: bool = False) -> Any:
+        return plain_authenticate(gate, token, tenant, fresh, presentation, dpop_checked)
+
+    def decide_now(token: Any, requirement: Any, tenant: Any = None, *, authenticated: Any = None,
+                   presentation: Any = None) -> Any:
+        return plain_decide(gate, token, requirement, tenant, authenticated, presentation)
+
+    gate.authenticate_now = authenticate_now  # type: ignore[method-assign]
+    gate.decide_now = decide_now  # type: ignore[method-assign]
+
+
+def _event_view(event: Any) -> tuple[Any, ...]:
+    import dataclasses
+
+    return dataclasses.astuple(dataclasses.replace(event, time=0, latency_ms=0))
+
+
+@settings(max_examples=examples(80), deadline=None)
+@given(requests=st.lists(st.tuples(st.sampled_from([None, None, "acme", "globex", "nobody"]), st.sampled_from(_KINDS),
+                                   st.sampled_from(list(_ROUTES)), st.integers(0, len(_BODIES) - 1),
+                                   st.sampled_from(["POST", "POST", "POST", "GET"]),
+                                   st.sampled_from(["bearer", "bearer", "bearer", "dpop", "bearer+proof", "lower"])),
+                         min_size=1, max_size=6))
+def test_an_attackers_requests_get_what_the_plain_gate_gives_them(keys: Keys, requests: list[Any]) -> None:
+    tokens = _token_kinds(keys)
+    fast, fast_recorder, _, fast_audit = recording_guard(keys)
+    plain, plain_recorder, _, plain_audit = recording_guard(keys)
+    _plain_gate(plain.gate)
+
+    async def run() -> None:
+        for tenant, kind, route, body, method, scheme in requests * 2:  # every request twice: first-seen, then cached
+            token = tokens[None if tenant == "nobody" else tenant, kind]
+            path = (f"/t/{tenant}" if tenant else "") + _ROUTES[route]
+            headers: dict[str, str] = {"content-type": "application/json", "x-request-id": f"r-{kind}"}
+            if token is not None:
+                headers["authorization"] = {"dpop": f"DPoP {token}", "lower": f"bearer   {token}"}.get(
+                    scheme, f"Bearer {token}")
+            if scheme in ("dpop", "bearer+proof"):
+                headers["dpop"] = "a.b.c"
+            answers = []
+            for guard in (fast, plain):
+                answer = await asgi_request(guard, method, path, headers=dict(headers), body=_BODIES[body])
+                answers.append((answer.status_code, answer.headers.get("www-authenticate"),
+                                answer.headers.get("retry-after"), answer.content))
+            assert answers[0] == answers[1], (tenant, kind, route, body, method, scheme)
+
+    asyncio.run(run())
+    assert fast_recorder.calls == plain_recorder.calls
+    assert [_event_view(e) for e in fast_audit.events()] == [_event_view(e) for e in plain_audit.events()]
+    assert fast_audit.total == plain_audit.total
+
+
+def test_a_principal_whose_tenant_policy_changes_is_judged_afresh(keys: Keys) -> None:
+    """The Bearer answer remembered on a cached principal is not used once the tenant requires DPoP."""
+    guard, recorder, agent, audit = recording_guard(keys)
+    token = mint(keys.rsa)
+    headers = {"authorization": f"Bearer {token}"}
+    body = _BODIES[0]
+    assert asyncio.run(asgi_request(guard, "POST", "/", headers=headers, body=body)).status_code == 200
+    assert asyncio.run(asgi_request(guard, "POST", "/", headers=headers, body=body)).status_code == 200
+    policy = agent.gate.tenants[None].dpop
+    assert policy is not None
+    policy.required = True
+    refused = asyncio.run(asgi_request(guard, "POST", "/", headers=headers, body=body))
+    assert refused.status_code == 401 and refused.headers["www-authenticate"].startswith("DPoP ")
+    assert [e.reason for e in audit.events()] == [None, None, "dpop_required"]
+    assert len(recorder.calls) == 2
+
+
+def test_route_lists_changed_after_the_memo_paired_them_are_seen() -> None:
+    """``_unchanged`` pairs each route list with its snapshot once; changes made afterwards are still seen."""
+    public, protected = Route("/x", _ok, name="public"), Route("/x", _ok, name="protected")
+    inner = Router(routes=[Route("/y", _ok, name="inner-public")])
+    app = Starlette(routes=[public, Mount("/m", app=inner)])
+    memo = RouteMemo(app.routes)
+    for _ in range(2):  # the second answer comes from the memo, paired
+        found = memo.resolve(_scope("/x"))
+        assert found is not None and found.name == "public"
+    app.router.routes[0] = protected  # in place
+    found = memo.resolve(_scope("/x"))
+    assert found is not None and found.name == "protected"
+    app.router.routes.insert(0, public)  # longer
+    found = memo.resolve(_scope("/x"))
+    assert found is not None and found.name == "public"
+    found = memo.resolve(_scope("/m/y"))
+    assert found is not None and found.name == "inner-public"
+    inner.routes = [Route("/y", _ok, name="inner-protected")]  # the mount's router given a new list
+    found = memo.resolve(_scope("/m/y"))
+    assert found is not None and found.name == "inner-protected"
+    assert memo.resolve(_scope("/m/y")) == resolve(app.routes, _scope("/m/y"))
+
+
+def test_every_tenant_token_route_body_and_scheme_gets_what_the_plain_gate_gives(keys: Keys) -> None:
+    """The grid the property samples, whole: each combination first-seen, then again from the caches."""
+    import itertools
+
+    tokens = _token_kinds(keys)
+    fast, fast_recorder, _, fast_audit = recording_guard(keys)
+    plain, plain_recorder, _, plain_audit = recording_guard(keys)
+    _plain_gate(plain.gate)
+
+    async def run() -> None:
+        for tenant, kind, route, body, scheme in itertools.product(
+                [None, "acme", "globex"], dict.fromkeys(_KINDS), ["a2a", "mcp"], range(len(_BODIES)), ["bearer", "dpop"]):
+            token = tokens[tenant, kind]
+            headers = {} if token is None else {"authorization": f"{'DPoP' if scheme == 'dpop' else 'Bearer'} {token}"}
+            if scheme != "bearer":
+                headers["dpop"] = "a.b.c"
+            path = (f"/t/{tenant}" if tenant else "") + _ROUTES[route]
+            for _ in range(2):
+                answers = []
+                for guard in (fast, plain):
+                    answer = await asgi_request(guard, "POST", path, headers=dict(headers), body=_BODIES[body])
+                    answers.append((answer.status_code, answer.headers.get("www-authenticate"), answer.content))
+                assert answers[0] == answers[1], (tenant, kind, route, body, scheme)
+
+    asyncio.run(run())
+    assert fast_recorder.calls == plain_recorder.calls
+    assert [_event_view(e) for e in fast_audit.events()] == [_event_view(e) for e in plain_audit.events()]
+    assert fast_audit.total == plain_audit.total
