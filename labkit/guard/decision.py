@@ -247,12 +247,13 @@ class Gate:
 
         A Bearer request's answer (no challenge, the bearer check passed) is remembered on the principal (immutable,
         handed out again by the validator's cache) with the tenant, policy and hierarchy it was made with, and used
-        while those are the same objects and the policy still does not require DPoP.
+        while those are the same objects and the policy still does not require DPoP. The memo holds the effective
+        scopes, never the decision: a decision names the principal, and that cycle would outlive the cache entry.
         """
-        memo: tuple[TenantAuth, DPoPPolicy, ScopeHierarchy, Decision] | None = principal.__dict__.get(_FOUND)
+        memo: tuple[TenantAuth, DPoPPolicy, ScopeHierarchy, EffectiveScopes] | None = principal.__dict__.get(_FOUND)
         if (memo is not None and memo[0] is auth and memo[1] is policy and memo[2] is auth.hierarchy
                 and challenge is None and not fresh and not dpop_checked and not policy.required):
-            return memo[3]
+            return _decision(_NO_REQUIREMENT, auth.name, principal, memo[3], None, False, None)
         found = _decision(_NO_REQUIREMENT, auth.name, principal, auth.hierarchy.expand(principal.scopes), None,
                           fresh, challenge)
         if not dpop_checked:
@@ -261,7 +262,7 @@ class Gate:
             except AuthError as error:
                 return found.refuse(error)
             if challenge is None and not fresh:
-                principal.__dict__[_FOUND] = (auth, policy, auth.hierarchy, found)
+                principal.__dict__[_FOUND] = (auth, policy, auth.hierarchy, found.effective)
         return found
 
     async def _authenticate(self, auth: TenantAuth, token: str, peeked: Peeked | None, principal: Principal | None,

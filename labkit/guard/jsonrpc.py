@@ -79,14 +79,15 @@ async def read_body(receive: Receive, cap: int = MAX_BODY) -> bytes:
     """The request body, read message by message and never more than ``cap`` bytes; raises ``BodyError`` beyond it.
 
     ``labkit._json.read_bounded``'s rule on the ASGI messages themselves (no async generator per request): the
-    size is checked before a chunk is kept; a disconnect ends the body.
+    size is checked before a chunk is kept. A disconnect before the last chunk raises ``BodyError`` (-32600).
     """
     parts: list[bytes] = []
     size = 0
     while True:
         message = await receive()
+        # RFC 9112 §8: a request whose body never ended is incomplete: never judged or acted on as a whole one
         if message["type"] == "http.disconnect":
-            break
+            raise BodyError(-32600, "the client disconnected before the body ended")
         chunk = message.get("body", b"")
         size += len(chunk)
         if size > cap:
