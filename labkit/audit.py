@@ -182,7 +182,11 @@ def _principal_fields(principal: Principal) -> tuple[dict[str, Any], bool]:
     # caller (bounded; only clean fields are kept, so equal values give an equal event, test_perf_equivalence)
     group = (principal.subject, principal.client_id, principal.scopes, principal.actors, principal.strategy,
              principal.tenant, principal.notes)
-    template = _templates.get(group)
+    try:
+        template = _templates.get(group)
+        hashable = True
+    except TypeError:  # a hand-built principal with an unhashable field (a set of scopes): the plain path
+        template, hashable = None, False
     fingerprint = principal.fingerprint
     if template is not None and type(fingerprint) is str and len(fingerprint) <= MAX_TEXT \
             and UNSAFE.search(fingerprint) is None:
@@ -194,7 +198,7 @@ def _principal_fields(principal: Principal) -> tuple[dict[str, Any], bool]:
     fields.update({**AuditEvent.who(principal), "decision": "allow", "detail": "; ".join(principal.notes)})
     clean = _clean_values([fields[name] for name in _TEXT_FIELDS], {name: fields[name] for name in _LIST_FIELDS})
     principal.__dict__[_MEMO] = (fields, clean)
-    if clean:
+    if clean and hashable:
         if len(_templates) >= _TEMPLATES:
             _templates.clear()
         _templates[group] = fields

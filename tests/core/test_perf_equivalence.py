@@ -642,3 +642,11 @@ def test_the_callers_templates_stay_bounded() -> None:
         principal = Principal(subject=f"user-{number}", scopes=frozenset({"a"}), fingerprint=f"{number:012x}")
         assert AuditEvent.allow(principal).subject == f"user-{number}"
     assert 0 < len(_audit._templates) <= _audit._TEMPLATES
+
+
+def test_a_principal_with_unhashable_fields_takes_the_plain_path() -> None:
+    for _ in range(2):
+        principal = Principal(subject="alice", scopes={"b", "a"}, notes=["n"], fingerprint="0123456789ab")  # type: ignore[arg-type]
+        event = AuditEvent.allow(principal)
+        assert event == AuditEvent(decision="allow", subject="alice", scopes=("a", "b"), strategy="jwt",
+                                   fingerprint="0123456789ab", detail="n", time=event.time)
