@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from labkit.auth import Principal
@@ -28,15 +28,17 @@ async def trivial(scope: Any, receive: Any, send: Any) -> None:
     await send({"type": "http.response.body", "body": b"{}"})
 
 
-def rpc_driver(lab: Lab, token: str) -> Callable[[Any, int], Awaitable[None]]:
-    """``drive(app, count)``: ``count`` in-process ``POST /`` ``capabilities`` calls with ``token`` to ``app``."""
+def rpc_driver(lab: Lab, token: str | Sequence[str]) -> Callable[[Any, int], Awaitable[None]]:
+    """``drive(app, count)``: ``count`` in-process ``POST /`` ``capabilities`` calls with ``token`` to ``app``
+    (a list of tokens: one after the other, again from the first when ``count`` is longer)."""
     body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "capabilities"}).encode()
     host, port = lab.agent_url.split("//")[1].split(":")
     headers = [(b"host", f"{host}:{port}".encode()), (b"content-type", b"application/json"),
-               (b"authorization", f"Bearer {token}".encode()), (b"content-length", str(len(body)).encode())]
+               (b"content-length", str(len(body)).encode())]
+    authorizations = [f"Bearer {t}".encode() for t in ([token] if isinstance(token, str) else token)]
 
     async def drive(app: Any, count: int) -> None:
-        for _ in range(count):
+        for i in range(count):
             messages = [{"type": "http.request", "body": body, "more_body": False}]
 
             async def receive(messages: list[dict[str, Any]] = messages) -> Any:
@@ -47,7 +49,8 @@ def rpc_driver(lab: Lab, token: str) -> Callable[[Any, int], Awaitable[None]]:
 
             scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
                      "scheme": "http", "path": "/", "raw_path": b"/", "query_string": b"", "root_path": "",
-                     "server": (host, int(port)), "client": ("127.0.0.1", 5000), "headers": list(headers)}
+                     "server": (host, int(port)), "client": ("127.0.0.1", 5000),
+                     "headers": [*headers, (b"authorization", authorizations[i % len(authorizations)])]}
             await app(scope, receive, send)
 
     return drive

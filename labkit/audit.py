@@ -178,11 +178,35 @@ def _principal_fields(principal: Principal) -> tuple[dict[str, Any], bool]:
     known: tuple[dict[str, Any], bool] | None = principal.__dict__.get(_MEMO)
     if known is not None:
         return known
+    # First-seen tokens of one caller differ in their fingerprint only: the rest is made and checked once per
+    # caller (bounded; only clean fields are kept, so equal values give an equal event, test_perf_equivalence)
+    group = (principal.subject, principal.client_id, principal.scopes, principal.actors, principal.strategy,
+             principal.tenant, principal.notes)
+    try:
+        template = _templates.get(group)
+        hashable = True
+    except TypeError:  # a hand-built principal with an unhashable field (a set of scopes): the plain path
+        template, hashable = None, False
+    fingerprint = principal.fingerprint
+    if template is not None and type(fingerprint) is str and len(fingerprint) <= MAX_TEXT \
+            and UNSAFE.search(fingerprint) is None:
+        fields = template.copy()
+        fields["fingerprint"] = fingerprint
+        known = principal.__dict__[_MEMO] = (fields, True)
+        return known
     fields = _DEFAULTS.copy()
     fields.update({**AuditEvent.who(principal), "decision": "allow", "detail": "; ".join(principal.notes)})
     clean = _clean_values([fields[name] for name in _TEXT_FIELDS], {name: fields[name] for name in _LIST_FIELDS})
     principal.__dict__[_MEMO] = (fields, clean)
+    if clean and hashable:
+        if len(_templates) >= _TEMPLATES:
+            _templates.clear()
+        _templates[group] = fields
     return fields, clean
+
+
+_TEMPLATES = 1024  # callers whose allow fields are remembered (each entry's text is at most ~40 x MAX_TEXT)
+_templates: dict[tuple[Any, ...], dict[str, Any]] = {}
 
 
 class AuditFileError(ConfigError):

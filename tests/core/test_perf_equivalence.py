@@ -593,3 +593,63 @@ def test_the_audit_note_equals_record_allow_and_sorted_scopes_equal_sorted() -> 
     one, two = GuardContext(None), GuardContext("acme", "a2a")
     assert one.timings == {} and one.timings is not two.timings and two.requirement == Requirement()
     assert "tenant='acme'" in repr(two) and two.rpc_method is None
+
+
+# --- cold requests: the allow fields of a new principal from its caller's remembered template (issue #18) -------
+
+from labkit import audit as _audit  # noqa: E402 - this block's own imports
+
+
+class _Text(str):
+    """A str subclass equal to its plain text (a hand-built principal may hold one)."""
+
+
+_ACT = st.one_of(st.none(), st.builds(lambda s: {"sub": s}, st.sampled_from(["agent", "bot\x1b", "x" * 200])))
+
+
+_CALLER = st.sampled_from([None, "alice", "bob", "", "\x1b[2J", "x" * 200, "\u202eevil"])
+_FINGERPRINT = st.one_of(st.sampled_from(["0123456789ab", "ffffffffffff", "", "\x1b[2J", "x" * 200]),
+                         st.text(max_size=12), st.builds(_Text, st.sampled_from(["0123456789ab", "a\x00"])))
+
+
+@settings(max_examples=examples(300))
+@given(subject=_CALLER, client=_CALLER, scopes=st.frozensets(st.sampled_from(["a", "b:read", "c\x00", "d" * 130]),
+                                                              max_size=3),
+       tenant=_CALLER, notes=st.lists(st.sampled_from(["n", "m\r\n"]), max_size=2), act=_ACT,
+       fingerprints=st.lists(_FINGERPRINT, min_size=1, max_size=5), subclassed=st.booleans(),
+       context=st.dictionaries(st.sampled_from(["endpoint", "method", "status", "fingerprint", "detail"]),
+                               st.one_of(_TEXT, st.integers(0, 599)), max_size=3))
+def test_allow_fields_from_a_callers_template_equal_the_constructors(
+        subject: str | None, client: str | None, scopes: frozenset[str], tenant: str | None, notes: list[str],
+        act: dict[str, str] | None, fingerprints: list[str], subclassed: bool, context: dict[str, Any]) -> None:
+    """First-seen principals of one caller, differing in their fingerprint (and in the type of equal text):
+    each one's allow event equals the dataclass constructor's, whichever came first."""
+    claims = {"act": act} if act is not None else {}
+    for number, fingerprint in enumerate(fingerprints):
+        who = _Text(subject) if subclassed and number % 2 and subject is not None else subject
+        principal = Principal(subject=who, scopes=scopes, client_id=client, tenant=tenant, fingerprint=fingerprint,
+                              notes=tuple(notes), claims=claims)
+        fields: dict[str, Any] = {"subject": who, "client": client, "scopes": tuple(sorted(scopes)),
+                                  "actors": principal.actors, "strategy": "jwt", "tenant": tenant,
+                                  "fingerprint": fingerprint, "detail": "; ".join(notes)}
+        fields.update({k: v for k, v in context.items() if v is not None or k not in fields})
+        for _ in range(2):  # the second from the per-principal memo
+            event = AuditEvent.allow(principal, **context)
+            expected = AuditEvent(decision="allow", **{**fields, "time": event.time})
+            assert event == expected
+            assert event.to_json() == expected.to_json()
+
+
+def test_the_callers_templates_stay_bounded() -> None:
+    for number in range(10_001):
+        principal = Principal(subject=f"user-{number}", scopes=frozenset({"a"}), fingerprint=f"{number:012x}")
+        assert AuditEvent.allow(principal).subject == f"user-{number}"
+    assert 0 < len(_audit._templates) <= _audit._TEMPLATES
+
+
+def test_a_principal_with_unhashable_fields_takes_the_plain_path() -> None:
+    for _ in range(2):
+        principal = Principal(subject="alice", scopes={"b", "a"}, notes=["n"], fingerprint="0123456789ab")  # type: ignore[arg-type]
+        event = AuditEvent.allow(principal)
+        assert event == AuditEvent(decision="allow", subject="alice", scopes=("a", "b"), strategy="jwt",
+                                   fingerprint="0123456789ab", detail="n", time=event.time)
