@@ -302,15 +302,16 @@ class Lab:
         return self.client(token).post(path, json=rpc.request(method, params), headers=sent)
 
     def call(self, method: str, params: dict[str, Any] | None = None, *, token: str | None = None,
-             path: str = "/", a2a_version: str | None = None) -> CallResult:
+             path: str = "/", a2a_version: str | None = None, headers: dict[str, str] | None = None) -> CallResult:
         """One JSON-RPC call, read: its status, JSON body, parsed ``WWW-Authenticate`` and its own audit event.
 
         The call carries a fresh ``X-Request-ID``; its event is the one the guard recorded with that id (not
         "the last event": other callers may be logging meanwhile). ``event`` is None if nothing was audited.
+        ``headers``: sent as given (e.g. ``Authorization: DPoP ...`` and a ``DPoP`` proof, with ``token`` None).
         """
         request_id = "lab-" + uuid.uuid4().hex[:16]
         response = self.rpc(method, params, token=token, path=path, a2a_version=a2a_version,
-                            headers={"X-Request-ID": request_id})
+                            headers={**(headers or {}), "X-Request-ID": request_id})
         return self._result(response, request_id)
 
     def get(self, path: str, *, token: str | None = None) -> CallResult:

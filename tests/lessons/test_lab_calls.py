@@ -92,6 +92,20 @@ def test_a_malformed_request_id_is_not_recorded(lab: Lab) -> None:
 
 
 @pytest.mark.integration
+def test_call_sends_the_headers_it_is_given_and_still_finds_its_own_event(lab: Lab) -> None:
+    token = lab.token(["api:read"])
+    allowed = lab.call("capabilities", headers={"Authorization": f"Bearer {token}"})
+    assert allowed.status == 200 and allowed.event is not None and allowed.event.decision == "allow"
+    # a DPoP-scheme request without its proof (lesson 14): refused, and the event is this call's, not the last one
+    refused = lab.call("capabilities", headers={"Authorization": f"DPoP {token}"})
+    assert refused.status == 401 and refused.event is not None and refused.reason == "dpop_proof"
+    assert refused.event.request_id != allowed.event.request_id
+    # the call's own X-Request-ID wins over one in the headers (its event is found by it)
+    again = lab.call("capabilities", token=token, headers={"X-Request-ID": "mine"})
+    assert again.event is not None and again.event.request_id != "mine"
+
+
+@pytest.mark.integration
 def test_one_token_request_and_its_errors() -> None:
     with Lab() as lab:
         endpoint = f"{lab.provider_url}/token"
