@@ -1,33 +1,15 @@
 """Fixtures and hooks only (plain helpers are in ``tests/helpers.py``): the fixed clock, session keys, a fake
-identity provider, the shared lab; hypothesis's profile."""
+identity provider, the shared lab. Which layer a run is (and hypothesis's budget) is the root ``conftest.py``'s."""
 
 from __future__ import annotations
 
-import os
 import socket
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, settings
 
-from .helpers import NOW, Budget, Keys
-
-# Properties, not timings: no per-example deadline (a loaded CI machine must not turn a slow example into a
-# failure), and fixtures shared across examples are fine.
-settings.register_profile("labkit", deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-settings.register_profile("quick", parent=settings.get_profile("labkit"), max_examples=10)
-
-
-def pytest_configure(config: pytest.Config) -> None:
-    """Hypothesis's budget (``helpers.Budget``): at most 10 examples a property for the unit layer and
-    ``LABKIT_HYPOTHESIS=quick``; every example for the full run (``uv run pytest``, CI) and ``=full``."""
-    chosen = os.environ.get("LABKIT_HYPOTHESIS", "")
-    if chosen not in ("", "quick", "full"):
-        raise pytest.UsageError(f"LABKIT_HYPOTHESIS={chosen!r}: expected 'quick' or 'full'")
-    unit_layer = "not integration" in (config.option.markexpr or "")
-    Budget.quick = chosen == "quick" or (not chosen and unit_layer)
-    settings.load_profile("quick" if Budget.quick else "labkit")
+from .helpers import NOW, Keys
 
 
 @pytest.fixture(autouse=True)

@@ -96,12 +96,23 @@ def oauth2(**settings: Any) -> dict[str, Any]:
 class Budget:
     """How many examples a property runs: every one as written (``uv run pytest``, CI), or at most 10 (``quick``).
 
-    ``conftest.pytest_configure`` chooses before any test module is imported: ``LABKIT_HYPOTHESIS=quick`` or
-    ``=full`` when set, else ``quick`` for the unit layer (``pytest -m "not integration"``, the inner loop that must
-    stay under 10 s) and ``full`` for every other run.
+    The root ``conftest.py`` chooses before any test module is imported: ``LABKIT_HYPOTHESIS=quick`` or ``=full``
+    when set, else ``quick`` for the unit layer (``pytest -m "not integration"``, the inner loop that must stay
+    under 10 s) and ``full`` for every other run. Properties, not timings: no per-example deadline (a loaded CI
+    machine must not turn a slow example into a failure), and fixtures shared across examples are fine.
     """
 
     quick = False
+
+    @classmethod
+    def choose(cls, *, quick: bool) -> None:
+        from hypothesis import HealthCheck, settings
+
+        cls.quick = quick
+        budget = {"max_examples": 10} if quick else {}
+        settings.register_profile("labkit", deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture],
+                                  **budget)
+        settings.load_profile("labkit")
 
 
 def examples(count: int) -> int:
