@@ -5,10 +5,16 @@ the full run (``uv run pytest``, CI) loads nbval and runs every property at its 
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+# A run keeps its bytecode caches (pytest's rewritten test modules, the project's own sources; all git-ignored)
+# even where PYTHONDONTWRITEBYTECODE is set, as on this machine's image: without them every run compiles the ~200
+# test modules again, ~1.5 s of the unit layer's budget of 10. Servers the tests start inherit the variable.
+sys.dont_write_bytecode = False
 
 _SANITIZE = Path(__file__).resolve().parent / "notebooks" / "nbval_sanitize.cfg"
 

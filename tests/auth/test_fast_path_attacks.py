@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import functools
 import itertools
 import json
 from typing import Any
@@ -46,7 +47,12 @@ def _answer(build: Any) -> Any:
 def _sign(payload: bytes, secret: bytes, header: dict[str, Any] | None = None) -> str:
     """A compact JWS of ``payload`` exactly as given (any bytes: duplicate members, NaN, whitespace) under HS256."""
     protected = {"alg": "HS256", **(header or {})}
-    return joserfc_jws.serialize_compact(protected, payload, OctKey.import_key(secret), algorithms=[protected["alg"]])
+    return joserfc_jws.serialize_compact(protected, payload, _oct_key(secret), algorithms=[protected["alg"]])
+
+
+@functools.cache
+def _oct_key(secret: bytes) -> OctKey:
+    return OctKey.import_key(secret)
 
 
 def _token(sub: str = "alice", *, tenant: str | None = None, exp: Any = NOW + 3600, **more: Any) -> str:
