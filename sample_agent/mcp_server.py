@@ -14,6 +14,7 @@ per-principal quota counts requests in flight, in the shared ``Quota``, instead 
 from __future__ import annotations
 
 import contextlib
+import functools
 import inspect
 import types
 import typing
@@ -25,6 +26,7 @@ from mcp.server.caching import CacheHint
 from mcp.server.context import CallNext, HandlerResult, ServerMiddleware, ServerRequestContext
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
+from mcp.server.mcpserver.tools import Tool
 from mcp.server.transport_security import TransportSecuritySettings
 from pydantic import BaseModel
 from starlette.responses import JSONResponse
@@ -206,16 +208,19 @@ class CapabilityTool:
         return await self.call(ctx, self.capability_id, {k: v for k, v in arguments.items() if v is not None})
 
 
+@functools.lru_cache(maxsize=256)
+def _tool_record(capability_id: str, name: str, description: str) -> Tool:
+    """The SDK's record of a capability's tool (input schema, argument model), built once a process: it depends
+    only on the capability's signature, its name and its description. Each server gets a copy with its own ``fn``."""
+
+    async def unbound(ctx: Context[Any, Any], capability: str, arguments: dict[str, Any]) -> str:
+        raise ToolError("Unauthorized")  # never called: every server's copy carries its own agent's call
+
+    return Tool.from_function(CapabilityTool(CAPABILITIES[capability_id], unbound), name=name, description=description)
+
+
 def build_mcp(agent: Agent, *, max_sessions: int = 16, stateless: bool = False, quota: Quota | None = None) -> AgentMCP:
     """The agent's MCP server with one tool per enabled capability (``stateless``: no sessions, for replicas)."""
-    server: MCPServer[Any] = MCPServer(
-        name="oauth2-lab-agent", instructions="Tools of the oauth2-lab sample agent.",
-        log_level="WARNING",  # the SDK configures the root logger; keep it quiet
-        middleware=[ToolsForCaller(agent.policy)],
-        # a filtered list is one caller's answer: a shared cache must never hand it to another (SEP-2549)
-        cache_hints={"tools/list": CacheHint(ttl_ms=0, scope="private")},
-    )
-
     async def call(ctx: Context[Any, Any], capability: str, arguments: dict[str, Any]) -> str:
         request = ctx.request_context.request
         user = _caller(request)
@@ -228,8 +233,17 @@ def build_mcp(agent: Agent, *, max_sessions: int = 16, stateless: bool = False, 
             raise ToolError(str(exc)) from None
 
     enabled: dict[str, Capability] = agent.policy.capabilities  # what the configuration leaves on, with its scopes
+    tools = []
     for capability in sorted(enabled.values(), key=lambda c: c.capability_id):
         definition = CAPABILITIES[capability.capability_id]
-        server.add_tool(CapabilityTool(definition, call), name=capability.tool or capability.capability_id,
-                        description=f"{definition.description} {_needs(capability.scopes)}")
+        record = _tool_record(capability.capability_id, capability.tool or capability.capability_id,
+                              f"{definition.description} {_needs(capability.scopes)}")
+        tools.append(record.model_copy(update={"fn": CapabilityTool(definition, call)}))
+    server: MCPServer[Any] = MCPServer(
+        name="oauth2-lab-agent", instructions="Tools of the oauth2-lab sample agent.",
+        log_level="WARNING",  # the SDK configures the root logger; keep it quiet
+        middleware=[ToolsForCaller(agent.policy)], tools=tools,
+        # a filtered list is one caller's answer: a shared cache must never hand it to another (SEP-2549)
+        cache_hints={"tools/list": CacheHint(ttl_ms=0, scope="private")},
+    )
     return AgentMCP(server, max_sessions, stateless=stateless, quota=quota)

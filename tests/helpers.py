@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import random
 import socket
 import time
+from collections.abc import Iterable
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 from joserfc import jwt
@@ -23,6 +25,8 @@ NOW = 1_767_225_600  # 2026-01-01T00:00:00Z, the lab's fixed clock
 
 ISSUER = "https://issuer.lab.test/"
 AUDIENCE = "api://lab-agent"
+T = TypeVar("T")
+
 HMAC_SECRET = "lab-hmac-secret-0123456789abcdef-0123456789abcdef-0123456789abcdef"
 
 
@@ -118,6 +122,15 @@ class Budget:
 def examples(count: int) -> int:
     """A property's example count: ``count``, or at most 10 under the quick budget (``Budget``)."""
     return min(count, 10) if Budget.quick else count
+
+
+def grid(cases: Iterable[T], quick: int) -> list[T]:
+    """An exhaustive grid's cases: all of them, or a fixed sample of ``quick`` under the quick budget (seeded, so the
+    same on every run; random rather than strided, so no dimension's value is skipped by the stride)."""
+    every = list(cases)
+    if not Budget.quick or quick >= len(every):
+        return every
+    return random.Random(0).sample(every, quick)
 
 
 class AsgiClient:

@@ -111,3 +111,16 @@ def test_other_methods_pass_untouched(middleware: ToolsForCaller) -> None:
 def test_no_private_sdk_hook_for_the_filter() -> None:
     source = (ROOT / "sample_agent" / "mcp_server.py").read_text()
     assert "_handle_list_tools" not in source and "MCPServer)" not in source  # no subclass overriding internals
+
+
+def test_the_tool_records_are_shared_and_each_servers_copy_calls_its_own_agent(tmp_path: Path) -> None:
+    """The SDK's record of a tool (schema, argument model) is built once a process; each server's copy of it carries
+    its own agent's call, and a configuration with other scopes gets a record with its own description."""
+    cfg = validate_security_config({"security": {"oauth2": OAUTH2}})
+    first, second = (create_app(cfg, sandbox=tmp_path / name) for name in ("a", "b"))
+    records = [app.agent.mcp.server._tool_manager.get_tool("echo") for app in (first, second)]
+    assert records[0] is not None and records[1] is not None
+    assert records[0].fn_metadata is records[1].fn_metadata and records[0] is not records[1]
+    assert records[0].fn.call is not records[1].fn.call
+    plugins = [{"plugin_id": "system_tools", "capabilities": [{"capability_id": "echo", "required_scopes": ["x:echo"]}]}]
+    assert tools_of(tmp_path, plugins=plugins)["echo"].description == "Echo a text back. Needs api:read and x:echo."
