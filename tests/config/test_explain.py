@@ -86,7 +86,7 @@ def test_long_introspection_cache_is_a_weakness() -> None:
 
 
 def test_a_large_hierarchy_explains_in_one_pass() -> None:
-    chain = {f"s{i}": [f"s{i + 1}"] for i in range(20_000)}
+    chain = {f"s{i}": [f"s{i + 1}"] for i in range(5_000)}  # five times the recursion limit deep
     result = explained({"security": {"oauth2": jwt_block(), "scope_hierarchy": {**chain, "api:read": []}}})
     assert row(result, "tasks/get").granted_by == ("api:read",)
 

@@ -79,13 +79,13 @@ def test_prometheus_sink_counts_decisions_and_latency() -> None:
 
 def test_client_chosen_labels_are_bounded() -> None:
     sink = PrometheusSink(max_values=10)
-    for i in range(5_000):  # a scanner's random paths and tenants
+    for i in range(1_000):  # a hundred times the bound: a scanner's random paths and tenants
         sink(deny(Reason.MISSING_TOKEN, endpoint=f"/random-{i}-" + "x" * 1000, tenant=f"t{i}"))
     got = samples(sink)
     series = [labels for name, labels in got if name == "labkit_decisions_total"]
     assert len(series) <= 11 * 11
     assert all(len(value) <= 64 for labels in series for _, value in labels)
-    assert sum(v for (name, _), v in got.items() if name == "labkit_decisions_total") == 5_000
+    assert sum(v for (name, _), v in got.items() if name == "labkit_decisions_total") == 1_000
 
 
 def test_logging_sink_writes_json_lines_without_the_token(caplog: pytest.LogCaptureFixture) -> None:
