@@ -4,6 +4,8 @@ Events hold metadata only (subject, client, scopes, the RFC 8693 ``act`` chain a
 reason, endpoint, strategy, latency, a 12-hex-digit token fingerprint); never a token. Every string an event
 holds is bounded and printable (``safe_text``), whoever built it. Recording is thread-safe and loses no
 event. The file is opened append-only, never through a symlink, created 0600 (``AuditFileError`` otherwise).
+About 400 lines on purpose: the event, the cleaning of its fields and the log's lazy allow path (the guard's
+per-request note) are one invariant, "every recorded string is clean", and read together.
 """
 
 from __future__ import annotations
