@@ -4,6 +4,7 @@ the full run (``uv run pytest``, CI) loads nbval and runs every property at its 
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 from pathlib import Path
@@ -45,3 +46,10 @@ def pytest_configure(config: pytest.Config) -> None:
     if chosen not in ("", "quick", "full"):
         raise pytest.UsageError(f"LABKIT_HYPOTHESIS={chosen!r}: expected 'quick' or 'full'")
     Budget.choose(quick=chosen == "quick" or (not chosen and _unit_layer(config.option.markexpr)))
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """What collection built (the SDKs' modules, the test modules) lives for the whole run: moved out of the cyclic
+    collector's sight, the full collections that follow walk only what the tests allocate (~0.5 s of the unit layer)."""
+    gc.collect()
+    gc.freeze()
