@@ -18,6 +18,7 @@ from labkit.guard import GuardContext
 from labkit.guard.jsonrpc import parse_call, read_body, replay
 from labkit.lab import Lab
 from labkit.scopes import EffectiveScopes
+from labkit.servers import freeze_start_up
 from sample_agent.policy import LabUser
 
 
@@ -87,6 +88,7 @@ def main() -> None:
     lab = Lab(serve=(lambda app: Unprotected(app.starlette)) if args.mode == "unprotected" else None)
     with lab:
         print(f"provider: {lab.provider_url}", flush=True)
+        freeze_start_up()  # as `labkit serve` does, in both modes
         print(f"agent: {lab.agent_url}", flush=True)
         sys.stdin.read()
 
