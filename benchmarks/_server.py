@@ -18,7 +18,6 @@ from labkit.guard import GuardContext
 from labkit.guard.jsonrpc import parse_call, read_body, replay
 from labkit.lab import Lab
 from labkit.scopes import EffectiveScopes
-from labkit.servers import freeze_start_up
 from sample_agent.policy import LabUser
 
 
@@ -84,6 +83,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--mode", choices=["protected", "unprotected"], default="protected")
     args = parser.parse_args()
+    from labkit.servers import freeze_start_up  # here: profiling.py --against imports this file with older labkits
     # unprotected: the guard's inner Starlette app, served as it is
     lab = Lab(serve=(lambda app: Unprotected(app.starlette)) if args.mode == "unprotected" else None)
     with lab:
