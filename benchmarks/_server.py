@@ -83,10 +83,12 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--mode", choices=["protected", "unprotected"], default="protected")
     args = parser.parse_args()
+    from labkit.servers import freeze_start_up  # here: profiling.py --against imports this file with older labkits
     # unprotected: the guard's inner Starlette app, served as it is
     lab = Lab(serve=(lambda app: Unprotected(app.starlette)) if args.mode == "unprotected" else None)
     with lab:
         print(f"provider: {lab.provider_url}", flush=True)
+        freeze_start_up()  # as `labkit serve` does, in both modes
         print(f"agent: {lab.agent_url}", flush=True)
         sys.stdin.read()
 

@@ -159,7 +159,7 @@ def _explain(args: argparse.Namespace) -> int:
 
 def _serve(args: argparse.Namespace) -> int:
     from .lab import Lab
-    from .servers import StopSignals
+    from .servers import StopSignals, freeze_start_up
 
     if args.public_url and not re.fullmatch(r"https?://[^/\s?#]+(/[^\s?#]*)?", args.public_url):
         print(f"labkit serve: --public-url must be an http(s) URL, not {args.public_url!r}", file=sys.stderr)
@@ -177,6 +177,7 @@ def _serve(args: argparse.Namespace) -> int:
         for line in lab.plugin_mapping().lines():  # how the user's plugin ids met the sample agent's
             print(f"config: {safe_text(line, 300)}", file=sys.stderr)
         print("Ctrl-C stops.", file=sys.stderr, flush=True)
+        freeze_start_up()  # this process only serves from here on
         signum = stops.wait() or 0
     _exit_now(128 + signum)  # as shells report a signal: 130 for SIGINT, 143 for SIGTERM
 

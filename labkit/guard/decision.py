@@ -235,8 +235,11 @@ class Gate:
                 consulted = True
             if principal is None:
                 peeked = peeked or Peeked(token, key, None, None)  # the validator reuses the hash (and peek's parse)
-            elif dpop_checked or presentation is None or presentation.scheme != "dpop":
-                return self._cached(auth, policy, principal, fresh, challenge, dpop_checked)
+            else:
+                if peeked is not None and peeked.claims is not None:
+                    self._remember_issuer(peeked)  # a verified token whose memo entry had gone
+                if dpop_checked or presentation is None or presentation.scheme != "dpop":
+                    return self._cached(auth, policy, principal, fresh, challenge, dpop_checked)
         return self._authenticate(auth, token, peeked, principal, fresh or consulted, presentation, dpop_checked,
                                   challenge, fresh)
 
@@ -280,6 +283,8 @@ class Gate:
                              else await validator.validate(token, fresh=skip_cache))
             except AuthError as error:
                 return Decision(_NO_REQUIREMENT, auth.name, dpop=challenge, error=error)
+            if peeked is not None and peeked.claims is not None:
+                self._remember_issuer(peeked)  # the token verified: its issuer may route it from the memo
         found = _decision(_NO_REQUIREMENT, auth.name, principal, auth.hierarchy.expand(principal.scopes), None,
                           fresh, challenge)
         if not dpop_checked:
@@ -384,10 +389,15 @@ class Gate:
         else:
             found = claims.get("iss")
             issuer = found if isinstance(found, str) else None
-        # Only a tenant's issuer is remembered: unauthenticated tokens must not fill memory with their strings.
-        if issuer is not None and any(issuer in auth.issuers for auth in self.tenants.values()):
-            self._issuers.put(key, issuer, time.monotonic() + 300)
+        # Remembered by _remember_issuer once the token verifies: forged tokens neither fill nor churn the memo.
         return issuer, Peeked(token, key, jws, claims)
+
+    def _remember_issuer(self, peeked: Peeked) -> None:
+        """Remember the issuer ``_peek`` read from a token that has since verified (a tenant's issuer only)."""
+        issuer = peeked.claims.get("iss") if peeked.claims is not None else None
+        # Only a tenant's issuer is remembered: tokens must not fill memory with their strings.
+        if isinstance(issuer, str) and any(issuer in auth.issuers for auth in self.tenants.values()):
+            self._issuers.put(peeked.key, issuer, time.monotonic() + 300)
 
     @staticmethod
     def _lenient_issuer(token: str) -> str | None:
