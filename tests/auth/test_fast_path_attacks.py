@@ -349,8 +349,9 @@ def test_a_token_one_byte_away_never_gets_a_remembered_verdict_through_the_gate(
 # -- 6. Ten thousand and one distinct tokens: every memo and cache stays bounded ----------------------------
 
 def test_more_distinct_tokens_than_any_memo_holds_leave_every_memo_bounded() -> None:
-    """5,001 forged tokens, each with its own header (the 4,096-entry issuer memo, the 256-entry header memo), and
-    1,000 signed ones, each with its own scope string (the 64-entry verdict caches, the 256-entry scope memo)."""
+    """5,000 signed tokens, each with its own scope string (the 4,096-entry issuer memo, which holds verified tokens,
+    the 64-entry verdict caches, the 256-entry scope memo), and 1,001 forged ones, each with its own header (the
+    256-entry header memo; a forged token is never remembered by the issuer memo)."""
     limits = CacheLimits(300, 64)
     gate = Gate(_tenants(cache=limits))
     _compact._remembered_header.cache_clear()
@@ -358,15 +359,15 @@ def test_more_distinct_tokens_than_any_memo_holds_leave_every_memo_bounded() -> 
     async def send_all() -> None:
         for i in range(6_001):
             tenant = (None, "acme", "globex")[i % 3]
-            if i % 6 == 1:  # signed, each with its own scope string: cached by its validator
+            if i % 6:  # signed, each with its own scope string: cached by its validator, its issuer remembered
                 token = _token(f"u{i}", tenant=tenant, scope=f"s{i}")
-            else:  # forged, each with its own header: refused, its tenant's issuer remembered by the peek
+            else:  # forged, each with its own header: refused
                 token = _sign(json.dumps({"iss": ISSUERS[tenant], "n": i}).encode(), b"x" * 32, {"kid": f"k{i}"})
             decision = await gate.authenticate(token)
-            assert decision.tenant == tenant and decision.allowed is (i % 6 == 1), i
+            assert decision.tenant == tenant and decision.allowed is bool(i % 6), i
 
     asyncio.run(send_all())
-    assert len(gate._issuers) <= gate._issuers.max_size == 4096
+    assert len(gate._issuers) == gate._issuers.max_size == 4096  # full, and no further
     assert _compact._remembered_header.cache_info().currsize <= 256
     assert _space_delimited.cache_info().currsize <= 256
     for auth in gate.tenants.values():
