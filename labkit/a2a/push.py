@@ -9,6 +9,7 @@ client's configured token in ``X-A2A-Notification-Token``. The agent publishes i
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import os
 import secrets
@@ -128,7 +129,12 @@ class Delivery:
 
 
 class SignedPushSender(PushNotificationSender):
-    """Delivers each task event to its configured webhooks, signed, in the background, with bounded retries."""
+    """Delivers each task event to its configured webhooks, signed, in the background, with bounded retries.
+
+    One webhook receives one task's events in the order they happened: each delivery starts once the previous one
+    for the same task and URL has finished (delivered, refused or out of retries), so a receiver never sees a task
+    go back from completed to working. Different tasks and webhooks are delivered concurrently.
+    """
 
     def __init__(self, store: PushNotificationConfigStore, policy: PushPolicy, signer: AgentSigner, *,
                  config: PushConfig, backoff: float = 0.2, keep: int = 1000) -> None:
@@ -140,6 +146,7 @@ class SignedPushSender(PushNotificationSender):
         self.keep = keep
         self.deliveries: list[Delivery] = []
         self._tasks: set[asyncio.Task[None]] = set()
+        self._last: dict[tuple[str, str], asyncio.Task[None]] = {}  # the newest delivery per (task, webhook)
         self._client: httpx.AsyncClient | None = None
 
     async def send_notification(self, task_id: str, event: PushNotificationEvent) -> None:
@@ -147,11 +154,21 @@ class SignedPushSender(PushNotificationSender):
         configs = await self.store.get_info_for_dispatch(task_id)
         body = MessageToDict(to_stream_response(event))
         for config in configs:
-            task = asyncio.create_task(self._deliver(task_id, config.url, config.token, body))
+            key = (task_id, config.url)
+            task = asyncio.create_task(self._deliver(task_id, config.url, config.token, body, self._last.get(key)))
             self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            self._last[key] = task
+            task.add_done_callback(functools.partial(self._finished, key))
 
-    async def _deliver(self, task_id: str, url: str, token: str, body: dict[str, Any]) -> None:
+    def _finished(self, key: tuple[str, str], task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if self._last.get(key) is task:  # nothing queued behind it
+            del self._last[key]
+
+    async def _deliver(self, task_id: str, url: str, token: str, body: dict[str, Any],
+                       after: asyncio.Task[None] | None = None) -> None:
+        if after is not None:
+            await asyncio.wait({after})  # the event before this one, delivered first (never raises)
         delivery = Delivery(task_id=task_id, url=url, state=task_state(body)[1])
         self._record(delivery)
         refused = await self.policy.check(url)  # re-checked at send time: DNS may have changed

@@ -119,7 +119,7 @@ def test_slow_webhook_does_not_block_the_agent() -> None:
         config = {
             "security": {"oauth2": {"jwks_url": "${LAB_PROVIDER_URL}/jwks", "jwt_issuer": "${LAB_PROVIDER_URL}",
                                     "jwt_audience": "api://oauth2-lab-agent"}},
-            "push": {"allowed_hosts": [f"127.0.0.1:{hook.port}"], "allow_loopback": True, "timeout": 1,
+            "push": {"allowed_hosts": [f"127.0.0.1:{hook.port}"], "allow_loopback": True, "timeout": 0.5,
                      "max_retries": 1},
         }
         with Lab(config) as slow_lab:
@@ -130,6 +130,37 @@ def test_slow_webhook_does_not_block_the_agent() -> None:
             wait_for(lambda: slow_lab.agent.push.deliveries and all(
                 d.finished for d in slow_lab.agent.push.deliveries))
             assert all(d.error == "ReadTimeout" and d.attempts == 2 for d in slow_lab.agent.push.deliveries)
+
+
+def test_one_webhook_gets_one_tasks_events_one_at_a_time_in_order() -> None:
+    """The first event's delivery is slow; the next ones wait for it (never two in flight to one webhook), so the
+    receiver sees the states in the order they happened and the task's last state last."""
+    seen: list[str] = []
+    in_flight = [0, 0]  # now, most
+
+    async def hook(request: Request) -> JSONResponse:
+        in_flight[0] += 1
+        in_flight[1] = max(in_flight[1], in_flight[0])
+        body = await request.json()
+        await asyncio.sleep(0.4 if not seen else 0)
+        seen.append(next(iter(body)) + ":" + str(body.get("statusUpdate", {}).get("status", {}).get("state")))
+        in_flight[0] -= 1
+        return JSONResponse({})
+
+    with ServerThread(Starlette(routes=[Route("/hook", hook, methods=["POST"])]), name="ordered-hook") as server:
+        config = {
+            "security": {"oauth2": {"jwks_url": "${LAB_PROVIDER_URL}/jwks", "jwt_issuer": "${LAB_PROVIDER_URL}",
+                                    "jwt_audience": "api://oauth2-lab-agent"}},
+            "push": {"allowed_hosts": [f"127.0.0.1:{server.port}"], "allow_loopback": True},
+        }
+        with Lab(config) as ordered_lab:
+            send_with_push(ordered_lab, ordered_lab.token(["api:read", "push:write"]), f"{server.url}/hook")
+            wait_for(lambda: any(s.endswith("TASK_STATE_COMPLETED") for s in seen))
+            wait_for(lambda: all(d.finished for d in ordered_lab.agent.push.deliveries))
+            assert not ordered_lab.agent.push._last  # nothing left queued
+    assert in_flight[1] == 1, seen
+    assert len(seen) >= 3 and seen[-1] == "statusUpdate:TASK_STATE_COMPLETED", seen
+    assert seen[0] in ("task:None", "statusUpdate:TASK_STATE_SUBMITTED"), seen
 
 
 def test_policy_unit() -> None:
