@@ -133,7 +133,9 @@ class SignedPushSender(PushNotificationSender):
 
     One webhook receives one task's events in the order they happened: each delivery starts once the previous one
     for the same task and URL has finished (delivered, refused or out of retries), so a receiver never sees a task
-    go back from completed to working. Different tasks and webhooks are delivered concurrently.
+    go back from completed to working. Different tasks and webhooks are delivered concurrently. An attempt takes at
+    most ``push.timeout`` seconds, all of it, and the webhook's answer body is never read, so no webhook holds the
+    queue behind it (nor the agent's memory) however slowly it answers.
     """
 
     def __init__(self, store: PushNotificationConfigStore, policy: PushPolicy, signer: AgentSigner, *,
@@ -180,19 +182,23 @@ class SignedPushSender(PushNotificationSender):
             # DNS rebinding: each connection is judged again on the address it connects to (labkit.ssrf)
             transport = guarded_transport(allow_loopback=self.config.allow_loopback,
                                           allow_private=self.config.allow_private_networks)
+            # httpx's per-phase timeout is a backstop only: each attempt's whole deadline, below, comes first
             self._client = httpx.AsyncClient(transport=transport, follow_redirects=False, trust_env=False,
-                                             timeout=self.config.timeout)
+                                             timeout=2 * self.config.timeout)
         for attempt in range(self.config.max_retries + 1):
             delivery.attempts = attempt + 1
             headers = {"Authorization": f"Bearer {self.signer.sign(url, task_id, self.config.token_lifetime)}"}
             if token:
                 headers["X-A2A-Notification-Token"] = token
             try:
-                response = await self._client.post(url, json=body, headers=headers)
-                delivery.status = response.status_code
+                # The whole attempt within push.timeout, and the answer's body never read: a webhook that trickles
+                # its headers or body holds neither the queue behind this delivery nor the agent's memory.
+                async with asyncio.timeout(self.config.timeout), \
+                        self._client.stream("POST", url, json=body, headers=headers) as response:
+                    delivery.status = response.status_code
                 if response.status_code < 500 and response.status_code != 429:
                     break  # delivered, or refused for good (4xx): no retry
-            except httpx.HTTPError as exc:
+            except (httpx.HTTPError, TimeoutError) as exc:
                 delivery.error = exc.__class__.__name__
             if attempt < self.config.max_retries:
                 await asyncio.sleep(self.backoff * (2**attempt))

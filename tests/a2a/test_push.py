@@ -129,7 +129,7 @@ def test_slow_webhook_does_not_block_the_agent() -> None:
             assert time.monotonic() - started < 1.5
             wait_for(lambda: slow_lab.agent.push.deliveries and all(
                 d.finished for d in slow_lab.agent.push.deliveries))
-            assert all(d.error == "ReadTimeout" and d.attempts == 2 for d in slow_lab.agent.push.deliveries)
+            assert all(d.error == "TimeoutError" and d.attempts == 2 for d in slow_lab.agent.push.deliveries)
 
 
 def test_one_webhook_gets_one_tasks_events_one_at_a_time_in_order() -> None:
