@@ -244,7 +244,7 @@ class PushConfig(BaseModel):
     allowed_hosts: list[str] = Field(default_factory=list)  # exact "host:port" entries
     allow_loopback: bool = False  # 127.0.0.0/8 and ::1 (the lab's receiver lives there)
     allow_private_networks: bool = False  # 10/8, 172.16/12, 192.168/16, fc00::/7
-    timeout: float = Field(default=5.0, gt=0, le=60)
+    timeout: float = Field(default=5.0, gt=0, le=60)  # seconds for one whole delivery attempt, answer included
     max_retries: int = Field(default=3, ge=0, le=10)
     token_lifetime: int = Field(default=60, ge=5, le=3600)
 
