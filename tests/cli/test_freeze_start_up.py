@@ -5,7 +5,11 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
 from ..helpers import ROOT
+
+pytestmark = pytest.mark.integration  # a subprocess (tests/README.md)
 
 # run in a child process: freezing the test process's heap would keep its later garbage alive
 CHILD = """
