@@ -4,7 +4,6 @@ the full run (``uv run pytest``, CI) loads nbval and runs every property at its 
 
 from __future__ import annotations
 
-import gc
 import os
 import sys
 from pathlib import Path
@@ -51,5 +50,6 @@ def pytest_configure(config: pytest.Config) -> None:
 def pytest_collection_finish(session: pytest.Session) -> None:
     """What collection built (the SDKs' modules, the test modules) lives for the whole run: moved out of the cyclic
     collector's sight, the full collections that follow walk only what the tests allocate (~0.5 s of the unit layer)."""
-    gc.collect()
-    gc.freeze()
+    from labkit.servers import freeze_start_up
+
+    freeze_start_up()

@@ -99,9 +99,10 @@ def freeze_start_up() -> None:
     """Collect once, then keep what start-up built (modules, apps, keys) out of every later cyclic collection.
 
     ``gc.freeze``: the collector stops walking the start-up heap each time the serving code's allocations
-    trigger a full collection. For a process that only serves from now on (``labkit serve``, the benchmark
-    server), called once its servers run; never in a notebook or a test process, whose later garbage the
-    frozen objects could hold. Raises nothing.
+    trigger a full collection. For a process whose start-up heap lives until it exits: ``labkit serve`` and the
+    benchmark server once their servers run, a test run once collection is done (the root ``conftest.py``); never
+    mid-way in a notebook kernel, whose objects of the moment may become garbage the collector must still find.
+    Raises nothing.
     """
     gc.collect()
     gc.freeze()

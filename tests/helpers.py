@@ -25,8 +25,6 @@ NOW = 1_767_225_600  # 2026-01-01T00:00:00Z, the lab's fixed clock
 
 ISSUER = "https://issuer.lab.test/"
 AUDIENCE = "api://lab-agent"
-T = TypeVar("T")
-
 HMAC_SECRET = "lab-hmac-secret-0123456789abcdef-0123456789abcdef-0123456789abcdef"
 
 
@@ -122,6 +120,9 @@ class Budget:
 def examples(count: int) -> int:
     """A property's example count: ``count``, or at most 10 under the quick budget (``Budget``)."""
     return min(count, 10) if Budget.quick else count
+
+
+T = TypeVar("T")
 
 
 def grid(cases: Iterable[T], quick: int) -> list[T]:
