@@ -7,7 +7,7 @@ from .personas import PERSONA_CLIENTS
 from .rfc7523 import JWT_BEARER
 from .rfc8693 import TOKEN_EXCHANGE
 
-__all__ = ["DOWNSTREAM_AUDIENCE", "LAB_REDIRECTS", "LAB_SCOPES", "USERS", "default_clients"]
+__all__ = ["AGENT_AUDIENCE", "DOWNSTREAM_AUDIENCE", "LAB_REDIRECTS", "LAB_SCOPES", "USERS", "default_clients"]
 
 LAB_SCOPES = (
     "api:read",
@@ -22,6 +22,7 @@ LAB_SCOPES = (
     "email",
     "profile",
 )
+AGENT_AUDIENCE = "api://oauth2-lab-agent"  # the sample agent's default audience (what lab-agent serves)
 DOWNSTREAM_AUDIENCE = "api://oauth2-lab-downstream"  # the resource the agent calls on its callers' behalf
 LAB_REDIRECTS = ("http://127.0.0.1:8765/callback", "http://localhost:8765/callback")
 
@@ -36,8 +37,10 @@ def default_clients() -> list[Client]:
         Client(*PERSONA_CLIENTS["limited"], scopes=("api:read",), loopback_resources=local),
         Client(*PERSONA_CLIENTS["opaque"], scopes=LAB_SCOPES, opaque=True, loopback_resources=local),
         # the agent's own client: introspects, and exchanges callers' tokens for the downstream API (RFC 8693)
+        # it IS the agent's audience (serves): it may exchange tokens issued for the agent, and only those
         Client("lab-agent", "lab-agent-secret", grant_types=(TOKEN_EXCHANGE,), can_introspect=True, scopes=LAB_SCOPES,
-               audience=DOWNSTREAM_AUDIENCE, resources=("api://oauth2-lab-agent",), loopback_resources=local),
+               audience=DOWNSTREAM_AUDIENCE, resources=("api://oauth2-lab-agent",), loopback_resources=local,
+               serves=(AGENT_AUDIENCE,)),
         # an enterprise app redeeming ID-JAGs from the lab's IdP (SEP-990)
         Client("lab-enterprise", "lab-enterprise-secret", grant_types=(JWT_BEARER,), scopes=LAB_SCOPES,
                loopback_resources=local),

@@ -1,7 +1,9 @@
 """RFC 9449 (DPoP) at the provider's token endpoint: the proof checked, the token bound to its key.
 
 A token request with one ``DPoP`` header gets a proof check (``labkit.auth.dpop.verify_proof``: ``htm``
-POST, ``htu`` the token endpoint, ``iat`` window, nonce when ``require_nonce``) and its ``jti`` claimed;
+POST, ``htu`` the token endpoint, ``iat`` window, nonce when ``require_nonce``) and its ``jti`` claimed (kept
+until the proof's window ends; when the cache is full of live ids the request is refused with 503
+``temporarily_unavailable``, never by forgetting a live id);
 the access token then carries ``cnf.jkt`` (also in introspection) and ``token_type: DPoP``, and a refresh
 token remembers the key, so that only a proof by the same key can use it (RFC 9449 §5). Errors are RFC 9449
 §5's: 400 ``invalid_dpop_proof``, 400 ``use_dpop_nonce`` with a ``DPoP-Nonce`` header. A refused token
@@ -10,17 +12,21 @@ request releases its ``jti`` (no side effect from a refused request).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from authlib.oauth2.rfc6749.errors import OAuth2Error
 
-from ..auth.dpop import DPOP_ALGORITHMS, DPoPProof, Nonces, ReplayCache, verify_proof
+from ..auth.dpop import DPOP_ALGORITHMS, DPoPProof, Nonces, verify_proof
 from ..errors import AuthError, Reason
+from .spent import SpentIds
 
-__all__ = ["MAX_PROOF", "InvalidDPoPProofError", "TokenEndpointDPoP", "UseDPoPNonceError", "confirmation"]
+__all__ = ["MAX_PROOF", "InvalidDPoPProofError", "TokenEndpointDPoP", "UseDPoPNonceError", "bound_key", "confirmation",
+           "require_proof_of"]
 
 MAX_PROOF = 8192
+_log = logging.getLogger("labkit.provider")
 
 
 class InvalidDPoPProofError(OAuth2Error):  # type: ignore[misc]
@@ -52,7 +58,8 @@ class TokenEndpointDPoP:
         self.clock = clock
         self.window = window
         self.algorithms = DPOP_ALGORITHMS
-        self.replay = ReplayCache(clock)
+        # RFC 9449 §11.1: every jti kept until its proof's window ends; full: 503, never an early eviction
+        self.replay = SpentIds(clock, what="DPoP proof id")
         self.nonces: Nonces | None = None
 
     def require_nonce(self, on: bool = True) -> None:
@@ -77,14 +84,38 @@ class TokenEndpointDPoP:
                 raise UseDPoPNonceError(self.nonces.current()) from None
             raise InvalidDPoPProofError("the DPoP proof is invalid") from None
         # RFC 9449 §11.1: a proof is used once
-        if not self.replay.claim(proof.jkt, proof.jti, max(proof.iat, self.clock()) + self.window + 1):
+        if not self.replay.claim(_replay_key(proof), max(proof.iat, self.clock()) + self.window + 1):
             raise InvalidDPoPProofError("the DPoP proof was already used")
         return proof
 
     def release(self, proof: DPoPProof | None) -> None:
         """Forget the ``jti`` of a proof whose token request was refused."""
         if proof is not None:
-            self.replay.release(proof.jkt, proof.jti)
+            self.replay.release(_replay_key(proof))
+
+
+def _replay_key(proof: DPoPProof) -> str:
+    return f"{len(proof.jkt)}:{proof.jkt}|{proof.jti}"
+
+
+def bound_key(claims: Mapping[str, Any]) -> str | None:
+    """The key thumbprint a token is bound to (its ``cnf.jkt``, RFC 9449 §6.1), or None."""
+    cnf = claims.get("cnf")
+    jkt = cnf.get("jkt") if isinstance(cnf, dict) else None
+    return jkt if isinstance(jkt, str) and jkt else None
+
+
+def require_proof_of(claims: Mapping[str, Any], proof: DPoPProof | None, what: str) -> None:
+    """Hold a presented token bound to a key (``cnf.jkt``) to a proof by that key at the token endpoint.
+
+    Raises ``InvalidDPoPProofError`` (generic to the client; the log says which case it was).
+    """
+    jkt = bound_key(claims)
+    # RFC 9449 §5, §6.1: a DPoP-bound token is usable only with a proof of possession of its key
+    if jkt is not None and (proof is None or proof.jkt != jkt):
+        _log.warning("token endpoint: %s is DPoP-bound; refused: %s", what,
+                     "no DPoP proof" if proof is None else "the DPoP proof is by another key")
+        raise InvalidDPoPProofError(f"the {what} is DPoP-bound: send a DPoP proof by its key")
 
 
 def confirmation(jkt: str | None) -> dict[str, Any]:

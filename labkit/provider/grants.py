@@ -15,7 +15,7 @@ from authlib.oauth2.rfc7009 import RevocationEndpoint
 from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint
 
-from .dpop import InvalidDPoPProofError
+from .dpop import require_proof_of
 from .models import AuthCode, Client, Store, TokenRecord, User, token_hash
 from .request import LabRequest
 from .rfc8707 import InvalidTargetError, bind_resources, default_resources, requested_resources
@@ -166,10 +166,7 @@ class RefreshToken(grants.RefreshTokenGrant):  # type: ignore[misc]
         if record.is_revoked():
             raise InvalidGrantError()
         # RFC 9449 §5: a refresh token bound to a key is usable only with a proof by that key
-        bound = (record.extra.get("cnf") or {}).get("jkt")
-        proof = getattr(self.request, "lab_dpop", None)
-        if bound and (proof is None or proof.jkt != bound):
-            raise InvalidDPoPProofError("the refresh token is bound to another DPoP key")
+        require_proof_of(record.extra, getattr(self.request, "lab_dpop", None), "refresh token")
         # RFC 9700 §4.14.2: reuse of a rotated refresh token: assume theft, revoke the whole family.
         _claim_once(self.server, record, "rotated")
         self.request.lab_family = record.family

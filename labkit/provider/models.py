@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hmac
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -12,6 +13,7 @@ from urllib.parse import urlsplit
 from authlib.oauth2.rfc6749 import AuthorizationCodeMixin, ClientMixin, InvalidScopeError, TokenMixin
 
 from ..auth.cache import token_key
+from .spent import SpentIds
 
 __all__ = ["AuthCode", "Client", "Store", "TokenRecord", "User", "loopback_redirect_key", "token_hash"]
 
@@ -53,12 +55,20 @@ class Client(ClientMixin):  # type: ignore[misc]
     registered_at: float | None = None  # set for clients made by dynamic registration (RFC 7591)
     name: str = ""
     partial_scopes: bool = False  # RFC 6749 §3.3: grant the allowed part of a request instead of refusing it
+    serves: tuple[str, ...] = ()  # the resource identifiers this client IS (a resource server's own audiences)
 
     def allows_resource(self, resource: str, default_audience: str) -> bool:
-        """Whether this client may obtain a token for ``resource`` (RFC 8707 §2)."""
+        """Whether this client may obtain a token for ``resource`` (RFC 8707 §2): "may request", never "is"."""
         if resource in (self.audience or default_audience, *self.resources):
             return True
         return self.loopback_resources and _is_loopback(resource)
+
+    def is_audience(self, audience: object) -> bool:
+        """Whether a token for ``audience`` was issued to this client: its client id or a resource it serves.
+
+        Exact strings only; no pattern (the any-loopback-URL rule of ``allows_resource``) ever answers this.
+        """
+        return isinstance(audience, str) and audience != "" and audience in (self.client_id, *self.serves)
 
     def get_client_id(self) -> str:
         return self.client_id
@@ -204,22 +214,21 @@ def loopback_redirect_key(uri: str) -> tuple[str, str, str, str] | None:
 class Store:
     """Thread-safe in-memory records of one tenant."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Callable[[], float] = time.time) -> None:
         self.lock = threading.RLock()
         self.clients: dict[str, Client] = {}
         self.users: dict[str, User] = {}
         self.tokens: dict[str, TokenRecord] = {}
         self.codes: dict[str, AuthCode] = {}
-        self.used_jtis: dict[str, float] = {}  # RFC 7523 §3: assertion ids seen, until they expire
+        # RFC 7523 §3: assertion ids seen, each until its assertion expires (bounded by time, never evicted)
+        self.used_jtis = SpentIds(clock, what="assertion id")
 
-    def claim_jtis(self, jtis: list[tuple[str, float]], now: float) -> bool:
-        """Record every ``(jti key, expiry)`` unless one was seen before (all or nothing); False on replay."""
-        with self.lock:
-            self.used_jtis = {k: exp for k, exp in self.used_jtis.items() if exp > now}
-            if any(key in self.used_jtis for key, _ in jtis):
-                return False
-            self.used_jtis.update(dict(jtis))
-            return True
+    def claim_jtis(self, jtis: list[tuple[str, float]], now: float | None = None) -> bool:
+        """Record every ``(jti key, expiry)`` unless one was seen before (all or nothing); False on replay.
+
+        Raises ``SpentIdsFullError`` (503) when the store is full of live ids.
+        """
+        return self.used_jtis.claim_all(jtis)
 
     def add_token(self, token: str, record: TokenRecord) -> None:
         with self.lock:

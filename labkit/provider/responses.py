@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from authlib.oauth2.rfc6749.errors import OAuth2Error
@@ -12,13 +13,19 @@ from .wire import safe_description
 __all__ = ["NO_STORE", "error_response", "oauth_response"]
 
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+_VISIBLE = re.compile(r"[\x21-\x7e]+")
 
 
 def oauth_response(status: int, body: Any, headers: list[tuple[str, str]]) -> Response:
     """An authlib ``(status, body, headers)`` as a response: no-store; RFC 6749 §5.2 401 for ``invalid_client``."""
     merged = dict(headers)
     if status == 302:
-        return Response(status_code=302, headers={"Location": merged["Location"], **NO_STORE})
+        location = merged.get("Location", "")
+        # RFC 3986 / RFC 9110 §10.2.2: a Location is a URI of visible ASCII; never raw bytes, never a 500
+        if not _VISIBLE.fullmatch(location):
+            body = {"error": "invalid_request", "error_description": "the redirect URI is not a valid URI"}
+            return JSONResponse(body, 400, headers=NO_STORE)
+        return Response(status_code=302, headers={"Location": location, **NO_STORE})
     if isinstance(body, dict) and body.get("error") == "invalid_client":
         status = 401  # RFC 6749 §5.2: say how to authenticate
         merged["WWW-Authenticate"] = 'Basic realm="oauth2-lab", error="invalid_client"'

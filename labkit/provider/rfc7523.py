@@ -1,12 +1,16 @@
 """RFC 7523 on authlib's parts: ``private_key_jwt`` client authentication (§2.2) and the JWT-bearer grant
 (§2.1) redeeming an ID-JAG from the lab's enterprise IdP (SEP-990, identity assertion authorization grant).
 
-Assertions are checked with the provider's clock; an assertion id (``jti``) is recorded as used only when the
-token is issued (``lab_jtis``), so a refused request changes nothing.
+Assertions are checked with the provider's clock. A client assertion's ``jti`` is spent when it authenticates
+the client, at whichever endpoint (``/token``, ``/introspect``, ``/revoke``: every client-authenticated endpoint
+goes through ``PrivateKeyJWT``), so an assertion authenticates once; its ``aud`` must be this server's issuer
+identifier, one string (draft-ietf-oauth-rfc7523bis: not the token endpoint, not a list). An ID-JAG's ``jti`` is
+spent when its token is issued (``lab_jtis``). Spent ids live in ``Store.used_jtis`` until their ``exp``.
 """
 
 from __future__ import annotations
 
+import logging
 from typing import Any, ClassVar
 
 from authlib.oauth2.rfc6749.errors import (
@@ -21,12 +25,14 @@ from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
+from .._text import safe_text
 from .idp import ID_JAG_TYP
 from .rfc8707 import bind_resources, default_resources, requested_resources
 
 __all__ = ["JWT_BEARER", "MAX_ASSERTION_LIFETIME", "IdentityAssertionGrant", "PrivateKeyJWT", "respond_without_refresh"]
 
 JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+_log = logging.getLogger("labkit.provider")
 MAX_ASSERTION_LIFETIME = 3600  # an assertion valid for longer is refused: the jti cache stays bounded
 _ALGORITHMS = ["RS256", "ES256", "EdDSA"]  # asymmetric only: private_key_jwt, never client_secret_jwt
 
@@ -76,9 +82,8 @@ class PrivateKeyJWT(JWTBearerClientAssertion):  # type: ignore[misc]
         self.server = server
 
     def get_audiences(self) -> list[str]:
-        # RFC 7523 §3 item 3: the authorization server's issuer or its token endpoint
-        issuer = self.server.issuer()
-        return [issuer, f"{issuer}/token"]
+        # draft-ietf-oauth-rfc7523bis §4: the audience is the issuer identifier alone (not the token endpoint)
+        return [self.server.issuer()]
 
     def resolve_client_public_key(self, client: Any) -> KeySet:
         if not client.jwks:
@@ -98,20 +103,21 @@ class PrivateKeyJWT(JWTBearerClientAssertion):  # type: ignore[misc]
         options = {"iss": {"essential": True}, "sub": {"essential": True}, "exp": {"essential": True},
                    "jti": {"essential": True}, "aud": {"essential": True, "values": self.get_audiences()}}
         _validate(claims, self.server, options, InvalidClientError)
+        # draft-ietf-oauth-rfc7523bis §4: aud is exactly the issuer identifier, a single string (never a list)
+        if not isinstance(claims.get("aud"), str) or claims["aud"] != self.server.issuer():
+            raise InvalidClientError(description="the client assertion's aud must be the issuer identifier")
         # RFC 7523 §3 items 1-2: iss and sub are both the client_id
         if claims["sub"] != claims["iss"]:
             raise InvalidClientError(description="the client assertion's iss and sub differ")
         self.validate_jti(claims, claims["jti"])
 
     def validate_jti(self, claims: dict[str, Any], jti: str) -> bool:
-        # RFC 7523 §3 item 7: one use per jti; checked now, recorded when the token is issued
+        """Spend ``jti`` now, whatever the endpoint; raises ``InvalidClientError`` on replay, ``SpentIdsFullError``."""
         key = f"client:{claims['sub']}:{jti}"
-        with self.server.store.lock:
-            seen = key in self.server.store.used_jtis and self.server.store.used_jtis[key] > self.server.clock()
-        if seen:
+        # RFC 7523 §3 item 7: a jti is used once: spent by the authentication itself, at every endpoint
+        if not self.server.store.used_jtis.claim(key, float(claims["exp"])):
+            _log.warning("client %s: a client assertion was replayed (jti seen before)", safe_text(claims["sub"]))
             raise InvalidClientError(description="the client assertion was used before")
-        request = self.server.current_request()
-        request.lab_jtis = [*getattr(request, "lab_jtis", []), (key, float(claims["exp"]))]
         return True
 
 
@@ -175,9 +181,8 @@ class IdentityAssertionGrant(JWTBearerGrant):  # type: ignore[misc]
                    "jti": {"essential": True}, "aud": {"essential": True, "values": self.get_audiences()}}
         _validate(claims, self.server, options, InvalidGrantError)
         key = f"idjag:{claims['iss']}:{claims['jti']}"
-        with self.server.store.lock:
-            if key in self.server.store.used_jtis:
-                raise InvalidGrantError("the assertion was used before")
+        if key in self.server.store.used_jtis:
+            raise InvalidGrantError("the assertion was used before")
         return claims, header
 
     def _check_scope(self, client: Any, claims: dict[str, Any]) -> None:

@@ -1,8 +1,10 @@
 """RFC 7591 dynamic client registration on authlib's ``ClientRegistrationEndpoint``, with the lab's policy.
 
-Policy (``RegistrationPolicy``): redirect URIs are ``http`` loopback IP literals only, matched on any port at
-request time (RFC 8252 §7.3, §8.3); grant types from an allow-list; scopes capped per registration; a quota
-of registrations per tenant. Metadata members are type-checked before authlib reads them, so no JSON shape
+Policy (``RegistrationPolicy``): redirect URIs are RFC 3986 URIs and ``http`` loopback IP literals only, matched
+on any port at request time (RFC 8252 §7.3, §8.3); grant types from an allow-list; scopes capped per
+registration, and for a client that may use ``client_credentials`` (no user) capped to
+``client_credentials_scopes`` (read-only by default); display fields bounded, without control or bidi
+characters; a quota of registrations per tenant. Metadata members are type-checked before authlib reads them, so no JSON shape
 reaches a 5xx; a refused registration stores nothing.
 """
 
@@ -18,14 +20,18 @@ from authlib.oauth2.rfc7591.errors import InvalidClientMetadataError, InvalidRed
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
+from .._text import MAX_TEXT, UNSAFE
 from .models import Client, loopback_redirect_key
+from .uris import MAX_URI, is_uri
 
 __all__ = ["Registration", "RegistrationPolicy", "RegistrationQuotaError", "check_client_metadata"]
 
 _STRINGS = ("client_name", "scope", "token_endpoint_auth_method", "client_uri", "logo_uri", "tos_uri",
             "policy_uri", "software_id", "software_version", "application_type")
 _LISTS = ("redirect_uris", "grant_types", "response_types", "contacts")
-_MAX_STRING = 512
+_MAX_STRING = MAX_URI
+_DISPLAY = frozenset({"client_name", "software_id", "software_version"})
+_URIS = frozenset({"client_uri", "logo_uri", "tos_uri", "policy_uri"})
 _MAX_ITEMS = 8
 
 
@@ -42,6 +48,8 @@ class RegistrationPolicy:
 
     grant_types: tuple[str, ...] = ("authorization_code", "refresh_token", "client_credentials")
     scopes: tuple[str, ...] = ("api:read", "api:write", "files:read", "files:write", "openid", "email", "profile")
+    # a client that may use client_credentials acts with no user: it may register only these (read-only)
+    client_credentials_scopes: tuple[str, ...] = ("api:read", "files:read")
     auth_methods: tuple[str, ...] = ("none", "client_secret_basic", "client_secret_post", "private_key_jwt")
     quota: int = 100  # registrations per tenant
     lifetime: int = 3600
@@ -58,16 +66,27 @@ def check_client_metadata(body: Any) -> dict[str, Any]:
     for name in _STRINGS:
         if name in body:
             value = body[name]
-            if not isinstance(value, str) or len(value) > _MAX_STRING or any(ord(c) < 0x20 for c in value):
-                raise InvalidClientMetadataError(f"{name} must be a string of at most {_MAX_STRING} characters")
+            limit = MAX_TEXT if name in _DISPLAY else _MAX_STRING
+            # display text is shown to users: bounded, no control, format or bidi-override characters
+            if not isinstance(value, str) or len(value) > limit or UNSAFE.search(value):
+                raise InvalidClientMetadataError(f"{name} must be a string of at most {limit} characters, "
+                                                 "without control or bidi characters")
+            # RFC 7591 §2: the *_uri members are URIs
+            if name in _URIS and not is_uri(value):
+                raise InvalidClientMetadataError(f"{name} must be an absolute URI (RFC 3986)")
             out[name] = value
     for name in _LISTS:
         if name in body:
             value = body[name]
             if (not isinstance(value, list) or len(value) > _MAX_ITEMS
-                    or not all(isinstance(v, str) and 0 < len(v) <= _MAX_STRING for v in value)):
+                    or not all(isinstance(v, str) and 0 < len(v) <= _MAX_STRING and not UNSAFE.search(v)
+                               for v in value)):
                 raise InvalidClientMetadataError(f"{name} must be a list of at most {_MAX_ITEMS} short strings")
             out[name] = value
+    # RFC 3986 syntax, and RFC 6749 §3.1.2: a redirection endpoint URI has no fragment ("#" alone included)
+    if not all(is_uri(uri, fragment=False) for uri in out.get("redirect_uris", ())):
+        raise InvalidRedirectURIError("redirect_uris must be absolute URIs (RFC 3986) of visible ASCII, "
+                                      "without a fragment")
     if "jwks" in body:
         try:
             keys = KeySet.import_key_set(body["jwks"])
@@ -109,6 +128,15 @@ class Registration(ClientRegistrationEndpoint):  # type: ignore[misc]
         request.payload.data = checked
         metadata: dict[str, Any] = super().extract_client_metadata(request)
         grant_types = metadata.get("grant_types") or ["authorization_code"]
+        if "client_credentials" in grant_types:
+            # lab policy: a user-less grant holds only RegistrationPolicy.client_credentials_scopes (read-only)
+            user_less = self.policy.client_credentials_scopes
+            wanted = metadata["scope"].split() if metadata.get("scope") else list(self.policy.scopes)
+            capped = [s for s in wanted if s in user_less]
+            if not capped:
+                raise InvalidClientMetadataError("a client_credentials client may register only: "
+                                                 + " ".join(user_less))
+            metadata["scope"] = " ".join(capped)
         redirects = metadata.get("redirect_uris") or []
         # RFC 8252 §7.3: native clients redirect to a loopback IP literal over http
         if any(loopback_redirect_key(uri) is None for uri in redirects):

@@ -43,7 +43,7 @@ class LabAuthorizationServer(TokenIssuer, AuthorizationServer):  # type: ignore[
         self.tenant = tenant
         self.clock = clock
         self.issuer = issuer
-        self.store = Store()
+        self.store = Store(clock)
         self.keys = KeyRing(tenant or "default", clock)
         self.dpop = TokenEndpointDPoP(clock)  # RFC 9449 at the token endpoint
         self.default_audience = "api://oauth2-lab-agent"

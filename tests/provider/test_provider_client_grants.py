@@ -49,7 +49,7 @@ def claims(provider: MockProvider, token: str) -> dict[str, Any]:
 @pytest.mark.parametrize(("body", "error"), [
     ({"redirect_uris": ["https://app.example/cb"]}, "invalid_redirect_uri"),
     ({"redirect_uris": ["http://localhost:9/cb"]}, "invalid_redirect_uri"),  # RFC 8252 §8.3: IP literals only
-    ({"redirect_uris": ["http://127.0.0.1:9/cb#frag"]}, "invalid_client_metadata"),  # authlib: no fragment
+    ({"redirect_uris": ["http://127.0.0.1:9/cb#frag"]}, "invalid_redirect_uri"),  # RFC 6749 §3.1.2: no fragment
     ({"redirect_uris": ["http://user@127.0.0.1/cb"]}, "invalid_redirect_uri"),
     ({"grant_types": ["authorization_code"]}, "invalid_redirect_uri"),
     ({"grant_types": ["password"], "redirect_uris": ["http://127.0.0.1/cb"]}, "invalid_client_metadata"),
@@ -66,7 +66,7 @@ def test_registration_policy_refuses(provider: MockProvider, http: AsgiClient, b
                                      error: str) -> None:
     before = state(provider)
     response = http.post("/register", json=body)
-    # authlib's own URI checks (fragment, user info) answer invalid_client_metadata before the loopback policy
+    # authlib's own URI checks (user info) answer invalid_client_metadata before the loopback policy
     assert response.status_code == 400 and response.json()["error"] in {error, "invalid_client_metadata"}
     assert state(provider) == before
 

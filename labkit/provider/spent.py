@@ -1,0 +1,107 @@
+"""One-time identifiers the provider has seen (client assertion ``jti``s, ID-JAG ``jti``s, DPoP proof ``jti``s).
+
+A replay cache that forgets an identifier before its own lifetime ends lets a captured one be used again, so
+``SpentIds`` is bounded by time, not by eviction: each entry is kept until the expiry its caller gives (the
+assertion's ``exp``, the end of a proof's ``iat`` window), expired entries are dropped as time passes, and when
+``capacity`` live entries are held a new claim is refused (``SpentIdsFullError``, 503 ``temporarily_unavailable``)
+rather than a live entry evicted. Keys are stored as SHA-256 digests, never as sent.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import heapq
+import threading
+from collections.abc import Callable, Iterable, Iterator
+
+from authlib.oauth2.rfc6749.errors import OAuth2Error
+
+__all__ = ["DEFAULT_CAPACITY", "SpentIds", "SpentIdsFullError"]
+
+DEFAULT_CAPACITY = 100_000
+
+
+class SpentIdsFullError(OAuth2Error):  # type: ignore[misc]
+    """Every slot of a one-time-id cache holds a live entry: refuse (503), never forget one early."""
+
+    error = "temporarily_unavailable"
+    status_code = 503
+
+    def get_headers(self) -> list[tuple[str, str]]:
+        headers: list[tuple[str, str]] = super().get_headers()
+        return [*headers, ("Retry-After", "5")]
+
+
+def _digest(key: str) -> bytes:
+    return hashlib.sha256(key.encode("utf-8", "surrogatepass")).digest()
+
+
+class SpentIds:
+    """Identifiers used once, each kept until its own expiry; at most ``capacity`` live ones (thread-safe)."""
+
+    def __init__(self, clock: Callable[[], float], *, capacity: int = DEFAULT_CAPACITY, what: str = "identifier"
+                 ) -> None:
+        self.clock = clock
+        self.capacity = capacity
+        self.what = what
+        self._until: dict[bytes, float] = {}
+        self._expiries: list[tuple[float, bytes]] = []  # a min-heap; stale pairs (released, re-claimed) skipped
+        self._lock = threading.Lock()
+
+    def _purge(self, now: float) -> None:
+        while self._expiries and self._expiries[0][0] <= now:
+            until, digest = heapq.heappop(self._expiries)
+            if self._until.get(digest) == until:
+                del self._until[digest]
+
+    def claim(self, key: str, expires_at: float) -> bool:
+        """True the first time ``key`` is claimed before it expires; False for a replay.
+
+        Raises ``SpentIdsFullError`` when ``capacity`` live entries are held (nothing is evicted).
+        """
+        return self.claim_all([(key, expires_at)])
+
+    def claim_all(self, items: Iterable[tuple[str, float]]) -> bool:
+        """Claim every ``(key, expires_at)`` or none: False when one was claimed before and has not expired.
+
+        Raises ``SpentIdsFullError`` when they do not fit beside the live entries (nothing is evicted).
+        """
+        pending = [(_digest(key), float(until)) for key, until in items]
+        now = self.clock()
+        with self._lock:
+            self._purge(now)
+            if any(self._until.get(digest, now) > now for digest, _ in pending) or len(
+                    {digest for digest, _ in pending}) < len(pending):
+                return False
+            if len(self._until) + len(pending) > self.capacity:
+                raise SpentIdsFullError(f"too many live {self.what}s are remembered; try again shortly")
+            for digest, until in pending:
+                if until > now:
+                    self._until[digest] = until
+                    heapq.heappush(self._expiries, (until, digest))
+            if len(self._expiries) > 2 * self.capacity:  # released claims leave stale pairs: keep the heap bounded
+                self._expiries = [(until, digest) for digest, until in self._until.items()]
+                heapq.heapify(self._expiries)
+            return True
+
+    def release(self, key: str) -> None:
+        """Forget a claim whose request was refused later (no side effect from a refused request)."""
+        with self._lock:
+            self._until.pop(_digest(key), None)
+
+    def __contains__(self, key: object) -> bool:
+        if not isinstance(key, str):
+            return False
+        now = self.clock()
+        with self._lock:
+            return self._until.get(_digest(key), now) > now
+
+    def __len__(self) -> int:
+        with self._lock:
+            self._purge(self.clock())
+            return len(self._until)
+
+    def __iter__(self) -> Iterator[bytes]:
+        with self._lock:
+            self._purge(self.clock())
+            return iter(sorted(self._until))
