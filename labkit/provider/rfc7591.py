@@ -4,8 +4,8 @@ Policy (``RegistrationPolicy``): redirect URIs are RFC 3986 URIs and ``http`` lo
 on any port at request time (RFC 8252 §7.3, §8.3); grant types from an allow-list; scopes capped per
 registration, and for a client that may use ``client_credentials`` (no user) capped to
 ``client_credentials_scopes`` (read-only by default); display fields bounded, without control or bidi
-characters; a quota of registrations per tenant. Metadata members are type-checked before authlib reads them, so no JSON shape
-reaches a 5xx; a refused registration stores nothing.
+characters; a quota of registrations per tenant. Metadata members are type-checked before authlib reads them,
+so no JSON shape reaches a 5xx; a refused registration stores nothing.
 """
 
 from __future__ import annotations
