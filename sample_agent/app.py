@@ -49,7 +49,7 @@ from labkit.guard import (
 from labkit.guard.build import gate_for
 from labkit.guard.jsonrpc import parse_json
 from labkit.middleware import CapabilityMiddleware
-from labkit.state import SharedState
+from labkit.state import SharedState, StateUnavailableError
 
 from .cards import build_card, protected_resource_metadata, scopes_supported
 from .executor import EchoExecutor
@@ -246,7 +246,11 @@ class Agent:
         user: LabUser = request.user
         if call.method in _CREATES_TASK:
             # Per-principal task cap: the slot is taken before the SDK runs and kept until the answer is sent.
-            slot = await self.tasks.reserve(user.key)
+            try:
+                slot = await self.tasks.reserve(user.key)
+            except StateUnavailableError:  # Redis down: say so (503), never "quota reached"
+                return JSONResponse(rpc.error(call.id, -32603, "state unavailable; try again shortly"), 503,
+                                    headers={"Retry-After": "1"})
             if slot is None:
                 message = f"task quota reached ({self.tasks.cap} per principal)"
                 return JSONResponse(rpc.error(call.id, -32600, message))

@@ -33,7 +33,7 @@ from starlette.responses import JSONResponse
 from starlette.types import Message, Receive, Scope, Send
 
 from labkit.guard import Capability, EndpointPolicy, GuardContext
-from labkit.state import Quota
+from labkit.state import Quota, StateUnavailableError
 
 from .plugins import CAPABILITIES, CapabilityDef, CapabilityError, dumps
 from .policy import LabUser
@@ -158,7 +158,13 @@ class _Switch:
         if quota is None or not isinstance(user, LabUser):
             await self.mcp._stateless(scope, receive, send)
             return
-        slot = await quota.reserve("mcp", user.key, self.mcp.max_sessions)
+        try:
+            slot = await quota.reserve("mcp", user.key, self.mcp.max_sessions)
+        except StateUnavailableError:  # Redis down: say so (503), never "quota reached"
+            error = {"code": -32603, "message": "state unavailable; try again shortly"}
+            await JSONResponse({"jsonrpc": "2.0", "id": context.rpc.id if context and context.rpc else None,
+                                "error": error}, 503, headers={"Retry-After": "1"})(scope, receive, send)
+            return
         if slot is None:
             error = {"code": -32600, "message": f"request quota reached ({self.mcp.max_sessions} per principal)"}
             await JSONResponse({"jsonrpc": "2.0", "id": context.rpc.id if context and context.rpc else None,

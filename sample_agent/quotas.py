@@ -16,10 +16,10 @@ from a2a.server.context import ServerCallContext
 from a2a.server.owner_resolver import resolve_user_scope
 from a2a.server.tasks import PushNotificationConfigStore, TaskStore
 from a2a.types import Task, TaskPushNotificationConfig
-from a2a.utils.errors import InvalidRequestError
+from a2a.utils.errors import InternalError, InvalidRequestError
 
 from labkit.auth.cache import TTLCache
-from labkit.state import MemoryQuota, Quota
+from labkit.state import MemoryQuota, Quota, StateUnavailableError
 
 __all__ = ["MAX_PUSH_CONFIGS", "MAX_TASKS", "CappedPushConfigStore", "CountingTaskStore"]
 
@@ -87,7 +87,11 @@ class CappedPushConfigStore(PushNotificationConfigStore):
         owner = resolve_user_scope(context)
         wanted = _member(task_id, notification_config.id or task_id)
         # check and take the slot in one step (one Lua script on Redis): concurrent requests cannot all pass
-        if not await self.quota.claim("push", owner, wanted, self.cap):
+        try:
+            taken = await self.quota.claim("push", owner, wanted, self.cap)
+        except StateUnavailableError:  # Redis down: say so, never "quota reached"
+            raise InternalError(message="state unavailable; try again shortly") from None
+        if not taken:
             raise InvalidRequestError(message=f"push configuration quota reached ({self.cap} per principal)")
         try:
             stored = await self.inner.set_info(task_id, notification_config, context)

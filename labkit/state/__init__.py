@@ -17,7 +17,7 @@ from typing import Any
 from ..auth.cache import SharedVerdicts
 from ..config import StateConfig
 from .memory import MemoryLimiter, MemoryQuota, MemoryReplayCache, MemoryResultStore
-from .protocols import Limiter, Quota, ReplayCache, ResultStore
+from .protocols import Limiter, Quota, ReplayCache, ResultStore, StateUnavailableError
 from .sql import SqlStores, open_sql_stores
 
 __all__ = [
@@ -32,6 +32,7 @@ __all__ = [
     "SharedState",
     "SharedVerdicts",
     "SqlStores",
+    "StateUnavailableError",
     "open_sql_stores",
 ]
 

@@ -7,7 +7,12 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-__all__ = ["Limiter", "Quota", "ReplayCache", "ResultStore"]
+__all__ = ["Limiter", "Quota", "ReplayCache", "ResultStore", "StateUnavailableError"]
+
+
+class StateUnavailableError(RuntimeError):
+    """The shared state (Redis) did not answer: the request is refused as "state unavailable" (503), never
+    reported as a quota reached or a limit hit."""
 
 
 class Limiter(Protocol):
@@ -42,7 +47,10 @@ class Quota(Protocol):
     """Per-owner sets with a cap, plus slots held while a request may add to them (check and take in one step)."""
 
     async def reserve(self, space: str, owner: str, cap: int) -> str | None:
-        """A slot id when ``owner`` holds fewer than ``cap`` members and slots in ``space``; else None."""
+        """A slot id when ``owner`` holds fewer than ``cap`` members and slots in ``space``; else None.
+
+        Raises ``StateUnavailableError`` when the state cannot be read (fail closed, and said so).
+        """
         ...
 
     async def release(self, space: str, owner: str, slot: str) -> None:
@@ -50,7 +58,10 @@ class Quota(Protocol):
         ...
 
     async def claim(self, space: str, owner: str, member: str, cap: int) -> bool:
-        """Add ``member`` unless ``owner`` is at ``cap`` (a member already held is always True)."""
+        """Add ``member`` unless ``owner`` is at ``cap`` (a member already held is always True).
+
+        Raises ``StateUnavailableError`` when the state cannot be read (fail closed, and said so).
+        """
         ...
 
     async def discard(self, space: str, owner: str, member: str) -> None:

@@ -1,9 +1,10 @@
 """Redis state for replicas: rate limits (the ``limits`` library's moving window), replay and result caches,
 per-owner quotas. Every check-and-take is one Redis command or one Lua script, so replicas cannot race past a cap.
 
-Fail closed: when Redis does not answer, a rate limit refuses (429), a replay check refuses, a quota refuses;
-only the result cache degrades to a miss. Raises nothing to the caller but ``ImportError`` at construction when
-the ``redis`` extra is missing.
+Fail closed: when Redis does not answer, a rate limit refuses (429), a replay check refuses, a quota raises
+``StateUnavailableError`` (the agent answers 503 "state unavailable", never "quota reached");
+only the result cache degrades to a miss. Raises nothing else to the caller but ``ImportError`` at construction
+when the ``redis`` extra is missing.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from limits import RateLimitItemPerSecond
 from limits.aio.storage import RedisStorage
 from limits.aio.strategies import MovingWindowRateLimiter
 from redis.exceptions import RedisError
+
+from .protocols import StateUnavailableError
 
 __all__ = ["RedisLimiter", "RedisQuota", "RedisReplayCache", "RedisResultStore", "rate_item"]
 
@@ -137,13 +140,13 @@ class RedisQuota(_RedisBase):
         return [base + ":members", base + ":slots"]
 
     async def reserve(self, space: str, owner: str, cap: int) -> str | None:
-        """A slot id, or None at the cap or without Redis (fail closed)."""
+        """A slot id, or None at the cap; raises ``StateUnavailableError`` without Redis (fail closed, said so)."""
         slot, now = secrets.token_hex(8), self.clock()
         try:
             taken = await self._reserve(keys=self._keys(space, owner), args=[now, cap, slot, now + _SLOT_LIFETIME])
         except RedisError as exc:
             _log.warning("quota %s: Redis unavailable (%s); refusing", space, exc.__class__.__name__)
-            return None
+            raise StateUnavailableError("shared state unavailable") from None
         return slot if taken else None
 
     async def release(self, space: str, owner: str, slot: str) -> None:
@@ -154,12 +157,12 @@ class RedisQuota(_RedisBase):
             return
 
     async def claim(self, space: str, owner: str, member: str, cap: int) -> bool:
-        """Add ``member`` unless at the cap (False without Redis)."""
+        """Add ``member`` unless at the cap; raises ``StateUnavailableError`` without Redis."""
         try:
             return bool(await self._claim(keys=self._keys(space, owner), args=[self.clock(), cap, member]))
         except RedisError as exc:
             _log.warning("quota %s: Redis unavailable (%s); refusing", space, exc.__class__.__name__)
-            return False
+            raise StateUnavailableError("shared state unavailable") from None
 
     async def discard(self, space: str, owner: str, member: str) -> None:
         """Forget ``member``."""
