@@ -180,6 +180,9 @@ class IdentityAssertionGrant(JWTBearerGrant):  # type: ignore[misc]
         options = {"iss": {"essential": True}, "sub": {"essential": True}, "exp": {"essential": True},
                    "jti": {"essential": True}, "aud": {"essential": True, "values": self.get_audiences()}}
         _validate(claims, self.server, options, InvalidGrantError)
+        # ID-JAG §3: addressed to this issuer alone (one string, as a client assertion's aud)
+        if not isinstance(claims.get("aud"), str):
+            raise InvalidGrantError("the assertion's aud must be the issuer identifier")
         key = f"idjag:{claims['iss']}:{claims['jti']}"
         if key in self.server.store.used_jtis:
             raise InvalidGrantError("the assertion was used before")

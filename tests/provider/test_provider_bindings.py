@@ -217,3 +217,12 @@ def test_user_less_registration_is_read_only_by_default(provider: MockProvider, 
     assert refused.json()["error"] == "invalid_scope"
     provider.server().registration.policy = RegistrationPolicy(client_credentials_scopes=("api:read", "api:write"))
     assert http.post("/register", json={**machine, "scope": "api:write"}).json()["scope"] == "api:write"
+
+
+def test_an_id_jag_is_addressed_to_the_issuer_alone(provider: MockProvider, http: AsgiClient) -> None:
+    jwt_bearer = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+    shared = provider.idp.issue_id_jag(subject="alice", audience=[BASE, "http://other.example"],  # type: ignore[arg-type]
+                                       client_id="lab-enterprise", scope="api:read")
+    refused = http.post("/token", data={"grant_type": jwt_bearer, "assertion": shared},
+                        auth=("lab-enterprise", "lab-enterprise-secret"))
+    assert (refused.status_code, refused.json()["error"]) == (400, "invalid_grant")
