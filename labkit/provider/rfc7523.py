@@ -33,13 +33,19 @@ __all__ = ["JWT_BEARER", "MAX_ASSERTION_LIFETIME", "IdentityAssertionGrant", "Pr
 
 JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 _log = logging.getLogger("labkit.provider")
+LEEWAY = 30  # seconds of clock skew allowed on exp/nbf/iat; a spent jti is kept at least this long past exp
 MAX_ASSERTION_LIFETIME = 3600  # an assertion valid for longer is refused: the jti cache stays bounded
 _ALGORITHMS = ["RS256", "ES256", "EdDSA"]  # asymmetric only: private_key_jwt, never client_secret_jwt
 
 
+def spent_until(claims: dict[str, Any]) -> float:
+    """How long a spent assertion's ``jti`` is kept: as long as the assertion is accepted (``exp`` + leeway)."""
+    return float(claims["exp"]) + LEEWAY + 1
+
+
 def _validate(claims: dict[str, Any], server: Any, options: dict[str, Any], error: type[Exception]) -> None:
     """Check registered claims with the provider's clock; raise ``error`` (generic description) on failure."""
-    registry = jwt.JWTClaimsRegistry(now=lambda: int(server.clock()), leeway=30, **options)
+    registry = jwt.JWTClaimsRegistry(now=lambda: int(server.clock()), leeway=LEEWAY, **options)
     try:
         registry.validate(claims)
     except JoseError:
@@ -115,7 +121,7 @@ class PrivateKeyJWT(JWTBearerClientAssertion):  # type: ignore[misc]
         """Spend ``jti`` now, whatever the endpoint; raises ``InvalidClientError`` on replay, ``SpentIdsFullError``."""
         key = f"client:{claims['sub']}:{jti}"
         # RFC 7523 §3 item 7: a jti is used once: spent by the authentication itself, at every endpoint
-        if not self.server.store.used_jtis.claim(key, float(claims["exp"])):
+        if not self.server.store.used_jtis.claim(key, spent_until(claims)):
             _log.warning("client %s: a client assertion was replayed (jti seen before)", safe_text(claims["sub"]))
             raise InvalidClientError(description="the client assertion was used before")
         return True
@@ -166,7 +172,7 @@ class IdentityAssertionGrant(JWTBearerGrant):  # type: ignore[misc]
         bind_resources(self, default_resources(self.server, client, granted_resources or requested_resources(
             self.request)))
         key = f"idjag:{claims['iss']}:{claims['jti']}"
-        self.request.lab_jtis = [*getattr(self.request, "lab_jtis", []), (key, float(claims["exp"]))]
+        self.request.lab_jtis = [*getattr(self.request, "lab_jtis", []), (key, spent_until(claims))]
 
     def _verified(self, assertion: str) -> tuple[dict[str, Any], Any]:
         _header, unverified = self.extract_assertion(assertion)

@@ -226,3 +226,10 @@ def test_an_id_jag_is_addressed_to_the_issuer_alone(provider: MockProvider, http
     refused = http.post("/token", data={"grant_type": jwt_bearer, "assertion": shared},
                         auth=("lab-enterprise", "lab-enterprise-secret"))
     assert (refused.status_code, refused.json()["error"]) == (400, "invalid_grant")
+
+
+def test_an_assertion_accepted_within_the_leeway_is_still_spent(http: AsgiClient) -> None:
+    client_id = _register_signer(http)
+    late = _assertion(client_id, exp=NOW - 10)  # past exp, inside the clock-skew leeway: accepted once
+    assert http.post("/token", data={"grant_type": "client_credentials", **late}).status_code == 200
+    assert http.post("/token", data={"grant_type": "client_credentials", **late}).json()["error"] == "invalid_client"
