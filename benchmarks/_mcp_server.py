@@ -68,6 +68,23 @@ def labkit_verifier(jwks: dict[str, Any]) -> Any:
                              required_scopes=[SCOPE])
 
 
+def auth_stack(auth: str, jwks: dict[str, Any], app: Any) -> Any:
+    """``app`` behind the SDK's auth as ``MCPServer`` wires it around ``/mcp`` (``AuthenticationMiddleware`` with
+    ``BearerAuthBackend``, ``AuthContextMiddleware``, ``RequireAuthMiddleware``), for in-process measures."""
+    from mcp.server.auth.middleware.auth_context import AuthContextMiddleware
+    from mcp.server.auth.middleware.bearer_auth import BearerAuthBackend, RequireAuthMiddleware
+    from starlette.middleware.authentication import AuthenticationMiddleware
+
+    verifier = PyJWTVerifier(jwks) if auth == "pyjwt" else labkit_verifier(jwks)
+    inner = AuthContextMiddleware(RequireAuthMiddleware(app, [SCOPE]))
+    stack: Any = AuthenticationMiddleware(inner, backend=BearerAuthBackend(verifier))
+    if auth == "labkit":
+        from labkit.integrations.mcp import DPoPMiddleware
+
+        stack = DPoPMiddleware(stack, verifier, public_url="http://127.0.0.1:8000")
+    return stack
+
+
 def build(auth: str, jwks: dict[str, Any]) -> Any:
     """The ASGI app of ``auth``: the same server and tool, only the verifier (and labkit's middleware) differ."""
     settings = AuthSettings(issuer_url=ISSUER, resource_server_url=RESOURCE, required_scopes=[SCOPE],  # type: ignore[arg-type]

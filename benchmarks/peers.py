@@ -68,32 +68,51 @@ def part_guard(n: int, rounds: int) -> dict[str, Any]:
 
 
 def part_verifier(n: int, rounds: int) -> dict[str, Any]:
-    """(c), in process: us CPU a ``verify_token`` of the two MCP verifiers, cold (distinct tokens, a new verifier
-    each round) and warm (one token again and again), contenders alternated, best of ``rounds``."""
-    from _mcp_server import PyJWTVerifier, labkit_verifier
+    """(c), in process: us CPU a request through the SDK's auth stack (``_mcp_server.auth_stack``) in front of a
+    trivial app, for each verifier, cold (distinct tokens, a new stack each round) and warm (one token again and
+    again), the contenders alternated, best of ``rounds``."""
+    from _mcp_server import auth_stack
+    from _server import trivial
 
     with tempfile.TemporaryDirectory() as tmp:
         keys = mcp_load.Keys(Path(tmp))
         jwks = json.loads(keys.jwks_file.read_text())
     cold = [keys.mint() for _ in range(n)]
-    makers = {"pyjwt": lambda: PyJWTVerifier(jwks), "labkit": lambda: labkit_verifier(jwks)}
+    headers = [(b"host", b"127.0.0.1:8000"), (b"content-type", b"application/json"),
+               (b"accept", b"application/json, text/event-stream")]
+    body = json.dumps(mcp_load.BODY).encode()
 
-    async def verify_all(verifier: Any, tokens: list[str]) -> None:
+    async def call_all(app: Any, tokens: list[str]) -> None:
+        statuses = []
+
+        async def receive() -> dict[str, Any]:
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        async def send(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                statuses.append(message["status"])
+
         for token in tokens:
-            if await verifier.verify_token(token) is None:
-                raise SystemExit("a valid token was refused")
+            scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
+                     "scheme": "http", "path": "/mcp", "raw_path": b"/mcp", "query_string": b"", "root_path": "",
+                     "server": ("127.0.0.1", 8000), "client": ("127.0.0.1", 5000),
+                     "headers": [*headers, (b"authorization", b"Bearer " + token.encode())]}
+            await app(scope, receive, send)
+        if set(statuses) != {200}:
+            raise SystemExit(f"the auth stack refused a valid token: {sorted(set(statuses))}")
 
     best: dict[str, float] = {}
-    for _ in range(rounds):
-        for name, make in makers.items():
+    variants = ("pyjwt", "labkit-bare", "labkit")
+    for round_ in range(rounds):
+        for auth in variants if round_ % 2 == 0 else reversed(variants):
             for case, tokens in (("cold", cold), ("warm", [cold[0]] * n)):
-                verifier = make()
-                asyncio.run(verify_all(verifier, tokens[:1]))  # first-call paths; a warm token is now cached
+                app = auth_stack(auth, jwks, trivial)
+                asyncio.run(call_all(app, tokens[:1]))  # first-call paths; a warm token is now cached
                 gc.collect()
                 start = time.process_time()
-                asyncio.run(verify_all(verifier, tokens[1:] if case == "cold" else tokens))
+                asyncio.run(call_all(app, tokens[1:] if case == "cold" else tokens))
                 spent = (time.process_time() - start) / (len(tokens) - (case == "cold")) * 1e6
-                best[f"{name} {case}"] = min(best.get(f"{name} {case}", float("inf")), spent)
+                best[f"{auth} {case}"] = min(best.get(f"{auth} {case}", float("inf")), spent)
     return best
 
 
@@ -115,8 +134,8 @@ def alternate(part: str, folders: list[tuple[str, str]], args: argparse.Namespac
 
 
 def report_validator(answers: dict[str, list[dict[str, Any]]]) -> None:
-    print("(a) first-seen RS256 validation, validations per CPU second (best child; in each child the contenders "
-          "take turns, best of its inner rounds)")
+    print("(a) first-seen RS256 validation, validations per CPU second (best of all children; in each child the "
+          "contenders take turns, best of its inner rounds)")
     for shape in ("minimal", "rfc9068"):
         for label, runs in answers.items():
             best = {name: max(run[shape][name] for run in runs) for name in runs[0][shape]}
@@ -126,8 +145,9 @@ def report_validator(answers: dict[str, list[dict[str, Any]]]) -> None:
                   f"{1e6 / best['pyjwt first-seen']:.1f} us, joserfc {1e6 / best['joserfc first-seen']:.1f} us, "
                   f"raw verify {1e6 / best['raw verify']:.1f} us; "
                   f"repeated labkit {1e6 / best['labkit repeated']:.2f} us")
-            print(f"  {'':<8} labkit/PyJWT {_best_and_range(pyjwt)}x (target >= {TARGETS['pyjwt']}), "
-                  f"labkit/raw verify {_best_and_range(raw)} (target >= {TARGETS['raw']})")
+            print(f"  {'':<8} labkit/PyJWT {_ratio(best['labkit first-seen'] / best['pyjwt first-seen'], pyjwt)}x "
+                  f"(target >= {TARGETS['pyjwt']}), labkit/raw verify "
+                  f"{_ratio(best['labkit first-seen'] / best['raw verify'], raw)} (target >= {TARGETS['raw']})")
 
 
 def report_guard(answers: dict[str, list[dict[str, Any]]], n: int) -> None:
@@ -141,18 +161,22 @@ def report_guard(answers: dict[str, list[dict[str, Any]]], n: int) -> None:
 
 
 def report_verifier(answers: dict[str, list[dict[str, Any]]], n: int) -> None:
-    print(f"(c) first, in process: the MCP verifiers' verify_token alone, us CPU a call ({n} calls a round)")
+    print(f"(c) first, in process: the SDK's auth stack (AuthenticationMiddleware + BearerAuthBackend, "
+          f"AuthContextMiddleware, RequireAuthMiddleware) in front of a trivial app, us CPU a request ({n} a round)")
     for label, runs in answers.items():
         best = {name: min(r[name] for r in runs) for name in runs[0]}
-        print(f"  [{label}] PyJWT verifier cold {best['pyjwt cold']:.1f}, warm {best['pyjwt warm']:.1f}; "
-              f"GateTokenVerifier cold {best['labkit cold']:.1f}, warm {best['labkit warm']:.1f}; "
-              f"PyJWT/labkit cold {best['pyjwt cold'] / best['labkit cold']:.2f}x, "
-              f"warm {best['pyjwt warm'] / best['labkit warm']:.1f}x")
+        for case in ("warm", "cold"):
+            print(f"  [{label}] {case}: PyJWT verifier {best[f'pyjwt {case}']:.1f}, GateTokenVerifier "
+                  f"{best[f'labkit-bare {case}']:.1f}, +DPoPMiddleware {best[f'labkit {case}']:.1f}; "
+                  f"PyJWT/labkit {best[f'pyjwt {case}'] / best[f'labkit-bare {case}']:.2f}x, "
+                  f"with DPoPMiddleware {best[f'pyjwt {case}'] / best[f'labkit {case}']:.2f}x")
     print(flush=True)
 
 
-def _best_and_range(values: list[float]) -> str:
-    return f"{max(values):.2f}" if len(values) == 1 else f"{max(values):.2f} (runs {min(values):.2f}-{max(values):.2f})"
+def _ratio(best: float, per_child: list[float]) -> str:
+    """The ratio of the best figures, and the range of each child's own ratio (more than one child)."""
+    spread = f" (children {min(per_child):.2f}-{max(per_child):.2f})" if len(per_child) > 1 else ""
+    return f"{best:.2f}{spread}"
 
 
 def main() -> None:
@@ -191,7 +215,8 @@ def main() -> None:
             report_verifier(alternate("verifier", folders, args), args.n)
             if mcp_load.PINNED:
                 os.sched_setaffinity(0, {1})  # the load generator's core; the servers take core 0
-            mcp_load.report(mcp_load.measure(args, folders), args)
+            if args.mcp_rounds:
+                mcp_load.report(mcp_load.measure(args, folders), args)
     load = os.getloadavg()
     print(f"\nload average at the end {load[0]:.1f} {load[1]:.1f} {load[2]:.1f}")
 
