@@ -26,7 +26,7 @@ def test_peers_prints_the_three_figures_for_both_trees() -> None:
     out = result.stdout
     assert out.count("labkit/PyJWT ") == 4 and out.count("labkit/raw verify ") == 4  # 2 shapes x 2 trees
     assert out.count("added by the guard") == 2
-    assert out.count("GateTokenVerifier cold") == 2
+    assert out.count("PyJWT/labkit ") == 4  # the auth stack in process: warm and cold x 2 trees
     for case in ("warm", "cold"):
         assert out.count(f"/ PyJWT, {case}: req/s") == 2, out
     table = out.split("(c) MCP server", 1)[1].split(" / PyJWT, ", 1)[0]
