@@ -145,7 +145,7 @@ def report_validator(answers: dict[str, list[dict[str, Any]]]) -> None:
                   f"{1e6 / best['pyjwt first-seen']:.1f} us, joserfc {1e6 / best['joserfc first-seen']:.1f} us, "
                   f"raw verify {1e6 / best['raw verify']:.1f} us; "
                   f"repeated labkit {1e6 / best['labkit repeated']:.2f} us")
-            print(f"  {'':<8} labkit/PyJWT {_ratio(best['labkit first-seen'] / best['pyjwt first-seen'], pyjwt)}x "
+            print(f"  {'':<8} labkit/PyJWT {_ratio(best['labkit first-seen'] / best['pyjwt first-seen'], pyjwt, 'x')} "
                   f"(target >= {TARGETS['pyjwt']}), labkit/raw verify "
                   f"{_ratio(best['labkit first-seen'] / best['raw verify'], raw)} (target >= {TARGETS['raw']})")
 
@@ -173,10 +173,10 @@ def report_verifier(answers: dict[str, list[dict[str, Any]]], n: int) -> None:
     print(flush=True)
 
 
-def _ratio(best: float, per_child: list[float]) -> str:
+def _ratio(best: float, per_child: list[float], unit: str = "") -> str:
     """The ratio of the best figures, and the range of each child's own ratio (more than one child)."""
     spread = f" (children {min(per_child):.2f}-{max(per_child):.2f})" if len(per_child) > 1 else ""
-    return f"{best:.2f}{spread}"
+    return f"{best:.2f}{unit}{spread}"
 
 
 def main() -> None:
