@@ -30,6 +30,7 @@ from .client_endpoints import idp_metadata, issue_id_jag
 from .clients import DOWNSTREAM_AUDIENCE, LAB_REDIRECTS, LAB_SCOPES, USERS, default_clients
 from .faults import Faults, apply_fault
 from .idp import EnterpriseIdP
+from .keys import SIGNING_ALGORITHMS
 from .models import Client, User
 from .responses import error_response
 from .server import LabAuthorizationServer
@@ -103,7 +104,7 @@ class MockProvider:
         return self.server(tenant).keys.jwks()
 
     def rotate_keys(
-        self, tenant: str | None = None, algorithms: tuple[str, ...] = ("RS256", "ES256", "EdDSA")
+        self, tenant: str | None = None, algorithms: tuple[str, ...] = SIGNING_ALGORITHMS
     ) -> list[str]:
         """Rotate signing keys (retired keys stay published for the grace period); returns the new kids."""
         return self.server(tenant).keys.rotate(algorithms)

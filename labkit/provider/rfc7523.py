@@ -21,6 +21,7 @@ from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
+from ..algorithms import PROVIDER_ALGORITHMS as _ALGORITHMS  # asymmetric only: never client_secret_jwt
 from .idp import ID_JAG_TYP
 from .rfc8707 import bind_resources, default_resources, requested_resources
 
@@ -28,7 +29,6 @@ __all__ = ["JWT_BEARER", "MAX_ASSERTION_LIFETIME", "IdentityAssertionGrant", "Pr
 
 JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 MAX_ASSERTION_LIFETIME = 3600  # an assertion valid for longer is refused: the jti cache stays bounded
-_ALGORITHMS = ["RS256", "ES256", "EdDSA"]  # asymmetric only: private_key_jwt, never client_secret_jwt
 
 
 def _validate(claims: dict[str, Any], server: Any, options: dict[str, Any], error: type[Exception]) -> None:
