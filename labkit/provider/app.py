@@ -1,7 +1,8 @@
 """``MockProvider``: the lab's strict OAuth 2.0 authorization server as a Starlette app and a Python API.
 
 Endpoints (each also under ``/{tenant}/`` for path tenants, with its own issuer, keys and clients):
-``/.well-known/oauth-authorization-server`` (RFC 8414), ``/.well-known/openid-configuration``,
+``/.well-known/oauth-authorization-server`` (RFC 8414; a tenant's also at ``.../oauth-authorization-server/{tenant}``,
+§3.1), ``/.well-known/openid-configuration`` (likewise),
 ``/jwks``, ``/authorize`` (headless auto-approve, PKCE S256), ``/token``, ``/introspect`` (RFC 7662),
 ``/revoke`` (RFC 7009), ``/register`` (RFC 7591), ``/applications/{client_id}/token`` (GitHub-style check),
 ``/admin/rotate``, ``/admin/mint``, ``/admin/clients`` and ``/admin/faults`` (need the ``X-Lab-Admin`` header).
@@ -192,6 +193,10 @@ class MockProvider:
             endpoint = self._endpoint(name, handler)
             routes.append(Route(path, endpoint, methods=methods))
             routes.append(Route("/{tenant}" + path, endpoint, methods=methods))
+            if path.startswith("/.well-known/"):
+                # RFC 8414 §3.1: the suffix goes between the host and the issuer's path (OIDC Discovery §4 appends
+                # it, the route above): both forms are served
+                routes.append(Route(path + "/{tenant}", endpoint, methods=methods))
         return Starlette(routes=routes)
 
     def _admin(self, handler: Callable[[MockProvider, Request, LabAuthorizationServer], Awaitable[Response]]
