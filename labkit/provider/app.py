@@ -25,7 +25,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from . import admin, endpoints
+from . import admin, endpoints, logs
 from .cimd import CimdPolicy, CimdResolver
 from .client_endpoints import idp_metadata, issue_id_jag
 from .clients import DOWNSTREAM_AUDIENCE, LAB_REDIRECTS, LAB_SCOPES, USERS, default_clients
@@ -168,6 +168,7 @@ class MockProvider:
         return issuer
 
     def _build_app(self) -> Starlette:
+        logs.install()  # no token or secret in any log: authlib's records name tokens and clients by value
         handlers: list[tuple[str, str, Callable[[Request, LabAuthorizationServer], Awaitable[Response]], list[str]]] = [
             ("/.well-known/oauth-authorization-server", "metadata", endpoints.metadata, ["GET"]),
             ("/.well-known/openid-configuration", "metadata", endpoints.metadata, ["GET"]),

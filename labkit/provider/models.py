@@ -35,7 +35,7 @@ class Client(ClientMixin):  # type: ignore[misc]
     """A registered OAuth client."""
 
     client_id: str
-    client_secret: str | None = None  # None: a public client (PKCE, no secret)
+    client_secret: str | None = field(default=None, repr=False)  # None: a public client (PKCE, no secret)
     grant_types: tuple[str, ...] = ("client_credentials",)
     scopes: tuple[str, ...] = ()
     redirect_uris: tuple[str, ...] = ()
