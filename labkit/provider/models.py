@@ -119,6 +119,8 @@ class AuthCode(AuthorizationCodeMixin):  # type: ignore[misc]
     resources: tuple[str, ...] = ()  # RFC 8707: what the grant is for
     used: bool = False
     family: str = ""
+    nonce: str | None = None  # OIDC Core §3.1.2.1: echoed in the ID token
+    auth_time: int | None = None  # when the user signed in (OIDC Core §2)
 
     def get_redirect_uri(self) -> str:
         return self.redirect_uri
@@ -126,11 +128,11 @@ class AuthCode(AuthorizationCodeMixin):  # type: ignore[misc]
     def get_scope(self) -> str:
         return self.scope
 
-    def get_nonce(self) -> None:
-        return None
+    def get_nonce(self) -> str | None:
+        return self.nonce
 
-    def get_auth_time(self) -> None:
-        return None
+    def get_auth_time(self) -> int | None:
+        return self.auth_time
 
 
 @dataclass
