@@ -1,8 +1,8 @@
 """Keeps tokens and secrets out of the provider's logs: authlib logs each token it issues (``Issue token %r to
 %r``) and the client object it issued it to, at DEBUG, so every authlib logger gets ``RedactSecrets``.
 
-A record's arguments are replaced by what is safe to say of them: a client by its id, a mapping by its keys, an
-exception by its class, a string by its length; numbers and None stay. Nothing here raises.
+A record's arguments are replaced by what is safe to say of them: a client by its id, a mapping by its member
+names, an exception by its class, a string by its length; numbers and None stay. Nothing here raises.
 """
 
 from __future__ import annotations
@@ -13,6 +13,13 @@ from typing import Any
 
 __all__ = ["LOGGERS", "RedactSecrets", "install"]
 
+# the member names said of a mapping: RFC 6749 §5.1/§5.2, RFC 7591 §3.2.1, RFC 7662 §2.2, RFC 8693 §2.2.1
+_MEMBERS = frozenset({
+    "access_token", "token_type", "expires_in", "refresh_token", "scope", "id_token", "issued_token_type", "error",
+    "error_description", "client_id", "client_secret", "client_id_issued_at", "client_secret_expires_at",
+    "redirect_uris", "grant_types", "token_endpoint_auth_method", "client_name", "jwks", "active", "sub", "aud",
+    "iss", "exp", "iat", "jti", "cnf", "act", "username",
+})
 LOGGERS = ("authlib",)  # the libraries whose records carry token and client objects (and every logger below them)
 
 
@@ -22,8 +29,8 @@ class RedactSecrets(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         if not isinstance(record.msg, str):
             record.msg = _safe(record.msg)
-        if isinstance(record.args, Mapping):
-            record.args = {key: _safe(value) for key, value in record.args.items()}
+        if isinstance(record.args, Mapping):  # "%(name)s" reads members, "%r" the whole mapping: both are safe
+            record.args = _SafeMapping(record.args)
         elif record.args:
             record.args = tuple(_safe(value) for value in record.args)
         if record.exc_info or record.exc_text:  # an exception's message may quote a value: its class only
@@ -55,13 +62,27 @@ def _safe(value: Any) -> Any:
     client_id = getattr(value, "client_id", None)
     if isinstance(client_id, str):
         return _Said(f"<{type(value).__name__} {client_id!r}>")
-    if isinstance(value, Mapping):
-        return _Said(f"<{type(value).__name__} with {', '.join(sorted(map(str, value)))}>")
+    if isinstance(value, Mapping):  # the standard member names only: a key may be anything, even a token
+        names = sorted(k for k in value if isinstance(k, str) and k in _MEMBERS)
+        return _Said(f"<{type(value).__name__} with {', '.join(names)}>")
     if isinstance(value, BaseException):
         return _Said(f"<{type(value).__name__}>")
     if isinstance(value, str | bytes):
         return _Said(f"<{type(value).__name__} of {len(value)}>")
     return _Said(f"<{type(value).__name__}>")
+
+
+class _SafeMapping(dict[str, Any]):
+    """The standard members of a mapping, each made safe; as a whole it formats as its shape."""
+
+    def __init__(self, source: Mapping[Any, Any]) -> None:
+        super().__init__({k: _safe(v) for k, v in source.items() if isinstance(k, str) and k in _MEMBERS})
+        self.said = _safe(source)
+
+    def __repr__(self) -> str:
+        return str(self.said)
+
+    __str__ = __repr__
 
 
 class _Said(str):

@@ -8,19 +8,23 @@ import base64
 import hashlib
 import logging
 import secrets
+import string
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from joserfc import jwt
 from joserfc.jwk import ECKey
 
 from labkit.auth.dpop import make_proof
 from labkit.provider import MockProvider
 from labkit.provider.logs import RedactSecrets
+from labkit.provider.models import Client
 from labkit.provider.personas import PERSONA_CLIENTS
 
-from ..helpers import AsgiClient
+from ..helpers import AsgiClient, examples
 
 BASE = "http://127.0.0.1"
 NOW = 1_767_225_600
@@ -159,3 +163,30 @@ def test_a_record_keeps_its_shape_not_its_values() -> None:
                                ({"access_token": "eyJ.secret", "token_type": "Bearer"}, client), None)
     RedactSecrets().filter(record)
     assert record.getMessage() == "Issue token <dict with access_token, token_type> to <Client 'lab-client'>"
+
+
+_SHAPES = {
+    "str": lambda v: (v,), "bytes": lambda v: (v.encode(),), "dict value": lambda v: ({"access_token": v},),
+    "dict key": lambda v: ({v: 1},), "list": lambda v: ([v, 1],), "tuple": lambda v: ((1, v),),
+    "client": lambda v: (Client("c", v),), "exception": lambda v: (ValueError(v),), "object": lambda v: (_Holder(v),),
+}
+
+
+class _Holder:
+    def __init__(self, value: str) -> None:
+        self.value = value
+
+    def __repr__(self) -> str:
+        return f"_Holder({self.value!r})"
+
+
+@settings(max_examples=examples(200))
+@given(secret=st.text(alphabet=string.ascii_letters + string.digits + "-_.~+/=", min_size=12, max_size=80),
+       shape=st.sampled_from(sorted(_SHAPES)), level=st.sampled_from([logging.DEBUG, logging.INFO, logging.ERROR]))
+def test_no_argument_shape_carries_a_value_out(secret: str, shape: str, level: int) -> None:
+    args = _SHAPES[shape](secret)
+    record = logging.LogRecord("authlib.oauth2", level, __file__, 1, "x" + " %r" * len(args), args, None)
+    record.exc_info = (ValueError, ValueError(secret), None)
+    RedactSecrets().filter(record)
+    formatted = logging.Formatter().format(record)
+    assert secret not in formatted
