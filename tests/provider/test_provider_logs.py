@@ -5,6 +5,7 @@ code, assertion, proof and secret that crossed the wire."""
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import logging
 import secrets
@@ -12,6 +13,7 @@ import string
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
+import httpx
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -23,6 +25,7 @@ from labkit.provider import MockProvider
 from labkit.provider.logs import RedactSecrets
 from labkit.provider.models import Client
 from labkit.provider.personas import PERSONA_CLIENTS
+from labkit.servers import ServerThread
 
 from ..helpers import AsgiClient, examples
 
@@ -70,13 +73,13 @@ class Wire:
         return code, verifier
 
 
-def _assertion(key: ECKey, client_id: str) -> str:
-    claims = {"iss": client_id, "sub": client_id, "aud": BASE, "iat": NOW, "exp": NOW + 60,
+def _assertion(key: ECKey, client_id: str, base: str) -> str:
+    claims = {"iss": client_id, "sub": client_id, "aud": base, "iat": NOW, "exp": NOW + 60,
               "jti": secrets.token_hex(8)}
     return jwt.encode({"alg": "ES256", "kid": key.kid}, claims, key)
 
 
-def _every_grant(provider: MockProvider, wire: Wire) -> None:
+def _every_grant(provider: MockProvider, wire: Wire, base: str) -> None:
     """Client credentials (Basic, post, private_key_jwt, DPoP), code + PKCE (confidential and public, OIDC),
     refresh, token exchange, ID-JAG, registration, introspection, revocation, GitHub's check, admin mint."""
     cc = {"grant_type": "client_credentials", "scope": "api:read"}
@@ -84,7 +87,7 @@ def _every_grant(provider: MockProvider, wire: Wire) -> None:
     wire.post("/token", data={**cc, "client_id": "lab-limited", "client_secret": "lab-limited-secret"})
     # DPoP-bound
     key = ECKey.generate_key("P-256", auto_kid=True)
-    proof = make_proof(key, method="POST", url=f"{BASE}/token", iat=NOW)
+    proof = make_proof(key, method="POST", url=f"{base}/token", iat=NOW)
     wire.post("/token", data=cc, auth=PERSONA_CLIENTS["default"], headers={"DPoP": proof})
     # authorization code + PKCE, confidential client with OIDC, then refresh
     code, verifier = wire.code("lab-web", "openid api:read", nonce=secrets.token_urlsafe(12))
@@ -104,7 +107,7 @@ def _every_grant(provider: MockProvider, wire: Wire) -> None:
                               "subject_token": subject, "subject_token_type": ACCESS,
                               "resource": "api://oauth2-lab-downstream"}, auth=("lab-agent", "lab-agent-secret"))
     # ID-JAG (RFC 7523 §2.1)
-    jag = provider.idp.issue_id_jag(subject="alice", audience=BASE, client_id="lab-enterprise", scope="api:read")
+    jag = provider.idp.issue_id_jag(subject="alice", audience=base, client_id="lab-enterprise", scope="api:read")
     wire.keep(jag)
     wire.post("/token", data={"grant_type": "urn:ietf:params:oauth:grant-type:jwt-bearer", "assertion": jag},
               auth=("lab-enterprise", "lab-enterprise-secret"))
@@ -116,9 +119,9 @@ def _every_grant(provider: MockProvider, wire: Wire) -> None:
                                           "token_endpoint_auth_method": "private_key_jwt",
                                           "jwks": {"keys": [signer.as_dict(private=False)]}})
     assertion = {"client_assertion_type": ASSERTION_TYPE, "client_id": signed["client_id"]}
-    mine = wire.post("/token", data={**cc, **assertion, "client_assertion": _assertion(signer, signed["client_id"])})
+    mine = wire.post("/token", data={**cc, **assertion, "client_assertion": _assertion(signer, signed["client_id"], base)})
     wire.post("/introspect", data={"token": mine["access_token"], **assertion,
-                                   "client_assertion": _assertion(signer, signed["client_id"])})
+                                   "client_assertion": _assertion(signer, signed["client_id"], base)})
     # introspection and revocation
     wire.post("/introspect", data={"token": basic["access_token"]}, auth=("lab-agent", "lab-agent-secret"))
     wire.post("/introspect", data={"token": refreshed["refresh_token"]}, auth=("lab-web", "lab-web-secret"))
@@ -131,15 +134,25 @@ def _every_grant(provider: MockProvider, wire: Wire) -> None:
     wire.post("/admin/mint", json={"scopes": ["api:read"]}, headers={"X-Lab-Admin": "lab-admin-token"})
 
 
-def test_no_token_or_secret_in_any_log_record(caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.DEBUG)  # the root logger: every library's records
+@pytest.mark.parametrize("served", [False, pytest.param(True, marks=pytest.mark.integration)],
+                         ids=["in-process", "served"])
+def test_no_token_or_secret_in_any_log_record(caplog: pytest.LogCaptureFixture, served: bool) -> None:
+    caplog.set_level(logging.DEBUG)  # the root logger: every library's records (uvicorn's and httpx's too)
     provider = MockProvider(base_url=BASE, clock=lambda: NOW, tenants=())
-    with AsgiClient(provider.app, BASE) as http:
+    with contextlib.ExitStack() as stack:
+        if served:  # over real HTTP: the server's own records (access log, errors) are searched too
+            server = stack.enter_context(ServerThread(provider.app, name="provider"))
+            provider.base_url = server.url
+            http: Any = stack.enter_context(httpx.Client(base_url=server.url, timeout=30))
+        else:
+            http = stack.enter_context(AsgiClient(provider.app, BASE))
         wire = Wire(http)
-        _every_grant(provider, wire)
-    records = caplog.records
+        _every_grant(provider, wire, provider.base_url)
+    # served: httpcore's DEBUG trace of this test's own client shows the redirect it received (the client's log)
+    client_side = ("httpcore", "httpx") if served else ()
+    records = [r for r in caplog.records if not r.name.startswith(client_side)]
     assert any(r.name.startswith("authlib") for r in records)  # authlib did log (the search is not vacuous)
-    text = caplog.text + "\n".join(f"{r.getMessage()} {r.args!r} {r.__dict__!r}" for r in records)
+    text = "\n".join(f"{r.getMessage()} {r.args!r} {r.__dict__!r}" for r in records)
     leaked = sorted(s for s in wire.seen if s in text)
     assert not leaked, f"{len(leaked)} secrets in the logs, e.g. {leaked[0][:12]}..."
 
