@@ -58,6 +58,9 @@ class TokenIssuer:
         jkt = proof.jkt if proof is not None else None
         lifetime: int | None = getattr(request, "lab_lifetime", None)
         extra = {**(getattr(request, "lab_claims", None) or {}), **confirmation(jkt)}
+        auth_time = auth_time_of(request)
+        if auth_time is not None:
+            extra["auth_time"] = auth_time  # the sign-in's time, as the ID token says, across refreshes
         access = self.issue_access_token(client, user, scopes, audience=audience, family=family, lifetime=lifetime,
                                          extra_claims=extra or None)
         token: dict[str, Any] = {
@@ -85,7 +88,7 @@ class TokenIssuer:
                     family=family,
                     resources=tuple(getattr(request, "lab_resources", None) or [audience]),
                     # RFC 9449 §5: bound to the key; OIDC Core §12.2: the sign-in's time for refreshed ID tokens
-                    extra={"audience": audience, **confirmation(jkt), "auth_time": auth_time_of(request)},
+                    extra={"audience": audience, **confirmation(jkt), "auth_time": auth_time},
                 ),
             )
             token["refresh_token"] = refresh

@@ -116,6 +116,8 @@ def test_refresh_returns_an_id_token_without_nonce(http: AsgiClient, clock: Cloc
         before["iss"], before["sub"], before["aud"], before["azp"])
     assert claims["auth_time"] == signed_in and claims["iat"] == int(clock.now)
     assert claims["at_hash"] == half_hash(refreshed["access_token"])
+    _, access = verify(http, refreshed["access_token"])
+    assert access["auth_time"] == signed_in  # the access token says the same sign-in time
 
 
 def test_no_id_token_without_openid_or_without_a_user(http: AsgiClient) -> None:
