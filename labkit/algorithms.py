@@ -15,6 +15,7 @@ __all__ = [
     "ALL",
     "ASYMMETRIC",
     "HMAC",
+    "PROVIDER_ALGORITHMS",
     "RSA_MIN_BITS",
     "TABLE",
     "Algorithm",
@@ -63,6 +64,8 @@ TABLE: Mapping[str, Algorithm] = MappingProxyType({entry.name: entry for entry i
 HMAC: tuple[str, ...] = tuple(name for name, entry in TABLE.items() if entry.kty == "oct")
 ASYMMETRIC: tuple[str, ...] = tuple(name for name, entry in TABLE.items() if entry.kty != "oct")
 ALL: tuple[str, ...] = (*HMAC, *ASYMMETRIC)
+# What the lab's provider signs with (one key each) and accepts in client assertions: asymmetric only.
+PROVIDER_ALGORITHMS: tuple[str, ...] = ("RS256", "ES256", "EdDSA")
 
 
 def family(alg: str) -> KeyType:

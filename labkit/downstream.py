@@ -15,6 +15,7 @@ from typing import Any
 
 import yaml
 
+from .algorithms import PROVIDER_ALGORITHMS
 from .audit import AuditLog
 from .config import PluginSpec, SecurityConfig, validate_security_config
 from .config.delegation import DelegationSpec, DownstreamSpec
@@ -35,7 +36,7 @@ def downstream_config(provider_url: str, delegation: Mapping[str, Any] | None = 
         "security": {
             "enabled": True, "type": "oauth2",
             "oauth2": {"validation_strategy": "jwt", "jwks_url": f"{provider_url}/jwks",
-                       "jwt_algorithms": ["RS256", "ES256", "EdDSA"], "jwt_issuer": provider_url,
+                       "jwt_algorithms": list(PROVIDER_ALGORITHMS), "jwt_issuer": provider_url,
                        "jwt_audience": DOWNSTREAM_AUDIENCE},
             "scope_hierarchy": {"admin": ["*"], "api:write": ["api:read"], "api:read": []},
         },

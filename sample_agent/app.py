@@ -296,6 +296,13 @@ class Agent:
     async def resource_metadata_mcp(self, request: Request) -> Response:
         return self._metadata(request.path_params.get("tenant"), "/mcp")
 
+    def resource_metadata_at(self, suffix: str) -> Callable[[Request], Awaitable[Response]]:
+        """RFC 9728 §3.1: the metadata of ``base_url(tenant) + suffix``, served at the host's well-known path."""
+        async def endpoint(request: Request) -> Response:
+            return self._metadata(request.path_params.get("tenant"), suffix)
+
+        return endpoint
+
     def _metadata(self, tenant: str | None, suffix: str) -> Response:
         resource = self.base_url(tenant) + suffix
         return JSONResponse(
@@ -350,7 +357,15 @@ class Agent:
             Route("/.well-known/jwks.json", self.jwks, methods=["GET"], name="jwks"),
         ]
         stub = Route("/stub/external-api/records", self.stub_records, methods=["POST"], name="stub")
-        return [*per_tenant, stub, Mount("/t/{tenant}", routes=per_tenant)]
+        # RFC 9728 §3.1: the well-known suffix goes between the host and the resource's path (the routes above
+        # under /t/{tenant}/ stay for clients that learnt them from WWW-Authenticate)
+        well_known = "/.well-known/oauth-protected-resource"
+        inserted = [Route(well_known + path, self.resource_metadata_at(suffix), methods=["GET"], name=name)
+                    for path, suffix, name in (("/", "/", "resource_metadata"),
+                                               ("/t/{tenant}", "", "resource_metadata"),
+                                               ("/t/{tenant}/", "/", "resource_metadata"),
+                                               ("/t/{tenant}/mcp", "/mcp", "resource_metadata_mcp"))]
+        return [*per_tenant, stub, *inserted, Mount("/t/{tenant}", routes=per_tenant)]
 
     def endpoints(self) -> dict[str, Endpoint]:
         """How the guard judges each route; routes not named here need a valid token (deny by default)."""

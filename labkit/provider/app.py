@@ -1,7 +1,8 @@
 """``MockProvider``: the lab's strict OAuth 2.0 authorization server as a Starlette app and a Python API.
 
 Endpoints (each also under ``/{tenant}/`` for path tenants, with its own issuer, keys and clients):
-``/.well-known/oauth-authorization-server`` (RFC 8414), ``/.well-known/openid-configuration``,
+``/.well-known/oauth-authorization-server`` (RFC 8414; a tenant's also at ``.../oauth-authorization-server/{tenant}``,
+§3.1), ``/.well-known/openid-configuration`` (likewise),
 ``/jwks``, ``/authorize`` (headless auto-approve, PKCE S256), ``/token``, ``/introspect`` (RFC 7662),
 ``/revoke`` (RFC 7009), ``/register`` (RFC 7591), ``/applications/{client_id}/token`` (GitHub-style check),
 ``/admin/rotate``, ``/admin/mint``, ``/admin/clients`` and ``/admin/faults`` (need the ``X-Lab-Admin`` header).
@@ -24,12 +25,13 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from . import admin, endpoints
+from . import admin, endpoints, logs
 from .cimd import CimdPolicy, CimdResolver
 from .client_endpoints import idp_metadata, issue_id_jag
 from .clients import DOWNSTREAM_AUDIENCE, LAB_REDIRECTS, LAB_SCOPES, USERS, default_clients
 from .faults import Faults, apply_fault
 from .idp import EnterpriseIdP
+from .keys import SIGNING_ALGORITHMS
 from .models import Client, User
 from .responses import error_response
 from .server import LabAuthorizationServer
@@ -103,7 +105,7 @@ class MockProvider:
         return self.server(tenant).keys.jwks()
 
     def rotate_keys(
-        self, tenant: str | None = None, algorithms: tuple[str, ...] = ("RS256", "ES256", "EdDSA")
+        self, tenant: str | None = None, algorithms: tuple[str, ...] = SIGNING_ALGORITHMS
     ) -> list[str]:
         """Rotate signing keys (retired keys stay published for the grace period); returns the new kids."""
         return self.server(tenant).keys.rotate(algorithms)
@@ -166,6 +168,7 @@ class MockProvider:
         return issuer
 
     def _build_app(self) -> Starlette:
+        logs.install()  # no token or secret in any log: authlib's records name tokens and clients by value
         handlers: list[tuple[str, str, Callable[[Request, LabAuthorizationServer], Awaitable[Response]], list[str]]] = [
             ("/.well-known/oauth-authorization-server", "metadata", endpoints.metadata, ["GET"]),
             ("/.well-known/openid-configuration", "metadata", endpoints.metadata, ["GET"]),
@@ -191,6 +194,10 @@ class MockProvider:
             endpoint = self._endpoint(name, handler)
             routes.append(Route(path, endpoint, methods=methods))
             routes.append(Route("/{tenant}" + path, endpoint, methods=methods))
+            if path.startswith("/.well-known/"):
+                # RFC 8414 §3.1: the suffix goes between the host and the issuer's path (OIDC Discovery §4 appends
+                # it, the route above): both forms are served
+                routes.append(Route(path + "/{tenant}", endpoint, methods=methods))
         return Starlette(routes=routes)
 
     def _admin(self, handler: Callable[[MockProvider, Request, LabAuthorizationServer], Awaitable[Response]]

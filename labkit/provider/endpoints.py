@@ -13,6 +13,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from .client_endpoints import register_client
+from .keys import SIGNING_ALGORITHMS
+from .oidc import ID_TOKEN_ALG
 from .responses import oauth_response
 from .rfc7523 import JWT_BEARER
 from .rfc8693 import TOKEN_EXCHANGE
@@ -44,8 +46,8 @@ async def metadata(request: Request, server: LabAuthorizationServer) -> Response
         "authorization_response_iss_parameter_supported": True,  # RFC 9207 §3
         "scopes_supported": sorted({s for c in server.store.clients.values() for s in c.scopes}),
         "subject_types_supported": ["public"],
-        "id_token_signing_alg_values_supported": ["RS256"],
-        "token_endpoint_auth_signing_alg_values_supported": ["RS256", "ES256", "EdDSA"],
+        "id_token_signing_alg_values_supported": [ID_TOKEN_ALG],
+        "token_endpoint_auth_signing_alg_values_supported": list(SIGNING_ALGORITHMS),
         "dpop_signing_alg_values_supported": list(server.dpop.algorithms),  # RFC 9449 §5.1
         "client_id_metadata_document_supported": True,  # MCP 2025-11-25: URL client_ids (cimd)
     }

@@ -114,6 +114,8 @@ class AuthorizationCode(grants.AuthorizationCodeGrant):  # type: ignore[misc]
             code_challenge_method=data.get("code_challenge_method"),
             resources=tuple(getattr(request, "lab_resources", ())),
             family=secrets.token_hex(8),
+            nonce=data.get("nonce"),
+            auth_time=int(server.clock()),
         )
         with server.store.lock:
             server.store.codes[record.code_hash] = record

@@ -12,11 +12,11 @@ from typing import Any
 
 from joserfc.jwk import ECKey, Key, OKPKey, RSAKey
 
-from ..algorithms import TABLE
+from ..algorithms import PROVIDER_ALGORITHMS, TABLE
 
 __all__ = ["SIGNING_ALGORITHMS", "KeyRing", "generate_key", "lab_keys"]
 
-SIGNING_ALGORITHMS = ("RS256", "ES256", "EdDSA")  # what the lab's provider signs with (one key each)
+SIGNING_ALGORITHMS = PROVIDER_ALGORITHMS  # what the lab's provider signs with (one key each)
 
 
 def generate_key(alg: str) -> Key:

@@ -37,7 +37,7 @@ class Client(ClientMixin):  # type: ignore[misc]
     """A registered OAuth client."""
 
     client_id: str
-    client_secret: str | None = None  # None: a public client (PKCE, no secret)
+    client_secret: str | None = field(default=None, repr=False)  # None: a public client (PKCE, no secret)
     grant_types: tuple[str, ...] = ("client_credentials",)
     scopes: tuple[str, ...] = ()
     redirect_uris: tuple[str, ...] = ()
@@ -129,6 +129,8 @@ class AuthCode(AuthorizationCodeMixin):  # type: ignore[misc]
     resources: tuple[str, ...] = ()  # RFC 8707: what the grant is for
     used: bool = False
     family: str = ""
+    nonce: str | None = None  # OIDC Core §3.1.2.1: echoed in the ID token
+    auth_time: int | None = None  # when the user signed in (OIDC Core §2)
 
     def get_redirect_uri(self) -> str:
         return self.redirect_uri
@@ -136,11 +138,11 @@ class AuthCode(AuthorizationCodeMixin):  # type: ignore[misc]
     def get_scope(self) -> str:
         return self.scope
 
-    def get_nonce(self) -> None:
-        return None
+    def get_nonce(self) -> str | None:
+        return self.nonce
 
-    def get_auth_time(self) -> None:
-        return None
+    def get_auth_time(self) -> int | None:
+        return self.auth_time
 
 
 @dataclass

@@ -17,6 +17,7 @@ __all__ = [
     "persona_client",
     "persona_issuer",
     "persona_oauth2",
+    "persona_typ",
     "shape_claims",
 ]
 
@@ -48,6 +49,12 @@ def persona_issuer(persona: str, base: str) -> str:
         "okta": f"{base}/oauth2/default",
         "keycloak": f"{base}/realms/lab",
     }.get(persona, base)
+
+
+def persona_typ(persona: str) -> str:
+    """The JOSE ``typ`` of a persona's tokens: Google's is shaped like an ID token (``JWT``), the rest are RFC 9068
+    access tokens (``at+jwt``)."""
+    return "JWT" if persona == "google" else "at+jwt"
 
 
 def shape_claims(

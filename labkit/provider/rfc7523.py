@@ -26,6 +26,7 @@ from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
 from .._text import safe_text
+from ..algorithms import PROVIDER_ALGORITHMS as _ALGORITHMS  # asymmetric only: never client_secret_jwt
 from .idp import ID_JAG_TYP
 from .rfc8707 import bind_resources, default_resources, requested_resources
 
@@ -35,7 +36,6 @@ JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 _log = logging.getLogger("labkit.provider")
 LEEWAY = 30  # seconds of clock skew allowed on exp/nbf/iat; a spent jti is kept at least this long past exp
 MAX_ASSERTION_LIFETIME = 3600  # an assertion valid for longer is refused: the jti cache stays bounded
-_ALGORITHMS = ["RS256", "ES256", "EdDSA"]  # asymmetric only: private_key_jwt, never client_secret_jwt
 
 
 def spent_until(claims: dict[str, Any]) -> float:

@@ -25,6 +25,7 @@ from .grants import (
 from .idp import EnterpriseIdP
 from .keys import KeyRing
 from .models import Client, Store
+from .oidc import LabOpenID
 from .request import LabRequest, current_request, use_request
 from .rfc7523 import IdentityAssertionGrant, PrivateKeyJWT
 from .rfc7591 import Registration, RegistrationPolicy
@@ -49,7 +50,8 @@ class LabAuthorizationServer(TokenIssuer, AuthorizationServer):  # type: ignore[
         self.default_audience = "api://oauth2-lab-agent"
         self.register_token_generator("default", self._generate)
         self.register_grant(ClientCredentials)
-        self.register_grant(AuthorizationCode, [StrictPKCE(required=True)])
+        self.oidc = LabOpenID(self)  # OIDC Core: ID tokens for scope=openid (code grant here, refresh in tokens)
+        self.register_grant(AuthorizationCode, [StrictPKCE(required=True), self.oidc])
         self.register_grant(RefreshToken)
         self.register_endpoint(Introspection)
         self.register_endpoint(Revocation)

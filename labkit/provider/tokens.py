@@ -17,7 +17,8 @@ from joserfc import jwt
 from .dpop import confirmation
 from .keys import KeyRing
 from .models import Client, Store, TokenRecord, User
-from .personas import persona_issuer, shape_claims
+from .oidc import LabOpenID, auth_time_of
+from .personas import persona_issuer, persona_typ, shape_claims
 from .request import current_request
 
 __all__ = ["REFRESH_LIFETIME", "TokenIssuer"]
@@ -33,6 +34,7 @@ class TokenIssuer:
     store: Store
     keys: KeyRing
     default_audience: str
+    oidc: LabOpenID
 
     def _generate(
         self,
@@ -56,6 +58,9 @@ class TokenIssuer:
         jkt = proof.jkt if proof is not None else None
         lifetime: int | None = getattr(request, "lab_lifetime", None)
         extra = {**(getattr(request, "lab_claims", None) or {}), **confirmation(jkt)}
+        auth_time = auth_time_of(request)
+        if auth_time is not None:
+            extra["auth_time"] = auth_time  # the sign-in's time, as the ID token says, across refreshes
         access = self.issue_access_token(client, user, scopes, audience=audience, family=family, lifetime=lifetime,
                                          extra_claims=extra or None)
         token: dict[str, Any] = {
@@ -82,10 +87,13 @@ class TokenIssuer:
                     audience=audience,
                     family=family,
                     resources=tuple(getattr(request, "lab_resources", None) or [audience]),
-                    extra={"audience": audience, **confirmation(jkt)},  # RFC 9449 §5: bound to the key
+                    # RFC 9449 §5: bound to the key; OIDC Core §12.2: the sign-in's time for refreshed ID tokens
+                    extra={"audience": audience, **confirmation(jkt), "auth_time": auth_time},
                 ),
             )
             token["refresh_token"] = refresh
+        if grant_type == "refresh_token":
+            self.oidc.on_refresh(token, request, user)  # the code grant's ID token: authlib's OpenIDCode hook
         return token
 
     def issue_access_token(
@@ -149,7 +157,7 @@ class TokenIssuer:
         claims = {k: v for k, v in claims.items() if v is not None}
         algorithm = alg or client.alg
         key = self.keys.active(algorithm)
-        header = {"typ": "at+jwt", "alg": algorithm, "kid": kid if kid is not None else key.kid}
+        header = {"typ": persona_typ(client.persona), "alg": algorithm, "kid": kid if kid is not None else key.kid}
         with warnings.catch_warnings():
             # RFC 9864 deprecates "EdDSA" for "Ed25519"; the lab still issues it, as RFC 8037 providers do.
             warnings.filterwarnings("ignore", message="EdDSA is deprecated")
