@@ -111,7 +111,9 @@ class UrlProbeReport:
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready mapping (``labkit probe --json``)."""
-        return {"ok": self.ok, "advertised": asdict(self.advertised), "refused": [asdict(r) for r in self.refused],
+        advertised = asdict(self.advertised)
+        del advertised["refused"]  # the report's own list holds them, with the token source's
+        return {"ok": self.ok, "advertised": advertised, "refused": [asdict(r) for r in self.refused],
                 "results": [asdict(r) for r in self.results]}
 
     def table(self) -> str:
@@ -288,7 +290,8 @@ def discover(url: str, fetcher: Fetcher) -> Advertised:
     path = urlsplit(url).path
     adv = Advertised(url, origin)
     card = None
-    for name in ("agent-card.json", "agent.json"):
+    reads_card = path in ("", "/") or "/.well-known/" in path  # a named endpoint is probed as it is
+    for name in ("agent-card.json", "agent.json") if reads_card else ():
         try:
             card = fetcher.json(f"{origin}/.well-known/{name}")
         except FetchRefused as exc:
@@ -297,7 +300,7 @@ def discover(url: str, fetcher: Fetcher) -> Advertised:
             pass
         if card is not None:
             break
-    if card is not None and (path in ("", "/") or "/.well-known/" in path):
+    if card is not None:
         _read_card(adv, card, url)
     if not adv.targets or path not in ("", "/"):
         adv.targets.append(ProbeTarget(url, "mcp" if card is None or path not in ("", "/") else "a2a"))

@@ -137,11 +137,11 @@ def test_metadata_naming_another_resource_gets_no_token(lab: Lab, hostile: Hosti
         del metadata["resource"]
     hostile.reset(Lies(card=honest_card(hostile, lab.provider_url), metadata=metadata))
     code, report, ended = probe([hostile.agent_url, "--provider", lab.provider_url], timeout=5)
-    assert ended and report is not None and code == 1
-    assert "RFC 9728 §3.3" in refusals(report) and "no token is requested" in refusals(report)
+    assert ended and report is not None
     assert assert_nothing_leaked(hostile, provider_keys) == []  # not one token the provider signed reached it
     tokened = [r for r in hostile.received("agent") if "authorization" in dict(r.headers)]
     assert {dict(r.headers)["authorization"] for r in tokened} == {"Bearer labkit-probe-garbage"}
+    assert code == 1 and "RFC 9728 §3.3" in refusals(report) and "no token is requested" in refusals(report)
 
 
 def test_an_honest_agent_gets_tokens_bound_to_it(lab: Lab, hostile: Hostile, provider_keys: KeySet) -> None:
@@ -170,12 +170,12 @@ def test_credentials_go_only_where_the_user_said(lab: Lab, hostile: Hostile, pro
     credentials = ["--client-id", "lab-client", "--client-secret", SECRET]
     extra = ["--issuer", f"{hostile.attacker_url}/tenant"] if lie == "issuer elsewhere" else []
     code, report, ended = probe([hostile.agent_url, *credentials, *extra], timeout=5)
-    assert ended and report is not None and code == 1
-    assert "credentials not sent" in refusals(report), report
-    if lie == "issuer elsewhere":  # the attacker's metadata names another issuer than the one the user named
-        assert "RFC 8414 §3.3" in refusals(report)
+    assert ended and report is not None
     assert_nothing_leaked(hostile, provider_keys)
     assert not [r for r in hostile.received("attacker") if r.url.endswith("/token")]
+    assert code == 1 and "credentials not sent" in refusals(report), report
+    if lie == "issuer elsewhere":  # the attacker's metadata names another issuer than the one the user named
+        assert "RFC 8414 §3.3" in refusals(report)
     # with the issuer the user names, the same agent is probed with real tokens, bound to it
     code, report, ended = probe([hostile.agent_url, *credentials, "--issuer", lab.provider_url], timeout=5)
     assert ended and report is not None and "credentials not sent" not in refusals(report)
@@ -204,11 +204,11 @@ def test_redirects_stay_on_the_origin(lab: Lab, hostile: Hostile, provider_keys:
     hostile.reset(Lies(card="redirect same", metadata="redirect cross", answer="redirect cross",
                        moved={"/.well-known/agent-card.json": card}))
     code, report, ended = probe([hostile.agent_url, "--provider", lab.provider_url], timeout=5)
-    assert ended and report is not None and code == 1
-    assert report["advertised"]["card_name"] == "hostile"  # a same-origin redirect is followed
-    assert "redirects to another origin" in refusals(report)
+    assert ended and report is not None
     assert_nothing_leaked(hostile, provider_keys)
     assert not [r for r in hostile.received("attacker") if r.method == "POST"]  # a call's redirect is not followed
+    assert report["advertised"]["card_name"] == "hostile"  # a same-origin redirect is followed
+    assert code == 1 and "redirects to another origin" in refusals(report)
 
 
 class HeaderDripper:
@@ -275,12 +275,12 @@ def test_a_huge_card_is_refused_after_the_cap(lab: Lab, hostile: Hostile, provid
     hostile.reset(Lies(card=flood, metadata=honest_metadata(hostile, lab.provider_url)))
     with peak_memory() as peak:
         code, report, ended = probe([hostile.agent_url, "--provider", lab.provider_url], timeout=10)
-    assert ended and report is not None and code == 1
-    assert "larger than" in refusals(report) or "Content-Length over" in refusals(report) or \
-        "compressed" in refusals(report), report
+    assert ended and report is not None
     assert hostile.sent < SENT_BOUND, hostile.sent
     assert peak[0] < PEAK_BOUND, peak
     assert_nothing_leaked(hostile, provider_keys)
+    assert code == 1 and ("larger than" in refusals(report) or "Content-Length over" in refusals(report) or
+                          "compressed" in refusals(report)), report
 
 
 def test_one_fetch_of_a_flood_reads_at_most_cap_and_a_chunk(hostile: Hostile) -> None:
