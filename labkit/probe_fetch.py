@@ -16,9 +16,9 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
+from http.cookiejar import CookieJar, DefaultCookiePolicy
 from types import TracebackType
 from typing import Any
-from urllib.parse import urljoin, urlsplit
 
 import httpcore
 import httpx
@@ -26,7 +26,7 @@ import httpx
 from ._json import loads_bounded
 from ._text import safe_text
 
-__all__ = ["MAX_BYTES", "MAX_REDIRECTS", "FetchRefused", "Fetcher", "origin_of", "same_resource"]
+__all__ = ["MAX_BYTES", "MAX_REDIRECTS", "FetchRefused", "Fetcher", "joined", "origin_of", "same_resource"]
 
 MAX_BYTES = 1 << 20
 MAX_REDIRECTS = 3
@@ -38,27 +38,42 @@ class FetchRefused(httpx.TransportError):
     """A fetch the rules stopped: past its deadline, over the size cap, redirected off its origin, compressed."""
 
 
+def _parsed(url: str) -> httpx.URL | None:
+    """``url`` parsed by httpx, the parser that connects (no second parser to disagree with it), or None."""
+    try:
+        return httpx.URL(url)
+    except (httpx.InvalidURL, TypeError, ValueError):
+        return None
+
+
 def origin_of(url: str) -> str | None:
     """``scheme://host[:port]`` of an http(s) URL, lower-cased, default port dropped (RFC 6454); None otherwise."""
-    try:
-        parts = urlsplit(url)
-        port = parts.port
-    except ValueError:
+    parts = _parsed(url)
+    if parts is None or parts.scheme.lower() not in ("http", "https") or not parts.host:
         return None
     scheme = parts.scheme.lower()
-    if scheme not in ("http", "https") or not parts.hostname:
-        return None
-    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname.lower()
+    host = f"[{parts.host}]" if ":" in parts.host else parts.host.lower()
+    port = parts.port
     shown = "" if port is None or port == {"http": 80, "https": 443}[scheme] else f":{port}"
     return f"{scheme}://{host}{shown}"
 
 
+def joined(base: str, url: str) -> str:
+    """``url`` resolved against ``base`` (RFC 3986 §5) by httpx; ``url`` itself when either cannot be parsed."""
+    parts = _parsed(base)
+    try:
+        return str(parts.join(url)) if parts is not None else url
+    except (httpx.InvalidURL, TypeError, ValueError):
+        return url
+
+
 def _resource_key(url: str) -> tuple[str, str, str] | None:
-    parts = urlsplit(url)
+    parts = _parsed(url)
     origin = origin_of(url)
-    if origin is None or parts.fragment or "#" in url:
+    if parts is None or origin is None or parts.fragment or "#" in url:
         return None  # MCP 2025-11-25 "Canonical Server URI": no fragment
-    return origin, parts.path.rstrip("/") if parts.path != "/" else "", parts.query
+    path = parts.path.rstrip("/") if parts.path != "/" else ""
+    return origin, path, parts.query.decode("ascii", "replace")
 
 
 def same_resource(a: str, b: str) -> bool:
@@ -184,8 +199,10 @@ class Fetcher:
         self.ends = time.monotonic() + (budget if budget is not None else BUDGET_FACTOR * self.timeout)
         self.bytes_read = 0  # raw body bytes over every answer
         self.largest = 0  # the most raw body bytes read from one answer
+        # no cookies kept: a cookie ignores ports, so one set by any server on a host would reach all the others
         self.http = httpx.Client(transport=_Transport(self, verify), follow_redirects=False, trust_env=False,
-                                 timeout=self.timeout, headers={"Accept-Encoding": "identity"})
+                                 timeout=self.timeout, headers={"Accept-Encoding": "identity"},
+                                 cookies=CookieJar(DefaultCookiePolicy(allowed_domains=[])))
 
     def next_deadline(self) -> float:
         """The deadline of a fetch starting now; raises ``FetchRefused`` once the probe's budget is spent."""
@@ -221,7 +238,7 @@ class Fetcher:
                 location = response.headers.get("location") if response.is_redirect else None
                 if location is None or not redirects:
                     return response
-                url = urljoin(url, location)
+                url = joined(url, location)
                 # the user named an origin: a redirect may not carry the fetch to another
                 if origin_of(url) != start:
                     raise FetchRefused(f"redirects to another origin ({safe_text(origin_of(url) or url, 120)})")

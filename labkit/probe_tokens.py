@@ -88,10 +88,9 @@ def checked_scopes(scopes: Sequence[str]) -> tuple[tuple[str, ...], str]:
 
 def issuer_metadata(fetcher: Fetcher, issuer: str) -> dict[str, Any]:
     """The RFC 8414 metadata of the issuer the user named; raises ``ValueError`` saying why it cannot be used."""
-    parts = httpx.URL(issuer)
-    if origin_of(issuer) is None or parts.query or parts.fragment:
+    if origin_of(issuer) is None or "?" in issuer or "#" in issuer:
         raise ValueError(f"the issuer {safe_text(issuer, 200)!r} is not an http(s) URL without query or fragment")
-    path = parts.path.rstrip("/")
+    path = httpx.URL(issuer).path.rstrip("/")
     # RFC 8414 §3.1: the well-known segment goes between the host and the issuer's path (OIDC appends it)
     candidates = [f"{origin_of(issuer)}/.well-known/oauth-authorization-server{path}",
                   f"{issuer.rstrip('/')}/.well-known/openid-configuration"]

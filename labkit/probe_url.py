@@ -18,14 +18,13 @@ from __future__ import annotations
 import uuid
 from dataclasses import asdict, dataclass, field
 from typing import Any
-from urllib.parse import urljoin, urlsplit
 
 import httpx
 
 from . import rpc
 from ._text import safe_text
 from .calls import parse_challenge
-from .probe_fetch import Fetcher, FetchRefused, origin_of, same_resource
+from .probe_fetch import Fetcher, FetchRefused, joined, origin_of, same_resource
 from .probe_tokens import KINDS, TokenSource, build_tokens, checked_scopes
 
 __all__ = ["MAX_TARGETS", "Advertised", "ProbeResult", "ProbeTarget", "Refusal", "UrlProbeReport", "discover",
@@ -33,6 +32,14 @@ __all__ = ["MAX_TARGETS", "Advertised", "ProbeResult", "ProbeTarget", "Refusal",
 
 MAX_TARGETS = 8  # endpoints probed per run; the rest are listed, not called
 _MAX_LISTED = 64  # advertised names kept per list (scopes, schemes, servers)
+
+
+def _path(url: str) -> str:
+    """The path of ``url`` as httpx (the client that connects) reads it; "" when it cannot be parsed."""
+    try:
+        return httpx.URL(url).path
+    except (httpx.InvalidURL, TypeError, ValueError):
+        return ""
 
 
 @dataclass(frozen=True)
@@ -49,7 +56,7 @@ class ProbeTarget:
     @property
     def name(self) -> str:
         """How the table names it."""
-        return f"{self.protocol}{' ' + self.version if self.version else ''} {urlsplit(self.url).path or '/'}"
+        return f"{self.protocol}{' ' + self.version if self.version else ''} {_path(self.url) or '/'}"
 
 
 @dataclass(frozen=True)
@@ -203,7 +210,7 @@ def _read_card(adv: Advertised, card: dict[str, Any], base: str) -> None:
     for url, version in _interfaces(card):
         if not isinstance(url, str):
             continue
-        absolute = urljoin(base, url[:2048])
+        absolute = joined(base, url[:2048])
         # the user named an origin: an interface elsewhere is listed, never called
         if origin_of(absolute) != adv.origin:
             entry = f"{absolute}: not probed: other origin"
@@ -237,7 +244,7 @@ def _metadata(fetcher: Fetcher, adv: Advertised, target: ProbeTarget, pointer: s
         else:  # the user named an origin: metadata elsewhere is not fetched
             adv.refused.append(Refusal("resource_metadata", f"{safe_text(pointer, 200)} is on another origin: "
                                                             "not fetched"))
-    path = urlsplit(target.url).path.rstrip("/")
+    path = _path(target.url).rstrip("/")
     candidates.append(f"{adv.origin}/.well-known/oauth-protected-resource{path}")
     for url in dict.fromkeys(candidates):
         try:
@@ -285,9 +292,9 @@ def discover(url: str, fetcher: Fetcher) -> Advertised:
     """Read the card and the RFC 9728 metadata of the agent at ``url``; raises ``ValueError`` when ``url`` is not
     an http(s) URL or nothing at it advertises an endpoint. What it refused is in ``Advertised.refused``."""
     origin = origin_of(url)
-    if origin is None or urlsplit(url).fragment:
+    if origin is None or "#" in url:
         raise ValueError(f"{safe_text(url, 200)!r} is not an http(s) URL")
-    path = urlsplit(url).path
+    path = _path(url)
     adv = Advertised(url, origin)
     card = None
     reads_card = path in ("", "/") or "/.well-known/" in path  # a named endpoint is probed as it is
@@ -340,8 +347,7 @@ def _keys(source: TokenSource, adv: Advertised, fetcher: Fetcher) -> dict[str, A
     if keys is not None or not adv.authorization_servers:
         return keys
     issuer = adv.authorization_servers[0]
-    parts = urlsplit(issuer)
-    for candidate in (f"{origin_of(issuer)}/.well-known/oauth-authorization-server{parts.path.rstrip('/')}",
+    for candidate in (f"{origin_of(issuer)}/.well-known/oauth-authorization-server{_path(issuer).rstrip('/')}",
                       f"{issuer.rstrip('/')}/.well-known/openid-configuration"):
         try:
             metadata = fetcher.json(candidate) if origin_of(issuer) else None

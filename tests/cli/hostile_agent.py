@@ -169,7 +169,18 @@ def agent_app(hostile: Hostile) -> Starlette:
             return RedirectResponse(f"{hostile.attacker_url}{request.url.path}", 307)
         return JSONResponse({"jsonrpc": "2.0", "id": None, "error": {"code": -32001, "message": "no such task"}})
 
-    return Starlette(routes=[Route("/{path:path}", handle, methods=["GET", "POST"])])
+    return Starlette(routes=[Route("/{path:path}", _with_cookie(handle, "agent"), methods=["GET", "POST"])])
+
+
+def _with_cookie(handle: Any, server: str) -> Any:
+    """Every answer sets a cookie: a client that keeps cookies sends it to every port of the host (RFC 6265 §8.5)."""
+
+    async def wrapped(request: Request) -> Response:
+        response: Response = await handle(request)
+        response.set_cookie(f"labkit-{server}", "set-by-" + server)
+        return response
+
+    return wrapped
 
 
 def attacker_app(hostile: Hostile) -> Starlette:
@@ -192,4 +203,4 @@ def attacker_app(hostile: Hostile) -> Starlette:
             return JSONResponse({"error": "unauthorized"}, 401, headers={"WWW-Authenticate": "Bearer"})
         return JSONResponse({"jsonrpc": "2.0", "id": None, "result": {}})
 
-    return Starlette(routes=[Route("/{path:path}", handle, methods=["GET", "POST"])])
+    return Starlette(routes=[Route("/{path:path}", _with_cookie(handle, "attacker"), methods=["GET", "POST"])])

@@ -102,12 +102,14 @@ def probe(argv: list[str], *, timeout: float = 1.0) -> tuple[int | None, dict[st
 
 
 def assert_nothing_leaked(hostile: Hostile, keys: KeySet) -> list[dict[str, Any]]:
-    """No token, no secret to the attacker; no secret to the agent; the provider's tokens the agent got are bound to
-    the agent's origin. Answers the claims of those tokens."""
+    """No token, no secret to the attacker; no secret to the agent; no cookie to anyone; the provider's tokens the
+    agent got are bound to the agent's origin. Answers the claims of those tokens."""
     for record in hostile.received("attacker"):
         text = record.text()
         assert "authorization" not in dict(record.headers), record
         assert SECRET not in text and "eyJ" not in text and "attacker-issued" not in text, record
+    # cookies ignore ports: one set by any server on the host must never come back to another (none is kept)
+    assert not [r for r in hostile.records if "cookie" in dict(r.headers)]
     bound: list[dict[str, Any]] = []
     for record in hostile.received("agent"):
         text = record.text()
