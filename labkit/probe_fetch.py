@@ -26,7 +26,8 @@ import httpx
 from ._json import loads_bounded
 from ._text import safe_text
 
-__all__ = ["MAX_BYTES", "MAX_REDIRECTS", "FetchRefused", "Fetcher", "joined", "origin_of", "same_resource"]
+__all__ = ["BUDGET_FACTOR", "MAX_BYTES", "MAX_REDIRECTS", "FetchRefused", "Fetcher", "joined", "origin_of",
+           "same_resource"]
 
 MAX_BYTES = 1 << 20
 MAX_REDIRECTS = 3
