@@ -174,8 +174,11 @@ class _Transport(httpx.BaseTransport):
         encoding = response.headers.get("content-encoding", "identity").strip().lower()
         refused = None
         # RFC 9110 §8.6: one Content-Length of digits; over the cap is refused before a byte of the body is read
-        if declared and (len(declared) > 1 or not declared[0].isdigit() or int(declared[0]) > self.fetcher.max_bytes):
+        value = declared[0] if declared else ""
+        if declared and (len(declared) > 1 or not (value.isascii() and value.isdigit()) or len(value) > 19
+                         or int(value) > self.fetcher.max_bytes):
             refused = f"the answer declares a Content-Length over {self.fetcher.max_bytes} bytes (or a bad one)"
+        # a size cap counts what is read: an inflated body would pass it by orders of magnitude (a gzip bomb)
         elif encoding not in ("identity", ""):
             refused = f"the answer is compressed ({safe_text(encoding, 40)}); the probe asks for identity"
         if refused:

@@ -268,6 +268,7 @@ def _bound(token: str | None, resource: str) -> str | None:
         return token
     aud = claims.get("aud")
     named = [aud] if isinstance(aud, str) else [a for a in aud if isinstance(a, str)] if isinstance(aud, list) else []
+    # RFC 8707 §2 / MCP token passthrough: a token whose audience is also someone else works there too
     return token if named and all(same_resource(a, resource) for a in named) else None
 
 

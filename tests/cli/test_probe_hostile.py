@@ -214,9 +214,11 @@ def test_redirects_stay_on_the_origin(lab: Lab, hostile: Hostile, provider_keys:
 
 
 class HeaderDripper:
-    """A raw server that answers every connection with a status line, then one header byte every 50 ms."""
+    """A raw server that answers every connection with a status line, then one header byte every 50 ms; or
+    (``informational``) with one ``100 Continue`` after another, never a final answer."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, informational: bool = False) -> None:
+        self.informational = informational
         self.sock = socket.create_server(("127.0.0.1", 0))
         self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
         self.stop = threading.Event()
@@ -231,6 +233,9 @@ class HeaderDripper:
 
     def drip(self, conn: socket.socket) -> None:
         with conn, contextlib.suppress(OSError):
+            if self.informational:
+                while not self.stop.wait(0.01):
+                    conn.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")
             conn.sendall(b"HTTP/1.1 200 OK\r\nX-Drip: ")
             while not self.stop.wait(0.05):
                 conn.sendall(b"x")
@@ -240,13 +245,13 @@ class HeaderDripper:
         self.sock.close()
 
 
-@pytest.mark.parametrize("where", ["card", "metadata", "answer", "headers"])
+@pytest.mark.parametrize("where", ["card", "metadata", "answer", "headers", "informational"])
 def test_a_dripping_agent_ends_within_the_deadline(lab: Lab, hostile: Hostile, provider_keys: KeySet,
                                                    where: str) -> None:
     card, metadata = honest_card(hostile, lab.provider_url), honest_metadata(hostile, lab.provider_url)
     hostile.reset(Lies(card="drip" if where == "card" else card, metadata="drip" if where == "metadata" else metadata,
                        answer="drip" if where == "answer" else "json"))
-    dripper = HeaderDripper() if where == "headers" else None
+    dripper = HeaderDripper(informational=where == "informational") if where in ("headers", "informational") else None
     try:
         url = dripper.url if dripper else hostile.agent_url
         code, report, ended = probe([url, "--provider", lab.provider_url], timeout=1)
