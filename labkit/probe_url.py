@@ -135,9 +135,9 @@ class UrlProbeReport:
         lines += [f"  scopes: {shown(' '.join(adv.scopes)) or '-'}",
                   f"  resources: {shown(' '.join(adv.resources)) or '-'}",
                   f"  authorization servers: {shown(' '.join(adv.authorization_servers)) or '-'}",
-                  f"  token endpoint: {shown(adv.token_endpoint or '-')}"]
+                  f"  token endpoint (advertised, never sent a secret): {shown(adv.token_endpoint or '-')}"]
         lines += [f"  note: {shown(note)}" for note in adv.notes]
-        lines += [f"  not probed: {shown(entry)}" for entry in adv.not_probed]
+        lines += [f"  {shown(entry)}" for entry in adv.not_probed]
         lines += [f"REFUSED {shown(r.what)}: {shown(r.why)}" for r in self.refused]
         width = max([len(r.endpoint) for r in self.results] + [8])
         lines.append("")
