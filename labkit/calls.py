@@ -81,13 +81,16 @@ def request_token(endpoint: str, client_id: str, secret: str, scopes: Sequence[s
 
 def admin_mint(provider_url: str, scopes: Sequence[str], *, lifetime: float, client_id: str,
                persona: str | None = None, admin_token: str = "lab-admin-token",  # noqa: S107 - lab-only value
-               http: httpx.Client | None = None, timeout: float = 10) -> str:
+               http: httpx.Client | None = None, timeout: float = 10, audience: str | None = None) -> str:
     """A token from the LAB provider's admin API (``POST /admin/mint``): any lifetime, a negative one expired.
 
-    Raises ``TokenRequestError`` or ``httpx.HTTPError`` as ``request_token`` does.
+    ``audience``: its ``aud`` (default: the client's). Raises ``TokenRequestError`` or ``httpx.HTTPError`` as
+    ``request_token`` does.
     """
     endpoint = f"{provider_url.rstrip('/')}/admin/mint"
     body = {"scopes": list(scopes), "lifetime": lifetime, "client_id": client_id, "persona": persona}
+    if audience is not None:
+        body["audience"] = audience
     headers = {"X-Lab-Admin": admin_token}
     if http is None:
         response = httpx.post(endpoint, json=body, headers=headers, timeout=timeout)

@@ -84,12 +84,16 @@ def _parser() -> argparse.ArgumentParser:
     probe = sub.add_parser("probe", help="what any A2A/MCP agent advertises, and whether it refuses bad tokens")
     probe.add_argument("url", help="the agent's URL (its root for the A2A card, or an MCP endpoint)")
     probe.add_argument("--provider", help="the lab provider's URL (lab-client tokens, expired ones by /admin/mint)")
-    probe.add_argument("--client-id", help="a client of the advertised token endpoint (client credentials)")
+    probe.add_argument("--client-id", help="a client of YOUR token endpoint (client credentials; with --token-url "
+                                           "or --issuer: the target's advertised one is never sent the secret)")
     probe.add_argument("--client-secret", help="its secret (default: $LABKIT_PROBE_CLIENT_SECRET)",
                        default=os.environ.get("LABKIT_PROBE_CLIENT_SECRET"))
+    probe.add_argument("--token-url", help="the token endpoint --client-id's secret goes to")
+    probe.add_argument("--issuer", help="an issuer whose RFC 8414 metadata names the token endpoint (and keys)")
     probe.add_argument("--token-file", help="a file holding one good access token")
     probe.add_argument("--json", action="store_true", help="print the report as JSON")
-    probe.add_argument("--timeout", type=float, default=15, help="seconds per HTTP call (default 15)")
+    probe.add_argument("--timeout", type=float, default=15,
+                       help="seconds per fetch, all of it (default 15); the whole probe within 20 times that")
     return parser
 
 
@@ -369,13 +373,15 @@ def _lab(args: argparse.Namespace) -> int:
 
 
 def _probe(args: argparse.Namespace) -> int:
-    """``labkit probe URL``: 0 when every answer is right, 1 when one is wrong or the agent cannot be probed."""
+    """``labkit probe URL``: 0 when every answer is right, 1 when one is wrong, something was refused or the agent
+    cannot be probed, 2 for a bad invocation."""
     import json
 
     import httpx
 
+    from .probe_fetch import Fetcher
     from .probe_tokens import ClientCredentials, LabProvider, TokenFile, TokenSource
-    from .probe_url import discover, probe_url
+    from .probe_url import probe_url
 
     if sum(bool(x) for x in (args.provider, args.client_id, args.token_file)) > 1:
         print("labkit probe: give one of --provider, --client-id/--client-secret, --token-file", file=sys.stderr)
@@ -383,20 +389,23 @@ def _probe(args: argparse.Namespace) -> int:
     if args.client_id and not args.client_secret:
         print("labkit probe: --client-id needs --client-secret (or $LABKIT_PROBE_CLIENT_SECRET)", file=sys.stderr)
         return 2
+    if (args.token_url or args.issuer) and not args.client_id:
+        print("labkit probe: --token-url and --issuer go with --client-id", file=sys.stderr)
+        return 2
+    if args.token_url and args.issuer:
+        print("labkit probe: give one of --token-url, --issuer", file=sys.stderr)
+        return 2
     try:
-        with httpx.Client(timeout=max(0.1, min(args.timeout, 300)), follow_redirects=False) as http:
+        with Fetcher(args.timeout) as fetcher:
             source: TokenSource | None = None
             if args.provider:
-                source = LabProvider(args.provider, http)
+                source = LabProvider(args.provider, fetcher)
             elif args.token_file:
                 source = TokenFile(Path(args.token_file).read_text(encoding="utf-8"))
             elif args.client_id:
-                endpoint = discover(args.url, http).token_endpoint
-                if endpoint is None:
-                    print("labkit probe: the agent advertises no token endpoint for --client-id", file=sys.stderr)
-                    return 1
-                source = ClientCredentials(endpoint, args.client_id, args.client_secret, http)
-            report = probe_url(args.url, source, http=http)
+                source = ClientCredentials(args.client_id, args.client_secret, fetcher, token_url=args.token_url,
+                                           issuer=args.issuer)
+            report = probe_url(args.url, source, fetcher=fetcher)
     except (ValueError, OSError, UnicodeError, httpx.HTTPError) as exc:
         print(f"labkit probe: {safe_text(str(exc) or exc.__class__.__name__)}", file=sys.stderr)
         return 1

@@ -1,9 +1,11 @@
 """The token kinds of ``labkit probe URL`` and where good tokens come from (RFC 6749 §4.4 client credentials).
 
-``TokenSource`` gets real tokens: ``ClientCredentials`` at the advertised token endpoint, ``LabProvider``
-(the lab provider: also expired tokens through its admin API), ``TokenFile`` (one token, nothing else).
-From a good JWT and the authorization server's published keys the probe builds the attacks itself (alg
-none, HS256 keyed with the public RSA key): UNSAFE tokens that any resource server must refuse.
+``TokenSource`` gets real tokens, only for the resource the probe names (on the origin the user named):
+``ClientCredentials`` at a token endpoint the USER chose (``--token-url``, or the one published by the issuer the
+user named, ``--issuer``; never one the target advertises), ``LabProvider`` (the lab provider the user named: also
+expired tokens through its admin API), ``TokenFile`` (one token, nothing else). From a good JWT and the
+authorization server's published keys the probe builds the attacks itself (alg none, HS256 keyed with the public
+RSA key): UNSAFE tokens that any resource server must refuse.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import base64
 import hashlib
 import hmac
 import json
+import re
 from collections.abc import Sequence
 from typing import Any, Protocol
 
@@ -19,72 +22,185 @@ import httpx
 from joserfc.errors import JoseError
 from joserfc.jwk import RSAKey
 
+from ._text import safe_text
 from .auth._compact import b64url_decode, strict_json
 from .calls import TokenRequestError, admin_mint, request_token
+from .probe_fetch import Fetcher, origin_of, same_resource
 from .provider.personas import PERSONA_CLIENTS
 
 __all__ = [
     "KINDS",
+    "MAX_SCOPES",
     "NARROW_SCOPES",
-    "OTHER_RESOURCE",
     "Built",
     "ClientCredentials",
     "LabProvider",
     "TokenFile",
     "TokenSource",
     "build_tokens",
+    "checked_scopes",
+    "issuer_metadata",
+    "other_resource",
 ]
 
 KINDS = ("none", "garbage", "expired", "wrong audience", "alg none", "key confusion", "missing scope", "valid")
-OTHER_RESOURCE = "http://127.0.0.1:9/labkit-probe-other-audience"
 NARROW_SCOPES = ("openid", "email", "profile")  # scopes that grant no API access, tried in this order
+MAX_SCOPES = 16
+_SCOPE = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]{1,128}")  # RFC 6749 §3.3 scope-token (bounded)
 Built = tuple[str | None, str | None, str]  # token, expected answer (None: skipped), note
 
 
 class TokenSource(Protocol):
     """Where the probe's real tokens come from; each method answers None when it cannot get one."""
 
-    def token(self, scopes: Sequence[str], resource: str | None) -> str | None:
+    def ready(self) -> str | None:
+        """None when the source will send its credentials, else why it will not (for the report)."""
+        ...
+
+    def token(self, scopes: Sequence[str], resource: str) -> str | None:
         """A token with ``scopes`` for ``resource`` (RFC 8707), or None."""
         ...
 
-    def expired(self, scopes: Sequence[str], resource: str | None) -> str | None:
-        """An already expired token, or None."""
+    def expired(self, scopes: Sequence[str], resource: str) -> str | None:
+        """An already expired token for ``resource``, or None."""
+        ...
+
+    def keys(self) -> dict[str, Any] | None:
+        """The JWKS of the authorization server the user named, or None (the probe then reads the advertised one)."""
         ...
 
 
-class ClientCredentials:
-    """Tokens from ``token_endpoint`` by the client-credentials grant (client_secret_basic)."""
+def other_resource(resource: str) -> str:
+    """A resource on the same origin that is not ``resource``: the wrong-audience token is bound to it."""
+    return f"{origin_of(resource)}/labkit-probe-other-audience"
 
-    def __init__(self, token_endpoint: str, client_id: str, client_secret: str, http: httpx.Client) -> None:
-        self.token_endpoint, self.client_id, self.client_secret, self.http = (
-            token_endpoint, client_id, client_secret, http)
 
-    def token(self, scopes: Sequence[str], resource: str | None) -> str | None:
+def checked_scopes(scopes: Sequence[str]) -> tuple[tuple[str, ...], str]:
+    """The scopes a token may be asked for: RFC 6749 §3.3 scope-tokens, at most ``MAX_SCOPES``; and a note on
+    what was dropped ("" when nothing was)."""
+    kept = tuple(dict.fromkeys(s for s in scopes if _SCOPE.fullmatch(s)))
+    dropped = len(set(scopes)) - len(kept)
+    notes = [f"{dropped} malformed scope(s) dropped"] if dropped else []
+    if len(kept) > MAX_SCOPES:
+        notes.append(f"{len(kept) - MAX_SCOPES} scope(s) past the first {MAX_SCOPES} dropped")
+    return kept[:MAX_SCOPES], "; ".join(notes)
+
+
+def issuer_metadata(fetcher: Fetcher, issuer: str) -> dict[str, Any]:
+    """The RFC 8414 metadata of the issuer the user named; raises ``ValueError`` saying why it cannot be used."""
+    if origin_of(issuer) is None or "?" in issuer or "#" in issuer:
+        raise ValueError(f"the issuer {safe_text(issuer, 200)!r} is not an http(s) URL without query or fragment")
+    path = httpx.URL(issuer).path.rstrip("/")
+    # RFC 8414 §3.1: the well-known segment goes between the host and the issuer's path (OIDC appends it)
+    candidates = [f"{origin_of(issuer)}/.well-known/oauth-authorization-server{path}",
+                  f"{issuer.rstrip('/')}/.well-known/openid-configuration"]
+    for url in candidates:
         try:
-            return request_token(self.token_endpoint, self.client_id, self.client_secret, scopes, resource=resource,
-                                 http=self.http)
+            metadata = fetcher.json(url)
+        except httpx.HTTPError as exc:
+            raise ValueError(f"the issuer's metadata could not be read: {safe_text(exc, 200)}") from None
+        if metadata is None:
+            continue
+        found = metadata.get("issuer")
+        # RFC 8414 §3.3: the issuer in the metadata is the one the user named, or the metadata is not used
+        if not isinstance(found, str) or not same_resource(found, issuer):
+            raise ValueError(f"the metadata at {safe_text(url, 200)} names issuer {safe_text(found, 200)!r}, "
+                             f"not {safe_text(issuer, 200)!r} (RFC 8414 §3.3)")
+        return metadata
+    raise ValueError(f"no RFC 8414 metadata for the issuer {safe_text(issuer, 200)!r}")
+
+
+def _jwks(fetcher: Fetcher, metadata: dict[str, Any]) -> dict[str, Any] | None:
+    uri = metadata.get("jwks_uri")
+    try:
+        return fetcher.json(uri) if isinstance(uri, str) and origin_of(uri) else None
+    except httpx.HTTPError:
+        return None
+
+
+class ClientCredentials:
+    """Tokens by the client-credentials grant (client_secret_basic), at a token endpoint the user chose.
+
+    ``token_url`` (``--token-url``) is used as given; ``issuer`` (``--issuer``) is resolved through its RFC 8414
+    metadata, whose ``issuer`` must be the one named. With neither, the secret goes nowhere (``ready`` says why).
+    """
+
+    def __init__(self, client_id: str, client_secret: str, fetcher: Fetcher, *, token_url: str | None = None,
+                 issuer: str | None = None) -> None:
+        self.client_id, self.client_secret, self.fetcher = client_id, client_secret, fetcher
+        self.token_url, self.issuer = token_url, issuer
+        self._resolved: tuple[str | None, str | None, dict[str, Any]] | None = None
+
+    def _resolve(self) -> tuple[str | None, str | None, dict[str, Any]]:
+        """(token endpoint, why not, issuer metadata), worked out once."""
+        if self._resolved is None:
+            self._resolved = self._work_out()
+        return self._resolved
+
+    def _work_out(self) -> tuple[str | None, str | None, dict[str, Any]]:
+        # MCP 2025-11-25 confused deputy: a secret goes only to a token endpoint the user named or trusts
+        if self.token_url is not None:
+            if origin_of(self.token_url) is None:
+                return None, f"--token-url {safe_text(self.token_url, 200)!r} is not an http(s) URL", {}
+            return self.token_url, None, {}
+        if self.issuer is None:
+            return None, ("credentials not sent: they go only to a token endpoint you name (--token-url) or one "
+                          "published by an issuer you name (--issuer), never to one the target advertises"), {}
+        try:
+            metadata = issuer_metadata(self.fetcher, self.issuer)
+        except ValueError as exc:
+            return None, f"credentials not sent: {exc}", {}
+        endpoint = metadata.get("token_endpoint")
+        if not isinstance(endpoint, str) or origin_of(endpoint) is None:
+            return None, "credentials not sent: the issuer's metadata has no http(s) token_endpoint", metadata
+        return endpoint, None, metadata
+
+    @property
+    def token_endpoint(self) -> str | None:
+        """Where the secret goes, or None when nowhere."""
+        return self._resolve()[0]
+
+    def ready(self) -> str | None:
+        return self._resolve()[1]
+
+    def token(self, scopes: Sequence[str], resource: str) -> str | None:
+        endpoint = self.token_endpoint
+        if endpoint is None:
+            return None
+        try:
+            return request_token(endpoint, self.client_id, self.client_secret, scopes, resource=resource,
+                                 http=self.fetcher.http)
         except (httpx.HTTPError, TokenRequestError):
             return None
 
-    def expired(self, scopes: Sequence[str], resource: str | None) -> str | None:
+    def expired(self, scopes: Sequence[str], resource: str) -> str | None:
         return None  # a real authorization server does not issue expired tokens
+
+    def keys(self) -> dict[str, Any] | None:
+        metadata = self._resolve()[2]
+        return _jwks(self.fetcher, metadata) if metadata else None
 
 
 class LabProvider(ClientCredentials):
-    """The lab provider: ``lab-client`` tokens, and expired ones from ``/admin/mint`` (lab-only admin token)."""
+    """The lab provider the user named: ``lab-client`` tokens, and expired ones from ``/admin/mint``."""
 
-    def __init__(self, provider_url: str, http: httpx.Client, *, persona: str = "default",
+    def __init__(self, provider_url: str, fetcher: Fetcher, *, persona: str = "default",
                  admin_token: str = "lab-admin-token") -> None:  # noqa: S107 - the documented lab-only value
         self.provider_url = provider_url.rstrip("/")
         self.admin_token = admin_token
-        super().__init__(f"{self.provider_url}/token", *PERSONA_CLIENTS[persona], http)
+        super().__init__(*PERSONA_CLIENTS[persona], fetcher, token_url=f"{self.provider_url}/token")
 
-    def expired(self, scopes: Sequence[str], resource: str | None) -> str | None:
+    def expired(self, scopes: Sequence[str], resource: str) -> str | None:
         try:
             return admin_mint(self.provider_url, scopes, lifetime=-60, client_id=self.client_id,
-                              admin_token=self.admin_token, http=self.http)
+                              admin_token=self.admin_token, http=self.fetcher.http, audience=resource)
         except (httpx.HTTPError, TokenRequestError):
+            return None
+
+    def keys(self) -> dict[str, Any] | None:
+        try:
+            return _jwks(self.fetcher, issuer_metadata(self.fetcher, self.provider_url))
+        except ValueError:
             return None
 
 
@@ -94,10 +210,16 @@ class TokenFile:
     def __init__(self, token: str) -> None:
         self.value = token.strip()
 
-    def token(self, scopes: Sequence[str], resource: str | None) -> str | None:
+    def ready(self) -> str | None:
+        return None
+
+    def token(self, scopes: Sequence[str], resource: str) -> str | None:
         return self.value  # build_tokens never asks it for another resource or other scopes
 
-    def expired(self, scopes: Sequence[str], resource: str | None) -> str | None:
+    def expired(self, scopes: Sequence[str], resource: str) -> str | None:
+        return None
+
+    def keys(self) -> dict[str, Any] | None:
         return None
 
 
@@ -136,28 +258,44 @@ def _key_confusion(token: str, jwks: dict[str, Any] | None) -> str | None:
     return f"{signing_input}.{_b64(signature)}"
 
 
-def _names(claims: dict[str, Any] | None, resource: str) -> bool:
-    aud = (claims or {}).get("aud")
-    return resource in ([aud] if isinstance(aud, str) else aud if isinstance(aud, list) else [])
+def _bound(token: str | None, resource: str) -> str | None:
+    """``token`` when it is bound to ``resource`` or cannot be read (opaque); None when its ``aud`` names other
+    audiences: an authorization server that ignored ``resource`` issued it, and it must not reach the target."""
+    if token is None:
+        return None
+    claims = _payload(token)
+    if claims is None:
+        return token
+    aud = claims.get("aud")
+    named = [aud] if isinstance(aud, str) else [a for a in aud if isinstance(a, str)] if isinstance(aud, list) else []
+    # RFC 8707 §2 / MCP token passthrough: a token whose audience is also someone else works there too
+    return token if named and all(same_resource(a, resource) for a in named) else None
 
 
-def build_tokens(source: TokenSource | None, scopes: Sequence[str], resource: str | None,
+def build_tokens(source: TokenSource | None, scopes: Sequence[str], resource: str,
                  jwks: dict[str, Any] | None, *, required: Sequence[str] = ()) -> dict[str, Built]:
     """Every kind in ``KINDS``: (token, expected answer, note); expected None when it cannot be built.
 
-    ``scopes``: what a good token asks for; ``required``: what the endpoint says it needs (the missing-scope
-    kind is built only then).
+    ``resource``: the endpoint's resource on the origin the user named, the only one tokens are asked for (the
+    wrong-audience one excepted: another path of the same origin); ``scopes``: what a good token asks for;
+    ``required``: what the endpoint says it needs (the missing-scope kind is built only then).
     """
     skip = "no token source (--provider, --client-id/--client-secret or --token-file)"
     built: dict[str, Built] = {"none": (None, "401", ""), "garbage": ("labkit-probe-garbage", "401", "")}
-    good = source.token(scopes, resource) if source else None
-    built["valid"] = (good, "accepted", "") if good else (None, None, skip if source is None else "no token issued")
-    expired = source.expired(scopes, resource) if source else None
+    refused = source.ready() if source is not None else skip
+    if refused is not None:
+        source = None
+    chooses = source is not None and not isinstance(source, TokenFile)  # asks an AS: tokens must be bound
+    bind = (lambda token: _bound(token, resource)) if chooses else (lambda token: token)
+    unbound = "the authorization server ignored resource: not sent"
+    issued = source.token(scopes, resource) if source else None
+    good = bind(issued)
+    built["valid"] = ((good, "accepted", "") if good else
+                      (None, None, refused or (unbound if issued else "no token issued")))
+    expired = bind(source.expired(scopes, resource)) if source else None
     built["expired"] = (expired, "401", "") if expired else (None, None, "the source cannot make one")
-    chooses = source is not None and not isinstance(source, TokenFile)  # can ask for other audiences and scopes
-    foreign = source.token(scopes, OTHER_RESOURCE) if source and chooses else None
-    if foreign and _payload(foreign) is not None and not _names(_payload(foreign), OTHER_RESOURCE):
-        foreign = None  # the authorization server ignored resource: not a wrong-audience token
+    other = other_resource(resource)
+    foreign = _bound(source.token(scopes, other), other) if source and chooses else None
     built["wrong audience"] = (foreign, "401", "") if foreign else (None, None, "no token for another resource")
     unsigned = _alg_none(good) if good else None
     built["alg none"] = (unsigned, "401", "") if unsigned else (None, None, "needs a good JWT")
@@ -167,7 +305,7 @@ def build_tokens(source: TokenSource | None, scopes: Sequence[str], resource: st
     if required and source is not None and chooses:
         for scope in NARROW_SCOPES:
             if scope not in required:
-                narrow = source.token((scope,), resource)
+                narrow = bind(source.token((scope,), resource))
                 if narrow:
                     break
     built["missing scope"] = ((narrow, "403", "") if narrow else

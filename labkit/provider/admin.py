@@ -39,10 +39,13 @@ async def admin_mint(provider: MockProvider, request: Request, server: LabAuthor
         return JSONResponse(_UNAUTHORIZED, 401)
     try:
         spec = await read_json(request)
+        audience = spec.get("audience")
+        if audience is not None and not isinstance(audience, str):
+            raise ValueError("audience must be a string")
         token = provider.mint(
             spec.get("scopes", []), subject=spec.get("subject"), client_id=spec.get("client_id", "lab-client"),
             lifetime=int(spec.get("lifetime", 3600)), alg=spec.get("alg", "RS256"), persona=spec.get("persona"),
-            tenant=server.tenant,
+            tenant=server.tenant, audience=audience,
         )
     except (ValueError, TypeError, KeyError, AttributeError) as exc:
         return JSONResponse({"error": "invalid_request", "error_description": safe_description(str(exc))}, 400)

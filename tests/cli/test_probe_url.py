@@ -9,7 +9,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from fastapi import FastAPI, Security
 
@@ -21,6 +20,7 @@ from labkit.integrations.fastapi import BearerGuard
 from labkit.integrations.mcp import GateTokenVerifier
 from labkit.lab import Lab
 from labkit.probe import probe_url
+from labkit.probe_fetch import Fetcher
 from labkit.probe_tokens import KINDS, LabProvider, TokenFile
 from labkit.servers import ServerThread
 
@@ -133,8 +133,8 @@ def test_a_fastapi_agent_and_a_broken_one(lab: Lab, targets: dict[str, str],
 
 
 def test_an_mcp_server_on_the_official_sdk(lab: Lab, targets: dict[str, str]) -> None:
-    with httpx.Client(timeout=15) as http:
-        report = probe_url(targets["mcp"], LabProvider(lab.provider_url, http), http=http)
+    with Fetcher(15) as fetcher:
+        report = probe_url(targets["mcp"], LabProvider(lab.provider_url, fetcher), fetcher=fetcher)
     assert report.ok, report.table()
     assert report.advertised.resources == [targets["mcp"]]
     verdicts = {r.kind: r.actual for r in report.results}
@@ -142,17 +142,23 @@ def test_an_mcp_server_on_the_official_sdk(lab: Lab, targets: dict[str, str]) ->
 
 
 def test_client_credentials_and_a_token_file(lab: Lab, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    for trusted in (["--token-url", f"{lab.provider_url}/token"], ["--issuer", lab.provider_url]):
+        code, out, _ = run(["probe", lab.agent_url, "--client-id", "lab-client", "--client-secret",
+                            "lab-client-secret", *trusted], capsys)
+        assert code == 0, out
+        assert "expired          -         -       skip" in out  # a real AS issues no expired tokens: not passed
+        assert "valid            accepted  200     yes" in out and "key confusion    401       401     yes" in out
+    # the target's own token endpoint is not one the user chose: the secret goes nowhere, and the report says why
     code, out, _ = run(["probe", lab.agent_url, "--client-id", "lab-client", "--client-secret", "lab-client-secret"],
                        capsys)
-    assert code == 0, out
-    assert "expired          -         -       skip" in out  # a real AS issues no expired tokens: skipped, not passed
+    assert code == 1 and "REFUSED token source: credentials not sent" in out, out
     token = tmp_path / "token"
     token.write_text(lab.token(["api:read"]) + "\n")
     code, out, _ = run(["probe", lab.agent_url, "--token-file", str(token), "--json"], capsys)
     report = json.loads(out)
     assert code == 0 and {r["kind"] for r in report["results"] if r["ok"]} >= {"valid", "alg none", "key confusion"}
-    with httpx.Client(timeout=15) as http:
-        assert probe_url(lab.agent_url, TokenFile("x.y.z"), http=http).ok is False  # a bad "good" token is caught
+    with Fetcher(15) as fetcher:
+        assert probe_url(lab.agent_url, TokenFile("x.y.z"), fetcher=fetcher).ok is False  # a bad "good" token is caught
 
 
 @pytest.mark.parametrize(("argv", "status", "message"), [
@@ -160,6 +166,9 @@ def test_client_credentials_and_a_token_file(lab: Lab, tmp_path: Path, capsys: p
     (["probe", "http://127.0.0.1:9/"], 1, "labkit probe:"),
     (["probe", "http://x", "--provider", "http://p", "--token-file", "f"], 2, "give one of"),
     (["probe", "http://x", "--client-id", "c"], 2, "needs --client-secret"),
+    (["probe", "http://x", "--token-url", "http://t/token"], 2, "go with --client-id"),
+    (["probe", "http://x", "--client-id", "c", "--client-secret", "s", "--token-url", "http://t", "--issuer",
+      "http://i"], 2, "give one of --token-url, --issuer"),
 ])
 def test_bad_invocations_are_one_line_errors(argv: list[str], status: int, message: str,
                                              capsys: pytest.CaptureFixture[str]) -> None:
