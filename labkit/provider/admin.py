@@ -55,6 +55,7 @@ def write_admin_secret(secret: str, port: int) -> Path:
         raise OSError(f"{path.parent} is not a folder of this user")
     os.chmod(path.parent, 0o700)
     temp = path.with_name(f".{port}.{os.getpid()}.tmp")
+    temp.unlink(missing_ok=True)  # a stale one, or a planted link: removed, never followed
     fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
     try:
         os.write(fd, secret.encode())
