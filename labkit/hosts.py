@@ -25,7 +25,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ._text import safe_text
 
-__all__ = ["LOOPBACK_NAMES", "HostCheck", "refusal", "served_authorities"]
+__all__ = ["LOOPBACK_NAMES", "HostCheck", "Served", "refusal", "served_authorities"]
 
 LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")
 _DEFAULT_PORTS = {"http": 80, "https": 443}
@@ -44,63 +44,97 @@ def _places(scheme: str, name: str, port: int | None) -> Iterable[tuple[str, str
             yield scheme, each
 
 
+def _url_places(url: str | None) -> Iterable[tuple[str, str]]:
+    """The ``(scheme, authority)`` pairs naming a public URL's host and port; none for a URL that does not parse,
+    is not http(s) or has user info."""
+    if not url:
+        return ()
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port
+    except ValueError:
+        return ()
+    host = parts.hostname
+    if parts.scheme not in _DEFAULT_PORTS or not host or "@" in parts.netloc:
+        return ()
+    return _places(parts.scheme, f"[{host}]" if ":" in host else host.lower(), port)
+
+
 def served_authorities(scheme: str, port: int | None, urls: Iterable[str | None] = ()) -> frozenset[tuple[str, str]]:
     """The ``(scheme, host[:port])`` pairs a server on ``port`` serves: loopback names, and each URL's authority.
 
     ``port`` None (an in-process call, no socket) means the scheme's default. A URL that does not parse (or has
     userinfo) adds nothing. Raises nothing.
     """
-    found = set(_places(scheme, "127.0.0.1", port))
-    for url in urls:
-        if not url:
-            continue
-        try:
-            parts = urlsplit(url.strip())
-            url_port = parts.port
-        except ValueError:
-            continue
-        host = parts.hostname
-        if parts.scheme not in _DEFAULT_PORTS or not host or "@" in parts.netloc:
-            continue
-        host = f"[{host}]" if ":" in host else host
-        found.update(_places(parts.scheme, host.lower(), url_port))
-    return frozenset(found)
+    return frozenset(_places(scheme, "127.0.0.1", port)).union(*(_url_places(url) for url in urls))
 
 
-def _only(headers: Iterable[tuple[bytes, bytes]], name: bytes) -> tuple[int, str | None]:
-    """How many ``name`` headers there are, and the single one's value (lower-cased ASCII) or None."""
-    values = [value for key, value in headers if key == name]
-    if len(values) != 1:
-        return len(values), None
-    value = values[0]
-    if len(value) > _MAX_VALUE or not value.isascii():
-        return 1, None
-    return 1, value.decode("ascii").lower()
+class Served:
+    """What a server serves besides the loopback names at its socket's port: its public URLs' hosts and origins."""
+
+    def __init__(self, urls: tuple[str | None, ...] = ()) -> None:
+        self.urls = urls
+        pairs = {pair for url in urls for pair in _url_places(url)}
+        self.hosts = frozenset(authority for _, authority in pairs)
+        self.origins = frozenset(f"{scheme}://{authority}" for scheme, authority in pairs)
 
 
-def refusal(scope: Scope, urls: Iterable[str | None] = ()) -> tuple[int, str] | None:
+def _loopback(authority: str, default: int, port: int) -> bool:
+    """Whether ``authority`` (lower-cased) is a loopback name with exactly ``port`` (or none, for the default)."""
+    if authority.startswith("["):
+        end = authority.find("]") + 1
+        name, rest = authority[:end], authority[end:]
+    else:
+        name, colon, given = authority.partition(":")
+        rest = colon + given
+    return name in LOOPBACK_NAMES and (rest == f":{port}" or (not rest and port == default))
+
+
+def _single(values: list[bytes]) -> str | None:
+    """The one value (lower-cased ASCII, bounded), or None when there are none, several, or it is not ASCII."""
+    if len(values) != 1 or len(values[0]) > _MAX_VALUE or not values[0].isascii():
+        return None
+    return values[0].decode("ascii").lower()
+
+
+def _given(name: str, values: list[bytes]) -> str:
+    """What the log says of the ``name`` headers: the one value (escaped, bounded) or how many there were."""
+    return f"{name} {safe_text(values[0].decode('latin-1'), 80) if len(values) == 1 else f'x{len(values)}'}"
+
+
+def refusal(scope: Scope, served: Served | Iterable[str | None] = ()) -> tuple[int, str] | None:
     """None when the request names this server (``Host``, and ``Origin`` when present); else ``(status, why)``.
 
-    421 for a ``Host`` that is missing, repeated or not served here; 403 for an ``Origin`` that is repeated or
-    not served here. ``why`` is for the operator log (bounded, escaped). Raises nothing.
+    ``served``: its public URLs (or a ``Served`` made of them). 421 for a ``Host`` that is missing, repeated or not
+    served here; 403 for an ``Origin`` that is repeated or not served here. ``why`` is for the operator log
+    (bounded, escaped). Raises nothing.
     """
-    headers = scope.get("headers") or ()
+    if not isinstance(served, Served):
+        served = Served(tuple(served))
+    hosts: list[bytes] = []
+    origins: list[bytes] = []
+    for key, value in scope.get("headers") or ():
+        if key == b"host":
+            hosts.append(value)
+        elif key == b"origin":
+            origins.append(value)
     scheme = "https" if scope.get("scheme") in ("https", "wss") else "http"
+    default = _DEFAULT_PORTS[scheme]
     server = scope.get("server")
     port = server[1] if isinstance(server, (tuple, list)) and len(server) > 1 else None
-    served = served_authorities(scheme, port if isinstance(port, int) else None, urls)
-    count, host = _only(headers, b"host")
+    port = port if isinstance(port, int) and port > 0 else default
+    host = _single(hosts)
     # RFC 9110 §7.2 / §7.4: exactly one Host, naming an authority this server serves; else 421
-    if host is None or host not in {authority for _, authority in served}:
-        given = [safe_text(value.decode("latin-1"), 80) for key, value in headers if key == b"host"]
-        return 421, f"Host {given[0] if count == 1 else f'x{count}'} is not served here"
-    count, origin = _only(headers, b"origin")
-    if count == 0:
+    if host is None or not (_loopback(host, default, port) or host in served.hosts):
+        return 421, f"{_given('Host', hosts)} is not served here"
+    if not origins:
         return None  # not a browser's request (or a same-origin GET): the Host check was the one to make
+    origin = _single(origins)
+    prefix = scheme + "://"
     # MCP transports: a present Origin that is not ours is a 403 (DNS rebinding, cross-site requests)
-    if origin is None or origin not in {f"{s}://{authority}" for s, authority in served}:
-        given = [safe_text(value.decode("latin-1"), 80) for key, value in headers if key == b"origin"]
-        return 403, f"Origin {given[0] if count == 1 else f'x{count}'} is not this server's"
+    if origin is None or not ((origin.startswith(prefix) and _loopback(origin[len(prefix):], default, port))
+                              or origin in served.origins):
+        return 403, f"{_given('Origin', origins)} is not this server's"
     return None
 
 
@@ -112,20 +146,29 @@ class HostCheck:
     """ASGI middleware: ``refusal`` on every HTTP request before ``app`` sees it; a 421 or 403 with a short body.
 
     ``urls``: returns the public URLs the app is reached at besides loopback (read per request, so an app whose URL
-    is set after it was built, as the provider's ``base_url``, is covered). ``name``: the server, for the log.
-    Raises nothing of its own.
+    is set after it was built, as the provider's ``base_url``, is covered; parsed again whenever they change).
+    ``name``: the server, for the log. Raises nothing of its own.
     """
 
     def __init__(self, app: ASGIApp, *, urls: Callable[[], Iterable[str | None]] = tuple, name: str = "server") -> None:
         self.app = app
         self.urls = urls
         self.name = name
+        self._served = Served()  # replaced whole (one assignment) when the URLs differ: never half-updated
+
+    def served(self) -> Served:
+        """What the app serves besides loopback, for the URLs it names now."""
+        urls = tuple(self.urls())
+        served = self._served
+        if served.urls != urls:
+            served = self._served = Served(urls)
+        return served
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
-        refused = refusal(scope, self.urls())
+        refused = refusal(scope, self.served())
         if refused is None:
             await self.app(scope, receive, send)
             return
