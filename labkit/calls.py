@@ -79,10 +79,11 @@ def request_token(endpoint: str, client_id: str, secret: str, scopes: Sequence[s
     return _access_token(endpoint, response)
 
 
-def admin_mint(provider_url: str, scopes: Sequence[str], *, lifetime: float, client_id: str,
-               persona: str | None = None, admin_token: str = "lab-admin-token",  # noqa: S107 - lab-only value
-               http: httpx.Client | None = None, timeout: float = 10) -> str:
+def admin_mint(provider_url: str, scopes: Sequence[str], *, lifetime: float, client_id: str, admin_token: str,
+               persona: str | None = None, http: httpx.Client | None = None, timeout: float = 10) -> str:
     """A token from the LAB provider's admin API (``POST /admin/mint``): any lifetime, a negative one expired.
+
+    ``admin_token``: the provider's random admin secret (``MockProvider.admin_token``; ``provider.admin``).
 
     Raises ``TokenRequestError`` or ``httpx.HTTPError`` as ``request_token`` does.
     """
