@@ -79,13 +79,15 @@ def request_token(endpoint: str, client_id: str, secret: str, scopes: Sequence[s
     return _access_token(endpoint, response)
 
 
-def admin_mint(provider_url: str, scopes: Sequence[str], *, lifetime: float, client_id: str,
-               persona: str | None = None, admin_token: str = "lab-admin-token",  # noqa: S107 - lab-only value
-               http: httpx.Client | None = None, timeout: float = 10, audience: str | None = None) -> str:
+def admin_mint(provider_url: str, scopes: Sequence[str], *, lifetime: float, client_id: str, admin_token: str,
+               persona: str | None = None, http: httpx.Client | None = None, timeout: float = 10,
+               audience: str | None = None) -> str:
     """A token from the LAB provider's admin API (``POST /admin/mint``): any lifetime, a negative one expired.
 
-    ``audience``: its ``aud`` (default: the client's). Raises ``TokenRequestError`` or ``httpx.HTTPError`` as
-    ``request_token`` does.
+    ``admin_token``: the provider's random admin secret (``MockProvider.admin_token``; ``provider.admin``).
+    ``audience``: its ``aud`` (default: the client's).
+
+    Raises ``TokenRequestError`` or ``httpx.HTTPError`` as ``request_token`` does.
     """
     endpoint = f"{provider_url.rstrip('/')}/admin/mint"
     body = {"scopes": list(scopes), "lifetime": lifetime, "client_id": client_id, "persona": persona}

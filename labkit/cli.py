@@ -7,6 +7,7 @@ contract; the work itself lives in the modules each command imports (lazily, so 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
@@ -16,10 +17,11 @@ import subprocess
 import sys
 import threading
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any, NoReturn
+from urllib.parse import urlsplit
 
 from . import __version__
 from ._text import safe_text
@@ -53,7 +55,7 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--audit-log", help="append the audit log to this JSONL file")
     serve.add_argument("--host", default="127.0.0.1", help="address of the provider and the agent (default 127.0.0.1)")
     serve.add_argument("--public-url", help="the agent's URL as clients see it behind a proxy (used in its cards "
-                       "and RFC 9728 metadata)")
+                       "and RFC 9728 metadata; its host:port is served besides loopback, any other Host gets 421)")
 
     cluster = sub.add_parser("cluster", help="the agent as N replicas behind nginx, with Redis and PostgreSQL")
     cluster.add_argument("--replicas", type=int, default=3, help="agent processes (1 to 32, default 3)")
@@ -69,7 +71,8 @@ def _parser() -> argparse.ArgumentParser:
                       help="provider URL (default: $LAB_PROVIDER_URL, as printed by labkit serve)")
     mint.add_argument("--persona", default="default", help="default, limited, opaque, google, auth0, azure, okta, "
                       "keycloak or github")
-    mint.add_argument("--lifetime", type=int, help="token lifetime in seconds (negative: already expired)")
+    mint.add_argument("--lifetime", type=int, help="token lifetime in seconds (negative: already expired); uses the "
+                      "provider's admin API: its secret from $LAB_ADMIN_TOKEN or the file labkit serve wrote")
     mint.add_argument("--tenant", help="a provider path tenant (acme, globex)")
 
     audit = sub.add_parser("audit", help="tabulate a JSONL audit log")
@@ -175,7 +178,7 @@ def _serve(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     with StopSignals() as stops, Lab(args.config, provider_port=args.provider_port, agent_port=args.agent_port,
                                      audit_path=args.audit_log, host=args.host, public_url=args.public_url,
-                                     capture_logs=False) as lab:
+                                     capture_logs=False) as lab, _admin_secret_kept(lab):
         print(f"provider: {lab.provider_url}", flush=True)
         print(f"agent: {lab.agent_url}", flush=True)
         for line in lab.plugin_mapping().lines():  # how the user's plugin ids met the sample agent's
@@ -184,6 +187,27 @@ def _serve(args: argparse.Namespace) -> int:
         freeze_start_up()  # this process only serves from here on
         signum = stops.wait() or 0
     _exit_now(128 + signum)  # as shells report a signal: 130 for SIGINT, 143 for SIGTERM
+
+
+@contextlib.contextmanager
+def _admin_secret_kept(lab: Any) -> Iterator[None]:
+    """While the lab runs, its provider's admin secret is in a 0600 file of this user (``labkit mint --lifetime``
+    and ``labkit probe --provider`` read it); the file is removed when the lab stops."""
+    from .provider.admin import write_admin_secret
+
+    port = urlsplit(lab.provider_url).port or 80
+    try:
+        path = write_admin_secret(lab.provider.admin_token, port)
+    except OSError as exc:
+        print(f"labkit: the provider's admin secret is not kept ({safe_text(exc.strerror or str(exc))}): /admin/* "
+              "answer only this process", file=sys.stderr)
+        yield
+        return
+    print(f"admin: the provider's admin secret is in {path} (0600; labkit mint --lifetime reads it)", file=sys.stderr)
+    try:
+        yield
+    finally:
+        path.unlink(missing_ok=True)
 
 
 def _cluster(args: argparse.Namespace) -> int:
@@ -246,6 +270,7 @@ def _mint(args: argparse.Namespace) -> int:
     import httpx
 
     from .calls import TokenRequestError, admin_mint, request_token
+    from .provider.admin import admin_secret_for
     from .provider.personas import persona_client
 
     if not args.provider:
@@ -261,8 +286,13 @@ def _mint(args: argparse.Namespace) -> int:
     try:
         if args.lifetime is not None:
             persona = None if args.persona in ("default", "limited", "opaque") else args.persona
+            admin_secret = admin_secret_for(args.provider)
+            if admin_secret is None:
+                print("labkit mint: --lifetime needs the provider's admin secret: set LAB_ADMIN_TOKEN, or mint from a "
+                      "provider that labkit serve or labkit lab started on this machine", file=sys.stderr)
+                return 2
             token = admin_mint(base, args.scope.split(), lifetime=args.lifetime, client_id=client_id, persona=persona,
-                               admin_token=os.environ.get("LAB_ADMIN_TOKEN", "lab-admin-token"))
+                               admin_token=admin_secret)
         else:
             token = request_token(f"{base}/token", client_id, secret, args.scope)
     except (httpx.HTTPError, httpx.InvalidURL, ValueError) as exc:
@@ -339,7 +369,7 @@ def _lab(args: argparse.Namespace) -> int:
     from .servers import StopSignals
 
     notebooks = _lessons_dir(args.lessons)
-    with StopSignals() as stops, Lab(args.config) as lab:
+    with StopSignals() as stops, Lab(args.config) as lab, _admin_secret_kept(lab):
         env = {**os.environ, "LAB_PROVIDER_URL": lab.provider_url, "LAB_AGENT_URL": lab.agent_url}
         print(f"provider: {lab.provider_url}\nagent: {lab.agent_url}", flush=True)
         print(f"lessons: {notebooks}", flush=True)
@@ -382,6 +412,7 @@ def _probe(args: argparse.Namespace) -> int:
     from .probe_fetch import Fetcher
     from .probe_tokens import ClientCredentials, LabProvider, TokenFile, TokenSource
     from .probe_url import probe_url
+    from .provider.admin import admin_secret_for
 
     if sum(bool(x) for x in (args.provider, args.client_id, args.token_file)) > 1:
         print("labkit probe: give one of --provider, --client-id/--client-secret, --token-file", file=sys.stderr)
@@ -399,7 +430,7 @@ def _probe(args: argparse.Namespace) -> int:
         with Fetcher(args.timeout) as fetcher:
             source: TokenSource | None = None
             if args.provider:
-                source = LabProvider(args.provider, fetcher)
+                source = LabProvider(args.provider, fetcher, admin_token=admin_secret_for(args.provider) or "")
             elif args.token_file:
                 source = TokenFile(Path(args.token_file).read_text(encoding="utf-8"))
             elif args.client_id:

@@ -263,7 +263,8 @@ class Lab:
         """
         client_id, _ = persona_client(persona)
         named = None if persona in ("default", "limited", "opaque") else persona
-        return admin_mint(self.provider_url, scopes, lifetime=-abs(ago), client_id=client_id, persona=named)
+        return admin_mint(self.provider_url, scopes, lifetime=-abs(ago), client_id=client_id, persona=named,
+                          admin_token=self.provider.admin_token)
 
     def revoke(self, token: str, *, persona: str = "opaque", tenant: str | None = None) -> int:
         """Revoke ``token`` at the provider (RFC 7009) as the persona's client; the HTTP status (200)."""

@@ -184,8 +184,7 @@ class ClientCredentials:
 class LabProvider(ClientCredentials):
     """The lab provider the user named: ``lab-client`` tokens, and expired ones from ``/admin/mint``."""
 
-    def __init__(self, provider_url: str, fetcher: Fetcher, *, persona: str = "default",
-                 admin_token: str = "lab-admin-token") -> None:  # noqa: S107 - the documented lab-only value
+    def __init__(self, provider_url: str, fetcher: Fetcher, *, admin_token: str, persona: str = "default") -> None:
         self.provider_url = provider_url.rstrip("/")
         self.admin_token = admin_token
         super().__init__(*PERSONA_CLIENTS[persona], fetcher, token_url=f"{self.provider_url}/token")

@@ -48,6 +48,7 @@ from labkit.guard import (
 )
 from labkit.guard.build import gate_for
 from labkit.guard.jsonrpc import parse_json
+from labkit.hosts import HostCheck
 from labkit.middleware import CapabilityMiddleware
 from labkit.state import SharedState, StateUnavailableError
 
@@ -414,9 +415,10 @@ class AgentApp:
         self.guard = OAuth2Guard(self.starlette, gate=agent.gate, routes=self.starlette.routes,
                                  endpoints=agent.endpoints(), audit=agent.audit, user_factory=LabUser,
                                  public_url=agent.public_url)
+        self.front = HostCheck(self.guard, urls=lambda: (agent.public_url,), name="agent")  # DNS rebinding
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await self.guard(scope, receive, send)
+        await self.front(scope, receive, send)
 
 
 def create_app(

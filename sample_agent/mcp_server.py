@@ -83,7 +83,8 @@ class AgentMCP:
         self.max_sessions = max_sessions  # per principal; the SDK's global cap stays
         self.stateless = stateless
         self.quota = quota
-        security = TransportSecuritySettings(enable_dns_rebinding_protection=False)  # the guard checks tokens
+        # DNS rebinding: Host and Origin are checked by labkit.hosts in front of the guard (the one home of the rule)
+        security = TransportSecuritySettings(enable_dns_rebinding_protection=False)
         self.server = server
         self._stateful = server.streamable_http_app(streamable_http_path="/mcp", transport_security=security)
         self._stateful_manager = server.session_manager

@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -29,6 +30,7 @@ from ..auth.jwks import JWKSClient
 from ..auth.jwt import JWTValidator
 from ..errors import AuthError, Reason
 from ..guard.rfc6750 import bearer_token
+from ..hosts import HostCheck
 from ..state import MemoryReplayCache, ReplayCache
 from ._tasks import task_state
 
@@ -68,7 +70,8 @@ class WebhookReceiver:
         self.app = Starlette(routes=[
             Route("/hooks/{name}", self._receive, methods=["POST"]),
             Route("/hooks/{name}/received", self._received, methods=["GET"]),
-        ], lifespan=self._lifespan)
+        ], lifespan=self._lifespan,  # DNS rebinding: Host and Origin must name this receiver (labkit.hosts)
+            middleware=[Middleware(HostCheck, urls=lambda: (self.base_url,), name="webhook receiver")])
 
     def trust(self, agent_url: str, jwks_url: str | None = None) -> None:
         """Trust notifications signed by the agent at ``agent_url`` (keys from its JWKS)."""

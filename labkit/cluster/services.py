@@ -213,8 +213,15 @@ http {{
         keepalive 32;
         keepalive_timeout 30s;
     }}
+    # DNS rebinding: a Host naming another server gets 421 here (RFC 9110 §15.5.20); the replicas check the port
+    server {{
+        listen 127.0.0.1:{port} default_server;
+        default_type text/plain;
+        return 421 "misdirected request: this server does not serve that Host\n";
+    }}
     server {{
         listen 127.0.0.1:{port};
+        server_name 127.0.0.1 localhost [::1];
         client_max_body_size 2m;
         location / {{
             proxy_pass http://agents;

@@ -14,6 +14,7 @@ ID metadata document (``cimd``), fetched under ``CimdPolicy``. The simulated ent
 
 from __future__ import annotations
 
+import secrets
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
@@ -21,10 +22,12 @@ from typing import Any
 
 from authlib.oauth2.rfc6749.errors import OAuth2Error
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from ..hosts import HostCheck
 from . import admin, endpoints, logs
 from .cimd import CimdPolicy, CimdResolver
 from .client_endpoints import idp_metadata, issue_id_jag
@@ -48,6 +51,7 @@ class MockProvider:
     ``base_url`` is the public root URL (the default issuer); when unset it is taken from each request.
     ``clock`` (seconds since the epoch) dates every token, code and key retirement. ``cimd`` says which hosts
     may serve client ID metadata documents (none by default); ``configure_cimd`` changes it later.
+    ``admin_token``: the ``X-Lab-Admin`` secret of the admin API (default: a random one, per provider).
     """
 
     def __init__(
@@ -56,12 +60,14 @@ class MockProvider:
         base_url: str | None = None,
         clock: Callable[[], float] | None = None,
         tenants: tuple[str, ...] = ("acme", "globex"),
-        admin_token: str = "lab-admin-token",  # noqa: S107 - a documented lab-only value
+        admin_token: str | None = None,
         cimd: CimdPolicy | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/") if base_url else None
         self.clock = clock or time.time
-        self.admin_token = admin_token
+        # the admin API's secret: random per provider unless given, so a page that reaches loopback (DNS rebinding)
+        # cannot mint; Lab holds it, ``labkit serve`` writes it to a 0600 file (``admin.write_admin_secret``)
+        self.admin_token = admin_token or secrets.token_urlsafe(32)
         self.faults = Faults()
         self.calls: Counter[str] = Counter()  # requests per endpoint ("introspect", "acme/token"): what caches save
         self._seen_base: str | None = None  # the root URL requests arrive at, when base_url is unset
@@ -198,7 +204,9 @@ class MockProvider:
                 # RFC 8414 §3.1: the suffix goes between the host and the issuer's path (OIDC Discovery §4 appends
                 # it, the route above): both forms are served
                 routes.append(Route(path + "/{tenant}", endpoint, methods=methods))
-        return Starlette(routes=routes)
+        # DNS rebinding: Host and Origin must name this provider (labkit.hosts) before any route runs
+        return Starlette(routes=routes,
+                         middleware=[Middleware(HostCheck, urls=lambda: (self.base_url,), name="provider")])
 
     def _admin(self, handler: Callable[[MockProvider, Request, LabAuthorizationServer], Awaitable[Response]]
                ) -> Callable[[Request, LabAuthorizationServer], Awaitable[Response]]:

@@ -28,6 +28,7 @@ from ..auth.claims import client_of, extract_scopes
 from ..auth.principal import Principal, fingerprint
 from ..config import OAuth2Config
 from ..errors import AuthError, Reason
+from ..hosts import HostCheck
 from ..scopes import ScopeHierarchy
 from .weaknesses import TOKEN_WEAKNESSES, WEAK_CHECKS, WeakContext
 
@@ -76,6 +77,8 @@ class VulnerableApp:
         self.oauth2, self.hierarchy, self.state, self.audit = oauth2, hierarchy, state, audit
         self.clock, self.keys_dir = clock, keys_dir
         self.validator: Any = None
+        # not one of its weaknesses: Host and Origin must name it (labkit.hosts) before anything runs
+        self._checked = HostCheck(self._http, name="vulnerable agent")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -83,6 +86,9 @@ class VulnerableApp:
             return
         if scope["type"] != "http":
             return
+        await self._checked(scope, receive, send)
+
+    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
         response = await self._handle(Request(scope, receive))
         await response(scope, receive, send)
 

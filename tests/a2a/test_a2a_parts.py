@@ -104,3 +104,16 @@ def test_the_receiver_reads_bearer_tokens_strictly(receiver: WebhookReceiver,
 def test_a_bad_content_length_is_413_never_500(receiver: WebhookReceiver, length: bytes) -> None:
     assert post(receiver, [("Authorization", "Bearer a.b.c"), ("Content-Length", length)], b"") == 413
     assert not receiver.notifications[-1].accepted
+
+
+@pytest.mark.parametrize(("headers", "status"), [
+    ([("Host", "attacker.example")], 421),
+    ([("Host", "hooks.test.")], 421),
+    ([("Host", "hooks.test:8080")], 421),
+    ([("Origin", "http://attacker.example")], 403),
+    ([("Origin", "http://hooks.test")], 401),  # its own origin: on to the receiver's own check
+    ([("Host", "HOOKS.test")], 401),
+])
+def test_the_receiver_checks_host_and_origin_first(receiver: WebhookReceiver,
+                                                   headers: list[tuple[str, str | bytes]], status: int) -> None:
+    assert post(receiver, [*headers, ("Authorization", "Bearer a.b.c")]) == status

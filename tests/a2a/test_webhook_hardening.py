@@ -57,8 +57,8 @@ def test_content_length_over_the_cap_is_refused_before_reading(receiver: tuple[W
     _, url = receiver
     host, port = url.removeprefix("http://").split(":")
     with socket.create_connection((host, int(port)), timeout=10) as raw:  # headers only: no body is ever sent
-        raw.sendall(b"POST /hooks/cl HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer x.y.z\r\n"
-                    b"Content-Length: %d\r\n\r\n" % (1 << 30))
+        raw.sendall(b"POST /hooks/cl HTTP/1.1\r\nHost: %s:%s\r\nAuthorization: Bearer x.y.z\r\n"
+                    b"Content-Length: %d\r\n\r\n" % (host.encode(), port.encode(), 1 << 30))
         assert raw.recv(100).startswith(b"HTTP/1.1 413")
 
 

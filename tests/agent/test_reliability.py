@@ -161,7 +161,7 @@ def test_concurrent_mixed_traffic_every_decision_right(tmp_path: Path) -> None:
         signature = token.split(".")[-1]
         assert token not in written and token not in bodies
         assert signature not in written and signature not in bodies
-    for secret in ("lab-client-secret", "lab-agent-secret", "lab-admin-token"):
+    for secret in ("lab-client-secret", "lab-agent-secret", lab.provider.admin_token):
         assert secret not in written and secret not in bodies
 
 

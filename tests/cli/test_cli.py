@@ -84,9 +84,10 @@ def test_demo_exits_0_and_prints_the_matrix() -> None:
 @pytest.mark.integration
 def test_serve_mint_audit_and_sigint(tmp_path: Path) -> None:
     audit_file = tmp_path / "audit.jsonl"
+    env = {**_clean_env(), "HOME": str(tmp_path)}  # where serve keeps the admin secret (~/.labkit/admin/PORT)
     process = subprocess.Popen(
         [sys.executable, "-m", "labkit", "serve", "--audit-log", str(audit_file)], cwd=ROOT,
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_clean_env(),
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
     )
     try:
         assert process.stdout is not None
@@ -94,6 +95,11 @@ def test_serve_mint_audit_and_sigint(tmp_path: Path) -> None:
         agent = process.stdout.readline().strip()
         assert provider.startswith("provider: http://127.0.0.1:") and agent.startswith("agent: http://127.0.0.1:")
         provider_url, agent_url = provider.split(" ", 1)[1], agent.split(" ", 1)[1]
+        secret_file = tmp_path / ".labkit" / "admin" / str(httpx.URL(provider_url).port)
+        assert secret_file.stat().st_mode & 0o777 == 0o600 and secret_file.parent.stat().st_mode & 0o777 == 0o700
+        for header in ("lab-admin-token", ""):  # the old documented constant opens nothing
+            assert httpx.post(provider_url + "/admin/mint", json={"scopes": ["admin"]},
+                              headers={"X-Lab-Admin": header}).status_code == 401
         minted = run_cli("mint", "--scope", "api:read", "--provider", provider_url, env=_clean_env())
         assert minted.returncode == 0 and minted.stderr == ""
         token = minted.stdout.strip()
@@ -102,7 +108,11 @@ def test_serve_mint_audit_and_sigint(tmp_path: Path) -> None:
                           headers={"Authorization": f"Bearer {token}"})
         assert call.status_code == 200
         expired = run_cli("mint", "--scope", "api:read", "--lifetime", "-5", "--provider", provider_url,
-                          env=_clean_env()).stdout.strip()
+                          env=env).stdout.strip()
+        elsewhere = run_cli("mint", "--lifetime", "-5", "--provider", provider_url, env=_clean_env())  # another HOME
+        assert elsewhere.returncode == 2 and "admin secret" in elsewhere.stderr and elsewhere.stdout == ""
+        wrong = run_cli("mint", "--lifetime", "-5", "--provider", provider_url, env={**env, "LAB_ADMIN_TOKEN": "x"})
+        assert wrong.returncode == 1 and "refused (401)" in wrong.stderr
         assert httpx.post(agent_url + "/", json={"jsonrpc": "2.0", "id": 2, "method": "capabilities"},
                           headers={"Authorization": f"Bearer {expired}"}).status_code == 401
         refused = run_cli("mint", "--scope", "admin", "--persona", "limited", "--provider", provider_url,
@@ -117,6 +127,7 @@ def test_serve_mint_audit_and_sigint(tmp_path: Path) -> None:
             if stream is not None:
                 stream.close()
     assert process.returncode == 130 and stopped_in < 2, stopped_in  # 128 + SIGINT, as shells expect
+    assert not secret_file.exists()  # kept while the lab ran, removed when it stopped
     table = run_cli("audit", str(audit_file))
     assert table.returncode == 0 and "allow" in table.stdout and "expired" in table.stdout
     assert token not in audit_file.read_text() and token not in table.stdout

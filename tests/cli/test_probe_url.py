@@ -106,7 +106,9 @@ def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, 
     return code, captured.out, captured.err
 
 
-def test_the_sample_agent_answers_every_kind_right(lab: Lab, capsys: pytest.CaptureFixture[str]) -> None:
+def test_the_sample_agent_answers_every_kind_right(lab: Lab, capsys: pytest.CaptureFixture[str],
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LAB_ADMIN_TOKEN", lab.provider.admin_token)  # as labkit mint: expired tokens by /admin/mint
     code, out, _ = run(["probe", lab.agent_url, "--provider", lab.provider_url, "--json"], capsys)
     report = json.loads(out)
     assert code == 0 and report["ok"], out
@@ -120,8 +122,9 @@ def test_the_sample_agent_answers_every_kind_right(lab: Lab, capsys: pytest.Capt
     assert "mcp /mcp  valid" in out and "no required scope advertised" in out
 
 
-def test_a_fastapi_agent_and_a_broken_one(lab: Lab, targets: dict[str, str],
-                                          capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_fastapi_agent_and_a_broken_one(lab: Lab, targets: dict[str, str], capsys: pytest.CaptureFixture[str],
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LAB_ADMIN_TOKEN", lab.provider.admin_token)
     code, out, _ = run(["probe", targets["fastapi"], "--provider", lab.provider_url], capsys)
     assert code == 0, out
     assert "a2a 0.3 /a2a  missing scope    403       403     yes" in out
@@ -134,7 +137,8 @@ def test_a_fastapi_agent_and_a_broken_one(lab: Lab, targets: dict[str, str],
 
 def test_an_mcp_server_on_the_official_sdk(lab: Lab, targets: dict[str, str]) -> None:
     with Fetcher(15) as fetcher:
-        report = probe_url(targets["mcp"], LabProvider(lab.provider_url, fetcher), fetcher=fetcher)
+        report = probe_url(targets["mcp"], LabProvider(lab.provider_url, fetcher, admin_token=lab.provider.admin_token),
+                           fetcher=fetcher)
     assert report.ok, report.table()
     assert report.advertised.resources == [targets["mcp"]]
     verdicts = {r.kind: r.actual for r in report.results}

@@ -73,7 +73,7 @@ def test_mcp_code_flow_discovery_dcr_pkce_refresh(lab: Lab, monkeypatch: pytest.
     token = next(e for e in recorder.exchanges if e.step.startswith("token request"))
     assert token.sent["resource"] == f"{lab.agent_url}/mcp" and token.sent["code"].startswith("<")
     # the dynamically registered client is listed by the admin API, without a secret
-    listed = httpx.get(f"{lab.provider_url}/admin/clients", headers={"X-Lab-Admin": "lab-admin-token"}).json()
+    listed = httpx.get(f"{lab.provider_url}/admin/clients", headers={"X-Lab-Admin": lab.provider.admin_token}).json()
     dynamic = [c for c in listed["clients"] if c["dynamic"]]
     assert dynamic and dynamic[-1]["name"] == "labkit MCP client" and "client_secret" not in dynamic[-1]
     # no secret, code or token in the record

@@ -308,7 +308,7 @@ def test_every_rate_limit_still_applies_through_the_fast_paths(keys: Keys, tmp_p
     async def run() -> list[int]:
         transport = httpx.ASGITransport(app)
         async with (app.starlette.router.lifespan_context(app.starlette),
-                    httpx.AsyncClient(transport=transport, base_url="http://agent.test") as client):
+                    httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1:8000") as client):
             statuses = [(await _rpc(client, alice, "execute", echo)).status_code for _ in range(3)]
             statuses += [(await _rpc(client, bob, "execute", echo)).status_code for _ in range(3)]
             statuses += [(await _rpc(client, acme, "execute", echo, "/t/acme/")).status_code for _ in range(3)]

@@ -170,3 +170,17 @@ def test_no_5xx_whatever_is_sent(lab: Lab, token: str, path: str, body: bytes) -
     for answer in (client.post(httpx.URL(agent.url + path), content=body, headers=headers),
                    client.get(httpx.URL(agent.url + path), headers=headers)):
         assert answer.status_code < 500, (path, token)
+
+
+def test_dns_rebinding_is_not_one_of_its_weaknesses(lab: Lab) -> None:
+    """Every weakness on, the vulnerable agent still refuses a page's Host or Origin (labkit.hosts) before its own
+    UNSAFE guard: the path differential that answers without a token is not reachable from a rebound page."""
+    agent = lab.vulnerable
+    assert agent is not None
+    agent.only(*WEAKNESSES)
+    port = httpx.URL(agent.url).port
+    assert httpx.get(agent.url + PATH_EXPLOIT).status_code == 200  # the lesson's exploit, from loopback
+    for headers in ({"Host": f"attacker.example:{port}"}, {"Host": f"localhost.:{port}"},
+                    {"Origin": "http://attacker.example"}):
+        answer = httpx.get(agent.url + PATH_EXPLOIT, headers=headers)
+        assert answer.status_code in (421, 403) and "users" not in answer.text, headers

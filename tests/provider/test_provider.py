@@ -372,7 +372,7 @@ def test_key_rotation_keeps_retired_keys_published(served: tuple[MockProvider, s
     provider, url = served
     old = provider.mint(["api:read"], tenant="globex")
     assert http.post(url + "/globex/admin/rotate").status_code == 401
-    rotated = http.post(url + "/globex/admin/rotate", headers={"X-Lab-Admin": "lab-admin-token"}).json()["rotated"]
+    rotated = http.post(url + "/globex/admin/rotate", headers={"X-Lab-Admin": provider.admin_token}).json()["rotated"]
     assert len(rotated) == 3
     new = provider.mint(["api:read"], tenant="globex")
     assert pyjwt.get_unverified_header(new)["kid"] in rotated
@@ -400,8 +400,8 @@ def test_faults(served: tuple[MockProvider, str], http: httpx.Client, fault: dic
 
 
 def test_dropped_connection_and_admin_faults(served: tuple[MockProvider, str], http: httpx.Client) -> None:
-    _, url = served
-    admin = {"X-Lab-Admin": "lab-admin-token"}
+    provider, url = served
+    admin = {"X-Lab-Admin": provider.admin_token}
     set_fault = http.post(url + "/admin/faults", json={"endpoint": "introspect", "drop": True}, headers=admin)
     assert set_fault.json()["faults"] == {"default/introspect": {"drop": True}}
     with pytest.raises(httpx.HTTPError):

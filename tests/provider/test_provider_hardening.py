@@ -289,12 +289,12 @@ def test_an_unregistered_redirect_uri_is_not_repeated_back(http: AsgiClient) -> 
     assert response.status_code == 302 and "MARKER" not in response.headers["location"]
 
 
-def test_deep_json_and_huge_bodies_are_4xx(http: AsgiClient) -> None:
+def test_deep_json_and_huge_bodies_are_4xx(http: AsgiClient, provider: MockProvider) -> None:
     github = "/applications/lab-client/token"
     auth = ("lab-client", "lab-client-secret")
     for body in ("[" * 30_000 + "]" * 30_000, '{"access_token": NaN}', '{"a":' * 5000 + "1" + "}" * 5000):
         assert http.post(github, content=body, auth=auth).status_code == 400
-    admin = {"X-Lab-Admin": "lab-admin-token"}
+    admin = {"X-Lab-Admin": provider.admin_token}
     assert http.post("/admin/faults", content="[" * 20_000, headers=admin).status_code == 400
     big = b"a=" + b"x" * (70 * 1024)
     form = {"Content-Type": "application/x-www-form-urlencoded"}

@@ -44,7 +44,7 @@ class Wire:
     def __init__(self, http: AsgiClient) -> None:
         self.http = http
         self.seen: set[str] = {secret for _, secret in PERSONA_CLIENTS.values()}
-        self.seen |= {"lab-agent-secret", "lab-enterprise-secret", "lab-web-secret", "lab-admin-token"}
+        self.seen |= {"lab-agent-secret", "lab-enterprise-secret", "lab-web-secret"}
 
     def keep(self, *values: Any) -> None:
         self.seen.update(v for v in values if isinstance(v, str) and len(v) >= 8)
@@ -131,7 +131,7 @@ def _every_grant(provider: MockProvider, wire: Wire, base: str) -> None:
                        auth=PERSONA_CLIENTS["github"])
     wire.post(f"/applications/{PERSONA_CLIENTS['github'][0]}/token", json={"access_token": github["access_token"]},
               auth=PERSONA_CLIENTS["github"])
-    wire.post("/admin/mint", json={"scopes": ["api:read"]}, headers={"X-Lab-Admin": "lab-admin-token"})
+    wire.post("/admin/mint", json={"scopes": ["api:read"]}, headers={"X-Lab-Admin": provider.admin_token})
 
 
 @pytest.mark.parametrize("served", [False, pytest.param(True, marks=pytest.mark.integration)],
