@@ -16,7 +16,7 @@ from dotenv import dotenv_values
 from .._yaml import MAX_BYTES, check_shape, parse_yaml
 from ..errors import ConfigError
 from .agentup import top_level_sections
-from .env import substitute_env
+from .env import Substitutions, substitute_env
 from .middleware import build_middleware, build_plugin_defaults
 from .models import AuditConfig, SecurityConfig
 from .oauth2 import build_oauth2
@@ -72,14 +72,15 @@ def validate_security_config(
     if refused:
         raise ConfigError(refused)
     problems = Problems()
-    document = substitute_env(dict(mapping), os.environ if env is None else env, problems.at(""))
+    made = Substitutions()  # errors never repeat a value taken from the environment (labkit.config.env)
+    document = substitute_env(dict(mapping), os.environ if env is None else env, problems.at(""), made)
     from_env = problems.mark()
     unresolved = {path for path, _ in problems}
     result = _assemble(place_document(document, problems), problems)
     if problems or result is None:
         # An unresolved ${VAR} is reported once, not again as the empty value it left behind.
         later = [error for error in problems.since(from_env) if error[0] not in unresolved]
-        raise ConfigError(problems.errors[:from_env] + later)
+        raise ConfigError(made.redact(problems.errors[:from_env] + later))
     return result
 
 
