@@ -355,7 +355,7 @@ class Agent:
         return {
             **public,
             "a2a": Endpoint(label="/", rpc=self.policy.a2a_call, requirement=Requirement(label="/"),
-                            metadata=self.metadata_url),
+                            metadata=self.metadata_url, malformed_status=200),  # the a2a-sdk answers in-band
             "mcp": Endpoint(label="/mcp", rpc=self.policy.mcp_call, requirement=Requirement(label="/mcp"),
                             metadata=lambda tenant: self.metadata_url(tenant, "/mcp")),
         }
