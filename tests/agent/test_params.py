@@ -7,13 +7,11 @@ The a2a-sdk parses params with ``ignore_unknown_fields=True``, which also turns 
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from a2a.types import TaskState
 from hypothesis import given, settings
@@ -23,41 +21,29 @@ from labkit.config import validate_security_config
 from sample_agent import create_app
 
 from ..guard.guard_app import guard_config
-from ..helpers import NOW, Keys, examples, mint
+from ..helpers import NOW, Keys, LifespanClient, examples, mint
 
 
 class Agent:
-    """The guarded sample agent in process, with its lifespan entered, on one event loop."""
+    """The guarded sample agent in process, its lifespan running; ``call`` posts one JSON-RPC call."""
 
     def __init__(self, keys: Keys, sandbox: Path) -> None:
-        self.app = create_app(validate_security_config(guard_config(keys)), clock=lambda: NOW, sandbox=sandbox)
+        app = create_app(validate_security_config(guard_config(keys)), clock=lambda: NOW, sandbox=sandbox)
+        self.client = LifespanClient(app, app.starlette, "http://agent.test")
         self.headers = {"authorization": f"Bearer {mint(keys.rsa, scope='admin')}", "A2A-Version": "1.0"}
-        self.loop = asyncio.new_event_loop()
-        self.ready, self.stop = asyncio.Event(), asyncio.Event()
-        self.held = self.loop.create_task(self._hold())  # the lifespan is entered and left by one task
-        self.loop.run_until_complete(self.ready.wait())
-        self.client = httpx.AsyncClient(transport=httpx.ASGITransport(self.app), base_url="http://agent.test")
-
-    async def _hold(self) -> None:
-        async with self.app.starlette.router.lifespan_context(self.app.starlette):
-            self.ready.set()
-            await self.stop.wait()
 
     def call(self, method: str, params: Any) -> dict[str, Any]:
         body = {"jsonrpc": "2.0", "id": "p-1", "method": method, "params": params}
         v03 = "/" in method  # the v0.3 names go without the v1.0 version header
         headers = {"authorization": self.headers["authorization"]} if v03 else self.headers
-        response = self.loop.run_until_complete(self.client.post("/", json=body, headers=headers))
+        response = self.client.post("/", json=body, headers=headers)
         assert response.status_code == 200
         answer: dict[str, Any] = response.json()
         assert answer["id"] == "p-1"
         return answer
 
     def close(self) -> None:
-        self.loop.run_until_complete(self.client.aclose())
-        self.stop.set()
-        self.loop.run_until_complete(self.held)
-        self.loop.close()
+        self.client.close()
 
 
 @pytest.fixture(scope="module")
