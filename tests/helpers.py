@@ -192,4 +192,9 @@ class LifespanClient(AsgiClient):
     def close(self) -> None:
         self._stop.set()
         self._loop.run_until_complete(self._held)
+        # what the app left running (the a2a-sdk's event queues after a failed store) ends with the loop
+        left = [task for task in asyncio.all_tasks(self._loop) if not task.done()]
+        for task in left:
+            task.cancel()
+        self._loop.run_until_complete(asyncio.gather(*left, return_exceptions=True))
         super().close()

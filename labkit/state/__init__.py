@@ -18,7 +18,7 @@ from ..auth.cache import SharedVerdicts
 from ..config import StateConfig
 from .memory import MemoryLimiter, MemoryQuota, MemoryReplayCache, MemoryResultStore
 from .protocols import Limiter, Quota, ReplayCache, ResultStore
-from .sql import SqlStores, open_sql_stores
+from .sql import SqlStores, StorageError, open_sql_stores
 
 __all__ = [
     "Limiter",
@@ -32,6 +32,7 @@ __all__ = [
     "SharedState",
     "SharedVerdicts",
     "SqlStores",
+    "StorageError",
     "open_sql_stores",
 ]
 
