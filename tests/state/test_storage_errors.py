@@ -107,9 +107,8 @@ def test_the_store_wrapper_keeps_the_sdks_own_errors(tmp_path: Path) -> None:
             context = ServerCallContext()
             with pytest.raises(InvalidParamsError):  # the SDK's own answer to a bad page token passes unchanged
                 await stores.tasks.list(ListTasksRequest(page_token="not-a-token"), context)
-            (tmp_path / "a.db").unlink()
-            (tmp_path / "a.db").mkdir()  # a new connection cannot open the database at all
-            await stores.engine.dispose()
+            with sqlite3.connect(tmp_path / "a.db") as db:
+                db.execute("DROP TABLE tasks")
             with pytest.raises(StorageError) as caught:
                 await stores.tasks.get("t", context)
             assert str(caught.value) == "storage unavailable" and caught.value.__cause__ is not None
