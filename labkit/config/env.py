@@ -44,6 +44,13 @@ class Substitutions:
         """``errors`` with no substituted value in any path or message (each named ``${VAR}`` instead)."""
         return [self._redact(path, message) for path, message in errors]
 
+    def redact_text(self, text: str) -> str:
+        """``text`` (output about a valid config) with every substituted value of 4+ characters named ``${VAR}``."""
+        for made in sorted(self.made, key=lambda m: -len(m.value)):
+            if len(made.value.strip()) >= _MIN_ANYWHERE:
+                text = _replace_forms(text, made.value, f"${{{made.variable}}}")
+        return text
+
     def _redact(self, path: str, message: str) -> tuple[str, str]:
         sources: list[str] = []
         for made in sorted(self.made, key=lambda m: -len(m.value)):

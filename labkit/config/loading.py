@@ -76,7 +76,7 @@ def validate_security_config(
     document = substitute_env(dict(mapping), os.environ if env is None else env, problems.at(""), made)
     from_env = problems.mark()
     unresolved = {path for path, _ in problems}
-    result = _assemble(place_document(document, problems), problems)
+    result = _assemble(place_document(document, problems), problems, made)
     if problems or result is None:
         # An unresolved ${VAR} is reported once, not again as the empty value it left behind.
         later = [error for error in problems.since(from_env) if error[0] not in unresolved]
@@ -84,7 +84,7 @@ def validate_security_config(
     return result
 
 
-def _assemble(placement: Placement, problems: Problems) -> SecurityConfig | None:
+def _assemble(placement: Placement, problems: Problems, made: Substitutions) -> SecurityConfig | None:
     """Build and check every section; the config, or None when anything is wrong."""
     security, sections, prefix = placement.security, placement.sections, placement.prefix
     at_security = problems.at(prefix)
@@ -128,7 +128,7 @@ def _assemble(placement: Placement, problems: Problems) -> SecurityConfig | None
         enabled=enabled, oauth2=oauth2, middleware=middleware, plugins=plugins, tenants=tenants, push=push,
         audit=audit or AuditConfig(), plugin_defaults=plugin_defaults, mcp_servers=mcp_servers,
         sanitization_enabled=sanitization, max_string_length=max_length, ignored_sections=ignored,
-        config_paths=_written_paths(placement), state=state,
+        config_paths=_written_paths(placement), state=state, env_values=tuple(made.made),
     )
 
 

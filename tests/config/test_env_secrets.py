@@ -129,3 +129,18 @@ def test_the_commands_name_the_variable_never_its_value(
     with pytest.raises(ConfigError) as caught:
         load_config(path, env=dict(os.environ))
     assert not leaked(secret, str(caught.value))
+
+
+def test_explain_of_a_valid_config_names_the_variable_never_its_value(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    secret = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"  # a valid scope name, so the config is valid
+    document = {"security": {"oauth2": {**JWT, "jwt_audience": REF, "required_scopes": [REF]}},
+                "plugins": [{"plugin_id": "p", "required_scopes": [REF]}]}
+    path = tmp_path / "agentup.yml"
+    path.write_text(json.dumps(document))
+    monkeypatch.setenv(VAR, secret)
+    assert main(["explain", str(path)]) == 0
+    out = capsys.readouterr()
+    assert not leaked(secret, out.out + out.err), out.out
+    assert REF in out.out
+    assert load_config(path).oauth2.required_scopes == [secret]  # the value itself is used, only never shown
