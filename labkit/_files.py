@@ -112,14 +112,22 @@ def replace_atomically(path: str | os.PathLike[str], data: bytes) -> None:
 def folder_lock(folder: str | os.PathLike[str]) -> Iterator[None]:
     """Hold an exclusive ``flock`` on ``folder`` (across threads and processes) for a read-modify-write.
 
-    Raises ``OSError`` when the folder cannot be opened. Where ``flock`` does not exist, no lock is taken.
+    Raises ``UnsafeFileError`` when ``folder`` is a symlink or not a folder, ``OSError`` when it cannot be opened.
+    Where ``flock`` does not exist, no lock is taken.
     """
     try:
         import fcntl
     except ImportError:  # pragma: no cover - not POSIX
         yield
         return
-    fd = os.open(folder, os.O_RDONLY | _CLOEXEC | getattr(os, "O_DIRECTORY", 0))
+    try:  # O_NOFOLLOW: a folder planted as a symlink would move the write elsewhere
+        fd = os.open(folder, os.O_RDONLY | _CLOEXEC | _NOFOLLOW | getattr(os, "O_DIRECTORY", 0))
+    except OSError as exc:
+        if exc.errno in (errno.ELOOP, errno.ENOTDIR, errno.EMLINK):
+            link = Path(folder).is_symlink()
+            raise UnsafeFileError(folder, "folder is a symbolic link; refused (give the real folder)" if link
+                                  else "is not a folder") from None
+        raise
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         yield

@@ -110,3 +110,13 @@ def test_a_missing_folder_is_created_private(tmp_path: Path) -> None:
     path = tmp_path / "deep" / "er" / "progress.json"
     Progress(path).mark("07")
     assert Progress(path).solved() == {"07"} and stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+def test_a_planted_folder_symlink_never_redirects_the_write(tmp_path: Path) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "progress.json").write_text(json.dumps({"solved": ["09"]}))
+    (tmp_path / ".labkit").symlink_to(elsewhere)
+    with pytest.raises(ProgressFileError, match="symbolic link"):
+        Progress(tmp_path / ".labkit" / "progress.json").mark("03")
+    assert json.loads((elsewhere / "progress.json").read_text()) == {"solved": ["09"]}
