@@ -196,5 +196,6 @@ class LifespanClient(AsgiClient):
         left = [task for task in asyncio.all_tasks(self._loop) if not task.done()]
         for task in left:
             task.cancel()
-        self._loop.run_until_complete(asyncio.gather(*left, return_exceptions=True))
+        if left:
+            self._loop.run_until_complete(asyncio.wait(left))
         super().close()
