@@ -31,7 +31,7 @@ class UnsafeFileError(OSError):
     def __init__(self, path: str | os.PathLike[str], problem: str) -> None:
         super().__init__(problem)
         self.path = os.fspath(path)
-        self.problem = problem
+        self.problem = self.strerror = problem  # strerror: what a caller printing an OSError shows
 
 
 def open_regular(path: str | os.PathLike[str], flags: int, mode: int = 0o600) -> int:

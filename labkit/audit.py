@@ -371,7 +371,8 @@ def read_audit_file(path: str | os.PathLike[str]) -> list[tuple[int, AuditEvent 
     Lines longer than 16 KiB are skipped unread. Raises ``OSError`` if the file cannot be read.
     """
     rows: list[tuple[int, AuditEvent | InvalidLine]] = []
-    with Path(path).open("rb") as handle:
+    # the audit file's rules when reading too: no symlink followed, a FIFO never blocks (labkit._files)
+    with os.fdopen(open_regular(path, os.O_RDONLY), "rb") as handle:
         number = 0
         while line := handle.readline(MAX_LINE + 1):
             number += 1
