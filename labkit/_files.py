@@ -34,16 +34,17 @@ class UnsafeFileError(OSError):
         self.problem = self.strerror = problem  # strerror: what a caller printing an OSError shows
 
 
-def open_regular(path: str | os.PathLike[str], flags: int, mode: int = 0o600) -> int:
+def open_regular(path: str | os.PathLike[str], flags: int, mode: int = 0o600, *, follow: bool = False) -> int:
     """A descriptor of the regular file ``path`` (``flags`` as for ``os.open``), blocking as usual once open.
 
+    ``follow``: a symlink is followed (a file the user names to be read, e.g. a configuration), else refused.
     Raises ``UnsafeFileError`` for a symlink, a FIFO, a socket, a device, a directory or a missing folder, and
     ``FileNotFoundError`` when it is missing and ``flags`` has no ``O_CREAT``.
     """
     where = Path(path)
     try:
         # O_NOFOLLOW: a symlink planted at the path is refused; O_NONBLOCK: a FIFO cannot hang the open
-        fd = os.open(where, flags | _NOFOLLOW | _NONBLOCK | _CLOEXEC, mode)
+        fd = os.open(where, flags | (0 if follow else _NOFOLLOW) | _NONBLOCK | _CLOEXEC, mode)
     except IsADirectoryError:
         raise UnsafeFileError(where, "is a directory; give a file path") from None
     except FileNotFoundError:
@@ -66,13 +67,13 @@ def open_regular(path: str | os.PathLike[str], flags: int, mode: int = 0o600) ->
     return fd
 
 
-def read_regular(path: str | os.PathLike[str], limit: int) -> bytes | None:
+def read_regular(path: str | os.PathLike[str], limit: int, *, follow: bool = False) -> bytes | None:
     """The first ``limit + 1`` bytes at most of the regular file ``path``, or None when it does not exist.
 
     Raises ``UnsafeFileError`` (see ``open_regular``) or ``OSError`` when it cannot be read.
     """
     try:
-        fd = open_regular(path, os.O_RDONLY)
+        fd = open_regular(path, os.O_RDONLY, follow=follow)
     except FileNotFoundError:
         return None
     with os.fdopen(fd, "rb") as handle:

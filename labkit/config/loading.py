@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -13,6 +14,7 @@ from typing import Any
 
 from dotenv import dotenv_values
 
+from .._files import UnsafeFileError, read_regular
 from .._yaml import MAX_BYTES, check_shape, parse_yaml
 from ..errors import ConfigError
 from .agentup import top_level_sections
@@ -40,11 +42,14 @@ def load_config(path: str | os.PathLike[str], env: Mapping[str, str] | None = No
     YAML with line and column, or every validation problem with its path).
     """
     file = Path(path)
-    try:
-        with file.open("rb") as handle:
-            data = handle.read(MAX_BYTES + 1)  # never more than the cap, whatever the file's size
+    try:  # a regular file only: a FIFO or a device never blocks the reader (labkit._files)
+        data = read_regular(file, MAX_BYTES, follow=True)  # never more than the cap, whatever the file's size
+    except UnsafeFileError as exc:
+        raise ConfigError([(str(file), f"cannot read the file: {exc.problem}")]) from None
     except OSError as exc:
         raise ConfigError([(str(file), f"cannot read the file: {exc.__class__.__name__}")]) from None
+    if data is None:
+        raise ConfigError([(str(file), "cannot read the file: FileNotFoundError")])
     if len(data) > MAX_BYTES:
         raise ConfigError([(str(file), f"the file is larger than {MAX_BYTES:,} bytes, the limit for a "
                             "configuration file; refused unread")])
@@ -54,9 +59,15 @@ def load_config(path: str | os.PathLike[str], env: Mapping[str, str] | None = No
     merged: dict[str, str] = {}
     dotenv = file.parent / ".env"
     if dotenv.is_file():
-        if dotenv.stat().st_size > MAX_BYTES:
+        try:
+            text = read_regular(dotenv, MAX_BYTES, follow=True) or b""
+        except OSError as exc:
+            raise ConfigError([(str(dotenv), f"cannot read the file: {getattr(exc, 'problem', type(exc).__name__)}")]
+                              ) from None
+        if len(text) > MAX_BYTES:
             raise ConfigError([(str(dotenv), f"larger than {MAX_BYTES:,} bytes; refused unread")])
-        merged.update({k: v for k, v in dotenv_values(dotenv).items() if v is not None})
+        values = dotenv_values(stream=io.StringIO(text.decode("utf-8", errors="replace")))
+        merged.update({k: v for k, v in values.items() if v is not None})
     merged.update(os.environ if env is None else env)
     return validate_security_config(document, env=merged)
 
