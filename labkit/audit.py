@@ -10,12 +10,10 @@ per-request note) are one invariant, "every recorded string is clean", and read 
 
 from __future__ import annotations
 
-import errno
 import json
 import logging
 import math
 import os
-import stat
 import threading
 import time
 from collections import deque
@@ -24,6 +22,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from ._files import UnsafeFileError, open_regular
 from ._json import loads_bounded
 from ._text import MAX_TEXT, UNSAFE, safe_text
 from .auth.principal import Principal
@@ -219,28 +218,14 @@ class AuditFileError(ConfigError):
 
 
 def open_append_only(path: Path) -> Any:
-    """Open ``path`` for appending: never through a symlink, created 0600, a regular file only.
+    """Open ``path`` for appending: never through a symlink, created 0600, a regular file only (``labkit._files``).
 
     Raises ``AuditFileError`` saying what is wrong.
     """
-    flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0) | getattr(
-        os, "O_CLOEXEC", 0)
     try:
-        fd = os.open(path, flags, 0o600)  # O_NOFOLLOW: a symlink planted at the path is refused
-    except IsADirectoryError:
-        raise AuditFileError(path, "is a directory; give a file path") from None
-    except FileNotFoundError:
-        raise AuditFileError(path, f"folder {safe_text(os.fspath(path.parent), 256)} does not exist") from None
-    except OSError as exc:
-        if exc.errno in (errno.ELOOP, errno.EMLINK):
-            raise AuditFileError(path, "is a symbolic link; refused (give the real file)") from None
-        if exc.errno == errno.ENXIO:
-            raise AuditFileError(path, "is a FIFO or socket; give a regular file") from None
-        raise AuditFileError(path, f"cannot be opened ({exc.strerror})") from None
-    if not stat.S_ISREG(os.fstat(fd).st_mode):
-        os.close(fd)
-        raise AuditFileError(path, "is not a regular file")
-    os.set_blocking(fd, True)
+        fd = open_regular(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
+    except UnsafeFileError as exc:
+        raise AuditFileError(path, exc.problem) from None
     return os.fdopen(fd, "a", encoding="utf-8")
 
 
@@ -386,7 +371,8 @@ def read_audit_file(path: str | os.PathLike[str]) -> list[tuple[int, AuditEvent 
     Lines longer than 16 KiB are skipped unread. Raises ``OSError`` if the file cannot be read.
     """
     rows: list[tuple[int, AuditEvent | InvalidLine]] = []
-    with Path(path).open("rb") as handle:
+    # the audit file's rules when reading too: no symlink followed, a FIFO never blocks (labkit._files)
+    with os.fdopen(open_regular(path, os.O_RDONLY), "rb") as handle:
         number = 0
         while line := handle.readline(MAX_LINE + 1):
             number += 1

@@ -152,15 +152,13 @@ def _explain(args: argparse.Namespace) -> int:
     policy, plugins = endpoint_policy(cfg)
     mapping = map_plugins(cfg.plugins, cfg.mcp_servers)
     result = explain(cfg, policy, plugins, notes=mapping.lines())
-    print(f"{args.file}: valid; the sample agent under it (strategy {cfg.oauth2.validation_strategy}):")
-    print(result.table())
-    for note in result.notes:
-        print(f"  {note}")
+    lines = [f"{args.file}: valid; the sample agent under it (strategy {cfg.oauth2.validation_strategy}):",
+             result.table(), *(f"  {note}" for note in result.notes)]
     if cfg.ignored_sections:
-        print(f"accepted, not modelled by the lab: {', '.join(cfg.ignored_sections)}")
-    print(f"warnings: {len(result.weaknesses)}")
-    for weakness in result.weaknesses:
-        print(f"  {weakness.path}: {weakness.message}")
+        lines.append(f"accepted, not modelled by the lab: {', '.join(cfg.ignored_sections)}")
+    lines.append(f"warnings: {len(result.weaknesses)}")
+    lines += [f"  {weakness.path}: {weakness.message}" for weakness in result.weaknesses]
+    print(cfg.redact("\n".join(lines)))  # a value from ${VAR} is named, never shown (labkit.config.env)
     return 0
 
 

@@ -55,6 +55,7 @@ from labkit.state import SharedState, StateUnavailableError
 from .cards import build_card, protected_resource_metadata, scopes_supported
 from .executor import EchoExecutor
 from .mcp_server import build_mcp
+from .params import invalid_params
 from .plugins import CAPABILITIES, CallContext, CapabilityError, endpoint_policy
 from .policy import LabUser
 from .quotas import MAX_PUSH_CONFIGS, MAX_TASKS, CappedPushConfigStore, CountingTaskStore
@@ -245,6 +246,9 @@ class Agent:
         if call is None:  # the guard parses every POST to this route; nothing else reaches it
             return JSONResponse(rpc.error(None, -32600, "Invalid Request"), 400)
         user: LabUser = request.user
+        problem = invalid_params(call.method or "", call.params)  # A2A v1.0 §9.5: what the SDK would drop
+        if problem is not None:
+            return JSONResponse(rpc.error(call.id, -32602, problem))
         if call.method in _CREATES_TASK:
             # Per-principal task cap: the slot is taken before the SDK runs and kept until the answer is sent.
             try:
@@ -375,7 +379,7 @@ class Agent:
         return {
             **public,
             "a2a": Endpoint(label="/", rpc=self.policy.a2a_call, requirement=Requirement(label="/"),
-                            metadata=self.metadata_url),
+                            metadata=self.metadata_url, malformed_status=200),  # the a2a-sdk answers in-band
             "mcp": Endpoint(label="/mcp", rpc=self.policy.mcp_call, requirement=Requirement(label="/mcp"),
                             metadata=lambda tenant: self.metadata_url(tenant, "/mcp")),
         }

@@ -166,3 +166,36 @@ class AsgiClient:
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
                  traceback: TracebackType | None) -> None:
         self.close()
+
+
+class LifespanClient(AsgiClient):
+    """An ``AsgiClient`` over an app whose Starlette ``lifespan`` runs: entered and left by one task on the client's
+    loop (a lifespan's task groups must be left by the task that entered them), so stores and sessions exist."""
+
+    def __init__(self, app: Any, starlette: Any, base_url: str) -> None:
+        super().__init__(app, base_url)
+        self._stop = asyncio.Event()
+        ready = asyncio.Event()
+
+        async def hold() -> None:
+            async with starlette.router.lifespan_context(starlette):
+                ready.set()
+                await self._stop.wait()
+
+        self._held = self._loop.create_task(hold())
+        waiting = self._loop.create_task(ready.wait())
+        self._loop.run_until_complete(asyncio.wait({self._held, waiting}, return_when=asyncio.FIRST_COMPLETED))
+        if self._held.done():  # the start-up failed: say why
+            waiting.cancel()
+            self._held.result()
+
+    def close(self) -> None:
+        self._stop.set()
+        self._loop.run_until_complete(self._held)
+        # what the app left running (the a2a-sdk's event queues after a failed store) ends with the loop
+        left = [task for task in asyncio.all_tasks(self._loop) if not task.done()]
+        for task in left:
+            task.cancel()
+        if left:
+            self._loop.run_until_complete(asyncio.wait(left))
+        super().close()

@@ -15,14 +15,15 @@ from .base import Attempt, Challenge, CheckResult
 from .checks import CHECKS
 from .delegation import check_13
 from .dpop import check_14
-from .progress import Progress, default_progress_path
+from .progress import Progress, ProgressFileError, default_progress_path
 
 if TYPE_CHECKING:
     import pandas as pd
 
     from ..lab import Lab
 
-__all__ = ["CHALLENGES", "Attempt", "Challenge", "CheckResult", "Progress", "default_progress_path",
+__all__ = ["CHALLENGES", "Attempt", "Challenge", "CheckResult", "Progress", "ProgressFileError",
+           "default_progress_path",
            "progress_table", "start"]
 
 

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -13,10 +14,11 @@ from typing import Any
 
 from dotenv import dotenv_values
 
+from .._files import UnsafeFileError, read_regular
 from .._yaml import MAX_BYTES, check_shape, parse_yaml
 from ..errors import ConfigError
 from .agentup import top_level_sections
-from .env import substitute_env
+from .env import Substitutions, substitute_env
 from .middleware import build_middleware, build_plugin_defaults
 from .models import AuditConfig, SecurityConfig
 from .oauth2 import build_oauth2
@@ -40,11 +42,14 @@ def load_config(path: str | os.PathLike[str], env: Mapping[str, str] | None = No
     YAML with line and column, or every validation problem with its path).
     """
     file = Path(path)
-    try:
-        with file.open("rb") as handle:
-            data = handle.read(MAX_BYTES + 1)  # never more than the cap, whatever the file's size
+    try:  # a regular file only: a FIFO or a device never blocks the reader (labkit._files)
+        data = read_regular(file, MAX_BYTES, follow=True)  # never more than the cap, whatever the file's size
+    except UnsafeFileError as exc:
+        raise ConfigError([(str(file), f"cannot read the file: {exc.problem}")]) from None
     except OSError as exc:
         raise ConfigError([(str(file), f"cannot read the file: {exc.__class__.__name__}")]) from None
+    if data is None:
+        raise ConfigError([(str(file), "cannot read the file: FileNotFoundError")])
     if len(data) > MAX_BYTES:
         raise ConfigError([(str(file), f"the file is larger than {MAX_BYTES:,} bytes, the limit for a "
                             "configuration file; refused unread")])
@@ -54,9 +59,15 @@ def load_config(path: str | os.PathLike[str], env: Mapping[str, str] | None = No
     merged: dict[str, str] = {}
     dotenv = file.parent / ".env"
     if dotenv.is_file():
-        if dotenv.stat().st_size > MAX_BYTES:
+        try:
+            text = read_regular(dotenv, MAX_BYTES, follow=True) or b""
+        except OSError as exc:
+            raise ConfigError([(str(dotenv), f"cannot read the file: {getattr(exc, 'problem', type(exc).__name__)}")]
+                              ) from None
+        if len(text) > MAX_BYTES:
             raise ConfigError([(str(dotenv), f"larger than {MAX_BYTES:,} bytes; refused unread")])
-        merged.update({k: v for k, v in dotenv_values(dotenv).items() if v is not None})
+        values = dotenv_values(stream=io.StringIO(text.decode("utf-8", errors="replace")))
+        merged.update({k: v for k, v in values.items() if v is not None})
     merged.update(os.environ if env is None else env)
     return validate_security_config(document, env=merged)
 
@@ -72,18 +83,19 @@ def validate_security_config(
     if refused:
         raise ConfigError(refused)
     problems = Problems()
-    document = substitute_env(dict(mapping), os.environ if env is None else env, problems.at(""))
+    made = Substitutions()  # errors never repeat a value taken from the environment (labkit.config.env)
+    document = substitute_env(dict(mapping), os.environ if env is None else env, problems.at(""), made)
     from_env = problems.mark()
     unresolved = {path for path, _ in problems}
-    result = _assemble(place_document(document, problems), problems)
+    result = _assemble(place_document(document, problems), problems, made)
     if problems or result is None:
         # An unresolved ${VAR} is reported once, not again as the empty value it left behind.
         later = [error for error in problems.since(from_env) if error[0] not in unresolved]
-        raise ConfigError(problems.errors[:from_env] + later)
+        raise ConfigError(made.redact(problems.errors[:from_env] + later))
     return result
 
 
-def _assemble(placement: Placement, problems: Problems) -> SecurityConfig | None:
+def _assemble(placement: Placement, problems: Problems, made: Substitutions) -> SecurityConfig | None:
     """Build and check every section; the config, or None when anything is wrong."""
     security, sections, prefix = placement.security, placement.sections, placement.prefix
     at_security = problems.at(prefix)
@@ -127,7 +139,7 @@ def _assemble(placement: Placement, problems: Problems) -> SecurityConfig | None
         enabled=enabled, oauth2=oauth2, middleware=middleware, plugins=plugins, tenants=tenants, push=push,
         audit=audit or AuditConfig(), plugin_defaults=plugin_defaults, mcp_servers=mcp_servers,
         sanitization_enabled=sanitization, max_string_length=max_length, ignored_sections=ignored,
-        config_paths=_written_paths(placement), state=state,
+        config_paths=_written_paths(placement), state=state, env_values=tuple(made.made),
     )
 
 

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from ..scopes import ScopeHierarchy
 from .delegation import DelegationSpec
+from .env import Substitution, Substitutions
 
 __all__ = [
     "STRATEGIES",
@@ -304,6 +305,8 @@ class SecurityConfig(BaseModel):
     push: PushConfig = Field(default_factory=PushConfig)
     audit: AuditConfig = Field(default_factory=AuditConfig)
     state: StateConfig = Field(default_factory=StateConfig)  # shared backends; empty: everything in memory
+    # every ${VAR} substituted while loading: output about this config names the variable, never the value
+    env_values: tuple[Substitution, ...] = Field(default=(), repr=False, exclude=True)
 
     def path_of(self, what: str, key: str | None = None) -> str:
         """The config path the user wrote for ``what`` (and ``key`` inside it), for messages."""
@@ -316,6 +319,10 @@ class SecurityConfig(BaseModel):
     def scope_hierarchy(self) -> ScopeHierarchy:
         """The (default tenant's) scope hierarchy."""
         return self.oauth2.hierarchy
+
+    def redact(self, text: str) -> str:
+        """``text`` (output about this config) with each value taken from the environment named ``${VAR}``."""
+        return Substitutions(list(self.env_values)).redact_text(text) if self.env_values else text
 
     def plugin(self, plugin_id: str) -> PluginSpec | None:
         """The plugin with this id, or None."""

@@ -211,8 +211,8 @@ class _Request:
     """One guarded request: authenticate, authorize, admit, respond; for an allowed request it is also the ``send``
     the app gets (it notes the status and audits once, before the last byte)."""
 
-    __slots__ = ("context", "decision", "endpoint", "guard", "headers", "receive", "recorded", "rpc_code", "scope",
-                 "send", "started", "status")
+    __slots__ = ("context", "decision", "endpoint", "guard", "headers", "receive", "recorded", "rpc_code", "rpc_id",
+                 "scope", "send", "started", "status")
 
     def __init__(self, guard: OAuth2Guard, scope: Scope, receive: Receive, send: Send, endpoint: Endpoint,
                  context: GuardContext) -> None:
@@ -221,6 +221,7 @@ class _Request:
         self.context = context
         self.started = time.perf_counter()
         self.rpc_code: int | None = None
+        self.rpc_id: str | int | None = None  # a malformed body's id, when it could be read
         self.headers = _Headers(scope.get("headers") or ())
         self.decision: Decision | None = None  # the allowed decision, once the app runs
         self.status: int | None = None
@@ -251,7 +252,7 @@ class _Request:
                 body = await read_body(receive, guard.max_body)
                 context.rpc = call = parse_call(body)
             except BodyError as error:
-                self.rpc_code = error.code
+                self.rpc_code, self.rpc_id = error.code, error.rpc_id
                 reason = Reason.SIZE if error.code == -32092 else Reason.INVALID_REQUEST
                 await self.respond(found.refuse(AuthError(reason, str(error))))
                 return
@@ -295,12 +296,16 @@ class _Request:
         status = decision.status
         metadata = self.endpoint.metadata(decision.tenant) if self.endpoint.metadata else None
         headers = decision.headers(self.guard.realm, metadata)
+        if self.rpc_code in (-32600, -32700) and self.endpoint.malformed_status != status:
+            # a malformed body from a valid token: answered as the SDK behind the route would (same status)
+            status = self.endpoint.malformed_status
+            headers.pop("WWW-Authenticate", None)  # not an RFC 6750 refusal: the token was valid
         self.guard.audit.record(decision.audit_event(**self.event(decision, status)))
         if self.scope["type"] == "websocket":
             await self.send({"type": "websocket.close", "code": 1008})  # RFC 6455 §7.4.1: policy violation
             return
         if self.endpoint.rpc is not None:
-            rpc_id = self.context.rpc.id if self.context.rpc else None
+            rpc_id = self.context.rpc.id if self.context.rpc else self.rpc_id
             body = error_envelope(rpc_id, status)
             if self.rpc_code is not None:
                 body["error"]["code"] = self.rpc_code

@@ -48,11 +48,13 @@ CODES: Mapping[int, tuple[int, str]] = {
 
 
 class BodyError(ValueError):
-    """A body the guard will not pass on; ``code`` is the JSON-RPC error code (-32700 or -32600)."""
+    """A body the guard will not pass on; ``code`` is the JSON-RPC error code (-32700 or -32600), ``rpc_id`` the
+    request's ``id`` when it could be read (JSON-RPC 2.0 §5: echoed in the error; null when it could not)."""
 
-    def __init__(self, code: int, message: str) -> None:
+    def __init__(self, code: int, message: str, rpc_id: str | int | None = None) -> None:
         super().__init__(message)
         self.code = code
+        self.rpc_id = rpc_id
 
 
 @dataclass(frozen=True)
@@ -118,10 +120,11 @@ def parse_call(body: bytes) -> RpcCall:
     if isinstance(rpc_id, bool) or not isinstance(rpc_id, (str, int, type(None))):
         raise BodyError(-32600, "id must be a string, an integer or null")
     method = data.get("method")
+    # JSON-RPC 2.0 §5: past this point the id was read, so an error about the envelope echoes it
     if "method" in data and not isinstance(method, str):
-        raise BodyError(-32600, "method must be a string")
+        raise BodyError(-32600, "method must be a string", rpc_id)
     if method is None and not ("result" in data or "error" in data):
-        raise BodyError(-32600, "neither a request nor a response")
+        raise BodyError(-32600, "neither a request nor a response", rpc_id)
     # RpcCall(...) filled in one step (a frozen dataclass's __init__ sets field by field; test_perf_equivalence)
     call = object.__new__(RpcCall)
     object.__setattr__(call, "__dict__", {"id": rpc_id, "method": method, "params": data.get("params"), "body": data})

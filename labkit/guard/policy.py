@@ -142,7 +142,8 @@ class Endpoint:
 
     ``public``: no token needed. ``rpc``: POST bodies are JSON-RPC and ``rpc(call, tenant)`` gives the requirement.
     ``requirement``: what any other request to the route needs. ``metadata``: the RFC 9728 metadata URL
-    for a tenant, sent in challenges.
+    for a tenant, sent in challenges. ``malformed_status``: the HTTP status of the guard's answer to a malformed
+    JSON-RPC body (-32700, -32600), the one the SDK behind the route gives (the a2a-sdk: 200; MCP: 400).
     """
 
     label: str
@@ -150,3 +151,4 @@ class Endpoint:
     rpc: Callable[[RpcCall, str | None], Requirement] | None = None
     requirement: Requirement = field(default_factory=Requirement)
     metadata: Callable[[str | None], str] | None = None
+    malformed_status: int = 400

@@ -18,7 +18,7 @@ from ..auth.cache import SharedVerdicts
 from ..config import StateConfig
 from .memory import MemoryLimiter, MemoryQuota, MemoryReplayCache, MemoryResultStore
 from .protocols import Limiter, Quota, ReplayCache, ResultStore, StateUnavailableError
-from .sql import SqlStores, open_sql_stores
+from .sql import SqlStores, StorageError, open_sql_stores
 
 __all__ = [
     "Limiter",
@@ -33,6 +33,7 @@ __all__ = [
     "SharedVerdicts",
     "SqlStores",
     "StateUnavailableError",
+    "StorageError",
     "open_sql_stores",
 ]
 

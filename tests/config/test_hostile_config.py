@@ -105,3 +105,30 @@ def test_config_builder_refuses_a_bomb_in_the_hierarchy() -> None:
     state = ConfigBuilderState(hierarchy=alias_bomb(9, 9))
     assert state.validate({"LAB_PROVIDER_URL": "http://127.0.0.1:8100"}) is False
     assert "alias" in state.errors[0][1]
+
+
+@pytest.mark.parametrize("kind", ["fifo", "directory"])
+def test_a_config_that_is_not_a_regular_file_never_blocks(tmp_path: Path, kind: str) -> None:
+    import os
+    import threading
+
+    path = tmp_path / "agentup.yml"
+    os.mkfifo(path) if kind == "fifo" else path.mkdir()
+    caught: list[BaseException] = []
+    reader = threading.Thread(target=lambda: caught.extend(_raised(lambda: load_config(path, env={}))), daemon=True)
+    reader.start()
+    reader.join(30)
+    if reader.is_alive():  # the old loader blocks on the FIFO's open: release it, then fail
+        os.close(os.open(path, os.O_WRONLY | os.O_NONBLOCK))
+        reader.join(30)
+        pytest.fail("loading a FIFO configuration blocked")
+    assert len(caught) == 1 and isinstance(caught[0], ConfigError), caught
+    assert str(path) in str(caught[0])
+
+
+def _raised(action: Any) -> list[BaseException]:
+    try:
+        action()
+    except BaseException as exc:
+        return [exc]
+    return []

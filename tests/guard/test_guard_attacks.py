@@ -55,7 +55,8 @@ def test_lone_surrogates_are_parse_errors_never_5xx(keys: Keys, where: str, lone
     token = mint(keys.rsa, scope="api:read")
     headers = {"Authorization": f"Bearer {token}", "content-length": str(len(raw)), **MCP_HEADERS}
     answer = asyncio.run(asgi_request(guard, "POST", path, headers=headers, body=raw))
-    assert answer.status_code == 400 and answer.json()["error"]["code"] == -32700
+    # the status the SDK behind the route gives a parse error: the a2a-sdk 200, MCP 400 (test_malformed_parity.py)
+    assert answer.status_code == (200 if path == "/" else 400) and answer.json()["error"]["code"] == -32700
     assert recorder.calls == []
 
 
@@ -75,7 +76,7 @@ def test_paired_surrogate_escapes_are_one_character() -> None:
 ])
 def test_lone_surrogates_at_the_real_agent(lab: Lab, path: str, raw: bytes) -> None:
     response = lab.client(lab.token(["api:read"])).post(path, content=raw, headers=MCP_HEADERS)
-    assert response.status_code == 400 and response.json()["error"]["code"] == -32700
+    assert response.status_code == (200 if path == "/" else 400) and response.json()["error"]["code"] == -32700
 
 
 # -- 2. Per-principal quotas under concurrency --------------------------------------------------------------

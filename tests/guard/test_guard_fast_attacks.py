@@ -132,10 +132,10 @@ def test_content_length_lies_never_reach_a_handler_unjudged_or_a_5xx(keys: Keys,
     assert status < 500 and len(audit.events()) == 1
     good = len(lengths) == 0 or (len(lengths) == 1 and lengths[0].isascii() and lengths[0].isdigit()
                                  and len(lengths[0]) <= 19 and int(lengths[0]) <= MAX_BODY)
-    if status == 200:
-        assert good and body == _CANCEL and recorder.calls == [("a2a", None)]
+    if recorder.calls:  # a malformed body is answered 200 too (as the a2a-sdk does), but never reaches the app
+        assert status == 200 and good and body == _CANCEL and recorder.calls == [("a2a", None)]
     else:
-        assert recorder.calls == [] and audit.events()[0].decision == "deny"
+        assert audit.events()[0].decision == "deny"
 
 
 # -- The send wrapper: the app's misbehaviour is audited once, never turned into an unaudited pass ----------------

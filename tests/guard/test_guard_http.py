@@ -73,7 +73,8 @@ def test_resource_advertised_in_rfc9728_metadata_is_an_accepted_audience(lab: La
                                  b'{"jsonrpc":"2.0","id":1e400,"method":"capabilities"}'])
 def test_non_finite_ids_are_invalid_requests(lab: Lab, raw: bytes) -> None:
     response = lab.client(lab.token(["api:read"])).post("/", content=raw, headers={"Content-Type": "application/json"})
-    assert response.status_code == 400 and response.json()["error"]["code"] == -32700
+    # in-band, as the a2a-sdk answers a parse error (test_malformed_parity.py)
+    assert response.status_code == 200 and response.json()["error"]["code"] == -32700
 
 
 @pytest.mark.parametrize(("path", "expected"), [
