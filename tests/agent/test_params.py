@@ -29,7 +29,7 @@ class Agent:
 
     def __init__(self, keys: Keys, sandbox: Path) -> None:
         app = create_app(validate_security_config(guard_config(keys)), clock=lambda: NOW, sandbox=sandbox)
-        self.client = LifespanClient(app, app.starlette, "http://agent.test")
+        self.client = LifespanClient(app, app.starlette, "http://127.0.0.1:8000")
         self.headers = {"authorization": f"Bearer {mint(keys.rsa, scope='admin')}", "A2A-Version": "1.0"}
 
     def call(self, method: str, params: Any) -> dict[str, Any]:

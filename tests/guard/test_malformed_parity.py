@@ -63,8 +63,8 @@ def answers(keys: Keys, tmp_path_factory: pytest.TempPathFactory) -> list[tuple[
 
     async def run() -> list[tuple[str, Any, Any]]:
         async with (app.starlette.router.lifespan_context(app.starlette),
-                    httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://agent.test") as guarded,
-                    httpx.AsyncClient(transport=httpx.ASGITransport(sdk), base_url="http://agent.test") as bare):
+                    httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://127.0.0.1:8000") as guarded,
+                    httpx.AsyncClient(transport=httpx.ASGITransport(sdk), base_url="http://127.0.0.1:8000") as bare):
             return [(body, _view(await guarded.post("/", content=body, headers=headers)),
                      _view(await bare.post("/", content=body, headers=headers))) for body in MALFORMED]
 

@@ -60,7 +60,7 @@ class _Agent:
     def __init__(self, keys: Keys, database_url: str, sandbox: Path) -> None:
         config = {**guard_config(keys), "state": {"database_url": database_url}}
         app = create_app(validate_security_config(config), clock=lambda: NOW, sandbox=sandbox)
-        self.client = LifespanClient(app, app.starlette, "http://agent.test")
+        self.client = LifespanClient(app, app.starlette, "http://127.0.0.1:8000")
         self.token = mint(keys.rsa, scope="admin")
 
     def call(self, method: str, params: Any, headers: dict[str, str] | None = None) -> tuple[int, Any]:
