@@ -129,6 +129,7 @@ class AuthCode(AuthorizationCodeMixin):  # type: ignore[misc]
     resources: tuple[str, ...] = ()  # RFC 8707: what the grant is for
     used: bool = False
     family: str = ""
+    auth_time: int | None = None  # when the user logged in (approved at /authorize)
 
     def get_redirect_uri(self) -> str:
         return self.redirect_uri
@@ -139,8 +140,8 @@ class AuthCode(AuthorizationCodeMixin):  # type: ignore[misc]
     def get_nonce(self) -> None:
         return None
 
-    def get_auth_time(self) -> None:
-        return None
+    def get_auth_time(self) -> int | None:
+        return self.auth_time
 
 
 @dataclass

@@ -166,6 +166,8 @@ class IdentityAssertionGrant(JWTBearerGrant):  # type: ignore[misc]
         if user is None:
             raise InvalidGrantError("the assertion's subject is not a known user")
         self.request.user = user
+        # OIDC Core §2: the IdP says when the user logged in (or nothing); redeeming the grant is no login
+        self.request.lab_auth_time = claims.get("auth_time")
         self._check_scope(client, claims)
         granted = claims.get("resource")
         granted_resources = (granted,) if isinstance(granted, str) else ()

@@ -20,9 +20,14 @@ from .models import Client, Store, TokenRecord, User
 from .personas import persona_issuer, shape_claims
 from .request import current_request
 
-__all__ = ["REFRESH_LIFETIME", "TokenIssuer"]
+__all__ = ["REFRESH_LIFETIME", "TokenIssuer", "login_time"]
 
 REFRESH_LIFETIME = 24 * 3600
+
+
+def login_time(value: object) -> int | None:
+    """``value`` as an ``auth_time`` (an integer NumericDate), or None when it is not one."""
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 class TokenIssuer:
@@ -55,7 +60,9 @@ class TokenIssuer:
         proof = getattr(request, "lab_dpop", None)
         jkt = proof.jkt if proof is not None else None
         lifetime: int | None = getattr(request, "lab_lifetime", None)
-        extra = {**(getattr(request, "lab_claims", None) or {}), **confirmation(jkt)}
+        # OIDC Core §2: auth_time is when the user logged in, as the grant says; never the time of this request
+        auth_time = login_time(getattr(request, "lab_auth_time", None))
+        extra = {**(getattr(request, "lab_claims", None) or {}), "auth_time": auth_time, **confirmation(jkt)}
         access = self.issue_access_token(client, user, scopes, audience=audience, family=family, lifetime=lifetime,
                                          extra_claims=extra or None)
         token: dict[str, Any] = {
@@ -82,7 +89,8 @@ class TokenIssuer:
                     audience=audience,
                     family=family,
                     resources=tuple(getattr(request, "lab_resources", None) or [audience]),
-                    extra={"audience": audience, **confirmation(jkt)},  # RFC 9449 §5: bound to the key
+                    # RFC 9449 §5: bound to the key; the login it was granted on
+                    extra={"audience": audience, "auth_time": auth_time, **confirmation(jkt)},
                 ),
             )
             token["refresh_token"] = refresh
