@@ -224,12 +224,12 @@ class Store:
         # RFC 7523 §3: assertion ids seen, each until its assertion expires (bounded by time, never evicted)
         self.used_jtis = SpentIds(clock, what="assertion id")
 
-    def claim_jtis(self, jtis: list[tuple[str, float]], now: float | None = None) -> bool:
+    def claim_jtis(self, jtis: list[tuple[str, float]], now: float | None = None, owner: str | None = None) -> bool:
         """Record every ``(jti key, expiry)`` unless one was seen before (all or nothing); False on replay.
 
-        Raises ``SpentIdsFullError`` (503) when the store is full of live ids.
+        Raises ``SpentIdsFullError`` (503) when the store, or ``owner``'s share of it, is full of live ids.
         """
-        return self.used_jtis.claim_all(jtis)
+        return self.used_jtis.claim_all(jtis, owner)
 
     def add_token(self, token: str, record: TokenRecord) -> None:
         with self.lock:

@@ -51,7 +51,7 @@ class TokenIssuer:
         request = current_request()
         # RFC 7523 §3: an assertion id is used once; recorded only now, when every check has passed
         jtis: list[tuple[str, float]] = getattr(request, "lab_jtis", [])
-        if jtis and not self.store.claim_jtis(jtis, self.clock()):
+        if jtis and not self.store.claim_jtis(jtis, self.clock(), owner=f"client:{client.client_id}"):
             raise InvalidGrantError("the assertion was used before")
         audience = getattr(request, "lab_audience", None) or client.audience or self.default_audience
         family = getattr(request, "lab_family", None) or secrets.token_hex(8)

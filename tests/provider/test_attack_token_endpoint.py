@@ -165,3 +165,20 @@ def test_a_client_filling_the_assertion_store_refuses_only_itself(provider: Mock
     redeemed = http.post("/token", data={"grant_type": JWT_BEARER, "assertion": grant},
                          auth=("lab-enterprise", "lab-enterprise-secret"))
     assert redeemed.status_code == 200
+
+
+def test_an_owners_share_frees_as_its_ids_expire_or_are_released() -> None:
+    from labkit.provider.spent import SpentIds, SpentIdsFullError
+
+    now = [float(NOW)]
+    spent = SpentIds(lambda: now[0], capacity=10, owner_capacity=3)
+    assert all(spent.claim(f"a{i}", NOW + 10 + i, owner="a") for i in range(3))
+    with pytest.raises(SpentIdsFullError):
+        spent.claim("a3", NOW + 10, owner="a")
+    assert spent.claim("b0", NOW + 100, owner="b") and not spent.claim("a0", NOW + 10, owner="b")  # replay stays one
+    spent.release("a2")
+    assert spent.claim("a3", NOW + 40, owner="a")  # a released id frees its slot
+    now[0] = NOW + 10.5  # a0 expired, a1 not yet
+    assert spent.claim("a4", NOW + 50, owner="a") and "a1" in spent and "a0" not in spent
+    with pytest.raises(SpentIdsFullError):
+        spent.claim("a5", NOW + 50, owner="a")
