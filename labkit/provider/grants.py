@@ -116,8 +116,7 @@ class AuthorizationCode(grants.AuthorizationCodeGrant):  # type: ignore[misc]
             family=secrets.token_hex(8),
             auth_time=int(server.clock()),  # the headless login is this approval
         )
-        with server.store.lock:
-            server.store.codes[record.code_hash] = record
+        server.store.add_code(record, server.clock())
         return record
 
     def query_authorization_code(self, code: str, client: Client) -> AuthCode | None:

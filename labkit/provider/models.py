@@ -221,6 +221,7 @@ class Store:
         self.users: dict[str, User] = {}
         self.tokens: dict[str, TokenRecord] = {}
         self.codes: dict[str, AuthCode] = {}
+        self.code_sweep_at = 1024  # codes held before expired ones are swept (then twice the live count)
         # RFC 7523 §3: assertion ids seen, each until its assertion expires (bounded by time, never evicted)
         self.used_jtis = SpentIds(clock, what="assertion id")
 
@@ -230,6 +231,15 @@ class Store:
         Raises ``SpentIdsFullError`` (503) when the store, or ``owner``'s share of it, is full of live ids.
         """
         return self.used_jtis.claim_all(jtis, owner)
+
+    def add_code(self, record: AuthCode, now: float) -> None:
+        """Remember a new code; expired codes are swept as codes are added (amortised O(1))."""
+        with self.lock:
+            # a code lives CODE_LIFETIME, not forever: unauthenticated /authorize requests cannot grow memory
+            if len(self.codes) >= self.code_sweep_at:
+                self.codes = {h: c for h, c in self.codes.items() if c.expires_at > now}
+                self.code_sweep_at = max(1024, 2 * len(self.codes))
+            self.codes[record.code_hash] = record
 
     def add_token(self, token: str, record: TokenRecord) -> None:
         with self.lock:

@@ -182,3 +182,20 @@ def test_an_owners_share_frees_as_its_ids_expire_or_are_released() -> None:
     assert spent.claim("a4", NOW + 50, owner="a") and "a1" in spent and "a0" not in spent
     with pytest.raises(SpentIdsFullError):
         spent.claim("a5", NOW + 50, owner="a")
+
+
+# -- 4. one-time codes are kept until they expire, not forever ---------------------------------------------------
+
+def test_expired_codes_are_swept_so_unauthenticated_authorize_requests_cannot_grow_memory(
+        provider: MockProvider, http: AsgiClient, clock: Clock) -> None:
+    store = provider.server().store
+    for _ in range(20):
+        _code(http)  # GET /authorize of a public client: no authentication, one code each
+    clock.now += 61  # every code has expired
+    store.code_sweep_at = 8  # the sweep's threshold, lowered so the test stays small
+    live = _code(http)
+    assert len(store.codes) == 1  # the 20 expired codes are gone; only the live one is held
+    code, verifier = live
+    redeemed = http.post("/token", data={"grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT,
+                                         "client_id": "lab-app", "code_verifier": verifier})
+    assert redeemed.status_code == 200  # a live code survives the sweep
