@@ -75,7 +75,7 @@ class LabAuthorizationServer(TokenIssuer, AuthorizationServer):  # type: ignore[
         """The one client a request authenticates as, at every client-authenticated endpoint.
 
         Raises ``InvalidClientError`` (401) for two credentials in one request, or a ``client_id`` naming another
-        client than the one authenticated.
+        client than the one authenticated; ``InvalidDPoPProofError`` for a DPoP proof spent before.
         """
         data = request.payload.data
         basic_id, _secret = basic_credentials(request.headers)
@@ -88,6 +88,10 @@ class LabAuthorizationServer(TokenIssuer, AuthorizationServer):  # type: ignore[
         # RFC 7521 §4.2 (and RFC 6749 §2.3.1): a client_id sent alongside names the client that authenticated
         if data.get("client_id", client.client_id) != client.client_id:
             raise InvalidClientError(description="client_id is not the authenticated client", status_code=401)
+        proof = getattr(request, "lab_dpop", None)
+        if proof is not None:
+            # RFC 9449 §11.1: the token request's proof is spent now, on this client's share, refused or not later
+            self.dpop.spend(proof, client.client_id)
         return client
 
     # -- authlib hooks ------------------------------------------------------------------------

@@ -199,3 +199,27 @@ def test_expired_codes_are_swept_so_unauthenticated_authorize_requests_cannot_gr
     redeemed = http.post("/token", data={"grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT,
                                          "client_id": "lab-app", "code_verifier": verifier})
     assert redeemed.status_code == 200  # a live code survives the sweep
+
+
+# -- 5. a DPoP proof is used once, even when the request it came with was refused --------------------------------
+
+def test_a_dpop_proof_seen_in_a_refused_request_never_replays(provider: MockProvider, http: AsgiClient) -> None:
+    from labkit.auth.dpop import make_proof
+
+    def proof() -> dict[str, str]:
+        return {"DPoP": make_proof(KEY, method="POST", url=f"{BASE}/token", iat=NOW, jti=secrets.token_hex(8))}
+
+    code, verifier = _code(http)
+    first = http.post("/token", data={"grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT,
+                                      "client_id": "lab-app", "code_verifier": verifier}, headers=proof()).json()
+    seen = proof()  # the holder's proof, refused with its request (a scope the grant never had), then captured
+    refresh = {"grant_type": "refresh_token", "refresh_token": first["refresh_token"], "client_id": "lab-app"}
+    assert http.post("/token", data={**refresh, "scope": "admin"}, headers=seen).status_code == 400
+    # RFC 9449 §11.1: the server saw this proof once; it never authorizes another request
+    replay = http.post("/token", data=refresh, headers=seen)
+    assert (replay.status_code, replay.json()["error"]) == (400, "invalid_dpop_proof")
+    # a request whose client does not authenticate spends nothing (strangers cannot fill the cache)
+    fresh = proof()
+    assert http.post("/token", data={"grant_type": "client_credentials"}, auth=("lab-client", "wrong"),
+                     headers=fresh).status_code == 401
+    assert http.post("/token", data=refresh, headers=fresh).status_code == 200
