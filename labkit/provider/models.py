@@ -188,9 +188,10 @@ class TokenRecord(TokenMixin):  # type: ignore[misc]
 
 
 def _is_loopback(resource: str) -> bool:
-    """An http(s) URL on a loopback host (any port), with no user info."""
+    """An http(s) URL on a loopback host (any valid port), with no user info."""
     try:
         parts = urlsplit(resource)
+        parts.port  # noqa: B018 - raises ValueError for a port out of range or not a number
     except ValueError:
         return False
     return (parts.scheme in ("http", "https") and "@" not in parts.netloc and not parts.fragment

@@ -223,3 +223,17 @@ def test_a_dpop_proof_seen_in_a_refused_request_never_replays(provider: MockProv
     assert http.post("/token", data={"grant_type": "client_credentials"}, auth=("lab-client", "wrong"),
                      headers=fresh).status_code == 401
     assert http.post("/token", data=refresh, headers=fresh).status_code == 200
+
+
+# -- 6. "may request" a loopback resource means a URI, with a port that is a port --------------------------------
+
+@pytest.mark.parametrize("resource", ["http://127.0.0.1:99999/", "http://localhost:abc/", "http://[::1]:-1/",
+                                      "http://127.0.0.1:8080x/"])
+def test_a_loopback_resource_with_a_malformed_port_is_never_an_audience(http: AsgiClient, resource: str) -> None:
+    for name in ("resource", "audience"):
+        refused = http.post("/token", data={"grant_type": "client_credentials", name: resource},
+                            auth=("lab-client", "lab-client-secret"))
+        assert (refused.status_code, refused.json()["error"]) == (400, "invalid_target"), name
+    allowed = http.post("/token", data={"grant_type": "client_credentials", "resource": "http://127.0.0.1:8080/"},
+                        auth=("lab-client", "lab-client-secret"))
+    assert allowed.status_code == 200
