@@ -23,8 +23,8 @@ from ..auth.dpop import DPOP_ALGORITHMS, DPoPProof, Nonces, verify_proof
 from ..errors import AuthError, Reason
 from .spent import SpentIds
 
-__all__ = ["MAX_PROOF", "InvalidDPoPProofError", "TokenEndpointDPoP", "UseDPoPNonceError", "bound_key", "confirmation",
-           "require_proof_of"]
+__all__ = ["MAX_PROOF", "OWNER_CAPACITY", "InvalidDPoPProofError", "TokenEndpointDPoP", "UseDPoPNonceError",
+           "bound_key", "confirmation", "require_proof_of"]
 
 MAX_PROOF = 8192
 OWNER_CAPACITY = 10_000  # live proof ids of one client: a proof lives ~60 s, so ~160 token requests a second

@@ -29,7 +29,8 @@ from .._text import safe_text
 from .idp import ID_JAG_TYP
 from .rfc8707 import bind_resources, default_resources, requested_resources
 
-__all__ = ["JWT_BEARER", "MAX_ASSERTION_LIFETIME", "IdentityAssertionGrant", "PrivateKeyJWT", "respond_without_refresh"]
+__all__ = ["JWT_BEARER", "LEEWAY", "MAX_ASSERTION_LIFETIME", "IdentityAssertionGrant", "PrivateKeyJWT",
+           "respond_without_refresh", "spent_until"]
 
 JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 _log = logging.getLogger("labkit.provider")
