@@ -1,13 +1,14 @@
 """RFC 9449 (DPoP) at the provider's token endpoint: the proof checked, the token bound to its key.
 
 A token request with one ``DPoP`` header gets a proof check (``labkit.auth.dpop.verify_proof``: ``htm``
-POST, ``htu`` the token endpoint, ``iat`` window, nonce when ``require_nonce``) and its ``jti`` claimed (kept
-until the proof's window ends; when the cache is full of live ids the request is refused with 503
-``temporarily_unavailable``, never by forgetting a live id);
+POST, ``htu`` the token endpoint, ``iat`` window, nonce when ``require_nonce``); once the client has
+authenticated, its ``jti`` is spent (``spend``), refused or not what follows: a proof the server has seen never
+authorizes another request (RFC 9449 §11.1). Spent ids are kept until the proof's window ends, each client's share
+bounded; when the cache is full of live ids the request is refused with 503 ``temporarily_unavailable``, never by
+forgetting a live id. An unauthenticated request spends nothing;
 the access token then carries ``cnf.jkt`` (also in introspection) and ``token_type: DPoP``, and a refresh
 token remembers the key, so that only a proof by the same key can use it (RFC 9449 §5). Errors are RFC 9449
-§5's: 400 ``invalid_dpop_proof``, 400 ``use_dpop_nonce`` with a ``DPoP-Nonce`` header. A refused token
-request releases its ``jti`` (no side effect from a refused request).
+§5's: 400 ``invalid_dpop_proof``, 400 ``use_dpop_nonce`` with a ``DPoP-Nonce`` header.
 """
 
 from __future__ import annotations
@@ -22,10 +23,11 @@ from ..auth.dpop import DPOP_ALGORITHMS, DPoPProof, Nonces, verify_proof
 from ..errors import AuthError, Reason
 from .spent import SpentIds
 
-__all__ = ["MAX_PROOF", "InvalidDPoPProofError", "TokenEndpointDPoP", "UseDPoPNonceError", "bound_key", "confirmation",
-           "require_proof_of"]
+__all__ = ["MAX_PROOF", "OWNER_CAPACITY", "InvalidDPoPProofError", "TokenEndpointDPoP", "UseDPoPNonceError",
+           "bound_key", "confirmation", "require_proof_of"]
 
 MAX_PROOF = 8192
+OWNER_CAPACITY = 10_000  # live proof ids of one client: a proof lives ~60 s, so ~160 token requests a second
 _log = logging.getLogger("labkit.provider")
 
 
@@ -59,7 +61,7 @@ class TokenEndpointDPoP:
         self.window = window
         self.algorithms = DPOP_ALGORITHMS
         # RFC 9449 §11.1: every jti kept until its proof's window ends; full: 503, never an early eviction
-        self.replay = SpentIds(clock, what="DPoP proof id")
+        self.replay = SpentIds(clock, owner_capacity=OWNER_CAPACITY, what="DPoP proof id")
         self.nonces: Nonces | None = None
 
     def require_nonce(self, on: bool = True) -> None:
@@ -67,7 +69,7 @@ class TokenEndpointDPoP:
         self.nonces = Nonces(self.clock) if on else None
 
     def check(self, headers: Mapping[str, str], proofs: list[str], token_url: str) -> DPoPProof | None:
-        """The request's proof, verified and its ``jti`` claimed; None without a ``DPoP`` header.
+        """The request's proof, verified and not spent before (``spend`` spends it); None without a ``DPoP`` header.
 
         Raises ``InvalidDPoPProofError`` or ``UseDPoPNonceError``.
         """
@@ -84,14 +86,19 @@ class TokenEndpointDPoP:
                 raise UseDPoPNonceError(self.nonces.current()) from None
             raise InvalidDPoPProofError("the DPoP proof is invalid") from None
         # RFC 9449 §11.1: a proof is used once
-        if not self.replay.claim(_replay_key(proof), max(proof.iat, self.clock()) + self.window + 1):
+        if _replay_key(proof) in self.replay:
             raise InvalidDPoPProofError("the DPoP proof was already used")
         return proof
 
-    def release(self, proof: DPoPProof | None) -> None:
-        """Forget the ``jti`` of a proof whose token request was refused."""
-        if proof is not None:
-            self.replay.release(_replay_key(proof))
+    def spend(self, proof: DPoPProof, client_id: str) -> None:
+        """Spend the proof's ``jti`` for good, on ``client_id``'s share, once the client has authenticated.
+
+        Raises ``InvalidDPoPProofError`` on replay, ``SpentIdsFullError`` (503) when the share or the cache is full.
+        """
+        # RFC 9449 §11.1: a proof the server has seen is never accepted again, whatever became of its request
+        if not self.replay.claim(_replay_key(proof), max(proof.iat, self.clock()) + self.window + 1,
+                                 owner=f"client:{client_id}"):
+            raise InvalidDPoPProofError("the DPoP proof was already used")
 
 
 def _replay_key(proof: DPoPProof) -> str:

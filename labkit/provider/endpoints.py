@@ -86,9 +86,7 @@ async def token(request: Request, server: LabAuthorizationServer) -> Response:
     await server.resolve_client(form)
     # RFC 9449 §5: a DPoP proof binds the token to the client's key; checked before the grant runs
     form.lab_dpop = server.dpop.check(request.headers, request.headers.getlist("dpop"), f"{server.issuer()}/token")
-    status, body, headers = server.run(form, server.create_token_response)
-    if status != 200:
-        server.dpop.release(form.lab_dpop)
+    status, body, headers = server.run(form, server.create_token_response)  # the proof is spent on authentication
     return oauth_response(status, body, headers)
 
 

@@ -115,10 +115,9 @@ class AuthorizationCode(grants.AuthorizationCodeGrant):  # type: ignore[misc]
             resources=tuple(getattr(request, "lab_resources", ())),
             family=secrets.token_hex(8),
             nonce=data.get("nonce"),
-            auth_time=int(server.clock()),
+            auth_time=int(server.clock()),  # the headless login is this approval
         )
-        with server.store.lock:
-            server.store.codes[record.code_hash] = record
+        server.store.add_code(record, server.clock())
         return record
 
     def query_authorization_code(self, code: str, client: Client) -> AuthCode | None:
@@ -138,6 +137,7 @@ class AuthorizationCode(grants.AuthorizationCodeGrant):  # type: ignore[misc]
         # RFC 6749 §4.1.2: a code used twice revokes what it was exchanged for.
         _claim_once(self.server, record, "used")
         self.request.lab_family = record.family
+        self.request.lab_auth_time = record.auth_time
 
     def delete_authorization_code(self, authorization_code: AuthCode) -> None:
         pass  # claimed in validate_token_request, atomically with the reuse check
@@ -172,6 +172,8 @@ class RefreshToken(grants.RefreshTokenGrant):  # type: ignore[misc]
         # RFC 9700 §4.14.2: reuse of a rotated refresh token: assume theft, revoke the whole family.
         _claim_once(self.server, record, "rotated")
         self.request.lab_family = record.family
+        # OIDC Core §2: a refresh is not a login: the grant's auth_time carries over
+        self.request.lab_auth_time = record.extra.get("auth_time")
 
     def authenticate_user(self, refresh_token: TokenRecord) -> User | None:
         return refresh_token.user

@@ -130,7 +130,7 @@ class AuthCode(AuthorizationCodeMixin):  # type: ignore[misc]
     used: bool = False
     family: str = ""
     nonce: str | None = None  # OIDC Core §3.1.2.1: echoed in the ID token
-    auth_time: int | None = None  # when the user signed in (OIDC Core §2)
+    auth_time: int | None = None  # when the user logged in (approved at /authorize; OIDC Core §2)
 
     def get_redirect_uri(self) -> str:
         return self.redirect_uri
@@ -189,9 +189,10 @@ class TokenRecord(TokenMixin):  # type: ignore[misc]
 
 
 def _is_loopback(resource: str) -> bool:
-    """An http(s) URL on a loopback host (any port), with no user info."""
+    """An http(s) URL on a loopback host (any valid port), with no user info."""
     try:
         parts = urlsplit(resource)
+        parts.port  # noqa: B018 - raises ValueError for a port out of range or not a number
     except ValueError:
         return False
     return (parts.scheme in ("http", "https") and "@" not in parts.netloc and not parts.fragment
@@ -222,15 +223,25 @@ class Store:
         self.users: dict[str, User] = {}
         self.tokens: dict[str, TokenRecord] = {}
         self.codes: dict[str, AuthCode] = {}
+        self.code_sweep_at = 1024  # codes held before expired ones are swept (then twice the live count)
         # RFC 7523 §3: assertion ids seen, each until its assertion expires (bounded by time, never evicted)
         self.used_jtis = SpentIds(clock, what="assertion id")
 
-    def claim_jtis(self, jtis: list[tuple[str, float]], now: float | None = None) -> bool:
+    def claim_jtis(self, jtis: list[tuple[str, float]], now: float | None = None, owner: str | None = None) -> bool:
         """Record every ``(jti key, expiry)`` unless one was seen before (all or nothing); False on replay.
 
-        Raises ``SpentIdsFullError`` (503) when the store is full of live ids.
+        Raises ``SpentIdsFullError`` (503) when the store, or ``owner``'s share of it, is full of live ids.
         """
-        return self.used_jtis.claim_all(jtis)
+        return self.used_jtis.claim_all(jtis, owner)
+
+    def add_code(self, record: AuthCode, now: float) -> None:
+        """Remember a new code; expired codes are swept as codes are added (amortised O(1))."""
+        with self.lock:
+            # a code lives CODE_LIFETIME, not forever: unauthenticated /authorize requests cannot grow memory
+            if len(self.codes) >= self.code_sweep_at:
+                self.codes = {h: c for h, c in self.codes.items() if c.expires_at > now}
+                self.code_sweep_at = max(1024, 2 * len(self.codes))
+            self.codes[record.code_hash] = record
 
     def add_token(self, token: str, record: TokenRecord) -> None:
         with self.lock:

@@ -20,20 +20,20 @@ from .request import LabRequest
 if TYPE_CHECKING:
     from .server import LabAuthorizationServer
 
-__all__ = ["ID_TOKEN_ALG", "ID_TOKEN_LIFETIME", "LabOpenID", "auth_time_of"]
+__all__ = ["ID_TOKEN_ALG", "ID_TOKEN_LIFETIME", "LabOpenID", "auth_time_of", "login_time"]
 
 ID_TOKEN_ALG = "RS256"  # noqa: S105 - an algorithm name. OIDC Discovery §3: RS256 MUST be among id_token_signing_alg_values_supported
 ID_TOKEN_LIFETIME = 3600
 
 
+def login_time(value: object) -> int | None:
+    """``value`` as an ``auth_time`` (an integer NumericDate), or None when it is not one."""
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
 def auth_time_of(request: LabRequest | None) -> int | None:
-    """When the user of this token request signed in: from its code, or kept with its refresh token."""
-    code = getattr(request, "authorization_code", None)
-    if isinstance(code, AuthCode):
-        return code.auth_time
-    record = getattr(request, "refresh_token", None)
-    auth_time = getattr(record, "extra", {}).get("auth_time")
-    return auth_time if isinstance(auth_time, int) else None
+    """When the user of this token request logged in, as its grant set it (``lab_auth_time``): never this request's time."""
+    return login_time(getattr(request, "lab_auth_time", None))
 
 
 class LabOpenID(OpenIDCode):  # type: ignore[misc]

@@ -124,7 +124,7 @@ class PrivateKeyJWT(JWTBearerClientAssertion):  # type: ignore[misc]
         """Spend ``jti`` now, whatever the endpoint; raises ``InvalidClientError`` on replay, ``SpentIdsFullError``."""
         key = f"client:{claims['sub']}:{jti}"
         # RFC 7523 §3 item 7: a jti is used once: spent by the authentication itself, at every endpoint
-        if not self.server.store.used_jtis.claim(key, spent_until(claims)):
+        if not self.server.store.used_jtis.claim(key, spent_until(claims), owner=f"client:{claims['sub']}"):
             _log.warning("client %s: a client assertion was replayed (jti seen before)", safe_text(claims["sub"]))
             raise InvalidClientError(description="the client assertion was used before")
         return True
@@ -169,6 +169,8 @@ class IdentityAssertionGrant(JWTBearerGrant):  # type: ignore[misc]
         if user is None:
             raise InvalidGrantError("the assertion's subject is not a known user")
         self.request.user = user
+        # OIDC Core §2: the IdP says when the user logged in (or nothing); redeeming the grant is no login
+        self.request.lab_auth_time = claims.get("auth_time")
         self._check_scope(client, claims)
         granted = claims.get("resource")
         granted_resources = (granted,) if isinstance(granted, str) else ()

@@ -96,8 +96,8 @@ class TokenExchangeGrant(BaseGrant, TokenEndpointMixin):  # type: ignore[misc]
         if isinstance(previous, dict):
             act["act"] = previous
         # OIDC Core §2: auth_time is when the user logged in: the subject token's, or none (no user logged in)
-        auth_time = subject.extra.get("auth_time") if subject.user is not None else None
-        self.request.lab_claims = {"act": act, "auth_time": auth_time if isinstance(auth_time, int) else None}
+        self.request.lab_auth_time = subject.extra.get("auth_time") if subject.user is not None else None
+        self.request.lab_claims = {"act": act}
         self.request.lab_lifetime = max(1, min(client.lifetime, int(subject.expires_at - self.server.clock())))
         self.request.lab_response = {"issued_token_type": ACCESS_TOKEN_TYPE}
         self.request.user = subject.user or User(str(subject.subject), "", str(subject.subject))

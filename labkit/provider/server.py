@@ -10,7 +10,7 @@ from typing import Any
 
 from authlib.oauth2 import AuthorizationServer
 from authlib.oauth2.rfc6749 import OAuth2Request
-from authlib.oauth2.rfc6749.errors import OAuth2Error, UnsupportedResponseTypeError
+from authlib.oauth2.rfc6749.errors import InvalidClientError, OAuth2Error, UnsupportedResponseTypeError
 
 from .cimd import CimdResolver, is_url_client_id
 from .dpop import TokenEndpointDPoP
@@ -32,6 +32,7 @@ from .rfc7591 import Registration, RegistrationPolicy
 from .rfc8693 import TokenExchangeGrant
 from .rfc8707 import InvalidTargetError
 from .tokens import TokenIssuer
+from .wire import basic_credentials
 
 __all__ = ["InvalidTargetError", "LabAuthorizationServer", "LabRequest"]
 
@@ -71,6 +72,29 @@ class LabAuthorizationServer(TokenIssuer, AuthorizationServer):  # type: ignore[
         client_id = request.payload.data.get("client_id")
         if isinstance(client_id, str) and is_url_client_id(client_id) and client_id not in self.store.clients:
             request.lab_client = await self.cimd.resolve(client_id)
+
+    def authenticate_client(self, request: LabRequest, methods: list[str], endpoint: str = "token") -> Client:
+        """The one client a request authenticates as, at every client-authenticated endpoint.
+
+        Raises ``InvalidClientError`` (401) for two credentials in one request, or a ``client_id`` naming another
+        client than the one authenticated; ``InvalidDPoPProofError`` for a DPoP proof spent before.
+        """
+        data = request.payload.data
+        basic_id, _secret = basic_credentials(request.headers)
+        presented = [basic_id is not None, "client_secret" in data,
+                     "client_assertion" in data or "client_assertion_type" in data]
+        # RFC 6749 §2.3: a client MUST NOT use more than one authentication method in a request
+        if sum(presented) > 1:
+            raise InvalidClientError(description="use one client authentication method per request", status_code=401)
+        client: Client = super().authenticate_client(request, methods, endpoint)
+        # RFC 7521 §4.2 (and RFC 6749 §2.3.1): a client_id sent alongside names the client that authenticated
+        if data.get("client_id", client.client_id) != client.client_id:
+            raise InvalidClientError(description="client_id is not the authenticated client", status_code=401)
+        proof = getattr(request, "lab_dpop", None)
+        if proof is not None:
+            # RFC 9449 §11.1: the token request's proof is spent now, on this client's share, refused or not later
+            self.dpop.spend(proof, client.client_id)
+        return client
 
     # -- authlib hooks ------------------------------------------------------------------------
     def query_client(self, client_id: str) -> Client | None:

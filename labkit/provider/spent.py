@@ -5,6 +5,11 @@ A replay cache that forgets an identifier before its own lifetime ends lets a ca
 assertion's ``exp``, the end of a proof's ``iat`` window), expired entries are dropped as time passes, and when
 ``capacity`` live entries are held a new claim is refused (``SpentIdsFullError``, 503 ``temporarily_unavailable``)
 rather than a live entry evicted. Keys are stored as SHA-256 digests, never as sent.
+
+One party must not fill the cache for everyone (open registration makes parties cheap): a claim may name its
+``owner`` (the client that spent the id), and one owner holds at most ``owner_capacity`` live entries, so a client
+flooding the cache with long-lived assertions is refused (503) alone. ``capacity`` stays above what the registration
+quota's clients can hold together (100 registrations x 500 < 100,000).
 """
 
 from __future__ import annotations
@@ -12,13 +17,15 @@ from __future__ import annotations
 import hashlib
 import heapq
 import threading
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 
 from authlib.oauth2.rfc6749.errors import OAuth2Error
 
-__all__ = ["DEFAULT_CAPACITY", "SpentIds", "SpentIdsFullError"]
+__all__ = ["DEFAULT_CAPACITY", "DEFAULT_OWNER_CAPACITY", "SpentIds", "SpentIdsFullError"]
 
 DEFAULT_CAPACITY = 100_000
+DEFAULT_OWNER_CAPACITY = 500  # live ids of one owner (a client): 8 requests a second with 60-second assertions
 
 
 class SpentIdsFullError(OAuth2Error):  # type: ignore[misc]
@@ -39,12 +46,15 @@ def _digest(key: str) -> bytes:
 class SpentIds:
     """Identifiers used once, each kept until its own expiry; at most ``capacity`` live ones (thread-safe)."""
 
-    def __init__(self, clock: Callable[[], float], *, capacity: int = DEFAULT_CAPACITY, what: str = "identifier"
-                 ) -> None:
+    def __init__(self, clock: Callable[[], float], *, capacity: int = DEFAULT_CAPACITY,
+                 owner_capacity: int = DEFAULT_OWNER_CAPACITY, what: str = "identifier") -> None:
         self.clock = clock
         self.capacity = capacity
+        self.owner_capacity = owner_capacity
         self.what = what
         self._until: dict[bytes, float] = {}
+        self._owner: dict[bytes, str] = {}  # the owner of each owned live entry
+        self._owned: Counter[str] = Counter()  # live entries per owner
         self._expiries: list[tuple[float, bytes]] = []  # a min-heap; stale pairs (released, re-claimed) skipped
         self._lock = threading.Lock()
 
@@ -52,19 +62,29 @@ class SpentIds:
         while self._expiries and self._expiries[0][0] <= now:
             until, digest = heapq.heappop(self._expiries)
             if self._until.get(digest) == until:
-                del self._until[digest]
+                self._forget(digest)
 
-    def claim(self, key: str, expires_at: float) -> bool:
+    def _forget(self, digest: bytes) -> None:
+        self._until.pop(digest, None)
+        owner = self._owner.pop(digest, None)
+        if owner is not None:
+            self._owned[owner] -= 1
+            if self._owned[owner] <= 0:
+                del self._owned[owner]
+
+    def claim(self, key: str, expires_at: float, owner: str | None = None) -> bool:
         """True the first time ``key`` is claimed before it expires; False for a replay.
 
-        Raises ``SpentIdsFullError`` when ``capacity`` live entries are held (nothing is evicted).
+        Raises ``SpentIdsFullError`` when ``capacity`` live entries are held, or ``owner_capacity`` of ``owner``'s
+        (nothing is evicted).
         """
-        return self.claim_all([(key, expires_at)])
+        return self.claim_all([(key, expires_at)], owner)
 
-    def claim_all(self, items: Iterable[tuple[str, float]]) -> bool:
+    def claim_all(self, items: Iterable[tuple[str, float]], owner: str | None = None) -> bool:
         """Claim every ``(key, expires_at)`` or none: False when one was claimed before and has not expired.
 
-        Raises ``SpentIdsFullError`` when they do not fit beside the live entries (nothing is evicted).
+        Raises ``SpentIdsFullError`` when they do not fit beside the live entries, or beside ``owner``'s
+        (nothing is evicted).
         """
         pending = [(_digest(key), float(until)) for key, until in items]
         now = self.clock()
@@ -73,12 +93,18 @@ class SpentIds:
             if any(self._until.get(digest, now) > now for digest, _ in pending) or len(
                     {digest for digest, _ in pending}) < len(pending):
                 return False
+            # one owner's share is bounded, so one client flooding the cache is refused alone
+            if owner is not None and self._owned[owner] + len(pending) > self.owner_capacity:
+                raise SpentIdsFullError(f"this client has too many live {self.what}s; try again shortly")
             if len(self._until) + len(pending) > self.capacity:
                 raise SpentIdsFullError(f"too many live {self.what}s are remembered; try again shortly")
             for digest, until in pending:
                 if until > now:
                     self._until[digest] = until
                     heapq.heappush(self._expiries, (until, digest))
+                    if owner is not None:
+                        self._owner[digest] = owner
+                        self._owned[owner] += 1
             if len(self._expiries) > 2 * self.capacity:  # released claims leave stale pairs: keep the heap bounded
                 self._expiries = [(until, digest) for digest, until in self._until.items()]
                 heapq.heapify(self._expiries)
@@ -87,7 +113,7 @@ class SpentIds:
     def release(self, key: str) -> None:
         """Forget a claim whose request was refused later (no side effect from a refused request)."""
         with self._lock:
-            self._until.pop(_digest(key), None)
+            self._forget(_digest(key))
 
     def __contains__(self, key: object) -> bool:
         if not isinstance(key, str):

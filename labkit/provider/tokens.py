@@ -48,7 +48,7 @@ class TokenIssuer:
         request = current_request()
         # RFC 7523 §3: an assertion id is used once; recorded only now, when every check has passed
         jtis: list[tuple[str, float]] = getattr(request, "lab_jtis", [])
-        if jtis and not self.store.claim_jtis(jtis, self.clock()):
+        if jtis and not self.store.claim_jtis(jtis, self.clock(), owner=f"client:{client.client_id}"):
             raise InvalidGrantError("the assertion was used before")
         audience = getattr(request, "lab_audience", None) or client.audience or self.default_audience
         family = getattr(request, "lab_family", None) or secrets.token_hex(8)
@@ -57,10 +57,9 @@ class TokenIssuer:
         proof = getattr(request, "lab_dpop", None)
         jkt = proof.jkt if proof is not None else None
         lifetime: int | None = getattr(request, "lab_lifetime", None)
-        extra = {**(getattr(request, "lab_claims", None) or {}), **confirmation(jkt)}
+        # OIDC Core §2: auth_time is when the user logged in, as the grant says; never the time of this request
         auth_time = auth_time_of(request)
-        if auth_time is not None:
-            extra["auth_time"] = auth_time  # the sign-in's time, as the ID token says, across refreshes
+        extra = {**(getattr(request, "lab_claims", None) or {}), "auth_time": auth_time, **confirmation(jkt)}
         access = self.issue_access_token(client, user, scopes, audience=audience, family=family, lifetime=lifetime,
                                          extra_claims=extra or None)
         token: dict[str, Any] = {
@@ -87,8 +86,8 @@ class TokenIssuer:
                     audience=audience,
                     family=family,
                     resources=tuple(getattr(request, "lab_resources", None) or [audience]),
-                    # RFC 9449 §5: bound to the key; OIDC Core §12.2: the sign-in's time for refreshed ID tokens
-                    extra={"audience": audience, **confirmation(jkt), "auth_time": auth_time},
+                    # RFC 9449 §5: bound to the key; the login it was granted on
+                    extra={"audience": audience, "auth_time": auth_time, **confirmation(jkt)},
                 ),
             )
             token["refresh_token"] = refresh

@@ -114,7 +114,9 @@ def test_private_key_jwt_refusals_change_nothing(provider: MockProvider, http: A
         before = state(provider)
         assert http.post("/token", data={**form, "client_assertion": bad}).status_code == 401
         assert state(provider) == before
-    assert http.post("/token", data={**form, "client_assertion": good, "client_secret": "x"}).status_code == 200
+    # RFC 6749 §2.3: one method per request: an assertion beside a client_secret is refused (nothing spent)
+    assert http.post("/token", data={**form, "client_assertion": good, "client_secret": "x"}).status_code == 401
+    assert http.post("/token", data={**form, "client_assertion": good}).status_code == 200
     replay = http.post("/token", data={**form, "client_assertion": good})
     assert replay.status_code == 401 and replay.json()["error"] == "invalid_client"  # RFC 7523 §3: jti once
 
