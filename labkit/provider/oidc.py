@@ -32,7 +32,7 @@ def login_time(value: object) -> int | None:
 
 
 def auth_time_of(request: LabRequest | None) -> int | None:
-    """When the user of this token request logged in, as its grant set it (``lab_auth_time``): never this request's time."""
+    """When the user of this token request logged in, as its grant set it (``lab_auth_time``); never this request."""
     return login_time(getattr(request, "lab_auth_time", None))
 
 
