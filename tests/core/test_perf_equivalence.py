@@ -16,7 +16,7 @@ from labkit.auth.cache import TTLCache, token_key
 from labkit.errors import AuthError, Reason
 from labkit.guard.decision import Decision, _decision
 from labkit.guard.dpop import DPoPChallenge
-from labkit.guard.policy import Requirement
+from labkit.guard.policy import PluginScopes, Requirement
 from labkit.guard.rfc6750 import BEARER_GRAMMAR, DPOP_GRAMMAR, MAX_AUTHORIZATION, credentials
 from labkit.guard.routing import MEMO_PATH, RouteMemo, resolve
 from labkit.scopes import EffectiveScopes, ScopeHierarchy
@@ -433,8 +433,8 @@ def test_parsed_calls_equal_the_constructors(body: bytes) -> None:
 def _plain_for_method(policy: Any, method: str | None, params: Any) -> Requirement:
     """``EndpointPolicy.for_method`` as it was before the memo (bb698ea)."""
     need = policy.method_scopes.get(method or "")
-    if isinstance(need, str):
-        plugin = need.removeprefix("plugin:")
+    if isinstance(need, PluginScopes):
+        plugin = need.plugin_id
         requirement = Requirement(policy.plugin_scopes.get(plugin, ()), str(method), plugin=plugin)
     else:
         requirement = Requirement(need or (), str(method or ""))
@@ -454,7 +454,7 @@ _METHODS = ["capabilities", "message/send", "tasks/get", "tasks/cancel", "unknow
     st.tuples(st.just("plugin"), st.sampled_from(["system_tools", "files"]),
               st.sampled_from([(), ("api:read",), ("admin", "x:y")])),
     st.tuples(st.just("method"), st.sampled_from(_METHODS[:5]),
-              st.sampled_from([None, ("api:read",), "plugin:files", "plugin:system_tools"])),
+              st.sampled_from([None, ("api:read",), PluginScopes("files"), PluginScopes("system_tools")])),
     st.tuples(st.just("capability"), st.sampled_from(["echo", "read_file"]), st.sampled_from(["a", "b"]))),
     max_size=12))
 def test_requirements_remembered_per_method_follow_the_tables(steps: list[Any]) -> None:
@@ -464,7 +464,7 @@ def test_requirements_remembered_per_method_follow_the_tables(steps: list[Any]) 
     capabilities = {"echo": Capability("echo", "system_tools", ("api:read",)),
                     "read_file": Capability("read_file", "files", ("files:read",), tool="read_file")}
     policy = EndpointPolicy(capabilities, {"system_tools": ("api:read",), "files": ("files:read",)},
-                            {"capabilities": None, "message/send": "plugin:system_tools", "tasks/get": ("api:read",)},
+                            {"capabilities": None, "message/send": PluginScopes("system_tools"), "tasks/get": ("api:read",)},
                             {"message/send": (Effect(("configuration", "pushNotificationConfig"), ("push:write",)),)})
     for kind, first, second in steps:
         if kind == "call":
