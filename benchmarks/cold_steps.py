@@ -27,8 +27,8 @@ from typing import Any
 from _server import Unprotected, rpc_driver
 from guard_steps import Patches
 
-import labkit.audit as audit_module
 import labkit.auth.jwt as jwt_module
+from labkit.audit import AuditEvent
 from labkit.auth.principal import Principal
 from labkit.lab import Lab
 from labkit.provider import MockProvider
@@ -66,13 +66,13 @@ def main() -> None:
         patches = Patches()
         asyncio.run(rpc_driver(lab, warm)(app, 50))
         sample = asyncio.run(validator.validate(warm))
-        fields = audit_module._principal_fields(sample)
+        who = AuditEvent.who(sample)
 
         def no_signature() -> None:
             patches.set(jwt_module, "verify_jws", lambda jws, alg, key: None)
 
         def no_audit_fields() -> None:
-            patches.set(audit_module, "_principal_fields", lambda principal: fields)
+            patches.set(AuditEvent, "who", staticmethod(lambda principal: dict(who)))  # the event's principal fields
 
         def no_reader() -> None:
             patches.set(validator, "_principal", lambda claims, now, fingerprint: copy_of(sample))

@@ -84,6 +84,8 @@ class Explanation:
 def explain(cfg: SecurityConfig, policy: EndpointPolicy, plugins: Mapping[str, PluginSpec],
             notes: Iterable[str] = ()) -> Explanation:
     """The effective policy of ``cfg`` as the agent enforces it, and its weaknesses."""
+    from .guard import PluginScopes
+
     hierarchy = cfg.scope_hierarchy
     grants = _Granters(hierarchy)
     base = tuple(cfg.oauth2.required_scopes)  # every request needs these first
@@ -96,9 +98,8 @@ def explain(cfg: SecurityConfig, policy: EndpointPolicy, plugins: Mapping[str, P
     for method, need in policy.method_scopes.items():
         if "/" not in method:
             continue  # the v1.0 alias of a v0.3 method: same requirement, listed once
-        if isinstance(need, str):
-            plugin = need.removeprefix("plugin:")
-            add("POST /", method, plugin, policy.plugin_scopes.get(plugin, ()))
+        if isinstance(need, PluginScopes):
+            add("POST /", method, need.plugin_id, policy.plugin_scopes.get(need.plugin_id, ()))
         else:
             add("POST /", method, None, need or ())
     add("POST /", "capabilities", None, ())

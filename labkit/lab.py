@@ -40,6 +40,7 @@ if TYPE_CHECKING:
 __all__ = ["Lab"]
 
 _T = TypeVar("_T")
+_ConfigSource = str | os.PathLike[str] | dict[str, Any] | SecurityConfig  # a YAML path, a mapping or a config
 
 class Lab:
     """Provider + agent (uvicorn in threads on 127.0.0.1, ports bound first), wired together.
@@ -73,8 +74,6 @@ class Lab:
         downstream: bool = False,
         serve: Callable[[Any], Any] | None = None,
     ) -> None:
-        from sample_agent import create_app, default_config_path
-
         weaknesses: set[str] = set()
         if vulnerable:
             from .vulnerable.app import weakness_names
@@ -88,15 +87,8 @@ class Lab:
         self.provider.base_url = self._provider_server.url
         self.provider_url = self._provider_server.url
         self.downstream: DownstreamAgent | None = None
-        env = {**os.environ, "LAB_PROVIDER_URL": self.provider_url,
-               "LAB_WEBHOOK_HOSTPORT": f"127.0.0.1:{self._webhook_server.port}"}
         try:
-            if isinstance(config, SecurityConfig):
-                self.config = config
-            elif isinstance(config, dict):
-                self.config = validate_security_config(config, env=env)
-            else:
-                self.config = load_config(Path(config) if config else default_config_path(), env=env)
+            self.config = self._resolve_config(config)
             if downstream:
                 from .downstream import DownstreamAgent
 
@@ -110,11 +102,33 @@ class Lab:
                 self.downstream.close()
             raise
         self._clock = clock
+        self._start_parts(host=host, agent_port=agent_port, public_url=public_url, capture_logs=capture_logs,
+                          serve=serve, weaknesses=weaknesses)
+
+    def _resolve_config(self, config: _ConfigSource | None) -> SecurityConfig:
+        """The agent's configuration: ``config`` as given, validated or loaded (None: ``sample_agent/agentup.yml``),
+        ``${LAB_PROVIDER_URL}`` and ``${LAB_WEBHOOK_HOSTPORT}`` naming this lab's servers. Raises ``ConfigError``."""
+        from sample_agent import default_config_path
+
+        env = {**os.environ, "LAB_PROVIDER_URL": self.provider_url,
+               "LAB_WEBHOOK_HOSTPORT": f"127.0.0.1:{self._webhook_server.port}"}
+        if isinstance(config, SecurityConfig):
+            return config
+        if isinstance(config, dict):
+            return validate_security_config(config, env=env)
+        return load_config(Path(config) if config else default_config_path(), env=env)
+
+    def _start_parts(self, *, host: str, agent_port: int, public_url: str | None, capture_logs: bool,
+                     serve: Callable[[Any], Any] | None, weaknesses: set[str]) -> None:
+        """Bind the agent's socket and make its app on this lab's config and audit log; the log capture, the
+        portal's slots and the vulnerable agent (when ``weaknesses``). Nothing serves until ``start()``."""
+        from sample_agent import create_app
+
         # The agent's URL is known once its socket is bound; the app is created with it.
         self._agent_server = ServerThread(host=host, port=agent_port, name="agent")
         self.agent_url = self._agent_server.url
         self.public_url = public_url.rstrip("/") if public_url else self.agent_url  # behind a proxy: its URL
-        self.app = create_app(self.config, public_url=self.public_url, clock=clock, audit=self.audit)
+        self.app = create_app(self.config, public_url=self.public_url, clock=self._clock, audit=self.audit)
         self._serve = serve or (lambda app: app)
         self._agent_server.app = self._serve(self.app)
         self.agent = self.app.agent
@@ -131,7 +145,8 @@ class Lab:
         if weaknesses:
             from .vulnerable import VulnerableAgent
 
-            self.vulnerable = VulnerableAgent(weaknesses, self.config.oauth2, self.config.scope_hierarchy, clock=clock)
+            self.vulnerable = VulnerableAgent(weaknesses, self.config.oauth2, self.config.scope_hierarchy,
+                                              clock=self._clock)
 
     def _wired(self, config: SecurityConfig) -> SecurityConfig:
         """``config`` with ``external_api`` delegating to the downstream agent, when one runs."""
@@ -184,15 +199,7 @@ class Lab:
         agent keeps running) or ``RuntimeError``."""
         from sample_agent import create_app
 
-        env = {**os.environ, "LAB_PROVIDER_URL": self.provider_url,
-               "LAB_WEBHOOK_HOSTPORT": f"127.0.0.1:{self._webhook_server.port}"}
-        if isinstance(config, SecurityConfig):
-            new_config = config
-        elif isinstance(config, dict):
-            new_config = validate_security_config(config, env=env)
-        else:
-            new_config = load_config(Path(config), env=env)
-        new_config = self._wired(new_config)
+        new_config = self._wired(self._resolve_config(config))
         app = create_app(new_config, public_url=self.public_url, clock=self._clock, audit=self.audit)
         port = self._agent_server.port
         self._agent_server.stop()

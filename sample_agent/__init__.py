@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
-from .app import Agent, AgentApp, create_app, default_config_path
+from .agent import Agent
+from .app import AgentApp, create_app, default_config_path
 
 __all__ = ["Agent", "AgentApp", "create_app", "default_config_path"]

@@ -10,7 +10,7 @@ from a2a.server.events import EventQueue
 from a2a.server.tasks import TaskUpdater
 
 if TYPE_CHECKING:
-    from .app import Agent
+    from .agent import Agent
 
 __all__ = ["EchoExecutor"]
 

@@ -39,7 +39,7 @@ from .plugins import CAPABILITIES, CapabilityDef, CapabilityError, dumps
 from .policy import LabUser
 
 if TYPE_CHECKING:
-    from .app import Agent
+    from .agent import Agent
 
 __all__ = ["AgentMCP", "CapabilityTool", "ToolCall", "ToolsForCaller", "build_mcp"]
 

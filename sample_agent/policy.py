@@ -19,18 +19,19 @@ from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
 from mcp.server.auth.provider import AccessToken
 
 from labkit.auth import Principal
-from labkit.guard import Effect, EndpointPolicy, Requirement, RpcCall, principal_key
+from labkit.guard import Effect, EndpointPolicy, MethodRule, PluginScopes, Requirement, RpcCall, principal_key
 from labkit.integrations.mcp import access_token
 from labkit.scopes import EffectiveScopes
 
 __all__ = ["A2A_EFFECTS", "A2A_METHOD_SCOPES", "AgentPolicy", "LabUser"]
 
-# None: any valid token; "plugin:<id>": that plugin's scopes.
-A2A_METHOD_SCOPES: dict[str, tuple[str, ...] | str | None] = {
-    "SendMessage": "plugin:system_tools",
-    "message/send": "plugin:system_tools",
-    "SendStreamingMessage": "plugin:system_tools",
-    "message/stream": "plugin:system_tools",
+_SYSTEM_TOOLS = PluginScopes("system_tools")
+# None: any valid token; PluginScopes(id): that plugin's scopes.
+A2A_METHOD_SCOPES: dict[str, MethodRule] = {
+    "SendMessage": _SYSTEM_TOOLS,
+    "message/send": _SYSTEM_TOOLS,
+    "SendStreamingMessage": _SYSTEM_TOOLS,
+    "message/stream": _SYSTEM_TOOLS,
     "GetTask": ("api:read",),
     "tasks/get": ("api:read",),
     "ListTasks": ("api:read",),

@@ -31,7 +31,7 @@ _UNCAPPED = sys.maxsize  # a task the SDK stores was admitted by ``reserve`` alr
 class CountingTaskStore(TaskStore):
     """A task store that counts each owner's tasks; ``reserve(owner)`` refuses a new one at the cap.
 
-    The check happens before the SDK creates a task (``Agent.rpc``): refusing inside ``save`` would leave
+    The check happens before the SDK creates a task (``app.Handlers.rpc``): refusing inside ``save`` would leave
     the SDK's event pipeline half-run. ``reserve`` checks and takes a slot in one step, so concurrent
     requests (on any replica) cannot all pass the check; the slot is released when the request has answered.
     """

@@ -72,8 +72,8 @@ class Attempt:
         return result
 
     def card(self) -> Any:
-        """This challenge as a widget (goal, Hint and Check buttons): a ``labkit.widgets.ChallengeCard``."""
-        from ..widgets import ChallengeCard
+        """This challenge as a widget (goal, Hint and Check buttons): a ``labkit.challenges.card.ChallengeCard``."""
+        from .card import ChallengeCard
 
         return ChallengeCard(self)
 

@@ -2,19 +2,23 @@
 for a lesson that must start in a second, a thread of this process (``ThreadReplica``: same app, own state).
 
 Either loads the agent configuration and points its ``state:`` at the cluster's Redis, database and signing key.
-The process serves with uvicorn on ``127.0.0.1:port`` until SIGTERM; bad configuration: one line on stderr,
-exit 1. ``--profile FILE`` runs it under cProfile and writes the stats to FILE at shutdown.
+The process serves with uvicorn on ``127.0.0.1:port`` until SIGTERM; bad configuration: one ERROR line logged on
+``labkit.cluster.replica`` (on stderr when nothing configured logging: ``logging.lastResort``), exit 1.
+``--profile FILE`` runs it under cProfile and writes the stats to FILE at shutdown.
 """
 
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 __all__ = ["ThreadReplica", "build_app", "main"]
+
+_log = logging.getLogger(__name__)
 
 
 def build_app(config: str | Path, public_url: str, *, redis_url: str | None = None, database_url: str | None = None,
@@ -89,7 +93,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                         push_key=args.push_key)
     except ConfigError as exc:
         where, message = exc.errors[0]
-        print(f"replica: invalid configuration: {where}: {message}", file=sys.stderr)
+        _log.error("replica: invalid configuration: %s: %s", where, message)
         return 1
     profiler = None
     if args.profile:

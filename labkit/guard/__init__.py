@@ -17,7 +17,7 @@ from .build import accepting, gate_for
 from .decision import Admit, Decision, Gate, GuardUser, TenantAuth, principal_key
 from .dpop import DPoPChallenge, DPoPPolicy, Presentation
 from .jsonrpc import BodyError, RpcCall, parse_call, parse_json
-from .policy import Capability, Effect, Endpoint, EndpointPolicy, Requirement
+from .policy import Capability, Effect, Endpoint, EndpointPolicy, MethodRule, PluginScopes, Requirement
 from .rfc6750 import OUTCOMES, Outcome, bearer_token, challenge, credentials
 from .routing import Resolved, resolve
 
@@ -35,8 +35,10 @@ __all__ = [
     "Gate",
     "GuardContext",
     "GuardUser",
+    "MethodRule",
     "OAuth2Guard",
     "Outcome",
+    "PluginScopes",
     "Presentation",
     "Requirement",
     "Resolved",

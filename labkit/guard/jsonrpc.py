@@ -125,10 +125,7 @@ def parse_call(body: bytes) -> RpcCall:
         raise BodyError(-32600, "method must be a string", rpc_id)
     if method is None and not ("result" in data or "error" in data):
         raise BodyError(-32600, "neither a request nor a response", rpc_id)
-    # RpcCall(...) filled in one step (a frozen dataclass's __init__ sets field by field; test_perf_equivalence)
-    call = object.__new__(RpcCall)
-    object.__setattr__(call, "__dict__", {"id": rpc_id, "method": method, "params": data.get("params"), "body": data})
-    return call
+    return RpcCall(rpc_id, method, data.get("params"), data)
 
 
 def error_envelope(rpc_id: str | int | None, status: int) -> dict[str, Any]:

@@ -1,7 +1,7 @@
 """What each call needs: ``Requirement``, capabilities, and the endpoint table an app hands the guard.
 
 The core knows no protocol's method names. An app supplies them: a JSON-RPC method table (scopes, or
-``"plugin:<id>"`` for that plugin's scopes), parameters whose presence has the effect of a guarded method
+``PluginScopes(id)`` for that plugin's scopes), parameters whose presence has the effect of a guarded method
 (``effects``), and an ``Endpoint`` per route name. A route the app does not declare is protected with no
 extra scope (deny by default); only ``Endpoint(public=True)`` routes pass without a token.
 """
@@ -10,12 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from ..scopes import EffectiveScopes
 from .jsonrpc import RpcCall
 
-__all__ = ["Capability", "Effect", "Endpoint", "EndpointPolicy", "MethodRule", "Requirement", "normalized_key"]
+__all__ = ["Capability", "Effect", "Endpoint", "EndpointPolicy", "MethodRule", "PluginScopes", "Requirement",
+           "normalized_key"]
 
 
 @dataclass(frozen=True)
@@ -72,7 +73,33 @@ def normalized_key(key: str) -> str:
     return key.replace("_", "").replace("-", "").lower()
 
 
-MethodRule = tuple[str, ...] | str | None
+@dataclass(frozen=True)
+class PluginScopes:
+    """A method rule meaning "the scopes of plugin ``plugin_id``", written ``plugin:<id>`` (``str``, ``parse``).
+
+    Raises ``ValueError`` for an empty id or one holding ``:``.
+    """
+
+    plugin_id: str
+
+    PREFIX: ClassVar[str] = "plugin:"
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.plugin_id, str) or not self.plugin_id or ":" in self.plugin_id:
+            raise ValueError(f"a plugin id is a non-empty name without ':', not {self.plugin_id!r}")
+
+    @classmethod
+    def parse(cls, text: str) -> PluginScopes:
+        """``plugin:<id>`` read back; raises ``ValueError`` for any other text."""
+        if not text.startswith(cls.PREFIX):
+            raise ValueError(f"a plugin rule is written {cls.PREFIX}<id>, not {text!r}")
+        return cls(text.removeprefix(cls.PREFIX))
+
+    def __str__(self) -> str:
+        return f"{self.PREFIX}{self.plugin_id}"
+
+
+MethodRule = tuple[str, ...] | PluginScopes | None
 _MADE_MAX = 1024
 
 
@@ -80,8 +107,9 @@ _MADE_MAX = 1024
 class EndpointPolicy:
     """Capabilities, plugin scopes and an app's JSON-RPC method table: what a call needs.
 
-    ``method_scopes`` values: a scope tuple, ``"plugin:<id>"`` (that plugin's scopes) or None (a valid token).
-    ``effects``: per method, parameters that need more scopes when present.
+    ``method_scopes`` values: a scope tuple, ``PluginScopes(id)`` (that plugin's scopes) or None (a valid token).
+    ``effects``: per method, parameters that need more scopes when present. Raises ``TypeError`` for a rule of
+    another type (a bare string would read as one scope per character).
     """
 
     capabilities: dict[str, Capability]
@@ -90,6 +118,10 @@ class EndpointPolicy:
     effects: Mapping[str, Sequence[Effect]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        for method, rule in self.method_scopes.items():
+            if not (rule is None or isinstance(rule, PluginScopes | tuple)):
+                raise TypeError(f"method_scopes[{method!r}]: a tuple of scopes, PluginScopes(id) or None, "
+                                f"not {type(rule).__name__}")
         self.tools = {c.tool: c for c in self.capabilities.values() if c.tool}
         # Requirements already made, by method (of the table) or label, with what each was made from: a hit is
         # used only while those inputs are the very same objects (the tables may change: nothing goes stale).
@@ -101,9 +133,9 @@ class EndpointPolicy:
         """The requirement of a JSON-RPC call by its method table and effects (unknown methods: a valid token)."""
         name = method or ""
         need = self.method_scopes.get(name)
-        if isinstance(need, str):
-            plugin: str | None = need.removeprefix("plugin:")
-            scopes = self.plugin_scopes.get(plugin, ())  # type: ignore[arg-type]
+        if isinstance(need, PluginScopes):
+            plugin: str | None = need.plugin_id
+            scopes = self.plugin_scopes.get(need.plugin_id, ())
         else:
             plugin, scopes = None, need or ()
         made = self._by_method.get(method)

@@ -1,9 +1,13 @@
-"""ipywidgets UIs for the lessons. Each keeps its state in a plain object that code can drive and read."""
+"""ipywidgets UIs for the lessons. Each keeps its state in a plain object that code can drive and read.
+
+``html_text`` and ``show_with_fallback`` draw for widgets made elsewhere (the challenge card, in
+``labkit.challenges``): widgets import no lesson content.
+"""
 
 from __future__ import annotations
 
+from ._render import html_text, show_with_fallback
 from .audit_viewer import AuditViewer, AuditViewerState
-from .challenge_card import ChallengeCard
 from .config_builder import ConfigBuilder, ConfigBuilderState
 from .endpoint_tester import EndpointTester, EndpointTesterState
 from .scope_explorer import ScopeExplorer, ScopeExplorerState
@@ -12,7 +16,6 @@ from .token_minter import TokenMinter, TokenMinterState
 __all__ = [
     "AuditViewer",
     "AuditViewerState",
-    "ChallengeCard",
     "ConfigBuilder",
     "ConfigBuilderState",
     "EndpointTester",
@@ -21,4 +24,6 @@ __all__ = [
     "ScopeExplorerState",
     "TokenMinter",
     "TokenMinterState",
+    "html_text",
+    "show_with_fallback",
 ]

@@ -20,7 +20,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from labkit.audit import AuditLog
 from labkit.config import validate_security_config
 from labkit.guard import OAuth2Guard
-from sample_agent.app import Agent
+from sample_agent.app import Agent, Handlers
 from sample_agent.policy import LabUser
 
 from ..helpers import AUDIENCE, ISSUER, NOW, Keys
@@ -76,8 +76,9 @@ def recording_guard(keys: Keys, root_path: str = "") -> tuple[OAuth2Guard, Recor
     agent = Agent(validate_security_config(guard_config(keys)), clock=lambda: NOW, audit=audit,
                   sandbox=Path(tempfile.gettempdir()))  # no capability runs here
     recorder = Recorder()
-    app = Starlette(routes=recorder.routes(agent.routes()))
-    guard = OAuth2Guard(app, gate=agent.gate, routes=app.routes, endpoints=agent.endpoints(), audit=audit,
+    handlers = Handlers(agent)
+    app = Starlette(routes=recorder.routes(handlers.routes()))
+    guard = OAuth2Guard(app, gate=agent.gate, routes=app.routes, endpoints=handlers.endpoints(), audit=audit,
                         user_factory=LabUser)
     return guard, recorder, agent, audit
 

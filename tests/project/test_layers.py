@@ -102,3 +102,17 @@ def test_no_core_module_imports_a2a_or_mcp(core: str) -> None:
         bad = sorted(name for name in reached
                      if any(name == f or name.startswith(f + ".") for f in FORBIDDEN))
         assert not bad, f"{module} reaches {bad[0]} (imported by {reached[bad[0]]})"
+
+
+def _modules_of(package: str) -> list[str]:
+    """``package`` and each of its modules."""
+    directory = ROOT.joinpath(*package.split("."))
+    return [package, *(f"{package}.{p.stem}" for p in sorted(directory.glob("*.py")) if p.stem != "__init__")]
+
+
+@pytest.mark.parametrize("module", _modules_of("labkit.widgets"))
+def test_widgets_do_not_reach_the_challenges(module: str) -> None:
+    # issue 25 item 5: the challenge card lives in challenges/ and draws with widgets; never the other way round
+    reached = reached_from(module)
+    bad = sorted(name for name in reached if name == "labkit.challenges" or name.startswith("labkit.challenges."))
+    assert not bad, f"{module} reaches {bad[0]} (imported by {reached[bad[0]]})"

@@ -1,14 +1,15 @@
-"""ChallengeCard: a lesson's challenge as a card: the goal, a Hint button, a Check button and the verdict."""
+"""ChallengeCard: a lesson's challenge as a card: the goal, a Hint button, a Check button and the verdict.
+
+It lives with the challenges (``Attempt.card()``) and draws with ``labkit.widgets``' HTML helpers: widgets never
+import challenges.
+"""
 
 from __future__ import annotations
 
 import html
-from typing import TYPE_CHECKING
 
-from ._render import html_text, show_with_fallback
-
-if TYPE_CHECKING:
-    from ..challenges import Attempt, CheckResult
+from ..widgets import html_text, show_with_fallback
+from .base import Attempt, CheckResult
 
 __all__ = ["ChallengeCard", "verdict_html"]
 
@@ -47,8 +48,6 @@ class ChallengeCard:
     def check(self) -> CheckResult:
         """Check from the lab's state and show the verdict (an unexpected error is shown, never raised)."""
         from IPython.display import HTML
-
-        from ..challenges import CheckResult
 
         try:
             result = self.attempt.check()

@@ -1,0 +1,101 @@
+"""``AuditLog``: a bounded, thread-safe ring of events, an optional JSONL file and more sinks.
+
+Recording is thread-safe and loses no event: each is built before it is recorded (``AuditEvent.allow``), so
+what a reader of the ring sees is what a sink or the file saw. A failing sink is logged, never raised.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections import deque
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..auth.principal import Principal
+from .event import AuditEvent, events_to_dataframe
+from .files import open_append_only
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["AuditLog"]
+
+_log = logging.getLogger("labkit.audit")  # the name operators configure (lesson 11 shows its debug lines)
+
+
+class AuditLog:
+    """A bounded in-memory ring of events plus an optional JSONL file sink.
+
+    ``path`` defaults to ``$LABKIT_AUDIT_LOG`` when set. Raises ``AuditFileError`` if the file cannot be
+    opened safely (see ``open_append_only``).
+    """
+
+    def __init__(self, capacity: int = 10_000, path: str | os.PathLike[str] | None = None) -> None:
+        self._lock = threading.Lock()
+        self._ring: deque[AuditEvent] = deque(maxlen=capacity)
+        self.total = 0
+        target = path if path is not None else os.environ.get("LABKIT_AUDIT_LOG") or None
+        self.path = Path(target) if target else None
+        self._file = open_append_only(self.path) if self.path else None
+        # more sinks (labkit.observability: logging, Prometheus): called with each event after it is recorded
+        self.sinks: list[Callable[[AuditEvent], None]] = []
+
+    def record(self, event: AuditEvent) -> AuditEvent:
+        """Append ``event`` to the ring and the file (one line, flushed), then hand it to each sink."""
+        line = event.to_json() if self._file else None
+        with self._lock:
+            self._ring.append(event)
+            self.total += 1
+            if self._file is not None and line is not None:
+                self._file.write(line + "\n")
+                self._file.flush()
+        # debug logging (logging.getLogger("labkit").setLevel(logging.DEBUG)): the decision, never a token
+        if _log.isEnabledFor(logging.DEBUG):
+            _log.debug("%s %s: %s %s%s%s", event.decision, event.reason or "-", event.endpoint or "-",
+                       event.method or "-", f" ({event.detail})" if event.detail else "",
+                       f" fingerprint={event.fingerprint}" if event.fingerprint else "")
+        for sink in self.sinks:
+            try:
+                sink(event)
+            except Exception:  # a broken sink never turns a decision into a 500
+                _log.exception("audit sink %r failed", sink)
+        return event
+
+    def record_allow(self, principal: Principal, **context: Any) -> AuditEvent:
+        """``record(AuditEvent.allow(principal, **context))``; raises ``TypeError`` for an unknown context key."""
+        return self.record(AuditEvent.allow(principal, **context))
+
+    def note_allow(self, principal: Principal, context: dict[str, Any]) -> AuditEvent:
+        """``record_allow`` with the context as a dict (the guard's call)."""
+        return self.record(AuditEvent.allow(principal, **context))
+
+    def events(self) -> list[AuditEvent]:
+        """The events in the ring, oldest first."""
+        with self._lock:
+            return list(self._ring)
+
+    def __iter__(self) -> Iterator[AuditEvent]:
+        return iter(self.events())
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._ring)
+
+    def clear(self) -> None:
+        """Empty the ring (the file keeps its lines)."""
+        with self._lock:
+            self._ring.clear()
+
+    def to_dataframe(self) -> pd.DataFrame:
+        """The ring as a pandas DataFrame, one row per event, columns as in ``AuditEvent``."""
+        return events_to_dataframe(self.events())
+
+    def close(self) -> None:
+        """Close the file sink."""
+        with self._lock:
+            if self._file is not None:
+                self._file.close()
+                self._file = None
