@@ -27,7 +27,7 @@ from ._json import loads_bounded
 from ._text import safe_text
 
 __all__ = ["BUDGET_FACTOR", "MAX_BYTES", "MAX_REDIRECTS", "FetchRefused", "Fetcher", "joined", "origin_of",
-           "same_resource"]
+           "same_resource", "well_known"]
 
 MAX_BYTES = 1 << 20
 MAX_REDIRECTS = 3
@@ -66,6 +66,17 @@ def joined(base: str, url: str) -> str:
         return str(parts.join(url)) if parts is not None else url
     except (httpx.InvalidURL, TypeError, ValueError):
         return url
+
+
+def well_known(url: str, name: str) -> str | None:
+    """The well-known URL ``name`` of ``url`` (RFC 8615; RFC 9728 §3.1, RFC 8414 §3.1: between the host and the
+    path), or None when ``url`` is not an http(s) URL. The path is kept as written (percent-encoded): a decoded one
+    names another document, or no URL at all (``%0a``)."""
+    parts, origin = _parsed(url), origin_of(url)
+    if parts is None or origin is None:
+        return None
+    path = parts.raw_path.decode("ascii").split("?", 1)[0].rstrip("/")
+    return f"{origin}/.well-known/{name}{path}"
 
 
 def _resource_key(url: str) -> tuple[str, str, str] | None:
@@ -233,8 +244,11 @@ class Fetcher:
         start = origin_of(url)
         try:
             for _ in range(redirects + 1):
-                response = self.http.request(method, url, extensions={"labkit_deadline": deadline},
-                                             follow_redirects=False, **options)
+                try:
+                    response = self.http.request(method, url, extensions={"labkit_deadline": deadline},
+                                                 follow_redirects=False, **options)
+                except httpx.InvalidURL:  # a URL built from what a server wrote: refused, never a traceback
+                    raise FetchRefused(f"not a URL the probe can fetch ({safe_text(url, 120)})") from None
                 try:
                     response.read()
                 finally:
