@@ -13,6 +13,7 @@ RFC 9728 and RFC 8414 metadata, JWKS, the calls with tokens, token requests thro
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -79,18 +80,31 @@ def well_known(url: str, name: str) -> str | None:
     return f"{origin}/.well-known/{name}{path}"
 
 
-def _resource_key(url: str) -> tuple[str, str, str] | None:
-    parts = _parsed(url)
-    origin = origin_of(url)
-    if parts is None or origin is None or parts.fragment or "#" in url:
-        return None  # MCP 2025-11-25 "Canonical Server URI": no fragment
-    path = parts.path.rstrip("/") if parts.path != "/" else ""
-    return origin, path, parts.query.decode("ascii", "replace")
+# host[:port] as every URL parser reads it alike: no user info, no backslash, no escapes, no non-ASCII, no leading 0
+_PLAIN_ORIGIN = re.compile(r"https?://(?:[a-z0-9.-]+|\[[0-9a-f:.]+\])(?::[1-9][0-9]{0,4})?(?=[/?]|$)", re.IGNORECASE)
+
+
+def _resource_key(url: str) -> tuple[str, str, str | None] | None:
+    parts, origin = _parsed(url), origin_of(url)
+    plain = _PLAIN_ORIGIN.match(url) if isinstance(url, str) else None
+    # RFC 9728 §3.3: a resource another parser (the authorization server's, WHATWG's) could read as another origin
+    # or path is no resource: printable ASCII, host[:port] plain, the path as written (httpx would drop dot
+    # segments and decode escapes: that would be a second reading); MCP "Canonical Server URI": no fragment
+    if parts is None or origin is None or plain is None or "#" in url or "\\" in url:
+        return None
+    if not (url.isascii() and url.isprintable()):
+        return None
+    written, asks, query = url[plain.end():].partition("?")
+    if (written or "/") != parts.raw_path.decode("ascii").partition("?")[0]:
+        return None
+    return origin, written.removesuffix("/"), query if asks else None
 
 
 def same_resource(a: str, b: str) -> bool:
     """Whether two resource identifiers name the same resource: scheme and host case-insensitive, default port
-    and a trailing slash ignored (MCP 2025-11-25 "Canonical Server URI"); everything else exact."""
+    and one trailing slash ignored (MCP 2025-11-25 "Canonical Server URI"); everything else exact. A URL that
+    another parser could read otherwise (user info, backslash, escapes or non-ASCII in the host, a port with a
+    leading zero, dot segments, controls) names nothing."""
     key = _resource_key(a)
     return key is not None and key == _resource_key(b)
 

@@ -149,3 +149,39 @@ def test_an_issuer_with_encoded_controls_is_a_clear_error(world: World) -> None:
     code, report, _ = run(world.liar_url + "/", "--client-id", "c", "--client-secret", "s",
                           "--issuer", world.as_url + "/%0a")
     assert code == 1 and report is not None and "credentials not sent" in why(report)
+
+
+# -- RFC 9728 §3.3: a resource named by a string another parser reads as another origin (or path) gets no token ----
+
+def _variants(world: World) -> dict[str, str]:
+    port, other = world.liar_url.rsplit(":", 1)[1], world.as_url.rsplit(":", 1)[1]
+    return {
+        # RFC 3986 (httpx, urllib): user info "127.0.0.1:OTHER\", host the liar; WHATWG (browsers, Node): host OTHER
+        "backslash user info": f"http://127.0.0.1:{other}\\@127.0.0.1:{port}/",
+        "user info": f"http://probe@127.0.0.1:{port}/",
+        "ideographic dots": f"http://127\u30020\u30020\u30021:{port}/",
+        "leading zero port": f"http://127.0.0.1:0{port}/",
+        "dot segments": f"{world.liar_url}/x/../",
+        "encoded slash": f"{world.liar_url}/%2F",
+    }
+
+
+@pytest.mark.parametrize("variant", ["backslash user info", "user info", "ideographic dots", "leading zero port",
+                                     "dot segments", "encoded slash"])
+def test_a_resource_written_ambiguously_gets_no_token(world: World, variant: str) -> None:
+    resource = _variants(world)[variant]
+    reset(world, metadata={"resource": resource, "scopes_supported": ["api:read"]})
+    code, report, _ = run(world.liar_url + "/", "--client-id", "c", "--client-secret", "s",
+                          "--token-url", world.as_url + "/token")
+    assert report is not None
+    assert resource not in world.resources  # the user's authorization server was never asked for it
+    assert code == 1 and "RFC 9728 §3.3" in why(report)
+
+
+def test_the_resource_as_the_agent_writes_it_plainly_gets_tokens(world: World) -> None:
+    for resource in (world.liar_url + "/", world.liar_url, world.liar_url.upper() + "/"):
+        reset(world, metadata={"resource": resource, "scopes_supported": ["api:read"]})
+        _code, report, _ = run(world.liar_url + "/", "--client-id", "c", "--client-secret", "s",
+                              "--token-url", world.as_url + "/token")
+        assert report is not None and not report["refused"], report
+        assert resource in world.resources
