@@ -376,6 +376,11 @@ def probe_url(url: str, source: TokenSource | None = None, *, fetcher: Fetcher |
         for target in advertised.targets:
             resource = target.resource or target.url
             tokens = build_tokens(usable, target.scopes, resource, jwks, required=target.required)
+            # exit 0 means the good token was tried: an agent naming a scope the user's client cannot get would
+            # otherwise pass having faced only none, garbage and missing scope (no signature check ran)
+            if usable is not None and tokens["valid"][1] is None:
+                refused.append(Refusal(f"tokens for {target.url}", f"no valid token ({tokens['valid'][2]}): "
+                                       "the valid, alg none and key confusion kinds did not run"))
             for kind in KINDS:
                 token, expected, note = tokens[kind]
                 if expected is None:

@@ -185,3 +185,18 @@ def test_the_resource_as_the_agent_writes_it_plainly_gets_tokens(world: World) -
                               "--token-url", world.as_url + "/token")
         assert report is not None and not report["refused"], report
         assert resource in world.resources
+
+
+# -- an agent that hides from the probe: exit 0 must mean the good token was tried ---------------------------------
+
+def test_an_agent_asking_for_an_unobtainable_scope_does_not_pass(world: World) -> None:
+    # the liar checks no signature at all; it names a scope the user's client cannot get, so no good token exists
+    # to build alg-none and key-confusion tokens from: only none, garbage and missing scope could be tried
+    reset(world, metadata={"resource": world.liar_url + "/", "scopes_supported": [UNOBTAINABLE]},
+          challenge=f'Bearer scope="{UNOBTAINABLE}"')
+    code, report, _ = run(world.liar_url + "/", "--client-id", "c", "--client-secret", "s",
+                          "--token-url", world.as_url + "/token")
+    assert report is not None
+    valid = [r for r in report["results"] if r["kind"] == "valid"]
+    assert valid and all(r["ok"] is None for r in valid)  # skipped: the authorization server refused the scope
+    assert code == 1 and "no valid token" in why(report), report
