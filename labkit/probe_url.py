@@ -390,8 +390,11 @@ def probe_url(url: str, source: TokenSource | None = None, *, fetcher: Fetcher |
                     continue
                 try:
                     status = _send(client, target, token).status_code
-                except FetchRefused as exc:
-                    results.append(ProbeResult(target.name, kind, expected, None, False, str(exc)))
+                except httpx.ConnectError:
+                    raise  # the agent cannot be reached: one clear error, not a table of them
+                except httpx.HTTPError as exc:  # refused by the rules, or no answer (a hang-up): a wrong answer
+                    results.append(ProbeResult(target.name, kind, expected, None, False,
+                                               safe_text(str(exc) or exc.__class__.__name__, 200)))
                     continue
                 results.append(ProbeResult(target.name, kind, expected, status, _verdict(expected, status), note))
         return UrlProbeReport(advertised, results, refused)

@@ -13,6 +13,8 @@ import base64
 import contextlib
 import io
 import json
+import socket
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -200,3 +202,42 @@ def test_an_agent_asking_for_an_unobtainable_scope_does_not_pass(world: World) -
     valid = [r for r in report["results"] if r["kind"] == "valid"]
     assert valid and all(r["ok"] is None for r in valid)  # skipped: the authorization server refused the scope
     assert code == 1 and "no valid token" in why(report), report
+
+
+class Hangup:
+    """A raw agent that answers an anonymous call with a 401 and hangs up on any call that carries a token."""
+
+    def __init__(self) -> None:
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+        self.stop = threading.Event()
+        threading.Thread(target=self.serve, daemon=True).start()
+
+    def serve(self) -> None:
+        self.sock.settimeout(0.2)
+        while not self.stop.is_set():
+            with contextlib.suppress(OSError):
+                conn, _ = self.sock.accept()
+                with conn:
+                    conn.settimeout(2)
+                    head = conn.recv(65536).lower()
+                    if b"authorization:" not in head:
+                        conn.sendall(b"HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Bearer\r\nContent-Length: 0\r\n"
+                                     b"Connection: close\r\n\r\n")
+
+    def close(self) -> None:
+        self.stop.set()
+        self.sock.close()
+
+
+def test_an_agent_hanging_up_on_tokens_still_gets_a_report(tmp_path: Any) -> None:
+    token = tmp_path / "token"
+    token.write_text(f"{_b64({'alg': 'RS256'})}.{_b64({'scope': 'x'})}.c2ln", encoding="utf-8")
+    agent = Hangup()
+    try:
+        code, report, _ = run(agent.url + "/mcp", "--token-file", str(token))
+    finally:
+        agent.close()
+    assert code == 1 and report is not None  # the answers so far, and each hang-up as a wrong answer
+    hung = [r for r in report["results"] if r["kind"] == "garbage"]
+    assert hung and hung[0]["ok"] is False and hung[0]["note"], report
