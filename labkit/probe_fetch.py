@@ -13,6 +13,7 @@ RFC 9728 and RFC 8414 metadata, JWKS, the calls with tokens, token requests thro
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -27,7 +28,7 @@ from ._json import loads_bounded
 from ._text import safe_text
 
 __all__ = ["BUDGET_FACTOR", "MAX_BYTES", "MAX_REDIRECTS", "FetchRefused", "Fetcher", "joined", "origin_of",
-           "same_resource"]
+           "same_resource", "well_known"]
 
 MAX_BYTES = 1 << 20
 MAX_REDIRECTS = 3
@@ -68,18 +69,42 @@ def joined(base: str, url: str) -> str:
         return url
 
 
-def _resource_key(url: str) -> tuple[str, str, str] | None:
-    parts = _parsed(url)
-    origin = origin_of(url)
-    if parts is None or origin is None or parts.fragment or "#" in url:
-        return None  # MCP 2025-11-25 "Canonical Server URI": no fragment
-    path = parts.path.rstrip("/") if parts.path != "/" else ""
-    return origin, path, parts.query.decode("ascii", "replace")
+def well_known(url: str, name: str) -> str | None:
+    """The well-known URL ``name`` of ``url`` (RFC 8615; RFC 9728 §3.1, RFC 8414 §3.1: between the host and the
+    path), or None when ``url`` is not an http(s) URL. The path is kept as written (percent-encoded): a decoded one
+    names another document, or no URL at all (``%0a``)."""
+    parts, origin = _parsed(url), origin_of(url)
+    if parts is None or origin is None:
+        return None
+    path = parts.raw_path.decode("ascii").split("?", 1)[0].rstrip("/")
+    return f"{origin}/.well-known/{name}{path}"
+
+
+# host[:port] as every URL parser reads it alike: no user info, no backslash, no escapes, no non-ASCII, no leading 0
+_PLAIN_ORIGIN = re.compile(r"https?://(?:[a-z0-9.-]+|\[[0-9a-f:.]+\])(?::[1-9][0-9]{0,4})?(?=[/?]|$)", re.IGNORECASE)
+
+
+def _resource_key(url: str) -> tuple[str, str, str | None] | None:
+    parts, origin = _parsed(url), origin_of(url)
+    plain = _PLAIN_ORIGIN.match(url) if isinstance(url, str) else None
+    # RFC 9728 §3.3: a resource another parser (the authorization server's, WHATWG's) could read as another origin
+    # or path is no resource: printable ASCII, host[:port] plain, the path as written (httpx would drop dot
+    # segments and decode escapes: that would be a second reading); MCP "Canonical Server URI": no fragment
+    if parts is None or origin is None or plain is None or "#" in url or "\\" in url:
+        return None
+    if not (url.isascii() and url.isprintable()):
+        return None
+    written, asks, query = url[plain.end():].partition("?")
+    if (written or "/") != parts.raw_path.decode("ascii").partition("?")[0]:
+        return None
+    return origin, written.removesuffix("/"), query if asks else None
 
 
 def same_resource(a: str, b: str) -> bool:
     """Whether two resource identifiers name the same resource: scheme and host case-insensitive, default port
-    and a trailing slash ignored (MCP 2025-11-25 "Canonical Server URI"); everything else exact."""
+    and one trailing slash ignored (MCP 2025-11-25 "Canonical Server URI"); everything else exact. A URL that
+    another parser could read otherwise (user info, backslash, escapes or non-ASCII in the host, a port with a
+    leading zero, dot segments, controls) names nothing."""
     key = _resource_key(a)
     return key is not None and key == _resource_key(b)
 
@@ -233,8 +258,11 @@ class Fetcher:
         start = origin_of(url)
         try:
             for _ in range(redirects + 1):
-                response = self.http.request(method, url, extensions={"labkit_deadline": deadline},
-                                             follow_redirects=False, **options)
+                try:
+                    response = self.http.request(method, url, extensions={"labkit_deadline": deadline},
+                                                 follow_redirects=False, **options)
+                except httpx.InvalidURL:  # a URL built from what a server wrote: refused, never a traceback
+                    raise FetchRefused(f"not a URL the probe can fetch ({safe_text(url, 120)})") from None
                 try:
                     response.read()
                 finally:

@@ -25,7 +25,7 @@ from joserfc.jwk import RSAKey
 from ._text import safe_text
 from .auth._compact import b64url_decode, strict_json
 from .calls import TokenRequestError, admin_mint, request_token
-from .probe_fetch import Fetcher, origin_of, same_resource
+from .probe_fetch import Fetcher, origin_of, same_resource, well_known
 from .provider.personas import PERSONA_CLIENTS
 
 __all__ = [
@@ -40,6 +40,7 @@ __all__ = [
     "build_tokens",
     "checked_scopes",
     "issuer_metadata",
+    "jwks_of",
     "other_resource",
 ]
 
@@ -90,9 +91,8 @@ def issuer_metadata(fetcher: Fetcher, issuer: str) -> dict[str, Any]:
     """The RFC 8414 metadata of the issuer the user named; raises ``ValueError`` saying why it cannot be used."""
     if origin_of(issuer) is None or "?" in issuer or "#" in issuer:
         raise ValueError(f"the issuer {safe_text(issuer, 200)!r} is not an http(s) URL without query or fragment")
-    path = httpx.URL(issuer).path.rstrip("/")
     # RFC 8414 §3.1: the well-known segment goes between the host and the issuer's path (OIDC appends it)
-    candidates = [f"{origin_of(issuer)}/.well-known/oauth-authorization-server{path}",
+    candidates = [well_known(issuer, "oauth-authorization-server") or issuer,
                   f"{issuer.rstrip('/')}/.well-known/openid-configuration"]
     for url in candidates:
         try:
@@ -110,7 +110,8 @@ def issuer_metadata(fetcher: Fetcher, issuer: str) -> dict[str, Any]:
     raise ValueError(f"no RFC 8414 metadata for the issuer {safe_text(issuer, 200)!r}")
 
 
-def _jwks(fetcher: Fetcher, metadata: dict[str, Any]) -> dict[str, Any] | None:
+def jwks_of(fetcher: Fetcher, metadata: dict[str, Any]) -> dict[str, Any] | None:
+    """The JWKS at the ``jwks_uri`` of authorization server ``metadata``, read anonymously; None when there is none."""
     uri = metadata.get("jwks_uri")
     try:
         return fetcher.json(uri) if isinstance(uri, str) and origin_of(uri) else None
@@ -178,7 +179,7 @@ class ClientCredentials:
 
     def keys(self) -> dict[str, Any] | None:
         metadata = self._resolve()[2]
-        return _jwks(self.fetcher, metadata) if metadata else None
+        return jwks_of(self.fetcher, metadata) if metadata else None
 
 
 class LabProvider(ClientCredentials):
@@ -198,7 +199,7 @@ class LabProvider(ClientCredentials):
 
     def keys(self) -> dict[str, Any] | None:
         try:
-            return _jwks(self.fetcher, issuer_metadata(self.fetcher, self.provider_url))
+            return jwks_of(self.fetcher, issuer_metadata(self.fetcher, self.provider_url))
         except ValueError:
             return None
 

@@ -24,8 +24,8 @@ import httpx
 from . import rpc
 from ._text import safe_text
 from .calls import parse_challenge
-from .probe_fetch import Fetcher, FetchRefused, joined, origin_of, same_resource
-from .probe_tokens import KINDS, TokenSource, build_tokens, checked_scopes
+from .probe_fetch import Fetcher, FetchRefused, joined, origin_of, same_resource, well_known
+from .probe_tokens import KINDS, TokenSource, build_tokens, checked_scopes, issuer_metadata, jwks_of
 
 __all__ = ["MAX_TARGETS", "Advertised", "ProbeResult", "ProbeTarget", "Refusal", "UrlProbeReport", "discover",
            "probe_url"]
@@ -244,8 +244,7 @@ def _metadata(fetcher: Fetcher, adv: Advertised, target: ProbeTarget, pointer: s
         else:  # the user named an origin: metadata elsewhere is not fetched
             adv.refused.append(Refusal("resource_metadata", f"{safe_text(pointer, 200)} is on another origin: "
                                                             "not fetched"))
-    path = _path(target.url).rstrip("/")
-    candidates.append(f"{adv.origin}/.well-known/oauth-protected-resource{path}")
+    candidates.append(well_known(target.url, "oauth-protected-resource") or target.url)
     for url in dict.fromkeys(candidates):
         try:
             document = fetcher.json(url)
@@ -346,18 +345,13 @@ def _keys(source: TokenSource, adv: Advertised, fetcher: Fetcher) -> dict[str, A
     keys = source.keys()
     if keys is not None or not adv.authorization_servers:
         return keys
-    issuer = adv.authorization_servers[0]
-    for candidate in (f"{origin_of(issuer)}/.well-known/oauth-authorization-server{_path(issuer).rstrip('/')}",
-                      f"{issuer.rstrip('/')}/.well-known/openid-configuration"):
-        try:
-            metadata = fetcher.json(candidate) if origin_of(issuer) else None
-            jwks_uri = metadata.get("jwks_uri") if metadata else None
-            if isinstance(jwks_uri, str) and origin_of(jwks_uri):
-                adv.jwks_uri = jwks_uri[:512]
-                return fetcher.json(jwks_uri)
-        except httpx.HTTPError:
-            return None
-    return None
+    try:
+        metadata = issuer_metadata(fetcher, adv.authorization_servers[0])
+    except ValueError:
+        return None
+    jwks_uri = metadata.get("jwks_uri")
+    adv.jwks_uri = jwks_uri[:512] if isinstance(jwks_uri, str) else None
+    return jwks_of(fetcher, metadata)
 
 
 def probe_url(url: str, source: TokenSource | None = None, *, fetcher: Fetcher | None = None,
@@ -382,6 +376,11 @@ def probe_url(url: str, source: TokenSource | None = None, *, fetcher: Fetcher |
         for target in advertised.targets:
             resource = target.resource or target.url
             tokens = build_tokens(usable, target.scopes, resource, jwks, required=target.required)
+            # exit 0 means the good token was tried: an agent naming a scope the user's client cannot get would
+            # otherwise pass having faced only none, garbage and missing scope (no signature check ran)
+            if usable is not None and tokens["valid"][1] is None:
+                refused.append(Refusal(f"tokens for {target.url}", f"no valid token ({tokens['valid'][2]}): "
+                                       "the valid, alg none and key confusion kinds did not run"))
             for kind in KINDS:
                 token, expected, note = tokens[kind]
                 if expected is None:
@@ -391,8 +390,11 @@ def probe_url(url: str, source: TokenSource | None = None, *, fetcher: Fetcher |
                     continue
                 try:
                     status = _send(client, target, token).status_code
-                except FetchRefused as exc:
-                    results.append(ProbeResult(target.name, kind, expected, None, False, str(exc)))
+                except httpx.ConnectError:
+                    raise  # the agent cannot be reached: one clear error, not a table of them
+                except httpx.HTTPError as exc:  # refused by the rules, or no answer (a hang-up): a wrong answer
+                    results.append(ProbeResult(target.name, kind, expected, None, False,
+                                               safe_text(str(exc) or exc.__class__.__name__, 200)))
                     continue
                 results.append(ProbeResult(target.name, kind, expected, status, _verdict(expected, status), note))
         return UrlProbeReport(advertised, results, refused)
