@@ -31,7 +31,7 @@ __all__ = ["Admit", "Gate", "TenantAuth"]
 # seconds to wait, or None when admitted; awaitable when the budget is shared (Redis, replicas)
 Admit = Callable[[Principal, Requirement], "float | Awaitable[float | None] | None"]
 _NO_REQUIREMENT = Requirement()  # authentication alone: the requirement is judged later, by decide()
-_ROUTED_TTL = 300.0  # seconds a verified token's tenant is remembered
+_ROUTED_TTL = 300.0  # seconds a verified token's issuer is remembered
 _ROUTED_SIZE = 4096
 
 
@@ -54,8 +54,9 @@ class Gate:
         self.tenants = dict(tenants)
         self.admit = admit
         self.delegation = dict(delegation or {})  # plugin id -> its rule for delegated callers (RFC 8693)
-        # token_key -> (tenant name,): where a verified token was routed by its issuer (bounded, TTL)
-        self._routed: TTLCache[tuple[str | None]] = TTLCache(_ROUTED_SIZE, time.monotonic)
+        # token_key -> the verified issuer that routed it (a tenant's issuer; bounded, TTL). The issuer, not the
+        # tenant: tenants changed at runtime route it as a fresh read of the token would.
+        self._routed: TTLCache[str] = TTLCache(_ROUTED_SIZE, time.monotonic)
         self._dpop = DPoPPolicy(clock=time.time)  # for tenants built without one: bound tokens still checked
 
     def tenant_auth(self, tenant: str | None, token: str) -> TenantAuth | None:
@@ -63,18 +64,17 @@ class Gate:
         return self._route(tenant, token)[0]
 
     def _route(self, tenant: str | None, token: str) -> tuple[TenantAuth | None, bytes | None]:
-        """``tenant_auth``, and the token's key when its unverified issuer chose (remembered once it verifies)."""
+        """``tenant_auth``, and the token's key when its issuer chose (its issuer is remembered once it verifies)."""
         if tenant is not None or len(self.tenants) == 1:
             return self.tenants.get(tenant), None
         if type(token) is not str:
             return self.tenants.get(None), None
         key = token_key(token)
-        remembered = self._routed.get(key)
-        if remembered is not None:
-            return self.tenants.get(remembered[0]), None
-        # Root endpoints with several tenants: pick the validator by the token's issuer, read unverified only
-        # for this choice; that tenant's validator then checks everything, signature included.
-        issuer = _issuer_of(token)
+        issuer = self._routed.get(key)
+        if issuer is None:
+            # Root endpoints with several tenants: pick the validator by the token's issuer, read unverified only
+            # for this choice; that tenant's validator then checks everything, signature included.
+            issuer = _issuer_of(token)
         for auth in self.tenants.values():
             if auth.name is not None and issuer is not None and issuer in auth.issuers:
                 return auth, key
@@ -110,7 +110,8 @@ class Gate:
             except AuthError as error:
                 return Decision(_NO_REQUIREMENT, auth.name, dpop=challenge, error=error)
         if routed is not None and principal.issuer is not None and principal.issuer in auth.issuers:
-            self._routed.put(routed, (auth.name,), time.monotonic() + _ROUTED_TTL)  # verified: may route again
+            # verified, a tenant's issuer (never a string a token brings): it routes this token from now on
+            self._routed.put(routed, principal.issuer, time.monotonic() + _ROUTED_TTL)
         found = Decision(_NO_REQUIREMENT, auth.name, principal, auth.hierarchy.expand(principal.scopes),
                          fresh=fresh, dpop=challenge)
         if not dpop_checked:

@@ -8,7 +8,6 @@ import asyncio
 import base64
 import contextlib
 import functools
-import itertools
 import json
 from dataclasses import fields
 from typing import Any
