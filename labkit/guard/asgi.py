@@ -308,9 +308,12 @@ class _Request:
         self.recorded = True
         decision = self.decision
         assert decision is not None and decision.principal is not None  # noqa: S101 - an allowed decision
-        allowed = decision.audit_event(**self.event(decision, self.status))
         timings = self.context.timings
-        if timings:
-            joined = "; ".join(f"{k}={v:.3f}" for k, v in sorted(timings.items()))
-            allowed = replace(allowed, detail="; ".join(filter(None, (allowed.detail, joined))))
+        if not timings:
+            # Decision.audit_event's allow event, built when the log is read (unless a sink needs it now)
+            self.guard.audit.note_allow(decision.principal, self.event(decision, self.status))
+            return
+        allowed = decision.audit_event(**self.event(decision, self.status))
+        joined = "; ".join(f"{k}={v:.3f}" for k, v in sorted(timings.items()))
+        allowed = replace(allowed, detail="; ".join(filter(None, (allowed.detail, joined))))
         self.guard.audit.record(allowed)

@@ -64,17 +64,19 @@ class Gate:
         return self._route(tenant, token)[0]
 
     def _route(self, tenant: str | None, token: str) -> tuple[TenantAuth | None, bytes | None]:
-        """``tenant_auth``, and the token's key when its issuer chose (its issuer is remembered once it verifies)."""
+        """``tenant_auth``, and the token's key when its issuer was read (remembered once the token verifies)."""
         if tenant is not None or len(self.tenants) == 1:
             return self.tenants.get(tenant), None
         if type(token) is not str:
             return self.tenants.get(None), None
-        key = token_key(token)
+        key: bytes | None = token_key(token)
         issuer = self._routed.get(key)
         if issuer is None:
             # Root endpoints with several tenants: pick the validator by the token's issuer, read unverified only
             # for this choice; that tenant's validator then checks everything, signature included.
             issuer = _issuer_of(token)
+        else:
+            key = None  # remembered already: nothing to remember again
         for auth in self.tenants.values():
             if auth.name is not None and issuer is not None and issuer in auth.issuers:
                 return auth, key
