@@ -138,7 +138,7 @@ def extract_scopes(claims: Mapping[str, Any], scope_claims: Iterable[str]) -> fr
         if value is not _ABSENT:
             found[name] = _scope_values(value, name)
     if len(found) == 1:
-        return next(iter(found.values()))  # the common case: one claim, nothing to reconcile
+        return found.popitem()[1]  # the common case: one claim, nothing to reconcile
     aliases = [found[n] for n in _SCOPE_ALIASES if n in found]
     if len(aliases) == 2 and aliases[0] != aliases[1]:
         raise AuthError(Reason.SCOPE, "scope and scp disagree")

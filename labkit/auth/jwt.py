@@ -162,13 +162,15 @@ class JWTValidator:
 
     def cached(self, token: str) -> Principal | None:
         """The verdict ``validate(token)`` remembered for ``token`` (while it lives), or None; never raises."""
-        if not self.cache_ttl or type(token) is not str:
-            return None
-        return self.cache.get(token_key(token))
+        return self._remembered(token_key(token)) if type(token) is str else None
+
+    def _remembered(self, key: bytes) -> Principal | None:
+        return self.cache.get(key) if self.cache_ttl else None
 
     async def validate(self, token: str, *, fresh: bool = False) -> Principal:
         """Validate ``token`` and return its ``Principal``; ``fresh`` skips the cache. Raises ``AuthError``."""
-        hit = None if fresh else self.cached(token)
+        cache_key = token_key(token) if type(token) is str else b""
+        hit = None if fresh or not cache_key else self._remembered(cache_key)
         if hit is not None:
             return hit
         with span("labkit.validate", strategy=self.strategy, tenant=self.tenant) if tracing_on() else NO_SPAN:
@@ -187,7 +189,6 @@ class JWTValidator:
                 key = (await self.source.refresh_for_kid(kid)).select(alg, kid)
             verify_jws(jws, alg, key)
             now = self.clock()
-            cache_key = token_key(token)
             principal = principal_from(decode_payload(jws), self.policy, now=now, strategy=self.strategy,
                                        fingerprint=fingerprint_of(cache_key), tenant=self.tenant,
                                        required=self.policy.required)
