@@ -36,6 +36,13 @@ class Validator(Protocol):
         """The token's principal (``fresh``: no cached verdict); raises ``AuthError``."""
         ...
 
+    def cached(self, token: str) -> Principal | None:
+        """The principal ``validate(token)`` would answer from its remembered verdict, or None (ask ``validate``).
+
+        Synchronous and never raises: the gate looks here first, then runs the same steps on either answer.
+        """
+        ...
+
     async def aclose(self) -> None:
         """Release HTTP clients the validator created."""
         ...

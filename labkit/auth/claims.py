@@ -46,13 +46,14 @@ def _number(claims: Mapping[str, Any], name: str) -> float | None:
     if value is _ABSENT:
         return None
     # RFC 7519 §2 NumericDate: a JSON number; not a string, boolean, null, NaN, infinity or beyond a float.
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
+    kind = type(value)
+    if kind is not int and kind is not float:
         raise AuthError(Reason.CLAIMS, f"{name} is not a NumericDate")
     try:
         number = float(value)
     except OverflowError:
         raise AuthError(Reason.CLAIMS, f"{name} is not a NumericDate") from None
-    if not math.isfinite(number):
+    if kind is float and not math.isfinite(number):
         raise AuthError(Reason.CLAIMS, f"{name} is not a NumericDate")
     return number
 
@@ -68,6 +69,8 @@ _ACCESS_KINDS: Mapping[str, frozenset[str]] = {
 
 def require_access_token(claims: Mapping[str, Any]) -> None:
     """Refuse claims that say they belong to anything but an access token; raises ``AuthError(TOKEN_TYPE)``."""
+    if claims.keys().isdisjoint(_ACCESS_KINDS):
+        return  # the common token names no kind: nothing to refuse
     for name, accepted in _ACCESS_KINDS.items():
         if name not in claims:
             continue
@@ -80,7 +83,8 @@ def check_claims(claims: Mapping[str, Any], policy: ClaimPolicy, now: float, *, 
     """Check the token kind, presence, time, issuer and audience claims; raises ``AuthError`` naming the claim.
 
     ``iss`` and ``aud`` are compared when present; name them in ``required`` to demand them (JWT does
-    when an issuer or audience is configured; RFC 7662 responses may omit them).
+    when an issuer or audience is configured; RFC 7662 responses may omit them). The one home of claim rules:
+    every validator's principal passes here (``principal_from``), first seen or not yet cached.
     """
     require_access_token(claims)
     for name in required:
@@ -92,24 +96,28 @@ def check_claims(claims: Mapping[str, Any], policy: ClaimPolicy, now: float, *, 
     if exp is not None and now >= exp + leeway:
         raise AuthError(Reason.EXPIRED, f"expired at {exp:.0f}, now {now:.0f} (leeway {leeway}s)")
     nbf = _number(claims, "nbf")
+    # RFC 7519 §4.1.5: not before nbf.
     if nbf is not None and now + leeway < nbf:
         raise AuthError(Reason.NOT_YET_VALID, f"not valid before {nbf:.0f}, now {now:.0f} (leeway {leeway}s)")
     iat = _number(claims, "iat")
+    # RFC 7519 §4.1.6: not issued in the future.
     if iat is not None and iat > now + leeway:
         raise AuthError(Reason.ISSUED_IN_FUTURE, f"issued at {iat:.0f}, in the future of {now:.0f}")
-    if "iss" in claims:
-        issuer = claims["iss"]
-        if not isinstance(issuer, str):
+    issuer = claims.get("iss", _ABSENT)
+    if issuer is not _ABSENT:
+        if type(issuer) is not str:
             raise AuthError(Reason.ISSUER, "iss is not a string")
         # Exact comparison: no prefix, substring or case folding (CVE-2024-53861).
         if policy.issuers and issuer not in policy.issuers:
-            raise AuthError(Reason.ISSUER, f"iss {str(issuer)[:120]!r} is not the configured issuer")
-    if policy.audiences and "aud" in claims:
-        aud = claims["aud"]
-        if isinstance(aud, str):
-            matched = aud in policy.audiences
-        elif isinstance(aud, list) and all(isinstance(v, str) for v in aud):
-            matched = any(v in policy.audiences for v in aud)
+            raise AuthError(Reason.ISSUER, f"iss {issuer[:120]!r} is not the configured issuer")
+    audiences = policy.audiences
+    aud = claims.get("aud", _ABSENT) if audiences else _ABSENT
+    if aud is not _ABSENT:
+        # RFC 7519 §4.1.3: a string or an array of strings, one of which is ours
+        if type(aud) is str:
+            matched = aud in audiences
+        elif type(aud) is list and all(type(v) is str for v in aud):
+            matched = any(v in audiences for v in aud)
         else:
             raise AuthError(Reason.AUDIENCE, "aud is not a string or an array of strings")
         if not matched:
@@ -124,27 +132,27 @@ def extract_scopes(claims: Mapping[str, Any], scope_claims: Iterable[str]) -> fr
     """
     found: dict[str, frozenset[str]] = {}
     for name in scope_claims:
-        value = _lookup(claims, name)
+        value = claims.get(name, _ABSENT)
+        if value is _ABSENT and "." in name:
+            value = _nested(claims, name)
         if value is not _ABSENT:
             found[name] = _scope_values(value, name)
     if len(found) == 1:
-        return next(iter(found.values()))  # the common case: one claim, nothing to reconcile
+        return found.popitem()[1]  # the common case: one claim, nothing to reconcile
     aliases = [found[n] for n in _SCOPE_ALIASES if n in found]
     if len(aliases) == 2 and aliases[0] != aliases[1]:
         raise AuthError(Reason.SCOPE, "scope and scp disagree")
     return frozenset().union(*found.values()) if found else frozenset()
 
 
-def _lookup(claims: Mapping[str, Any], name: str) -> Any:
-    """A claim by name, or a nested one by dotted path (``realm_access.roles``, Keycloak)."""
-    if name in claims:
-        return claims[name]
+def _nested(claims: Mapping[str, Any], name: str) -> Any:
+    """A nested claim by dotted path (``realm_access.roles``, Keycloak), or ``_ABSENT``."""
     node: Any = claims
-    for part in name.split(".") if "." in name else ():
+    for part in name.split("."):
         if not isinstance(node, Mapping) or part not in node:
             return _ABSENT
         node = node[part]
-    return node if "." in name else _ABSENT
+    return node
 
 
 _MEMO_SCOPE_STRING = 1024  # longer scope strings are read every time (the memo stays small)
@@ -189,6 +197,8 @@ def authorize_scopes(granted: frozenset[str], policy: ClaimPolicy) -> frozenset[
 
 def client_of(claims: Mapping[str, Any]) -> str | None:
     """The OAuth client a token was issued to (``client_id``, ``azp``, ``cid`` or ``appid``)."""
+    if claims.keys().isdisjoint(_CLIENT_CLAIMS):
+        return None
     for name in _CLIENT_CLAIMS:
         value = claims.get(name)
         if isinstance(value, str):

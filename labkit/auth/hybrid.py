@@ -21,6 +21,14 @@ class HybridValidator:
         self.jwt = jwt
         self.introspection = introspection
 
+    def cached(self, token: str) -> Principal | None:
+        """What ``validate(token)`` answers from the JWT validator's remembered verdict, or None; never raises.
+
+        A token the JWT path refused is left to ``validate``: its answer names that refusal.
+        """
+        hit = self.jwt.cached(token)
+        return None if hit is None else replace(hit, strategy="both:jwt")
+
     async def validate(self, token: str, *, fresh: bool = False) -> Principal:
         """A principal from the JWT path, or else from introspection."""
         if not fresh:

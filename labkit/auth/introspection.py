@@ -83,17 +83,21 @@ class IntrospectionValidator:
         self._flight: SingleFlight[Principal] = SingleFlight()
         self.call_count = 0
 
+    def cached(self, token: str) -> Principal | None:
+        """The verdict ``validate(token)`` remembered in this process for ``token``, or None; never raises."""
+        # only tokens validate() would send: a remembered verdict is always of a well-formed token
+        return self.cache.get(token_key(token)) if type(token) is str else None
+
     async def validate(self, token: str, *, fresh: bool = False) -> Principal:
         """The token's ``Principal`` if the provider says it is active and it passes our checks."""
         if not isinstance(token, str) or not token or not token.isprintable() or " " in token:
             raise AuthError(Reason.MALFORMED, "empty token or one with spaces or control characters")
         if len(token) > MAX_TOKEN_BYTES:
             raise AuthError(Reason.SIZE, f"token longer than {MAX_TOKEN_BYTES} bytes")
+        hit = None if fresh else self.cached(token)
+        if hit is not None:
+            return hit
         key = token_key(token)
-        if not fresh:
-            hit = self.cache.get(key)
-            if hit is not None:
-                return hit
         shared = self.shared
         if shared is None or fresh:
             return await self._flight.run((key, fresh), lambda: self._introspect(token, key))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Collection, Mapping
-from typing import Any, NamedTuple, Protocol
+from typing import Any, Protocol
 
 from ..algorithms import TABLE
 from ..errors import AuthError, Reason
@@ -13,14 +13,12 @@ from ._compact import CompactJWS, parse_compact, strict_json
 from .cache import CacheLimits, TTLCache, fingerprint_of, token_key
 from .claims import ClaimPolicy
 from .keys import KeySet, TrustedKey
-from .principal import Principal
-from .reader import PrincipalReader
+from .principal import Principal, principal_from
 from .signature import verify_signature_bytes
 
 __all__ = [
     "JWTValidator",
     "KeySource",
-    "Peeked",
     "StaticKeys",
     "check_header",
     "decode_payload",
@@ -31,17 +29,6 @@ __all__ = [
 # RFC 8725 §3.10 / RFC 7515 §4.1.2-6: never take keys from the token itself.
 _KEY_BEARING_HEADERS = ("jku", "x5u", "jwk", "x5c")
 _ACCEPTED_TYP = frozenset({"jwt", "at+jwt", "application/jwt", "application/at+jwt"})
-_HEADER_MEMO = 64
-
-
-class Peeked(NamedTuple):
-    """What a caller already read from a token before choosing its validator (the multi-tenant issuer peek):
-    its ``token_key``, its strict parse and its unverified payload, handed on so nothing is read twice."""
-
-    token: str  # the token read: the validator uses the rest for this very token only
-    key: bytes  # token_key(token)
-    jws: CompactJWS | None  # parse_compact(token), None when not read
-    claims: dict[str, Any] | None  # decode_payload(jws), unverified: used only after the signature verifies
 
 
 class KeySource(Protocol):
@@ -172,42 +159,24 @@ class JWTValidator:
         self.tenant = tenant
         self.cache_ttl = cache.ttl
         self.cache: TTLCache[Principal] = TTLCache(cache.max_size, clock)
-        # the policy's claim checks compiled once (principal_from's answers: test_perf_equivalence)
-        self._principal = PrincipalReader(policy, required=policy.required, strategy=self.strategy, tenant=tenant)
-        # Header objects parse_compact shares between tokens, with the algorithm check_header pinned for each
-        # (the entry holds the header, so its id cannot be reused while remembered; bounded, accepted ones only).
-        self._headers: dict[int, tuple[dict[str, Any], str]] = {}
 
-    def _pinned_algorithm(self, header: dict[str, Any]) -> str:
-        """``check_header`` for this header object, remembered; raises ``AuthError``."""
-        known = self._headers.get(id(header))
-        if known is not None and known[0] is header:
-            return known[1]
-        alg = check_header(header, self.algorithms)
-        if len(self._headers) >= _HEADER_MEMO:
-            self._headers.clear()
-        self._headers[id(header)] = (header, alg)
-        return alg
+    def cached(self, token: str) -> Principal | None:
+        """The verdict ``validate(token)`` remembered for ``token`` (while it lives), or None; never raises."""
+        return self._remembered(token_key(token)) if type(token) is str else None
 
-    async def validate(self, token: str, *, fresh: bool = False, peeked: Peeked | None = None) -> Principal:
-        """Validate ``token`` and return its ``Principal``; ``fresh`` skips the cache. Raises ``AuthError``.
+    def _remembered(self, key: bytes) -> Principal | None:
+        return self.cache.get(key) if self.cache_ttl else None
 
-        ``peeked``: what the caller already read from this very token (``Gate``'s issuer peek), reused;
-        a ``Peeked`` of another token is ignored.
-        """
-        if peeked is not None and peeked.token != token:
-            peeked = None  # read from another token: never its hash, parse or payload for this one
-        cache_key: bytes | None = None
-        if type(token) is str:
-            cache_key = token_key(token) if peeked is None else peeked.key
-            if self.cache_ttl and not fresh:
-                hit = self.cache.get(cache_key)  # the hot path of a busy agent: keep it this short
-                if hit is not None:
-                    return hit
+    async def validate(self, token: str, *, fresh: bool = False) -> Principal:
+        """Validate ``token`` and return its ``Principal``; ``fresh`` skips the cache. Raises ``AuthError``."""
+        cache_key = token_key(token) if type(token) is str else b""
+        hit = None if fresh or not cache_key else self._remembered(cache_key)
+        if hit is not None:
+            return hit
         with span("labkit.validate", strategy=self.strategy, tenant=self.tenant) if tracing_on() else NO_SPAN:
-            jws = parse_compact(token) if peeked is None or peeked.jws is None else peeked.jws
+            jws = parse_compact(token)  # refuses a non-string token
             header = jws.header
-            alg = self._pinned_algorithm(header)
+            alg = check_header(header, self.algorithms)
             kid = header.get("kid")
             source = self.source
             keyset = source.keyset if type(source) is StaticKeys else await source.keys()
@@ -219,12 +188,11 @@ class JWTValidator:
                 # An unknown kid may be a rotation: refetch once (the source rate-limits this).
                 key = (await self.source.refresh_for_kid(kid)).select(alg, kid)
             verify_jws(jws, alg, key)
-            # the hand-off's payload only with the very parse whose signature was verified just above
-            claims = peeked.claims if peeked is not None and peeked.jws is jws and peeked.claims is not None \
-                else decode_payload(jws)
             now = self.clock()
-            principal = self._principal(claims, now, fingerprint_of(cache_key) if cache_key else "")
-            if cache_key is not None and self.cache_ttl:
+            principal = principal_from(decode_payload(jws), self.policy, now=now, strategy=self.strategy,
+                                       fingerprint=fingerprint_of(cache_key), tenant=self.tenant,
+                                       required=self.policy.required)
+            if self.cache_ttl:
                 expires = now + self.cache_ttl
                 if principal.expires_at is not None:
                     expires = min(expires, principal.expires_at + self.policy.leeway)

@@ -11,7 +11,7 @@ from .actors import actor_chain, chain_of
 from .cache import fingerprint_of, token_key
 from .claims import ClaimPolicy, authorize_scopes, check_claims, client_of, extract_scopes
 
-__all__ = ["Principal", "fingerprint", "jwt_subject", "principal_from"]
+__all__ = ["Principal", "fingerprint", "jwt_subject", "principal_from", "principal_key"]
 
 
 def fingerprint(token: str) -> str:
@@ -33,6 +33,7 @@ class Principal:
     fingerprint: str = ""
     expires_at: float | None = None
     notes: tuple[str, ...] = ()
+    key: str = ""  # principal_key's answer, computed once by principal_from ("" for a principal built otherwise)
 
     @property
     def actors(self) -> tuple[str, ...]:
@@ -50,7 +51,20 @@ class Principal:
     @property
     def identity(self) -> str:
         """A display name: subject, else client id, else ``anonymous``."""
-        return self.subject or self.client_id or "anonymous"
+        return _identity(self.subject, self.client_id)
+
+
+def _identity(subject: str | None, client: str | None) -> str:
+    return subject or client or "anonymous"
+
+
+def _key(tenant: str | None, issuer: str | None, identity: str) -> str:
+    return f"{tenant or '-'}|{issuer or '-'}|{identity}"
+
+
+def principal_key(principal: Principal) -> str:
+    """A stable key for per-principal state (owners, quotas, rate limits): tenant, issuer and identity."""
+    return principal.key or _key(principal.tenant, principal.issuer, principal.identity)
 
 
 def jwt_subject(claims: Mapping[str, Any]) -> str | None:
@@ -81,20 +95,8 @@ def principal_from(
         actor_chain(claims["act"])  # RFC 8693 §4.1: a malformed act is a malformed token (AuthError CLAIMS)
     who = subject(claims)
     scopes = authorize_scopes(extract_scopes(claims, policy.scope_claims), policy)
-    exp = claims.get("exp")
-    # The hot path of every first-seen token: fill the frozen instance in one step rather than field by field
-    # (``test_auth_parts`` checks it equals the dataclass constructor's, field for field).
-    principal = object.__new__(Principal)
-    principal.__dict__.update({
-        "subject": who,
-        "scopes": scopes,
-        "client_id": client_of(claims),
-        "issuer": claims.get("iss"),  # check_claims refused a non-string iss
-        "claims": claims,
-        "tenant": tenant,
-        "strategy": strategy,
-        "fingerprint": fingerprint,
-        "expires_at": float(exp) if isinstance(exp, (int, float)) and not isinstance(exp, bool) else None,
-        "notes": (),
-    })
-    return principal
+    client = client_of(claims)
+    issuer = claims.get("iss")  # check_claims refused a non-string iss
+    exp = claims.get("exp")  # check_claims refused anything but a finite number
+    return Principal(who, scopes, client, issuer, claims, tenant, strategy, fingerprint,
+                     None if exp is None else float(exp), (), _key(tenant, issuer, _identity(who, client)))

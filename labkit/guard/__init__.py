@@ -6,7 +6,8 @@
 - ``routing``: the route the app will run, found with the app's own router;
 - ``build``: a ``Gate`` from a ``SecurityConfig`` (``gate_for``);
 - ``dpop``: RFC 9449 at the resource server (``DPoPPolicy``: proof, binding, replay, nonces; ``Presentation``);
-- ``decision``: ``Gate`` (authenticate, authorize, admit) and the ``Decision`` every integration answers from;
+- ``decision``: the ``Decision`` every integration answers from, and ``judge`` (a requirement's scopes, delegation);
+- ``gate``: ``Gate`` (authenticate, judge, admit), the one path every front door takes;
 - ``asgi``: ``OAuth2Guard``, the ASGI middleware (deny by default).
 """
 
@@ -14,8 +15,9 @@ from __future__ import annotations
 
 from .asgi import GuardContext, OAuth2Guard
 from .build import accepting, gate_for
-from .decision import Admit, Decision, Gate, GuardUser, TenantAuth, principal_key
+from .decision import Decision, GuardUser, principal_key
 from .dpop import DPoPChallenge, DPoPPolicy, Presentation
+from .gate import Admit, Gate, TenantAuth
 from .jsonrpc import BodyError, RpcCall, parse_call, parse_json
 from .policy import Capability, Effect, Endpoint, EndpointPolicy, MethodRule, PluginScopes, Requirement
 from .rfc6750 import OUTCOMES, Outcome, bearer_token, challenge, credentials

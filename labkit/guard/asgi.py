@@ -13,6 +13,7 @@ routes); the audit event says why.
 
 from __future__ import annotations
 
+import functools
 import re
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -28,12 +29,13 @@ from ..audit import AuditLog
 from ..auth import Principal
 from ..errors import AuthError, Reason
 from ..scopes import EffectiveScopes
-from .decision import Decision, Gate, GuardUser
+from .decision import Decision, GuardUser
 from .dpop import Presentation, presented
+from .gate import Gate
 from .jsonrpc import MAX_BODY, BodyError, RpcCall, content_length, error_envelope, parse_call, read_body, replay
 from .policy import Endpoint, Requirement
 from .rfc6750 import credentials
-from .routing import RouteMemo
+from .routing import resolve
 
 __all__ = ["GuardContext", "OAuth2Guard", "UserFactory"]
 
@@ -139,7 +141,7 @@ class OAuth2Guard:
     ) -> None:
         self.app = app
         self.gate = gate
-        self._routes = RouteMemo(routes)
+        self.routes = routes
         self.endpoints = dict(endpoints)
         self.audit = audit
         self.realm = realm
@@ -149,15 +151,6 @@ class OAuth2Guard:
         self.public_url = public_url.rstrip("/") if public_url else None
         self._undeclared: dict[str, Endpoint] = {}  # the deny-by-default endpoint of each undeclared route name
 
-    @property
-    def routes(self) -> Sequence[BaseRoute]:
-        """The app's routes the guard resolves requests with."""
-        return self._routes.routes
-
-    @routes.setter
-    def routes(self, routes: Sequence[BaseRoute]) -> None:
-        self._routes = RouteMemo(routes)
-
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
         if kind == "lifespan":
@@ -165,7 +158,7 @@ class OAuth2Guard:
             return
         if kind != "http" and kind != "websocket":
             return  # deny by default: an interface the guard does not know never reaches the app
-        resolved = self._routes.resolve(scope)
+        resolved = resolve(self.routes, scope)  # the route the app will run, as it stands now
         if resolved is None:
             endpoint, tenant, route = self._endpoint(None), None, None
         else:
@@ -193,18 +186,10 @@ class OAuth2Guard:
         return undeclared
 
 
-_SORTED = "_labkit_sorted"  # where _sorted_scopes keeps its answer on an EffectiveScopes
-
-
-def _sorted_scopes(effective: EffectiveScopes) -> tuple[str, ...]:
-    """``tuple(sorted(effective))``, remembered on the (immutable, memoized by the hierarchy) scope set."""
-    memo = getattr(effective, "__dict__", None)  # None for a plain frozenset (a custom gate's): sorted each time
-    known: tuple[str, ...] | None = memo.get(_SORTED) if memo is not None else None
-    if known is None:
-        known = tuple(sorted(effective))
-        if memo is not None:
-            memo[_SORTED] = known
-    return known
+@functools.lru_cache(maxsize=256)
+def _sorted_scopes(effective: frozenset[str]) -> tuple[str, ...]:
+    """``tuple(sorted(effective))``: a handful of grants repeat, so the few answers are kept (bounded, by value)."""
+    return tuple(sorted(effective))
 
 
 class _Request:
@@ -235,9 +220,7 @@ class _Request:
             decision = Decision(Requirement(), context.tenant, error=AuthError(Reason.TENANT, "unknown tenant"))
             await self.respond(decision)
             return
-        # a cached verdict answers at once; only a token to validate (or a DPoP proof) waits
-        now = gate.authenticate_now(token, context.tenant, presentation=presentation)
-        found = now if isinstance(now, Decision) else await now
+        found = await gate.authenticate(token, context.tenant, presentation=presentation)
         if found.error is not None:
             await self.respond(found)  # before the body is read: unauthenticated requests cost O(1)
             return
@@ -259,8 +242,7 @@ class _Request:
             requirement = endpoint.rpc(call, found.tenant)
             receive = replay(body, receive)  # the app reads the very bytes the guard judged
         context.requirement = requirement
-        judged = gate.decide_now(token, requirement, found.tenant, authenticated=found)
-        decision = judged if isinstance(judged, Decision) else await judged
+        decision = await gate.decide(token, requirement, found.tenant, authenticated=found)
         if decision.error is not None:
             await self.respond(decision)
             return

@@ -17,8 +17,8 @@ from ..auth.cache import SharedVerdicts
 from ..auth.dpop import DPOP_ALGORITHMS
 from ..config import OAuth2Config, PluginSpec, SecurityConfig
 from ..state.protocols import ReplayCache
-from .decision import Admit, Gate, TenantAuth
 from .dpop import DPoPPolicy
+from .gate import Admit, Gate, TenantAuth
 
 __all__ = ["Resources", "accepting", "dpop_policy", "gate_for", "with_introspection_cache"]
 

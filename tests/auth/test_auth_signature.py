@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import fields
+from dataclasses import fields, replace
 from functools import cache
 from typing import Any
 
@@ -15,7 +15,7 @@ from joserfc.jws import JWSRegistry
 from labkit.algorithms import TABLE
 from labkit.auth.claims import ClaimPolicy
 from labkit.auth.keys import KeySet
-from labkit.auth.principal import Principal, principal_from
+from labkit.auth.principal import Principal, principal_from, principal_key
 from labkit.auth.signature import verify_signature_bytes
 from labkit.errors import AuthError, Reason
 
@@ -67,13 +67,14 @@ def test_agrees_with_joserfc_on_any_bytes(alg: str, signature: bytes) -> None:
     assert verify_signature_bytes(alg, trusted(alg).public, MESSAGE, signature) is joserfc_says(alg, signature)
 
 
-def test_fast_principal_equals_the_dataclass_constructor() -> None:
+def test_principal_from_fills_every_field_and_the_key_once() -> None:
     claims: dict[str, Any] = {"exp": NOW + 60, "sub": "s", "iss": "i", "client_id": "c", "scope": "a b"}
     built = principal_from(claims, ClaimPolicy(), now=NOW, strategy="jwt", fingerprint="f", tenant="t")
-    reference = Principal(subject="s", scopes=frozenset({"a", "b"}), client_id="c", issuer="i", claims=claims,
-                          tenant="t", strategy="jwt", fingerprint="f", expires_at=float(NOW + 60))
-    assert built == reference
-    assert set(vars(built)) == {f.name for f in fields(Principal)}
+    by_hand = Principal(subject="s", scopes=frozenset({"a", "b"}), client_id="c", issuer="i", claims=claims,
+                        tenant="t", strategy="jwt", fingerprint="f", expires_at=float(NOW + 60))
+    assert replace(built, key="") == by_hand
+    assert built.key == principal_key(built) == principal_key(by_hand) == "t|i|s"
+    assert set(vars(built)) == {f.name for f in fields(Principal)}  # nothing kept beside the fields
 
 
 @pytest.mark.parametrize("name", ["exp", "nbf", "iat"])

@@ -141,13 +141,13 @@ def test_only_issuers_of_a_tenant_are_remembered(keys: Keys) -> None:
     for i in range(50):
         forged = mint(keys.attacker, iss=f"{i}" + "x" * 5000, scope="admin")
         assert gate.tenant_auth(None, forged) is gate.tenants[None]
-    assert len(gate._issuers._data) == 0
+    assert len(gate._routed._data) == 0
     acme = mint(keys.ec, "ES256", iss=gate.tenants["acme"].issuers[0], scope="api:read")
     assert gate.tenant_auth(None, acme) is gate.tenants["acme"]
-    assert len(gate._issuers._data) == 0  # read to route it, not verified yet
+    assert len(gate._routed._data) == 0  # read to route it, not verified yet
     # a forged token with a tenant's issuer is routed by it, refused, and not remembered (no churn of the memo)
     forged_acme = mint(keys.attacker, iss=gate.tenants["acme"].issuers[0], scope="api:read")
     assert asyncio.run(gate.authenticate(forged_acme)).error is not None
-    assert len(gate._issuers._data) == 0
+    assert len(gate._routed._data) == 0
     assert asyncio.run(gate.authenticate(acme)).allowed  # verified: its issuer now routes it from the memo
-    assert len(gate._issuers._data) == 1
+    assert len(gate._routed._data) == 1

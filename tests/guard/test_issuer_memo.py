@@ -13,10 +13,10 @@ from labkit.auth.cache import token_key
 from labkit.auth.claims import ClaimPolicy
 from labkit.auth.jwt import JWTValidator, StaticKeys
 from labkit.auth.keys import KeySet
-from labkit.guard.decision import Gate, TenantAuth
+from labkit.guard.gate import Gate, TenantAuth
 from labkit.scopes import ScopeHierarchy
 
-from ..auth.test_fast_path_attacks import AUD, ISSUERS, NOW, SECRETS, _decided, _sign, _tenants, _token
+from ..auth.test_cache_attacks import AUD, ISSUERS, NOW, SECRETS, _decided, _sign, _tenants, _token
 from ..helpers import examples
 
 
@@ -41,7 +41,7 @@ TOKENS = [
 @given(sent=st.lists(st.tuples(st.integers(0, len(TOKENS) - 1), st.booleans()), min_size=1, max_size=24))
 def test_the_memo_holds_verified_tokens_only_and_changes_no_answer(sent: list[tuple[int, bool]]) -> None:
     gate, reference = Gate(_tenants()), Gate(_tenants())
-    reference._issuers.max_size = 0  # remembers nothing: every request peeks afresh
+    reference._routed.max_size = 0  # remembers nothing: every request peeks afresh
     verified: set[bytes] = set()
     for index, forget in sent:
         token = TOKENS[index]
@@ -51,11 +51,11 @@ def test_the_memo_holds_verified_tokens_only_and_changes_no_answer(sent: list[tu
         if found.principal is not None:
             verified.add(token_key(token))
             # verified, of a tenant: routed from the memo from now on (again after the memo lost it)
-            assert token_key(token) in gate._issuers._data, index
-        assert set(gate._issuers._data) <= verified, index  # never a forged, expired or malformed token's issuer
+            assert token_key(token) in gate._routed._data, index
+        assert set(gate._routed._data) <= verified, index  # never a forged, expired or malformed token's issuer
         if forget:
-            gate._issuers.clear()  # as eviction or expiry would
-    assert len(reference._issuers) == 0
+            gate._routed.clear()  # as eviction or expiry would
+    assert len(reference._routed) == 0
 
 
 def test_a_verified_token_of_no_tenants_issuer_is_not_remembered() -> None:
@@ -67,6 +67,6 @@ def test_a_verified_token_of_no_tenants_issuer_is_not_remembered() -> None:
     gate = Gate(tenants)
     foreign, own = _sign(_claims("https://elsewhere/"), SECRETS[None]), _sign(_claims(ISSUERS[None]), SECRETS[None])
     assert asyncio.run(gate.authenticate(foreign)).principal is not None
-    assert len(gate._issuers) == 0
+    assert len(gate._routed) == 0
     assert asyncio.run(gate.authenticate(own)).principal is not None
-    assert list(gate._issuers._data) == [token_key(own)]
+    assert list(gate._routed._data) == [token_key(own)]

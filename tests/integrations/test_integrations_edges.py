@@ -44,6 +44,12 @@ class StandIn:
     def __init__(self, accepted: str, scopes: str = "api:read") -> None:
         self.accepted, self.scopes = accepted, frozenset(scopes.split())
 
+    def cached(self, token: str) -> Principal | None:
+        return None  # remembers nothing: every request asks validate()
+
+    async def aclose(self) -> None:
+        return None
+
     async def validate(self, token: str, *, fresh: bool = False) -> Principal:
         if token.startswith("r."):
             # As labkit's validators do: an insufficient_scope refusal names the scopes (oauth2.required_scopes).
