@@ -9,7 +9,8 @@ answers with the status, the ``WWW-Authenticate`` scheme, ``error`` and ``scope`
   attacker's key; no such key in a tenant's JWKS), in the scheme the request used (RFC 9449 §7.1);
 - a DPoP-bound token as Bearer: 401 with the DPoP challenge, ``dpop_required`` (RFC 9449 §7.2); any token with the
   DPoP scheme and a proof that is not one: 401 ``invalid_dpop_proof``;
-- a valid Bearer token: a body that is not one JSON-RPC request, or a ``message/send`` naming another tenant, 400
+- a valid Bearer token: a body that is not one JSON-RPC request: on A2A a JSON-RPC error in-band (200, as the
+  a2a-sdk answers), on MCP 400 ``invalid_request``; a ``message/send`` naming another tenant, 400
   ``invalid_request``; else 200 when its scopes, after the tenant's hierarchy, cover the method's, else 403
   ``insufficient_scope`` naming them.
 """
@@ -32,7 +33,7 @@ BODIES = [
     b'[{"jsonrpc":"2.0","id":1,"method":"capabilities"}]', b'{"jsonrpc":"2.0","id":1.5e400,"method":"x"}', b"",
     b"\xff\xfe{}",
 ]
-MALFORMED = range(7, len(BODIES))  # not one JSON-RPC request: 400 once the token is valid
+MALFORMED = range(7, len(BODIES))  # not one JSON-RPC request: a JSON-RPC error once the token is valid
 ROUTES = {"a2a": "/", "mcp": "/mcp", "card": "/.well-known/agent-card.json", "unknown": "/nowhere",
           "dotted": "/%2e%2e/mcp"}
 KINDS = ["read", "read", "admin", "write", "bound", "expired", "forged", "other tenant", "delegated", None]
@@ -92,6 +93,8 @@ def expected(tenant: str | None, kind: str | None, route: str, body: int, scheme
     if scheme == "dpop":
         return 401, "DPoP", "invalid_dpop_proof", None, "dpop_proof"
     judged_by = "acme" if kind == "other tenant" else tenant
+    if body in MALFORMED and route == "a2a":
+        return 200, None, None, None, "invalid_request"  # JSON-RPC 2.0 §5, in-band, as the a2a-sdk behind it answers
     if body in MALFORMED or ((route, body) == ("a2a", 4) and judged_by != "globex"):
         return 400, "Bearer", "invalid_request", None, "invalid_request"
     needs = NEEDS[route, body]
