@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import json
 import os
 import secrets
 import time
@@ -29,6 +28,7 @@ from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import ECKey
 
+from .._json import loads_bounded
 from ..config import PushConfig
 from ..ssrf import guarded_transport, resolution_refused
 from ._tasks import task_state
@@ -75,7 +75,7 @@ def load_signing_key(path: str | os.PathLike[str], *, private: bool = True) -> E
     except OSError as exc:
         raise ValueError(f"{path}: cannot read the key file ({exc.__class__.__name__})") from None
     try:
-        raw: Any = json.loads(data) if data.lstrip().startswith(b"{") else data
+        raw: Any = loads_bounded(data) if data.lstrip().startswith(b"{") else data  # never RecursionError
         key = ECKey.import_key(raw, parameters={"alg": "ES256", "use": "sig"})
     except (ValueError, TypeError, KeyError, JoseError) as exc:
         raise ValueError(f"{path}: not an EC key in PEM or JWK form ({exc.__class__.__name__})") from None
