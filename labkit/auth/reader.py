@@ -2,7 +2,7 @@
 
 ``PrincipalReader`` holds what the policy asks as sets and constants built at construction, so a first-seen
 token pays dictionary lookups and comparisons only. It decides nothing alone: whenever a claim is absent where
-required, of an unusual type, out of time, foreign, or simply unusual (``typ``, ``token_type``, ``token_use``,
+required, of an unusual type, out of time, foreign, or simply unusual (a token-kind claim, ``claims.KIND_CLAIMS``,
 ``act``, a float date), it hands the claims to ``principal_from``, the one reference, which accepts or raises
 exactly as it always did. ``tests/core/test_perf_equivalence.py`` holds the two to the same answers.
 """
@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from .claims import ClaimPolicy, authorize_scopes, extract_scopes
+from .claims import KIND_CLAIMS, ClaimPolicy, authorize_scopes, extract_scopes
 from .claims import _space_delimited as _scope_string  # the memoised RFC 6749 §3.3 reader extract_scopes uses
 from .principal import Principal, principal_from
 
@@ -20,7 +20,7 @@ __all__ = ["PrincipalReader"]
 
 _ABSENT = object()
 # Claims the fast path leaves to principal_from: the token-kind signals (require_access_token) and RFC 8693 act.
-_UNUSUAL = frozenset({"token_type", "token_use", "typ", "act"})
+_UNUSUAL = KIND_CLAIMS | {"act"}
 _CLIENT_CLAIMS = ("client_id", "azp", "cid", "appid")  # claims.client_of's order
 _INT_DATE = 2**1000  # an int NumericDate inside +-2**1000 converts to a finite float (float() cannot overflow)
 _MEMO_SCOPE_STRING = 1024  # claims.extract_scopes reads longer scope strings without its memo: the same answer
