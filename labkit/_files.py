@@ -1,8 +1,9 @@
 """The one home of the rules for the lab's own files (the audit log, the challenge progress file).
 
 A file is opened never through a symlink (``O_NOFOLLOW``), never blocking on a FIFO or a device (``O_NONBLOCK``,
-then ``fstat``: regular files only), created 0600; a whole-file write goes to a private temporary file in the
-same folder (``mkstemp``: a fresh 0600 name, ``O_EXCL``), is synced, and replaces the file in one ``rename``.
+then ``fstat``: regular files only), created 0600, written in place only when it is ours with one link (no planted
+hard link); a whole-file write goes to a private temporary file in the same folder (``mkstemp``: a fresh 0600
+name, ``O_EXCL``), is synced, and replaces the file in one ``rename``.
 Callers turn ``UnsafeFileError`` into their own error (``AuditFileError``, ``ProgressFileError``).
 """
 
@@ -38,7 +39,8 @@ def open_regular(path: str | os.PathLike[str], flags: int, mode: int = 0o600, *,
     """A descriptor of the regular file ``path`` (``flags`` as for ``os.open``), blocking as usual once open.
 
     ``follow``: a symlink is followed (a file the user names to be read, e.g. a configuration), else refused.
-    Raises ``UnsafeFileError`` for a symlink, a FIFO, a socket, a device, a directory or a missing folder, and
+    Raises ``UnsafeFileError`` for a symlink, a FIFO, a socket, a device, a directory or a missing folder (and,
+    when writing, for a file with several hard links or of another user), and
     ``FileNotFoundError`` when it is missing and ``flags`` has no ``O_CREAT``.
     """
     where = Path(path)
@@ -57,12 +59,22 @@ def open_regular(path: str | os.PathLike[str], flags: int, mode: int = 0o600, *,
         if exc.errno == errno.ENXIO:
             raise UnsafeFileError(where, "is a FIFO or socket; give a regular file") from None
         raise UnsafeFileError(where, f"cannot be opened ({exc.strerror})") from None
-    kind = os.fstat(fd).st_mode
+    info = os.fstat(fd)
+    kind = info.st_mode
     if not stat.S_ISREG(kind):
         os.close(fd)
         what = ("a directory" if stat.S_ISDIR(kind) else "a FIFO" if stat.S_ISFIFO(kind)
                 else "a socket" if stat.S_ISSOCK(kind) else "a device")
         raise UnsafeFileError(where, f"is not a regular file ({what}); give a regular file")
+    if flags & (os.O_WRONLY | os.O_RDWR):
+        # a file we write is our own: a hard link planted at the path (to another file of the user's) or a file
+        # another account made in a shared folder would receive what we write
+        problem = ("has more than one hard link; refused (give a file of its own)" if info.st_nlink > 1
+                   else "belongs to another user; refused" if hasattr(os, "geteuid") and info.st_uid != os.geteuid()
+                   else None)
+        if problem is not None:
+            os.close(fd)
+            raise UnsafeFileError(where, problem)
     os.set_blocking(fd, True)
     return fd
 

@@ -180,7 +180,8 @@ def _serve(args: argparse.Namespace) -> int:
         print(f"provider: {lab.provider_url}", flush=True)
         print(f"agent: {lab.agent_url}", flush=True)
         for line in lab.plugin_mapping().lines():  # how the user's plugin ids met the sample agent's
-            print(f"config: {safe_text(line, 300)}", file=sys.stderr)
+            # an id taken from ${VAR} is named, never shown (labkit.config.env)
+            print(f"config: {safe_text(lab.config.redact(line), 300)}", file=sys.stderr)
         print("Ctrl-C stops.", file=sys.stderr, flush=True)
         freeze_start_up()  # this process only serves from here on
         signum = stops.wait() or 0

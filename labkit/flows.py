@@ -19,13 +19,13 @@ so it is the same on every run.
 from __future__ import annotations
 
 import html
-import json
 import threading
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from ._json import loads_bounded
 from .auth.principal import fingerprint
 
 __all__ = ["SECRET_NAMES", "SHOWN_VALUES", "Exchange", "FlowRecorder", "classify"]
@@ -101,8 +101,8 @@ def _params(text: str) -> dict[str, str]:
 
 def _json_members(body: bytes) -> dict[str, Any]:
     try:
-        parsed = json.loads(body.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
+        parsed = loads_bounded(body)  # a server's body: bounded depth, ValueError (never RecursionError)
+    except ValueError:
         return {}
     if not isinstance(parsed, dict):
         return {}

@@ -65,7 +65,8 @@ class Handlers:
         if call is None:  # the guard parses every POST to this route; nothing else reaches it
             return JSONResponse(rpc.error(None, -32600, "Invalid Request"), 400)
         user: LabUser = request.user
-        problem = invalid_params(call.method or "", call.params)  # A2A v1.0 §9.5: what the SDK would drop
+        present = isinstance(call.body, dict) and "params" in call.body
+        problem = invalid_params(call.method or "", call.params, present=present)  # A2A v1.0 §9.5
         if problem is not None:
             return JSONResponse(rpc.error(call.id, -32602, problem))
         if call.method in _CREATES_TASK:

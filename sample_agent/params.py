@@ -23,15 +23,20 @@ _V03_MODELS: dict[str, Any] = JSONRPC03Adapter.METHOD_TO_MODEL
 _SHOWN = 40  # characters of a client's value quoted in a message
 
 
-def invalid_params(method: str, params: Any) -> str | None:
+def invalid_params(method: str, params: Any, *, present: bool | None = None) -> str | None:
     """Why ``params`` of an A2A v1.0 ``method`` cannot be honoured (a message for -32602), or None.
 
-    The v0.3 names are checked by the SDK's own (strict) v0.3 models, whose failure it answers -32600: the same
-    check answers -32602 here. Methods in neither table (the seed's) are left to their own parsers.
+    ``present``: whether the call had a ``params`` member (default: no); absent params are the
+    SDK's defaults, an explicit ``null`` is refused. The v0.3 names are checked by the SDK's own (strict) v0.3
+    models, whose failure it answers -32600: the same check answers -32602 here. Methods in neither table (the
+    seed's) are left to their own parsers.
     """
     model = _MODELS.get(method)
-    if (model is None and method not in _V03_MODELS) or params is None:
+    if model is None and method not in _V03_MODELS:
         return None
+    if params is None:
+        # JSON-RPC 2.0 §4.2: params, when present, is structured; the SDK's answer to null quoted Python's words
+        return "params must be an object of named parameters (or left out), not null" if present else None
     if isinstance(params, list):  # JSON-RPC by-position params: A2A names every parameter
         return "params must be an object of named parameters"
     if not isinstance(params, dict):

@@ -10,13 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import json
 import os
 import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -29,6 +27,9 @@ from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import ECKey
 
+from .._files import UnsafeFileError, read_regular
+from .._json import loads_bounded
+from .._text import safe_text
 from ..config import PushConfig
 from ..ssrf import guarded_transport, resolution_refused
 from ._tasks import task_state
@@ -65,17 +66,27 @@ class PushPolicy:
         return await self.check(url) is None
 
 
+_MAX_KEY_FILE = 65_536  # a PEM or JWK key is a few KiB
+
+
 def load_signing_key(path: str | os.PathLike[str], *, private: bool = True) -> ECKey:
     """An EC P-256 key from a PEM or JWK (JSON) file, with ``kid`` its RFC 7638 thumbprint.
 
     Raises ``ValueError`` saying what is wrong with the file (unreadable, not a key, not P-256, not private).
     """
     try:
-        data = Path(path).read_bytes()
+        # labkit._files: a regular file only (a FIFO never blocks, a device is never read), at most _MAX_KEY_FILE
+        data = read_regular(path, _MAX_KEY_FILE, follow=True)
+    except UnsafeFileError as exc:
+        raise ValueError(f"{safe_text(os.fspath(path), 256)}: {exc.problem}") from None
     except OSError as exc:
         raise ValueError(f"{path}: cannot read the key file ({exc.__class__.__name__})") from None
+    if data is None:
+        raise ValueError(f"{path}: cannot read the key file (FileNotFoundError)")
+    if len(data) > _MAX_KEY_FILE:
+        raise ValueError(f"{path}: larger than {_MAX_KEY_FILE} bytes; not a key file")
     try:
-        raw: Any = json.loads(data) if data.lstrip().startswith(b"{") else data
+        raw: Any = loads_bounded(data) if data.lstrip().startswith(b"{") else data  # never RecursionError
         key = ECKey.import_key(raw, parameters={"alg": "ES256", "use": "sig"})
     except (ValueError, TypeError, KeyError, JoseError) as exc:
         raise ValueError(f"{path}: not an EC key in PEM or JWK form ({exc.__class__.__name__})") from None

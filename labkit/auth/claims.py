@@ -67,10 +67,24 @@ _ACCESS_KINDS: Mapping[str, frozenset[str]] = {
 }
 
 
+# Claims only an ID token carries (OIDC Core §3.1.3.6 at_hash, §3.3.2.11 c_hash; FAPI 1.0 §5.1 s_hash): an ID token
+# says "JWT" in its header and names the client as its audience, so where the API's audience is the client's id
+# (Entra-style registrations) nothing else tells it apart from an access token.
+_ID_TOKEN_CLAIMS = ("at_hash", "c_hash", "s_hash")
+
+
+# every claim require_access_token reads: a token holding none of them is an access token as far as claims tell
+_KIND_CLAIMS = frozenset(_ACCESS_KINDS) | frozenset(_ID_TOKEN_CLAIMS)
+
+
 def require_access_token(claims: Mapping[str, Any]) -> None:
     """Refuse claims that say they belong to anything but an access token; raises ``AuthError(TOKEN_TYPE)``."""
-    if claims.keys().isdisjoint(_ACCESS_KINDS):
+    if claims.keys().isdisjoint(_KIND_CLAIMS):
         return  # the common token names no kind: nothing to refuse
+    # OIDC Core §2 / RFC 9068 §4: an ID token is not an access token, whatever its audience
+    for name in _ID_TOKEN_CLAIMS:
+        if name in claims:
+            raise AuthError(Reason.TOKEN_TYPE, f"an ID token ({name} claim), not an access token")
     for name, accepted in _ACCESS_KINDS.items():
         if name not in claims:
             continue

@@ -12,6 +12,7 @@ import os
 from pathlib import Path
 
 from .._files import UnsafeFileError, folder_lock, read_regular, replace_atomically
+from .._json import loads_bounded
 from .._text import safe_text
 from ..errors import LabkitError
 
@@ -85,7 +86,7 @@ class Progress:
         if data is None or len(data) > _MAX_BYTES:
             return None
         try:
-            document = json.loads(data.decode("utf-8"))
+            document = loads_bounded(data)  # ValueError for bad UTF-8, syntax or depth (never RecursionError)
         except ValueError:
             return None
         values = document.get("solved") if isinstance(document, dict) else None
