@@ -205,7 +205,7 @@ async def test_a_full_replay_cache_refuses_the_replay_and_answers_503_for_new_pr
     token = bound(keys)
     captured = {"Authorization": f"DPoP {token}", "DPoP": proof(access_token=token)}
     assert (await call(guard, captured)).status_code == 200
-    for n in range(5):  # other keys' proofs fill the cache past its capacity
+    for _ in range(5):  # other keys' proofs fill the cache past its capacity
         key = ECKey.generate_key("P-256")
         other = bound(keys, key)
         await call(guard, {"Authorization": f"DPoP {other}", "DPoP": proof(key, access_token=other)})
