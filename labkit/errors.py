@@ -48,6 +48,7 @@ class Reason(StrEnum):
     DPOP_NONCE = "dpop_nonce"  # RFC 9449 §8: the proof lacks the server's current nonce (use_dpop_nonce)
     DPOP_REQUIRED = "dpop_required"  # RFC 9449 §7.2: a DPoP-bound (or DPoP-only) token presented as Bearer
     DELEGATION = "delegation"  # RFC 8693 §4.1: the act chain breaks the plugin's delegation rule
+    STATE_UNAVAILABLE = "state_unavailable"  # the shared state (limiter, replay cache) cannot answer: 503, never admit
 
     @property
     def reason_class(self) -> str:

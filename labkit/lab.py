@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 import uuid
@@ -27,6 +28,7 @@ from .calls import CallResult, admin_mint, parse_challenge, request_token
 from .config import SecurityConfig, load_config, validate_security_config
 from .observability import LogCapture
 from .provider import MockProvider
+from .provider.clients import AGENT_AUDIENCE
 from .provider.models import Client
 from .provider.personas import persona_client
 from .servers import ServerThread
@@ -132,6 +134,7 @@ class Lab:
         self._serve = serve or (lambda app: app)
         self._agent_server.app = self._serve(self.app)
         self.agent = self.app.agent
+        self._agent_serves()
         self.webhooks.trust(self.agent_url)
         self._clients: list[httpx.Client] = []
         self._host = host
@@ -147,6 +150,17 @@ class Lab:
 
             self.vulnerable = VulnerableAgent(weaknesses, self.config.oauth2, self.config.scope_hierarchy,
                                               clock=self._clock)
+
+    def _agent_serves(self) -> None:
+        """``lab-agent`` IS the agent: besides ``api://oauth2-lab-agent`` it serves the agent's RFC 9728 resource
+        URLs (root, ``/mcp``, each tenant's), the RFC 8707 ``resource`` an MCP client asks its token for, so it may
+        exchange those tokens (RFC 8693, ``Client.is_audience``); any other loopback resource stays refused."""
+        urls = [url for tenant in (None, *self.config.tenants) for url in self.agent.resources(tenant)]
+        for tenant in (None, *self.provider.tenants):
+            agent = self.provider.server(tenant).store.clients.get("lab-agent")
+            if agent is not None:
+                serves = tuple(dict.fromkeys((AGENT_AUDIENCE, *urls)))
+                self.provider.register_client(dataclasses.replace(agent, serves=serves), tenant)
 
     def _wired(self, config: SecurityConfig) -> SecurityConfig:
         """``config`` with ``external_api`` delegating to the downstream agent, when one runs."""
@@ -207,6 +221,7 @@ class Lab:
         self._agent_server.start()
         self.config, self.app = new_config, app
         self.agent = app.agent
+        self._agent_serves()
         self.webhooks.trust(self.agent_url)
         return new_config
 

@@ -31,7 +31,7 @@ from ..auth.jwt import JWTValidator
 from ..errors import AuthError, Reason
 from ..guard.rfc6750 import bearer_token
 from ..hosts import HostCheck
-from ..state import MemoryReplayCache, ReplayCache
+from ..state import MemoryReplayCache, ReplayCache, StateUnavailableError
 from ._tasks import task_state
 
 __all__ = ["MAX_NOTIFICATION", "MAX_RECORDED", "Notification", "WebhookReceiver"]
@@ -165,7 +165,11 @@ class WebhookReceiver:
             raise AuthError(Reason.CLAIMS, "wrong X-A2A-Notification-Token")
         jti = str(claims["jti"])
         # RFC 7519 §4.1.7: a jti is used once; check and remember in one step
-        if not await self.replay.first_use(f"{self.url(hook)}|{jti}", float(claims["exp"]) + 1):
+        try:
+            first = await self.replay.first_use(f"{self.url(hook)}|{jti}", float(claims["exp"]) + 1)
+        except StateUnavailableError as down:  # a full or unreachable replay cache refuses (fail closed)
+            raise AuthError(Reason.STATE_UNAVAILABLE, f"replay cache: {down}") from None
+        if not first:
             raise AuthError(Reason.CLAIMS, "replayed notification (jti seen before)")
         return jti
 

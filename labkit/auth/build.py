@@ -104,13 +104,13 @@ def key_source(
 
 def claim_policy(cfg: OAuth2Config) -> ClaimPolicy:
     """The claim policy an ``oauth2`` block asks for."""
-    return ClaimPolicy(
+    return ClaimPolicy.build(
         issuers=cfg.issuers,
         audiences=cfg.audiences,
         leeway=cfg.leeway,
         required=cfg.claims_required,
         scope_claims=tuple(cfg.scope_claims),
         required_scopes=tuple(cfg.required_scopes),
-        allowed_scopes=frozenset(cfg.allowed_scopes) if cfg.allowed_scopes is not None else None,
+        allowed_scopes=cfg.allowed_scopes,
         hierarchy=cfg.hierarchy,
     )

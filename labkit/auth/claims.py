@@ -26,16 +26,24 @@ _CLIENT_CLAIMS = ("client_id", "azp", "cid", "appid")
 
 @dataclass(frozen=True)
 class ClaimPolicy:
-    """What a token's claims must satisfy."""
+    """What a token's claims must satisfy (``build`` makes the form validators use: membership sets precomputed)."""
 
-    issuers: tuple[str, ...] = ()
-    audiences: tuple[str, ...] = ()
+    issuers: tuple[str, ...] | frozenset[str] = ()
+    audiences: tuple[str, ...] | frozenset[str] = ()
     leeway: int = 0
     required: tuple[str, ...] = ("exp",)
     scope_claims: tuple[str, ...] = ("scope", "scp")
     required_scopes: tuple[str, ...] = ()
     allowed_scopes: frozenset[str] | None = None
     hierarchy: ScopeHierarchy = field(default_factory=ScopeHierarchy)
+
+    @classmethod
+    def build(cls, *, issuers: Iterable[str] = (), audiences: Iterable[str] = (),
+              allowed_scopes: Iterable[str] | None = None, **rest: Any) -> ClaimPolicy:
+        """A policy whose issuers, audiences and allowed scopes are frozensets, computed once here (ordinary
+        fields, nothing written into the frozen object later); the other fields as ``ClaimPolicy``'s."""
+        return cls(issuers=frozenset(issuers), audiences=frozenset(audiences),
+                   allowed_scopes=None if allowed_scopes is None else frozenset(allowed_scopes), **rest)
 
 
 _ABSENT = object()

@@ -17,7 +17,6 @@ import hmac
 import math
 import re
 import secrets
-from collections import OrderedDict
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -28,6 +27,7 @@ from joserfc.jwk import Key
 
 from ..algorithms import ASYMMETRIC
 from ..errors import AuthError, Reason
+from ..state.spent import DEFAULT_CAPACITY, SpentIds
 from ._compact import parse_compact
 from .jwt import decode_payload, verify_jws
 from .keys import KeySet
@@ -201,43 +201,29 @@ def verify_proof(
 
 
 class ReplayCache:
-    """Seen ``jti`` values per key thumbprint until their proof's window ends; at most ``per_key`` live ones a
-    key and ``max_keys`` keys (the least recently used key is forgotten first). ``claim`` is check-and-set."""
+    """Seen ``jti`` values per key thumbprint, each kept until its proof's window ends (``labkit.state.spent``):
+    at most ``per_key`` live ones a key and ``capacity`` in all; nothing live is ever forgotten early.
 
-    def __init__(self, clock: Callable[[], float], *, per_key: int = 1024, max_keys: int = 10_000) -> None:
+    ``claim`` is check-and-set; it raises ``SpentIdsFullError`` when the key's share or the whole cache is full.
+    """
+
+    def __init__(self, clock: Callable[[], float], *, per_key: int = 1024, capacity: int = DEFAULT_CAPACITY) -> None:
         self.clock = clock
-        self.per_key = per_key
-        self.max_keys = max_keys
-        self._keys: OrderedDict[str, dict[bytes, float]] = OrderedDict()
+        self.spent = SpentIds(clock, capacity=capacity, owner_capacity=per_key, what="DPoP proof id")
 
     def claim(self, jkt: str, jti: str, expires_at: float) -> bool:
-        """True the first time ``jti`` is seen for ``jkt``; False for a replay or a key over its cap (fail closed)."""
-        now = self.clock()
-        seen = self._keys.get(jkt)
-        if seen is None:
-            seen = self._keys[jkt] = {}
-            while len(self._keys) > self.max_keys:
-                self._keys.popitem(last=False)
-        self._keys.move_to_end(jkt)
-        digest = hashlib.sha256(jti.encode("utf-8", "surrogatepass")).digest()
-        if seen.get(digest, now) > now:
-            return False
-        if len(seen) >= self.per_key:
-            for stale in [k for k, until in seen.items() if until <= now]:
-                del seen[stale]
-            if len(seen) >= self.per_key:
-                return False
-        seen[digest] = expires_at
-        return True
+        """True the first time ``jti`` is seen for ``jkt`` before ``expires_at``; False for a replay.
+
+        Raises ``SpentIdsFullError`` when ``jkt``'s share or the cache is full of live ids (fail closed).
+        """
+        return self.spent.claim(f"{jkt}|{jti}", expires_at, owner=jkt)
 
     def release(self, jkt: str, jti: str) -> None:
         """Forget a claim whose request was refused later (the provider: no side effect from a refused request)."""
-        seen = self._keys.get(jkt)
-        if seen is not None:
-            seen.pop(hashlib.sha256(jti.encode("utf-8", "surrogatepass")).digest(), None)
+        self.spent.release(f"{jkt}|{jti}")
 
     def __len__(self) -> int:
-        return sum(len(seen) for seen in self._keys.values())
+        return len(self.spent)
 
 
 class Nonces:

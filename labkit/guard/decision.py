@@ -68,8 +68,11 @@ class Decision:
         value = self.challenge(realm, resource_metadata)
         if value:
             headers["WWW-Authenticate"] = value
-        if self.retry_after is not None:
-            headers["Retry-After"] = str(self.retry_after)
+        retry_after = self.retry_after
+        if retry_after is None and self.error is not None:
+            retry_after = outcome(self.error.reason).retry_after
+        if retry_after is not None:
+            headers["Retry-After"] = str(retry_after)
         if self.error is not None and self.dpop is not None and self.dpop.nonce is not None:
             headers["DPoP-Nonce"] = self.dpop.nonce  # RFC 9449 §8.1
         return headers

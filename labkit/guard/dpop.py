@@ -25,6 +25,8 @@ from ..auth import Principal
 from ..auth.dpop import DPOP_ALGORITHMS, Nonces, ReplayCache, bound_thumbprint, verify_proof
 from ..errors import AuthError, Reason
 from ..state.protocols import ReplayCache as SharedReplayCache
+from ..state.protocols import StateUnavailableError
+from ..state.spent import SpentIdsFullError
 from .rfc6750 import credentials
 
 __all__ = ["MAX_PROOF", "DPoPChallenge", "DPoPPolicy", "Presentation", "presented", "replay_key", "request_url"]
@@ -108,10 +110,18 @@ class DPoPPolicy:
         return DPoPChallenge(self.algorithms, self.nonces.current() if self.nonces else None)
 
     async def first_use(self, jkt: str, jti: str, expires_at: float) -> bool:
-        """True the first time ``jti`` is seen with ``jkt`` (on every replica when ``shared``); False otherwise."""
-        if self.shared is not None:
-            return await self.shared.first_use(replay_key(jkt, jti), expires_at)
-        return self.replay.claim(jkt, jti, expires_at)
+        """True the first time ``jti`` is seen with ``jkt`` (on every replica when ``shared``); False otherwise.
+
+        Raises ``AuthError`` (``STATE_UNAVAILABLE``) when the cache is full of live ids or cannot answer.
+        """
+        try:
+            if self.shared is not None:
+                return await self.shared.first_use(replay_key(jkt, jti), expires_at)
+            return self.replay.claim(jkt, jti, expires_at)
+        except (SpentIdsFullError, StateUnavailableError) as full:
+            # RFC 9449 §11.1: a cache that cannot remember this jti for its window refuses (503), never evicts
+            detail = full.description if isinstance(full, SpentIdsFullError) else str(full)
+            raise AuthError(Reason.STATE_UNAVAILABLE, f"DPoP replay cache: {detail}") from None
 
     def check_bearer(self, principal: Principal) -> None:
         """Hold a valid token presented as Bearer (no DPoP scheme) to RFC 9449; raises ``AuthError``."""
@@ -144,7 +154,8 @@ class DPoPPolicy:
         # RFC 9449 §4.3 (12): the proof's key is the key the token is bound to
         if not hmac.compare_digest(proof.jkt.encode("ascii"), jkt.encode("ascii", "replace")):
             raise AuthError(Reason.DPOP_PROOF, "the proof's key is not the key the token is bound to")
-        # RFC 9449 §11.1: a proof is used once (jti, per key, for as long as its iat is acceptable)
+        # RFC 9449 §11.1: a proof is used once (jti, per key, for as long as its iat is acceptable); the detail
+        # text is shown by lesson 14's committed outputs (a key over its cap is now 503 state_unavailable)
         if not await self.first_use(jkt, proof.jti, max(proof.iat, now) + self.window + 1):
             raise AuthError(Reason.DPOP_PROOF, "jti already used with this key (replayed proof), key over its cap, "
                             "or the shared replay cache did not answer")

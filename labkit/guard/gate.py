@@ -22,6 +22,7 @@ from ..auth.jwt import decode_payload
 from ..config.delegation import DelegationSpec
 from ..errors import AuthError, Reason
 from ..scopes import ScopeHierarchy
+from ..state.protocols import StateUnavailableError
 from .decision import Decision, judge
 from .dpop import DPoPPolicy, Presentation
 from .policy import Requirement
@@ -137,9 +138,15 @@ class Gate:
         if decision.error is not None or self.admit is None:
             return decision
         assert decision.principal is not None  # noqa: S101 - allowed
-        wait = self.admit(decision.principal, requirement)
-        if wait is not None and not isinstance(wait, (int, float)):
-            wait = await wait  # an awaitable (a shared budget)
+        try:
+            wait = self.admit(decision.principal, requirement)
+            if wait is not None and not isinstance(wait, (int, float)):
+                wait = await wait  # an awaitable (a shared budget)
+        except StateUnavailableError as down:
+            # fail closed: a limiter whose store cannot answer never admits, and is not reported as a limit hit
+            unavailable = AuthError(Reason.STATE_UNAVAILABLE,
+                                    f"{requirement.plugin or requirement.label} rate limit: {down}")
+            return decision.refuse(unavailable)
         if wait is None:
             return decision
         limited = AuthError(Reason.RATE_LIMITED, f"{requirement.plugin or requirement.label} rate limit")

@@ -37,6 +37,7 @@ class Outcome:
     scope: bool = False
     challenge: bool = True  # send WWW-Authenticate at all
     dpop: bool = False  # always answered with a DPoP challenge (RFC 9449 §7.1)
+    retry_after: int | None = None  # seconds for ``Retry-After`` when the refusal names none of its own
 
 
 _INVALID = Outcome(401, "invalid_token")
@@ -50,6 +51,9 @@ OUTCOMES.update({
     Reason.INVALID_REQUEST: Outcome(400, "invalid_request"),
     Reason.SIZE: Outcome(413, None, challenge=False),
     Reason.RATE_LIMITED: Outcome(429, None, challenge=False),
+    # RFC 9110 §15.6.4: the state a decision needs (rate limit, replay cache) cannot answer: 503 with Retry-After,
+    # not a limit hit and not a bad token (the client's credentials are not in question)
+    Reason.STATE_UNAVAILABLE: Outcome(503, None, challenge=False, retry_after=5),
     # A malformed scope claim is a malformed token: 401 invalid_token, never 403.
     Reason.SCOPE: _INVALID,
     # RFC 9449 §7.1: a bad proof is invalid_dpop_proof; §8: a missing or stale nonce is use_dpop_nonce.

@@ -21,7 +21,7 @@ from authlib.oauth2.rfc6749.errors import OAuth2Error
 
 from ..auth.dpop import DPOP_ALGORITHMS, DPoPProof, Nonces, verify_proof
 from ..errors import AuthError, Reason
-from .spent import SpentIds
+from ..state.spent import SpentIds
 
 __all__ = ["MAX_PROOF", "OWNER_CAPACITY", "InvalidDPoPProofError", "TokenEndpointDPoP", "UseDPoPNonceError",
            "bound_key", "confirmation", "require_proof_of"]

@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 from authlib.oauth2.rfc6749 import AuthorizationCodeMixin, ClientMixin, InvalidScopeError, TokenMixin
 
 from ..auth.cache import token_key
-from .spent import SpentIds
+from ..state.spent import SpentIds
 
 __all__ = ["AuthCode", "Client", "Store", "TokenRecord", "User", "loopback_redirect_key", "token_hash"]
 

@@ -9,6 +9,8 @@ from collections.abc import Callable, Hashable
 from typing import Any
 
 from ..auth.cache import TTLCache
+from .protocols import StateUnavailableError
+from .spent import SpentIds, SpentIdsFullError
 
 __all__ = ["MemoryLimiter", "MemoryQuota", "MemoryReplayCache", "MemoryResultStore"]
 
@@ -26,19 +28,19 @@ class MemoryLimiter:
 
 
 class MemoryReplayCache:
-    """One-time identifiers in a bounded TTL cache (the oldest dropped beyond ``max_size``)."""
+    """One-time identifiers, each kept until its own expiry (``SpentIds``): when ``max_size`` live ones are held a
+    new one is refused (``StateUnavailableError``), never a live one forgotten early."""
 
     def __init__(self, clock: Callable[[], float] = time.time, max_size: int = 100_000) -> None:
-        self._seen: TTLCache[bool] = TTLCache(max_size, clock)
-        self._lock = threading.Lock()
+        self._seen = SpentIds(clock, capacity=max_size, what="one-time identifier")
 
     async def first_use(self, key: str, expires_at: float) -> bool:
-        """True the first time ``key`` is seen before it expires."""
-        with self._lock:
-            if self._seen.get(key):
-                return False
-            self._seen.put(key, True, expires_at)
-            return True
+        """True the first time ``key`` is seen before it expires; raises ``StateUnavailableError`` when full."""
+        try:
+            return self._seen.claim(key, expires_at)
+        except SpentIdsFullError as full:
+            # RFC 9449 §11.1 / one-time ids: a full cache refuses, it never evicts a live entry
+            raise StateUnavailableError(str(full.description)) from None
 
 
 class MemoryResultStore:

@@ -68,14 +68,17 @@ class RedisLimiter:
         self.strategy = MovingWindowRateLimiter(self.storage)
 
     async def acquire(self, key: str) -> float | None:
-        """None when admitted, else seconds until the window admits again (fail closed: 1 s without Redis)."""
+        """None when admitted, else seconds until the window admits again.
+
+        Raises ``StateUnavailableError`` when Redis does not answer (fail closed: never admitted).
+        """
         try:
             if await self.strategy.hit(self.item, self.name, key):
                 return None
             stats = await self.strategy.get_window_stats(self.item, self.name, key)
         except Exception as exc:  # the limits library wraps its driver's errors in its own types
             _log.warning("rate limit %s: Redis unavailable (%s); refusing", self.name, exc.__class__.__name__)
-            return 1.0
+            raise StateUnavailableError(f"the rate limit store did not answer ({exc.__class__.__name__})") from None
         return max(1.0, stats.reset_time - time.time())
 
 

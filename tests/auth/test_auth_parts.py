@@ -7,19 +7,23 @@ from typing import Any
 
 import httpx
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from joserfc import jwt
 from joserfc.jwk import OctKey
 
 from labkit.auth import fingerprint
 from labkit.auth._http import Response
 from labkit.auth.cache import CacheLimits, token_key
-from labkit.auth.claims import ClaimPolicy
+from labkit.auth.claims import ClaimPolicy, check_claims
 from labkit.auth.dialects import DIALECTS, RFC7662, ClientCredentials, GitHub
 from labkit.auth.introspection import introspection_subject
 from labkit.auth.jwt import JWTValidator, StaticKeys
 from labkit.auth.keys import KeySet
 from labkit.auth.principal import principal_from
 from labkit.errors import AuthError, Reason
+
+from ..helpers import examples
 
 NOW = 1_767_225_600
 SECRET = b"k" * 32
@@ -94,3 +98,41 @@ async def test_jwt_validator_from_small_values() -> None:
         await validator.validate(jwt.encode({"alg": "HS256"}, {"exp": NOW + 60, "iss": "https://other"},
                                             OctKey.import_key(SECRET)))
     assert info.value.reason is Reason.ISSUER
+
+
+def test_claim_policy_build_precomputes_frozensets_as_ordinary_fields() -> None:
+    import dataclasses
+
+    from labkit.auth.build import claim_policy
+    from labkit.config import validate_security_config
+
+    built = ClaimPolicy.build(issuers=["https://a", "https://b"], audiences=("api",), allowed_scopes=["x"])
+    assert built.issuers == frozenset({"https://a", "https://b"}) and type(built.issuers) is frozenset
+    assert type(built.audiences) is frozenset and built.allowed_scopes == frozenset({"x"})
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        built.issuers = frozenset()  # type: ignore[misc]
+    hash(built)
+    cfg = validate_security_config({"security": {"oauth2": {"validation_strategy": "jwt", "jwt_secret": "s" * 40,
+                                                            "jwt_issuer": "https://a", "jwt_audience": "api"}}})
+    policy = claim_policy(cfg.oauth2)  # what every validator gets
+    assert type(policy.issuers) is frozenset and type(policy.audiences) is frozenset
+
+
+@settings(max_examples=examples(60), deadline=None)
+@given(iss=st.sampled_from(["https://a", "https://b", "https://A", "https://a/", ""]),
+       aud=st.one_of(st.sampled_from(["api", "API", "other"]),
+                     st.lists(st.sampled_from(["api", "other", "x"]), max_size=3)))
+def test_a_built_policy_decides_as_the_tuple_policy(iss: str, aud: Any) -> None:
+    # the precomputed sets change speed only: every verdict and its reason stay the same
+    plain = ClaimPolicy(issuers=("https://a",), audiences=("api", "x"), required=("exp", "iss", "aud"))
+    built = ClaimPolicy.build(issuers=("https://a",), audiences=("api", "x"), required=("exp", "iss", "aud"))
+    claims = {"iss": iss, "aud": aud, "exp": NOW + 60}
+
+    def verdict(policy: ClaimPolicy) -> Any:
+        try:
+            check_claims(claims, policy, NOW, required=policy.required)
+        except AuthError as error:
+            return error.reason, error.detail
+        return None
+
+    assert verdict(plain) == verdict(built)

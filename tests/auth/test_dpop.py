@@ -20,6 +20,8 @@ from labkit.auth.dpop import Nonces, ReplayCache, access_token_hash, make_proof,
 from labkit.config import validate_security_config
 from labkit.errors import AuthError, ConfigError, Reason
 from labkit.guard import OAuth2Guard, credentials, gate_for
+from labkit.state import MemoryReplayCache
+from labkit.state.spent import SpentIdsFullError
 
 from ..helpers import NOW, Keys, examples, mint, oauth2
 
@@ -122,15 +124,34 @@ def test_nonces_rotate_and_a_missing_one_is_use_dpop_nonce() -> None:
 
 def test_replay_cache_is_once_per_key_and_bounded_per_key() -> None:
     now = [0.0]
-    cache = ReplayCache(lambda: now[0], per_key=3, max_keys=2)
+    cache = ReplayCache(lambda: now[0], per_key=3, capacity=4)
     assert cache.claim("k1", "a", 10) and not cache.claim("k1", "a", 10)
     assert cache.claim("k2", "a", 10)  # another key, the same jti
     assert cache.claim("k1", "b", 10) and cache.claim("k1", "c", 10)
-    assert not cache.claim("k1", "d", 10)  # over its cap: refused, never evicting a live jti
+    with pytest.raises(SpentIdsFullError):
+        cache.claim("k1", "d", 10)  # over its key's share: refused, never evicting a live jti
+    with pytest.raises(SpentIdsFullError):
+        cache.claim("k3", "x", 10)  # the cache is full: refused, never evicting another key's live jti
+    assert not cache.claim("k1", "a", 10) and not cache.claim("k2", "a", 10)  # still remembered
     now[0] = 11
-    assert cache.claim("k1", "d", 30)  # expired ones make room
-    cache.claim("k3", "x", 30)
-    assert len(cache._keys) == 2  # the least recently used key is forgotten
+    assert cache.claim("k1", "d", 30) and cache.claim("k3", "x", 30)  # expired ones make room
+
+
+@settings(max_examples=examples(30), deadline=None)
+@given(others=st.integers(min_value=1, max_value=40), capacity=st.integers(min_value=1, max_value=12),
+       elapsed=st.floats(min_value=0, max_value=59))
+def test_a_full_replay_cache_never_forgets_a_live_jti(others: int, capacity: int, elapsed: float) -> None:
+    # RFC 9449 §11.1: however many other keys' proofs arrive, a captured proof stays spent for its whole window
+    now = [NOW]
+    cache = ReplayCache(lambda: now[0], capacity=capacity)
+    assert cache.claim("victim", "captured", NOW + 61)
+    for n in range(others):
+        try:
+            cache.claim(f"other-{n}", f"jti-{n}", NOW + 61)
+        except SpentIdsFullError:
+            pass  # refused when full: the point is that nothing live was evicted to make room
+    now[0] = NOW + elapsed
+    assert not cache.claim("victim", "captured", NOW + 61)
 
 
 # -- the guard -------------------------------------------------------------------------------------------------
@@ -170,6 +191,31 @@ async def test_a_valid_proof_passes_and_its_replay_is_refused(keys: Keys) -> Non
     assert replayed.status_code == 401
     assert replayed.headers["www-authenticate"].startswith('DPoP realm="oauth2-lab", error="invalid_dpop_proof"')
     assert audit.events()[-1].reason == "dpop_proof" and "jti" in (audit.events()[-1].detail or "")
+
+
+@pytest.mark.parametrize("where", ["process", "shared"])
+async def test_a_full_replay_cache_refuses_the_replay_and_answers_503_for_new_proofs(keys: Keys, where: str) -> None:
+    guard, audit = app(keys)
+    policy = guard.gate.tenants[None].dpop
+    assert policy is not None
+    if where == "process":
+        policy.replay = ReplayCache(policy.clock, capacity=3)
+    else:
+        policy.shared = MemoryReplayCache(policy.clock, max_size=3)
+    token = bound(keys)
+    captured = {"Authorization": f"DPoP {token}", "DPoP": proof(access_token=token)}
+    assert (await call(guard, captured)).status_code == 200
+    for _ in range(5):  # other keys' proofs fill the cache past its capacity
+        key = ECKey.generate_key("P-256")
+        other = bound(keys, key)
+        await call(guard, {"Authorization": f"DPoP {other}", "DPoP": proof(key, access_token=other)})
+    replayed = await call(guard, captured)  # within the captured proof's window
+    assert replayed.status_code == 401 and 'error="invalid_dpop_proof"' in replayed.headers["www-authenticate"]
+    fresh = await call(guard, {"Authorization": f"DPoP {token}", "DPoP": proof(access_token=token)})
+    assert fresh.status_code == 503 and fresh.headers["retry-after"] == "5", fresh.headers
+    assert "www-authenticate" not in fresh.headers
+    assert audit.events()[-1].reason == "state_unavailable" and "DPoP replay cache" in (audit.events()[-1].detail
+                                                                                        or "")
 
 
 @pytest.mark.parametrize(("case", "headers", "reason"), [

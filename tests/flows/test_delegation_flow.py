@@ -94,3 +94,35 @@ def test_default_lab_has_no_downstream() -> None:
         assert external.delegation is None
         with pytest.raises(RuntimeError, match="downstream"):
             delegation_flow(lab)
+
+
+def _token_for_resource(lab: Lab, resource: str) -> str:
+    """What an MCP client (the MCP SDK) holds: authorization code + PKCE with RFC 8707 ``resource`` = the URL."""
+    from authlib.common.security import generate_token
+    from authlib.integrations.httpx_client import OAuth2Client
+
+    from labkit.delegation_flow import REDIRECT_URI, USER_CLIENT
+
+    verifier = generate_token(48)
+    with OAuth2Client(USER_CLIENT[0], USER_CLIENT[1], scope="api:write", redirect_uri=REDIRECT_URI,
+                      code_challenge_method="S256", trust_env=False, timeout=10) as oauth:
+        url, _ = oauth.create_authorization_url(f"{lab.provider_url}/authorize", code_verifier=verifier,
+                                                login_hint="alice", resource=resource)
+        location = oauth.request("GET", url, withhold_token=True, follow_redirects=False).headers["location"]
+        token = oauth.fetch_token(f"{lab.provider_url}/token", authorization_response=location,
+                                  code_verifier=verifier, resource=resource)
+    return str(token["access_token"])
+
+
+def test_lab_agent_exchanges_tokens_for_the_agents_own_urls_and_no_other_loopback(lab: Lab) -> None:
+    # RFC 8707 + RFC 8693: the MCP SDK asks for resource = the agent's /mcp URL; lab-agent IS that resource
+    for resource in (f"{lab.public_url}/mcp", lab.public_url):
+        token = _token_for_resource(lab, resource)
+        assert jwt.decode(token, lab.provider.server().keys.active("RS256")).claims["aud"] == resource
+        exchanged = exchange_as_agent(lab, token)
+        claims = jwt.decode(exchanged, lab.provider.server().keys.active("RS256")).claims
+        assert (claims["sub"], claims["act"]) == ("alice", {"sub": "lab-agent"})
+    assert lab.downstream is not None
+    other = _token_for_resource(lab, f"{lab.downstream.url}/mcp")  # another loopback resource server's token
+    with pytest.raises(DelegationError):
+        exchange_as_agent(lab, other)

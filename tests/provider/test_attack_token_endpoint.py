@@ -168,7 +168,7 @@ def test_a_client_filling_the_assertion_store_refuses_only_itself(provider: Mock
 
 
 def test_an_owners_share_frees_as_its_ids_expire_or_are_released() -> None:
-    from labkit.provider.spent import SpentIds, SpentIdsFullError
+    from labkit.state.spent import SpentIds, SpentIdsFullError
 
     now = [float(NOW)]
     spent = SpentIds(lambda: now[0], capacity=10, owner_capacity=3)

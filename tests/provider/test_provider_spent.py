@@ -13,7 +13,7 @@ from joserfc.jwk import ECKey
 
 from labkit.auth.dpop import make_proof
 from labkit.provider import MockProvider
-from labkit.provider.spent import SpentIds, SpentIdsFullError
+from labkit.state.spent import SpentIds, SpentIdsFullError
 
 from ..helpers import AsgiClient, examples
 

@@ -1,4 +1,6 @@
-"""One-time identifiers the provider has seen (client assertion ``jti``s, ID-JAG ``jti``s, DPoP proof ``jti``s).
+"""One-time identifiers, the one home of every replay cache in this process: the provider's (client assertion
+``jti``s, ID-JAG ``jti``s, DPoP proof ``jti``s at ``/token``) and the guard's (``labkit.auth.dpop.ReplayCache``,
+``MemoryReplayCache``: DPoP proofs, webhook notifications).
 
 A replay cache that forgets an identifier before its own lifetime ends lets a captured one be used again, so
 ``SpentIds`` is bounded by time, not by eviction: each entry is kept until the expiry its caller gives (the
