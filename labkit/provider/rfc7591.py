@@ -183,7 +183,7 @@ class Registration(ClientRegistrationEndpoint):  # type: ignore[misc]
         store = self.server.store
         with store.lock:
             # the quota, checked and spent atomically as the last step: registrations within the sliding window
-            since = client.registered_at - self.policy.quota_window
+            since = self.server.clock() - self.policy.quota_window
             if sum(1 for c in store.clients.values()
                    if c.registered_at is not None and c.registered_at > since) >= self.policy.quota:
                 raise RegistrationQuotaError("the registration quota is used up; try again later")
