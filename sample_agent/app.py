@@ -73,9 +73,8 @@ class Handlers:
             # Per-principal task cap: the slot is taken before the SDK runs and kept until the answer is sent.
             try:
                 slot = await self.agent.tasks.reserve(user.key)
-            except StateUnavailableError:  # Redis down: say so (503), never "quota reached"
-                return JSONResponse(rpc.error(call.id, -32603, "state unavailable; try again shortly"), 503,
-                                    headers={"Retry-After": "1"})
+            except StateUnavailableError as exc:  # Redis down: say so, never "quota reached"
+                return JSONResponse(exc.answer(call.id))
             if slot is None:
                 message = f"task quota reached ({self.agent.tasks.cap} per principal)"
                 return JSONResponse(rpc.error(call.id, -32600, message))

@@ -161,10 +161,8 @@ class _Switch:
             return
         try:
             slot = await quota.reserve("mcp", user.key, self.mcp.max_sessions)
-        except StateUnavailableError:  # Redis down: say so (503), never "quota reached"
-            error = {"code": -32603, "message": "state unavailable; try again shortly"}
-            await JSONResponse({"jsonrpc": "2.0", "id": context.rpc.id if context and context.rpc else None,
-                                "error": error}, 503, headers={"Retry-After": "1"})(scope, receive, send)
+        except StateUnavailableError as exc:  # Redis down: say so, never "quota reached"
+            await JSONResponse(exc.answer(context.rpc.id if context and context.rpc else None))(scope, receive, send)
             return
         if slot is None:
             error = {"code": -32600, "message": f"request quota reached ({self.mcp.max_sessions} per principal)"}

@@ -90,7 +90,7 @@ class CappedPushConfigStore(PushNotificationConfigStore):
         try:
             taken = await self.quota.claim("push", owner, wanted, self.cap)
         except StateUnavailableError:  # Redis down: say so, never "quota reached"
-            raise InternalError(message="state unavailable; try again shortly") from None
+            raise InternalError(message=StateUnavailableError.MESSAGE) from None
         if not taken:
             raise InvalidRequestError(message=f"push configuration quota reached ({self.cap} per principal)")
         try:

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
-from .._text import MAX_TEXT, UNSAFE, safe_text
+from .._text import MAX_TEXT, has_unsafe, safe_text
 from ..auth.principal import Principal
 from ..errors import AuthError
 
@@ -42,7 +42,7 @@ def _clean(event: AuditEvent) -> bool:
     # exact str only (a subclass may answer len() or the search differently); then one search over all of them:
     # a space joins them and is itself safe
     return (not texts or ({*map(type, texts)} == {str} and max(map(len, texts)) <= MAX_TEXT)) \
-        and UNSAFE.search(" ".join(texts)) is None
+        and not has_unsafe(" ".join(texts))
 
 
 @dataclass(frozen=True)

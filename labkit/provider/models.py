@@ -15,7 +15,7 @@ from authlib.oauth2.rfc6749 import AuthorizationCodeMixin, ClientMixin, InvalidS
 from ..auth.cache import token_key
 from ..state.spent import SpentIds
 
-__all__ = ["AuthCode", "Client", "Store", "TokenRecord", "User", "loopback_redirect_key", "token_hash"]
+__all__ = ["TOKEN_KEPT", "AuthCode", "Client", "Store", "TokenRecord", "User", "loopback_redirect_key", "token_hash"]
 
 
 def token_hash(token: str) -> str:
@@ -214,14 +214,20 @@ def loopback_redirect_key(uri: str) -> tuple[str, str, str, str] | None:
     return parts.scheme, parts.hostname, parts.path, parts.query
 
 
+TOKEN_KEPT = 3600  # seconds a token record is kept after it expires (for the lessons' checks), then swept
+
+
 class Store:
     """Thread-safe in-memory records of one tenant."""
 
     def __init__(self, clock: Callable[[], float] = time.time) -> None:
         self.lock = threading.RLock()
+        self.clock = clock
         self.clients: dict[str, Client] = {}
         self.users: dict[str, User] = {}
         self.tokens: dict[str, TokenRecord] = {}
+        self.token_sweep_min = 1024  # token records held before spent ones are swept (then twice the live count)
+        self.token_sweep_at = self.token_sweep_min
         self.codes: dict[str, AuthCode] = {}
         self.code_sweep_at = 1024  # codes held before expired ones are swept (then twice the live count)
         # RFC 7523 §3: assertion ids seen, each until its assertion expires (bounded by time, never evicted)
@@ -244,7 +250,17 @@ class Store:
             self.codes[record.code_hash] = record
 
     def add_token(self, token: str, record: TokenRecord) -> None:
+        """Remember a new token's record; records past ``expires_at + TOKEN_KEPT`` are swept as tokens are added
+        (amortised O(1))."""
         with self.lock:
+            # a token record lives its lifetime plus TOKEN_KEPT, not forever: issuing cannot grow memory without
+            # bound. Past expiry every protocol path answers as for an unknown token (refresh and exchange refuse,
+            # introspection says inactive, revocation is a no-op, reuse of an expired rotated token revokes
+            # nothing), so the record is kept on only for the lessons' checks that read the store.
+            if len(self.tokens) >= self.token_sweep_at:
+                cutoff = self.clock() - TOKEN_KEPT
+                self.tokens = {h: r for h, r in self.tokens.items() if r.expires_at > cutoff}
+                self.token_sweep_at = max(self.token_sweep_min, 2 * len(self.tokens))
             self.tokens[token_hash(token)] = record
 
     def find_token(self, token: str) -> TokenRecord | None:

@@ -4,7 +4,8 @@ Policy (``RegistrationPolicy``): redirect URIs are RFC 3986 URIs and ``http`` lo
 on any port at request time (RFC 8252 §7.3, §8.3); grant types from an allow-list; scopes capped per
 registration, and for a client that may use ``client_credentials`` (no user) capped to
 ``client_credentials_scopes`` (read-only by default); display fields bounded, without control or bidi
-characters; a quota of registrations per tenant. Metadata members are type-checked before authlib reads them,
+characters; a quota of registrations per tenant per time window (sliding: registrations older than the window
+no longer count). Metadata members are type-checked before authlib reads them,
 so no JSON shape reaches a 5xx; a refused registration stores nothing.
 """
 
@@ -36,7 +37,7 @@ _MAX_ITEMS = 8
 
 
 class RegistrationQuotaError(OAuth2Error):  # type: ignore[misc]
-    """The tenant's registration quota is used up (RFC 6585 §4: 429 Too Many Requests)."""
+    """The tenant's registration quota for the current window is used up (RFC 6585 §4: 429 Too Many Requests)."""
 
     error = "invalid_request"
     status_code = 429
@@ -51,7 +52,8 @@ class RegistrationPolicy:
     # a client that may use client_credentials acts with no user: it may register only these (read-only)
     client_credentials_scopes: tuple[str, ...] = ("api:read", "files:read")
     auth_methods: tuple[str, ...] = ("none", "client_secret_basic", "client_secret_post", "private_key_jwt")
-    quota: int = 100  # registrations per tenant
+    quota: int = 100  # registrations per tenant within one quota_window
+    quota_window: int = 3600  # seconds: a flood is slowed down, never locks registration out for good
     lifetime: int = 3600
 
 
@@ -180,9 +182,11 @@ class Registration(ClientRegistrationEndpoint):  # type: ignore[misc]
         )
         store = self.server.store
         with store.lock:
-            # the quota, checked and spent atomically as the last step
-            if sum(1 for c in store.clients.values() if c.registered_at is not None) >= self.policy.quota:
-                raise RegistrationQuotaError("the registration quota is used up")
+            # the quota, checked and spent atomically as the last step: registrations within the sliding window
+            since = self.server.clock() - self.policy.quota_window
+            if sum(1 for c in store.clients.values()
+                   if c.registered_at is not None and c.registered_at > since) >= self.policy.quota:
+                raise RegistrationQuotaError("the registration quota is used up; try again later")
             store.clients[client.client_id] = client
         return client
 

@@ -7,12 +7,30 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
+from .. import rpc
+from ..errors import LabkitError
+
 __all__ = ["Limiter", "Quota", "ReplayCache", "ResultStore", "StateUnavailableError"]
 
 
-class StateUnavailableError(RuntimeError):
-    """The shared state (Redis) did not answer: the request is refused as "state unavailable" (503), never
-    reported as a quota reached or a limit hit."""
+class StateUnavailableError(LabkitError, RuntimeError):
+    """The shared state (Redis quotas, the SQL task and push stores) did not answer: the request is refused as
+    "state unavailable", never reported as a quota reached or a limit hit; the cause goes to the log only.
+
+    The client's answer is one JSON-RPC error, ``answer(rpc_id)``: -32603 with a generic message, in-band with
+    HTTP 200 like every error the a2a-sdk answers (a failure inside the SDK's stores cannot choose its status).
+    """
+
+    CODE = -32603
+    MESSAGE = "state unavailable; try again shortly"
+
+    def __init__(self) -> None:
+        super().__init__(self.MESSAGE)
+
+    @classmethod
+    def answer(cls, rpc_id: rpc.RpcId) -> dict[str, Any]:
+        """The JSON-RPC 2.0 error response for the request ``rpc_id``."""
+        return rpc.error(rpc_id, cls.CODE, cls.MESSAGE)
 
 
 class Limiter(Protocol):

@@ -2,7 +2,7 @@
 per-owner quotas. Every check-and-take is one Redis command or one Lua script, so replicas cannot race past a cap.
 
 Fail closed: when Redis does not answer, a rate limit refuses (429), a replay check refuses, a quota raises
-``StateUnavailableError`` (the agent answers 503 "state unavailable", never "quota reached");
+``StateUnavailableError`` (the agent answers -32603 "state unavailable", never "quota reached");
 only the result cache degrades to a miss. Raises nothing else to the caller but ``ImportError`` at construction
 when the ``redis`` extra is missing.
 """
@@ -149,7 +149,7 @@ class RedisQuota(_RedisBase):
             taken = await self._reserve(keys=self._keys(space, owner), args=[now, cap, slot, now + _SLOT_LIFETIME])
         except RedisError as exc:
             _log.warning("quota %s: Redis unavailable (%s); refusing", space, exc.__class__.__name__)
-            raise StateUnavailableError("shared state unavailable") from None
+            raise StateUnavailableError from None
         return slot if taken else None
 
     async def release(self, space: str, owner: str, slot: str) -> None:
@@ -165,7 +165,7 @@ class RedisQuota(_RedisBase):
             return bool(await self._claim(keys=self._keys(space, owner), args=[self.clock(), cap, member]))
         except RedisError as exc:
             _log.warning("quota %s: Redis unavailable (%s); refusing", space, exc.__class__.__name__)
-            raise StateUnavailableError("shared state unavailable") from None
+            raise StateUnavailableError from None
 
     async def discard(self, space: str, owner: str, member: str) -> None:
         """Forget ``member``."""

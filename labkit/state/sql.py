@@ -6,7 +6,8 @@ ownership per principal holds on every replica. Raises ``ImportError`` naming th
 
 The SDK answers any exception with ``InternalError(message=str(exc))``: a database error's text (driver, SQL, table
 names, a principal's key in the parameters) would reach the client. So each store is wrapped once here: any failure
-of its own becomes ``StorageError`` ("storage unavailable", -32603 to the client), the cause logged for the operator.
+of its own becomes ``StorageError``, a ``StateUnavailableError`` (one answer to the client: -32603 "state unavailable;
+try again shortly"), the cause logged for the operator.
 """
 
 from __future__ import annotations
@@ -19,18 +20,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from .._text import safe_text
-from ..errors import LabkitError
+from .protocols import StateUnavailableError
 
 __all__ = ["SqlStores", "StorageError", "open_sql_stores"]
 
 _log = logging.getLogger("labkit.state")
 
 
-class StorageError(LabkitError):
+class StorageError(StateUnavailableError):
     """The database behind the task or push store failed; its message is generic, the cause is chained and logged."""
-
-    def __init__(self) -> None:
-        super().__init__("storage unavailable")
 
 
 class _Shielded:

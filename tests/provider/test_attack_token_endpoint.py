@@ -237,3 +237,40 @@ def test_a_loopback_resource_with_a_malformed_port_is_never_an_audience(http: As
     allowed = http.post("/token", data={"grant_type": "client_credentials", "resource": "http://127.0.0.1:8080/"},
                         auth=("lab-client", "lab-client-secret"))
     assert allowed.status_code == 200
+
+
+# -- 6. issued tokens are kept until they expire (plus TOKEN_KEPT), not forever ----------------------------------
+
+def test_issued_tokens_are_swept_and_reuse_detection_still_holds(provider: MockProvider, http: AsgiClient,
+                                                                 clock: Clock) -> None:
+    from labkit.provider.models import TOKEN_KEPT
+
+    store = provider.server().store
+    store.token_sweep_at = store.token_sweep_min = 8  # the sweep's threshold, lowered so the test stays small
+    code, verifier = _code(http)
+    first = http.post("/token", data={"grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT,
+                                      "client_id": "lab-app", "code_verifier": verifier}).json()
+    second = http.post("/token", data={"grant_type": "refresh_token", "refresh_token": first["refresh_token"],
+                                       "client_id": "lab-app"}).json()
+    step, issued = 60, 600  # one client_credentials token a minute for ten hours (refresh tokens live a day)
+    lifetime = store.clients["lab-client"].lifetime
+    bound = 2 * ((lifetime + TOKEN_KEPT) // step + 8)
+    revoked = None
+    for n in range(issued):
+        clock.now += step
+        token = http.post("/token", data={"grant_type": "client_credentials"},
+                          auth=("lab-client", "lab-client-secret")).json()["access_token"]
+        if n == issued - 10:
+            revoked = token
+            assert http.post("/revoke", data={"token": token}, auth=("lab-client", "lab-client-secret")).is_success
+        assert len(store.tokens) <= bound, n
+    # the latest token is active, the revoked one inactive, and the rotated refresh token's reuse is still caught
+    assert http.post("/introspect", data={"token": token}, auth=("lab-client", "lab-client-secret")).json()["active"]
+    assert not http.post("/introspect", data={"token": revoked},
+                         auth=("lab-client", "lab-client-secret")).json()["active"]
+    reuse = http.post("/token", data={"grant_type": "refresh_token", "refresh_token": first["refresh_token"],
+                                      "client_id": "lab-app"})
+    assert (reuse.status_code, reuse.json()["error"]) == (400, "invalid_grant")
+    stolen = http.post("/token", data={"grant_type": "refresh_token", "refresh_token": second["refresh_token"],
+                                       "client_id": "lab-app"})
+    assert stolen.status_code == 400  # the family was revoked by the reuse

@@ -92,6 +92,21 @@ def test_registration_quota(provider: MockProvider, http: AsgiClient) -> None:
     assert [http.post("/register", json=body).status_code for _ in range(3)] == [201, 201, 429]
 
 
+def test_a_registration_flood_delays_but_never_locks_out() -> None:
+    from labkit.provider.rfc7591 import RegistrationPolicy
+
+    now = [float(NOW)]
+    provider = MockProvider(base_url=BASE, clock=lambda: now[0], tenants=())
+    provider.server().registration.policy = RegistrationPolicy(quota=2, quota_window=60)
+    body = {"redirect_uris": ["http://127.0.0.1/cb"]}
+    with AsgiClient(provider.app, BASE) as http:
+        assert [http.post("/register", json=body).status_code for _ in range(3)] == [201, 201, 429]
+        now[0] += 30
+        assert http.post("/register", json=body).status_code == 429  # still within the window
+        now[0] += 31
+        assert [http.post("/register", json=body).status_code for _ in range(3)] == [201, 201, 429]
+
+
 # -- RFC 7523 --------------------------------------------------------------------------------------------------
 
 def _assertion(key: ECKey, client_id: str, **overrides: Any) -> str:

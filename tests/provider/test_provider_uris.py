@@ -55,7 +55,8 @@ def test_registration_refuses_redirect_uris_that_are_not_uris(provider: MockProv
 
 
 @pytest.mark.parametrize("name", ["evil\u202eexe.txt", "a\x1b[31mred", "line\u2028break", "zero\u200bwidth",
-                                  "x" * 129])
+                                  "x" * 129, "A\U000e0041B", "soft\u00adhyphen", "mongol\u180e", "cgj\u034f",
+                                  "vs\ufe0f", "music\U0001d173", "hangul\u3164", "half\uffa0", "private\ue000"])
 def test_display_fields_are_bounded_and_free_of_controls_and_bidi(http: AsgiClient, name: str) -> None:
     answer = http.post("/register", json={"redirect_uris": ["http://127.0.0.1/cb"], "client_name": name})
     assert (answer.status_code, answer.json()["error"]) == (400, "invalid_client_metadata")

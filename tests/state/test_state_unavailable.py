@@ -1,5 +1,5 @@
-"""When Redis does not answer, the agent says "state unavailable" (503), never "quota reached": a storage error is
-not a cap."""
+"""When Redis does not answer, the agent says "state unavailable" (-32603 in-band, the one answer it gives for any
+shared state down, SQL included), never "quota reached": a storage error is not a cap."""
 
 from __future__ import annotations
 
@@ -56,6 +56,26 @@ def test_the_agent_answers_state_unavailable_not_quota_reached(tmp_path: Path) -
         "role": "user", "messageId": "m-1", "parts": [{"kind": "text", "text": "hello"}]}}}
     with AsgiClient(app, "http://127.0.0.1:8000") as http:
         answer = http.post("/", json=body, headers={"Authorization": f"Bearer {token}"})
-    assert answer.status_code == 503, answer.text
-    assert answer.json()["error"]["message"] == "state unavailable; try again shortly"
+    assert answer.status_code == 200, answer.text  # in-band, like every A2A error (and the SDK's own answers)
+    assert answer.json()["error"] == {"code": -32603, "message": "state unavailable; try again shortly"}
     assert answer.json()["id"] == "r-1" and "quota" not in answer.text
+
+
+def test_mcp_answers_the_same_state_unavailable(tmp_path: Path) -> None:
+    from sample_agent.app import create_app
+
+    from ..helpers import LifespanClient
+
+    oauth2 = {"validation_strategy": "jwt", "jwt_secret": SECRET, "jwt_algorithm": "HS256"}
+    cfg = validate_security_config({"security": {"oauth2": oauth2}, "state": {"redis_url": _dead_redis()}})
+    app = create_app(cfg, sandbox=tmp_path)
+    now = int(time.time())
+    token = jwt.encode({"alg": "HS256"}, {"sub": "alice", "iat": now, "exp": now + 300,
+                                          "scope": "api:read api:write"}, OctKey.import_key(SECRET))
+    body = {"jsonrpc": "2.0", "id": "m-1", "method": "tools/list"}
+    headers = {"Authorization": f"Bearer {token}", "Accept": "application/json, text/event-stream"}
+    with LifespanClient(app, app.starlette, "http://127.0.0.1:8000") as http:
+        answer = http.post("/mcp", json=body, headers=headers)
+    assert answer.status_code == 200, answer.text
+    assert answer.json() == {"jsonrpc": "2.0", "id": "m-1",
+                             "error": {"code": -32603, "message": "state unavailable; try again shortly"}}

@@ -2,7 +2,8 @@
 
 The a2a-sdk answers any exception with ``InternalError(message=str(exc))``: a SQLAlchemy error's text (driver,
 SQL, table names) reached the client. The stores are wrapped once (``labkit.state.sql``): every failure of theirs is
-``StorageError`` ("storage unavailable", -32603, HTTP 200 like every in-band JSON-RPC error), the cause logged.
+``StorageError``, a ``StateUnavailableError``: the one answer for shared state down ("state unavailable; try again
+shortly", -32603, HTTP 200 like every in-band JSON-RPC error), the cause logged.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from typing import Any
 import pytest
 
 from labkit.config import validate_security_config
-from labkit.state import StorageError, open_sql_stores
+from labkit.state import StateUnavailableError, StorageError, open_sql_stores
 from sample_agent import create_app
 
 from ..guard.guard_app import guard_config
@@ -51,7 +52,7 @@ def _calls(task_id: str) -> list[tuple[str, dict[str, Any], dict[str, str]]]:
 def _check_generic(answer: Any, status: int) -> None:
     assert status == 200, (status, answer)
     error = answer.get("error")
-    assert error is not None and error["code"] == -32603 and error["message"] == "storage unavailable", answer
+    assert error is not None and error["code"] == -32603 and error["message"] == "state unavailable; try again shortly", answer
     text = str(answer).lower()
     assert not [word for word in LEAKS if word in text], answer
 
@@ -111,7 +112,8 @@ def test_the_store_wrapper_keeps_the_sdks_own_errors(tmp_path: Path) -> None:
                 db.execute("DROP TABLE tasks")
             with pytest.raises(StorageError) as caught:
                 await stores.tasks.get("t", context)
-            assert str(caught.value) == "storage unavailable" and caught.value.__cause__ is not None
+            assert str(caught.value) == "state unavailable; try again shortly" and caught.value.__cause__ is not None
+            assert isinstance(caught.value, StateUnavailableError)
         finally:
             await stores.aclose()
 
