@@ -24,8 +24,11 @@ class StateUnavailableError(LabkitError, RuntimeError):
     CODE = -32603
     MESSAGE = "state unavailable; try again shortly"
 
-    def __init__(self) -> None:
-        super().__init__(self.MESSAGE)
+    def __init__(self, detail: str | None = None) -> None:
+        # ``detail`` (for the log and the audit reason: the guard's callers) is never in ``answer``; stores the
+        # a2a-sdk calls raise without one, since the SDK quotes an exception's text to its client
+        self.detail = detail
+        super().__init__(f"{self.MESSAGE} ({detail})" if detail else self.MESSAGE)
 
     @classmethod
     def answer(cls, rpc_id: rpc.RpcId) -> dict[str, Any]:
