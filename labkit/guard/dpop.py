@@ -154,8 +154,7 @@ class DPoPPolicy:
         # RFC 9449 §4.3 (12): the proof's key is the key the token is bound to
         if not hmac.compare_digest(proof.jkt.encode("ascii"), jkt.encode("ascii", "replace")):
             raise AuthError(Reason.DPOP_PROOF, "the proof's key is not the key the token is bound to")
-        # RFC 9449 §11.1: a proof is used once (jti, per key, for as long as its iat is acceptable); the detail
-        # text is shown by lesson 14's committed outputs (a key over its cap is now 503 state_unavailable)
+        # RFC 9449 §11.1: a proof is used once (jti, per key, for as long as its iat is acceptable)
         if not await self.first_use(jkt, proof.jti, max(proof.iat, now) + self.window + 1):
-            raise AuthError(Reason.DPOP_PROOF, "jti already used with this key (replayed proof), key over its cap, "
-                            "or the shared replay cache did not answer")
+            raise AuthError(Reason.DPOP_PROOF, "jti already used with this key (replayed proof), or the shared "
+                            "replay cache did not answer")
