@@ -77,6 +77,12 @@ class AuditLog:
         with self._lock:
             return list(self._ring)
 
+    def since(self, total: int) -> list[AuditEvent]:
+        """The events recorded after the log's ``total`` was ``total`` (those still in the ring), oldest first."""
+        with self._lock:
+            fresh = self.total - total
+            return list(self._ring)[-fresh:] if fresh > 0 else []
+
     def __iter__(self) -> Iterator[AuditEvent]:
         return iter(self.events())
 

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from .mark import Mark
 from .progress import Progress
 
 if TYPE_CHECKING:
@@ -30,8 +31,9 @@ class CheckResult:
 
 @dataclass(frozen=True)
 class Challenge:
-    """One lesson's challenge. ``check(lab, **answer)`` decides from the lab (audit log, config, answers of the
-    running servers, files the learner wrote); ``answer`` carries an artifact to test, never a claim."""
+    """One lesson's challenge. ``check(lab, mark, **answer)`` decides from the lab (audit log, config, answers of
+    the running servers, files the learner wrote) since ``mark`` (``start()``'s ``Mark``: nothing the lesson did
+    before counts); ``answer`` carries an artifact to test, never a claim."""
 
     lesson: str
     title: str
@@ -49,6 +51,7 @@ class Attempt:
 
     def __init__(self, challenge: Challenge, lab: Lab | None, progress: Progress) -> None:
         self.challenge, self.lab, self.progress = challenge, lab, progress
+        self.mark = Mark.take(lab) if lab is not None else None  # only what happens from now on counts
         self._hints_shown = 0
 
     def hint(self) -> str:
@@ -61,10 +64,10 @@ class Attempt:
 
     def check(self, **answer: Any) -> CheckResult:
         """Decide from the lab's state; a solved challenge is recorded in the progress file."""
-        if self.lab is None:
+        if self.lab is None or self.mark is None:
             return CheckResult(False, "this challenge needs the running lab: start('NN', lab)")
         try:
-            result = self.challenge.check(self.lab, **answer)
+            result = self.challenge.check(self.lab, self.mark, **answer)
         except TypeError as exc:  # an unexpected keyword: say which answers this check takes
             return CheckResult(False, f"this check does not take that answer ({exc})")
         if result.solved:

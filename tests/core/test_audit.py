@@ -54,3 +54,17 @@ def test_env_path(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyp
     log.record(AuditEvent(decision="allow"))
     log.close()
     assert len(read_jsonl(tmp_path / "env.jsonl")) == 1
+
+
+def test_since_returns_only_what_came_after_a_total_even_past_the_ring() -> None:
+    log = AuditLog(capacity=3)
+    events = [AuditEvent.deny(AuthError(Reason.MISSING_TOKEN, "none"), endpoint=f"/{i}") for i in range(5)]
+    log.record(events[0])
+    mark = log.total
+    assert log.since(mark) == []
+    for event in events[1:]:
+        log.record(event)
+    assert [e.endpoint for e in log.since(mark)] == ["/2", "/3", "/4"]  # /1 left the ring; nothing before the mark
+    assert [e.endpoint for e in log.since(log.total - 1)] == ["/4"]
+    log.clear()
+    assert log.since(mark) == []

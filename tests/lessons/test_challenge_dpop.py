@@ -59,8 +59,17 @@ def test_half_answers_fail_and_the_reference_solves(lab: Lab, tmp_path: Path) ->
 
 
 def test_a_proof_alone_is_half_the_answer(lab: Lab, tmp_path: Path) -> None:
+    attempt = start("14", lab, progress=tmp_path / "p.json")
     token = bound(lab)
     proof = make_proof(KEY, method="POST", url=lab.agent_url + "/", iat=lab.provider.clock(), access_token=token)
     assert write(lab, f"DPoP {token}", proof) == 200
-    result = start("14", lab, progress=tmp_path / "p.json").check()
+    result = attempt.check()
     assert not result and "dpop_required" in result.message
+
+
+def test_the_lessons_own_work_before_start_does_not_count(lab: Lab, tmp_path: Path) -> None:
+    token = bound(lab)
+    proof = make_proof(KEY, method="POST", url=lab.agent_url + "/", iat=lab.provider.clock(), access_token=token)
+    assert write(lab, f"DPoP {token}", proof) == 200 and write(lab, f"Bearer {token}") == 401
+    result = start("14", lab, progress=tmp_path / "p.json").check()
+    assert not result and "bound no token" in result.message

@@ -230,10 +230,25 @@ SOLUTIONS: dict[str, tuple[Callable[[Lab], dict[str, Any]], Callable[[Lab], dict
 @pytest.mark.parametrize("lesson", sorted(SOLUTIONS))
 def test_wrong_answer_fails_then_reference_solves(lesson: str, lab: Lab, tmp_path: Path) -> None:
     wrong, right = SOLUTIONS[lesson]
-    failed = check(lesson, lab, tmp_path, **wrong(lab))
+    attempt = start(lesson, lab, progress=tmp_path / "progress.json")
+    failed = attempt.check(**wrong(lab))
     assert not failed.solved and failed.message, failed
-    solved = check(lesson, lab, tmp_path, **right(lab))
+    solved = attempt.check(**right(lab))
     assert solved.solved, solved
+
+
+# the checks that read what happened (audit log, provider store): the lesson's own work before start() is not
+# the learner's, so a right answer done before the challenge started does not solve it
+BEFORE_START = ["00", "02", "03", "04", "08", "12"]
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("lesson", BEFORE_START)
+def test_work_done_before_start_does_not_count(lesson: str, lab: Lab, tmp_path: Path) -> None:
+    SOLUTIONS[lesson][1](lab)
+    attempt = start(lesson, lab, progress=tmp_path / "progress.json")
+    assert not attempt.check(), lesson
+    assert lesson not in Progress(tmp_path / "progress.json").solved()
 
 
 @pytest.mark.integration
