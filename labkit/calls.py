@@ -81,11 +81,11 @@ def request_token(endpoint: str, client_id: str, secret: str, scopes: Sequence[s
 
 def admin_mint(provider_url: str, scopes: Sequence[str], *, lifetime: float, client_id: str, admin_token: str,
                persona: str | None = None, http: httpx.Client | None = None, timeout: float = 10,
-               audience: str | None = None) -> str:
+               audience: str | None = None, subject: str | None = None) -> str:
     """A token from the LAB provider's admin API (``POST /admin/mint``): any lifetime, a negative one expired.
 
     ``admin_token``: the provider's random admin secret (``MockProvider.admin_token``; ``provider.admin``).
-    ``audience``: its ``aud`` (default: the client's).
+    ``audience``: its ``aud`` (default: the client's); ``subject``: its ``sub`` (default: the client id).
 
     Raises ``TokenRequestError`` or ``httpx.HTTPError`` as ``request_token`` does.
     """
@@ -93,6 +93,8 @@ def admin_mint(provider_url: str, scopes: Sequence[str], *, lifetime: float, cli
     body = {"scopes": list(scopes), "lifetime": lifetime, "client_id": client_id, "persona": persona}
     if audience is not None:
         body["audience"] = audience
+    if subject is not None:
+        body["subject"] = subject
     headers = {"X-Lab-Admin": admin_token}
     if http is None:
         response = httpx.post(endpoint, json=body, headers=headers, timeout=timeout)

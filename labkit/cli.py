@@ -26,11 +26,26 @@ from urllib.parse import urlsplit
 from . import __version__
 from ._text import safe_text
 from .config import load_config
-from .errors import ConfigError
+from .errors import ConfigError, ConfigFileError
 
 __all__ = ["EPILOG", "main"]
 
 EPILOG = "Lab-only keys, clients and secrets are public on purpose; never reuse them anywhere else."
+
+
+def _command(sub: Any, name: str, summary: str) -> argparse.ArgumentParser:
+    """A subcommand whose one-line summary is both its line in ``labkit --help`` and the top of its own help."""
+    parser: argparse.ArgumentParser = sub.add_parser(name, help=summary, description=summary[0].upper() + summary[1:]
+                                                     + ".", epilog=EPILOG)
+    return parser
+
+
+def _http_url(value: str) -> str:
+    """An argparse type: an absolute http(s) URL with a host, else a usage error (exit 2) in plain words."""
+    parts = urlsplit(value) if not any(c.isspace() for c in value) else None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
+        raise argparse.ArgumentTypeError(f"not an http(s) URL: {safe_text(value, 200)!r}")
+    return value
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -40,7 +55,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"labkit (oauth2-lab) {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    lab = sub.add_parser("lab", help="start the provider and the agent, then JupyterLab on notebooks/")
+    lab = _command(sub, "lab", "start the provider and the agent, then JupyterLab on notebooks/")
     lab.add_argument("--no-browser", action="store_true", help="do not open a browser (headless)")
     lab.add_argument("--config", help="agentup.yml for the agent (default: sample_agent/agentup.yml)")
     lab.add_argument("--port", type=int, default=8888, help="JupyterLab port (default 8888)")
@@ -48,7 +63,7 @@ def _parser() -> argparse.ArgumentParser:
     lab.add_argument("--lessons", help="folder of the lessons (default: notebooks/ of a checkout, else "
                      "./labkit-lessons, filled with the packaged lessons)")
 
-    serve = sub.add_parser("serve", help="run the provider and the agent in the foreground (Ctrl-C stops)")
+    serve = _command(sub, "serve", "run the provider and the agent in the foreground (Ctrl-C stops)")
     serve.add_argument("--config", help="agentup.yml for the agent (default: sample_agent/agentup.yml)")
     serve.add_argument("--provider-port", type=int, default=0, help="provider port (default: a free one)")
     serve.add_argument("--agent-port", type=int, default=0, help="agent port (default: a free one)")
@@ -57,42 +72,52 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--public-url", help="the agent's URL as clients see it behind a proxy (used in its cards "
                        "and RFC 9728 metadata; its host:port is served besides loopback, any other Host gets 421)")
 
-    cluster = sub.add_parser("cluster", help="the agent as N replicas behind nginx, with Redis and PostgreSQL")
+    cluster = _command(sub, "cluster", "the agent as N replicas behind nginx, with Redis and PostgreSQL")
     cluster.add_argument("--replicas", type=int, default=3, help="agent processes (1 to 32, default 3)")
     cluster.add_argument("--config", help="agentup.yml for the agent (default: sample_agent/agentup.yml)")
 
-    demo = sub.add_parser("demo", help="headless tour: personas, every endpoint, the decision matrix, the audit")
+    demo = _command(sub, "demo", "headless tour: personas, every endpoint, the decision matrix, the audit")
     demo.add_argument("--config", help="agentup.yml for the agent (default: sample_agent/agentup.yml)")
     demo.add_argument("--json", action="store_true", help="print one JSON document instead of tables")
 
-    mint = sub.add_parser("mint", help="print one access token from a running lab provider (and nothing else)")
+    mint = _command(sub, "mint", "print one access token from a running lab provider (and nothing else)")
     mint.add_argument("--scope", default="api:read", help='space-separated scopes, e.g. "api:read files:write"')
-    mint.add_argument("--provider", default=os.environ.get("LAB_PROVIDER_URL"),
+    mint.add_argument("--provider", default=os.environ.get("LAB_PROVIDER_URL"), type=_http_url,
                       help="provider URL (default: $LAB_PROVIDER_URL, as printed by labkit serve)")
     mint.add_argument("--persona", default="default", help="default, limited, opaque, google, auth0, azure, okta, "
                       "keycloak or github")
     mint.add_argument("--lifetime", type=int, help="token lifetime in seconds (negative: already expired); uses the "
                       "provider's admin API: its secret from $LAB_ADMIN_TOKEN or the file labkit serve wrote")
     mint.add_argument("--tenant", help="a provider path tenant (acme, globex)")
+    mint.add_argument("--resource", type=_http_url, help="RFC 8707 resource: the token's audience is this resource "
+                      "(for instance the agent's /mcp URL, as its RFC 9728 metadata names it)")
+    mint.add_argument("--audience", help="the token's aud, whatever the client may ask (the admin API, as --lifetime)")
+    mint.add_argument("--subject", help="the token's sub (the admin API, as --lifetime)")
 
-    audit = sub.add_parser("audit", help="tabulate a JSONL audit log")
+    audit = _command(sub, "audit", "tabulate a JSONL audit log")
     audit.add_argument("file", help="the JSONL audit file (LABKIT_AUDIT_LOG or labkit serve --audit-log)")
     audit.add_argument("--last", type=int, default=50, help="how many of the latest events to list (default 50)")
     audit.add_argument("--json", action="store_true", help="print the latest events as JSON lines instead")
 
-    check = sub.add_parser("validate-config", help="check an agentup.yml security configuration")
+    check = _command(sub, "validate-config", "check an agentup.yml security configuration")
     check.add_argument("file", help="path to agentup.yml (a .env beside it is loaded)")
-    explain = sub.add_parser("explain", help="the effective policy of an agentup.yml, and where it is weak")
+    check.add_argument("--json", action="store_true", help="print one JSON document (for CI and pre-commit hooks)")
+    explain = _command(sub, "explain", "the effective policy of an agentup.yml, and where it is weak")
     explain.add_argument("file", help="path to agentup.yml (a .env beside it is loaded)")
-    probe = sub.add_parser("probe", help="what any A2A/MCP agent advertises, and whether it refuses bad tokens")
-    probe.add_argument("url", help="the agent's URL (its root for the A2A card, or an MCP endpoint)")
-    probe.add_argument("--provider", help="the lab provider's URL (lab-client tokens, expired ones by /admin/mint)")
+    explain.add_argument("--json", action="store_true", help="print one JSON document (for CI and pre-commit hooks)")
+    explain.add_argument("--sample-agent", action="store_true", help="also list the sample agent's endpoints and "
+                         "calls under this configuration (what `labkit serve --config FILE` would enforce)")
+    probe = _command(sub, "probe", "what any A2A/MCP agent advertises, and whether it refuses bad tokens")
+    probe.add_argument("url", type=_http_url, help="the agent's URL (its root for the A2A card, or an MCP endpoint)")
+    probe.add_argument("--provider", type=_http_url,
+                       help="the lab provider's URL (lab-client tokens, expired ones by /admin/mint)")
     probe.add_argument("--client-id", help="a client of YOUR token endpoint (client credentials; with --token-url "
                                            "or --issuer: the target's advertised one is never sent the secret)")
     probe.add_argument("--client-secret", help="its secret (default: $LABKIT_PROBE_CLIENT_SECRET)",
                        default=os.environ.get("LABKIT_PROBE_CLIENT_SECRET"))
-    probe.add_argument("--token-url", help="the token endpoint --client-id's secret goes to")
-    probe.add_argument("--issuer", help="an issuer whose RFC 8414 metadata names the token endpoint (and keys)")
+    probe.add_argument("--token-url", type=_http_url, help="the token endpoint --client-id's secret goes to")
+    probe.add_argument("--issuer", type=_http_url,
+                       help="an issuer whose RFC 8414 metadata names the token endpoint (and keys)")
     probe.add_argument("--token-file", help="a file holding one good access token")
     probe.add_argument("--json", action="store_true", help="print the report as JSON")
     probe.add_argument("--timeout", type=float, default=15,
@@ -112,6 +137,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         return int(_COMMANDS[args.command](args))
+    except ConfigFileError as exc:  # an I/O problem, not an invalid configuration: a usage error
+        print(f"labkit {args.command}: {safe_text(exc.path)}: {exc.problem}", file=sys.stderr)
+        return 2
     except ConfigError as exc:
         print(f"labkit {args.command}: invalid configuration", file=sys.stderr)
         for where, message in exc.errors:
@@ -119,45 +147,95 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # `labkit explain FILE | head`: the reader left; say nothing more, as cat does
+        _quiet_stdout()
+        return 141  # 128 + SIGPIPE, as a shell reports a command the pipe stopped
+
+
+def _quiet_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's final flush does not fail a second time on a closed pipe."""
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
 
 
 def _validate_config(args: argparse.Namespace) -> int:
+    """``labkit validate-config FILE [--json]``: 0 valid, 1 invalid (every error with its path), 2 unreadable."""
     path = args.file
     try:
         cfg = load_config(path)
+    except ConfigFileError:
+        raise
     except ConfigError as exc:
-        print(f"{path}: invalid", file=sys.stderr)
-        for where, message in exc.errors:
-            print(f"  {where or '<root>'}: {message}", file=sys.stderr)
+        if args.json:
+            print(json.dumps({"file": path, "valid": False,
+                              "errors": [{"path": where, "message": message} for where, message in exc.errors]},
+                             indent=2))
+        else:
+            print(f"{path}: invalid", file=sys.stderr)
+            for where, message in exc.errors:
+                print(f"  {where or '<root>'}: {message}", file=sys.stderr)
         return 1
     oauth2 = cfg.oauth2
+    summary: dict[str, Any] = {"file": path, "valid": True, "strategy": oauth2.validation_strategy}
+    if oauth2.validation_strategy != "introspection":
+        summary["algorithms"] = list(oauth2.algorithms)
+    if oauth2.validation_strategy != "jwt":
+        summary["introspection"] = oauth2.dialect
+    summary.update({"scopes_in_hierarchy": len(oauth2.hierarchy.scopes()), "plugins": len(cfg.plugins),
+                    "middleware": len(cfg.middleware), "tenants": len(cfg.tenants)})
+    if args.json:
+        print(cfg.redact(json.dumps(summary, indent=2)))
+        return 0
     print(f"{path}: valid")
     print(f"  strategy: {oauth2.validation_strategy}")
-    if oauth2.validation_strategy != "introspection":
+    if "algorithms" in summary:
         print(f"  algorithms: {', '.join(oauth2.algorithms)}")
-    if oauth2.validation_strategy != "jwt":
+    if "introspection" in summary:
         print(f"  introspection: {oauth2.dialect}")
-    print(f"  scopes in hierarchy: {len(oauth2.hierarchy.scopes())}; plugins: {len(cfg.plugins)}; "
+    print(f"  scopes in hierarchy: {summary['scopes_in_hierarchy']}; plugins: {len(cfg.plugins)}; "
           f"middleware: {len(cfg.middleware)}; tenants: {len(cfg.tenants)}")
     return 0
 
 
 def _explain(args: argparse.Namespace) -> int:
-    """``labkit explain FILE``: the policy table, the id mapping and the weaknesses (exit 1 if invalid)."""
-    from sample_agent.plugins import endpoint_policy, map_plugins
-
-    from .explain import explain
+    """``labkit explain FILE``: the configuration's own policy (any app), the weaknesses, and with
+    ``--sample-agent`` the sample agent's endpoints under it (exit 1 if invalid, 2 if unreadable)."""
+    from .explain import Explanation, explain_config
 
     cfg = load_config(args.file)
-    policy, plugins = endpoint_policy(cfg)
-    mapping = map_plugins(cfg.plugins, cfg.mcp_servers)
-    result = explain(cfg, policy, plugins, notes=mapping.lines())
-    lines = [f"{args.file}: valid; the sample agent under it (strategy {cfg.oauth2.validation_strategy}):",
-             result.table(), *(f"  {note}" for note in result.notes)]
+    own = explain_config(cfg)
+    agent: Explanation | None = None
+    if args.sample_agent:
+        from sample_agent.plugins import endpoint_policy, map_plugins
+
+        from .explain import explain
+
+        policy, plugins = endpoint_policy(cfg)
+        agent = explain(cfg, policy, plugins, notes=map_plugins(cfg.plugins, cfg.mcp_servers).lines())
+    if args.json:
+        def rows(result: Explanation) -> list[dict[str, Any]]:
+            return [{"endpoint": r.endpoint, "call": r.call, "plugin": r.plugin, "requires": list(r.required),
+                     "granted_by": list(r.granted_by)} for r in result.rows]
+
+        document: dict[str, Any] = {
+            "file": args.file, "valid": True, "strategy": cfg.oauth2.validation_strategy, "policy": rows(own),
+            "weaknesses": [{"path": w.path, "message": w.message} for w in own.weaknesses],
+            "ignored_sections": list(cfg.ignored_sections)}
+        if agent is not None:
+            document["sample_agent"] = {"policy": rows(agent), "notes": list(agent.notes)}
+        print(cfg.redact(json.dumps(document, indent=2)))  # a value from ${VAR} is named, never shown
+        return 0
+    lines = [f"{args.file}: valid (strategy {cfg.oauth2.validation_strategy}); the policy it declares, for any app:",
+             own.table()]
+    if agent is not None:
+        lines += ["", "the sample agent under it (labkit serve --config FILE):", agent.table(),
+                  *(f"  {note}" for note in agent.notes)]
     if cfg.ignored_sections:
         lines.append(f"accepted, not modelled by the lab: {', '.join(cfg.ignored_sections)}")
-    lines.append(f"warnings: {len(result.weaknesses)}")
-    lines += [f"  {weakness.path}: {weakness.message}" for weakness in result.weaknesses]
+    lines.append(f"warnings: {len(own.weaknesses)}")
+    lines += [f"  {weakness.path}: {weakness.message}" for weakness in own.weaknesses]
     print(cfg.redact("\n".join(lines)))  # a value from ${VAR} is named, never shown (labkit.config.env)
     return 0
 
@@ -283,17 +361,24 @@ def _mint(args: argparse.Namespace) -> int:
         return 2
     base = args.provider.rstrip("/") + (f"/{args.tenant}" if args.tenant else "")
     try:
-        if args.lifetime is not None:
+        admin = [name for name, value in (("--lifetime", args.lifetime), ("--audience", args.audience),
+                                           ("--subject", args.subject)) if value is not None]
+        if admin and args.resource:
+            print(f"labkit mint: --resource goes to the token endpoint; {admin[0]} to the admin API: give one",
+                  file=sys.stderr)
+            return 2
+        if admin:
             persona = None if args.persona in ("default", "limited", "opaque") else args.persona
             admin_secret = admin_secret_for(args.provider)
             if admin_secret is None:
-                print("labkit mint: --lifetime needs the provider's admin secret: set LAB_ADMIN_TOKEN, or mint from a "
-                      "provider that labkit serve or labkit lab started on this machine", file=sys.stderr)
+                print(f"labkit mint: {admin[0]} needs the provider's admin secret: set LAB_ADMIN_TOKEN, or mint from "
+                      "a provider that labkit serve or labkit lab started on this machine", file=sys.stderr)
                 return 2
-            token = admin_mint(base, args.scope.split(), lifetime=args.lifetime, client_id=client_id, persona=persona,
-                               admin_token=admin_secret)
+            token = admin_mint(base, args.scope.split(), lifetime=3600 if args.lifetime is None else args.lifetime,
+                               client_id=client_id, persona=persona, admin_token=admin_secret,
+                               audience=args.audience, subject=args.subject)
         else:
-            token = request_token(f"{base}/token", client_id, secret, args.scope)
+            token = request_token(f"{base}/token", client_id, secret, args.scope, resource=args.resource)
     except (httpx.HTTPError, httpx.InvalidURL, ValueError) as exc:
         print(f"labkit mint: cannot reach {safe_text(base)}: {exc.__class__.__name__}", file=sys.stderr)
         return 1
@@ -308,10 +393,7 @@ def _mint(args: argparse.Namespace) -> int:
 
 
 def _audit(args: argparse.Namespace) -> int:
-    from rich.console import Console
-    from rich.table import Table
-    from rich.text import Text
-
+    from ._tables import Cell, emit
     from .audit import InvalidLine, read_audit_file
 
     try:
@@ -326,29 +408,22 @@ def _audit(args: argparse.Namespace) -> int:
             data = {"line": number, "invalid": row.problem} if isinstance(row, InvalidLine) else asdict(row)
             print(json.dumps(data, ensure_ascii=True, separators=(",", ":")))
         return 1 if any(isinstance(row, InvalidLine) for _, row in rows) else 0
-    # Data is shown as rich Text, never parsed as markup; AuditEvent already escaped control characters.
-    console = Console(highlight=False)
-    title = Text(f"{safe_text(args.file)}: last {len(shown)} of {len(rows)} lines")
-    table = Table(title=title)
-    for column in ("line", "decision", "reason", "status", "endpoint", "method", "subject", "tenant", "ms"):
-        table.add_column(column)
+    # Cells are data, never markup; AuditEvent already escaped control characters. A pipe gets TSV (labkit._tables).
+    table: list[list[Cell]] = []
     for number, row in shown:
         if isinstance(row, InvalidLine):
-            table.add_row(Text(str(number)), Text("invalid", style="yellow"), Text(safe_text(row.problem)))
+            table.append([str(number), ("invalid", "yellow"), safe_text(row.problem), "", "", "", "", "", ""])
             continue
         cells = [row.reason, row.status, row.endpoint, row.method, row.subject, row.tenant]
-        table.add_row(Text(str(number)), Text(row.decision, style="green" if row.decision == "allow" else "red"),
-                      *(Text(safe_text("" if c is None else c)) for c in cells),
-                      Text(f"{row.latency_ms:.1f}" if row.latency_ms is not None else ""))
-    console.print(table)
+        table.append([str(number), (row.decision, "green" if row.decision == "allow" else "red"),
+                      *(safe_text("" if c is None else c) for c in cells),
+                      f"{row.latency_ms:.1f}" if row.latency_ms is not None else ""])
+    emit(f"{safe_text(args.file)}: last {len(shown)} of {len(rows)} lines",
+         ["line", "decision", "reason", "status", "endpoint", "method", "subject", "tenant", "ms"], table)
     summary = Counter(("invalid", "-") if isinstance(r, InvalidLine) else (r.decision, r.reason or "-")
                       for _, r in rows)
-    totals = Table(title="decisions")
-    for column in ("decision", "reason", "count"):
-        totals.add_column(column)
-    for (decision, reason), count in sorted(summary.items()):
-        totals.add_row(Text(decision), Text(safe_text(reason)), Text(str(count)))
-    console.print(totals)
+    emit("decisions", ["decision", "reason", "count"],
+         [[decision, safe_text(reason), str(count)] for (decision, reason), count in sorted(summary.items())])
     invalid = [number for number, row in rows if isinstance(row, InvalidLine)]
     if invalid:
         print(f"labkit audit: {safe_text(args.file)}:{invalid[0]}: {len(invalid)} line(s) are not audit events",

@@ -5,9 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from rich.console import Console
-from rich.table import Table
-
+from ._tables import Cell, emit
 from .auth import build_validator
 from .auth._compact import parse_compact
 from .config import validate_security_config
@@ -58,53 +56,42 @@ def persona_tour(lab: Lab) -> list[dict[str, Any]]:
 
 
 def run_demo(config: str | None = None, *, as_json: bool = False) -> int:
-    """Run the tour and print it (``as_json``: one JSON document instead of tables); returns 0 when every
-    expectation holds, else 1."""
-    console = Console(width=max(Console().width, 160))
+    """Run the tour and print it (``as_json``: one JSON document instead of tables; tables are TSV when stdout is
+    not a terminal, see ``labkit._tables``); returns 0 when every expectation holds, else 1."""
     with Lab(config) as lab:
         if as_json:
             return _print_json(lab)
-        console.print(f"[bold]oauth2-lab demo[/]  provider {lab.provider_url}  agent {lab.agent_url}")
+        print(f"oauth2-lab demo  provider {lab.provider_url}  agent {lab.agent_url}")
         personas = persona_tour(lab)
-        table = Table(title="Provider personas (simulated): claim shapes and what a SEED.md-style config grants")
-        for column in personas[0]:
-            table.add_column(column)
-        for row in personas:
-            table.add_row(*[_cell(v) for v in row.values()])
-        console.print(table)
+        emit("Provider personas (simulated): claim shapes and what a SEED.md-style config grants",
+             list(personas[0]), [[_cell(v) for v in row.values()] for row in personas])
 
         frame = run_probe(lab)
         endpoints = list(dict.fromkeys(frame["endpoint"]))
-        matrix = Table(title="Decision matrix: status per token (rows) and endpoint (columns); red = unexpected")
-        matrix.add_column("token")
-        for endpoint in endpoints:
-            matrix.add_column(endpoint, justify="center")
+        rows: list[list[Cell]] = []
         for token, group in frame.groupby("token", sort=False):
-            cells = []
+            cells: list[Cell] = [str(token)]
             for endpoint in endpoints:
                 row = group[group["endpoint"] == endpoint].iloc[0]
                 color = "red" if not row["ok"] else {200: "green", 401: "yellow", 403: "magenta"}.get(row["actual"], "")
-                cells.append(f"[{color}]{row['actual']}[/]")
-            matrix.add_row(str(token), *cells)
-        console.print(matrix)
+                cells.append((str(row["actual"]), color))
+            rows.append(cells)
+        emit("Decision matrix: status per token (rows) and endpoint (columns); red = unexpected",
+             ["token", *endpoints], rows, justify=["left", *["center"] * len(endpoints)])
 
         audit = lab.audit.to_dataframe()
         summary = audit.groupby(["decision", "reason"], dropna=False).size().reset_index(name="events")
-        audit_table = Table(title=f"Audit summary ({len(audit)} events, one per protected request)")
-        for column in ("decision", "reason", "events"):
-            audit_table.add_column(column)
-        for _, entry in summary.iterrows():
-            reason = entry["reason"] if isinstance(entry["reason"], str) and entry["reason"] else "-"
-            audit_table.add_row(str(entry["decision"]), reason, str(entry["events"]))
-        console.print(audit_table)
+        emit(f"Audit summary ({len(audit)} events, one per protected request)", ["decision", "reason", "events"],
+             [[str(entry["decision"]), entry["reason"] if isinstance(entry["reason"], str) and entry["reason"]
+               else "-", str(entry["events"])] for _, entry in summary.iterrows()])
 
         failures = int((~frame["ok"]).sum()) + sum(1 for r in personas if not r["ok"])
         if failures:
-            console.print(f"[red bold]{failures} expectation(s) failed[/]")
+            print(f"{failures} expectation(s) failed")
             for _, bad in frame[~frame["ok"]].iterrows():
-                console.print(f"  {bad['token']} -> {bad['endpoint']}: expected {bad['expected']}, got {bad['actual']}")
+                print(f"  {bad['token']} -> {bad['endpoint']}: expected {bad['expected']}, got {bad['actual']}")
             return 1
-        console.print(f"[green bold]all {len(frame) + len(personas)} expectations hold[/]")
+        print(f"all {len(frame) + len(personas)} expectations hold")
         return 0
 
 
@@ -123,9 +110,9 @@ def _print_json(lab: Lab) -> int:
     return 0 if failures == 0 else 1
 
 
-def _cell(value: Any) -> str:
+def _cell(value: Any) -> Cell:
     if value is True:
-        return "[green]yes[/]"
+        return ("yes", "green")
     if value is False:
-        return "[red]no[/]"
+        return ("no", "red")
     return str(value)

@@ -103,3 +103,12 @@ class ConfigError(LabkitError):
     def paths(self) -> list[str]:
         """The dotted config paths of every error, in order."""
         return [path for path, _ in self.errors]
+
+
+class ConfigFileError(ConfigError):
+    """A configuration file cannot be read at all (missing, not a regular file, unreadable): an I/O problem, not an
+    invalid configuration (the CLI exits 2 for it, 1 for an invalid one)."""
+
+    def __init__(self, path: str, problem: str) -> None:
+        super().__init__([(path, problem)])
+        self.path, self.problem = path, problem

@@ -32,6 +32,7 @@ __all__ = [
     "PolicyRow",
     "Weakness",
     "explain",
+    "explain_config",
     "find_weaknesses",
 ]
 
@@ -67,14 +68,18 @@ class Explanation:
     weaknesses: tuple[Weakness, ...]
     notes: tuple[str, ...] = field(default=())
 
-    def table(self) -> str:
-        """The rows as a fixed-width text table."""
-        header = ("endpoint", "call", "plugin", "requires", "granted by (after the hierarchy)")
-        cells = [header] + [
+    def cells(self) -> list[tuple[str, str, str, str, str]]:
+        """A header and one row per policy row, as text (``table()`` and the CLI's JSON and TSV read these)."""
+        return [("endpoint", "call", "plugin", "requires", "granted by (after the hierarchy)")] + [
             (r.endpoint, r.call, r.plugin or "-", " ".join(r.required) or "(a valid token)", _names(r.granted_by)
              if r.required else "any valid token")
             for r in self.rows
         ]
+
+    def table(self) -> str:
+        """The rows as a fixed-width text table."""
+        cells = self.cells()
+        header = cells[0]
         widths = [max(len(c[i]) for c in cells) for i in range(len(header) - 1)]
         return "\n".join(
             "  ".join(c[i].ljust(widths[i]) for i in range(len(widths))) + "  " + c[-1] for c in cells
@@ -110,6 +115,36 @@ def explain(cfg: SecurityConfig, policy: EndpointPolicy, plugins: Mapping[str, P
         if capability.tool:
             add("POST /mcp", f"tools/call {capability.tool}", capability.plugin_id, capability.scopes)
     return Explanation(tuple(rows), tuple(find_weaknesses(cfg, plugins, grants)), tuple(notes))
+
+
+def explain_config(cfg: SecurityConfig) -> Explanation:
+    """The policy ``cfg`` itself declares, for any app that uses it (no agent assumed): each enabled plugin, its
+    capabilities and MCP tools with the scopes they require after the global ``required_scopes``, the single
+    scopes of the hierarchy that grant them, and the weaknesses."""
+    grants = _Granters(cfg.scope_hierarchy)
+    base = tuple(cfg.oauth2.required_scopes)
+    rows: list[PolicyRow] = []
+
+    def add(kind: str, name: str, plugin: str | None, scopes: Iterable[str]) -> None:
+        required = tuple(dict.fromkeys([*base, *scopes]))
+        rows.append(PolicyRow(kind, name, plugin, required, grants.of(required)))
+
+    add("any request", "(global required_scopes)", None, ())
+    for plugin in cfg.plugins:
+        if not plugin.enabled:
+            continue
+        add("plugin", plugin.plugin_id, plugin.plugin_id, plugin.required_scopes)
+        for capability in plugin.capabilities:
+            if capability.enabled:
+                own = capability.required_scopes
+                add("capability", capability.capability_id, plugin.plugin_id,
+                    plugin.required_scopes if own is None else own)
+    for server in cfg.mcp_servers:
+        if server.enabled:
+            for tool, scopes in sorted(server.tool_scopes.items()):
+                add("mcp tool", tool, server.name, scopes)
+    plugins = {p.plugin_id: p for p in cfg.plugins if p.enabled}
+    return Explanation(tuple(rows), tuple(find_weaknesses(cfg, plugins, grants)))
 
 
 class _Granters:

@@ -16,7 +16,7 @@ from dotenv import dotenv_values
 
 from .._files import UnsafeFileError, read_regular
 from .._yaml import MAX_BYTES, check_shape, parse_yaml
-from ..errors import ConfigError
+from ..errors import ConfigError, ConfigFileError
 from .agentup import top_level_sections
 from .env import Substitutions, substitute_env
 from .middleware import build_middleware, build_plugin_defaults
@@ -35,6 +35,17 @@ _SECURITY_KEYS = (
 )
 
 
+def _plain(exc: OSError) -> str:
+    """An I/O error in plain words: "no such file", "permission denied", "is a directory"..."""
+    if isinstance(exc, FileNotFoundError):
+        return "no such file"
+    if isinstance(exc, PermissionError):
+        return "permission denied"
+    if isinstance(exc, IsADirectoryError):
+        return "is a directory"
+    return (exc.strerror or exc.__class__.__name__).lower()
+
+
 def load_config(path: str | os.PathLike[str], env: Mapping[str, str] | None = None) -> SecurityConfig:
     """Read an ``agentup.yml``-style file, with a ``.env`` beside it, and validate it.
 
@@ -45,14 +56,14 @@ def load_config(path: str | os.PathLike[str], env: Mapping[str, str] | None = No
     try:  # a regular file only: a FIFO or a device never blocks the reader (labkit._files)
         data = read_regular(file, MAX_BYTES, follow=True)  # never more than the cap, whatever the file's size
     except UnsafeFileError as exc:
-        raise ConfigError([(str(file), f"cannot read the file: {exc.problem}")]) from None
+        raise ConfigFileError(str(file), f"cannot read the file: {exc.problem}") from None
     except OSError as exc:
-        raise ConfigError([(str(file), f"cannot read the file: {exc.__class__.__name__}")]) from None
+        raise ConfigFileError(str(file), f"cannot read the file: {_plain(exc)}") from None
     if data is None:
-        raise ConfigError([(str(file), "cannot read the file: FileNotFoundError")])
+        raise ConfigFileError(str(file), "no such file")
     if len(data) > MAX_BYTES:
         raise ConfigError([(str(file), f"the file is larger than {MAX_BYTES:,} bytes, the limit for a "
-                            "configuration file; refused unread")])
+                            "configuration file; refused unread")])  # read, but not a configuration: invalid
     document, errors = parse_yaml(data, str(file))
     if errors:
         raise ConfigError(errors)

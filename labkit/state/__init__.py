@@ -1,11 +1,12 @@
 """Shared state behind small protocols: in memory by default, Redis and a SQL database for replicas.
 
-``SharedState.open(cfg.state, clock=...)`` builds the backends the ``state:`` section names; ``aclose()`` closes
-them. Inside: ``protocols`` (``Limiter``, ``ReplayCache``, ``ResultStore``, ``Quota``), ``memory``, ``redis``
-(rate limits on the ``limits`` library, Lua check-and-take for quotas) and ``sql`` (the a2a-sdk's own stores).
-``verdicts`` is the introspection cache replicas share (``RedisVerdicts``; None in memory: each validator keeps
-its own). The verified-JWT cache is not here: it stays per process (a hit costs about a microsecond, a Redis round trip
-a hundred times that, and a JWT's verdict never changes before it expires).
+``SharedState(cfg.state, clock=...)`` builds the backends the ``state:`` section names; ``await start()`` creates
+the SQL tables and ``await aclose()`` closes them. Inside: ``protocols`` (``Limiter``, ``ReplayCache``,
+``ResultStore``, ``Quota``), ``memory``, ``redis`` (rate limits on the ``limits`` library, Lua check-and-take for
+quotas) and ``sql`` (the a2a-sdk's own stores). ``verdicts`` is the introspection cache replicas share
+(``RedisVerdicts``; None in memory: each validator keeps its own). The verified-JWT cache is not here: it stays per
+process (a hit costs about a microsecond, a Redis round trip a hundred times that, and a JWT's verdict never changes
+before it expires).
 """
 
 from __future__ import annotations

@@ -63,9 +63,9 @@ def test_usage_errors_exit_2() -> None:
 
 
 @pytest.mark.integration
-def test_missing_file_exits_1(tmp_path: Path) -> None:
+def test_missing_file_is_a_usage_error_in_plain_words(tmp_path: Path) -> None:
     result = run_cli("validate-config", str(tmp_path / "missing.yml"))
-    assert result.returncode == 1 and "cannot read the file" in result.stderr
+    assert result.returncode == 2 and "no such file" in result.stderr and "Traceback" not in result.stderr
 
 
 def _clean_env() -> dict[str, str]:

@@ -166,7 +166,7 @@ def test_client_credentials_and_a_token_file(lab: Lab, tmp_path: Path, capsys: p
 
 
 @pytest.mark.parametrize(("argv", "status", "message"), [
-    (["probe", "ftp://example"], 1, "is not an http(s) URL"),
+    (["probe", "ftp://example"], 2, "not an http(s) URL"),  # a usage error: exit 2
     (["probe", "http://127.0.0.1:9/"], 1, "labkit probe:"),
     (["probe", "http://x", "--provider", "http://p", "--token-file", "f"], 2, "give one of"),
     (["probe", "http://x", "--client-id", "c"], 2, "needs --client-secret"),

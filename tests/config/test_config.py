@@ -6,6 +6,7 @@ from typing import Any
 import pytest
 
 from labkit import ConfigError, SecurityConfig, load_config, validate_security_config
+from labkit.errors import ConfigFileError
 
 from ..helpers import DATA
 
@@ -337,10 +338,12 @@ def test_malformed_yaml_has_line_and_column(tmp_path: Path, text: str, where: st
     assert location.endswith(where) and message in msg
 
 
-def test_missing_file_is_a_config_error(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError) as info:
+def test_missing_file_is_a_config_file_error_in_plain_words(tmp_path: Path) -> None:
+    with pytest.raises(ConfigFileError) as info:
         load_config(tmp_path / "nope.yml", env={})
-    assert "cannot read the file" in str(info.value)
+    assert isinstance(info.value, ConfigError) and info.value.problem == "no such file"
+    with pytest.raises(ConfigFileError, match="not a regular file"):
+        load_config(tmp_path, env={})
 
 
 def test_audit_section(tmp_path: Path) -> None:

@@ -94,7 +94,7 @@ def test_a_large_hierarchy_explains_in_one_pass() -> None:
 def test_cli_explain(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
     for key, value in ENV.items():
         monkeypatch.setenv(key, value)
-    assert main(["explain", str(AGENTUP / "oauth2_generic.yml")]) == 0
+    assert main(["explain", str(AGENTUP / "oauth2_generic.yml"), "--sample-agent"]) == 0
     out = capsys.readouterr().out
     assert "execute write_file" in out and "files:admin" in out
     assert "plugin agentup-files -> files" in out and "not in the sample agent (ignored): plugin brave_search" in out
