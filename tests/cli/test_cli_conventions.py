@@ -107,3 +107,20 @@ def test_a_closed_pipe_ends_quietly(tmp_path: Path) -> None:
                             check=False)
     assert result.stdout.strip() and "Traceback" not in result.stderr and "BrokenPipe" not in result.stderr
     assert result.returncode in (0, 141), result.stderr
+
+
+@pytest.mark.integration
+def test_mint_resource_audience_and_subject(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    from labkit.lab import Lab
+    from labkit.lessons import inspect_token
+
+    with Lab() as lab:
+        resource = f"{lab.agent_url}/mcp"
+        assert main(["mint", "--provider", lab.provider_url, "--resource", resource]) == 0
+        bound = capsys.readouterr().out.strip()
+        assert inspect_token(bound)["claims"]["aud"] in (resource, [resource])
+        assert lab.call("tools/list", {}, token=bound, path="/mcp").status == 200
+        monkeypatch.setenv("LAB_ADMIN_TOKEN", lab.provider.admin_token)
+        assert main(["mint", "--provider", lab.provider_url, "--audience", "api://billing", "--subject", "bob"]) == 0
+        claims = inspect_token(capsys.readouterr().out.strip())["claims"]
+        assert claims["aud"] in ("api://billing", ["api://billing"]) and claims["sub"] == "bob"
