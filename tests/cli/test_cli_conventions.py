@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -103,7 +104,7 @@ def test_tables_in_a_pipe_are_whole_tsv_lines() -> None:
 @pytest.mark.integration
 def test_a_closed_pipe_ends_quietly(tmp_path: Path) -> None:
     command = f"{sys.executable} -m labkit explain {SAMPLE} --sample-agent | head -1"
-    result = subprocess.run(["bash", "-o", "pipefail", "-c", command], capture_output=True, text=True, timeout=60,
+    result = subprocess.run([shutil.which("bash") or "/bin/bash", "-o", "pipefail", "-c", command], capture_output=True, text=True, timeout=60,
                             check=False)
     assert result.stdout.strip() and "Traceback" not in result.stderr and "BrokenPipe" not in result.stderr
     assert result.returncode in (0, 141), result.stderr
