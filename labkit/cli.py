@@ -33,6 +33,13 @@ __all__ = ["EPILOG", "main"]
 EPILOG = "Lab-only keys, clients and secrets are public on purpose; never reuse them anywhere else."
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with a usage error said in one line (``labkit mint: argument --provider: not an http(s) URL``)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: {safe_text(message, 300)} (see {self.prog} --help)\n")
+
+
 def _command(sub: Any, name: str, summary: str) -> argparse.ArgumentParser:
     """A subcommand whose one-line summary is both its line in ``labkit --help`` and the top of its own help."""
     parser: argparse.ArgumentParser = sub.add_parser(name, help=summary, description=summary[0].upper() + summary[1:]
@@ -42,14 +49,18 @@ def _command(sub: Any, name: str, summary: str) -> argparse.ArgumentParser:
 
 def _http_url(value: str) -> str:
     """An argparse type: an absolute http(s) URL with a host, else a usage error (exit 2) in plain words."""
-    parts = urlsplit(value) if not any(c.isspace() for c in value) else None
-    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
+    try:
+        parts = urlsplit(value) if not any(c.isspace() for c in value) else None
+        host = parts.hostname if parts is not None else None
+    except ValueError:  # "http://[::1": an unclosed IPv6 literal
+        parts = host = None
+    if parts is None or parts.scheme not in ("http", "https") or not host:
         raise argparse.ArgumentTypeError(f"not an http(s) URL: {safe_text(value, 200)!r}")
     return value
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="labkit", description="oauth2-lab: an interactive OAuth2 security lab for AI agents", epilog=EPILOG
     )
     parser.add_argument("--version", action="version", version=f"labkit (oauth2-lab) {__version__}")

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from enum import StrEnum
 
-__all__ = ["AuthError", "ConfigError", "LabkitError", "Reason"]
+__all__ = ["AuthError", "ConfigError", "ConfigFileError", "LabkitError", "Reason"]
 
 
 class Reason(StrEnum):
