@@ -33,8 +33,8 @@ pytestmark = pytest.mark.anyio
 KINDS = ("guard", "fastapi", "starlette", "mcp")
 MARKERS = {"guard": "OAuth2Guard(", "fastapi": "BearerGuard(", "starlette": "BearerBackend(", "mcp": "GateTokenVerifier("}
 HIERARCHY = {"admin": ["*"], "api:write": ["api:read"], "api:read": [], "files:read": []}
-REALM = 'Bearer realm="oauth2-lab"'
-INVALID = f'{REALM}, error="invalid_token"'
+REALM = "Bearer"  # RFC 6750 §3: realm is optional; an adopter's challenges name none unless given one
+INVALID = f'{REALM} error="invalid_token"'
 
 
 def readme_examples() -> dict[str, str]:
@@ -66,7 +66,7 @@ def table(token: Callable[[str], str]) -> list[Case]:
         Case("expired", f"Bearer {token('expired')}", 401, INVALID),
         Case("wrong audience", f"Bearer {token('wrong_audience')}", 401, INVALID),
         Case("missing scope", f"Bearer {token('missing_scope')}", 403,
-             f'{REALM}, error="insufficient_scope", scope="api:read"'),
+             f'{REALM} error="insufficient_scope", scope="api:read"'),
         Case("malformed scope claim", f"Bearer {token('malformed_scope')}", 401, INVALID),
         Case("refresh token", f"Bearer {token('refresh')}", 401, INVALID),
         Case("not a token", "Bearer not-a-jwt", 401, INVALID),
