@@ -21,7 +21,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
 from ..config import SecurityConfig
 
@@ -72,7 +72,7 @@ def metadata_document(cfg: SecurityConfig, resource: str, *, tenant: str | None 
 
 
 def metadata_routes(cfg: SecurityConfig, resource: str, *, tenant: str | None = None,
-                    scopes: Sequence[str] | None = None, resource_name: str | None = None) -> list[Route]:
+                    scopes: Sequence[str] | None = None, resource_name: str | None = None) -> list[BaseRoute]:
     """GET routes serving ``metadata_document(cfg, resource, ...)`` at the path of ``metadata_url(resource)``
     (named ``METADATA_ROUTE``, out of the OpenAPI schema). Raises ``ValueError`` as ``metadata_url`` does."""
     path = urlsplit(metadata_url(resource)).path
