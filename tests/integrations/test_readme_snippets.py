@@ -29,6 +29,7 @@ from starlette.routing import Route
 
 from labkit import load_config
 from labkit.calls import request_token
+from labkit.integrations import closing
 from labkit.integrations.starlette import BearerBackend, requires
 from labkit.provider import MockProvider, persona_client
 from labkit.servers import ServerThread
@@ -123,7 +124,7 @@ def limited_app(gate: Any) -> Starlette:
         return JSONResponse({"hello": request.user.identity})
 
     backend = BearerBackend(gate)
-    return Starlette(routes=[Route("/items", items)],
+    return Starlette(routes=[Route("/items", items)], lifespan=closing(gate),
                      middleware=[Middleware(AuthenticationMiddleware, backend=backend, on_error=backend.on_error)])
 
 
