@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 import pytest
 from opentelemetry import trace
+from opentelemetry.propagate import inject
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -90,8 +91,10 @@ async def test_a_403_shows_in_traces_and_its_event_carries_the_trace_id(
     tracer, exporter = spans
     namespace = apps[kind]
     async with served(kind, namespace) as client:
-        with tracer.start_as_current_span("GET /items") as outer:  # the adopter's server span
-            response = await call(client, kind, f"Bearer {token(keys, scope='files:read')}")
+        with tracer.start_as_current_span("GET /items") as outer:  # the adopter's span around the call
+            headers = {"Authorization": f"Bearer {token(keys, scope='files:read')}"}
+            inject(headers)  # W3C traceparent: a server's own instrumentation (FastAPI's) continues the trace
+            response = await client.get("/items", headers=headers)
     assert response.status_code == 403
     trace_id = trace.format_trace_id(outer.get_span_context().trace_id)
     event = namespace["audit"].events()[-1]
@@ -102,7 +105,7 @@ async def test_a_403_shows_in_traces_and_its_event_carries_the_trace_id(
     assert attributes["labkit.status"] == 403 and attributes["labkit.decision"] == "deny"
     assert attributes["labkit.reason"] == "insufficient_scope"
     assert authorize[0].status.status_code == trace.StatusCode.ERROR
-    assert authorize[0].parent is not None and authorize[0].parent.span_id == outer.get_span_context().span_id
+    assert authorize[0].context is not None and authorize[0].context.trace_id == outer.get_span_context().trace_id
 
 
 async def test_the_mcp_verifiers_refusal_carries_the_trace_id(tmp_path: Path, keys: Keys,
