@@ -8,6 +8,7 @@ client chooses (endpoint, tenant) are bounded: at most ``max_values`` distinct o
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 from collections import deque
@@ -100,26 +101,35 @@ class _Bounded:
 
 
 class PrometheusSink:
-    """Prometheus metrics from audit events, in its own registry unless one is given (needs the ``[metrics]``
-    extra, ``prometheus-client``):
+    """Prometheus metrics from audit events (needs the ``[metrics]`` extra, ``prometheus-client``):
 
     - ``labkit_decisions_total{decision, reason, tenant, endpoint}``;
-    - ``labkit_decision_latency_seconds{decision}``, a histogram of the guard's measured latency.
+    - ``labkit_decision_latency_seconds{decision}``, a histogram of the time each front door took to decide
+      (``Decision.latency_ms``: from the gate's authentication to the decision, the app's own time excluded).
 
-    ``app`` serves them (a Starlette endpoint for an opt-in ``/metrics`` route). Raises ``ImportError``
-    without prometheus-client.
+    ``registry``: where the metrics are registered; by default prometheus_client's global ``REGISTRY``, which
+    ``prometheus_client.start_http_server``, ``make_asgi_app()`` and ``app`` all expose. Pass a
+    ``CollectorRegistry()`` to keep them apart (then serve them with ``app`` or ``exposition``). One sink per
+    registry: attach the same sink to every ``AuditLog``. Raises ``ImportError`` without prometheus-client and
+    ``ValueError`` (prometheus-client's "Duplicated timeseries") for a second sink on the same registry.
     """
 
     def __init__(self, registry: Any = None, *, max_values: int = 100) -> None:
-        from prometheus_client import CollectorRegistry, Counter, Histogram
+        from prometheus_client import REGISTRY, Counter, Histogram
 
-        self.registry = registry if registry is not None else CollectorRegistry()
+        self.registry = registry if registry is not None else REGISTRY
         self.decisions = Counter("labkit_decisions", "Authorization decisions by outcome and reason",
                                  ["decision", "reason", "tenant", "endpoint"], registry=self.registry)
         self.latency = Histogram("labkit_decision_latency_seconds", "Time to reach a decision",
                                  ["decision"], buckets=LATENCY_BUCKETS, registry=self.registry)
         self._endpoint = _Bounded(max_values)
         self._tenant = _Bounded(max_values)
+
+    def close(self) -> None:
+        """Remove the metrics from the registry (a new sink may then register them again). Raises nothing."""
+        for collector in (self.decisions, self.latency):
+            with contextlib.suppress(KeyError):
+                self.registry.unregister(collector)
 
     def __call__(self, event: AuditEvent) -> None:
         self.decisions.labels(event.decision, event.reason or "", self._tenant(event.tenant),
@@ -134,7 +144,8 @@ class PrometheusSink:
         return bytes(generate_latest(self.registry))
 
     async def app(self, request: Request) -> Response:
-        """A Starlette endpoint: ``Route("/metrics", sink.app)``."""
+        """A Starlette endpoint serving the sink's registry: ``Route("/metrics", sink.app)`` (mark the route public
+        under ``OAuth2Guard``, or serve it on another port with ``prometheus_client.start_http_server``)."""
         from prometheus_client import CONTENT_TYPE_LATEST
         from starlette.responses import Response
 

@@ -1,7 +1,10 @@
-"""OpenTelemetry spans around validation, JWKS fetches and introspection (the API only; a no-op without it).
+"""OpenTelemetry spans around validation, JWKS fetches, introspection and authorization (the API only; a no-op
+without it).
 
 Spans carry the strategy, the endpoint host and, on a refusal, the decision's reason class; never a token
-or a claim value. Install the ``[otel]`` extra and configure an SDK tracer provider to export them.
+or a claim value. ``labkit.authorize`` (``Gate.decide``) carries every front door's outcome: ``labkit.decision``,
+``labkit.status`` (403 included) and ``labkit.reason``. ``trace_id()`` joins audit events to their traces.
+Install the ``[otel]`` extra and configure an SDK tracer provider to export them.
 """
 
 from __future__ import annotations
@@ -11,9 +14,9 @@ from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any
 
-from .errors import AuthError
+from .errors import AuthError, Reason
 
-__all__ = ["NO_SPAN", "TRACER_NAME", "span", "tracing_on"]
+__all__ = ["NO_SPAN", "TRACER_NAME", "active_tracer", "mark_decision", "span", "trace_id", "tracing_on"]
 
 TRACER_NAME = "labkit"
 
@@ -33,7 +36,7 @@ _UNKNOWN = object()
 _PROVIDER_FROM_ENV = "OTEL_PYTHON_TRACER_PROVIDER" in os.environ
 
 
-def _active_tracer() -> Any:
+def active_tracer() -> Any:
     """The tracer of an installed SDK provider, or None while spans would be dropped anyway."""
     global _tracer
     if _tracer is None and _trace is not None:
@@ -49,7 +52,16 @@ def _active_tracer() -> Any:
 
 def tracing_on() -> bool:
     """True when an SDK tracer provider records spans (callers skip building a span's attributes otherwise)."""
-    return _active_tracer() is not None
+    return active_tracer() is not None
+
+
+def trace_id() -> str | None:
+    """The trace id of the span active now, as 32 hex digits (W3C Trace Context), or None: no SDK provider, or
+    no valid span. The audit event's ``request_id`` takes it, so a decision joins its trace. Raises nothing."""
+    if active_tracer() is None:
+        return None  # nothing records: no trace to join (and the hot path stays cheap)
+    context = _trace.get_current_span().get_span_context()
+    return _trace.format_trace_id(context.trace_id) if context.is_valid else None
 
 
 def span(name: str, **attributes: str | int | float | bool | None) -> AbstractContextManager[Any]:
@@ -58,7 +70,7 @@ def span(name: str, **attributes: str | int | float | bool | None) -> AbstractCo
 
     Without an SDK tracer provider nothing would be recorded, so no span is started (the hot path stays cheap).
     """
-    tracer = _active_tracer()
+    tracer = active_tracer()
     if tracer is None:
         return _NO_SPAN
     return _recording_span(tracer, name, attributes)
@@ -81,3 +93,15 @@ def _recording_span(tracer: Any, name: str, attributes: dict[str, Any]) -> Itera
         except BaseException as exc:
             current.set_status(Status(StatusCode.ERROR, type(exc).__name__))
             raise
+
+
+def mark_decision(current: Any, status: int, reason: Reason | None) -> None:
+    """Set a decision's outcome on ``current`` (a recording span): ``labkit.decision``, ``labkit.status`` and,
+    on a refusal (401, 403, 429, ...), ``labkit.reason``/``labkit.reason_class`` and the error status, so a refused
+    request shows in traces. Raises nothing."""
+    current.set_attribute("labkit.decision", "allow" if reason is None else "deny")
+    current.set_attribute("labkit.status", status)
+    if reason is not None:
+        current.set_attribute("labkit.reason", reason.value)
+        current.set_attribute("labkit.reason_class", reason.reason_class)
+        current.set_status(Status(StatusCode.ERROR, reason.value))

@@ -224,7 +224,7 @@ class AgentApp:
         self.starlette = Starlette(routes=handlers.routes(), lifespan=agent.lifespan)
         self.guard = OAuth2Guard(self.starlette, gate=agent.gate, routes=self.starlette.routes,
                                  endpoints=handlers.endpoints(), audit=agent.audit, user_factory=LabUser,
-                                 public_url=agent.public_url)
+                                 public_url=agent.public_url, realm="oauth2-lab")
         self.front = HostCheck(self.guard, urls=lambda: (agent.public_url,), name="agent")  # DNS rebinding
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

@@ -20,6 +20,7 @@ from a2a.types import (
 )
 
 from labkit.guard import EndpointPolicy
+from labkit.integrations.metadata import protected_resource_metadata as resource_document
 
 __all__ = ["build_card", "protected_resource_metadata", "scopes_supported"]
 
@@ -99,11 +100,6 @@ def build_card(*, url: str, issuer: str, policy: EndpointPolicy, scopes: list[st
 
 
 def protected_resource_metadata(*, resource: str, issuer: str, scopes: list[str]) -> dict[str, Any]:
-    """RFC 9728 §2 metadata for ``resource``."""
-    return {
-        "resource": resource,
-        "authorization_servers": [issuer],
-        "scopes_supported": scopes,
-        "bearer_methods_supported": ["header"],
-        "resource_name": "oauth2-lab sample agent",
-    }
+    """RFC 9728 §2 metadata for ``resource``: the library's one document (``labkit.integrations.metadata``)."""
+    return resource_document(resource=resource, issuers=[issuer], scopes=scopes,
+                             resource_name="oauth2-lab sample agent")

@@ -63,7 +63,7 @@ class AuditEvent:
     status: int | None = None
     latency_ms: float | None = None
     fingerprint: str | None = None
-    request_id: str | None = None  # the caller's X-Request-ID, for correlation (never used to decide)
+    request_id: str | None = None  # the active trace id, else the X-Request-ID (correlation only, never decides)
     time: float = field(default_factory=time.time)
     actors: tuple[str, ...] = ()  # RFC 8693 §4.1: who acts for the subject, current actor first
 

@@ -29,6 +29,7 @@ from ..audit import AuditLog
 from ..auth import Principal
 from ..errors import AuthError, Reason
 from ..scopes import EffectiveScopes
+from ..tracing import trace_id
 from .decision import Decision, GuardUser
 from .dpop import Presentation, presented
 from .gate import Gate
@@ -122,7 +123,8 @@ class OAuth2Guard:
     router will; ``endpoints``: how each named route is judged; ``tenant_param``: the path parameter that
     names the tenant (``Mount("/t/{tenant}", ...)``); ``public_url``: the app's public origin
     (``https://agent.example``), against which DPoP proofs' ``htu`` is checked (``labkit.guard.dpop.request_url``:
-    default the scheme and the server address of the ASGI scope, never the Host header).
+    default the scheme and the server address of the ASGI scope, never the Host header); ``realm``: the RFC 6750
+    §3 ``realm`` of the challenges (None: none is sent).
     """
 
     def __init__(
@@ -133,7 +135,7 @@ class OAuth2Guard:
         routes: Sequence[BaseRoute],
         endpoints: Mapping[str, Endpoint],
         audit: AuditLog,
-        realm: str = "oauth2-lab",
+        realm: str | None = None,
         tenant_param: str = "tenant",
         user_factory: UserFactory = GuardUser,
         max_body: int = MAX_BODY,
@@ -196,15 +198,28 @@ class _Request:
     """One guarded request: authenticate, authorize, admit, respond; for an allowed request it is also the ``send``
     the app gets (it notes the status and audits once, before the last byte)."""
 
-    __slots__ = ("context", "decision", "endpoint", "guard", "headers", "receive", "recorded", "rpc_code", "rpc_id",
-                 "scope", "send", "started", "status")
+    __slots__ = (
+        "context",
+        "decision",
+        "endpoint",
+        "guard",
+        "headers",
+        "latency",
+        "receive",
+        "recorded",
+        "rpc_code",
+        "rpc_id",
+        "scope",
+        "send",
+        "status",
+    )
 
     def __init__(self, guard: OAuth2Guard, scope: Scope, receive: Receive, send: Send, endpoint: Endpoint,
                  context: GuardContext) -> None:
         self.guard, self.scope, self.receive, self.send = guard, scope, receive, send
         self.endpoint = endpoint
         self.context = context
-        self.started = time.perf_counter()
+        self.latency: float | None = None  # ms to the allowed decision (the app's time is not the guard's)
         self.rpc_code: int | None = None
         self.rpc_id: str | int | None = None  # a malformed body's id, when it could be read
         self.headers = _Headers(scope.get("headers") or ())
@@ -217,7 +232,8 @@ class _Request:
         gate = guard.gate
         token, presentation = self.headers.presented(scope, guard.public_url)
         if context.tenant is not None and context.tenant not in gate.tenants:
-            decision = Decision(Requirement(), context.tenant, error=AuthError(Reason.TENANT, "unknown tenant"))
+            decision = Decision(Requirement(), context.tenant, error=AuthError(Reason.TENANT, "unknown tenant"),
+                                started=time.perf_counter())
             await self.respond(decision)
             return
         found = await gate.authenticate(token, context.tenant, presentation=presentation)
@@ -250,6 +266,7 @@ class _Request:
         principal, effective = decision.principal, decision.effective
         assert principal is not None and effective is not None  # noqa: S101 - allowed
         self.decision = decision
+        self.latency = decision.latency_ms()
         context.principal = principal
         scope["user"] = guard.user_factory(principal, effective)
         scope["auth"] = AuthCredentials(_sorted_scopes(effective))
@@ -268,8 +285,9 @@ class _Request:
             "plugin": requirement.plugin,
             "tenant": decision.tenant,
             "status": status,
-            "latency_ms": (time.perf_counter() - self.started) * 1000,
-            "request_id": self.headers.request_id(),
+            "latency_ms": self.latency if self.latency is not None else decision.latency_ms(),
+            # the active trace joins the event to its spans; else the caller's X-Request-ID
+            "request_id": trace_id() or self.headers.request_id(),
         }
 
     async def respond(self, decision: Decision) -> None:

@@ -7,8 +7,9 @@ backend and the MCP token verifier answer from the ``Decision`` it returns, thro
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from starlette.authentication import BaseUser
@@ -20,6 +21,7 @@ from ..auth.principal import principal_key
 from ..config.delegation import DelegationSpec
 from ..errors import AuthError, Reason
 from ..scopes import EffectiveScopes
+from ..tracing import trace_id
 from .dpop import DPoPChallenge
 from .policy import Requirement
 from .rfc6750 import challenge, outcome
@@ -39,6 +41,8 @@ class Decision:
     retry_after: int | None = None
     fresh: bool = False  # validated without a cached verdict
     dpop: DPoPChallenge | None = None  # answer with RFC 9449 §7.1's DPoP challenge (and nonce)
+    # time.perf_counter() when the gate began to authenticate: every front door's latency is measured from it
+    started: float | None = field(default=None, compare=False, repr=False)
 
     @property
     def allowed(self) -> bool:
@@ -55,14 +59,14 @@ class Decision:
         """The HTTP status: 200 when allowed, else the table's."""
         return 200 if self.error is None else outcome(self.error.reason).status
 
-    def challenge(self, realm: str, resource_metadata: str | None = None) -> str | None:
+    def challenge(self, realm: str | None = None, resource_metadata: str | None = None) -> str | None:
         """The ``WWW-Authenticate`` value of a refusal (None when allowed or none is sent)."""
         if self.error is None:
             return None
         return challenge(self.error.reason, realm=realm, scopes=self.error.scopes or self.requirement.scopes,
                          resource_metadata=resource_metadata, dpop_algs=self.dpop.algs if self.dpop else None)
 
-    def headers(self, realm: str, resource_metadata: str | None = None) -> dict[str, str]:
+    def headers(self, realm: str | None = None, resource_metadata: str | None = None) -> dict[str, str]:
         """The response headers of a refusal: the challenge and ``Retry-After``."""
         headers: dict[str, str] = {}
         value = self.challenge(realm, resource_metadata)
@@ -77,11 +81,21 @@ class Decision:
             headers["DPoP-Nonce"] = self.dpop.nonce  # RFC 9449 §8.1
         return headers
 
-    def audit_event(self, **context: Any) -> AuditEvent:
-        """The audit event of this decision (``context``: endpoint, method, status, latency, ...).
+    def latency_ms(self) -> float | None:
+        """Milliseconds since the gate began to authenticate (None for a decision made without the gate)."""
+        return None if self.started is None else (time.perf_counter() - self.started) * 1000
 
-        A refusal after authentication still names who was refused (subject, client, scopes, fingerprint).
+    def audit_event(self, **context: Any) -> AuditEvent:
+        """The audit event of this decision (``context``: endpoint, method, status, ...).
+
+        ``latency_ms`` defaults to ``latency_ms()`` and ``request_id`` to the active trace's id (``trace_id()``),
+        so every front door's events feed ``labkit_decision_latency_seconds`` and join their traces. A refusal
+        after authentication still names who was refused (subject, client, scopes, fingerprint).
         """
+        if context.get("latency_ms") is None:
+            context["latency_ms"] = self.latency_ms()
+        if context.get("request_id") is None:
+            context["request_id"] = trace_id()
         if self.error is None:
             assert self.principal is not None  # noqa: S101 - an allowed decision has a principal
             return AuditEvent.allow(self.principal, **context)
@@ -101,7 +115,7 @@ def judge(found: Decision, requirement: Requirement, delegation: Mapping[str, De
     """``found`` (an authentication) judged against ``requirement``: its own validity, the scopes it needs after
     the hierarchy, and the plugin's rule for delegated callers (RFC 8693). The admission check comes after."""
     decision = Decision(requirement, found.tenant, found.principal, found.effective, found.error, None,
-                        found.fresh, found.dpop)
+                        found.fresh, found.dpop, found.started)
     if decision.error is not None:
         return decision
     if requirement.invalid:

@@ -13,7 +13,7 @@ import contextlib
 import math
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ..auth import Principal, Validator
 from ..auth._compact import b64url_decode, parse_compact, strict_json
@@ -23,6 +23,7 @@ from ..config.delegation import DelegationSpec
 from ..errors import AuthError, Reason
 from ..scopes import ScopeHierarchy
 from ..state.protocols import StateUnavailableError
+from ..tracing import active_tracer, mark_decision, span
 from .decision import Decision, judge
 from .dpop import DPoPPolicy, Presentation
 from .policy import Requirement
@@ -95,9 +96,11 @@ class Gate:
         ``fresh``: no remembered verdict; ``presentation``: the scheme and DPoP proof the request came with
         (None: Bearer, no proof), held to the tenant's ``DPoPPolicy`` unless ``dpop_checked``.
         """
+        started = time.perf_counter()  # the decision's latency, for every front door (Decision.latency_ms)
         auth, routed = self._route(tenant, token) if token is not None else (None, None)
         if auth is None or token is None:
-            base = Decision(_NO_REQUIREMENT, tenant, dpop=self.dpop_policy(tenant).challenge(presentation))
+            base = Decision(_NO_REQUIREMENT, tenant, dpop=self.dpop_policy(tenant).challenge(presentation),
+                            started=started)
             if token is None:
                 return base.refuse(AuthError(Reason.MISSING_TOKEN, "no Bearer credentials in Authorization"))
             return base.refuse(AuthError(Reason.TENANT, f"no tenant {tenant!r} here" if tenant else
@@ -111,12 +114,12 @@ class Gate:
             try:
                 principal = await validator.validate(token, fresh=fresh)
             except AuthError as error:
-                return Decision(_NO_REQUIREMENT, auth.name, dpop=challenge, error=error)
+                return Decision(_NO_REQUIREMENT, auth.name, dpop=challenge, error=error, started=started)
         if routed is not None and principal.issuer is not None and principal.issuer in auth.issuers:
             # verified, a tenant's issuer (never a string a token brings): it routes this token from now on
             self._routed.put(routed, principal.issuer, time.monotonic() + _ROUTED_TTL)
         found = Decision(_NO_REQUIREMENT, auth.name, principal, auth.hierarchy.expand(principal.scopes),
-                         fresh=fresh, dpop=challenge)
+                         fresh=fresh, dpop=challenge, started=started)
         if not dpop_checked:
             try:
                 # RFC 9449: a bound token needs its proof; Bearer is refused where DPoP is required
@@ -127,13 +130,27 @@ class Gate:
 
     async def decide(self, token: str | None, requirement: Requirement, tenant: str | None = None, *,
                      authenticated: Decision | None = None, presentation: Presentation | None = None) -> Decision:
-        """Authenticate (unless ``authenticated`` says who already), judge, admit: one ``Decision``."""
+        """Authenticate (unless ``authenticated`` says who already), judge, admit: one ``Decision``.
+
+        With an SDK tracer provider, the judging and admission run in a ``labkit.authorize`` span that carries
+        the outcome (``tracing.mark_decision``): a 403 or 429 shows in traces as well as a 401.
+        """
+        if active_tracer() is None:
+            return await self._decide(token, requirement, tenant, authenticated, presentation)
+        with span("labkit.authorize", requirement=requirement.label or None, plugin=requirement.plugin) as current:
+            decision = await self._decide(token, requirement, tenant, authenticated, presentation)
+            mark_decision(current, decision.status, decision.reason)
+            return decision
+
+    async def _decide(self, token: str | None, requirement: Requirement, tenant: str | None,
+                      authenticated: Decision | None, presentation: Presentation | None) -> Decision:
         found = authenticated or await self.authenticate(token, tenant, fresh=requirement.fresh,
                                                          presentation=presentation)
         if found.allowed and requirement.fresh and not found.fresh:
             # introspection_required: the token again, fresh; its proof was checked (and its jti spent) above
-            found = await self.authenticate(token, found.tenant, fresh=True, presentation=presentation,
+            again = await self.authenticate(token, found.tenant, fresh=True, presentation=presentation,
                                             dpop_checked=True)
+            found = replace(again, started=found.started)  # the latency counts from the first authentication
         decision = judge(found, requirement, self.delegation)
         if decision.error is not None or self.admit is None:
             return decision

@@ -101,12 +101,14 @@ def bearer_token(authorization: Iterable[bytes]) -> str | None:
 
 
 def challenge(
-    reason: Reason, *, realm: str, scopes: Iterable[str] = (), resource_metadata: str | None = None,
+    reason: Reason, *, realm: str | None = None, scopes: Iterable[str] = (), resource_metadata: str | None = None,
     dpop_algs: Iterable[str] | None = None,
 ) -> str | None:
     """The ``WWW-Authenticate`` value for a refusal, or None when the outcome sends none.
 
-    ``dpop_algs``: answer with the ``DPoP`` scheme and these ``algs`` (RFC 9449 §7.1), as DPoP reasons always do.
+    ``realm``: RFC 6750 §3's optional protection space (None: no ``realm`` attribute; a bare refusal is then
+    ``Bearer`` alone). ``dpop_algs``: answer with the ``DPoP`` scheme and these ``algs`` (RFC 9449 §7.1), as DPoP
+    reasons always do.
     """
     answer = OUTCOMES[reason]
     if not answer.challenge:
@@ -114,7 +116,8 @@ def challenge(
     if answer.dpop and dpop_algs is None:
         dpop_algs = DPOP_ALGORITHMS
     scheme = "Bearer" if dpop_algs is None else "DPoP"
-    parts = [f'{scheme} realm="{_quoted(realm)}"']
+    # RFC 6750 §3: realm MAY be sent; RFC 9110 §11.1: a challenge is the scheme, then its parameters, comma-separated
+    parts = [f'realm="{_quoted(realm)}"'] if realm is not None else []
     if answer.error:
         parts.append(f'error="{answer.error}"')
     if answer.scope:
@@ -123,7 +126,7 @@ def challenge(
         parts.append(f'resource_metadata="{_quoted(resource_metadata)}"')  # RFC 9728 §5.1
     if dpop_algs is not None:
         parts.append(f'algs="{_quoted(" ".join(dpop_algs))}"')  # RFC 9449 §7.1
-    return ", ".join(parts)
+    return f"{scheme} {', '.join(parts)}" if parts else scheme
 
 
 def _quoted(value: str) -> str:

@@ -5,7 +5,9 @@
 - ``labkit.integrations.starlette``: ``BearerBackend`` for ``AuthenticationMiddleware`` and ``requires(...)``
   answering with RFC 6750 challenges;
 - ``labkit.integrations.mcp``: ``GateTokenVerifier``, an mcp SDK ``TokenVerifier``, and ``DPoPMiddleware``
-  around the SDK's app for DPoP (RFC 9449).
+  around the SDK's app for DPoP (RFC 9449);
+- ``labkit.integrations.metadata``: RFC 9728 protected-resource metadata from the same config (``metadata_routes``,
+  ``metadata_url``) for FastAPI and Starlette apps.
 
 Each answers a refusal with the status and ``WWW-Authenticate`` challenge of the one table in
 ``labkit.guard.rfc6750``, as the ASGI guard does, and holds DPoP-bound tokens to their proofs with the gate's

@@ -46,6 +46,7 @@ class BearerGuard:
 
     ``gate``: tenants' validators and hierarchies (``labkit.integrations.gate_for(cfg)``); ``audit``: where each
     decision is recorded; ``scheme``: the OpenAPI security scheme declared (never used to read the token);
+    ``realm``: the RFC 6750 §3 ``realm`` of the challenges (None: none is sent);
     ``tenant_param``: the path parameter naming the tenant, if routes carry one; ``resource_metadata``: the
     RFC 9728 metadata URL sent in challenges; ``public_url``: the app's public origin (plus a path prefix a proxy
     strips unannounced) that DPoP proofs name (default: the ASGI server's address, never the Host header).
@@ -57,7 +58,7 @@ class BearerGuard:
         gate: Gate,
         *,
         audit: AuditLog | None = None,
-        realm: str = "oauth2-lab",
+        realm: str | None = None,
         scheme: Callable[..., Any] | None = None,  # a fastapi.security scheme instance: HTTPBearer, OAuth2, ...
         tenant_param: str = "tenant",
         resource_metadata: str | None = None,

@@ -137,11 +137,12 @@ class DPoPMiddleware:
     """ASGI middleware around the mcp SDK's app that lets ``verifier`` hold tokens to RFC 9449 (see the module).
 
     ``public_url``: the app's public origin (plus a path prefix a proxy strips unannounced) that proofs' ``htu``
-    names (default: the ASGI server's address, never the Host header); ``realm``: the challenges' realm.
+    names (default: the ASGI server's address, never the Host header); ``realm``: the challenges' RFC 6750
+    ``realm`` (None: none is sent).
     """
 
     def __init__(self, app: ASGIApp, verifier: GateTokenVerifier, *, public_url: str | None = None,
-                 realm: str = "oauth2-lab") -> None:
+                 realm: str | None = None) -> None:
         self.app = app
         self.verifier = verifier
         self.public_url = public_url

@@ -58,6 +58,7 @@ class BearerBackend(AuthenticationBackend):
     ``tenant_param``: the path parameter naming the tenant; ``routes``: the app's routes, so that the tenant is
     read from the route the router will run (``labkit.guard.resolve``), as the ASGI guard does; without them
     it is read from the path parameters already matched (the middleware inside ``Mount("/t/{tenant}", ...)``).
+    ``realm``: the RFC 6750 §3 ``realm`` of the challenges (None: none is sent);
     ``resource_metadata``: the RFC 9728 metadata URL sent in challenges; ``public_url``: the app's public origin
     (plus a path prefix a proxy strips unannounced) that DPoP proofs name (default: the ASGI server's address).
     ``authenticate`` raises ``TokenRefused`` for a token that fails validation or its DPoP proof.
@@ -68,7 +69,7 @@ class BearerBackend(AuthenticationBackend):
         gate: Gate,
         *,
         audit: AuditLog | None = None,
-        realm: str = "oauth2-lab",
+        realm: str | None = None,
         tenant_param: str = "tenant",
         routes: Sequence[BaseRoute] | None = None,
         resource_metadata: str | None = None,

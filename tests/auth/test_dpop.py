@@ -168,7 +168,7 @@ def app(keys: Keys, **settings: Any) -> tuple[OAuth2Guard, AuditLog]:
     audit = AuditLog()
     gate = gate_for(validate_security_config(dpop_config(keys, **settings)), clock=lambda: NOW)
     return OAuth2Guard(inner, gate=gate, routes=inner.routes, endpoints={}, audit=audit,
-                       public_url="https://agent.lab.test"), audit
+                       public_url="https://agent.lab.test", realm="oauth2-lab"), audit
 
 
 def bound(keys: Keys, key: Any = CLIENT_KEY, **claims: Any) -> str:

@@ -13,6 +13,7 @@ from opentelemetry import trace
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExportResult
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from prometheus_client import CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
 
 from labkit import validate_security_config
@@ -62,7 +63,7 @@ def deny(reason: Reason, **context: Any) -> AuditEvent:
 
 
 def test_prometheus_sink_counts_decisions_and_latency() -> None:
-    sink = PrometheusSink()
+    sink = PrometheusSink(CollectorRegistry())
     audit = attach(AuditLog(100), sink)
     audit.record(AuditEvent(decision="allow", endpoint="/", tenant="acme", latency_ms=3.0))
     audit.record(AuditEvent(decision="allow", endpoint="/", tenant="acme", latency_ms=7.0))
@@ -78,7 +79,7 @@ def test_prometheus_sink_counts_decisions_and_latency() -> None:
 
 
 def test_client_chosen_labels_are_bounded() -> None:
-    sink = PrometheusSink(max_values=10)
+    sink = PrometheusSink(CollectorRegistry(), max_values=10)
     for i in range(1_000):  # a hundred times the bound: a scanner's random paths and tenants
         sink(deny(Reason.MISSING_TOKEN, endpoint=f"/random-{i}-" + "x" * 1000, tenant=f"t{i}"))
     got = samples(sink)

@@ -79,7 +79,7 @@ def recording_guard(keys: Keys, root_path: str = "") -> tuple[OAuth2Guard, Recor
     handlers = Handlers(agent)
     app = Starlette(routes=recorder.routes(handlers.routes()))
     guard = OAuth2Guard(app, gate=agent.gate, routes=app.routes, endpoints=handlers.endpoints(), audit=audit,
-                        user_factory=LabUser)
+                        user_factory=LabUser, realm="oauth2-lab")  # as the sample agent's
     return guard, recorder, agent, audit
 
 

@@ -31,20 +31,37 @@ from ..helpers import AUDIENCE, ISSUER, ROOT, Keys, mint
 pytestmark = pytest.mark.anyio
 
 KINDS = ("guard", "fastapi", "starlette", "mcp")
-MARKERS = {"guard": "OAuth2Guard(", "fastapi": "BearerGuard(", "starlette": "BearerBackend(", "mcp": "GateTokenVerifier("}
 HIERARCHY = {"admin": ["*"], "api:write": ["api:read"], "api:read": [], "files:read": []}
-REALM = 'Bearer realm="oauth2-lab"'
-INVALID = f'{REALM}, error="invalid_token"'
+REALM = "Bearer"  # RFC 6750 §3: realm is optional; an adopter's challenges name none unless given one
+INVALID = f'{REALM} error="invalid_token"'
+SECTION = "## Use the guard in your own app"
+# <!-- readme-snippet: NAME --> then one fenced block: the snippets of the section, by name
+SNIPPET = re.compile(r"<!-- readme-snippet: (\S+) -->\n```(\w+)\n(.*?)```", re.S)
+
+
+def readme_section() -> str:
+    """The README's "Use the guard in your own app" section."""
+    return (ROOT / "README.md").read_text().split(SECTION, 1)[1].split("\n## ", 1)[0]
+
+
+def readme_snippets() -> dict[str, tuple[str, str]]:
+    """The section's marked snippets: name -> (language, code)."""
+    found = SNIPPET.findall(readme_section())
+    snippets = {name: (language, code) for name, language, code in found}
+    assert len(snippets) == len(found), [name for name, _, _ in found]  # names are unique
+    return snippets
 
 
 def readme_examples() -> dict[str, str]:
-    """The python blocks of the README's "Use the guard in your own app" section, by integration."""
-    text = (ROOT / "README.md").read_text()
-    section = text.split("## Use the guard in your own app", 1)[1].split("\n## ", 1)[0]
-    blocks = re.findall(r"```python\n(.*?)```", section, re.S)
-    found = {kind: [b for b in blocks if marker in b] for kind, marker in MARKERS.items()}
-    assert all(len(v) == 1 for v in found.values()), {k: len(v) for k, v in found.items()}
-    return {kind: found[kind][0] for kind in KINDS}
+    """The python snippets of the four front doors, by integration."""
+    snippets = readme_snippets()
+    assert all(snippets[kind][0] == "python" for kind in KINDS), {k: snippets.get(k, ("",))[0] for k in KINDS}
+    return {kind: snippets[kind][1] for kind in KINDS}
+
+
+def metadata_of(kind: str, public_url: str) -> str | None:
+    """The ``resource_metadata=`` the README's ``kind`` app sends in its challenges (the SDK words MCP's)."""
+    return None if kind == "mcp" else f"{public_url}/.well-known/oauth-protected-resource"
 
 
 @dataclass(frozen=True)
@@ -66,7 +83,7 @@ def table(token: Callable[[str], str]) -> list[Case]:
         Case("expired", f"Bearer {token('expired')}", 401, INVALID),
         Case("wrong audience", f"Bearer {token('wrong_audience')}", 401, INVALID),
         Case("missing scope", f"Bearer {token('missing_scope')}", 403,
-             f'{REALM}, error="insufficient_scope", scope="api:read"'),
+             f'{REALM} error="insufficient_scope", scope="api:read"'),
         Case("malformed scope claim", f"Bearer {token('malformed_scope')}", 401, INVALID),
         Case("refresh token", f"Bearer {token('refresh')}", 401, INVALID),
         Case("not a token", "Bearer not-a-jwt", 401, INVALID),
@@ -107,12 +124,16 @@ def call(client: httpx.Client | httpx.AsyncClient, kind: str, authorization: str
     return client.get("/items", headers=headers)
 
 
-def check(kind: str, case: Case, response: httpx.Response) -> None:
-    """The answer of ``kind`` to ``case``: the guard's status and challenge (MCP: as the SDK words it)."""
+def check(kind: str, case: Case, response: httpx.Response, public_url: str = "http://127.0.0.1:8000") -> None:
+    """The answer of ``kind`` to ``case``: the guard's status and challenge, pointing at the app's RFC 9728
+    metadata (MCP: as the SDK words it)."""
     challenge = response.headers.get("www-authenticate")
     assert response.status_code == case.status, (kind, case.name, response.status_code, challenge)
     if kind != "mcp":
-        assert challenge == case.challenge, (kind, case.name)
+        expected = case.challenge
+        if expected is not None:
+            expected += f'{"," if expected != REALM else ""} resource_metadata="{metadata_of(kind, public_url)}"'
+        assert challenge == expected, (kind, case.name, challenge)
         return
     # The SDK writes MCP's refusals: no realm, error="invalid_token" even without a token, no scope=.
     if case.status == 200:
@@ -181,9 +202,12 @@ async def test_every_integration_answers_the_token_table_like_the_guard(local: d
 async def test_fastapi_declares_its_security_scheme_and_route_scopes(local: dict[str, Any]) -> None:
     async with served("fastapi", local["spaces"]["fastapi"]) as client:
         document = (await client.get("/openapi.json")).json()
-    assert document["components"]["securitySchemes"] == {"bearer": {"type": "http", "scheme": "bearer",
-                                                                    "bearerFormat": "JWT"}}
-    assert document["paths"]["/items"]["get"]["security"] == [{"bearer": ["api:read"]}]
+    # Swagger UI's Authorize button: the client-credentials flow at the README's token URL
+    flow = {"tokenUrl": "https://auth.example/token", "scopes": {"api:read": "Read items"}}
+    assert document["components"]["securitySchemes"] == {"oauth2": {"type": "oauth2",
+                                                                    "flows": {"clientCredentials": flow}}}
+    assert document["paths"]["/items"]["get"]["security"] == [{"oauth2": ["api:read"]}]
+    assert "/.well-known/oauth-protected-resource" not in document["paths"]
 
 
 async def test_starlette_anonymous_passes_public_routes_and_bad_tokens_are_refused_everywhere(
@@ -192,7 +216,9 @@ async def test_starlette_anonymous_passes_public_routes_and_bad_tokens_are_refus
         anonymous = await client.get("/health")
         assert anonymous.status_code == 200 and anonymous.json() == {"ok": True, "anonymous": True}
         bad = await client.get("/health", headers={"Authorization": "Bearer not-a-jwt"})
-        assert bad.status_code == 401 and bad.headers["www-authenticate"] == INVALID
+        metadata = metadata_of("starlette", "http://127.0.0.1:8000")
+        assert bad.status_code == 401 and bad.headers["www-authenticate"] == f'{INVALID}, resource_metadata="{metadata}"'
+
         valid = await client.get("/items", headers={"Authorization": f"Bearer {local['tokens']['hierarchy']}"})
         assert valid.json()["scopes"] == ["api:read", "api:write"]  # the effective scopes
 

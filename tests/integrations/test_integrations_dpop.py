@@ -95,7 +95,7 @@ def assert_dpop_refusal(response: httpx.Response, audit: AuditLog, before: int, 
     """401 with the RFC 9449 §7.1 challenge (scheme DPoP, ``algs``, the table's error), audited with ``reason``."""
     challenge = response.headers.get("www-authenticate", "")
     assert response.status_code == 401, (case, response.status_code, challenge)
-    assert challenge.startswith('DPoP realm="oauth2-lab"') and 'algs="' in challenge, (case, challenge)
+    assert challenge.startswith("DPoP ") and 'algs="' in challenge and "realm" not in challenge, (case, challenge)
     error = "invalid_token" if reason == "dpop_required" else "invalid_dpop_proof"
     assert f'error="{error}"' in challenge, (case, challenge)
     events = audit.events()[before - audit.total:] if audit.total > before else []

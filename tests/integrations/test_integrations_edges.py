@@ -207,7 +207,7 @@ async def test_any_authorization_bytes_get_a_table_answer_never_5xx(values: list
     status, challenge = found["guard"]
     assert (status == 200) == (len(values) == 1 and GOOD.fullmatch(values[0]) is not None), (values, found)
     assert status in (200, 401, 403), (values, found)
-    assert status == 200 or (challenge is not None and challenge.startswith(b'Bearer realm="oauth2-lab"'))
+    assert status == 200 or (challenge is not None and challenge.startswith(b'Bearer'))
 
 
 @settings(max_examples=examples(150), deadline=None)

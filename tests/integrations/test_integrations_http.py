@@ -94,7 +94,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
 def test_every_integration_answers_the_token_table_like_the_guard(lab: dict[str, Any], kind: str) -> None:
     with httpx.Client(base_url=lab["servers"][kind].url, timeout=10) as client:
         for case in table(lab["tokens"].__getitem__):
-            check(kind, case, call(client, kind, case.authorization))
+            check(kind, case, call(client, kind, case.authorization), lab["servers"][kind].url)
 
 
 def test_the_mcp_server_advertises_a_resource_its_verifier_accepts(lab: dict[str, Any]) -> None:
