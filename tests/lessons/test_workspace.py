@@ -72,7 +72,7 @@ def test_reset_restores_one_lesson_and_keeps_each_learner_version(tmp_path: Path
 
 @pytest.mark.parametrize("lesson", ["99", "", "../00", "00_quickstart.ipynb/../../x", "0"])
 def test_an_unknown_lesson_is_a_clear_error_that_touches_nothing(tmp_path: Path, lesson: str) -> None:
-    with pytest.raises(WorkspaceError, match="no lesson .*; lessons: 00, 01"):
+    with pytest.raises(WorkspaceError, match=r"no lesson .*; lessons: 00, 01"):
         reset_lesson(tmp_path / "mine", lesson)
     assert not (tmp_path / "mine").exists()
 
