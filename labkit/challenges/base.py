@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from .mark import Mark
-from .progress import Progress
+from .progress import Progress, ProgressFileError
 
 if TYPE_CHECKING:
     from ..lab import Lab
@@ -80,8 +80,8 @@ class Attempt:
         if self._hints_shown >= len(hints):
             return f"no more hints ({len(hints)} given)"
         self._hints_shown += 1
-        self.progress.hints_used(self.challenge.key, self._hints_shown)
-        return f"hint {self._hints_shown}/{len(hints)}: {hints[self._hints_shown - 1]}"
+        note = self._recorded(lambda: self.progress.hints_used(self.challenge.key, self._hints_shown))
+        return f"hint {self._hints_shown}/{len(hints)}: {hints[self._hints_shown - 1]}{note}"
 
     def check(self, **answer: Any) -> CheckResult:
         """Decide from the lab's state; a solved challenge is recorded in the progress file."""
@@ -103,13 +103,22 @@ class Attempt:
         from ..workspace import shipped_lessons
 
         text = solution_source(shipped_lessons(), self.challenge.key)
-        self.progress.solution_viewed(self.challenge.key)
+        note = self._recorded(lambda: self.progress.solution_viewed(self.challenge.key))
         shell = _ipython()
         if shell is None:
             return text
         shell.set_next_input(f"# The reference solution of challenge {self.challenge.key}:\n"
                              + text.rstrip("\n"), replace=False)
-        return f"the reference solution of challenge {self.challenge.key} is in the new cell below"
+        return f"the reference solution of challenge {self.challenge.key} is in the new cell below{note}"
+
+    @staticmethod
+    def _recorded(record: Callable[[], None]) -> str:
+        """Run ``record``; a progress file that cannot be used is said, never in the way of a hint or a solution."""
+        try:
+            record()
+        except ProgressFileError as exc:
+            return f" (not recorded: {exc})"
+        return ""
 
     def card(self) -> Any:
         """This challenge as a widget (goal, Hint and Check buttons): a ``labkit.challenges.card.ChallengeCard``."""

@@ -179,3 +179,26 @@ def test_solution_files_are_found_by_key_only(tmp_path: Path) -> None:
         solution_source(tmp_path, "../secret")
     with pytest.raises(FileNotFoundError, match="no reference solution for challenge 00"):
         solution_source(tmp_path, "00")
+
+
+def test_solution_in_a_kernel_goes_to_a_new_cell(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    cells: list[tuple[str, bool]] = []
+
+    class Shell:
+        def set_next_input(self, text: str, replace: bool) -> None:
+            cells.append((text, replace))
+
+    monkeypatch.setattr("labkit.challenges.base._ipython", lambda: Shell())
+    said = start("00", None, progress=tmp_path / "progress.json").solution()
+    assert said == "the reference solution of challenge 00 is in the new cell below"
+    assert len(cells) == 1 and cells[0][1] is False  # a new cell, the learner's own cell is kept
+    assert cells[0][0].startswith("# The reference solution of challenge 00:\n")
+    assert cells[0][0].endswith("challenge.check()")
+
+
+def test_a_broken_progress_file_never_withholds_a_hint(tmp_path: Path) -> None:
+    path = tmp_path / "progress.json"
+    path.write_text("not json")
+    said = start("00", None, progress=path).hint()
+    assert said.startswith("hint 1/3: ") and "not recorded" in said and "not a progress file" in said
+    assert path.read_text() == "not json"
