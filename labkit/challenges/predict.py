@@ -4,8 +4,7 @@
     p.answer({"old signature": "401", ...})    # the learner's own cell: nothing is pre-filled
     p.reveal()                                 # the real outcome, compared and scored; the score is recorded
 
-A lesson's questions live in ``labkit/challenges/questions/qNN.py`` (its ``QUESTIONS``), registered in
-``questions.LESSONS``.
+A lesson's questions live in ``labkit/challenges/questions/qNN.py`` (its ``QUESTIONS``), found by that name.
 """
 
 from __future__ import annotations

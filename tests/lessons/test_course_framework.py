@@ -202,3 +202,10 @@ def test_a_broken_progress_file_never_withholds_a_hint(tmp_path: Path) -> None:
     said = start("00", None, progress=path).hint()
     assert said.startswith("hint 1/3: ") and "not recorded" in said and "not a progress file" in said
     assert path.read_text() == "not json"
+
+
+def test_question_modules_are_found_by_name_and_only_for_a_lesson_number() -> None:
+    from labkit.challenges.questions import questions_of
+
+    assert list(questions_of("00")) == ["forged_admin"]
+    assert questions_of("99") == {} and questions_of("../x") == {} and questions_of("0") == {}

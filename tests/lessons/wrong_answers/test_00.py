@@ -78,3 +78,14 @@ def test_the_reference_solution_solves_it(lab: Lab, tmp_path: Path) -> None:
     exec(compile(solution_source(NOTEBOOKS_DIR, "00"), "solutions/00.py", "exec"), namespace)  # noqa: S102
     assert challenge.check().solved
     assert "00" in challenge.progress.solved()
+
+
+def test_the_prediction_is_scored_against_the_real_outcome(lab: Lab, tmp_path: Path) -> None:
+    from labkit.challenges import Progress, predict
+
+    p = predict("00", "forged_admin", lab, progress=tmp_path / "progress.json")
+    p.answer({"old signature": "401", "attacker key": "200", "issuer key": "200"})
+    revealed = p.reveal()
+    assert [real for _, _, real in revealed.rows] == ["401", "401", "200"]
+    assert repr(revealed).startswith("predicted 2/3")
+    assert Progress(tmp_path / "progress.json").record().predictions == {"00/forged_admin": (2, 3)}
