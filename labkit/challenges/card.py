@@ -10,7 +10,6 @@ import html
 import re
 
 from ..widgets import html_text
-from ..widgets._render import snapshot_html
 from .base import Attempt, CheckResult
 
 __all__ = ["ChallengeCard", "goal_html", "verdict_html"]
@@ -87,5 +86,8 @@ class ChallengeCard:
         bundle = dict(self.view._repr_mimebundle_() or {})
         goal = self.attempt.challenge.goal
         bundle["text/plain"] = f"{self.title}: {goal} (a live widget: run the notebook to use it)"
-        bundle["text/html"] = f"<p>{self._goal_html()}</p>" + snapshot_html(list(self.out.outputs), self.title)
+        shown = "".join(str(o["data"]["text/html"]) for o in self.out.outputs  # the card's own escaped HTML
+                        if isinstance(o, dict) and "text/html" in o.get("data", {}))
+        bundle["text/html"] = (f"<p>{self._goal_html()} <i>(a snapshot: run the notebook for the live card)</i></p>"
+                               + shown)
         display(bundle, raw=True)

@@ -9,7 +9,7 @@ from ..predict import Question
 if TYPE_CHECKING:
     from ...lab import Lab
 
-__all__ = ["QUESTIONS"]
+__all__ = ["QUESTIONS", "SIGNERS", "forged_admin"]
 
 SIGNERS = ("old signature", "attacker key", "issuer key")
 
