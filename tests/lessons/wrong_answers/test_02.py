@@ -85,3 +85,10 @@ def test_the_reference_solves_it(lab: Lab, tmp_path: Path) -> None:
     attempt = start("02", lab, progress=tmp_path / "p.json")
     verdict = run_solution("02", {"lab": lab, "challenge": attempt})
     assert verdict.solved, verdict
+
+
+def test_work_done_before_start_does_not_count(lab: Lab, tmp_path: Path) -> None:
+    token = allowed_then_revoked(lab, 0)
+    lab.call("capabilities", token=token)  # the whole answer, before the challenge started
+    verdict = start("02", lab, progress=tmp_path / "p.json").check()
+    assert not verdict.solved and "no revoked token" in verdict.message, verdict

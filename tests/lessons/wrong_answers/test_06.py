@@ -11,7 +11,7 @@ import pytest
 
 from labkit.challenges import start
 from labkit.lab import Lab
-from labkit.provider import persona_oauth2, persona_issuer
+from labkit.provider import persona_issuer, persona_oauth2
 
 from .reference import run_solution
 
