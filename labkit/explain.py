@@ -188,7 +188,7 @@ def _oauth2_weaknesses(cfg: OAuth2Config, where: Callable[[str], str], out: list
             # RFC 7518 §3.2 / RFC 8725 §3.5: a key of the hash's size, from a random generator (what a string can show)
             problem = secret_problem(secret, max(algorithms.TABLE[a].min_key_bytes for a in hmac))
             if problem is not None:
-                out.append(Weakness(where("jwt_secret"), f"{hmac[0]} secret, {problem}; guessable offline from any "
+                out.append(Weakness(where("jwt_secret"), f"{hmac[0]} secret: {problem}; guessable offline from any "
                                     "one token"))
         if not cfg.audiences:
             out.append(Weakness(where("jwt_audience"), "no audience: a token the issuer minted for any other "

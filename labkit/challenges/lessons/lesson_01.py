@@ -42,7 +42,7 @@ def check(lab: Lab, mark: Mark, config: dict[str, Any] | None = None) -> CheckRe
     # RFC 7518 §3.2 / RFC 8725 §3.5: a key of the hash's size from a random generator; refuse what a string can prove
     problem = secret_problem(secret, size)
     if problem is not None:
-        return CheckResult(False, f"oauth2.jwt_secret is {problem}; anyone holding one token can then guess it "
+        return CheckResult(False, f"oauth2.jwt_secret: {problem}; anyone holding one token can then guess it "
                                   "offline and mint their own")
     claims: dict[str, Any] = {"sub": "challenge-01", "iat": NOW, "exp": NOW + 300, "scope": "api:read"}
     if cfg.oauth2.issuers:
