@@ -19,12 +19,16 @@ def check(lab: Lab, mark: Mark) -> CheckResult:
     """The running configuration makes ``echo``, and only ``echo``, need ``api:write``: probed live."""
     reader, writer = lab.token(["api:read"]), lab.token(["api:write"])
     read, write = status(lab, "echo", reader), status(lab, "echo", writer)
+    if 401 in (read, write):
+        return CheckResult(False, f"the lab's tokens get 401 from the running agent (echo: {read}, {write}): it does "
+                                  "not trust this lab's provider; load a configuration with its JWKS, issuer and "
+                                  "audience (section 3) before the scope rule can be seen")
     missing = [f"echo with an api:read token answered {read}, not 403"] * (read != 403)
     missing += [f"echo with an api:write token answered {write}, not 200"] * (write != 200)
     # least privilege: the rule covers echo alone; the rest keeps answering the scopes it asked for before
     neighbours = {"get_time": status(lab, "get_time", reader),
                   "capabilities": lab.call("capabilities", token=reader).status}
-    broken = {name: code for name, code in neighbours.items() if code != 200}
+    broken = {name: code for name, code in neighbours.items() if code == 403}
     if broken:
         missing.append(f"an api:read token now gets {broken}: a rule wider than echo (a global required_scopes, or "
                        "one on the whole system_tools plugin) takes from every caller what only echo should need; "
