@@ -9,9 +9,7 @@ agent weaker than it looks, each with the config path to change. Every pass is l
 from __future__ import annotations
 
 import functools
-import math
-import zlib
-from collections import Counter, defaultdict, deque
+from collections import defaultdict, deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -21,13 +19,13 @@ from . import algorithms
 from .config import OAuth2Config, PluginSpec, SecurityConfig
 from .middleware import select_middleware
 from .scopes import WILDCARD, ScopeHierarchy
+from .secret_strength import secret_problem
 
 if TYPE_CHECKING:
     from .guard import EndpointPolicy
 
 __all__ = [
     "LONG_INTROSPECTION_TTL",
-    "MIN_SECRET_BITS",
     "Explanation",
     "PolicyRow",
     "Weakness",
@@ -38,7 +36,6 @@ __all__ = [
 
 _SHOWN = 6  # scope names listed in a cell before "(+N more)"
 LONG_INTROSPECTION_TTL = 300  # seconds a revoked token may still pass (RFC 7662 §4: cache with care)
-MIN_SECRET_BITS = 128  # estimated entropy of an HMAC secret (RFC 7518 §3.2 asks for a key as long as the hash)
 
 
 @dataclass(frozen=True)
@@ -223,11 +220,11 @@ def _oauth2_weaknesses(cfg: OAuth2Config, where: Callable[[str], str], out: list
         secret = cfg.jwt_secret.get_secret_value() if cfg.jwt_secret is not None else None
         hmac = [a for a in cfg.algorithms if a in algorithms.HMAC]
         if secret and hmac:
-            bits = _entropy_bits(secret)
-            if bits < MIN_SECRET_BITS:
-                out.append(Weakness(where("jwt_secret"), f"{hmac[0]} secret of about {bits:.0f} bits of entropy "
-                                    f"(under {MIN_SECRET_BITS}): guessable offline from any one token; use 32+ "
-                                    "random bytes (e.g. python -c 'import secrets; print(secrets.token_urlsafe(48))')"))
+            # RFC 7518 §3.2 / RFC 8725 §3.5: a key of the hash's size, from a random generator (what a string can show)
+            problem = secret_problem(secret, max(algorithms.TABLE[a].min_key_bytes for a in hmac))
+            if problem is not None:
+                out.append(Weakness(where("jwt_secret"), f"{hmac[0]} secret: {problem}; guessable offline from any "
+                                    "one token"))
         if not cfg.audiences:
             out.append(Weakness(where("jwt_audience"), "no audience: a token the issuer minted for any other "
                                 "service is accepted here (RFC 8725 §3.9)"))
@@ -251,16 +248,6 @@ def _plain_http_outside_loopback(url: str) -> bool:
         return False
     host = (parts.hostname or "").lower()
     return parts.scheme in ("http", "ws") and not (host == "localhost" or host.startswith("127.") or host == "::1")
-
-
-def _entropy_bits(secret: str) -> float:
-    """A generous estimate: the smaller of length x per-character Shannon entropy and the compressed size
-    (a repeated pattern compresses)."""
-    counts = Counter(secret)
-    size = len(secret)
-    shannon = -sum(n / size * math.log2(n / size) for n in counts.values()) * size
-    compressed = 8 * max(0, len(zlib.compress(secret.encode("utf-8"), 9)) - 8)  # zlib's header and checksum
-    return max(0.0, min(shannon, compressed))  # never "-0 bits" for a one-character secret
 
 
 def _names(scopes: tuple[str, ...]) -> str:

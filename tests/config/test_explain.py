@@ -59,7 +59,7 @@ def test_weaknesses_have_config_paths() -> None:
         "mcp": {"servers": [{"name": "remote", "url": "http://mcp.example.com/mcp"}]},
     }
     found = {w.path: w.message for w in explained(raw).weaknesses}
-    assert "entropy" in found["security.auth.bearer.jwt_secret"]
+    assert "RFC 7518 §3.2" in found["security.auth.bearer.jwt_secret"]  # "ab" * 20: 30 random bytes at most
     assert "audience" in found["security.auth.bearer.jwt_audience"]
     assert "issuer" in found["security.auth.bearer.jwt_issuer"]
     assert "root" in found["security.scope_hierarchy.admin"]

@@ -19,7 +19,6 @@ import pytest
 from labkit.challenges import CHALLENGES, CheckResult, Progress, default_progress_path, progress_table, start
 from labkit.lab import Lab
 from labkit.lessons import LabClock
-from labkit.provider import persona_oauth2
 from labkit.vulnerable import PATH_EXPLOIT
 
 JWKS_BLOCK = {"jwks_url": "${LAB_PROVIDER_URL}/jwks", "jwt_algorithms": ["RS256"], "jwt_issuer": "${LAB_PROVIDER_URL}",
@@ -45,6 +44,7 @@ def execute(lab: Lab, capability: str, token: str, path: str = "/") -> int:
 
 
 # -- one (wrong, right) pair per lesson: each function acts on the lab, then the check decides ---------------------
+# (lessons 01, 02, 05, 06, 07: a table of wrong answers each in tests/lessons/wrong_answers/)
 def wrong_00(lab: Lab) -> dict[str, Any]:
     execute(lab, "write_operation", lab.token(["api:read"]))
     return {}
@@ -53,35 +53,6 @@ def wrong_00(lab: Lab) -> dict[str, Any]:
 def right_00(lab: Lab) -> dict[str, Any]:
     wrong_00(lab)
     execute(lab, "write_operation", lab.token(["api:write"]))
-    return {}
-
-
-def wrong_01(lab: Lab) -> dict[str, Any]:
-    return {"config": {"oauth2": {"jwt_secret": secrets.token_urlsafe(64), "jwt_algorithms": ["HS256", "HS384"]}}}
-
-
-def right_01(lab: Lab) -> dict[str, Any]:
-    return {"config": {"oauth2": {"jwt_secret": secrets.token_urlsafe(48), "jwt_algorithm": "HS256",
-                                  "jwt_issuer": "https://issuer.lab", "jwt_audience": "api://agent"}}}
-
-
-INTROSPECTION = {"security": {"oauth2": {
-    "validation_strategy": "introspection", "introspection_endpoint": "${LAB_PROVIDER_URL}/introspect",
-    "client_id": "lab-agent", "client_secret": "lab-agent-secret", "introspection_cache_ttl": 0}}}
-
-
-def wrong_02(lab: Lab) -> dict[str, Any]:
-    lab.reload(INTROSPECTION)
-    lab.rpc("capabilities", token=lab.token(["api:read"], persona="opaque"))
-    return {}
-
-
-def right_02(lab: Lab) -> dict[str, Any]:
-    lab.reload(INTROSPECTION)
-    token = lab.token(["api:read"], persona="opaque")
-    lab.rpc("capabilities", token=token)
-    lab.revoke(token)
-    lab.rpc("capabilities", token=token)
     return {}
 
 
@@ -107,38 +78,6 @@ def wrong_04(lab: Lab) -> dict[str, Any]:
 def right_04(lab: Lab) -> dict[str, Any]:
     metadata = lab.client().get("/.well-known/oauth-protected-resource/mcp").json()
     lab.rpc("tools/list", {}, token=lab.token(["api:read"], resource=metadata["resource"]), path="/mcp")
-    return {}
-
-
-def wrong_05(lab: Lab) -> dict[str, Any]:
-    return {}
-
-
-def right_05(lab: Lab) -> dict[str, Any]:
-    lab.reload({"security": {"oauth2": JWKS_BLOCK, "scope_hierarchy": {"api:write": ["api:read"]}},
-                "plugins": [{"plugin_id": "system_tools", "plugin_type": "local", "required_scopes": ["api:write"]}]})
-    return {}
-
-
-def wrong_06(lab: Lab) -> dict[str, Any]:
-    block = persona_oauth2("auth0", lab.provider_url, "api://oauth2-lab-agent")
-    del block["jwt_audience"]
-    lab.reload({"security": {"oauth2": block}})
-    return {}
-
-
-def right_06(lab: Lab) -> dict[str, Any]:
-    lab.reload({"security": {"oauth2": persona_oauth2("auth0", lab.provider_url, "api://oauth2-lab-agent")}})
-    return {}
-
-
-def wrong_07(lab: Lab) -> dict[str, Any]:
-    return {}
-
-
-def right_07(lab: Lab) -> dict[str, Any]:
-    lab.reload({"security": {"oauth2": JWKS_BLOCK, "scope_hierarchy": {"api:write": ["api:read"]}},
-                "middleware": [{"name": "rate_limited", "params": {"requests_per_minute": 1}}]})
     return {}
 
 
@@ -239,7 +178,7 @@ def test_wrong_answer_fails_then_reference_solves(lesson: str, lab: Lab, tmp_pat
 
 # the checks that read what happened (audit log, provider store): the lesson's own work before start() is not
 # the learner's, so a right answer done before the challenge started does not solve it
-BEFORE_START = ["00", "02", "03", "04", "08", "12"]
+BEFORE_START = ["00", "03", "04", "08", "12"]  # 02: tests/lessons/wrong_answers/test_02.py
 
 
 @pytest.mark.integration
@@ -257,16 +196,6 @@ def test_lesson_11_export(lab: Lab, tmp_path: Path) -> None:
     assert not check("11", lab, tmp_path, path=tmp_path / "missing.jsonl")
     assert not check("11", lab, tmp_path)
     assert check("11", lab, tmp_path, **_denials(lab, tmp_path / "deny.jsonl", everything=False))
-
-
-@pytest.mark.integration
-def test_lesson_01_refuses_guessable_secrets_and_bad_input(lab: Lab, tmp_path: Path) -> None:
-    for secret in ("password" * 4, "a" * 32):
-        result = check("01", lab, tmp_path, config={"oauth2": {"jwt_secret": secret, "jwt_algorithm": "HS256"}})
-        assert not result and "entropy" in result.message
-    assert "mapping" in check("01", lab, tmp_path, config="HS256 only").message
-    assert "refused" in check("01", lab, tmp_path, config={"oauth2": {"jwt_algorithm": "none"}}).message
-    assert "does not take" in start("00", lab, progress=tmp_path / "p.json").check(claim="I did it").message
 
 
 def test_every_lesson_has_a_challenge_with_hints() -> None:

@@ -8,6 +8,7 @@ from ... import algorithms
 from ...auth import build_validator
 from ...config import validate_security_config
 from ...errors import AuthError, ConfigError, Reason
+from ...secret_strength import secret_problem
 from ..base import Challenge, CheckResult
 from ..evidence import NOW, hs_token, result
 from ..mark import Mark
@@ -19,28 +20,36 @@ __all__ = ["CHALLENGES", "check"]
 
 
 def check(lab: Lab, mark: Mark, config: dict[str, Any] | None = None) -> CheckResult:
-    """``config`` accepts HS256 and refuses HS384 signed with the same (unguessable) secret."""
-    from ...explain import find_weaknesses
+    """``config`` accepts HS256 and refuses HS384 signed with the same secret, and its secret is not provably weak.
 
+    A string cannot show where it came from (entropy is the generator's): the check refuses what it can prove
+    (not hex or base64 of at least the hash's size in random bytes, or a pattern; ``labkit.secret_strength``).
+    """
     if not isinstance(config, dict):
         return CheckResult(False, "pass your configuration as a mapping: check(config={'oauth2': {...}})")
     try:
         cfg = validate_security_config(config)
     except ConfigError as exc:
-        return CheckResult(False, f"the configuration is refused: {str(exc).splitlines()[0]}")
+        return CheckResult(False, "the configuration is refused: " + "; ".join(f"{p}: {m}" for p, m in exc.errors))
     secret = cfg.oauth2.jwt_secret.get_secret_value() if cfg.oauth2.jwt_secret is not None else None
     if not secret:
         return CheckResult(False, "use a shared secret (oauth2.jwt_secret): this challenge is about HMAC")
-    weak = [w for w in find_weaknesses(cfg, {}) if w.path.endswith("jwt_secret")]
-    if weak:
-        return CheckResult(False, f"{weak[0].path}: {weak[0].message}")
+    pinned, other = algorithms.HMAC[0], algorithms.HMAC[1]  # HS256 and HS384
+    hmac = [a for a in cfg.oauth2.algorithms if a in algorithms.HMAC]
+    if not hmac:
+        return CheckResult(False, f"pin an HMAC algorithm ({pinned}): this challenge is about a shared secret")
+    size = max(algorithms.TABLE[a].min_key_bytes for a in hmac)
+    # RFC 7518 §3.2 / RFC 8725 §3.5: a key of the hash's size from a random generator; refuse what a string can prove
+    problem = secret_problem(secret, size)
+    if problem is not None:
+        return CheckResult(False, f"oauth2.jwt_secret: {problem}; anyone holding one token can then guess it "
+                                  "offline and mint their own")
     claims: dict[str, Any] = {"sub": "challenge-01", "iat": NOW, "exp": NOW + 300, "scope": "api:read"}
     if cfg.oauth2.issuers:
         claims["iss"] = cfg.oauth2.issuers[0]
     if cfg.oauth2.audiences:
         claims["aud"] = cfg.oauth2.audiences[0]
     validator = build_validator(cfg.oauth2, clock=lambda: NOW)
-    pinned, other = algorithms.HMAC[0], algorithms.HMAC[1]  # HS256 and HS384
     verdicts: dict[str, str] = {}
     for alg in (pinned, other):
         try:
@@ -52,10 +61,12 @@ def check(lab: Lab, mark: Mark, config: dict[str, Any] | None = None) -> CheckRe
     if verdicts[pinned] != "accepted":
         missing.append(f"an {pinned} token signed with your secret is refused ({verdicts[pinned]})")
     if verdicts[other] != Reason.ALGORITHM:
-        missing.append(
-            f"an {other} token signed with the same secret is {verdicts[other]}, not refused for its algorithm"
-        )
-    return result(missing, "HS256 accepted, HS384 refused (algorithm), and the secret is not guessable")
+        missing.append(f"an {other} token signed with the same secret is {verdicts[other]}, not refused for its "
+                       "algorithm: the algorithm must come from your configuration, never from the token's header "
+                       "(RFC 8725 §3.1)")
+    return result(missing, f"{pinned} accepted, {other} refused (algorithm, RFC 8725 §3.1); the secret shows no "
+                           "weakness a string test can prove, which is all a check can say: that its bytes came "
+                           "from a random generator (secrets.token_*) is up to you")
 
 
 CHALLENGES = (
@@ -63,12 +74,15 @@ CHALLENGES = (
         "01",
         "Pin the algorithm",
         "Write a configuration (a mapping for `validate_security_config`) that accepts "
-        "HS256 tokens and refuses HS384 tokens signed with the same secret; the secret must not be guessable. "
-        "Check it with `check(config=...)`: the check mints both tokens and runs the real validator.",
+        "HS256 tokens and refuses HS384 tokens signed with the same secret, with a secret made by a random "
+        "generator: at least 32 random bytes. Check it with `check(config=...)`: the check mints both tokens and "
+        "runs the real validator, and refuses a secret it can prove weak (it cannot prove one strong).",
         (
             "`jwt_algorithm` (one) or `jwt_algorithms` (a list) is the allow-list.",
-            "RFC 8725 §3.5: a human-memorable password is not a key. `secrets.token_urlsafe(48)` is.",
-            "`{'oauth2': {'jwt_secret': secrets.token_urlsafe(48), 'jwt_algorithm': 'HS256'}}`",
+            "RFC 8725 §3.5: a human-memorable password is not a key. Python's `secrets` module makes keys; "
+            "count its argument in bytes, not characters.",
+            "The allow-list holds exactly one HMAC algorithm, and `jwt_secret` is the text form of 32 bytes or more "
+            "from `secrets` (not `token_hex(16)`: that is 16 bytes, however long it looks).",
         ),
         check,
     ),

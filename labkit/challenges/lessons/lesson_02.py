@@ -15,7 +15,8 @@ __all__ = ["CHALLENGES", "check"]
 
 
 def check(lab: Lab, mark: Mark) -> CheckResult:
-    """The running agent allowed an opaque token the provider then revoked, and later refused one as inactive."""
+    """The running agent allowed an opaque token the provider then revoked, and later refused one as inactive; and,
+    probed live, it refuses a token at once after its revocation (no cached "active" outlives it)."""
     # A refused token has no principal, so its audit event carries no fingerprint: the provider's store says
     # which allowed token was revoked, and the log says a refusal for inactivity came after it.
     revoked = {h[:12] for h, r in mark.new_tokens(lab).items() if r.revoked}
@@ -25,23 +26,33 @@ def check(lab: Lab, mark: Mark) -> CheckResult:
         for i, e in enumerate(events)
         if e.decision == "allow" and e.strategy == "introspection" and e.fingerprint in revoked
     ]
-    if allowed and any(e.reason == Reason.INACTIVE for e in events[allowed[0] + 1 :]):
-        return CheckResult(True, "the agent allowed a token, then refused it as inactive after revocation")
-    return CheckResult(
-        False, "no revoked token in the audit log was allowed by introspection and then refused as inactive"
-    )
+    if not (allowed and any(e.reason == Reason.INACTIVE for e in events[allowed[0] + 1 :])):
+        return CheckResult(
+            False, "no revoked token in the audit log was allowed by introspection and then refused as inactive"
+        )
+    probe = lab.token(["api:read"], persona="opaque")
+    before = lab.call("capabilities", token=probe).status
+    lab.revoke(probe)
+    after = lab.call("capabilities", token=probe)
+    # RFC 7009 §2 / RFC 7662 §4: a revoked token is refused at once; a cached "active" would outlive the revocation
+    if before != 200 or after.status != 401 or after.reason != Reason.INACTIVE:
+        return CheckResult(False, f"a fresh opaque token answered {before}, then {after.status} right after its "
+                                  "revocation, not 200 then 401 (inactive): a cached 'active' answer lets a revoked "
+                                  "token pass until it expires (introspection_cache_ttl; RFC 7662 §4, RFC 7009 §2)")
+    return CheckResult(True, "the agent allowed a token, then refused it as inactive after revocation, and refuses "
+                             "any token the moment it is revoked")
 
 
 CHALLENGES = (
     Challenge(
         "02",
         "Revoked means refused",
-        "Make the running agent (not a validator in the notebook) allow an opaque "
-        "token, then refuse it as `inactive` after you revoke it.",
+        "Make the running agent (not a validator in the notebook) allow an opaque token, then refuse it as "
+        "`inactive` after you revoke it, at once: the check revokes a token of its own and retries immediately.",
         (
             "`lab.reload({...})` restarts the agent under an introspection configuration.",
-            "With `introspection_cache_ttl: 0` the agent asks the provider every time.",
-            "Revoke with `lab.revoke(token)` (RFC 7009, as the opaque persona's client).",
+            "A cached 'active' answer outlives the revocation for as long as `introspection_cache_ttl` says.",
+            "Revoke with `lab.revoke(token)` (RFC 7009, as the opaque persona's client), then call again.",
         ),
         check,
     ),

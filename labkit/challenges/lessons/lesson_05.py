@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from ..base import Challenge, CheckResult
 from ..evidence import result, status
 from ..mark import Mark
+from .lesson_06 import refusals
 
 if TYPE_CHECKING:
     from ...lab import Lab
@@ -15,26 +16,39 @@ __all__ = ["CHALLENGES", "check"]
 
 
 def check(lab: Lab, mark: Mark) -> CheckResult:
-    """The running configuration makes ``echo`` need ``api:write``: probed live."""
-    read, write = status(lab, "echo", lab.token(["api:read"])), status(lab, "echo", lab.token(["api:write"]))
-    return result(
-        [f"echo with an api:read token answered {read}, not 403"] * (read != 403)
-        + [f"echo with an api:write token answered {write}, not 200"] * (write != 200),
-        "echo refuses api:read (403) and accepts api:write (200) in the running agent",
-    )
+    """The running configuration makes ``echo``, and only ``echo``, need ``api:write``: probed live."""
+    reader, writer = lab.token(["api:read"]), lab.token(["api:write"])
+    read, write = status(lab, "echo", reader), status(lab, "echo", writer)
+    if 401 in (read, write):
+        return CheckResult(False, f"the lab's tokens get 401 from the running agent (echo: {read}, {write}): it does "
+                                  "not trust this lab's provider; load a configuration with its JWKS, issuer and "
+                                  "audience (section 3) before the scope rule can be seen")
+    missing = [f"echo with an api:read token answered {read}, not 403"] * (read != 403)
+    missing += [f"echo with an api:write token answered {write}, not 200"] * (write != 200)
+    # least privilege: the rule covers echo alone; the rest keeps answering the scopes it asked for before
+    neighbours = {"get_time": status(lab, "get_time", reader),
+                  "capabilities": lab.call("capabilities", token=reader).status}
+    broken = {name: code for name, code in neighbours.items() if code == 403}
+    if broken:
+        missing.append(f"an api:read token now gets {broken}: a rule wider than echo (a global required_scopes, or "
+                       "one on the whole system_tools plugin) takes from every caller what only echo should need; "
+                       "least privilege asks for the narrowest rule (RFC 6749 §3.3, RFC 9700 §2.3)")
+    return result(missing + refusals(lab), "echo refuses api:read (403) and accepts api:write (200); get_time and "
+                                           "the rest still answer api:read: the narrowest rule")
 
 
 CHALLENGES = (
     Challenge(
         "05",
         "echo needs api:write",
-        "Load into the lab, with the builder, a configuration under which `echo` "
-        "needs `api:write`: an `api:read` token then gets 403 and an `api:write` token 200.",
+        "Reload the agent with a configuration under which `echo` needs `api:write` (an `api:read` token gets 403, "
+        "an `api:write` token 200) and nothing else changes: `get_time`, in the same plugin, still answers `api:read`.",
         (
-            "`echo` belongs to the plugin `system_tools`.",
-            "The builder's `required_scopes` field applies to every request.",
-            "A `plugins:` entry `{plugin_id: system_tools, required_scopes: [api:write]}` "
-            "with `api:write: [api:read]`.",
+            "`echo` belongs to the plugin `system_tools`, with `get_time`.",
+            "The builder's `required_scopes` field applies to every request, and a plugin's `required_scopes` to "
+            "every capability of the plugin: both are wider than `echo`.",
+            "A plugin entry can list `capabilities`, each with its own `required_scopes` (lesson 05's user file "
+            "does it for `write_file`).",
         ),
         check,
     ),
