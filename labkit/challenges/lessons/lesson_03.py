@@ -11,17 +11,17 @@ from ..evidence import fingerprints
 from ..mark import Mark
 
 if TYPE_CHECKING:
-    from ...audit import AuditEvent
     from ...lab import Lab
 
-__all__ = ["CHALLENGES", "NEEDED", "check"]
+__all__ = ["CHALLENGES", "NEEDED", "check", "least_privilege", "shipped_rules"]
 
 NEEDED = ("get_time", "write_file")  # the job: tell the time and write a file
 BOUNDARY = "write_operation"  # what the job does not need: the same token must get 403 there
 
 
-def _lesson_rules(lab: Lab) -> tuple[ScopeHierarchy, dict[str, tuple[str, ...]]]:
-    """The hierarchy and capability needs of the lesson's agent (``sample_agent/agentup.yml``, as shipped)."""
+def shipped_rules(lab: Lab, tenant: str | None = None) -> tuple[ScopeHierarchy, dict[str, tuple[str, ...]]]:
+    """The scope hierarchy of ``tenant`` (None: the default one) and every capability's needs in the lesson's agent
+    as shipped (``sample_agent/agentup.yml``), whatever the lab was reloaded with since."""
     from sample_agent import default_config_path
     from sample_agent.plugins import endpoint_policy
 
@@ -30,17 +30,19 @@ def _lesson_rules(lab: Lab) -> tuple[ScopeHierarchy, dict[str, tuple[str, ...]]]
     env = {"LAB_PROVIDER_URL": lab.provider_url, "LAB_WEBHOOK_HOSTPORT": "127.0.0.1:1"}
     config = load_config(default_config_path(), env=env)
     policy, _ = endpoint_policy(config)
-    return config.scope_hierarchy, {c: cap.scopes for c, cap in policy.capabilities.items()}
+    hierarchy = config.scope_hierarchy if tenant is None else config.tenants[tenant].scope_hierarchy
+    return hierarchy, {c: cap.scopes for c, cap in policy.capabilities.items()}
 
 
-def _verdict(events: list[AuditEvent], hierarchy: ScopeHierarchy, needs: dict[str, tuple[str, ...]]) -> str | None:
-    """Why one token's calls do not show a least-privilege grant for the job, or None when they do."""
-    granted = {s for e in events for s in e.scopes}
+def least_privilege(granted: set[str], job: tuple[str, ...], hierarchy: ScopeHierarchy,
+                    needs: dict[str, tuple[str, ...]]) -> str | None:
+    """Why ``granted`` is broader than the capabilities of ``job`` need under ``hierarchy``, or None when it is the
+    narrowest grant (a grant that cannot do the job is not judged here: its missing 200s say so)."""
     # least privilege: a wildcard, literal or through the hierarchy, is never "just enough"
     if "admin" in granted or WILDCARD in granted or hierarchy.expand(granted).wildcard:
-        return f"the token carries {' '.join(sorted(granted))}: a wildcard grant reaches every capability; least " \
-               "privilege asks for the scopes the job needs, nothing more"
-    required = {s for capability in NEEDED for s in needs[capability]}
+        return f"the token carries {' '.join(sorted(granted))}: a wildcard or admin grant reaches every " \
+               "capability; least privilege asks for the scopes the job needs, nothing more"
+    required = {s for capability in job for s in needs[capability]}
     reach, enough = hierarchy.expand(granted), hierarchy.expand(required)
     if not enough <= reach:
         return None  # it cannot do the job: the missing 200s say so
@@ -54,7 +56,7 @@ def _verdict(events: list[AuditEvent], hierarchy: ScopeHierarchy, needs: dict[st
 def check(lab: Lab, mark: Mark) -> CheckResult:
     """One token reaching ``get_time`` and ``write_file`` (200s) and not ``write_operation`` (403), whose grant is
     the narrowest the lesson's hierarchy allows (no wildcard, no scope the job does not need)."""
-    hierarchy, needs = _lesson_rules(lab)
+    hierarchy, needs = shipped_rules(lab)
     # least privilege is the grant's job, not the policy's: a widened hierarchy or lowered need widens every token
     if lab.config.scope_hierarchy.mapping != hierarchy.mapping or any(
             lab.agent.policy.capabilities[c].scopes != needs[c] for c in (*NEEDED, BOUNDARY)):
@@ -65,7 +67,7 @@ def check(lab: Lab, mark: Mark) -> CheckResult:
     for events in fingerprints(mark.events(lab)).values():
         allowed = {e.method for e in events if e.decision == "allow"}
         refused = {e.method for e in events if e.reason == Reason.INSUFFICIENT_SCOPE}
-        why = _verdict(events, hierarchy, needs)
+        why = least_privilege({s for e in events for s in e.scopes}, NEEDED, hierarchy, needs)
         if why is not None:
             refusals.append(why)
             continue
