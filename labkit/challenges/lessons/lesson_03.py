@@ -13,10 +13,12 @@ from ..mark import Mark
 if TYPE_CHECKING:
     from ...lab import Lab
 
-__all__ = ["CHALLENGES", "NEEDED", "check", "least_privilege", "shipped_rules"]
+__all__ = ["CHALLENGES", "NEEDED", "POLICY_CHANGED", "check", "covers", "least_privilege", "shipped_rules"]
 
 NEEDED = ("get_time", "write_file")  # the job: tell the time and write a file
 BOUNDARY = "write_operation"  # what the job does not need: the same token must get 403 there
+POLICY_CHANGED = ("changing the policy widens every token's reach; choose the grant instead (lab.reload("
+                  "default_config_path()), from sample_agent, restores the lesson's configuration)")
 
 
 def shipped_rules(lab: Lab, tenant: str | None = None) -> tuple[ScopeHierarchy, dict[str, tuple[str, ...]]]:
@@ -32,6 +34,12 @@ def shipped_rules(lab: Lab, tenant: str | None = None) -> tuple[ScopeHierarchy, 
     policy, _ = endpoint_policy(config)
     hierarchy = config.scope_hierarchy if tenant is None else config.tenants[tenant].scope_hierarchy
     return hierarchy, {c: cap.scopes for c, cap in policy.capabilities.items()}
+
+
+def covers(granted: set[str], job: tuple[str, ...], hierarchy: ScopeHierarchy,
+           needs: dict[str, tuple[str, ...]]) -> bool:
+    """Whether ``granted`` reaches every scope the capabilities of ``job`` need, under ``hierarchy``."""
+    return hierarchy.satisfies(granted, {s for capability in job for s in needs[capability]})
 
 
 def least_privilege(granted: set[str], job: tuple[str, ...], hierarchy: ScopeHierarchy,
@@ -60,9 +68,8 @@ def check(lab: Lab, mark: Mark) -> CheckResult:
     # least privilege is the grant's job, not the policy's: a widened hierarchy or lowered need widens every token
     if lab.config.scope_hierarchy.mapping != hierarchy.mapping or any(
             lab.agent.policy.capabilities[c].scopes != needs[c] for c in (*NEEDED, BOUNDARY)):
-        return CheckResult(False, "the agent's scope_hierarchy or its capabilities' scopes differ from the lesson's: "
-                                  "changing the policy widens every token's reach; choose the grant instead "
-                                  "(lab.reload(None) restores the lesson's configuration)")
+        return CheckResult(False, "the agent's scope_hierarchy or its capabilities' scopes differ from the "
+                                  f"lesson's: {POLICY_CHANGED}")
     refusals: list[str] = []
     for events in fingerprints(mark.events(lab)).values():
         allowed = {e.method for e in events if e.decision == "allow"}
@@ -73,6 +80,10 @@ def check(lab: Lab, mark: Mark) -> CheckResult:
             continue
         if {f"execute:{c}" for c in NEEDED} <= allowed and f"execute:{BOUNDARY}" in refused:
             grant = " ".join(sorted({s for e in events for s in e.scopes}))
+            if not covers(set(grant.split()), NEEDED, hierarchy, needs):  # allowed by a policy since restored
+                refusals.append(f"{grant} does not reach the job under the lesson's hierarchy, yet was allowed: "
+                                f"the agent's policy was changed; {POLICY_CHANGED}")
+                continue
             return CheckResult(True, f"{grant} reaches get_time and write_file and not write_operation: the "
                                      "narrowest grant for the job")
     if refusals:

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from ..base import Challenge, CheckResult
 from ..evidence import fingerprints
 from ..mark import Mark
-from .lesson_03 import least_privilege, shipped_rules
+from .lesson_03 import POLICY_CHANGED, covers, least_privilege, shipped_rules
 
 if TYPE_CHECKING:
     from ...lab import Lab
@@ -35,9 +35,8 @@ def check(lab: Lab, mark: Mark) -> CheckResult:
     # tenant isolation: globex trusts its own issuer only; a changed globex tenant is not the lesson's agent
     tenant = lab.config.tenants.get(TENANT)
     if tenant is None or tenant.scope_hierarchy.mapping != hierarchy.mapping:
-        return CheckResult(False, f"the agent's {TENANT} tenant differs from the lesson's (its hierarchy): widening "
-                                  "a tenant's hierarchy widens every token of that tenant; choose the grant instead "
-                                  "(lab.reload(None) restores the lesson's configuration)")
+        return CheckResult(False, f"the agent's {TENANT} tenant has another hierarchy than the lesson's: "
+                                  f"{POLICY_CHANGED}")
     refusals: list[str] = []
     for fingerprint, events in fingerprints(e for e in mark.events(lab) if e.tenant == TENANT).items():
         allowed = {e.method for e in events if e.decision == "allow"}
@@ -56,6 +55,10 @@ def check(lab: Lab, mark: Mark) -> CheckResult:
             continue
         if {f"execute:{c}" for c in JOB} <= allowed:
             grant = " ".join(sorted({s for e in events for s in e.scopes}))
+            if not covers(set(grant.split()), JOB, hierarchy, needs):  # allowed by a policy since restored
+                refusals.append(f"{grant} does not reach the job under {TENANT}'s hierarchy, yet was allowed: the "
+                                f"agent's policy was changed; {POLICY_CHANGED}")
+                continue
             return CheckResult(True, f"{grant} from {TENANT}'s own authorization server wrote and read a file at "
                                      f"{TENANT}, and nothing more")
     if refusals:
