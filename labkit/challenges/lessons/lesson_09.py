@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
@@ -69,14 +70,17 @@ def check(lab: Lab, mark: Mark) -> CheckResult:
         pushed = {d.task_id for d in lab.agent.push.deliveries if d.url == url and d.status == 200}
         return any(n.time >= mark.at and n.task_id in pushed for n in seen)
 
-    try:  # deliveries run in the background: give them a moment
-        lab.webhooks.wait_for(HOOK, pushed_by_agent, timeout=5)
-    except TimeoutError:
-        if any(n.time >= mark.at for n in lab.webhooks.received(HOOK)):
-            return CheckResult(False, "the receiver accepted notifications the agent never delivered (no delivery "
-                                      "of that task to this hook): only the agent's own push, signed with its key, "
-                                      "counts")
+    def settled(seen: list[Notification]) -> bool:  # deliveries run in the background: wait for those in flight
+        return pushed_by_agent(seen) or all(d.finished for d in lab.agent.push.deliveries if d.url == url)
+
+    with contextlib.suppress(TimeoutError):
+        lab.webhooks.wait_for(HOOK, settled, accepted=None, timeout=5)
+    received = [n for n in lab.webhooks.received(HOOK) if n.time >= mark.at]
+    if not received:
         return CheckResult(False, f"the receiver verified no notification on hook {HOOK!r} since start()")
+    if not pushed_by_agent(received):
+        return CheckResult(False, "the receiver accepted notifications the agent never delivered (no delivery of "
+                                  "that task to this hook): only the agent's own push, signed with its key, counts")
     return CheckResult(True, f"the agent pushed to hook {HOOK!r}; the receiver verified its signature, audience, "
                              "freshness and your secret notification token")
 

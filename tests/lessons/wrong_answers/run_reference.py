@@ -8,10 +8,10 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from sample_agent import default_config_path
 
 from labkit.challenges import CheckResult, start
 from labkit.lab import Lab
+from sample_agent import default_config_path
 
 __all__ = ["attempt_row", "lesson_config", "run_solution"]
 

@@ -7,10 +7,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sample_agent import default_config_path
 
 from labkit.lab import Lab
 from labkit.lessons import LabClock
+from sample_agent import default_config_path
 
 from .run_reference import attempt_row, lesson_config, run_solution
 

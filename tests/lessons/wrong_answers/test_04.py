@@ -10,7 +10,6 @@ import pytest
 
 from labkit.lab import Lab
 from labkit.lessons import LabClock
-
 from sample_agent import default_config_path
 
 from .run_reference import attempt_row, lesson_config, run_solution
