@@ -11,19 +11,17 @@ import yaml
 
 from labkit.challenges import CheckResult, start
 from labkit.lab import Lab
+from labkit.notebooks import NOTEBOOKS_DIR, solution_source
 from sample_agent import default_config_path
 
 __all__ = ["attempt_row", "lesson_config", "run_solution"]
-
-SOLUTIONS = Path(__file__).resolve().parents[3] / "notebooks" / "solutions"
-
 
 def run_solution(key: str, lab: Lab, progress: Path, **names: Any) -> CheckResult:
     """Execute the reference of ``key`` in a namespace holding ``lab``, ``challenge`` (just started) and ``names``;
     its last line is the learner's check call: its verdict is returned."""
     challenge = start(key, lab, progress=progress)
     namespace: dict[str, Any] = {"lab": lab, "challenge": challenge, **names}
-    source = (SOLUTIONS / f"{key}.py").read_text()
+    source = solution_source(NOTEBOOKS_DIR, key)
     *body, last = source.rstrip().splitlines()
     exec(compile("\n".join(body), f"solutions/{key}.py", "exec"), namespace)  # noqa: S102 - our own reference file
     result = eval(compile(last, f"solutions/{key}.py", "eval"), namespace)  # noqa: S307 - its last expression
