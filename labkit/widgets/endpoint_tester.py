@@ -77,9 +77,10 @@ class EndpointTester:
         self.button.on_click(lambda _: self.run())
         token_names = [t.name for t in (tokens or default_tokens(lab))]
         endpoint_names = [e.name for e in (endpoints or default_endpoints())]
-        self.guess_token = w.Dropdown(options=token_names, description="token")
-        self.guess_endpoint = w.Dropdown(options=endpoint_names, description="endpoint")
-        self.guess_status = w.Dropdown(options=[200, 401, 403, 429], description="I predict")
+        # nothing pre-filled: the learner picks every part of a prediction (value None until chosen)
+        self.guess_token = w.Dropdown(options=token_names, value=None, description="token")
+        self.guess_endpoint = w.Dropdown(options=endpoint_names, value=None, description="endpoint")
+        self.guess_status = w.Dropdown(options=[200, 401, 403, 429], value=None, description="I predict")
         self.guess_button = w.Button(description="Write it down")
         self.guess_button.on_click(lambda _: self.predict())
         self.out = w.Output(layout=w.Layout(width="900px"))
@@ -88,10 +89,17 @@ class EndpointTester:
 
     def predict(self, token: str | None = None, endpoint: str | None = None,
                 status: int | None = None) -> EndpointTesterState:
-        """Write down a prediction (from the arguments, else the form) and show the list so far."""
-        self.state.predict(token or self.guess_token.value, endpoint or self.guess_endpoint.value,
-                           int(status or self.guess_status.value))
+        """Write down a prediction (from the arguments, else the form) and show the list so far; with a part not
+        chosen yet, nothing is written and the form says which."""
+        chosen = (token or self.guess_token.value, endpoint or self.guess_endpoint.value,
+                  status or self.guess_status.value)
         self.out.outputs = ()
+        missing = [name for name, value in zip(("a token", "an endpoint", "a status"), chosen, strict=True)
+                   if value is None]
+        if missing:
+            self.out.append_stdout(f"choose {', '.join(missing)} first: nothing is predicted for you\n")
+            return self.state
+        self.state.predict(str(chosen[0]), str(chosen[1]), int(chosen[2]))
         self.out.append_display_data(self.state.score())
         return self.state
 

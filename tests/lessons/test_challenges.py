@@ -57,50 +57,58 @@ def right_00(lab: Lab) -> dict[str, Any]:
 
 
 def wrong_03(lab: Lab) -> dict[str, Any]:
-    token = lab.token(["admin"])
-    for capability in ("read_file", "write_file", "write_operation"):
+    token = lab.token(["api:write", "files:write"])  # does the job, and reaches write_operation too
+    for capability in ("get_time", "write_file", "write_operation"):
         execute(lab, capability, token)
     return {}
 
 
 def right_03(lab: Lab) -> dict[str, Any]:
-    token = lab.token(["files:write"])
-    for capability in ("read_file", "write_file", "write_operation"):
+    token = lab.token(["api:read", "files:write"])
+    for capability in ("get_time", "write_file", "write_operation"):
         execute(lab, capability, token)
     return {}
 
 
 def wrong_04(lab: Lab) -> dict[str, Any]:
-    lab.rpc("tools/list", {}, token=lab.token(["api:read"]), path="/mcp")
+    lab.rpc("tools/list", {}, token=lab.token(["api:read"], tenant="acme"), path="/t/acme/mcp")  # acme's default aud
     return {}
 
 
 def right_04(lab: Lab) -> dict[str, Any]:
-    metadata = lab.client().get("/.well-known/oauth-protected-resource/mcp").json()
-    lab.rpc("tools/list", {}, token=lab.token(["api:read"], resource=metadata["resource"]), path="/mcp")
+    metadata = lab.client().get("/.well-known/oauth-protected-resource/t/acme/mcp").json()
+    token = lab.token(["api:read"], tenant="acme", resource=metadata["resource"])
+    lab.rpc("tools/list", {}, token=token, path="/t/acme/mcp")
     return {}
 
 
 def wrong_08(lab: Lab) -> dict[str, Any]:
-    execute(lab, "write_operation", lab.token(["admin"], tenant="globex"), path="/t/globex/")
+    token = lab.token(["files:write"], tenant="globex")  # globex's hierarchy: files:write does not imply files:read
+    for capability in ("write_file", "read_file"):
+        execute(lab, capability, token, path="/t/globex/")
     return {}
 
 
 def right_08(lab: Lab) -> dict[str, Any]:
-    execute(lab, "write_operation", lab.token(["api:write"], tenant="globex"), path="/t/globex/")
+    token = lab.token(["files:write", "files:read"], tenant="globex")
+    for capability in ("write_file", "read_file"):
+        execute(lab, capability, token, path="/t/globex/")
     return {}
 
 
 def wrong_09(lab: Lab) -> dict[str, Any]:
-    lab.webhooks.expect_token("challenge", "my-token")
-    httpx.post(lab.webhooks.url("challenge"), json={"statusUpdate": {}}, headers={"Authorization": "Bearer x.y.z"})
+    lab.webhooks.expect_token("challenge", "my-token")  # guessable: not a secret
+    params = {"message": {"role": "user", "messageId": str(uuid.uuid4()), "parts": [{"kind": "text", "text": "hi"}]},
+              "configuration": {"pushNotificationConfig": {"url": lab.webhooks.url("challenge"), "token": "my-token"}}}
+    lab.rpc("message/send", params, token=lab.token(["api:read", "push:write"]))
     return {}
 
 
 def right_09(lab: Lab) -> dict[str, Any]:
-    lab.webhooks.expect_token("challenge", "my-token")
+    secret = secrets.token_urlsafe(24)
+    lab.webhooks.expect_token("challenge", secret)
     params = {"message": {"role": "user", "messageId": str(uuid.uuid4()), "parts": [{"kind": "text", "text": "hi"}]},
-              "configuration": {"pushNotificationConfig": {"url": lab.webhooks.url("challenge"), "token": "my-token"}}}
+              "configuration": {"pushNotificationConfig": {"url": lab.webhooks.url("challenge"), "token": secret}}}
     lab.rpc("message/send", params, token=lab.token(["api:read", "push:write"]))
     return {}
 

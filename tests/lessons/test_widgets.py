@@ -128,6 +128,20 @@ def test_endpoint_tester_predictions(lab: Lab) -> None:
 
 
 @pytest.mark.integration
+def test_endpoint_tester_prediction_form_starts_empty(lab: Lab) -> None:
+    tester = EndpointTester(lab)
+    assert (tester.guess_token.value, tester.guess_endpoint.value, tester.guess_status.value) == (None, None, None)
+    tester.guess_button.click()  # nothing chosen: nothing written down for the learner
+    assert tester.state.predictions == {} and "choose a token, an endpoint, a status" in str(tester.out.outputs)
+    tester.guess_token.value, tester.guess_endpoint.value = "expired", "capabilities"
+    tester.guess_button.click()
+    assert tester.state.predictions == {} and "choose a status" in str(tester.out.outputs)
+    tester.guess_status.value = 401
+    tester.guess_button.click()
+    assert tester.state.predictions == {("expired", "capabilities"): 401}
+
+
+@pytest.mark.integration
 def test_token_minter_edits_and_resigns(lab: Lab) -> None:
     minter = TokenMinter(lab)
     minter.scopes.value = ("api:read",)

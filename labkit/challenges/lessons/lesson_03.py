@@ -1,10 +1,11 @@
-"""Lesson 03's challenge, "One scope for the files", and its check."""
+"""Lesson 03's challenge, "Just enough for the job", and its check."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
 from ...errors import Reason
+from ...scopes import WILDCARD, ScopeHierarchy
 from ..base import Challenge, CheckResult
 from ..evidence import fingerprints
 from ..mark import Mark
@@ -12,36 +13,97 @@ from ..mark import Mark
 if TYPE_CHECKING:
     from ...lab import Lab
 
-__all__ = ["CHALLENGES", "check"]
+__all__ = ["CHALLENGES", "NEEDED", "POLICY_CHANGED", "check", "covers", "least_privilege", "shipped_rules"]
+
+NEEDED = ("get_time", "write_file")  # the job: tell the time and write a file
+BOUNDARY = "write_operation"  # what the job does not need: the same token must get 403 there
+POLICY_CHANGED = ("changing the policy widens every token's reach; choose the grant instead (lab.reload("
+                  "default_config_path()), from sample_agent, restores the lesson's configuration)")
+
+
+def shipped_rules(lab: Lab, tenant: str | None = None) -> tuple[ScopeHierarchy, dict[str, tuple[str, ...]]]:
+    """The scope hierarchy of ``tenant`` (None: the default one) and every capability's needs in the lesson's agent
+    as shipped (``sample_agent/agentup.yml``), whatever the lab was reloaded with since."""
+    from sample_agent import default_config_path
+    from sample_agent.plugins import endpoint_policy
+
+    from ...config import load_config
+
+    env = {"LAB_PROVIDER_URL": lab.provider_url, "LAB_WEBHOOK_HOSTPORT": "127.0.0.1:1"}
+    config = load_config(default_config_path(), env=env)
+    policy, _ = endpoint_policy(config)
+    hierarchy = config.scope_hierarchy if tenant is None else config.tenants[tenant].scope_hierarchy
+    return hierarchy, {c: cap.scopes for c, cap in policy.capabilities.items()}
+
+
+def covers(granted: set[str], job: tuple[str, ...], hierarchy: ScopeHierarchy,
+           needs: dict[str, tuple[str, ...]]) -> bool:
+    """Whether ``granted`` reaches every scope the capabilities of ``job`` need, under ``hierarchy``."""
+    return hierarchy.satisfies(granted, {s for capability in job for s in needs[capability]})
+
+
+def least_privilege(granted: set[str], job: tuple[str, ...], hierarchy: ScopeHierarchy,
+                    needs: dict[str, tuple[str, ...]]) -> str | None:
+    """Why ``granted`` is broader than the capabilities of ``job`` need under ``hierarchy``, or None when it is the
+    narrowest grant (a grant that cannot do the job is not judged here: its missing 200s say so)."""
+    # least privilege: a wildcard, literal or through the hierarchy, is never "just enough"
+    if "admin" in granted or WILDCARD in granted or hierarchy.expand(granted).wildcard:
+        return f"the token carries {' '.join(sorted(granted))}: a wildcard or admin grant reaches every " \
+               "capability; least privilege asks for the scopes the job needs, nothing more"
+    required = {s for capability in job for s in needs[capability]}
+    reach, enough = hierarchy.expand(granted), hierarchy.expand(required)
+    if not enough <= reach:
+        return None  # it cannot do the job: the missing 200s say so
+    if reach != enough:
+        extra = sorted(reach - enough)
+        return f"the token's grant also reaches {', '.join(extra)}, which the job does not need: least privilege " \
+               "is the narrowest grant whose expansion covers the job"
+    return None
 
 
 def check(lab: Lab, mark: Mark) -> CheckResult:
-    """One token with one scope: 200 from read_file and write_file, 403 from write_operation."""
+    """One token reaching ``get_time`` and ``write_file`` (200s) and not ``write_operation`` (403), whose grant is
+    the narrowest the lesson's hierarchy allows (no wildcard, no scope the job does not need)."""
+    hierarchy, needs = shipped_rules(lab)
+    # least privilege is the grant's job, not the policy's: a widened hierarchy or lowered need widens every token
+    if lab.config.scope_hierarchy.mapping != hierarchy.mapping or any(
+            lab.agent.policy.capabilities[c].scopes != needs[c] for c in (*NEEDED, BOUNDARY)):
+        return CheckResult(False, "the agent's scope_hierarchy or its capabilities' scopes differ from the "
+                                  f"lesson's: {POLICY_CHANGED}")
+    refusals: list[str] = []
     for events in fingerprints(mark.events(lab)).values():
-        scopes = {s for e in events for s in e.scopes}
-        if len(scopes) != 1 or scopes & {"admin", "*"}:
-            continue
         allowed = {e.method for e in events if e.decision == "allow"}
         refused = {e.method for e in events if e.reason == Reason.INSUFFICIENT_SCOPE}
-        if {"execute:read_file", "execute:write_file"} <= allowed and "execute:write_operation" in refused:
-            return CheckResult(True, f"one scope ({scopes.pop()}) reaches both file capabilities and not the API")
-    return CheckResult(
-        False,
-        "no single-scope token (not admin) in the audit log has a 200 from read_file and "
-        "write_file and a 403 from write_operation",
-    )
+        why = least_privilege({s for e in events for s in e.scopes}, NEEDED, hierarchy, needs)
+        if why is not None:
+            refusals.append(why)
+            continue
+        if {f"execute:{c}" for c in NEEDED} <= allowed and f"execute:{BOUNDARY}" in refused:
+            grant = " ".join(sorted({s for e in events for s in e.scopes}))
+            if not covers(set(grant.split()), NEEDED, hierarchy, needs):  # allowed by a policy since restored
+                refusals.append(f"{grant} does not reach the job under the lesson's hierarchy, yet was allowed: "
+                                f"the agent's policy was changed; {POLICY_CHANGED}")
+                continue
+            return CheckResult(True, f"{grant} reaches get_time and write_file and not write_operation: the "
+                                     "narrowest grant for the job")
+    if refusals:
+        return CheckResult(False, refusals[-1])
+    return CheckResult(False, "no token in the audit log since start() has a 200 from get_time and from write_file "
+                              "and a 403 from write_operation")
 
 
 CHALLENGES = (
     Challenge(
         "03",
-        "One scope for the files",
-        "With a token carrying exactly one scope (not `admin`), get a 200 from "
-        "`read_file` and from `write_file`, and a 403 from `write_operation`.",
+        "Just enough for the job",
+        "A job needs to tell the time (`get_time`) and write files (`write_file`), nothing else. With **one** token "
+        "whose grant is the narrowest that does it (least privilege: no wildcard, nothing the job does not need), "
+        "get a 200 from both, and a 403 from `write_operation`.",
         (
-            "Look for a scope whose expansion holds `files:read` too.",
-            "`explorer.set(granted={...})` shows what a grant reaches before you ask for a token.",
-            "`files:write` implies `files:read`.",
+            "The explorer's `reachable()` table says which scope each capability needs.",
+            "Two capabilities of two plugins: a grant may hold more than one scope. In the explorer, see what "
+            "else each candidate turns green.",
+            "`api:write` would work, and reach `write_operation` too: which scope below it is enough for the time?",
         ),
         check,
     ),
