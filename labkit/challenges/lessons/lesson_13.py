@@ -33,11 +33,11 @@ def check(lab: Lab, mark: Mark) -> CheckResult:
     before = downstream.audit.total
     deeper = call_downstream_as(lab, twice, {"note": "challenge 13, two actors"}).status_code
     refusal = next((e for e in downstream.audit.since(before) if e.decision == "deny"), None)
-    if deeper != 401 or refusal is None or refusal.reason != "delegation":
+    if deeper != 403 or refusal is None or refusal.reason != "delegation":
         return CheckResult(
-            False, f"a chain of two actors got {deeper}; the downstream should refuse it (401, reason delegation)"
+            False, f"a chain of two actors got {deeper}; the downstream should refuse it (403, reason delegation)"
         )
-    return CheckResult(True, f"one actor: 200; two actors: 401 ({refusal.detail})")
+    return CheckResult(True, f"one actor: 200; two actors: 403 ({refusal.detail})")
 
 
 CHALLENGES = (
