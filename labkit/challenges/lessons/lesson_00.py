@@ -16,14 +16,27 @@ __all__ = ["CHALLENGES", "check"]
 
 
 def check(lab: Lab, mark: Mark) -> CheckResult:
-    """A 403 and a 200 from ``write_operation``."""
-    calls = [e for e in mark.events(lab) if e.method == "execute:write_operation"]
+    """Since ``start()``: a 403 (insufficient_scope) and a 200 from ``write_operation``, the 200 from a token not
+    carrying ``admin`` (least privilege: the scope the 403 named, not every scope)."""
+    events = mark.events(lab)
+    calls = [e for e in events if e.method == "execute:write_operation"]
     missing = []
     if not any(e.reason == Reason.INSUFFICIENT_SCOPE for e in calls):
-        missing.append("no 403 (insufficient_scope) from write_operation in the audit log")
-    if not any(e.decision == "allow" for e in calls):
-        missing.append("no 200 from write_operation in the audit log")
-    return result(missing, "the audit log shows write_operation refused for scope, then allowed")
+        missing.append("no 403 (insufficient_scope) from write_operation since start(): a 403 answers a valid token "
+                       "that lacks the scope the call needs")
+    allowed = [e for e in calls if e.decision == "allow"]
+    if not allowed:
+        missing.append("no 200 from write_operation since start(): only a token the provider issued with the scope "
+                       "the 403 named gets one")
+    elif all("admin" in e.scopes for e in allowed):
+        # least privilege: a token asks for the one scope the call needs
+        missing.append("the 200 came only from a token carrying admin: least privilege asks for the scope the "
+                       "403 named, not every scope")
+    if missing and any(e.status == 401 for e in events):
+        # RFC 6750 §3.1: 401 means the token is missing or invalid, 403 that a valid token lacks the scope
+        missing.append("the 401s since start() say a token was missing or invalid (a changed token fails its "
+                       "signature): that is authentication, not the authorization this challenge is about")
+    return result(missing, "the audit log shows write_operation refused for scope, then allowed with just that scope")
 
 
 CHALLENGES = (
@@ -34,7 +47,8 @@ CHALLENGES = (
         (
             "The 403's WWW-Authenticate header names the scope it wants.",
             "`lab.token([...])` takes the scopes to ask for.",
-            "`lab.rpc('execute', {'capability': 'write_operation'}, token=lab.token(['api:write']))`",
+            "Two tokens, two calls to `write_operation` (`lab.rpc('execute', {'capability': ...}, token=...)`), both "
+            "after `start()`: one token without the scope the 403 named, one with it.",
         ),
         check,
     ),
