@@ -148,3 +148,15 @@ def test_the_reference_solution_solves(lab: Lab, tmp_path: Path) -> None:
     challenge = start("12", lab, progress=tmp_path / "progress.json")
     exec(compile(SOLUTION.read_text(), str(SOLUTION), "exec"), {"lab": lab, "challenge": challenge})  # noqa: S102
     assert challenge.check(), challenge.check()
+
+
+def test_the_prediction_is_scored_against_real_registrations(lab: Lab, tmp_path: Path) -> None:
+    from labkit.challenges import predict
+
+    question = predict("12", "registration", lab, progress=tmp_path / "progress.json")
+    question.answer(dict.fromkeys(question.question.items, "201"))
+    revealed = question.reveal()  # the outcome computed now, by real registrations
+    assert dict((item, real) for item, _, real in revealed.rows) == {
+        "native app on loopback": "201", "web redirect elsewhere": "400", "localhost by name": "400",
+        "password grant": "400", "asks for admin only": "400", "asks for admin and api:read": "201"}
+    assert revealed.right == 2

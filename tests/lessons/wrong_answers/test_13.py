@@ -84,3 +84,12 @@ def test_the_lessons_account_of_who_may_exchange(lab: Lab) -> None:
                               claims={"may_act": {"sub": "someone-else"}})
     with pytest.raises(DelegationError, match="invalid_grant"):
         exchange_as_agent(lab, other)  # may_act, when present, is the whole answer, even for the agent's audience
+
+
+def test_the_prediction_is_scored_against_the_shipped_rule(lab: Lab, shipped: dict[str, Any], tmp_path: Path) -> None:
+    from labkit.challenges import predict
+
+    question = predict("13", "chain", lab, progress=tmp_path / "progress.json")
+    revealed = question.reveal()  # no prediction: the real outcome only, probed now
+    assert not revealed.predicted
+    assert [real for _, _, real in revealed.rows] == ["200", "200", "403", "401"]  # E5: the policy's refusal is 403

@@ -134,3 +134,14 @@ def test_the_reference_solution_solves(lab: Lab, tmp_path: Path) -> None:
     exec(compile(SOLUTION.read_text(), str(SOLUTION), "exec"), namespace)  # noqa: S102 - the repository's own file
     assert challenge.check(), challenge.check()
     assert "14" in Progress(tmp_path / "progress.json").solved()
+
+
+def test_the_prediction_is_scored_against_a_real_thief(lab: Lab, tmp_path: Path) -> None:
+    from labkit.challenges import predict
+
+    question = predict("14", "thief", lab, progress=tmp_path / "progress.json")
+    question.answer({"as a Bearer token": "accepted", "as DPoP, no proof": "invalid_dpop_proof",
+                     "with a proof by the thief's own key": "invalid_dpop_proof"})
+    revealed = question.reveal()
+    assert [real for _, _, real in revealed.rows] == ["invalid_token", "invalid_dpop_proof", "invalid_dpop_proof"]
+    assert revealed.right == 2
