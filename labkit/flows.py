@@ -112,6 +112,9 @@ def _json_members(body: bytes) -> dict[str, Any]:
     return {k: _redact(k, v) for k, v in parsed.items()}
 
 
+_MCP_REVISIONS = {"server/discover": "MCP 2026-07-28 (the SDK's probe)"}
+
+
 def classify(method: str, path: str, sent: Mapping[str, Any], status: int) -> tuple[str, str]:
     """``(step, specification)`` of one exchange, from its path, grant type and status."""
     for fragment, step, spec in _STEPS:
@@ -125,7 +128,8 @@ def classify(method: str, path: str, sent: Mapping[str, Any], status: int) -> tu
     if status == 403:
         return "challenge: insufficient scope", "RFC 6750 §3.1"
     if path.rstrip("/").endswith("/mcp"):
-        return f"MCP {rpc}".strip(), "MCP 2025-11-25"
+        # MCP 2025-11-25 opens a session with initialize; server/discover belongs to the SDK's newer revision
+        return f"MCP {rpc}".strip(), _MCP_REVISIONS.get(rpc, "MCP 2025-11-25")
     return f"A2A {rpc}".strip(), "A2A JSON-RPC"
 
 

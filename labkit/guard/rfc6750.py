@@ -61,6 +61,10 @@ OUTCOMES.update({
     Reason.DPOP_NONCE: Outcome(401, "use_dpop_nonce", dpop=True),
     # RFC 9449 §7.2: a DPoP-bound token presented as Bearer is an invalid token, answered with a DPoP challenge.
     Reason.DPOP_REQUIRED: Outcome(401, "invalid_token", dpop=True),
+    # RFC 6750 §3.1 / RFC 9110 §15.5.4: a valid token whose act chain a plugin's delegation rule refuses is 403, as
+    # insufficient_scope is; no challenge: no new token or scope changes who acts (an MCP client re-authorizes on a
+    # 401 or a 403 insufficient_scope, and would loop)
+    Reason.DELEGATION: Outcome(403, None, challenge=False),
 })
 
 

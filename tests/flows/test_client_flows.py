@@ -15,7 +15,7 @@ import pytest
 from joserfc import jwt
 from joserfc.jwk import ECKey
 
-from labkit.flows import FlowRecorder
+from labkit.flows import FlowRecorder, classify
 from labkit.lab import Lab
 from labkit.provider import persona_client
 from labkit.sdk_flows import (
@@ -197,3 +197,10 @@ def test_mcp_code_flow_with_a_client_id_metadata_document(lab: Lab) -> None:
     records = [r for r in lab.provider.server().store.tokens.values() if r.client_id == host.client_id]
     assert records and len(lab.provider.server().store.clients) == registered_before
     assert host.served == 1
+
+
+def test_mcp_steps_name_the_revision_that_defines_them() -> None:
+    """MCP 2025-11-25 opens a session with initialize; the SDK's server/discover probe is a newer revision's."""
+    assert classify("POST", "/mcp", {"method": "initialize"}, 200) == ("MCP initialize", "MCP 2025-11-25")
+    step, spec = classify("POST", "/mcp", {"method": "server/discover"}, 200)
+    assert step == "MCP server/discover" and "2025-11-25" not in spec

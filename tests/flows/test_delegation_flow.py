@@ -64,11 +64,11 @@ def test_narrowing_deeper_chains_and_rules(lab: Lab) -> None:
     assert call_downstream_as(lab, twice).status_code == 200  # as shipped: any chain whose current actor is lab-agent
     try:
         lab.downstream.reload({"max_delegation_depth": 1})
-        assert call_downstream_as(lab, twice).status_code == 401
+        assert call_downstream_as(lab, twice).status_code == 403  # valid token, refused by policy (RFC 6750 §3.1)
         assert lab.downstream.audit.events()[-1].reason == "delegation"
         lab.downstream.reload({"required": True})
         direct = lab.provider.mint(["api:write"], subject="bob", audience="api://oauth2-lab-downstream")
-        assert call_downstream_as(lab, direct).status_code == 401  # a direct token where only delegation is accepted
+        assert call_downstream_as(lab, direct).status_code == 403  # a direct token where only delegation is accepted
         assert lab.downstream.audit.events()[-1].detail == "plugin external_api accepts delegated tokens only"
         with pytest.raises(ConfigError) as caught:
             lab.downstream.reload({"max_delegation_depth": "one"})

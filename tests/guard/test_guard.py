@@ -63,6 +63,8 @@ def test_every_reason_has_one_answer(reason: Reason) -> None:
         assert (answer.status, value) == (400, 'Bearer realm="lab", error="invalid_request"')
     elif reason in (Reason.RATE_LIMITED, Reason.SIZE):
         assert answer.status in (413, 429) and value is None
+    elif reason is Reason.DELEGATION:  # a valid token, refused by policy: 403, and nothing to re-authorize for
+        assert (answer.status, value) == (403, None)
     elif reason is Reason.STATE_UNAVAILABLE:  # the state cannot answer: not the credentials' fault, retry later
         assert (answer.status, value, answer.retry_after) == (503, None, 5)
     elif reason in (Reason.DPOP_PROOF, Reason.DPOP_NONCE, Reason.DPOP_REQUIRED):  # RFC 9449 §7.1, §8

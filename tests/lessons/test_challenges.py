@@ -252,7 +252,7 @@ def test_lesson_13_one_hop_only(tmp_path: Path) -> None:
         assert lab.downstream is not None
         assert not check("13", lab, tmp_path)  # as shipped: a chain of two actors passes
         lab.downstream.reload({"allowed_actors": ["lab-agent"], "max_delegation_depth": 0})
-        assert "act = lab-agent got 401" in check("13", lab, tmp_path).message  # too strict: no delegation at all
+        assert "act = lab-agent got 403" in check("13", lab, tmp_path).message  # too strict: no delegation at all
         lab.downstream.reload({"allowed_actors": ["lab-agent"], "max_delegation_depth": 1})
         result = check("13", lab, tmp_path)
         assert result and "exceeds" in result.message, result

@@ -1,4 +1,5 @@
-"""Lesson 13's check: the downstream agent accepts a direct delegation and refuses a deeper chain, probed live."""
+"""Lesson 13's check: the downstream agent accepts a direct delegation, refuses a deeper chain and an actor nobody
+allowed, probed live with real exchanges and calls."""
 
 from __future__ import annotations
 
@@ -9,14 +10,20 @@ from ..base import Challenge, CheckResult
 from ..mark import Mark
 
 if TYPE_CHECKING:
+    from ...audit import AuditEvent
     from ...lab import Lab
 
 __all__ = ["CHALLENGES", "check"]
 
 
+def _refusal(events: list[AuditEvent]) -> AuditEvent | None:
+    return next((e for e in events if e.decision == "deny"), None)
+
+
 def check(lab: Lab, mark: Mark) -> CheckResult:
-    """alice's token exchanged once (act = lab-agent) passes at the downstream; exchanged twice, it is refused
-    for its delegation depth (the downstream's audit reason), not for anything else."""
+    """alice's token exchanged once (act = lab-agent) passes at the downstream; exchanged twice, it is refused for
+    its delegation depth; a token whose current actor is not lab-agent is refused too (both 403, reason delegation:
+    the token is valid, the plugin's rule refuses it)."""
     from ...delegation_flow import call_downstream_as, exchange_as_agent, user_token
 
     downstream = lab.downstream
@@ -29,29 +36,42 @@ def check(lab: Lab, mark: Mark) -> CheckResult:
         return CheckResult(False, f"the exchanges failed: {exc}")
     direct = call_downstream_as(lab, once, {"note": "challenge 13, act = lab-agent"}).status_code
     if direct != 200:
-        return CheckResult(False, f"act = lab-agent got {direct}; the agent's own delegation must still pass")
+        return CheckResult(False, f"act = lab-agent got {direct}: your rule refuses the agent's own delegation, the "
+                                  "flow this lesson built. Bound the chain's depth; do not forbid delegation")
     before = downstream.audit.total
     deeper = call_downstream_as(lab, twice, {"note": "challenge 13, two actors"}).status_code
-    refusal = next((e for e in downstream.audit.since(before) if e.decision == "deny"), None)
-    if deeper != 401 or refusal is None or refusal.reason != "delegation":
-        return CheckResult(
-            False, f"a chain of two actors got {deeper}; the downstream should refuse it (401, reason delegation)"
-        )
-    return CheckResult(True, f"one actor: 200; two actors: 401 ({refusal.detail})")
+    refusal = _refusal(downstream.audit.since(before))
+    if deeper != 403 or refusal is None or refusal.reason != "delegation":
+        return CheckResult(False, f"a chain of two actors got {deeper}: each hop is a party holding alice's "
+                                  "authority that she never met; refuse chains longer than one actor (403, reason "
+                                  "delegation)")
+    audience = downstream.config.oauth2.audiences[0]
+    stranger = lab.provider.mint(["api:write"], subject="alice", audience=audience, claims={"act": {"sub": "mallory"}})
+    before = downstream.audit.total
+    unknown = call_downstream_as(lab, stranger, {"note": "challenge 13, act = mallory"}).status_code
+    other = _refusal(downstream.audit.since(before))
+    if unknown != 403 or other is None or other.reason != "delegation":
+        return CheckResult(False, f"a token whose current actor is mallory got {unknown}: your rule accepts any "
+                                  "actor. RFC 8693 §4.1: the current actor is the one access control judges; keep "
+                                  "allowed_actors (reload replaces the whole rule)")
+    return CheckResult(True, f"one actor: 200; two actors: 403 ({refusal.detail}); mallory: 403 ({other.detail})")
 
 
 CHALLENGES = (
     Challenge(
         "13",
         "One hop only",
-        "The downstream agent accepts alice's call through `lab-agent`, and also "
-        "through a chain of two actors (a delegated token exchanged again). Make it refuse any chain longer "
-        "than one actor, while the agent's own delegation keeps working. The check exchanges real tokens "
-        "and calls the downstream.",
+        "The downstream agent accepts alice's call through `lab-agent`, and also through a chain of two actors (a "
+        "delegated token exchanged again). Make it refuse any chain longer than one actor, while the agent's own "
+        "delegation keeps working and no other actor gets in. The check exchanges real tokens and calls the "
+        "downstream.",
         (
-            "The rule sits on the downstream's `external_api` plugin: `lab.downstream.rule`.",
-            "`max_delegation_depth` counts the actors in `act`; 0 refuses every delegated token.",
-            "`lab.downstream.reload({'allowed_actors': ['lab-agent'], 'max_delegation_depth': ...})`",
+            "The rule sits on the downstream's `external_api` plugin: `lab.downstream.rule` shows it, "
+            "`lab.downstream.reload(rule)` restarts the downstream with another.",
+            "`max_delegation_depth` counts the actors in `act`; 0 refuses every delegated token, and the agent's own "
+            "call already carries one actor.",
+            "`reload` replaces the whole `delegation:` mapping: whatever you leave out is gone, `allowed_actors` "
+            "included. Build the new rule from the current one.",
         ),
         check,
     ),
