@@ -30,14 +30,19 @@ from ..config import OAuth2Config
 from ..errors import AuthError, Reason
 from ..hosts import HostCheck
 from ..scopes import ScopeHierarchy
-from .weaknesses import TOKEN_WEAKNESSES, WEAK_CHECKS, WeakContext
+from .weaknesses import TOKEN_WEAKNESSES, WEAK_CHECKS, WeakContext, relaxes
 
-__all__ = ["CAPABILITIES", "VulnerableApp", "VulnerableState", "is_public", "route", "weakness_names"]
+__all__ = ["CAPABILITIES", "VulnerableApp", "VulnerableState", "admitted_by", "is_public", "raw_path", "route",
+           "tried", "weakness_names"]
 
 # capability -> the scope it needs
 CAPABILITIES = {"echo": "api:read", "whoami": "api:read", "admin_status": "admin"}
 _TENANT = re.compile(r"^/t/([a-z0-9-]{1,32})(/.*)?$")
 _CHALLENGE = 'Bearer realm="oauth2-lab-vulnerable"'
+# How its audit details name a weakness (read back by ``admitted_by`` and ``tried``, lesson 10's checks).
+_ADMITTED = re.compile(r"weakness ([a-z_]+):")
+_TRIED = re.compile(r"^tried: ([a-z_,]+)$")
+_PATH = re.compile(r"path (/.*)$")
 
 
 @dataclass
@@ -112,18 +117,23 @@ class VulnerableApp:
             if rest in ("/.well-known/agent.json", "/.well-known/agent-card.json"):
                 return JSONResponse({"name": "oauth2-lab vulnerable agent", "capabilities": CAPABILITIES})
             if rest == "/admin/status":  # reached through the differential: the guard thought it was public
-                self.audit.record(AuditEvent(decision="allow", detail="no token checked: weakness path_differential",
+                self.audit.record(AuditEvent(decision="allow", detail=f"weakness path_differential: no token, path {path}",
                                              endpoint=rest, method="GET", tenant=tenant, status=200))
                 return JSONResponse({"admin": True, "tenant": tenant, "users": ["alice", "bob"]})
             return JSONResponse({"error": "not found"}, status_code=404)
         token = _bearer(request)
         context = {"endpoint": rest, "tenant": tenant}
         if token is None:
-            return self._deny(AuthError(Reason.MISSING_TOKEN, "no bearer token"), context, method=request.method)
+            # the guard's weakness had its chance at this path: say whether it was on, and which path it saw
+            on = "path_differential" if "path_differential" in self.state.weaknesses else "none"
+            error = AuthError(Reason.MISSING_TOKEN, f"tried: {on}" if path == rest else f"tried: {on}; path {path}")
+            return self._deny(error, context, method=request.method)
         try:
             principal, admitted_by = await self._authenticate(token)
         except AuthError as error:
-            return self._deny(error, {**context, "fingerprint": fingerprint(token)}, method=request.method)
+            on = ",".join(n for n in TOKEN_WEAKNESSES if n in self.state.weaknesses) or "none"
+            refused = AuthError(error.reason, f"tried: {on}")  # every switched-on mistake had its chance, and refused
+            return self._deny(refused, {**context, "fingerprint": fingerprint(token)}, method=request.method)
         if rest == "/admin/status" and request.method == "GET":
             return self._answer(principal, admitted_by, "admin_status", context, {"admin": True, "tenant": tenant})
         if rest == "/" and request.method == "POST":
@@ -137,12 +147,13 @@ class VulnerableApp:
             context = WeakContext(jwks=await self._jwks(), policy=claim_policy(self.oauth2), now=self.clock(),
                                   algorithms=tuple(self.oauth2.algorithms), keys_dir=self.keys_dir)
             for name in TOKEN_WEAKNESSES:
-                if name in self.state.weaknesses:
+                # a mistake re-judges only what the real check refused for the rule it breaks (weaknesses.DEFENCES)
+                if name in self.state.weaknesses and relaxes(name, refused.reason.value):
                     claims = await WEAK_CHECKS[name](token, context)
                     if claims is not None:
                         principal = _principal(claims, token)
                         if principal is not None:
-                            return principal, f"weakness {name} (the real check said {refused.reason.value})"
+                            return principal, f"weakness {name}: the real check said {refused.reason.value}"
             raise
 
     async def _jwks(self) -> dict[str, Any]:
@@ -193,10 +204,14 @@ class VulnerableApp:
                 fingerprint=principal.fingerprint, scopes=tuple(sorted(principal.scopes))))
             return JSONResponse({"error": "forbidden"}, status_code=403, headers={
                 "WWW-Authenticate": f'{_CHALLENGE}, error="insufficient_scope", scope="{CAPABILITIES[capability]}"'})
-        leaked = result.get("subject", principal.subject) != principal.subject
-        leak = "; served another user's cached answer" if leaked else ""
-        detail = (f"admitted by {admitted_by}" if admitted_by else "") + leak
-        self.audit.record(AuditEvent.allow(principal, **context, method=method, status=200, detail=detail.lstrip("; ")))
+        notes = [admitted_by] if admitted_by else []
+        if capability == "whoami":
+            owner = result.get("subject", principal.subject)
+            if owner != principal.subject:
+                notes.append(f"weakness shared_cache: served the answer cached for {owner}")
+            else:
+                notes.append("tried: shared_cache" if "shared_cache" in self.state.weaknesses else "tried: none")
+        self.audit.record(AuditEvent.allow(principal, **context, method=method, status=200, detail="; ".join(notes)))
         return JSONResponse(rpc.result(request_id, result))
 
     def _deny(self, error: AuthError, context: dict[str, Any], *, method: str) -> Response:
@@ -219,6 +234,28 @@ def _principal(claims: dict[str, Any], token: str) -> Principal | None:
     subject = claims.get("sub")
     return Principal(subject=subject if isinstance(subject, str) else None, scopes=scopes,
                      client_id=client_of(claims), fingerprint=fingerprint(token), strategy="vulnerable")
+
+
+def admitted_by(event: AuditEvent) -> list[str]:
+    """The weaknesses this vulnerable agent's ``event`` says admitted the request (none for a real admission)."""
+    return _ADMITTED.findall(event.detail) if event.decision == "allow" else []
+
+
+def raw_path(event: AuditEvent) -> str | None:
+    """The path as received (dot segments unresolved) when ``event`` records one: the guard's and the router's
+    readings differed."""
+    found = _PATH.search(event.detail)
+    return found.group(1) if found else None
+
+
+def tried(event: AuditEvent) -> frozenset[str] | None:
+    """The weaknesses that could have let the request of ``event`` in and were switched on at the time (for a
+    refusal: each had its chance and said no); ``None`` when the event does not say."""
+    for note in event.detail.split("; "):
+        found = _TRIED.match(note)
+        if found:
+            return frozenset(found.group(1).split(",")) - {"none"}
+    return None
 
 
 def weakness_names(chosen: Iterable[str] | bool) -> set[str]:
