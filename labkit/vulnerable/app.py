@@ -82,6 +82,7 @@ class VulnerableApp:
         self.oauth2, self.hierarchy, self.state, self.audit = oauth2, hierarchy, state, audit
         self.clock, self.keys_dir = clock, keys_dir
         self.validator: Any = None
+        self._fetch: httpx.AsyncClient | None = None  # the provider's JWKS, fetched on each second look (no cache)
         # not one of its weaknesses: Host and Origin must name it (labkit.hosts) before anything runs
         self._checked = HostCheck(self._http, name="vulnerable agent")
 
@@ -107,6 +108,8 @@ class VulnerableApp:
                 close = getattr(self.validator, "aclose", None)
                 if close is not None:
                     await close()
+                if self._fetch is not None:
+                    await self._fetch.aclose()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 
@@ -161,8 +164,9 @@ class VulnerableApp:
             return dict(self.oauth2.jwks)
         if not self.oauth2.jwks_url:
             return {"keys": []}
-        async with httpx.AsyncClient(timeout=5) as client:
-            answer = await client.get(self.oauth2.jwks_url)
+        if self._fetch is None:
+            self._fetch = httpx.AsyncClient(timeout=5)
+        answer = await self._fetch.get(self.oauth2.jwks_url)
         keys = answer.json() if answer.status_code == 200 else {"keys": []}
         return keys if isinstance(keys, dict) else {"keys": []}
 

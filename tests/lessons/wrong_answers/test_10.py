@@ -98,11 +98,16 @@ for _key in TOKEN_KEYS:
         (_key, "a validly signed token", _valid, tuple(WEAKNESSES), "genuinely allowed proves nothing"),
         (_key, "another weakness's exploit", (lambda o: lambda lab, agent: agent.execute(
             "admin_status", token=exploit_token(o, lab)))(_other), tuple(WEAKNESSES), f"through {_other}, not {_w}"),
-        (_key, "the exploit with too little scope", _forged_read_scope(_w), (_w,), "has not admitted"),
         (_key, "exploited, never replayed", _no_replay(_w), (_w,), f"disable('{_w}')"),
+        (_key, "replay let in by naive_decode", _replay_let_in_by_another(_w), (_w,), "through naive_decode"),
+    ]
+# the same logic for every token weakness: two of them are enough (the machine is shared; keep the module short)
+for _key in ("10.alg_none", "10.audience"):
+    _w = KEYS[_key]
+    TOKEN_WRONG += [
+        (_key, "the exploit with too little scope", _forged_read_scope(_w), (_w,), "has not admitted"),
         (_key, "replayed with the weakness still on", _replay_still_on(_w), (_w,), f"disable('{_w}')"),
         (_key, "another token refused after the fix", _replay_another_token(_w), (_w,), f"disable('{_w}')"),
-        (_key, "replay let in by naive_decode", _replay_let_in_by_another(_w), (_w,), "through naive_decode"),
     ]
 
 
