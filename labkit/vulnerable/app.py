@@ -120,8 +120,9 @@ class VulnerableApp:
             if rest in ("/.well-known/agent.json", "/.well-known/agent-card.json"):
                 return JSONResponse({"name": "oauth2-lab vulnerable agent", "capabilities": CAPABILITIES})
             if rest == "/admin/status":  # reached through the differential: the guard thought it was public
-                self.audit.record(AuditEvent(decision="allow", detail=f"weakness path_differential: no token, path {path}",
-                                             endpoint=rest, method="GET", tenant=tenant, status=200))
+                detail = f"weakness path_differential: no token, path {path}"
+                self.audit.record(AuditEvent(decision="allow", detail=detail, endpoint=rest, method="GET",
+                                             tenant=tenant, status=200))
                 return JSONResponse({"admin": True, "tenant": tenant, "users": ["alice", "bob"]})
             return JSONResponse({"error": "not found"}, status_code=404)
         token = _bearer(request)

@@ -6,7 +6,6 @@ import base64
 import hashlib
 import json
 import secrets
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path

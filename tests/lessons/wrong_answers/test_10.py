@@ -172,7 +172,7 @@ def _leak(lab: Lab, agent: VulnerableAgent) -> list[str]:
 
 
 def _leak_replayed_still_shared(lab: Lab, agent: VulnerableAgent) -> None:
-    alice, bob = _leak(lab, agent)
+    _, bob = _leak(lab, agent)
     _whoami(agent, bob)
 
 
