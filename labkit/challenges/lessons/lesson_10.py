@@ -164,7 +164,7 @@ CHALLENGES = (
            ("A token is signed by the right issuer, for someone else. What tells the agent it is not the audience?",
             "`lab.provider.mint(scopes, audience=...)` mints for any audience, as a real provider does for other "
             "services.",
-            "Mint `admin` for `api://another-service` and send it.")),
+            "Any audience but this agent's own will do: the real agent's audit reason names the rule it breaks.")),
     _token("expired", "expired_accepted", "expired accepted",
            "Use an **expired** genuine token to make the vulnerable agent run `admin_status` through "
            "`expired_accepted`.",
