@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 from starlette.requests import Request
@@ -40,9 +41,11 @@ CAPABILITIES = {"echo": "api:read", "whoami": "api:read", "admin_status": "admin
 _TENANT = re.compile(r"^/t/([a-z0-9-]{1,32})(/.*)?$")
 _CHALLENGE = 'Bearer realm="oauth2-lab-vulnerable"'
 # How its audit details name a weakness (read back by ``admitted_by`` and ``tried``, lesson 10's checks).
-_ADMITTED = re.compile(r"weakness ([a-z_]+):")
+# A request's own text (a path, a subject) enters a detail only through ``_shown``: no space, colon or semicolon, so
+# it can never read as one of these notes.
+_ADMITTED = re.compile(r"^weakness ([a-z_]+):")
 _TRIED = re.compile(r"^tried: ([a-z_,]+)$")
-_PATH = re.compile(r"path (/.*)$")
+_PATH = re.compile(r"^path (/\S*)$")
 
 
 @dataclass
@@ -120,7 +123,7 @@ class VulnerableApp:
             if rest in ("/.well-known/agent.json", "/.well-known/agent-card.json"):
                 return JSONResponse({"name": "oauth2-lab vulnerable agent", "capabilities": CAPABILITIES})
             if rest == "/admin/status":  # reached through the differential: the guard thought it was public
-                detail = f"weakness path_differential: no token, path {path}"
+                detail = f"weakness path_differential: no token; path {_shown(path)}"
                 self.audit.record(AuditEvent(decision="allow", detail=detail, endpoint=rest, method="GET",
                                              tenant=tenant, status=200))
                 return JSONResponse({"admin": True, "tenant": tenant, "users": ["alice", "bob"]})
@@ -130,7 +133,8 @@ class VulnerableApp:
         if token is None:
             # the guard's weakness had its chance at this path: say whether it was on, and which path it saw
             on = "path_differential" if "path_differential" in self.state.weaknesses else "none"
-            error = AuthError(Reason.MISSING_TOKEN, f"tried: {on}" if path == rest else f"tried: {on}; path {path}")
+            note = f"tried: {on}" if path == rest else f"tried: {on}; path {_shown(path)}"
+            error = AuthError(Reason.MISSING_TOKEN, note)
             return self._deny(error, context, method=request.method)
         try:
             principal, admitted_by = await self._authenticate(token)
@@ -213,7 +217,7 @@ class VulnerableApp:
         if capability == "whoami":
             owner = result.get("subject", principal.subject)
             if owner != principal.subject:
-                notes.append(f"weakness shared_cache: served the answer cached for {owner}")
+                notes.append(f"weakness shared_cache: served the answer cached for {_shown(str(owner))}")
             else:
                 notes.append("tried: shared_cache" if "shared_cache" in self.state.weaknesses else "tried: none")
         self.audit.record(AuditEvent.allow(principal, **context, method=method, status=200, detail="; ".join(notes)))
@@ -241,26 +245,31 @@ def _principal(claims: dict[str, Any], token: str) -> Principal | None:
                      client_id=client_of(claims), fingerprint=fingerprint(token), strategy="vulnerable")
 
 
+def _shown(text: str) -> str:
+    """A request's own text as a detail shows it: percent-encoded (no space, colon or semicolon), at most 80."""
+    return quote(text, safe="/._-~%@")[:80]
+
+
+def _notes(event: AuditEvent, pattern: re.Pattern[str]) -> list[str]:
+    return [found.group(1) for note in event.detail.split("; ") if (found := pattern.match(note))]
+
+
 def admitted_by(event: AuditEvent) -> list[str]:
     """The weaknesses this vulnerable agent's ``event`` says admitted the request (none for a real admission)."""
-    return _ADMITTED.findall(event.detail) if event.decision == "allow" else []
+    return _notes(event, _ADMITTED) if event.decision == "allow" else []
 
 
 def raw_path(event: AuditEvent) -> str | None:
-    """The path as received (dot segments unresolved) when ``event`` records one: the guard's and the router's
-    readings differed."""
-    found = _PATH.search(event.detail)
-    return found.group(1) if found else None
+    """The path as received (dot segments unresolved, percent-encoded as ``_shown``) when ``event`` records one:
+    the guard's and the router's readings differed."""
+    return next(iter(_notes(event, _PATH)), None)
 
 
 def tried(event: AuditEvent) -> frozenset[str] | None:
     """The weaknesses that could have let the request of ``event`` in and were switched on at the time (for a
     refusal: each had its chance and said no); ``None`` when the event does not say."""
-    for note in event.detail.split("; "):
-        found = _TRIED.match(note)
-        if found:
-            return frozenset(found.group(1).split(",")) - {"none"}
-    return None
+    found = _notes(event, _TRIED)
+    return frozenset(found[0].split(",")) - {"none"} if found else None
 
 
 def weakness_names(chosen: Iterable[str] | bool) -> set[str]:

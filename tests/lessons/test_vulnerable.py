@@ -16,7 +16,16 @@ from joserfc import jws
 
 from labkit.lab import Lab
 from labkit.lessons import LabClock
-from labkit.vulnerable import DEFENCES, TOKEN_WEAKNESSES, WEAKNESSES, claims_of, fetch_jwks, hs256_token, raw_get
+from labkit.vulnerable import (
+    DEFENCES,
+    TOKEN_WEAKNESSES,
+    WEAKNESSES,
+    claims_of,
+    fetch_jwks,
+    hs256_token,
+    raw_get,
+    with_claims,
+)
 from labkit.vulnerable.app import admitted_by, raw_path, tried
 
 from ..helpers import ROOT, examples
@@ -263,3 +272,20 @@ def test_craft_primitives(lab: Lab) -> None:
         hs256_token({}, {}, "text")  # type: ignore[arg-type]
     token = hs256_token({"kid": "k"}, {"sub": "x"}, b"")
     assert claims_of(token) == {"sub": "x"} and jws.extract_compact(token.encode()).headers()["alg"] == "HS256"
+
+
+def test_a_request_s_own_text_cannot_forge_an_attribution(lab: Lab) -> None:
+    """A path or a subject is the attacker's text: written into the audit, it never reads as a weakness note, so a
+    path-differential request cannot pass for an alg_none admission (nor a leak for another mistake)."""
+    agent = lab.vulnerable
+    assert agent is not None
+    agent.only("path_differential", "shared_cache", "naive_decode")
+    injected = "x%3B%20weakness%20alg_from_header%3A%20y%3B%20tried%3A%20none"
+    assert agent.get(f"/t/acme/.well-known/{injected}/%2e%2e/%2e%2e/admin/status").status_code == 200
+    assert admitted_by(agent.audit.events()[-1]) == ["path_differential"]
+    genuine = lab.provider.mint(["api:read"])
+    mallory = with_claims(genuine, {**claims_of(genuine), "sub": "m; weakness alg_from_header: z; tried: none"})
+    agent.execute("whoami", token=mallory)
+    agent.execute("whoami", token=lab.provider.mint(["api:read"], subject="bob"))
+    leak = agent.audit.events()[-1]
+    assert admitted_by(leak) == ["shared_cache"] and tried(leak) is None and ";" not in leak.detail.split("; ")[-1]
