@@ -10,7 +10,7 @@ from ..predict import Question
 if TYPE_CHECKING:
     from ...lab import Lab
 
-__all__ = ["QUESTIONS"]
+__all__ = ["QUESTIONS", "REASONS", "real_rules"]
 
 REASONS = ("algorithm", "header", "signature", "audience", "expired")
 
