@@ -3,13 +3,14 @@
 Only ``Lab(vulnerable={...})`` starts it, on its own port, beside the real agent; nothing in ``sample_agent``,
 the guard or the configuration imports this package, so no ``agentup.yml`` can turn any of it on. Every
 weakness here is exploitable on purpose and refused by the real agent (``tests/lessons/test_vulnerable.py``).
+No ready exploit lives here: ``craft`` holds the small primitives lesson 10's learner builds each attack from.
 """
 
 from __future__ import annotations
 
 from .agent import AttackerSite, VulnerableAgent
-from .exploits import DEFENCES, PATH_EXPLOIT, exploit_token, replay_table
-from .weaknesses import TOKEN_WEAKNESSES, WEAKNESSES
+from .craft import claims_of, fetch_jwks, hs256_token, raw_get, with_claims
+from .weaknesses import DEFENCES, TOKEN_WEAKNESSES, WEAKNESSES
 
-__all__ = ["DEFENCES", "PATH_EXPLOIT", "TOKEN_WEAKNESSES", "WEAKNESSES", "AttackerSite", "VulnerableAgent",
-           "exploit_token", "replay_table"]
+__all__ = ["DEFENCES", "TOKEN_WEAKNESSES", "WEAKNESSES", "AttackerSite", "VulnerableAgent", "claims_of",
+           "fetch_jwks", "hs256_token", "raw_get", "with_claims"]

@@ -71,6 +71,7 @@ class VulnerableAgent:
         self.url = self._server.url
         self.attacker = AttackerSite()
         self._clients: list[httpx.Client] = []
+        self._http: httpx.Client | None = None  # execute() and get() share one client
 
     @property
     def weaknesses(self) -> frozenset[str]:
@@ -115,6 +116,7 @@ class VulnerableAgent:
         for client in self._clients:
             client.close()
         self._clients.clear()
+        self._http = None
         self._server.stop()
         self.attacker.stop()
         self._keys.cleanup()
@@ -126,13 +128,21 @@ class VulnerableAgent:
         self._clients.append(client)
         return client
 
+    def _shared(self) -> httpx.Client:
+        if self._http is None:
+            self._http = self.client()
+        return self._http
+
     def execute(self, capability: str, *, token: str | None, path: str = "/") -> httpx.Response:
         """One JSON-RPC ``execute`` call."""
-        return self.client(token).post(path, json=rpc.request("execute", {"capability": capability}))
+        headers = {"Authorization": f"Bearer {token}"} if token is not None else {}
+        return self._shared().post(path, json=rpc.request("execute", {"capability": capability}), headers=headers)
 
     def get(self, path: str, *, token: str | None = None) -> httpx.Response:
-        """A GET of a raw path (percent-encodings and dot segments kept as written)."""
-        return self.client(token).get(httpx.URL(self.url + path))
+        """A GET of ``path`` as httpx sends it: percent-encodings kept, but dot segments (``..``) resolved by the
+        client before sending (``craft.raw_get`` sends them as written)."""
+        headers = {"Authorization": f"Bearer {token}"} if token is not None else {}
+        return self._shared().get(httpx.URL(self.url + path), headers=headers)
 
     def last_reasons(self, count: int = 1) -> Sequence[str]:
         """The last audit lines as ``decision reason detail`` strings."""

@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 from starlette.requests import Request
@@ -30,14 +31,21 @@ from ..config import OAuth2Config
 from ..errors import AuthError, Reason
 from ..hosts import HostCheck
 from ..scopes import ScopeHierarchy
-from .weaknesses import TOKEN_WEAKNESSES, WEAK_CHECKS, WeakContext
+from .weaknesses import TOKEN_WEAKNESSES, WEAK_CHECKS, WeakContext, relaxes
 
-__all__ = ["CAPABILITIES", "VulnerableApp", "VulnerableState", "is_public", "route", "weakness_names"]
+__all__ = ["CAPABILITIES", "VulnerableApp", "VulnerableState", "admitted_by", "is_public", "raw_path", "route",
+           "tried", "weakness_names"]
 
 # capability -> the scope it needs
 CAPABILITIES = {"echo": "api:read", "whoami": "api:read", "admin_status": "admin"}
 _TENANT = re.compile(r"^/t/([a-z0-9-]{1,32})(/.*)?$")
 _CHALLENGE = 'Bearer realm="oauth2-lab-vulnerable"'
+# How its audit details name a weakness (read back by ``admitted_by`` and ``tried``, lesson 10's checks).
+# A request's own text (a path, a subject) enters a detail only through ``_shown``: no space, colon or semicolon, so
+# it can never read as one of these notes.
+_ADMITTED = re.compile(r"^weakness ([a-z_]+):")
+_TRIED = re.compile(r"^tried: ([a-z_,]+)$")
+_PATH = re.compile(r"^path (/\S*)$")
 
 
 @dataclass
@@ -77,6 +85,7 @@ class VulnerableApp:
         self.oauth2, self.hierarchy, self.state, self.audit = oauth2, hierarchy, state, audit
         self.clock, self.keys_dir = clock, keys_dir
         self.validator: Any = None
+        self._fetch: httpx.AsyncClient | None = None  # the provider's JWKS, fetched on each second look (no cache)
         # not one of its weaknesses: Host and Origin must name it (labkit.hosts) before anything runs
         self._checked = HostCheck(self._http, name="vulnerable agent")
 
@@ -102,6 +111,8 @@ class VulnerableApp:
                 close = getattr(self.validator, "aclose", None)
                 if close is not None:
                     await close()
+                if self._fetch is not None:
+                    await self._fetch.aclose()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 
@@ -112,18 +123,25 @@ class VulnerableApp:
             if rest in ("/.well-known/agent.json", "/.well-known/agent-card.json"):
                 return JSONResponse({"name": "oauth2-lab vulnerable agent", "capabilities": CAPABILITIES})
             if rest == "/admin/status":  # reached through the differential: the guard thought it was public
-                self.audit.record(AuditEvent(decision="allow", detail="no token checked: weakness path_differential",
-                                             endpoint=rest, method="GET", tenant=tenant, status=200))
+                detail = f"weakness path_differential: no token; path {_shown(path)}"
+                self.audit.record(AuditEvent(decision="allow", detail=detail, endpoint=rest, method="GET",
+                                             tenant=tenant, status=200))
                 return JSONResponse({"admin": True, "tenant": tenant, "users": ["alice", "bob"]})
             return JSONResponse({"error": "not found"}, status_code=404)
         token = _bearer(request)
         context = {"endpoint": rest, "tenant": tenant}
         if token is None:
-            return self._deny(AuthError(Reason.MISSING_TOKEN, "no bearer token"), context, method=request.method)
+            # the guard's weakness had its chance at this path: say whether it was on, and which path it saw
+            on = "path_differential" if "path_differential" in self.state.weaknesses else "none"
+            note = f"tried: {on}" if path == rest else f"tried: {on}; path {_shown(path)}"
+            error = AuthError(Reason.MISSING_TOKEN, note)
+            return self._deny(error, context, method=request.method)
         try:
             principal, admitted_by = await self._authenticate(token)
         except AuthError as error:
-            return self._deny(error, {**context, "fingerprint": fingerprint(token)}, method=request.method)
+            on = ",".join(n for n in TOKEN_WEAKNESSES if n in self.state.weaknesses) or "none"
+            refused = AuthError(error.reason, f"tried: {on}")  # every switched-on mistake had its chance, and refused
+            return self._deny(refused, {**context, "fingerprint": fingerprint(token)}, method=request.method)
         if rest == "/admin/status" and request.method == "GET":
             return self._answer(principal, admitted_by, "admin_status", context, {"admin": True, "tenant": tenant})
         if rest == "/" and request.method == "POST":
@@ -137,12 +155,13 @@ class VulnerableApp:
             context = WeakContext(jwks=await self._jwks(), policy=claim_policy(self.oauth2), now=self.clock(),
                                   algorithms=tuple(self.oauth2.algorithms), keys_dir=self.keys_dir)
             for name in TOKEN_WEAKNESSES:
-                if name in self.state.weaknesses:
+                # a mistake re-judges only what the real check refused for the rule it breaks (weaknesses.DEFENCES)
+                if name in self.state.weaknesses and relaxes(name, refused.reason.value):
                     claims = await WEAK_CHECKS[name](token, context)
                     if claims is not None:
                         principal = _principal(claims, token)
                         if principal is not None:
-                            return principal, f"weakness {name} (the real check said {refused.reason.value})"
+                            return principal, f"weakness {name}: the real check said {refused.reason.value}"
             raise
 
     async def _jwks(self) -> dict[str, Any]:
@@ -150,8 +169,9 @@ class VulnerableApp:
             return dict(self.oauth2.jwks)
         if not self.oauth2.jwks_url:
             return {"keys": []}
-        async with httpx.AsyncClient(timeout=5) as client:
-            answer = await client.get(self.oauth2.jwks_url)
+        if self._fetch is None:
+            self._fetch = httpx.AsyncClient(timeout=5)
+        answer = await self._fetch.get(self.oauth2.jwks_url)
         keys = answer.json() if answer.status_code == 200 else {"keys": []}
         return keys if isinstance(keys, dict) else {"keys": []}
 
@@ -193,10 +213,14 @@ class VulnerableApp:
                 fingerprint=principal.fingerprint, scopes=tuple(sorted(principal.scopes))))
             return JSONResponse({"error": "forbidden"}, status_code=403, headers={
                 "WWW-Authenticate": f'{_CHALLENGE}, error="insufficient_scope", scope="{CAPABILITIES[capability]}"'})
-        leaked = result.get("subject", principal.subject) != principal.subject
-        leak = "; served another user's cached answer" if leaked else ""
-        detail = (f"admitted by {admitted_by}" if admitted_by else "") + leak
-        self.audit.record(AuditEvent.allow(principal, **context, method=method, status=200, detail=detail.lstrip("; ")))
+        notes = [admitted_by] if admitted_by else []
+        if capability == "whoami":
+            owner = result.get("subject", principal.subject)
+            if owner != principal.subject:
+                notes.append(f"weakness shared_cache: served the answer cached for {_shown(str(owner))}")
+            else:
+                notes.append("tried: shared_cache" if "shared_cache" in self.state.weaknesses else "tried: none")
+        self.audit.record(AuditEvent.allow(principal, **context, method=method, status=200, detail="; ".join(notes)))
         return JSONResponse(rpc.result(request_id, result))
 
     def _deny(self, error: AuthError, context: dict[str, Any], *, method: str) -> Response:
@@ -219,6 +243,33 @@ def _principal(claims: dict[str, Any], token: str) -> Principal | None:
     subject = claims.get("sub")
     return Principal(subject=subject if isinstance(subject, str) else None, scopes=scopes,
                      client_id=client_of(claims), fingerprint=fingerprint(token), strategy="vulnerable")
+
+
+def _shown(text: str) -> str:
+    """A request's own text as a detail shows it: percent-encoded (no space, colon or semicolon), at most 80."""
+    return quote(text, safe="/._-~%@")[:80]
+
+
+def _notes(event: AuditEvent, pattern: re.Pattern[str]) -> list[str]:
+    return [found.group(1) for note in event.detail.split("; ") if (found := pattern.match(note))]
+
+
+def admitted_by(event: AuditEvent) -> list[str]:
+    """The weaknesses this vulnerable agent's ``event`` says admitted the request (none for a real admission)."""
+    return _notes(event, _ADMITTED) if event.decision == "allow" else []
+
+
+def raw_path(event: AuditEvent) -> str | None:
+    """The path as received (dot segments unresolved, percent-encoded as ``_shown``) when ``event`` records one:
+    the guard's and the router's readings differed."""
+    return next(iter(_notes(event, _PATH)), None)
+
+
+def tried(event: AuditEvent) -> frozenset[str] | None:
+    """The weaknesses that could have let the request of ``event`` in and were switched on at the time (for a
+    refusal: each had its chance and said no); ``None`` when the event does not say."""
+    found = _notes(event, _TRIED)
+    return frozenset(found[0].split(",")) - {"none"} if found else None
 
 
 def weakness_names(chosen: Iterable[str] | bool) -> set[str]:

@@ -28,10 +28,12 @@ from ..auth.claims import ClaimPolicy, check_claims
 from ..errors import AuthError
 
 __all__ = [
+    "DEFENCES",
     "TOKEN_WEAKNESSES",
     "WEAKNESSES",
     "WEAK_CHECKS",
     "WeakContext",
+    "relaxes",
     "weak_alg_from_header",
     "weak_audience_unchecked",
     "weak_expired_accepted",
@@ -53,6 +55,21 @@ WEAKNESSES: Mapping[str, str] = {
     "shared_cache": "answers are cached by request only, not by user: one user's answer is served to another",
     "path_differential": "the guard strips a /t/{tenant} prefix itself and the router re-derives the path (dot "
                          "segments resolved): '/t/acme/.well-known/%2e%2e/admin/status' skips authentication",
+}
+# weakness -> (the audit reason the real agent gives, the rule behind it). A token weakness re-judges only a token
+# the real check refused for ITS reason (naive_decode, which trusts anything, for any): so the audit's "weakness X"
+# means the admission depended on X, not on some other check the weak function happens to skip.
+DEFENCES: Mapping[str, tuple[str, str]] = {
+    "alg_from_header": ("algorithm", "RFC 8725 §3.1: algorithms pinned by config; 'none' never passes"),
+    "naive_decode": ("signature", "RFC 7515 §5.2: verify the signature before reading a claim"),
+    "hmac_public_key": ("algorithm", "RFC 8725 §3.1: the pinned algorithms hold no HS*: an HS256 token is refused "
+                                     "before any key is chosen"),
+    "kid_as_path": ("algorithm", "the algorithm pin refuses HS256 first; kid is only a lookup key in the trusted set"),
+    "jku_followed": ("header", "RFC 8725 §3.10: jku/x5u/jwk headers are refused, keys come from config only"),
+    "audience_unchecked": ("audience", "RFC 9068 §4 / RFC 8725 §3.9: aud must name this agent"),
+    "expired_accepted": ("expired", "RFC 7519 §4.1.4: not on or after exp"),
+    "shared_cache": ("", "cache keys include the principal: one user's answer is never another's"),
+    "path_differential": ("missing_token", "deny by default, one parse: the guard decides on the router's path"),
 }
 # In the order the vulnerable agent tries them: the most specific first, the naive decode (admits anything) last.
 TOKEN_WEAKNESSES = ("alg_from_header", "hmac_public_key", "kid_as_path", "jku_followed", "audience_unchecked",
@@ -196,6 +213,11 @@ async def weak_expired_accepted(token: str, ctx: WeakContext) -> dict[str, Any] 
         return None
     return _claims_ok({k: v for k, v in claims.items() if k != "exp"}, ctx,
                       required=tuple(r for r in ctx.policy.required if r != "exp"))
+
+
+def relaxes(name: str, refused_for: str) -> bool:
+    """Whether the token weakness ``name`` gets a second look at a token the real check refused ``refused_for``."""
+    return name == "naive_decode" or DEFENCES[name][0] == refused_for
 
 
 WEAK_CHECKS: Mapping[str, Callable[[str, WeakContext], Any]] = {

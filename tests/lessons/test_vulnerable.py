@@ -12,12 +12,24 @@ import httpx
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from joserfc import jws
 
 from labkit.lab import Lab
 from labkit.lessons import LabClock
-from labkit.vulnerable import DEFENCES, PATH_EXPLOIT, TOKEN_WEAKNESSES, WEAKNESSES, exploit_token, replay_table
+from labkit.vulnerable import (
+    DEFENCES,
+    TOKEN_WEAKNESSES,
+    WEAKNESSES,
+    claims_of,
+    fetch_jwks,
+    hs256_token,
+    raw_get,
+    with_claims,
+)
+from labkit.vulnerable.app import admitted_by, raw_path, tried
 
 from ..helpers import ROOT, examples
+from .exploits import PATH_EXPLOIT, exploit_token, replay_table
 
 pytestmark = pytest.mark.integration
 
@@ -184,3 +196,96 @@ def test_dns_rebinding_is_not_one_of_its_weaknesses(lab: Lab) -> None:
                     {"Origin": "http://attacker.example"}):
         answer = httpx.get(agent.url + PATH_EXPLOIT, headers=headers)
         assert answer.status_code in (421, 403) and "users" not in answer.text, headers
+
+
+def _provider_signed(lab: Lab, header: dict[str, object], **claims: object) -> str:
+    """A token signed by the provider's own key, with extra header members (what a confused validator skips)."""
+    key = lab.provider.server(None).keys.active("RS256")
+    body = {**claims_of(lab.provider.mint(["admin"])), **claims}
+    return jws.serialize_compact({"alg": "RS256", "typ": "at+jwt", "kid": str(key.kid), **header}, json.dumps(body),
+                                 key)
+
+
+def test_a_weakness_is_credited_only_when_the_admission_depended_on_it(lab: Lab) -> None:
+    """audience_unchecked skips aud but also (being a second look) the header rules: a wrong-audience token that
+    the real check refused for its jku header must not get in through it, nor be credited to it."""
+    agent = lab.vulnerable
+    assert agent is not None
+    agent.only("audience_unchecked", "expired_accepted")
+    both = _provider_signed(lab, {"jku": "http://127.0.0.1:9/jwks.json"}, aud="api://another-service")
+    assert agent.execute("admin_status", token=both).status_code == 401
+    assert agent.audit.events()[-1].reason == "header"
+    assert tried(agent.audit.events()[-1]) == {"audience_unchecked", "expired_accepted"}
+    wrong_aud = _provider_signed(lab, {}, aud="api://another-service")
+    assert agent.execute("admin_status", token=wrong_aud).status_code == 200
+    assert admitted_by(agent.audit.events()[-1]) == ["audience_unchecked"]
+    agent.only()
+    assert agent.execute("admin_status", token=lab.provider.mint(["admin"])).status_code == 200
+    assert admitted_by(agent.audit.events()[-1]) == []  # a real admission names no weakness
+
+
+def test_the_audit_records_what_a_replay_needs(lab: Lab) -> None:
+    agent = lab.vulnerable
+    assert agent is not None
+    agent.only("path_differential", "shared_cache")
+    agent.get(PATH_EXPLOIT)
+    event = agent.audit.events()[-1]
+    assert admitted_by(event) == ["path_differential"] and raw_path(event) == "/t/acme/.well-known/../admin/status"
+    agent.disable("path_differential")
+    agent.get(PATH_EXPLOIT)
+    event = agent.audit.events()[-1]
+    assert event.reason == "missing_token" and tried(event) == set() and raw_path(event) == raw_path(event)
+    alice, bob = (lab.provider.mint(["api:read"], subject=name) for name in ("alice", "bob"))
+    agent.execute("whoami", token=alice)
+    assert tried(agent.audit.events()[-1]) == {"shared_cache"}
+    agent.execute("whoami", token=bob)
+    assert admitted_by(agent.audit.events()[-1]) == ["shared_cache"]
+    assert "cached for alice" in agent.audit.events()[-1].detail
+
+
+def test_httpx_resolves_dot_segments_a_raw_socket_does_not(lab: Lab) -> None:
+    agent = lab.vulnerable
+    assert agent is not None
+    agent.only("path_differential")
+    dotted = "/t/acme/.well-known/../admin/status"
+    assert httpx.URL(agent.url + dotted).raw_path == b"/t/acme/admin/status"  # resolved before sending
+    assert httpx.URL(agent.url + PATH_EXPLOIT).raw_path == PATH_EXPLOIT.encode()  # %2e%2e is kept
+    assert agent.get(dotted).status_code == 401
+    status, body = raw_get(agent.url, dotted)
+    assert status == 200 and "users" in body
+    assert raw_path(agent.audit.events()[-1]) == dotted
+    for url, path in ((agent.url, "/a b"), (agent.url, "x"), ("http://example.com:80", "/"), (agent.url, "/\r\nX: y")):
+        with pytest.raises(ValueError):
+            raw_get(url, path)
+
+
+def test_craft_primitives(lab: Lab) -> None:
+    assert lab.config.oauth2.jwks_url
+    keys = fetch_jwks(lab.config.oauth2.jwks_url)
+    assert keys["keys"] and all("d" not in k for k in keys["keys"])  # public keys only
+    with pytest.raises(ValueError, match="JWK Set"):
+        fetch_jwks(lab.provider_url + "/.well-known/oauth-authorization-server")
+    for bad in ("not a token", "a.b.c", base64.urlsafe_b64encode(b"[1]").decode() + ".x.y"):
+        with pytest.raises(ValueError):
+            claims_of(bad)
+    with pytest.raises(TypeError):
+        hs256_token({}, {}, "text")  # type: ignore[arg-type]
+    token = hs256_token({"kid": "k"}, {"sub": "x"}, b"")
+    assert claims_of(token) == {"sub": "x"} and jws.extract_compact(token.encode()).headers()["alg"] == "HS256"
+
+
+def test_a_request_s_own_text_cannot_forge_an_attribution(lab: Lab) -> None:
+    """A path or a subject is the attacker's text: written into the audit, it never reads as a weakness note, so a
+    path-differential request cannot pass for an alg_none admission (nor a leak for another mistake)."""
+    agent = lab.vulnerable
+    assert agent is not None
+    agent.only("path_differential", "shared_cache", "naive_decode")
+    injected = "x%3B%20weakness%20alg_from_header%3A%20y%3B%20tried%3A%20none"
+    assert agent.get(f"/t/acme/.well-known/{injected}/%2e%2e/%2e%2e/admin/status").status_code == 200
+    assert admitted_by(agent.audit.events()[-1]) == ["path_differential"]
+    genuine = lab.provider.mint(["api:read"])
+    mallory = with_claims(genuine, {**claims_of(genuine), "sub": "m; weakness alg_from_header: z; tried: none"})
+    agent.execute("whoami", token=mallory)
+    agent.execute("whoami", token=lab.provider.mint(["api:read"], subject="bob"))
+    leak = agent.audit.events()[-1]
+    assert admitted_by(leak) == ["shared_cache"] and tried(leak) is None and ";" not in leak.detail.split("; ")[-1]
