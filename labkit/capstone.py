@@ -14,11 +14,14 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+import httpx
+
+from . import rpc
 from .config import SecurityConfig, load_config
 from .downstream import AGENT_CLIENT, DOWNSTREAM_AUDIENCE
-from .probe import ProbeEndpoint, ProbeToken, default_endpoints, default_tokens, run_probe
+from .probe import ProbeEndpoint, ProbeToken, default_endpoints, run_probe
 
 if TYPE_CHECKING:
     from .lab import Lab
@@ -38,9 +41,7 @@ def shipped(name: str) -> Path:
 WEAK_CONFIG = shipped("capstone/agentup.yml")  # the deliberately weak configuration the learner secures
 BURST = 6  # calls of one caller on the network plugin, back to back: a limit must refuse one of them
 OLD_TOKEN_AGE = 90  # seconds since a token expired: no clock skew excuses that
-_PROBE_TOKENS = ("none", "malformed", "expired", "forged (foreign key)", "alg none", "api:read", "admin")
-_PROBE_ENDPOINTS = ("capabilities", "execute echo", "execute write_file", "execute admin_status", "mcp echo",
-                    "push config set")
+_PROBE_ENDPOINTS = ("capabilities", "execute echo", "execute write_file", "mcp echo")
 
 
 @dataclass(frozen=True)
@@ -106,17 +107,40 @@ def grade(lab: Lab, path: str | os.PathLike[str]) -> Report:
     """Load ``path`` into the lab's agent, run the probe and the hidden checks, and report. Raises ``ConfigError``
     for a configuration that does not load, ``ValueError`` without ``Lab(downstream=True)``."""
     load_capstone(lab, path)
-    checks: tuple[Callable[[Lab], Finding], ...] = (
+    checks: tuple[Callable[[_Agent], Finding], ...] = (
         _probe, _audience, _issuer, _old_token, _wildcard, _revocation, _narrowing, _burst)
-    return Report(str(path), tuple(check(lab) for check in checks))
+    with httpx.Client(base_url=lab.agent_url, timeout=30, trust_env=False) as http:  # one client: one TLS context
+        agent = _Agent(lab, http)
+        return Report(str(path), tuple(check(agent) for check in checks))
 
 
-def _echo(lab: Lab, token: str) -> int:
-    return lab.execute("echo", {"text": "capstone"}, token=token).status
+@dataclass(frozen=True)
+class _Agent:
+    """The lab and one HTTP client for the agent: ``execute`` answers the status of one capability call."""
+
+    lab: Lab
+    http: httpx.Client
+
+    def execute(self, capability: str, arguments: dict[str, Any], token: str) -> int:
+        params = {"capability": capability, "arguments": arguments}
+        return self.http.post("/", json=rpc.request("execute", params), headers={
+            "Authorization": f"Bearer {token}", "Accept": "application/json, text/event-stream"}).status_code
 
 
-def _probe(lab: Lab) -> Finding:
-    tokens: list[ProbeToken] = [t for t in default_tokens(lab) if t.name in _PROBE_TOKENS]
+def _echo(agent: _Agent, token: str) -> int:
+    return agent.execute("echo", {"text": "capstone"}, token)
+
+
+def _probe(agent: _Agent) -> Finding:
+    lab = agent.lab
+    from .provider import unsafe
+
+    provider = lab.provider  # default_tokens' kinds that must be refused, and two real ones (a subset: fast)
+    tokens = [ProbeToken("none", None, None), ProbeToken("expired", provider.mint(["admin"], lifetime=-60), None),
+              ProbeToken("forged (foreign key)", unsafe.unsafe_foreign_key(provider), None),
+              ProbeToken("alg none", unsafe.unsafe_alg_none(provider), None),
+              ProbeToken("api:read", lab.token(["api:read"]), ("api:read",)),
+              ProbeToken("admin", lab.token(["admin"]), ("admin",))]
     endpoints: list[ProbeEndpoint] = [e for e in default_endpoints() if e.name in _PROBE_ENDPOINTS]
     matrix = run_probe(lab, tokens, endpoints)
     wrong = matrix[~matrix["ok"]]
@@ -131,9 +155,10 @@ def _probe(lab: Lab) -> Finding:
                    "fix the findings below that name the same tokens (the expired ones: leeway)")
 
 
-def _audience(lab: Lab) -> Finding:
+def _audience(agent: _Agent) -> Finding:
+    lab = agent.lab
     other = lab.provider.mint(["api:read"], audience=DOWNSTREAM_AUDIENCE)
-    status = _echo(lab, other)
+    status = _echo(agent, other)
     return Finding("audience", "a token for another service", status == 401,
                    f"a token whose aud is {DOWNSTREAM_AUDIENCE} got {status}",
                    "without an audience check a token minted for any other service of the issuer works here: a "
@@ -141,8 +166,9 @@ def _audience(lab: Lab) -> Finding:
                    'set oauth2.jwt_audience: "api://oauth2-lab-agent"')
 
 
-def _issuer(lab: Lab) -> Finding:
-    status = _echo(lab, lab.token(["api:read"], persona="okta"))
+def _issuer(agent: _Agent) -> Finding:
+    lab = agent.lab
+    status = _echo(agent, lab.token(["api:read"], persona="okta"))
     return Finding("issuer", "a token from another issuer (the okta persona, same keys)", status == 401,
                    f"a token whose iss is {lab.provider_url}/oauth2/default got {status}",
                    "keys are not an identity: without a pinned issuer any issuer that shares or reuses these keys "
@@ -150,8 +176,9 @@ def _issuer(lab: Lab) -> Finding:
                    'set oauth2.jwt_issuer: "${LAB_PROVIDER_URL}"')
 
 
-def _old_token(lab: Lab) -> Finding:
-    status = _echo(lab, lab.expired_token(["api:read"], ago=OLD_TOKEN_AGE))
+def _old_token(agent: _Agent) -> Finding:
+    lab = agent.lab
+    status = _echo(agent, lab.expired_token(["api:read"], ago=OLD_TOKEN_AGE))
     return Finding("old_token", f"a token that expired {OLD_TOKEN_AGE} s ago", status == 401,
                    f"it got {status}",
                    "exp bounds how long a stolen token is worth anything; leeway is for clock skew of a few "
@@ -159,10 +186,11 @@ def _old_token(lab: Lab) -> Finding:
                    "set oauth2.leeway to a few seconds (the lab's clocks agree: 0)")
 
 
-def _wildcard(lab: Lab) -> Finding:
+def _wildcard(agent: _Agent) -> Finding:
+    lab = agent.lab
     admin = lab.token(["admin"])
-    write = lab.execute("write_file", {"path": "capstone.txt", "content": "x"}, token=admin).status
-    status = lab.execute("admin_status", token=admin).status
+    write = agent.execute("write_file", {"path": "capstone.txt", "content": "x"}, admin)
+    status = agent.execute("admin_status", {}, admin)
     fixed = write == 403 and status == 200
     return Finding("wildcard", "an admin token on write_file (files:write)", fixed,
                    f"write_file got {write}, admin_status got {status}",
@@ -171,11 +199,12 @@ def _wildcard(lab: Lab) -> Finding:
                    'list what admin implies instead of "*", e.g. scope_hierarchy.admin: ["api:admin"]')
 
 
-def _revocation(lab: Lab) -> Finding:
+def _revocation(agent: _Agent) -> Finding:
+    lab = agent.lab
     token = lab.token(["api:read"], persona="opaque")
-    before = _echo(lab, token)
+    before = _echo(agent, token)
     lab.revoke(token, persona="opaque")
-    after = _echo(lab, token)
+    after = _echo(agent, token)
     return Finding("revocation", "an opaque token, used, then revoked (RFC 7009)", before == 200 and after == 401,
                    f"before revocation {before}, after {after}",
                    "the introspection cache keeps answering 'active' for a revoked token as long as its ttl: a "
@@ -183,12 +212,12 @@ def _revocation(lab: Lab) -> Finding:
                    "set oauth2.introspection_cache_ttl: 0 (or a few seconds where the provider is far)")
 
 
-def _narrowing(lab: Lab) -> Finding:
+def _narrowing(agent: _Agent) -> Finding:
+    lab = agent.lab
     downstream = lab.downstream
     assert downstream is not None  # noqa: S101 - capstone_env refused a lab without one
     before = downstream.audit.total
-    status = lab.execute("write_operation", {"record": {"note": "capstone"}},
-                         token=lab.token(["api:write", "admin"])).status
+    status = agent.execute("write_operation", {"record": {"note": "capstone"}}, lab.token(["api:write", "admin"]))
     seen = [e for e in downstream.audit.since(before) if e.decision == "allow"]
     scopes = sorted(seen[-1].scopes) if seen else []
     fixed = status == 200 and scopes == ["api:write"]
@@ -200,9 +229,10 @@ def _narrowing(lab: Lab) -> Finding:
                    'set plugins[external_api].delegation.downstream.scope: "api:write"')
 
 
-def _burst(lab: Lab) -> Finding:
+def _burst(agent: _Agent) -> Finding:
+    lab = agent.lab
     token = lab.token(["api:write"])
-    statuses = [lab.execute("write_operation", {"record": {"n": i}}, token=token).status for i in range(BURST)]
+    statuses = [agent.execute("write_operation", {"record": {"n": i}}, token) for i in range(BURST)]
     limited = 429 in statuses
     return Finding("rate_limit", f"{BURST} write_operation calls (network plugin) back to back", limited,
                    f"answers {' '.join(map(str, statuses))}",
