@@ -12,7 +12,6 @@ import json
 import logging
 import os
 import re
-import shutil
 import subprocess
 import sys
 import threading
@@ -40,13 +39,15 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"labkit (oauth2-lab) {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    lab = sub.add_parser("lab", help="start the provider and the agent, then JupyterLab on notebooks/")
+    lab = sub.add_parser("lab", help="start the provider and the agent, then JupyterLab on your copy of the lessons")
     lab.add_argument("--no-browser", action="store_true", help="do not open a browser (headless)")
     lab.add_argument("--config", help="agentup.yml for the agent (default: sample_agent/agentup.yml)")
     lab.add_argument("--port", type=int, default=8888, help="JupyterLab port (default 8888)")
     lab.add_argument("--ip", default="127.0.0.1", help="JupyterLab address (default 127.0.0.1)")
-    lab.add_argument("--lessons", help="folder of the lessons (default: notebooks/ of a checkout, else "
-                     "./labkit-lessons, filled with the packaged lessons)")
+    lab.add_argument("--lessons", help="your lessons folder (default ./labkit-lessons): a copy of the shipped "
+                     "lessons, made once; your edits there are kept")
+    lab.add_argument("--reset", nargs="+", metavar="NN", help="put lesson NN of your lessons folder back as shipped "
+                     "(your version is kept as NN_....ipynb.bak), then exit")
 
     serve = sub.add_parser("serve", help="run the provider and the agent in the foreground (Ctrl-C stops)")
     serve.add_argument("--config", help="agentup.yml for the agent (default: sample_agent/agentup.yml)")
@@ -239,21 +240,11 @@ def _cluster(args: argparse.Namespace) -> int:
 
 
 def _lessons_dir(chosen: str | None) -> Path:
-    """The folder JupyterLab opens: ``chosen``, else the checkout's ``notebooks/``, else ``./labkit-lessons``;
-    a folder without lessons gets a copy of the packaged ones (a lesson already there is kept, edits and all)."""
-    here = Path(__file__).resolve().parent
-    packaged, checkout = here / "_lessons", here.parent / "notebooks"
-    if chosen is None:
-        for folder in (Path.cwd() / "notebooks", checkout):
-            if any(folder.glob("[0-9][0-9]_*.ipynb")):
-                return folder
-    target = Path(chosen or "labkit-lessons").resolve()
-    target.mkdir(parents=True, exist_ok=True)
-    source = packaged if packaged.is_dir() else checkout
-    for lesson in sorted(source.glob("[0-9][0-9]_*.ipynb")):
-        if not (target / lesson.name).exists():
-            shutil.copyfile(lesson, target / lesson.name)
-    return target
+    """The folder JupyterLab opens: ``chosen``, else ``./labkit-lessons``, a copy of the shipped lessons (never the
+    shipped folder itself; a lesson already there is kept, edits and all). Raises ``WorkspaceError``."""
+    from .workspace import open_workspace
+
+    return open_workspace(chosen)
 
 
 def _exit_now(status: int) -> NoReturn:
@@ -366,8 +357,22 @@ def _demo(args: argparse.Namespace) -> int:
 def _lab(args: argparse.Namespace) -> int:
     from .lab import Lab
     from .servers import StopSignals
+    from .workspace import DEFAULT_WORKSPACE, WorkspaceError, reset_lesson
 
-    notebooks = _lessons_dir(args.lessons)
+    try:
+        if args.reset:
+            for lesson in args.reset:
+                restored, backup = reset_lesson(args.lessons or DEFAULT_WORKSPACE, lesson)
+                print(f"lesson {restored.name}: restored as shipped"
+                      + (f"; your version is kept as {backup.name}" if backup else " (it was unchanged)"))
+            return 0
+        notebooks = _lessons_dir(args.lessons)
+    except WorkspaceError as exc:
+        print(f"labkit lab: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"labkit lab: lessons folder: {exc.strerror or exc}", file=sys.stderr)
+        return 1
     with StopSignals() as stops, Lab(args.config) as lab, _admin_secret_kept(lab):
         env = {**os.environ, "LAB_PROVIDER_URL": lab.provider_url, "LAB_AGENT_URL": lab.agent_url}
         print(f"provider: {lab.provider_url}\nagent: {lab.agent_url}", flush=True)

@@ -12,7 +12,17 @@ from .progress import Progress
 if TYPE_CHECKING:
     from ..lab import Lab
 
-__all__ = ["Attempt", "Challenge", "CheckResult"]
+__all__ = ["Attempt", "Challenge", "CheckResult", "lesson_of"]
+
+
+def _ipython() -> Any:
+    """The running IPython shell with a kernel (a notebook), else None (plain Python, a terminal IPython)."""
+    try:
+        from IPython import get_ipython
+    except ImportError:  # pragma: no cover - IPython ships with the lab
+        return None
+    shell = get_ipython()
+    return shell if shell is not None and getattr(shell, "kernel", None) is not None else None
 
 
 @dataclass(frozen=True)
@@ -35,7 +45,7 @@ class Challenge:
     the running servers, files the learner wrote) since ``mark`` (``start()``'s ``Mark``: nothing the lesson did
     before counts); ``answer`` carries an artifact to test, never a claim."""
 
-    lesson: str
+    lesson: str  # the challenge key: "00", or "10.alg_none" for a sub-challenge of lesson 10
     title: str
     goal: str
     hints: tuple[str, ...]
@@ -44,6 +54,16 @@ class Challenge:
     def __post_init__(self) -> None:
         if not 1 <= len(self.hints) <= 3:
             raise ValueError(f"challenge {self.lesson}: one to three hints")
+
+    @property
+    def key(self) -> str:
+        """The challenge key (``"00"``, ``"10.alg_none"``)."""
+        return self.lesson
+
+
+def lesson_of(key: str) -> str:
+    """The lesson a challenge key belongs to: the part before the dot (``"10.alg_none"`` -> ``"10"``)."""
+    return key.split(".", 1)[0]
 
 
 class Attempt:
@@ -60,6 +80,7 @@ class Attempt:
         if self._hints_shown >= len(hints):
             return f"no more hints ({len(hints)} given)"
         self._hints_shown += 1
+        self.progress.hints_used(self.challenge.key, self._hints_shown)
         return f"hint {self._hints_shown}/{len(hints)}: {hints[self._hints_shown - 1]}"
 
     def check(self, **answer: Any) -> CheckResult:
@@ -74,6 +95,22 @@ class Attempt:
             self.progress.mark(self.challenge.lesson)
         return result
 
+    def solution(self) -> str:
+        """The reference solution, put into a new cell below when a notebook kernel runs this (else returned to
+        print); records that the solution was viewed. Raises ``FileNotFoundError`` when none ships, ``ValueError``
+        for a key that is not a challenge key."""
+        from ..notebooks import solution_source
+        from ..workspace import shipped_lessons
+
+        text = solution_source(shipped_lessons(), self.challenge.key)
+        self.progress.solution_viewed(self.challenge.key)
+        shell = _ipython()
+        if shell is None:
+            return text
+        shell.set_next_input(f"# The reference solution of challenge {self.challenge.key}:\n"
+                             + text.rstrip("\n"), replace=False)
+        return f"the reference solution of challenge {self.challenge.key} is in the new cell below"
+
     def card(self) -> Any:
         """This challenge as a widget (goal, Hint and Check buttons): a ``labkit.challenges.card.ChallengeCard``."""
         from .card import ChallengeCard
@@ -83,4 +120,4 @@ class Attempt:
     def __repr__(self) -> str:
         c = self.challenge
         return (f"Challenge {c.lesson} · {c.title}\n{c.goal}\n"
-                f"({len(c.hints)} hints: .hint() · when done: .check())")
+                f"({len(c.hints)} hints: .hint() · when done: .check() · the reference: .solution())")

@@ -7,11 +7,32 @@ import challenges.
 from __future__ import annotations
 
 import html
+import re
 
-from ..widgets import html_text, show_with_fallback
+from ..widgets import html_text
+from ..widgets._render import snapshot_html
 from .base import Attempt, CheckResult
 
-__all__ = ["ChallengeCard", "verdict_html"]
+__all__ = ["ChallengeCard", "goal_html", "verdict_html"]
+
+# the inline Markdown a goal uses, applied to text already escaped (so no tag can come from the text itself)
+_INLINE = ((re.compile(r"\*\*([^*]+)\*\*"), r"<b>\1</b>"),
+           (re.compile(r"(?<![*\w])\*([^*\s][^*]*)\*(?![*\w])"), r"<i>\1</i>"))
+
+
+def goal_html(goal: str) -> str:
+    """A goal's inline Markdown (``code``, **bold**, *italic*) as HTML; the text is escaped first, so markup in it
+    stays text. Goals are lesson text, but the rendering never trusts what it is given."""
+    parts = re.split(r"(`[^`]+`)", html.escape(goal))
+    out = []
+    for part in parts:  # code spans first: nothing inside them is Markdown
+        if part.startswith("`") and part.endswith("`") and len(part) > 1:
+            out.append(f"<code>{part[1:-1]}</code>")
+            continue
+        for pattern, replacement in _INLINE:
+            part = pattern.sub(replacement, part)
+        out.append(part)
+    return "".join(out)
 
 
 def verdict_html(result: CheckResult) -> str:
@@ -29,7 +50,7 @@ class ChallengeCard:
         self.attempt = attempt
         challenge = attempt.challenge
         self.title = f"Challenge {challenge.lesson} · {challenge.title}"
-        self.goal = w.HTML(html_text(challenge.goal, bold=self.title + ":"), layout=w.Layout(width="760px"))
+        self.goal = w.HTML(self._goal_html(), layout=w.Layout(width="760px"))
         self.hint_button = w.Button(description="Hint")
         self.check_button = w.Button(description="Check", button_style="primary")
         self.hint_button.on_click(lambda _: self.hint())
@@ -56,6 +77,15 @@ class ChallengeCard:
         self.out.append_display_data(HTML(verdict_html(result)))
         return result
 
+    def _goal_html(self) -> str:
+        return f"<span><b>{html.escape(self.title)}:</b> {goal_html(self.attempt.challenge.goal)}</span>"
+
     def _ipython_display_(self) -> None:
-        challenge = self.attempt.challenge
-        show_with_fallback(self.view, self.out, f"{self.title}: {challenge.goal}")
+        """The live card, with a static fallback (the goal rendered, then what its output area shows)."""
+        from IPython.display import display
+
+        bundle = dict(self.view._repr_mimebundle_() or {})
+        goal = self.attempt.challenge.goal
+        bundle["text/plain"] = f"{self.title}: {goal} (a live widget: run the notebook to use it)"
+        bundle["text/html"] = f"<p>{self._goal_html()}</p>" + snapshot_html(list(self.out.outputs), self.title)
+        display(bundle, raw=True)

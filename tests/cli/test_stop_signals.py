@@ -110,7 +110,8 @@ def test_lab_stops_jupyterlab_too(tmp_path: Path) -> None:
     port = free_port()
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime"),
            "JUPYTER_CONFIG_DIR": str(tmp_path / "cfg")}
-    process = spawn([sys.executable, "-m", "labkit", "lab", "--no-browser", f"--port={port}"], env)
+    process = spawn([sys.executable, "-m", "labkit", "lab", "--no-browser", f"--port={port}",
+                     f"--lessons={tmp_path / 'lessons'}"], env)
     lines = ready(process, f"127.0.0.1:{port}/lab")
     # JupyterLab answers first (a SIGTERM inside its own startup makes it trace back)
     wait_until_ok(f"http://127.0.0.1:{port}/api", process, 60, lambda: "".join(lines)[-2000:])

@@ -34,7 +34,8 @@ CHALLENGES = (
         (
             "The 403's WWW-Authenticate header names the scope it wants.",
             "`lab.token([...])` takes the scopes to ask for.",
-            "`lab.rpc('execute', {'capability': 'write_operation'}, token=lab.token(['api:write']))`",
+            "Two tokens, two calls to `write_operation` (`lab.rpc('execute', {'capability': ...}, token=...)`), both "
+            "after `start()`: one token without the scope the 403 named, one with it.",
         ),
         check,
     ),
