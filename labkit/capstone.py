@@ -24,10 +24,12 @@ from .downstream import AGENT_CLIENT, DOWNSTREAM_AUDIENCE
 from .probe import ProbeEndpoint, ProbeToken, default_endpoints, run_probe
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from .lab import Lab
 
 __all__ = ["BURST", "OLD_TOKEN_AGE", "WEAK_CONFIG", "Finding", "Report", "capstone_env", "grade", "load_capstone",
-           "shipped"]
+           "probe_matrix", "probe_mismatches", "shipped"]
 
 
 
@@ -131,18 +133,29 @@ def _echo(agent: _Agent, token: str) -> int:
     return agent.execute("echo", {"text": "capstone"}, token)
 
 
-def _probe(agent: _Agent) -> Finding:
-    lab = agent.lab
+def probe_matrix(lab: Lab) -> pd.DataFrame:
+    """``labkit probe``'s matrix (``run_probe``) for a subset of its tokens and endpoints, against the lab's agent:
+    the kinds of ``default_tokens`` that must be refused, two real ones, the endpoints that need no side call."""
     from .provider import unsafe
 
-    provider = lab.provider  # default_tokens' kinds that must be refused, and two real ones (a subset: fast)
+    provider = lab.provider
     tokens = [ProbeToken("none", None, None), ProbeToken("expired", provider.mint(["admin"], lifetime=-60), None),
               ProbeToken("forged (foreign key)", unsafe.unsafe_foreign_key(provider), None),
               ProbeToken("alg none", unsafe.unsafe_alg_none(provider), None),
               ProbeToken("api:read", lab.token(["api:read"]), ("api:read",)),
               ProbeToken("admin", lab.token(["admin"]), ("admin",))]
     endpoints: list[ProbeEndpoint] = [e for e in default_endpoints() if e.name in _PROBE_ENDPOINTS]
-    matrix = run_probe(lab, tokens, endpoints)
+    return run_probe(lab, tokens, endpoints)
+
+
+def probe_mismatches(lab: Lab) -> set[str]:
+    """The token kinds the agent answered against its own policy (``probe_matrix``)."""
+    matrix = probe_matrix(lab)
+    return set(matrix[~matrix["ok"]]["token"])
+
+
+def _probe(agent: _Agent) -> Finding:
+    matrix = probe_matrix(agent.lab)
     wrong = matrix[~matrix["ok"]]
     seen = sorted({f"{row.token} on {row.endpoint} got {row.actual} (policy: {row.expected})"
                    for row in wrong.itertuples()})
