@@ -82,7 +82,7 @@ class Report:
 
     def summary(self) -> str:
         done = sum(f.fixed for f in self.findings)
-        return f"{done} of {len(self.findings)} weaknesses fixed in {self.path}"
+        return f"{done} of {len(self.findings)} weaknesses fixed in {Path(self.path).name}"
 
     def __str__(self) -> str:
         return "\n".join([self.summary(), *(f.line() for f in self.findings)])
