@@ -183,7 +183,7 @@ def _issuer(agent: _Agent) -> Finding:
     lab = agent.lab
     status = _echo(agent, lab.token(["api:read"], persona="okta"))
     return Finding("issuer", "a token from another issuer (the okta persona, same keys)", status == 401,
-                   f"a token whose iss is {lab.provider_url}/oauth2/default got {status}",
+                   f"a token whose iss is the provider's URL + /oauth2/default got {status}",
                    "keys are not an identity: without a pinned issuer any issuer that shares or reuses these keys "
                    "is trusted (RFC 8725 §3.8, RFC 9068 §4)",
                    'set oauth2.jwt_issuer: "${LAB_PROVIDER_URL}"')

@@ -36,6 +36,11 @@ def epoch(value: Any) -> float | None:
     return None
 
 
+def _blank(value: Any) -> bool:
+    """None or an empty str/list/tuple/set (never ``bool()`` of an answer: a numpy array has no truth value)."""
+    return value is None or (isinstance(value, str | list | tuple | set | frozenset) and not value)
+
+
 def _findings(client_id: Any, fingerprint: Any, first_seen: Any, endpoints: Any) -> list[str]:
     """What is wrong in the answer about the log, each with why it matters for the response."""
     wrong: list[str] = []
@@ -93,7 +98,7 @@ def _contained(lab: Lab, mark: Mark) -> list[str]:
 def check(lab: Lab, mark: Mark, client_id: Any = None, fingerprint: Any = None, first_seen: Any = None,
           endpoints: Any = None) -> CheckResult:
     """The answer names the attack as the shipped log holds it, and the lab holds no access left from it."""
-    if client_id is None and fingerprint is None and first_seen is None and endpoints is None:
+    if all(_blank(v) for v in (client_id, fingerprint, first_seen, endpoints)):  # the lesson's empty answer
         return CheckResult(False, "answer from the log: check(client_id=..., fingerprint=..., first_seen=..., "
                                   "endpoints=[...]), after revoking and rotating")
     wrong = _findings(client_id, fingerprint, first_seen, endpoints)

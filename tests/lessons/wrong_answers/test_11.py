@@ -85,10 +85,8 @@ def test_containment_before_start_does_not_count(lab: Lab, tmp_path: Path) -> No
 
 
 def test_the_reference_solution_solves(lab: Lab, tmp_path: Path) -> None:
-    from labkit.audit import read_jsonl
-
     stage(lab)
-    namespace = {"lab": lab, "INCIDENT_LOG": INCIDENT_LOG, "read_jsonl": read_jsonl,
+    namespace = {"lab": lab, "INCIDENT_LOG": INCIDENT_LOG, "answer": {},
                  "challenge": start("11", lab, progress=tmp_path / "p.json")}
     source = (ROOT / "notebooks" / "solutions" / "11.py").read_text()
     *body, last = source.rstrip().splitlines()
