@@ -22,6 +22,7 @@ from . import rpc
 from .config import SecurityConfig, load_config
 from .downstream import AGENT_CLIENT, DOWNSTREAM_AUDIENCE
 from .probe import ProbeEndpoint, ProbeToken, default_endpoints, run_probe
+from .workspace import shipped_lessons
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -29,18 +30,10 @@ if TYPE_CHECKING:
     from .lab import Lab
 
 __all__ = ["BURST", "OLD_TOKEN_AGE", "WEAK_CONFIG", "Finding", "Report", "capstone_env", "grade", "load_capstone",
-           "probe_matrix", "probe_mismatches", "shipped"]
+           "probe_matrix", "probe_mismatches"]
 
 
-
-def shipped(name: str) -> Path:
-    """A file shipped with the lessons: ``labkit/_lessons/`` after an install, ``notebooks/`` in a checkout."""
-    here = Path(__file__).resolve().parent
-    packaged = here / "_lessons" / name
-    return packaged if packaged.exists() else here.parent / "notebooks" / name
-
-
-WEAK_CONFIG = shipped("capstone/agentup.yml")  # the deliberately weak configuration the learner secures
+WEAK_CONFIG = shipped_lessons() / "capstone" / "agentup.yml"  # the deliberately weak configuration the learner secures
 BURST = 6  # calls of one caller on the network plugin, back to back: a limit must refuse one of them
 OLD_TOKEN_AGE = 90  # seconds since a token expired: no clock skew excuses that
 _PROBE_ENDPOINTS = ("capabilities", "execute echo", "execute write_file", "mcp echo")

@@ -20,8 +20,8 @@ from typing import TYPE_CHECKING, Any
 
 from .audit import AuditEvent
 from .calls import request_token
-from .capstone import shipped
 from .provider.models import Client
+from .workspace import shipped_lessons
 
 if TYPE_CHECKING:
     from .lab import Lab
@@ -31,7 +31,7 @@ __all__ = ["ATTACK", "CLIENT", "INCIDENT_LOG", "LEAKED_SECRET", "SCOPES", "TRUTH
 CLIENT = "report-bot"
 LEAKED_SECRET = "rb-nightly-2025-secret-from-a-public-repo"  # noqa: S105 - PUBLIC, LAB-ONLY: the leaked one
 SCOPES = ("api:read", "api:write", "files:read", "files:write")  # what report-bot may ask for (too much)
-INCIDENT_LOG = shipped("forensics/incident.jsonl")
+INCIDENT_LOG = shipped_lessons() / "forensics" / "incident.jsonl"
 START = 1_767_258_000  # 2026-01-01T09:00:00Z on the lessons' clock
 
 # What the attacker tried, in order: (capability or A2A method, arguments)
