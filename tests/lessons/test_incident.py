@@ -35,3 +35,11 @@ def test_epoch_reads_the_usual_time_forms(value: object, seconds: float | None) 
 def test_a_real_run_regenerates_the_shipped_log(tmp_path: Path) -> None:
     write_incident(tmp_path / "incident.jsonl")
     assert (tmp_path / "incident.jsonl").read_text() == INCIDENT_LOG.read_text()
+
+
+def test_lesson_11_question_is_answered_by_the_log() -> None:
+    from labkit.challenges.questions import questions_of
+
+    question = questions_of("11")["what_differs"]
+    assert question.outcome(None) == {"client": "same", "subject": "same", "scopes": "differs",
+                                      "fingerprint": "differs", "decision": "differs"}
