@@ -10,7 +10,7 @@ from ..predict import Question
 if TYPE_CHECKING:
     from ...lab import Lab
 
-__all__ = ["QUESTIONS"]
+__all__ = ["FIELDS", "QUESTIONS", "what_differs"]
 
 FIELDS = ("client", "subject", "scopes", "fingerprint", "decision")
 

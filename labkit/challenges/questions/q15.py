@@ -10,7 +10,7 @@ from ..predict import Question
 if TYPE_CHECKING:
     from ...lab import Lab
 
-__all__ = ["QUESTIONS"]
+__all__ = ["QUESTIONS", "WEAKNESSES", "probe_catches"]
 
 # each weakness, and the probe's token kinds that would expose it if they were answered against the policy
 WEAKNESSES = {
