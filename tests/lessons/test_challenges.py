@@ -111,14 +111,6 @@ def right_09(lab: Lab) -> dict[str, Any]:
     return {}
 
 
-def _denials(lab: Lab, path: Path, everything: bool) -> dict[str, Any]:
-    lab.rpc("capabilities", token=None)
-    lab.rpc("capabilities", token=lab.token(["api:read"]))
-    events = [e for e in lab.audit.events() if everything or e.decision == "deny"]
-    path.write_text("".join(e.to_json() + "\n" for e in events))
-    return {"path": path}
-
-
 def _code_flow(lab: Lab, auth_method: str, resource: str) -> int:
     """Register a client by RFC 7591, take it through the code flow with PKCE, call tools/list on /mcp."""
     callback = "http://127.0.0.1:8123/callback"
@@ -151,7 +143,7 @@ def right_12(lab: Lab) -> dict[str, Any]:
     return {}
 
 
-# every wrong_NN/right_NN pair above (lesson 11 has its own test below)
+# every wrong_NN/right_NN pair above (lessons 11 and 15: tests/lessons/wrong_answers/test_{11,15}.py)
 SOLUTIONS: dict[str, tuple[Callable[[Lab], dict[str, Any]], Callable[[Lab], dict[str, Any]]]] = {
     name[-2:]: (globals()[f"wrong_{name[-2:]}"], globals()[name]) for name in list(globals()) if name.startswith("right_")}
 
@@ -179,14 +171,6 @@ def test_work_done_before_start_does_not_count(lesson: str, lab: Lab, tmp_path: 
     attempt = start(lesson, lab, progress=tmp_path / "progress.json")
     assert not attempt.check(), lesson
     assert lesson not in Progress(tmp_path / "progress.json").solved()
-
-
-@pytest.mark.integration
-def test_lesson_11_export(lab: Lab, tmp_path: Path) -> None:
-    assert not check("11", lab, tmp_path, **_denials(lab, tmp_path / "all.jsonl", everything=True))
-    assert not check("11", lab, tmp_path, path=tmp_path / "missing.jsonl")
-    assert not check("11", lab, tmp_path)
-    assert check("11", lab, tmp_path, **_denials(lab, tmp_path / "deny.jsonl", everything=False))
 
 
 def test_every_lesson_has_a_challenge_with_hints() -> None:

@@ -1,52 +1,132 @@
-"""Lesson 11's challenge, "Export the refusals", and its check."""
+"""Lesson 11's challenge, "Investigate the incident": find the attack in the shipped audit log, then contain it in
+the lab (revoke what the leaked secret obtained, rotate the secret); the check reads the provider's state."""
 
 from __future__ import annotations
 
-from pathlib import Path
+import datetime as dt
+import numbers
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from ...audit import AuditEvent, read_jsonl
+from ...calls import TokenRequestError, request_token
+from ...incident import CLIENT, LEAKED_SECRET, TRUTH
 from ..base import Challenge, CheckResult
 from ..mark import Mark
 
 if TYPE_CHECKING:
     from ...lab import Lab
 
-__all__ = ["CHALLENGES", "check"]
+__all__ = ["CHALLENGES", "check", "epoch"]
 
 
-def check(lab: Lab, mark: Mark, path: str | Path | None = None) -> CheckResult:
-    """The file at ``path`` holds exactly the lab's deny events, as JSON lines."""
-    if path is None:
-        return CheckResult(False, "pass the exported file: check(path=...)")
+def epoch(value: Any) -> float | None:
+    """A time as seconds since the epoch: a number, a ``datetime`` (pandas' Timestamp is one) or an ISO 8601
+    string (``Z`` or an offset; naive means UTC); None when it is none of these."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, numbers.Real):  # numpy's numbers too (pandas reads the log's times as int64)
+        return float(value)
+    if isinstance(value, str):
+        try:
+            value = dt.datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        except ValueError:
+            return None
+    if isinstance(value, dt.datetime):
+        return (value if value.tzinfo else value.replace(tzinfo=dt.UTC)).timestamp()
+    return None
+
+
+def _blank(value: Any) -> bool:
+    """None or an empty str/list/tuple/set (never ``bool()`` of an answer: a numpy array has no truth value)."""
+    return value is None or (isinstance(value, str | list | tuple | set | frozenset) and not value)
+
+
+def _findings(client_id: Any, fingerprint: Any, first_seen: Any, endpoints: Any) -> list[str]:
+    """What is wrong in the answer about the log, each with why it matters for the response."""
+    wrong: list[str] = []
+    if client_id != TRUTH["client_id"]:
+        wrong.append(f"client_id {client_id!r} is not the client whose credentials were abused: look for a client "
+                     "whose token suddenly holds more scopes and tries endpoints it never used (you rotate the "
+                     "secret of the client you name here)")
+    if fingerprint == TRUTH["victim_fingerprint"]:
+        wrong.append("that fingerprint is report-bot's own nightly token (the service's routine get_time, the "
+                     "victim's traffic): the attacker used the same client id with another token")
+    elif fingerprint != TRUTH["fingerprint"]:
+        wrong.append(f"fingerprint {fingerprint!r} is not the attacker's token: it is the token whose events "
+                     "differ from the client's routine")
+    seen = epoch(first_seen)
+    if seen is not None and abs(seen - TRUTH["first_deny"]) < 1:
+        wrong.append("first_seen is the first refusal; the attacker's first requests were allowed and came "
+                     "earlier: the window of exposure starts at the first request, not at the first alarm")
+    elif seen is None or abs(seen - TRUTH["first_seen"]) >= 1:
+        wrong.append("first_seen is not when the attacker's token was first used (a time in seconds since the "
+                     "epoch or ISO 8601, as the log's time field)")
+    named = set(endpoints) if isinstance(endpoints, Iterable) and not isinstance(endpoints, str) else set()
+    missing, extra = TRUTH["endpoints"] - named, named - TRUTH["endpoints"]
+    if missing or extra:
+        wrong.append("endpoints: " + "; ".join(
+            ([f"missing {len(missing)} (count what was allowed too: allowed calls are what leaked)"] if missing
+             else []) + ([f"{len(extra)} not the attacker's: {', '.join(sorted(map(str, extra))[:3])}"] if extra
+                         else [])) + " (name them as the log's method field)")
+    return wrong
+
+
+def _contained(lab: Lab, mark: Mark) -> list[str]:
+    """What is left of the attacker's access in the lab: live tokens from before the challenge, the old secret."""
+    store = lab.provider.server(None).store
+    left: list[str] = []
+    with store.lock:
+        client = store.clients.get(CLIENT)
+        live = [r for h, r in store.tokens.items()
+                if h in mark.tokens and r.client_id == CLIENT and not r.is_revoked() and not r.is_expired()]
+    if client is None:
+        return [f"{CLIENT} is gone: deleting the client stops the nightly service too; rotate its secret instead "
+                "(and run lesson 11's stage(lab) again)"]
+    if live:
+        left.append(f"{len(live)} token(s) issued with the leaked secret are still active: rotating a secret does "
+                    "not touch tokens already issued; revoke them (RFC 7009 §2.1)")
     try:
-        exported = read_jsonl(path)
-    except (OSError, ValueError) as exc:
-        return CheckResult(False, f"cannot read {path}: {exc}")
+        request_token(f"{lab.provider_url}/token", CLIENT, LEAKED_SECRET, ("api:read",))
+        left.append("the leaked secret still gets new tokens from /token: revoking alone lets the attacker mint "
+                    "fresh ones; rotate report-bot's secret (RFC 6749 §10.1: the secret authenticates whoever holds "
+                    "it, the attacker too)")
+    except TokenRequestError:
+        pass
+    return left
 
-    def key(e: AuditEvent) -> tuple[Any, ...]:
-        return (e.decision, e.reason, e.method, e.endpoint, e.fingerprint, e.time)
 
-    denied = [key(e) for e in lab.audit.events() if e.decision == "deny"]  # the file is the whole log's
-    if not denied:
-        return CheckResult(False, "the audit log has no deny events yet")
-    if [key(e) for e in exported] != denied:
-        return CheckResult(
-            False,
-            f"the file holds {len(exported)} events; the log has {len(denied)} deny events (same order, nothing else)",
-        )
-    return CheckResult(True, f"{len(denied)} deny events exported, and read back identical")
+def check(lab: Lab, mark: Mark, client_id: Any = None, fingerprint: Any = None, first_seen: Any = None,
+          endpoints: Any = None) -> CheckResult:
+    """The answer names the attack as the shipped log holds it, and the lab holds no access left from it."""
+    if all(_blank(v) for v in (client_id, fingerprint, first_seen, endpoints)):  # the lesson's empty answer
+        return CheckResult(False, "answer from the log: check(client_id=..., fingerprint=..., first_seen=..., "
+                                  "endpoints=[...]), after revoking and rotating")
+    wrong = _findings(client_id, fingerprint, first_seen, endpoints)
+    if wrong:
+        return CheckResult(False, "; ".join(wrong))
+    left = _contained(lab, mark)
+    if left:
+        return CheckResult(False, "you found the attack, but it is not contained: " + "; ".join(left))
+    return CheckResult(True, f"{CLIENT}'s leaked secret: {len(TRUTH['endpoints'])} endpoints tried from "
+                             "09:06:25Z; its tokens revoked and its secret rotated")
 
 
 CHALLENGES = (
     Challenge(
         "11",
-        "Export the refusals",
-        "Write the audit log's deny events, and only those, to a JSON-lines file; check it with `check(path=...)`.",
+        "Investigate the incident",
+        "In `forensics/incident.jsonl`, find the attack: which client's credentials, which token (fingerprint), "
+        "when it was first used, which endpoints it tried. Then contain it in the lab: revoke what the leaked "
+        "secret obtained and rotate the secret. Answer with `check(client_id=..., fingerprint=..., "
+        "first_seen=..., endpoints=[...])`.",
         (
-            "`lab.audit.events()` gives the events; each has `.decision` and `.to_json()`.",
-            "One event per line, in the log's order.",
-            "`path.write_text(''.join(e.to_json() + '\\n' for e in lab.audit.events() if e.decision == 'deny'))`",
+            "Group the events by fingerprint: a token that holds more scopes than its client's routine, and tries "
+            "many endpoints in seconds, is the one to follow.",
+            "Containment has two halves: the tokens already issued (the provider's records of that client, "
+            "`lab.provider.server().store.tokens`) and the credential that mints new ones "
+            "(`lab.provider.register_client`).",
+            "`dataclasses.replace(client, client_secret=...)` with a CSPRNG secret is a rotation; a record's "
+            "`revoked` flag is what RFC 7009 sets.",
         ),
         check,
     ),
