@@ -67,9 +67,9 @@ def _installed(module: str) -> bool:
 
 
 def _error(what: str, module: str, extras: tuple[str, ...]) -> MissingExtraError:
-    wanted = ",".join(extras)
-    error = MissingExtraError(f"{what} needs the {wanted} extra (no module named {module!r}): "
-                              f"pip install 'oauth2-lab[{wanted}]'")
+    named = extras[0] if len(extras) == 1 else f"{', '.join(extras[:-1])} and {extras[-1]}"
+    error = MissingExtraError(f"{what} needs the {named} extra{'s' if len(extras) > 1 else ''} "
+                              f"(no module named {module!r}): pip install 'oauth2-lab[{','.join(extras)}]'")
     error.name = module
     return error
 

@@ -106,11 +106,14 @@ class PrometheusSink:
     - ``labkit_decisions_total{decision, reason, tenant, endpoint}``;
     - ``labkit_decision_latency_seconds{decision}``, a histogram of the guard's measured latency.
 
-    ``app`` serves them (a Starlette endpoint for an opt-in ``/metrics`` route). Raises ``ImportError``
-    without prometheus-client.
+    ``app`` serves them (a Starlette endpoint for an opt-in ``/metrics`` route). Raises ``MissingExtraError`` (an
+    ``ImportError``) without prometheus-client.
     """
 
     def __init__(self, registry: Any = None, *, max_values: int = 100) -> None:
+        from ._extras import require
+
+        require("labkit.observability.PrometheusSink", "prometheus_client")
         from prometheus_client import CollectorRegistry, Counter, Histogram
 
         self.registry = registry if registry is not None else CollectorRegistry()
