@@ -30,10 +30,10 @@ GIT = shutil.which("git")
 ENV = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "TMPDIR")}
 
 
-def _loaded(python: Path | str, statement: str, cwd: Path) -> list[str]:
+def _loaded(python: Path | str, statement: str, cwd: Path, env: dict[str, str] = ENV) -> list[str]:
     script = f"import sys\n{statement}\nprint('\\n'.join(sorted(sys.modules)))"
     result = subprocess.run([str(python), "-c", script], capture_output=True, text=True, timeout=120, cwd=cwd,
-                            env=ENV)
+                            env=env)
     assert result.returncode == 0, result.stderr[-2000:]
     return result.stdout.split()
 
@@ -42,7 +42,8 @@ def _loaded(python: Path | str, statement: str, cwd: Path) -> list[str]:
 def test_a_face_loads_no_lab_code_and_no_extra_it_does_not_use(face: str, tmp_path: Path) -> None:
     # the checkout's environment holds every extra: a face that reached for one would load it here. httpx loads
     # its own CLI (rich, click, pygments) when they are installed: hidden, so what remains is labkit's doing
-    loaded = _loaded(sys.executable, f"sys.modules['httpx._main'] = None\nimport {face}", tmp_path)
+    loaded = _loaded(sys.executable, f"sys.modules['httpx._main'] = None\nimport {face}", tmp_path,
+                     {**ENV, "PYTHONPATH": str(ROOT)})  # this checkout's labkit
     assert not [m for m in loaded if any(m == p or m.startswith(p + ".") for p in LAB_ONLY)]
     # the mcp SDK itself imports uvicorn (and uvicorn click)
     own = {"labkit.integrations.mcp": ("mcp", "uvicorn", "click")}.get(face, ())
