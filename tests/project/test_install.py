@@ -87,6 +87,7 @@ LIBRARY = {
     "import labkit.integrations.fastapi": "labkit.integrations.fastapi needs the fastapi extra",
     "import labkit.integrations.mcp": "labkit.integrations.mcp needs the agent extra",
     "import labkit.provider": "labkit.provider needs the provider extra",
+    "import labkit.a2a.push": "labkit.a2a.push needs the agent extra",
     "from labkit.observability import PrometheusSink; PrometheusSink()":
         "labkit.observability.PrometheusSink needs the metrics extra",
 }
