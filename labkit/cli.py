@@ -23,6 +23,7 @@ from typing import Any, NoReturn
 from urllib.parse import urlsplit
 
 from . import __version__
+from ._extras import command_needs, missing_extra
 from ._text import safe_text
 from .config import load_config
 from .errors import ConfigError, ConfigFileError
@@ -148,7 +149,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help(sys.stderr)
         return 2
     try:
+        command_needs(args.command)
         return int(_COMMANDS[args.command](args))
+    except ModuleNotFoundError as exc:  # a partial install: one line naming the extra (labkit/_extras.py), exit 2
+        missing = missing_extra(exc, f"labkit {args.command}")
+        if missing is None:
+            raise
+        print(missing, file=sys.stderr)
+        return 2
     except ConfigFileError as exc:  # an I/O problem, not an invalid configuration: a usage error
         print(f"labkit {args.command}: {safe_text(exc.path)}: {exc.problem}", file=sys.stderr)
         return 2

@@ -115,6 +115,9 @@ class PrometheusSink:
     """
 
     def __init__(self, registry: Any = None, *, max_values: int = 100) -> None:
+        from ._extras import require
+
+        require("labkit.observability.PrometheusSink", "prometheus_client")
         from prometheus_client import REGISTRY, Counter, Histogram
 
         self.registry = registry if registry is not None else REGISTRY

@@ -19,6 +19,13 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
+
+try:  # a partial install names the extra to add (labkit/_extras.py)
+    import a2a  # noqa: F401
+except ModuleNotFoundError as missing:
+    from .._extras import missing_extra
+
+    raise (missing_extra(missing, "labkit.a2a.push") or missing) from None
 from a2a.server.tasks.push_notification_config_store import PushNotificationConfigStore
 from a2a.server.tasks.push_notification_sender import PushNotificationEvent, PushNotificationSender
 from a2a.utils.proto_utils import to_stream_response

@@ -19,6 +19,12 @@ import inspect
 from collections.abc import Callable, Mapping
 from typing import Any
 
+try:  # a partial install names the extra to add (labkit/_extras.py)
+    import fastapi  # noqa: F401
+except ModuleNotFoundError as missing:
+    from .._extras import missing_extra
+
+    raise (missing_extra(missing, "labkit.integrations.fastapi") or missing) from None
 from fastapi import HTTPException, Request, Security
 from fastapi.openapi.models import OAuthFlowClientCredentials, OAuthFlows
 from fastapi.security import HTTPBearer, OAuth2, SecurityScopes

@@ -32,6 +32,12 @@ from collections.abc import Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
 
+try:  # a partial install names the extra to add (labkit/_extras.py)
+    import mcp  # noqa: F401
+except ModuleNotFoundError as missing:
+    from .._extras import missing_extra
+
+    raise (missing_extra(missing, "labkit.integrations.mcp") or missing) from None
 from mcp.server.auth.provider import AccessToken
 from mcp.server.auth.routes import build_resource_metadata_url
 from pydantic import AnyHttpUrl

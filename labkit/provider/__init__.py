@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+try:  # a partial install names the extra to add (labkit/_extras.py)
+    import authlib  # noqa: F401
+except ModuleNotFoundError as missing:
+    from .._extras import missing_extra
+
+    raise (missing_extra(missing, "labkit.provider") or missing) from None
 from .app import LAB_SCOPES, USERS, MockProvider
 from .cimd import CimdPolicy
 from .faults import ENDPOINTS, Fault, Faults

@@ -22,6 +22,7 @@ from authlib.oauth2.rfc6749.errors import OAuth2Error
 from ..auth.dpop import DPOP_ALGORITHMS, DPoPProof, Nonces, verify_proof
 from ..errors import AuthError, Reason
 from ..state.spent import SpentIds
+from .responses import SpentIdsUnavailableError
 
 __all__ = ["MAX_PROOF", "OWNER_CAPACITY", "InvalidDPoPProofError", "TokenEndpointDPoP", "UseDPoPNonceError",
            "bound_key", "confirmation", "require_proof_of"]
@@ -61,7 +62,8 @@ class TokenEndpointDPoP:
         self.window = window
         self.algorithms = DPOP_ALGORITHMS
         # RFC 9449 §11.1: every jti kept until its proof's window ends; full: 503, never an early eviction
-        self.replay = SpentIds(clock, owner_capacity=OWNER_CAPACITY, what="DPoP proof id")
+        self.replay = SpentIds(clock, owner_capacity=OWNER_CAPACITY, what="DPoP proof id",
+                               full=SpentIdsUnavailableError)
         self.nonces: Nonces | None = None
 
     def require_nonce(self, on: bool = True) -> None:

@@ -14,6 +14,7 @@ from authlib.oauth2.rfc6749 import AuthorizationCodeMixin, ClientMixin, InvalidS
 
 from ..auth.cache import token_key
 from ..state.spent import SpentIds
+from .responses import SpentIdsUnavailableError
 
 __all__ = ["TOKEN_KEPT", "AuthCode", "Client", "Store", "TokenRecord", "User", "loopback_redirect_key", "token_hash"]
 
@@ -231,7 +232,7 @@ class Store:
         self.codes: dict[str, AuthCode] = {}
         self.code_sweep_at = 1024  # codes held before expired ones are swept (then twice the live count)
         # RFC 7523 §3: assertion ids seen, each until its assertion expires (bounded by time, never evicted)
-        self.used_jtis = SpentIds(clock, what="assertion id")
+        self.used_jtis = SpentIds(clock, what="assertion id", full=SpentIdsUnavailableError)
 
     def claim_jtis(self, jtis: list[tuple[str, float]], now: float | None = None, owner: str | None = None) -> bool:
         """Record every ``(jti key, expiry)`` unless one was seen before (all or nothing); False on replay.

@@ -8,12 +8,27 @@ from typing import Any
 from authlib.oauth2.rfc6749.errors import OAuth2Error
 from starlette.responses import JSONResponse, Response
 
+from ..state.spent import SpentIdsFullError
 from .wire import safe_description
 
-__all__ = ["NO_STORE", "error_response", "oauth_response"]
+__all__ = ["NO_STORE", "SpentIdsUnavailableError", "error_response", "oauth_response"]
 
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 _VISIBLE = re.compile(r"[\x21-\x7e]+")
+
+
+class SpentIdsUnavailableError(SpentIdsFullError, OAuth2Error):  # type: ignore[misc]
+    """The provider's one-time-id cache is full: 503 ``temporarily_unavailable`` with ``Retry-After``."""
+
+    error = "temporarily_unavailable"
+    status_code = 503
+
+    def __init__(self, description: str) -> None:
+        OAuth2Error.__init__(self, description=description)
+
+    def get_headers(self) -> list[tuple[str, str]]:
+        headers: list[tuple[str, str]] = super().get_headers()
+        return [*headers, ("Retry-After", "5")]
 
 
 def oauth_response(status: int, body: Any, headers: list[tuple[str, str]]) -> Response:

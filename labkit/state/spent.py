@@ -5,8 +5,9 @@
 A replay cache that forgets an identifier before its own lifetime ends lets a captured one be used again, so
 ``SpentIds`` is bounded by time, not by eviction: each entry is kept until the expiry its caller gives (the
 assertion's ``exp``, the end of a proof's ``iat`` window), expired entries are dropped as time passes, and when
-``capacity`` live entries are held a new claim is refused (``SpentIdsFullError``, 503 ``temporarily_unavailable``)
-rather than a live entry evicted. Keys are stored as SHA-256 digests, never as sent.
+``capacity`` live entries are held a new claim is refused (``SpentIdsFullError``: the guard answers 503
+``state_unavailable``, the provider's subclass 503 ``temporarily_unavailable``) rather than a live entry evicted.
+Keys are stored as SHA-256 digests, never as sent.
 
 One party must not fill the cache for everyone (open registration makes parties cheap): a claim may name its
 ``owner`` (the client that spent the id), and one owner holds at most ``owner_capacity`` live entries, so a client
@@ -22,23 +23,23 @@ import threading
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 
-from authlib.oauth2.rfc6749.errors import OAuth2Error
-
 __all__ = ["DEFAULT_CAPACITY", "DEFAULT_OWNER_CAPACITY", "SpentIds", "SpentIdsFullError"]
 
 DEFAULT_CAPACITY = 100_000
 DEFAULT_OWNER_CAPACITY = 500  # live ids of one owner (a client): 8 requests a second with 60-second assertions
 
 
-class SpentIdsFullError(OAuth2Error):  # type: ignore[misc]
-    """Every slot of a one-time-id cache holds a live entry: refuse (503), never forget one early."""
+class SpentIdsFullError(Exception):
+    """Every slot of a one-time-id cache holds a live entry: refuse (503), never forget one early.
 
-    error = "temporarily_unavailable"
-    status_code = 503
+    ``description`` says which share is full. The provider raises its OAuth2 subclass (``SpentIds(full=...)``).
+    """
 
-    def get_headers(self) -> list[tuple[str, str]]:
-        headers: list[tuple[str, str]] = super().get_headers()
-        return [*headers, ("Retry-After", "5")]
+    description: str = ""
+
+    def __init__(self, description: str) -> None:
+        super().__init__(description)
+        self.description = description
 
 
 def _digest(key: str) -> bytes:
@@ -49,8 +50,10 @@ class SpentIds:
     """Identifiers used once, each kept until its own expiry; at most ``capacity`` live ones (thread-safe)."""
 
     def __init__(self, clock: Callable[[], float], *, capacity: int = DEFAULT_CAPACITY,
-                 owner_capacity: int = DEFAULT_OWNER_CAPACITY, what: str = "identifier") -> None:
+                 owner_capacity: int = DEFAULT_OWNER_CAPACITY, what: str = "identifier",
+                 full: type[SpentIdsFullError] = SpentIdsFullError) -> None:
         self.clock = clock
+        self.full = full
         self.capacity = capacity
         self.owner_capacity = owner_capacity
         self.what = what
@@ -97,9 +100,9 @@ class SpentIds:
                 return False
             # one owner's share is bounded, so one client flooding the cache is refused alone
             if owner is not None and self._owned[owner] + len(pending) > self.owner_capacity:
-                raise SpentIdsFullError(f"this client has too many live {self.what}s; try again shortly")
+                raise self.full(f"this client has too many live {self.what}s; try again shortly")
             if len(self._until) + len(pending) > self.capacity:
-                raise SpentIdsFullError(f"too many live {self.what}s are remembered; try again shortly")
+                raise self.full(f"too many live {self.what}s are remembered; try again shortly")
             for digest, until in pending:
                 if until > now:
                     self._until[digest] = until

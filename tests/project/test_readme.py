@@ -19,17 +19,18 @@ README = (ROOT / "README.md").read_text()
 COMMANDS = [line.strip() for block in re.findall(r"```bash\n(.*?)```", README, re.S) for line in block.splitlines()
             if line.strip() and not line.strip().startswith("#")]
 UV = shutil.which("uv")
+LAB = "uv run --no-dev --extra lab labkit lab"  # the main job installs the lab alone, not the dev group
 
 
 def test_readme_gives_the_two_commands() -> None:
-    assert "uv run labkit lab" in COMMANDS and "uv run pytest" in COMMANDS
+    assert LAB in COMMANDS and "uv run pytest" in COMMANDS
     ci = (ROOT / ".ci" / "run").read_text()
     assert "\nuv run pytest\n" in ci  # CI runs exactly the README's test command
 
 
 @pytest.mark.integration
 @pytest.mark.skipif(UV is None, reason="uv is not on PATH")
-@pytest.mark.parametrize("command", [c for c in COMMANDS if c not in ("uv run pytest", "uv run labkit lab")])
+@pytest.mark.parametrize("command", [c for c in COMMANDS if c not in ("uv run pytest", LAB)])
 def test_readme_command_runs(command: str) -> None:
     result = subprocess.run(shlex.split(command), cwd=ROOT, capture_output=True, text=True, timeout=300,
                             env={**os.environ, "UV_FROZEN": "1"})
@@ -44,7 +45,7 @@ def test_readme_lab_command_starts_jupyterlab(tmp_path: Path) -> None:
     log = tmp_path / "lab.log"
     with log.open("w") as sink:
         process = subprocess.Popen(
-            [*shlex.split("uv run labkit lab"), "--no-browser", f"--port={port}"], cwd=ROOT, stdout=sink,
+            [*shlex.split(LAB), "--no-browser", f"--port={port}"], cwd=ROOT, stdout=sink,
             stderr=subprocess.STDOUT, env={**os.environ, "UV_FROZEN": "1", "JUPYTER_RUNTIME_DIR": str(tmp_path)},
         )
         try:
