@@ -26,8 +26,8 @@ from .workspace import shipped_lessons
 if TYPE_CHECKING:
     from .lab import Lab
 
-__all__ = ["ATTACK", "CLIENT", "INCIDENT_LOG", "LEAKED_SECRET", "SCOPES", "START", "TRUTH", "label", "register", "stage",
-           "write_incident"]
+__all__ = ["ATTACK", "CLIENT", "INCIDENT_LOG", "LEAKED_SECRET", "SCOPES", "START", "TRUTH", "label", "register",
+           "stage", "write_incident"]
 
 CLIENT = "report-bot"
 LEAKED_SECRET = "rb-nightly-2025-secret-from-a-public-repo"  # noqa: S105 - PUBLIC, LAB-ONLY: the leaked one
