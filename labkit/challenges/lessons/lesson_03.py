@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 __all__ = ["CHALLENGES", "NEEDED", "POLICY_CHANGED", "check", "covers", "least_privilege", "shipped_rules"]
 
 NEEDED = ("get_time", "write_file")  # the job: tell the time and write a file
-BOUNDARY = "write_operation"  # what the job does not need: the same token must get 403 there
+_BOUNDARY = "write_operation"  # what the job does not need: the same token must get 403 there
 POLICY_CHANGED = ("changing the policy widens every token's reach; choose the grant instead (lab.reload("
                   "default_config_path()), from sample_agent, restores the lesson's configuration)")
 
@@ -67,7 +67,7 @@ def check(lab: Lab, mark: Mark) -> CheckResult:
     hierarchy, needs = shipped_rules(lab)
     # least privilege is the grant's job, not the policy's: a widened hierarchy or lowered need widens every token
     if lab.config.scope_hierarchy.mapping != hierarchy.mapping or any(
-            lab.agent.policy.capabilities[c].scopes != needs[c] for c in (*NEEDED, BOUNDARY)):
+            lab.agent.policy.capabilities[c].scopes != needs[c] for c in (*NEEDED, _BOUNDARY)):
         return CheckResult(False, "the agent's scope_hierarchy or its capabilities' scopes differ from the "
                                   f"lesson's: {POLICY_CHANGED}")
     refusals: list[str] = []
@@ -78,7 +78,7 @@ def check(lab: Lab, mark: Mark) -> CheckResult:
         if why is not None:
             refusals.append(why)
             continue
-        if {f"execute:{c}" for c in NEEDED} <= allowed and f"execute:{BOUNDARY}" in refused:
+        if {f"execute:{c}" for c in NEEDED} <= allowed and f"execute:{_BOUNDARY}" in refused:
             grant = " ".join(sorted({s for e in events for s in e.scopes}))
             if not covers(set(grant.split()), NEEDED, hierarchy, needs):  # allowed by a policy since restored
                 refusals.append(f"{grant} does not reach the job under the lesson's hierarchy, yet was allowed: "

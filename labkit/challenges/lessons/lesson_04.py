@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 __all__ = ["CHALLENGES", "TENANT", "check"]
 
 TENANT = "acme"
-PATH = f"/t/{TENANT}/mcp"
+_PATH = f"/t/{TENANT}/mcp"
 
 
 def _record(lab: Lab, fingerprint: str) -> TokenRecord | None:
@@ -28,13 +28,13 @@ def _record(lab: Lab, fingerprint: str) -> TokenRecord | None:
 def _verdict(lab: Lab, record: TokenRecord | None, resource: str) -> str | None:
     """Why a token accepted at acme's /mcp is not the answer, or None when it is."""
     if record is None:
-        return f"the token accepted on {PATH} was not issued by {TENANT}'s authorization server, the one its " \
+        return f"the token accepted on {_PATH} was not issued by {TENANT}'s authorization server, the one its " \
                "metadata names in authorization_servers: a resource trusts only its own issuer"
     aud = audiences(record.audience)
     # RFC 8707 §2 / RFC 9728 §3: the audience is exactly the one resource asked for, nothing broader
     if aud != [resource]:
         return f"the token's audience is {', '.join(aud) or 'empty'}, not exactly the resource {TENANT} advertises " \
-               f"for {PATH}: a token valid at other resources can be replayed there (RFC 8707: one resource, one " \
+               f"for {_PATH}: a token valid at other resources can be replayed there (RFC 8707: one resource, one " \
                "audience)"
     # the learner's own request: a grant at the token endpoint (the admin mint skips RFC 8707's checks)
     if not record.family:
@@ -46,7 +46,7 @@ def _verdict(lab: Lab, record: TokenRecord | None, resource: str) -> str | None:
 def check(lab: Lab, mark: Mark) -> CheckResult:
     """``tools/list`` on /t/acme/mcp allowed, since start(), for a token acme's authorization server issued at its
     token endpoint with ``aud`` exactly the resource acme's RFC 9728 metadata advertises."""
-    resource = f"{lab.agent_url}{PATH}"
+    resource = f"{lab.agent_url}{_PATH}"
     refusals: list[str] = []
     for event in mark.events(lab):
         # the guard records the MCP endpoint as "/mcp" and the tenant the path (or the issuer) chose
@@ -60,7 +60,7 @@ def check(lab: Lab, mark: Mark) -> CheckResult:
         refusals.append(why)
     if refusals:
         return CheckResult(False, refusals[-1])
-    return CheckResult(False, f"no 200 on {PATH} since start(): read {TENANT}'s protected-resource metadata, ask "
+    return CheckResult(False, f"no 200 on {_PATH} since start(): read {TENANT}'s protected-resource metadata, ask "
                               "its authorization server for a token for that resource, then call tools/list there")
 
 

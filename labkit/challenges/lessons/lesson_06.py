@@ -14,7 +14,7 @@ if TYPE_CHECKING:
 
 __all__ = ["CHALLENGES", "check", "refusals"]
 
-ELSEWHERE = "https://issuer.elsewhere.example"  # an issuer nobody configured, signing with the lab's keys
+_ELSEWHERE = "https://issuer.elsewhere.example"  # an issuer nobody configured, signing with the lab's keys
 
 
 def refusals(lab: Lab, persona: str | None = None) -> list[str]:
@@ -23,7 +23,7 @@ def refusals(lab: Lab, persona: str | None = None) -> list[str]:
     client = f"{persona}-client" if persona and persona != "default" else "lab-client"
     other_audience = lab.provider.mint(["api:read"], persona=persona, client_id=client,
                                        audience="api://another-service")
-    other_issuer = lab.provider.mint(["api:read"], persona=persona, client_id=client, claims={"iss": ELSEWHERE})
+    other_issuer = lab.provider.mint(["api:read"], persona=persona, client_id=client, claims={"iss": _ELSEWHERE})
     found = []
     # RFC 8725 §3.9 / RFC 9068 §4: a token minted for another service must not pass here
     if (code := lab.call("capabilities", token=other_audience).status) != 401:

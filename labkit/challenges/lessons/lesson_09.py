@@ -17,9 +17,9 @@ if TYPE_CHECKING:
 __all__ = ["CHALLENGES", "HOOK", "check"]
 
 HOOK = "challenge"
-SHOWN = frozenset({"my-notification-token", "challenge-token"})  # notification tokens printed in the lesson
-MIN_SECRET = 16  # characters of a notification token: a shared secret, not a label
-SUBSCRIBE: dict[str, tuple[str, ...]] = {"message/send with a push configuration": ("api:read", "push:write")}
+_SHOWN = frozenset({"my-notification-token", "challenge-token"})  # notification tokens printed in the lesson
+_MIN_SECRET = 16  # characters of a notification token: a shared secret, not a label
+_SUBSCRIBE: dict[str, tuple[str, ...]] = {"message/send with a push configuration": ("api:read", "push:write")}
 
 
 def _ssrf(lab: Lab) -> str | None:
@@ -45,8 +45,8 @@ def _secret(lab: Lab) -> str | None:
     if expected is None:
         return f"the receiver does not check a notification token on hook {HOOK!r} (expect_token): it cannot tell " \
                "your subscription's notifications from any other the agent signs for that URL"
-    if expected in SHOWN or len(expected) < MIN_SECRET:
-        return f"the notification token on hook {HOOK!r} is printed in the lesson or shorter than {MIN_SECRET} " \
+    if expected in _SHOWN or len(expected) < _MIN_SECRET:
+        return f"the notification token on hook {HOOK!r} is printed in the lesson or shorter than {_MIN_SECRET} " \
                "characters: a shared secret must be unguessable (secrets.token_urlsafe)"
     return None
 
@@ -59,7 +59,7 @@ def check(lab: Lab, mark: Mark) -> CheckResult:
         return CheckResult(False, why)
     hierarchy, _ = shipped_rules(lab)
     sends = [e for e in mark.events(lab) if e.method == "message/send" and e.decision == "allow"]
-    broad = [w for e in sends if (w := least_privilege(set(e.scopes), tuple(SUBSCRIBE), hierarchy, SUBSCRIBE))]
+    broad = [w for e in sends if (w := least_privilege(set(e.scopes), tuple(_SUBSCRIBE), hierarchy, _SUBSCRIBE))]
     if not sends or len(broad) == len(sends):
         return CheckResult(False, broad[-1] if broad else "no message/send allowed since start(): subscribe the hook "
                                                           "with a task of your own")

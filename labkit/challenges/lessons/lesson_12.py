@@ -14,12 +14,12 @@ if TYPE_CHECKING:
 
 __all__ = ["CHALLENGES", "check"]
 
-READ_ONLY = ("api:read",)  # what tools/list needs: a token asking for more is worth more to a thief
+_READ_ONLY = ("api:read",)  # what tools/list needs: a token asking for more is worth more to a thief
 
 
 def _surplus(record: TokenRecord) -> list[str]:
     """The scopes ``record`` holds beyond what ``tools/list`` needs (identity scopes aside)."""
-    return [s for s in record.scope.split() if s not in READ_ONLY and s not in ("openid", "email", "profile")]
+    return [s for s in record.scope.split() if s not in _READ_ONLY and s not in ("openid", "email", "profile")]
 
 
 def check(lab: Lab, mark: Mark) -> CheckResult:

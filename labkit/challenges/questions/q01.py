@@ -14,7 +14,7 @@ if TYPE_CHECKING:
 
 __all__ = ["QUESTIONS"]
 
-CANDIDATES: dict[str, Callable[[], str]] = {
+_CANDIDATES: dict[str, Callable[[], str]] = {
     'the alphabet, "abc…XYZ" (52 characters)': lambda: string.ascii_lowercase + string.ascii_uppercase,
     'a keyboard walk, "qwerty…BNM" (52 characters)': lambda: "qwertyuiopasdfghjklzxcvbnmQWERTYUIOPASDFGHJKLZXCVBNM",
     "secrets.token_hex(16) (32 characters)": lambda: secrets.token_hex(16),
@@ -24,19 +24,19 @@ CANDIDATES: dict[str, Callable[[], str]] = {
 }
 
 
-def refused(lab: Lab | None) -> dict[str, str]:
+def _refused(lab: Lab | None) -> dict[str, str]:
     """Each candidate as an HS256 secret, judged by the rule the check and ``labkit explain`` use."""
     from ...secret_strength import secret_problem
 
-    return {name: "refused" if secret_problem(make(), 32) else "passes" for name, make in CANDIDATES.items()}
+    return {name: "refused" if secret_problem(make(), 32) else "passes" for name, make in _CANDIDATES.items()}
 
 
 QUESTIONS = (
     Question(
         "secrets",
         "each string below is tried as an HS256 `jwt_secret`. Which does the check refuse, and which pass?",
-        tuple(CANDIDATES),
+        tuple(_CANDIDATES),
         ("refused", "passes"),
-        refused,
+        _refused,
     ),
 )

@@ -11,10 +11,10 @@ if TYPE_CHECKING:
 
 __all__ = ["QUESTIONS"]
 
-ITEMS = ("cache 60 s", "cache 60 s, fresh=True", "cache 0 s")
+_ITEMS = ("cache 60 s", "cache 60 s, fresh=True", "cache 0 s")
 
 
-def after_revocation(lab: Lab | None) -> dict[str, str]:
+def _after_revocation(lab: Lab | None) -> dict[str, str]:
     """A token validated once by each validator, revoked, then validated again at once (real introspection)."""
     from ...lessons import validator, verdict
 
@@ -29,7 +29,7 @@ def after_revocation(lab: Lab | None) -> dict[str, str]:
         verdict(lab, each, token)
     lab.revoke(token)
     seen = (verdict(lab, cached, token), verdict(lab, cached, token, fresh=True), verdict(lab, uncached, token))
-    return {item: "accepted" if v.startswith("accepted") else "refused" for item, v in zip(ITEMS, seen, strict=True)}
+    return {item: "accepted" if v.startswith("accepted") else "refused" for item, v in zip(_ITEMS, seen, strict=True)}
 
 
 QUESTIONS = (
@@ -37,8 +37,8 @@ QUESTIONS = (
         "revoked",
         "an opaque token is accepted once, then revoked at the provider. Validated again **right away**, what "
         "does each validator say?",
-        ITEMS,
+        _ITEMS,
         ("accepted", "refused"),
-        after_revocation,
+        _after_revocation,
     ),
 )

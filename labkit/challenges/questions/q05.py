@@ -11,21 +11,21 @@ if TYPE_CHECKING:
 
 __all__ = ["QUESTIONS"]
 
-OAUTH2 = {"jwks_url": "https://provider.example/jwks", "jwt_algorithm": "RS256",
+_OAUTH2 = {"jwks_url": "https://provider.example/jwks", "jwt_algorithm": "RS256",
           "jwt_issuer": "https://provider.example", "jwt_audience": "api://oauth2-lab-agent"}
-RULES: dict[str, dict[str, Any]] = {
-    "global required_scopes": {"security": {"oauth2": {**OAUTH2, "required_scopes": ["api:write"]}}},
+_RULES: dict[str, dict[str, Any]] = {
+    "global required_scopes": {"security": {"oauth2": {**_OAUTH2, "required_scopes": ["api:write"]}}},
     "the system_tools plugin's required_scopes": {
-        "security": {"oauth2": OAUTH2},
+        "security": {"oauth2": _OAUTH2},
         "plugins": [{"plugin_id": "system_tools", "required_scopes": ["api:write"]}]},
     "echo's own required_scopes": {
-        "security": {"oauth2": OAUTH2},
+        "security": {"oauth2": _OAUTH2},
         "plugins": [{"plugin_id": "system_tools",
                      "capabilities": [{"capability_id": "echo", "required_scopes": ["api:write"]}]}]},
 }
 
 
-def get_time_for_a_reader(lab: Lab | None) -> dict[str, str]:
+def _get_time_for_a_reader(lab: Lab | None) -> dict[str, str]:
     """The agent's own policy for ``execute get_time`` under each rule: 200 when ``api:read`` grants it."""
     from sample_agent.plugins import endpoint_policy
 
@@ -33,7 +33,7 @@ def get_time_for_a_reader(lab: Lab | None) -> dict[str, str]:
     from ...explain import explain
 
     out = {}
-    for name, document in RULES.items():
+    for name, document in _RULES.items():
         cfg = validate_security_config(document)
         rows = explain(cfg, *endpoint_policy(cfg)).rows
         row = next(r for r in rows if r.call == "execute get_time" and r.endpoint == "POST /")
@@ -46,8 +46,8 @@ QUESTIONS = (
         "narrowest",
         "each rule below makes `echo` need `api:write`. With each, what does `get_time` (same plugin) answer to "
         "an `api:read` token?",
-        tuple(RULES),
+        tuple(_RULES),
         ("200", "403"),
-        get_time_for_a_reader,
+        _get_time_for_a_reader,
     ),
 )

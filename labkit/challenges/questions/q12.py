@@ -23,7 +23,7 @@ ATTEMPTS: dict[str, dict[str, Any]] = {
 }
 
 
-def registrations(lab: Lab | None, statuses: Mapping[str, int] | None = None) -> dict[str, str]:
+def _registrations(lab: Lab | None, statuses: Mapping[str, int] | None = None) -> dict[str, str]:
     """The provider's status for each attempt: ``statuses`` the lesson's cell observed, else sent now (real calls).
 
     Raises ``ValueError`` without a lab or observed statuses.
@@ -45,6 +45,6 @@ QUESTIONS = (
         "accept (`201`) and which does it refuse (`400`)?",
         tuple(ATTEMPTS),
         ("201", "400"),
-        registrations,
+        _registrations,
     ),
 )

@@ -16,7 +16,7 @@ CASES = ("act = lab-agent", "act = lab-agent, then lab-agent", "act = mallory (u
          'act = "lab-agent" (a string)')
 
 
-def downstream_answers(lab: Lab | None, statuses: Mapping[str, int] | None = None) -> dict[str, str]:
+def _downstream_answers(lab: Lab | None, statuses: Mapping[str, int] | None = None) -> dict[str, str]:
     """The downstream's status per case: ``statuses`` the lesson's cell observed, else probed now (real exchanges
     and calls). Raises ``ValueError`` without a lab that runs the downstream, or observed statuses."""
     if statuses is None:
@@ -42,6 +42,6 @@ QUESTIONS = (
         "to each token (all valid, signed by the provider, for its audience)?",
         CASES,
         ("200", "401", "403"),
-        downstream_answers,
+        _downstream_answers,
     ),
 )

@@ -25,7 +25,7 @@ def answer_of(status: int, challenge: str) -> str:
     return str(status)
 
 
-def thief_answers(lab: Lab | None, rows: Mapping[str, Mapping[str, Any]] | None = None) -> dict[str, str]:
+def _thief_answers(lab: Lab | None, rows: Mapping[str, Mapping[str, Any]] | None = None) -> dict[str, str]:
     """The agent's answer per attempt: ``rows`` the lesson's cell observed (``status`` and ``challenge``), else
     tried now with a token bound to the lesson's key (real calls). Raises ``ValueError`` without either."""
     if rows is None:
@@ -66,6 +66,6 @@ QUESTIONS = (
         "or which `error` does its `WWW-Authenticate` challenge name?",
         ATTEMPTS,
         ("accepted", "invalid_token", "invalid_dpop_proof", "use_dpop_nonce"),
-        thief_answers,
+        _thief_answers,
     ),
 )
