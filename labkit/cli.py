@@ -15,6 +15,7 @@ import re
 import subprocess
 import sys
 import threading
+import time
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict
@@ -487,7 +488,13 @@ def _lab(args: argparse.Namespace) -> int:
             process.wait()
             stops.notify()
 
+        def announce() -> None:
+            url = _jupyter_url(process)
+            if url:
+                print(f"JupyterLab: {url}", flush=True)
+
         threading.Thread(target=watch, name="labkit-jupyter", daemon=True).start()
+        threading.Thread(target=announce, name="labkit-jupyter-url", daemon=True).start()
         signum = stops.wait()
         if not signum:  # JupyterLab exited by itself
             return process.wait()
@@ -498,6 +505,24 @@ def _lab(args: argparse.Namespace) -> int:
             process.kill()
             process.wait()
     _exit_now(128 + signum)
+
+
+def _jupyter_url(process: subprocess.Popen[bytes], wait: float = 120.0) -> str | None:
+    """The URL of the JupyterLab that ``process`` runs, with its token, read from the server's own runtime file
+    (``jpserver-<pid>.json``: the port it settled on after retries); None if it exits or does not answer in time."""
+    from jupyter_core.paths import jupyter_runtime_dir
+
+    info = Path(jupyter_runtime_dir()) / f"jpserver-{process.pid}.json"
+    deadline = time.monotonic() + wait
+    while process.poll() is None and time.monotonic() < deadline:
+        try:
+            server = json.loads(info.read_text(encoding="utf-8"))
+        except (OSError, ValueError):  # not written yet, or half written
+            time.sleep(0.2)
+            continue
+        token = server.get("token") or ""
+        return f"{server['url'].rstrip('/')}/lab" + (f"?token={token}" if token else "")
+    return None
 
 
 def _probe(args: argparse.Namespace) -> int:

@@ -50,7 +50,8 @@ def test_readme_lab_command_starts_jupyterlab(tmp_path: Path) -> None:
         )
         try:
             deadline = time.monotonic() + 120
-            while f"127.0.0.1:{port}/lab" not in log.read_text():
+            # labkit's own summary names JupyterLab's URL (read from the server's runtime file, token included)
+            while f"JupyterLab: http://127.0.0.1:{port}/lab?token=" not in log.read_text():
                 assert process.poll() is None, log.read_text()[-2000:]
                 assert time.monotonic() < deadline, log.read_text()[-2000:]
                 time.sleep(0.5)
