@@ -46,7 +46,7 @@ def regenerate(paths: Sequence[Path] | None = None, timeout: int = 300) -> dict[
     """Execute and save notebooks; returns seconds per notebook. Raises ``CellExecutionError`` on a failing cell."""
     import nbformat
 
-    chosen = list(paths) if paths else sorted(NOTEBOOKS_DIR.glob("[0-9][0-9]_*.ipynb"))
+    chosen = list(paths) if paths else [*sorted(NOTEBOOKS_DIR.glob("[0-9][0-9]_*.ipynb")), NOTEBOOKS_DIR / "progress.ipynb"]
     timings: dict[str, float] = {}
     for path in chosen:
         started = time.perf_counter()

@@ -1,4 +1,5 @@
-"""JupyterLab in a real browser: lesson 03 runs, its widgets render, and the scope explorer responds.
+"""JupyterLab in a real browser: lesson 03 runs, its widgets render, the scope explorer responds, and its card's
+Check says "not yet" after Run All and "solved" once the learner's own cell has done the work.
 
 Needs Debian's Chromium (``apt-get install chromium``; ``.ci/run`` installs it) driven by Playwright with
 ``executable_path`` — no browser download. Skipped only when Chromium is absent and ``CI`` is unset.
@@ -94,13 +95,33 @@ def test_scope_explorer_in_chromium(jupyter: tuple[str, str, Path], tmp_path: Pa
                 " return svg && svg.innerHTML !== before; }", arg=before, timeout=30_000)
             after = page.locator("svg.labkit-scope-graph").first.inner_html()
             assert 'font-weight="bold">admin<' in after  # the newly granted scope is drawn bold
-            # The lesson's challenge, through its card: the reference solution ran with the notebook; Check says so.
+            # The lesson's challenge, through its card: Run All solved nothing (no solution ran), so Check says
+            # "not yet"; the learner's own cell (the reference, typed into the your-turn cell) solves it.
             check = page.get_by_role("button", name="Check", exact=True)
+            check.scroll_into_view_if_needed()
+            check.click()
+            page.wait_for_selector(".labkit-challenge-result", timeout=30_000)
+            verdicts = page.locator(".labkit-challenge-result")
+            assert verdicts.count() == 1 and verdicts.first.inner_text().startswith("not yet"), verdicts.first.inner_text()
+            solution = (ROOT / "notebooks" / "solutions" / "03.py").read_text(encoding="utf-8")
+            index = page.evaluate(
+                "(source) => { const nb = window.jupyterapp.shell.currentWidget.content;"
+                " const i = nb.widgets.findIndex(c => (c.model.getMetadata('tags') || []).includes('your-turn'));"
+                " if (i >= 0) { nb.widgets[i].model.sharedModel.setSource(source); nb.activeCellIndex = i; }"
+                " return i; }", solution)
+            assert index >= 0, "lesson 03 has no your-turn cell"
+            page.evaluate("window.jupyterapp.commands.execute('notebook:run-cell')")
+            page.wait_for_function(
+                "(i) => { const c = window.jupyterapp.shell.currentWidget.content.widgets[i];"
+                " return c.model.outputs.length > 0 && c.model.executionCount !== null"
+                " && !c.node.querySelector('.jp-InputArea-prompt').textContent.includes('*'); }",
+                arg=index, timeout=60_000)
             check.scroll_into_view_if_needed()
             check.click()
             page.wait_for_function(
                 "() => [...document.querySelectorAll('.labkit-challenge-result')]"
                 ".some(e => e.textContent.startsWith('solved:'))", timeout=30_000)
+            check.scroll_into_view_if_needed()
             shot = tmp_path / "03_scope_hierarchy.png"
             page.screenshot(path=str(shot), full_page=False)
             assert shot.stat().st_size > 10_000

@@ -5,6 +5,7 @@ Markdown, and the lesson cell conventions the nbval harness and the Run-All test
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -209,3 +210,37 @@ def test_question_modules_are_found_by_name_and_only_for_a_lesson_number() -> No
 
     assert list(questions_of("00")) == ["forged_admin"]
     assert questions_of("99") == {} and questions_of("../x") == {} and questions_of("0") == {}
+
+
+_NOTEBOOKS = shipped_lessons()
+_LESSON_FILES = sorted(_NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
+
+
+@pytest.mark.parametrize("path", _LESSON_FILES, ids=lambda p: p.stem)
+def test_every_lesson_follows_the_course_contract(path: Path) -> None:
+    # issue 26: no solution in the executable flow, a your-turn cell per challenge with a shipped reference, check
+    # cells, the lesson's length in its header
+    from labkit.notebooks import CHECK, SOLUTION, tags
+
+    cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
+    assert not [i for i, c in enumerate(cells) if SOLUTION in tags(c)], f"{path.name}: a solution-tagged cell"
+    assert not [i for i, c in enumerate(cells) if c.get("metadata", {}).get("jupyter", {}).get("source_hidden")]
+    keys = [key for c in cells if (key := solution_key(c))]
+    lesson = path.name[:2]
+    assert keys and {k.split(".")[0] for k in keys} == {lesson}, f"{path.name}: your-turn cells {keys}"
+    assert set(keys) == {k for k in CHALLENGES if lesson_of(k) == lesson}, f"{path.name}: a challenge without a cell"
+    for cell in cells:
+        if solution_key(cell):  # the learner's cell holds a prompt, never code
+            lines = "".join(cell["source"]).strip().splitlines()
+            assert lines and all(not line.strip() or line.lstrip().startswith("#") for line in lines), path.name
+    for key in keys:
+        assert solution_source(_NOTEBOOKS, key).rstrip().splitlines()[-1].endswith(")"), key  # ends with a check
+    assert any(CHECK in tags(c) for c in cells), f"{path.name}: no check cell"
+    header = "".join(cells[0]["source"]).strip().splitlines()[-1]
+    assert cells[0]["cell_type"] == "markdown" and re.fullmatch(r"\*≈ \d+ min\*", header), f"{path.name}: {header!r}"
+
+
+def test_the_progress_page_s_committed_output_counts_every_challenge() -> None:
+    cells = json.loads((_NOTEBOOKS / "progress.ipynb").read_text(encoding="utf-8"))["cells"]
+    shown = "".join(cells[1]["outputs"][0]["text"])
+    assert shown.startswith(f"0 of {len(CHALLENGES)} challenges solved"), shown

@@ -1,26 +1,19 @@
 """Run All, with no solution injected, solves nothing: every lesson executed as committed (nbclient, a fresh
 progress file) runs without a cell error, records ZERO challenges solved, and its ``check`` cells show the committed
-output ("not yet: ..."). A lesson still carrying a hidden ``solution`` cell (not yet converted to the contract) is
-an expected failure, not run; the mark goes away by itself once the lesson is converted."""
+output ("not yet: ..."). That no lesson carries its solution in the flow is tests/lessons/test_course_framework.py's."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from labkit.challenges import Progress
-from labkit.notebooks import CHECK, NOTEBOOKS_DIR, SOLUTION, run_all, tags
+from labkit.notebooks import CHECK, NOTEBOOKS_DIR, run_all, tags
 
 LESSONS = sorted(NOTEBOOKS_DIR.glob("[0-9][0-9]_*.ipynb"))
 _VOLATILE = {"application/vnd.jupyter.widget-view+json"}  # model ids are random (nbval skips them too)
-
-
-def _unconverted(path: Path) -> bool:
-    cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
-    return any(SOLUTION in tags(c) for c in cells)
 
 
 def _shown(outputs: list[Any]) -> list[Any]:
@@ -36,14 +29,8 @@ def _shown(outputs: list[Any]) -> list[Any]:
     return shown
 
 
-def _lessons() -> list[Any]:
-    return [pytest.param(path, id=path.stem, marks=pytest.mark.xfail(
-        _unconverted(path), reason="still has a hidden solution cell (not yet converted)", run=False, strict=False))
-        for path in LESSONS]
-
-
 @pytest.mark.integration
-@pytest.mark.parametrize("path", _lessons())
+@pytest.mark.parametrize("path", LESSONS, ids=lambda p: p.stem)
 def test_run_all_without_solutions_solves_nothing(path: Path, tmp_path: Path) -> None:
     import nbformat
 
