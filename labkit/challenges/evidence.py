@@ -11,14 +11,23 @@ from joserfc.errors import SecurityWarning
 from joserfc.jwk import OctKey
 
 from ..audit import AuditEvent
+from ..provider.personas import PERSONAS, persona_issuer
 from .base import CheckResult
 
 if TYPE_CHECKING:
     from ..lab import Lab
 
-__all__ = ["NOW", "audiences", "fingerprints", "hs_token", "result", "status"]
+__all__ = ["ELSEWHERE", "NOW", "audiences", "fingerprints", "hs_token", "other_issuers", "result", "status"]
 
 NOW = 1_767_225_600  # the lessons' fixed clock
+ELSEWHERE = "https://issuer.elsewhere.example"  # an issuer nobody configured, signing with the lab's keys
+
+
+def other_issuers(provider_url: str, persona: str = "default") -> list[str]:
+    """Every issuer a token signed with the lab's keys could name, other than ``persona``'s: the lab's other JWT
+    personas and one nobody configured (a pinned issuer refuses them all)."""
+    others = {persona_issuer(p, provider_url) for p in PERSONAS if p != "github"} | {ELSEWHERE}
+    return sorted(others - {persona_issuer(persona, provider_url)})
 
 
 def fingerprints(events: Iterable[AuditEvent]) -> dict[str, list[AuditEvent]]:

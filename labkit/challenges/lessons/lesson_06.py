@@ -6,9 +6,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ...provider.clients import AGENT_AUDIENCE
-from ...provider.personas import PERSONAS, persona_issuer
 from ..base import Challenge, CheckResult
-from ..evidence import result
+from ..evidence import other_issuers, result
 from ..mark import Mark
 
 if TYPE_CHECKING:
@@ -16,16 +15,7 @@ if TYPE_CHECKING:
 
 __all__ = ["CHALLENGES", "check", "refusals"]
 
-_ELSEWHERE = "https://issuer.elsewhere.example"  # an issuer nobody configured, signing with the lab's keys
 _EXPIRED_AGO = 60  # seconds since a probe token expired: no clock skew excuses that
-
-
-def _issuers(lab: Lab, persona: str | None) -> list[str]:
-    """Every issuer a token could name here other than ``persona``'s: the lab's other personas and one nobody
-    configured (all sign with the keys the agent trusts)."""
-    own = persona_issuer(persona or "default", lab.provider_url)
-    others = {persona_issuer(p, lab.provider_url) for p in PERSONAS if p != "github"} | {_ELSEWHERE}
-    return sorted(others - {own})
 
 
 def refusals(lab: Lab, persona: str | None = None) -> list[str]:
@@ -45,8 +35,9 @@ def refusals(lab: Lab, persona: str | None = None) -> list[str]:
         found.append(f"jwt_audience also names {', '.join(extra)}: a token the issuer minted for that service would "
                      f"work here; the audience names this agent alone, {AGENT_AUDIENCE} (RFC 8725 §3.9)")
     # RFC 8725 §3.8 / RFC 9068 §4: the issuer must be the one expected, not any that signs with known keys
-    passed = [iss for iss in _issuers(lab, persona) if lab.call("capabilities", token=lab.provider.mint(
-        ["api:read"], persona=persona, client_id=client, claims={"iss": iss})).status != 401]
+    passed = [iss for iss in other_issuers(lab.provider_url, persona or "default")
+              if lab.call("capabilities", token=lab.provider.mint(["api:read"], persona=persona, client_id=client,
+                                                                  claims={"iss": iss})).status != 401]
     if passed:
         shown = ", ".join("the lab's default issuer" if i == lab.provider_url else i.replace(lab.provider_url,
                                                                                                "{provider}")
