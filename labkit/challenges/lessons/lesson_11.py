@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from ...calls import TokenRequestError, request_token
 from ...incident import CLIENT, LEAKED_SECRET, TRUTH
+from ...secret_strength import secret_problem
 from ..base import Challenge, CheckResult
 from ..mark import Mark
 
@@ -17,6 +18,8 @@ if TYPE_CHECKING:
     from ...lab import Lab
 
 __all__ = ["CHALLENGES", "check", "epoch"]
+
+_SECRET_BYTES = 16  # RFC 6749 §10.10: a guess succeeds with probability at most 2^-128
 
 
 def epoch(value: Any) -> float | None:
@@ -82,6 +85,14 @@ def _contained(lab: Lab, mark: Mark) -> list[str]:
     if client is None:
         return [f"{CLIENT} is gone: deleting the client stops the nightly service too; rotate its secret instead "
                 "(and run lesson 11's stage(lab) again)"]
+    # RFC 6749 §10.10: the new credential must be unguessable, or the attacker guesses it instead of stealing it
+    if client.client_secret is None:
+        left.append(f"{CLIENT} now has no secret: a confidential service turned public authenticates nobody at /token; "
+                    "rotate to a new secret from a random generator (secrets.token_urlsafe(32))")
+    elif client.client_secret != LEAKED_SECRET and (
+            problem := secret_problem(str(client.client_secret), _SECRET_BYTES)) is not None:
+        left.append(f"{CLIENT}'s new secret: {problem}; a client secret must come from a random generator, or the "
+                    "attacker guesses what they can no longer steal (RFC 6749 §10.10)")
     if live:
         left.append(f"{len(live)} token(s) issued with the leaked secret are still active: rotating a secret does "
                     "not touch tokens already issued; revoke them (RFC 7009 §2.1)")

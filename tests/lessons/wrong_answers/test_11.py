@@ -35,6 +35,13 @@ def rotate(lab: Lab) -> None:
     lab.provider.register_client(dataclasses.replace(client, client_secret=secrets.token_urlsafe(32)))
 
 
+def rotate_to(secret: str | None) -> Any:
+    def act(lab: Lab) -> None:
+        client = lab.provider.server().store.clients[CLIENT]
+        lab.provider.register_client(dataclasses.replace(client, client_secret=secret))
+    return act
+
+
 def delete(lab: Lab) -> None:
     del lab.provider.server().store.clients[CLIENT]
 
@@ -44,6 +51,10 @@ WRONG: list[tuple[str, dict[str, Any], tuple[Any, ...], str]] = [
     ("revoked without rotating", {}, (revoke,), "the leaked secret still gets new tokens"),
     ("rotated without revoking", {}, (rotate,), "rotating a secret does not touch tokens already issued"),
     ("nothing contained", {}, (), "not contained"),
+    # a rotation to a secret the attacker can guess (or to none at all): each solved the check before
+    ("rotated to a typed secret", {}, (revoke, rotate_to("report-bot-secret-2")), "random generator"),
+    ("rotated to a repeated secret", {}, (revoke, rotate_to("a" * 48)), "random generator"),
+    ("rotated to no secret (a public client)", {}, (revoke, rotate_to(None)), "no secret"),
     ("deleted the client", {}, (revoke, delete), "deleting the client stops the nightly service too"),
     ("the victim's token", {"fingerprint": TRUTH["victim_fingerprint"]}, (revoke, rotate), "the victim's traffic"),
     ("first refusal as first seen", {"first_seen": TRUTH["first_deny"]}, (revoke, rotate), "first refusal"),
