@@ -17,9 +17,11 @@ from .base import CheckResult
 if TYPE_CHECKING:
     from ..lab import Lab
 
-__all__ = ["ELSEWHERE", "NOW", "audiences", "fingerprints", "hs_token", "other_issuers", "result", "status"]
+__all__ = ["ELSEWHERE", "EXPIRED_AGO", "NOW", "audiences", "fingerprints", "hs_token", "other_issuers", "result",
+           "status"]
 
 NOW = 1_767_225_600  # the lessons' fixed clock
+EXPIRED_AGO = 60  # seconds since a probe token expired: no clock skew excuses that (RFC 7519 §4.1.4)
 ELSEWHERE = "https://issuer.elsewhere.example"  # an issuer nobody configured, signing with the lab's keys
 
 

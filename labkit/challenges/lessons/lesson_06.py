@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from ...provider.clients import AGENT_AUDIENCE
 from ..base import Challenge, CheckResult
-from ..evidence import other_issuers, result
+from ..evidence import EXPIRED_AGO, other_issuers, result
 from ..mark import Mark
 
 if TYPE_CHECKING:
@@ -15,7 +15,6 @@ if TYPE_CHECKING:
 
 __all__ = ["CHALLENGES", "check", "refusals"]
 
-_EXPIRED_AGO = 60  # seconds since a probe token expired: no clock skew excuses that
 
 
 def refusals(lab: Lab, persona: str | None = None) -> list[str]:
@@ -45,9 +44,9 @@ def refusals(lab: Lab, persona: str | None = None) -> list[str]:
         found.append(f"tokens naming another issuer ({shown}) were not refused with 401: any issuer whose keys "
                      "validate is trusted; pin the one issuer you expect (jwt_issuer; RFC 8725 §3.8)")
     # RFC 7519 §4.1.4: an expired token is refused; leeway forgives clock skew of seconds, not a minute
-    expired = lab.expired_token(["api:read"], ago=_EXPIRED_AGO, persona=persona or "default")
+    expired = lab.expired_token(["api:read"], ago=EXPIRED_AGO, persona=persona or "default")
     if (code := lab.call("capabilities", token=expired).status) != 401:
-        found.append(f"a token that expired {_EXPIRED_AGO} s ago answered {code}, not 401: a leeway of minutes keeps "
+        found.append(f"a token that expired {EXPIRED_AGO} s ago answered {code}, not 401: a leeway of minutes keeps "
                      "a stolen token usable after its exp; leeway is for seconds of clock skew (RFC 7519 §4.1.4)")
     if "exp" not in oauth2.claims_required:
         found.append("exp is not among the required claims: a token minted without exp never expires here "
