@@ -27,8 +27,12 @@ def check(lab: Lab, mark: Mark) -> CheckResult:
         if e.decision == "allow" and e.strategy == "introspection" and e.fingerprint in revoked
     ]
     if not (allowed and any(e.reason == Reason.INACTIVE for e in events[allowed[0] + 1 :])):
+        # RFC 7662 §2.2 / RFC 7009 §2: only asking the provider shows a revocation; a JWT is judged offline until exp
         return CheckResult(
-            False, "no revoked token in the audit log was allowed by introspection and then refused as inactive"
+            False, "no revoked token in the audit log was allowed by introspection and then refused as inactive: "
+                   "that pair is the proof a revocation reaches the agent; a JWT is checked offline and stays good "
+                   "until its exp, only introspection asks the provider whether the token is still active (RFC 7662 "
+                   "§2.2, RFC 7009 §2)"
         )
     probe = lab.token(["api:read"], persona="opaque")
     before = lab.call("capabilities", token=probe).status

@@ -24,7 +24,10 @@ def check(lab: Lab, mark: Mark) -> CheckResult:
     answers = [lab.execute("write_operation", token=token) for _ in range(2)]
     statuses = [a.status for a in answers]
     if statuses != [200, 429]:
-        return CheckResult(False, f"two calls of write_operation by a new caller answered {statuses}, not [200, 429]")
+        # OWASP API4:2023: a network plugin spends someone else's resources per call; RFC 6585 §4 is the 429
+        return CheckResult(False, f"two calls of write_operation by a new caller answered {statuses}, not [200, 429]: "
+                                  "with no limit per caller one token drives the network plugin as fast as it can "
+                                  "(OWASP API4:2023, RFC 6585 §4)")
     missing = []
     retry_after = answers[1].response.headers.get("retry-after")
     if not retry_after:

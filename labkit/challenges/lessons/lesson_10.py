@@ -53,7 +53,9 @@ def _not_through(weakness: str, events: list[AuditEvent]) -> str:
     if allowed:
         return (f"the vulnerable agent admitted your requests without any mistake (the real check accepted them): "
                 f"a request that is genuinely allowed proves nothing about {weakness}")
-    return f"the vulnerable agent has not admitted any request of yours through {weakness} since start()"
+    # the real agent's rule for this weakness (DEFENCES): what the learner's request must get past
+    return (f"the vulnerable agent has not admitted any request of yours through {weakness} since start(); the real "
+            f"agent's rule that {weakness} breaks: {DEFENCES[weakness][1]}")
 
 
 def check_token(weakness: str) -> Callable[[Lab, Mark], CheckResult]:

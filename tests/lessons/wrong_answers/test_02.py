@@ -62,8 +62,8 @@ def jwt_not_introspection(lab: Lab) -> None:
 WRONG: list[tuple[str, Callable[[Lab], Any], str]] = [
     ("an hour's cache, the clock moved past it", wait_out_the_cache, "RFC 7662 §4"),
     ("an hour's cache, another token refused", another_token_refused, "RFC 7662 §4"),
-    ("revoked, never called again", never_called_again, "no revoked token"),
-    ("JWTs: revocation unseen", jwt_not_introspection, "no revoked token"),
+    ("revoked, never called again", never_called_again, "RFC 7662 §2.2"),
+    ("JWTs: revocation unseen", jwt_not_introspection, "RFC 7662 §2.2"),
 ]
 
 

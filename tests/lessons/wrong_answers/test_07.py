@@ -38,8 +38,8 @@ WRONG: list[tuple[str, dict[str, Any], str]] = [
     ("a limit of one, no issuer", limited({k: v for k, v in OAUTH2.items() if k != "jwt_issuer"}, ONE),
      "RFC 8725 §3.8"),
     ("a limit of two", limited(OAUTH2, [{"name": "rate_limited", "params": {"requests_per_minute": 2}}]),
-     "answered [200, 200], not [200, 429]"),
-    ("the lesson's configuration", LESSON, "answered [200, 200], not [200, 429]"),
+     "not [200, 429]: with no limit per caller"),
+    ("the lesson's configuration", LESSON, "not [200, 429]: with no limit per caller"),
 ]
 
 

@@ -106,7 +106,7 @@ for _key in TOKEN_KEYS:
 for _key in ("10.alg_none", "10.audience"):
     _w = KEYS[_key]
     TOKEN_WRONG += [
-        (_key, "the exploit with too little scope", _forged_read_scope(_w), (_w,), "has not admitted"),
+        (_key, "the exploit with too little scope", _forged_read_scope(_w), (_w,), "the real agent's rule"),
         (_key, "replayed with the weakness still on", _replay_still_on(_w), (_w,), f"disable('{_w}')"),
         (_key, "another token refused after the fix", _replay_another_token(_w), (_w,), f"disable('{_w}')"),
     ]
@@ -125,10 +125,10 @@ def _jku_refused_while_on(lab: Lab, agent: VulnerableAgent) -> None:
 
 
 TOKEN_WRONG += [
-    ("10.audience", "an expired token", _expired_for_audience, ("audience_unchecked",), "has not admitted"),
+    ("10.audience", "an expired token", _expired_for_audience, ("audience_unchecked",), "the real agent's rule"),
     ("10.expired", "a token for another audience", lambda lab, agent: agent.execute(
         "admin_status", token=lab.provider.mint(["admin"], audience="api://another-service")),
-     ("expired_accepted",), "has not admitted"),
+     ("expired_accepted",), "the real agent's rule"),
     ("10.jku", "refused while jku is still followed", _jku_refused_while_on, ("jku_followed",), "still on"),
     ("10.alg_none", "a tampered, signed token", lambda lab, agent: agent.execute(
         "admin_status", token=exploit_token("naive_decode", lab)), tuple(WEAKNESSES), "through naive_decode"),
