@@ -17,7 +17,7 @@ __all__ = ["CHALLENGES", "TENANT", "check"]
 
 TENANT = "acme"
 _PATH = f"/t/{TENANT}/mcp"
-_LIST = {"tools/list": ("api:read",)}  # the job: read acme's tool list, as the lesson's token does
+_LIST: dict[str, tuple[str, ...]] = {"tools/list": ("api:read",)}  # the job: read acme's tool list
 
 
 def _record(lab: Lab, fingerprint: str) -> TokenRecord | None:
