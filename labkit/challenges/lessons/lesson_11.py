@@ -44,8 +44,15 @@ def _blank(value: Any) -> bool:
     return value is None or (isinstance(value, str | list | tuple | set | frozenset) and not value)
 
 
+def _text(value: Any) -> str | None:
+    """An answer as a plain ``str`` (a subclass's own comparisons never reach the check), else None."""
+    return str.__str__(value) if isinstance(value, str) else None
+
+
 def _findings(client_id: Any, fingerprint: Any, first_seen: Any, endpoints: Any) -> list[str]:
     """What is wrong in the answer about the log, each with why it matters for the response."""
+    # compare plain strings: an answer object that says it equals everything claims every value at once
+    client_id, fingerprint = _text(client_id), _text(fingerprint)
     wrong: list[str] = []
     if client_id != TRUTH["client_id"]:
         wrong.append(f"client_id {client_id!r} is not the client whose credentials were abused: look for a client "
@@ -64,7 +71,8 @@ def _findings(client_id: Any, fingerprint: Any, first_seen: Any, endpoints: Any)
     elif seen is None or abs(seen - TRUTH["first_seen"]) >= 1:
         wrong.append("first_seen is not when the attacker's token was first used (a time in seconds since the "
                      "epoch or ISO 8601, as the log's time field)")
-    named = set(endpoints) if isinstance(endpoints, Iterable) and not isinstance(endpoints, str) else set()
+    named = {t for e in endpoints if (t := _text(e)) is not None} \
+        if isinstance(endpoints, Iterable) and not isinstance(endpoints, str) else set()
     missing, extra = TRUTH["endpoints"] - named, named - TRUTH["endpoints"]
     if missing or extra:
         wrong.append("endpoints: " + "; ".join(

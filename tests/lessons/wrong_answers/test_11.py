@@ -46,6 +46,18 @@ def delete(lab: Lab) -> None:
     del lab.provider.server().store.clients[CLIENT]
 
 
+class Agreeable(str):
+    """A str that compares equal to anything and unequal to nothing: an answer that claims every value at once."""
+
+    def __eq__(self, other: object) -> bool:
+        return True
+
+    def __ne__(self, other: object) -> bool:
+        return False
+
+    __hash__ = str.__hash__
+
+
 # (name, changed answer fields, what the learner did in the lab, words of the refusal): insecure ones first
 WRONG: list[tuple[str, dict[str, Any], tuple[Any, ...], str]] = [
     ("revoked without rotating", {}, (revoke,), "the leaked secret still gets new tokens"),
@@ -60,6 +72,9 @@ WRONG: list[tuple[str, dict[str, Any], tuple[Any, ...], str]] = [
     ("first refusal as first seen", {"first_seen": TRUTH["first_deny"]}, (revoke, rotate), "first refusal"),
     ("only the denied endpoints", {"endpoints": ["execute:admin_status", "tasks/pushNotificationConfig/set"]},
      (revoke, rotate), "allowed calls are what leaked"),
+    # an object equal to every answer: solved the check when it compared with != and ==
+    ("a client id equal to everything", {"client_id": Agreeable("?")}, (revoke, rotate), "not the client whose"),
+    ("a fingerprint equal to everything", {"fingerprint": Agreeable("?")}, (revoke, rotate), "not the attacker's"),
     ("the busiest client", {"client_id": "lab-client"}, (revoke, rotate), "not the client whose credentials"),
     ("a time that is not a time", {"first_seen": "09:06"}, (revoke, rotate), "not when the attacker's token"),
 ]
