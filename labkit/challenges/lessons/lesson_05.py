@@ -18,14 +18,15 @@ __all__ = ["CHALLENGES", "check", "widened"]
 _TARGET = "echo"
 
 
-def widened(lab: Lab) -> list[str]:
-    """What the running policy grants beyond the lesson's agent as shipped, echo's own rule aside: a capability whose
-    scopes changed, a scope the hierarchy makes reach further (a wildcard included); empty when nothing did."""
+def widened(lab: Lab, target: str | None = _TARGET, change: str = "echo's rule") -> list[str]:
+    """What the running policy grants beyond the lesson's agent as shipped, ``target``'s own rule aside (None: no
+    capability may change): a capability whose scopes changed, a scope the hierarchy makes reach further (a wildcard
+    included); ``change`` names what the challenge asks to change. Empty when nothing else did."""
     hierarchy, needs = shipped_rules(lab)
     running = lab.config.scope_hierarchy
     found = [f"{name} now needs {' '.join(cap.scopes) or 'no scope'}, not {' '.join(needs[name]) or 'no scope'}"
              for name, cap in lab.agent.policy.capabilities.items()
-             if name != _TARGET and name in needs and set(cap.scopes) != set(needs[name])]
+             if name != target and name in needs and set(cap.scopes) != set(needs[name])]
     for scope in sorted(set(running.mapping) | set(hierarchy.mapping)):
         reach, shipped = running.expand({scope}), hierarchy.expand({scope})
         if (reach.wildcard and not shipped.wildcard) or not (shipped.wildcard or reach <= shipped):
@@ -33,10 +34,10 @@ def widened(lab: Lab) -> list[str]:
             found.append(f"scope_hierarchy makes {scope} reach {extra}")
     if not found:
         return []
-    # least privilege: the rule for echo must not change what any other capability or scope grants
-    return ["; ".join(found) + ": a rule beyond echo changes what other tokens may do (a lowered need lets callers "
+    # least privilege: the challenge's change must not change what any other capability or scope grants
+    return ["; ".join(found) + f": a change beyond {change} changes what tokens may do (a lowered need lets callers "
             "in that were refused; a wider hierarchy gives a token more than it was granted); least privilege "
-            "changes echo's rule alone (RFC 6749 §3.3, RFC 9700 §2.3)"]
+            f"changes {change} alone (RFC 6749 §3.3, RFC 9700 §2.3)"]
 
 
 def check(lab: Lab, mark: Mark) -> CheckResult:

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from ..base import Challenge, CheckResult
 from ..evidence import result
 from ..mark import Mark
+from .lesson_05 import widened
 from .lesson_06 import refusals
 
 if TYPE_CHECKING:
@@ -38,8 +39,9 @@ def check(lab: Lab, mark: Mark) -> CheckResult:
     if other != 200:
         missing.append(f"another new caller then answered {other}, not 200: the limit is shared, so one caller's "
                        "traffic denies service to everyone; count it per principal")
-    return result(missing + refusals(lab), f"the second call is limited (429, Retry-After: {retry_after}) for "
-                                           "that caller only; another caller keeps its own budget")
+    return result(missing + widened(lab, None, "the rate limit") + refusals(lab),
+                  f"the second call is limited (429, Retry-After: {retry_after}) for that caller only; another caller "
+                  "keeps its own budget")
 
 
 CHALLENGES = (
