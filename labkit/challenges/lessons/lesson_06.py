@@ -66,9 +66,12 @@ def check(lab: Lab, mark: Mark) -> CheckResult:
                        "any other service would pass (RFC 8725 §3.9)")
     if missing:
         return CheckResult(False, "; ".join(missing))
+    from .lesson_05 import widened  # lesson 05 imports this module's refusals
+
     ok = lab.call("capabilities", token=lab.token(["api:read"], persona="auth0")).status
     return result(
-        [f"an Auth0 token answered {ok}, not 200"] * (ok != 200) + refusals(lab, "auth0"),
+        [f"an Auth0 token answered {ok}, not 200"] * (ok != 200) + refusals(lab, "auth0")
+        + widened(lab, None, "the trusted issuer"),
         "Auth0 tokens for this agent pass; tokens naming any other issuer (the lab's other personas, or one nobody "
         "configured), Auth0 tokens for another service and one expired a minute ago get 401",
     )

@@ -37,6 +37,8 @@ WRONG: list[tuple[str, Callable[[Lab], dict[str, Any] | None], str]] = [
     ("Auth0's issuer and Keycloak's", lambda lab: auth0(lab, jwt_issuer=[persona_issuer("auth0", lab.provider_url),
                                                                            persona_issuer("keycloak", lab.provider_url)]),
      "RFC 8725 §3.8"),
+    ("Auth0 pinned, api:read made a wildcard", lambda lab: {**auth0(lab), "security": {
+        **auth0(lab)["security"], "scope_hierarchy": {"api:read": ["*"]}}}, "scope_hierarchy"),
     ("no audience", lambda lab: auth0(lab, jwt_audience=None), "RFC 8725 §3.9"),
     ("this agent's audience and others", lambda lab: auth0(lab, jwt_audience=[AUDIENCE, "api://billing",
                                                                                "https://anything.example"]),
