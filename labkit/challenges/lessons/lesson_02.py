@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from ...errors import Reason
 from ..base import Challenge, CheckResult
 from ..mark import Mark
+from .lesson_05 import widened
 
 if TYPE_CHECKING:
     from ...lab import Lab
@@ -43,6 +44,9 @@ def check(lab: Lab, mark: Mark) -> CheckResult:
         return CheckResult(False, f"a fresh opaque token answered {before}, then {after.status} right after its "
                                   "revocation, not 200 then 401 (inactive): a cached 'active' answer lets a revoked "
                                   "token pass until it expires (introspection_cache_ttl; RFC 7662 §4, RFC 7009 §2)")
+    # least privilege: the new validation must not loosen what any token may do (lesson 05's rule)
+    if loosened := widened(lab, None, "how tokens are validated"):
+        return CheckResult(False, loosened[0])
     return CheckResult(True, "the agent allowed a token, then refused it as inactive after revocation, and refuses "
                              "any token the moment it is revoked")
 
