@@ -8,6 +8,7 @@ from urllib.parse import urlsplit
 
 from ...secret_strength import secret_problem
 from ..base import Challenge, CheckResult
+from ..evidence import printed_in
 from ..mark import Mark
 from .lesson_03 import least_privilege, shipped_rules
 
@@ -55,6 +56,9 @@ def _secret(lab: Lab) -> str | None:
     if problem is not None:
         return f"the notification token on hook {HOOK!r}: {problem}; whoever guesses it can have their own " \
                "notifications taken as your subscription's"
+    if (where := printed_in(expected)) is not None:
+        return f"the notification token on hook {HOOK!r} is printed in the lessons ({where}): a shared secret " \
+               "everyone has read authenticates nobody; generate your own (secrets.token_urlsafe)"
     return None
 
 

@@ -12,6 +12,7 @@ from ...calls import TokenRequestError, request_token
 from ...incident import CLIENT, LEAKED_SECRET, TRUTH
 from ...secret_strength import secret_problem
 from ..base import Challenge, CheckResult
+from ..evidence import printed_in
 from ..mark import Mark
 
 if TYPE_CHECKING:
@@ -101,6 +102,9 @@ def _contained(lab: Lab, mark: Mark) -> list[str]:
             problem := secret_problem(str(client.client_secret), _SECRET_BYTES)) is not None:
         left.append(f"{CLIENT}'s new secret: {problem}; a client secret must come from a random generator, or the "
                     "attacker guesses what they can no longer steal (RFC 6749 §10.10)")
+    elif client.client_secret != LEAKED_SECRET and (where := printed_in(str(client.client_secret))) is not None:
+        left.append(f"{CLIENT}'s new secret is printed in the lessons ({where}): whoever read it holds it, the "
+                    "attacker too; rotate to one only you generated (RFC 6749 §10.10)")
     if live:
         left.append(f"{len(live)} token(s) issued with the leaked secret are still active: rotating a secret does "
                     "not touch tokens already issued; revoke them (RFC 7009 §2.1)")

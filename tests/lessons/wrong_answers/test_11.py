@@ -66,6 +66,8 @@ WRONG: list[tuple[str, dict[str, Any], tuple[Any, ...], str]] = [
     # a rotation to a secret the attacker can guess (or to none at all): each solved the check before
     ("rotated to a typed secret", {}, (revoke, rotate_to("report-bot-secret-2")), "random generator"),
     ("rotated to a repeated secret", {}, (revoke, rotate_to("a" * 48)), "random generator"),
+    ("rotated to lesson 01's printed secret", {}, (revoke, rotate_to("s1cRt2iVl9DPm6DB7rK_l8vZW50BvT5cCoawHuPdNKk")),
+     "printed in the lessons"),
     ("rotated to no secret (a public client)", {}, (revoke, rotate_to(None)), "no secret"),
     ("deleted the client", {}, (revoke, delete), "deleting the client stops the nightly service too"),
     ("the victim's token", {"fingerprint": TRUTH["victim_fingerprint"]}, (revoke, rotate), "the victim's traffic"),
