@@ -22,6 +22,8 @@ from . import rpc
 from .config import SecurityConfig, load_config
 from .downstream import AGENT_CLIENT, DOWNSTREAM_AUDIENCE
 from .probe import ProbeEndpoint, ProbeToken, default_endpoints, run_probe
+from .provider.clients import AGENT_AUDIENCE
+from .provider.personas import PERSONAS, persona_issuer
 from .workspace import shipped_lessons
 
 if TYPE_CHECKING:
@@ -165,21 +167,26 @@ def _audience(agent: _Agent) -> Finding:
     lab = agent.lab
     other = lab.provider.mint(["api:read"], audience=DOWNSTREAM_AUDIENCE)
     status = _echo(agent, other)
-    return Finding("audience", "a token for another service", status == 401,
-                   f"a token whose aud is {DOWNSTREAM_AUDIENCE} got {status}",
-                   "without an audience check a token minted for any other service of the issuer works here: a "
-                   "confused deputy (RFC 8725 §3.9, RFC 9068 §4, MCP's 'token passthrough')",
-                   'set oauth2.jwt_audience: "api://oauth2-lab-agent"')
+    extra = sorted(set(lab.config.oauth2.audiences) - {AGENT_AUDIENCE})  # the running agent's, not the file's
+    seen = f"a token whose aud is {DOWNSTREAM_AUDIENCE} got {status}"
+    return Finding("audience", "a token for another service", status == 401 and not extra,
+                   seen + (f"; the agent also accepts tokens for {', '.join(extra)}" if extra else ""),
+                   "without an audience check (or with one naming other services) a token minted for another "
+                   "service of the issuer works here: a confused deputy (RFC 8725 §3.9, RFC 9068 §4, MCP's 'token "
+                   "passthrough')",
+                   f'set oauth2.jwt_audience: "{AGENT_AUDIENCE}" (this agent alone)')
 
 
 def _issuer(agent: _Agent) -> Finding:
     lab = agent.lab
-    status = _echo(agent, lab.token(["api:read"], persona="okta"))
-    return Finding("issuer", "a token from another issuer (the okta persona, same keys)", status == 401,
-                   f"a token whose iss is the provider's URL + /oauth2/default got {status}",
-                   "keys are not an identity: without a pinned issuer any issuer that shares or reuses these keys "
-                   "is trusted (RFC 8725 §3.8, RFC 9068 §4)",
-                   'set oauth2.jwt_issuer: "${LAB_PROVIDER_URL}"')
+    # real tokens of every persona whose issuer is not the lab's own (same keys; introspection knows their iss too)
+    others = [p for p in PERSONAS if p != "github" and persona_issuer(p, lab.provider_url) != lab.provider_url]
+    passed = [p for p in others if _echo(agent, lab.token(["api:read"], persona=p)) != 401]
+    return Finding("issuer", f"tokens from other issuers (the {', '.join(others)} personas, same keys)", not passed,
+                   f"accepted from: {', '.join(passed)}" if passed else "each got 401",
+                   "keys are not an identity: without a pinned issuer (or with a list of several) any issuer that "
+                   "shares or reuses these keys is trusted (RFC 8725 §3.8, RFC 9068 §4)",
+                   'set oauth2.jwt_issuer: "${LAB_PROVIDER_URL}" (that issuer alone)')
 
 
 def _old_token(agent: _Agent) -> Finding:
@@ -194,15 +201,19 @@ def _old_token(agent: _Agent) -> Finding:
 
 def _wildcard(agent: _Agent) -> Finding:
     lab = agent.lab
-    admin = lab.token(["admin"])
-    write = agent.execute("write_file", {"path": "capstone.txt", "content": "x"}, admin)
-    status = agent.execute("admin_status", {}, admin)
-    fixed = write == 403 and status == 200
-    return Finding("wildcard", "an admin token on write_file (files:write)", fixed,
-                   f"write_file got {write}, admin_status got {status}",
-                   "admin: ['*'] grants every scope, today's and any added later, so one admin token writes "
-                   "files, sends pushes, ... (least privilege, RFC 9700 §2.3)",
-                   'list what admin implies instead of "*", e.g. scope_hierarchy.admin: ["api:admin"]')
+    status = agent.execute("admin_status", {}, lab.token(["admin"]))
+    # least privilege: only files:write reaches write_file, whatever scope the wildcard or an edge was moved to
+    scopes = sorted(lab.config.scope_hierarchy.scopes() - {"files:write", "*"} | {"admin"})
+    writers = [s for s in scopes
+               if agent.execute("write_file", {"path": "capstone.txt", "content": "x"}, lab.provider.mint([s])) != 403]
+    seen = (f"write_file answered tokens of {', '.join(writers)}" if writers else
+            "write_file got 403 for every scope but files:write") + f"; admin_status got {status}"
+    return Finding("wildcard", "tokens of every other scope (admin first) on write_file (files:write)",
+                   not writers and status == 200, seen,
+                   "a wildcard ('*') grants every scope, today's and any added later, so one admin (or any scope "
+                   "implying '*') token writes files, sends pushes, ... (least privilege, RFC 9700 §2.3)",
+                   'list what admin implies instead of "*", e.g. scope_hierarchy.admin: ["api:admin"], and give no '
+                   "other scope a wildcard")
 
 
 def _revocation(agent: _Agent) -> Finding:

@@ -8,16 +8,19 @@ from ...errors import Reason
 from ..base import Challenge, CheckResult
 from ..evidence import result
 from ..mark import Mark
+from .lesson_03 import least_privilege, shipped_rules
 
 if TYPE_CHECKING:
     from ...lab import Lab
 
 __all__ = ["CHALLENGES", "check"]
 
+_JOB = ("write_operation",)
+
 
 def check(lab: Lab, mark: Mark) -> CheckResult:
-    """Since ``start()``: a 403 (insufficient_scope) and a 200 from ``write_operation``, the 200 from a token not
-    carrying ``admin`` (least privilege: the scope the 403 named, not every scope)."""
+    """Since ``start()``: a 403 (insufficient_scope) and a 200 from ``write_operation``, the 200 from a token whose
+    grant reaches no further than the call needs (least privilege: the scope the 403 named, not every scope)."""
     events = mark.events(lab)
     calls = [e for e in events if e.method == "execute:write_operation"]
     missing = []
@@ -28,10 +31,13 @@ def check(lab: Lab, mark: Mark) -> CheckResult:
     if not allowed:
         missing.append("no 200 from write_operation since start(): only a token the provider issued with the scope "
                        "the 403 named gets one")
-    elif all("admin" in e.scopes for e in allowed):
-        # least privilege: a token asks for the one scope the call needs
-        missing.append("the 200 came only from a token carrying admin: least privilege asks for the scope the "
-                       "403 named, not every scope")
+    else:
+        hierarchy, needs = shipped_rules(lab)
+        broad = [why for e in allowed if (why := least_privilege(set(e.scopes), _JOB, hierarchy, needs))]
+        if len(broad) == len(allowed):
+            # least privilege: a token asks for the one scope the call needs
+            missing.append(f"the 200 came only from tokens broader than the call: {broad[-1]}; least privilege asks "
+                           "for the scope the 403 named, not every scope")
     if missing and any(e.status == 401 for e in events):
         # RFC 6750 §3.1: 401 means the token is missing or invalid, 403 that a valid token lacks the scope
         missing.append("the 401s since start() say a token was missing or invalid (a changed token fails its "

@@ -10,7 +10,7 @@ from ...config import validate_security_config
 from ...errors import AuthError, ConfigError, Reason
 from ...secret_strength import secret_problem
 from ..base import Challenge, CheckResult
-from ..evidence import NOW, hs_token, result
+from ..evidence import EXPIRED_AGO, NOW, hs_token, printed_in, result
 from ..mark import Mark
 
 if TYPE_CHECKING:
@@ -44,6 +44,10 @@ def check(lab: Lab, mark: Mark, config: dict[str, Any] | None = None) -> CheckRe
     if problem is not None:
         return CheckResult(False, f"oauth2.jwt_secret: {problem}; anyone holding one token can then guess it "
                                   "offline and mint their own")
+    # RFC 8725 §3.5: a key is secret only while nobody else holds it; one printed in a lesson is everyone's
+    if (where := printed_in(secret)) is not None:
+        return CheckResult(False, f"oauth2.jwt_secret is printed in the lessons ({where}): everyone who read it can "
+                                  "mint tokens your agent accepts; generate your own (secrets.token_urlsafe(32))")
     claims: dict[str, Any] = {"sub": "challenge-01", "iat": NOW, "exp": NOW + 300, "scope": "api:read"}
     if cfg.oauth2.issuers:
         claims["iss"] = cfg.oauth2.issuers[0]
@@ -57,7 +61,18 @@ def check(lab: Lab, mark: Mark, config: dict[str, Any] | None = None) -> CheckRe
             verdicts[alg] = "accepted"
         except AuthError as exc:
             verdicts[alg] = exc.reason.value
-    missing = []
+    # RFC 7519 §4.1.4: past exp a token is refused (leeway forgives seconds of skew); a token without exp never ends
+    for name, changed in ((f"a {pinned} token that expired {EXPIRED_AGO} s ago", {"exp": NOW - EXPIRED_AGO}),
+                          (f"a {pinned} token with no exp", {"exp": None})):
+        try:
+            lab.run(validator.validate(hs_token(secret, pinned, {k: v for k, v in {**claims, **changed}.items()
+                                                                  if v is not None})))
+            verdicts[name] = "accepted"
+        except AuthError as exc:
+            verdicts[name] = exc.reason.value
+    missing = [f"{name} signed with your secret is accepted: a stolen token stays good after its exp (leeway is for "
+               "seconds of clock skew; exp must be required), RFC 7519 §4.1.4"
+               for name in verdicts if name not in (pinned, other) and verdicts[name] == "accepted"]
     if verdicts[pinned] != "accepted":
         missing.append(f"an {pinned} token signed with your secret is refused ({verdicts[pinned]})")
     if verdicts[other] != Reason.ALGORITHM:

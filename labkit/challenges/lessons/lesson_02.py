@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from ...errors import Reason
 from ..base import Challenge, CheckResult
 from ..mark import Mark
+from .lesson_05 import widened
 
 if TYPE_CHECKING:
     from ...lab import Lab
@@ -27,8 +28,12 @@ def check(lab: Lab, mark: Mark) -> CheckResult:
         if e.decision == "allow" and e.strategy == "introspection" and e.fingerprint in revoked
     ]
     if not (allowed and any(e.reason == Reason.INACTIVE for e in events[allowed[0] + 1 :])):
+        # RFC 7662 §2.2 / RFC 7009 §2: only asking the provider shows a revocation; a JWT is judged offline until exp
         return CheckResult(
-            False, "no revoked token in the audit log was allowed by introspection and then refused as inactive"
+            False, "no revoked token in the audit log was allowed by introspection and then refused as inactive: "
+                   "that pair is the proof a revocation reaches the agent; a JWT is checked offline and stays good "
+                   "until its exp, only introspection asks the provider whether the token is still active (RFC 7662 "
+                   "§2.2, RFC 7009 §2)"
         )
     probe = lab.token(["api:read"], persona="opaque")
     before = lab.call("capabilities", token=probe).status
@@ -39,6 +44,9 @@ def check(lab: Lab, mark: Mark) -> CheckResult:
         return CheckResult(False, f"a fresh opaque token answered {before}, then {after.status} right after its "
                                   "revocation, not 200 then 401 (inactive): a cached 'active' answer lets a revoked "
                                   "token pass until it expires (introspection_cache_ttl; RFC 7662 §4, RFC 7009 §2)")
+    # least privilege: the new validation must not loosen what any token may do (lesson 05's rule)
+    if loosened := widened(lab, None, "how tokens are validated"):
+        return CheckResult(False, loosened[0])
     return CheckResult(True, "the agent allowed a token, then refused it as inactive after revocation, and refuses "
                              "any token the moment it is revoked")
 

@@ -88,8 +88,10 @@ def check(lab: Lab, mark: Mark) -> CheckResult:
                                      "narrowest grant for the job")
     if refusals:
         return CheckResult(False, refusals[-1])
+    # least privilege is shown on both sides: the job's calls allowed, the next capability refused
     return CheckResult(False, "no token in the audit log since start() has a 200 from get_time and from write_file "
-                              "and a 403 from write_operation")
+                              "and a 403 from write_operation: the 200s show the grant does the job, the 403 shows it "
+                              "stops there (least privilege: a stolen token reaches no further than the job)")
 
 
 CHALLENGES = (

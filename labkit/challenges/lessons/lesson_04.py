@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from ..base import Challenge, CheckResult
 from ..evidence import audiences
 from ..mark import Mark
+from .lesson_03 import least_privilege, shipped_rules
 
 if TYPE_CHECKING:
     from ...lab import Lab
@@ -16,6 +17,7 @@ __all__ = ["CHALLENGES", "TENANT", "check"]
 
 TENANT = "acme"
 _PATH = f"/t/{TENANT}/mcp"
+_LIST: dict[str, tuple[str, ...]] = {"tools/list": ("api:read",)}  # the job: read acme's tool list
 
 
 def _record(lab: Lab, fingerprint: str) -> TokenRecord | None:
@@ -25,7 +27,7 @@ def _record(lab: Lab, fingerprint: str) -> TokenRecord | None:
         return next((r for h, r in store.tokens.items() if h[:12] == fingerprint and r.kind == "access"), None)
 
 
-def _verdict(lab: Lab, record: TokenRecord | None, resource: str) -> str | None:
+def _verdict(lab: Lab, record: TokenRecord | None, resource: str, scopes: set[str]) -> str | None:
     """Why a token accepted at acme's /mcp is not the answer, or None when it is."""
     if record is None:
         return f"the token accepted on {_PATH} was not issued by {TENANT}'s authorization server, the one its " \
@@ -40,6 +42,10 @@ def _verdict(lab: Lab, record: TokenRecord | None, resource: str) -> str | None:
     if not record.family:
         return "that token was minted directly by the provider (its admin mint), not obtained by your own " \
                "request to the token endpoint with RFC 8707's resource parameter"
+    # least privilege: the audience narrows where a token works, its scope what it may do there
+    why = least_privilege(scopes, tuple(_LIST), shipped_rules(lab, TENANT)[0], _LIST)
+    if why is not None:
+        return f"{why} (reading acme's tool list needs api:read at most)"
     return None
 
 
@@ -53,7 +59,7 @@ def check(lab: Lab, mark: Mark) -> CheckResult:
         seen = (event.endpoint, event.method, event.tenant, event.decision)
         if seen != ("/mcp", "tools/list", TENANT, "allow") or not event.fingerprint:
             continue
-        why = _verdict(lab, _record(lab, event.fingerprint), resource)
+        why = _verdict(lab, _record(lab, event.fingerprint), resource, set(event.scopes))
         if why is None:
             return CheckResult(True, f"a token from {TENANT}'s authorization server, for exactly {TENANT}'s MCP "
                                      "resource, was accepted on its /mcp")

@@ -7,12 +7,37 @@ from typing import TYPE_CHECKING
 from ..base import Challenge, CheckResult
 from ..evidence import result, status
 from ..mark import Mark
+from .lesson_03 import shipped_rules
 from .lesson_06 import refusals
 
 if TYPE_CHECKING:
     from ...lab import Lab
 
-__all__ = ["CHALLENGES", "check"]
+__all__ = ["CHALLENGES", "check", "widened"]
+
+_TARGET = "echo"
+
+
+def widened(lab: Lab, target: str | None = _TARGET, change: str = "echo's rule") -> list[str]:
+    """What the running policy grants beyond the lesson's agent as shipped, ``target``'s own rule aside (None: no
+    capability may change): a capability whose scopes changed, a scope the hierarchy makes reach further (a wildcard
+    included); ``change`` names what the challenge asks to change. Empty when nothing else did."""
+    hierarchy, needs = shipped_rules(lab)
+    running = lab.config.scope_hierarchy
+    found = [f"{name} now needs {' '.join(cap.scopes) or 'no scope'}, not {' '.join(needs[name]) or 'no scope'}"
+             for name, cap in lab.agent.policy.capabilities.items()
+             if name != target and name in needs and set(cap.scopes) != set(needs[name])]
+    for scope in sorted(set(running.mapping) | set(hierarchy.mapping)):
+        reach, shipped = running.expand({scope}), hierarchy.expand({scope})
+        if (reach.wildcard and not shipped.wildcard) or not (shipped.wildcard or reach <= shipped):
+            extra = "every scope (*)" if reach.wildcard else ", ".join(sorted(reach - shipped))
+            found.append(f"scope_hierarchy makes {scope} reach {extra}")
+    if not found:
+        return []
+    # least privilege: the challenge's change must not change what any other capability or scope grants
+    return ["; ".join(found) + f": a change beyond {change} changes what tokens may do (a lowered need lets callers "
+            "in that were refused; a wider hierarchy gives a token more than it was granted); least privilege "
+            f"changes {change} alone (RFC 6749 §3.3, RFC 9700 §2.3)"]
 
 
 def check(lab: Lab, mark: Mark) -> CheckResult:
@@ -33,8 +58,9 @@ def check(lab: Lab, mark: Mark) -> CheckResult:
         missing.append(f"an api:read token now gets {broken}: a rule wider than echo (a global required_scopes, or "
                        "one on the whole system_tools plugin) takes from every caller what only echo should need; "
                        "least privilege asks for the narrowest rule (RFC 6749 §3.3, RFC 9700 §2.3)")
-    return result(missing + refusals(lab), "echo refuses api:read (403) and accepts api:write (200); get_time and "
-                                           "the rest still answer api:read: the narrowest rule")
+    return result(missing + widened(lab) + refusals(lab),
+                  "echo refuses api:read (403) and accepts api:write (200); get_time and the rest still answer "
+                  "api:read: the narrowest rule")
 
 
 CHALLENGES = (

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from ...provider.clients import AGENT_AUDIENCE
 from ..base import Challenge, CheckResult
-from ..evidence import result
+from ..evidence import EXPIRED_AGO, other_issuers, result
 from ..mark import Mark
 
 if TYPE_CHECKING:
@@ -14,25 +15,42 @@ if TYPE_CHECKING:
 
 __all__ = ["CHALLENGES", "check", "refusals"]
 
-_ELSEWHERE = "https://issuer.elsewhere.example"  # an issuer nobody configured, signing with the lab's keys
 
 
 def refusals(lab: Lab, persona: str | None = None) -> list[str]:
-    """What the running agent wrongly accepts: a ``persona`` token for another audience, or one naming another issuer
-    (both signed with the keys the agent trusts), each probed live; empty when both get 401."""
+    """What the running agent wrongly accepts: a ``persona`` token for another audience, one naming any other issuer,
+    one expired a minute ago (all signed with the keys the agent trusts), each probed live; an audience list naming
+    other services or ``exp`` not required, read from its configuration. Empty when it refuses them all."""
     client = f"{persona}-client" if persona and persona != "default" else "lab-client"
+    oauth2 = lab.config.oauth2
     other_audience = lab.provider.mint(["api:read"], persona=persona, client_id=client,
                                        audience="api://another-service")
-    other_issuer = lab.provider.mint(["api:read"], persona=persona, client_id=client, claims={"iss": _ELSEWHERE})
     found = []
     # RFC 8725 §3.9 / RFC 9068 §4: a token minted for another service must not pass here
     if (code := lab.call("capabilities", token=other_audience).status) != 401:
         found.append(f"a token for another audience answered {code}, not 401: a token the issuer minted for any other "
                      "service would work here (jwt_audience; RFC 8725 §3.9)")
+    elif extra := sorted(set(oauth2.audiences) - {AGENT_AUDIENCE}):
+        found.append(f"jwt_audience also names {', '.join(extra)}: a token the issuer minted for that service would "
+                     f"work here; the audience names this agent alone, {AGENT_AUDIENCE} (RFC 8725 §3.9)")
     # RFC 8725 §3.8 / RFC 9068 §4: the issuer must be the one expected, not any that signs with known keys
-    if (code := lab.call("capabilities", token=other_issuer).status) != 401:
-        found.append(f"a token from another issuer answered {code}, not 401: any issuer whose keys validate is "
-                     "trusted (jwt_issuer; RFC 8725 §3.8)")
+    passed = [iss for iss in other_issuers(lab.provider_url, persona or "default")
+              if lab.call("capabilities", token=lab.provider.mint(["api:read"], persona=persona, client_id=client,
+                                                                  claims={"iss": iss})).status != 401]
+    if passed:
+        shown = ", ".join("the lab's default issuer" if i == lab.provider_url else i.replace(lab.provider_url,
+                                                                                               "{provider}")
+                          for i in passed)
+        found.append(f"tokens naming another issuer ({shown}) were not refused with 401: any issuer whose keys "
+                     "validate is trusted; pin the one issuer you expect (jwt_issuer; RFC 8725 §3.8)")
+    # RFC 7519 §4.1.4: an expired token is refused; leeway forgives clock skew of seconds, not a minute
+    expired = lab.expired_token(["api:read"], ago=EXPIRED_AGO, persona=persona or "default")
+    if (code := lab.call("capabilities", token=expired).status) != 401:
+        found.append(f"a token that expired {EXPIRED_AGO} s ago answered {code}, not 401: a leeway of minutes keeps "
+                     "a stolen token usable after its exp; leeway is for seconds of clock skew (RFC 7519 §4.1.4)")
+    if "exp" not in oauth2.claims_required:
+        found.append("exp is not among the required claims: a token minted without exp never expires here "
+                     "(required_claims; RFC 7519 §4.1.4, RFC 9068 §2.2)")
     return found
 
 
@@ -48,15 +66,14 @@ def check(lab: Lab, mark: Mark) -> CheckResult:
                        "any other service would pass (RFC 8725 §3.9)")
     if missing:
         return CheckResult(False, "; ".join(missing))
+    from .lesson_05 import widened  # lesson 05 imports this module's refusals
+
     ok = lab.call("capabilities", token=lab.token(["api:read"], persona="auth0")).status
-    lab_issuer = lab.call("capabilities", token=lab.token(["api:read"])).status  # the lab's own issuer, same keys
     return result(
-        [f"an Auth0 token answered {ok}, not 200"] * (ok != 200)
-        + [f"a token from the lab's default issuer (same keys, another iss) answered {lab_issuer}, not 401: pin "
-           "Auth0's issuer alone (RFC 8725 §3.8)"] * (lab_issuer != 401)
-        + refusals(lab, "auth0"),
-        "Auth0 tokens for this agent pass; tokens of another issuer (the lab's own, or one nobody configured) and "
-        "Auth0 tokens for another service get 401",
+        [f"an Auth0 token answered {ok}, not 200"] * (ok != 200) + refusals(lab, "auth0")
+        + widened(lab, None, "the trusted issuer"),
+        "Auth0 tokens for this agent pass; tokens naming any other issuer (the lab's other personas, or one nobody "
+        "configured), Auth0 tokens for another service and one expired a minute ago get 401",
     )
 
 

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from ..base import Challenge, CheckResult
 from ..evidence import result
 from ..mark import Mark
+from .lesson_05 import widened
 from .lesson_06 import refusals
 
 if TYPE_CHECKING:
@@ -24,7 +25,10 @@ def check(lab: Lab, mark: Mark) -> CheckResult:
     answers = [lab.execute("write_operation", token=token) for _ in range(2)]
     statuses = [a.status for a in answers]
     if statuses != [200, 429]:
-        return CheckResult(False, f"two calls of write_operation by a new caller answered {statuses}, not [200, 429]")
+        # OWASP API4:2023: a network plugin spends someone else's resources per call; RFC 6585 §4 is the 429
+        return CheckResult(False, f"two calls of write_operation by a new caller answered {statuses}, not [200, 429]: "
+                                  "with no limit per caller one token drives the network plugin as fast as it can "
+                                  "(OWASP API4:2023, RFC 6585 §4)")
     missing = []
     retry_after = answers[1].response.headers.get("retry-after")
     if not retry_after:
@@ -35,8 +39,9 @@ def check(lab: Lab, mark: Mark) -> CheckResult:
     if other != 200:
         missing.append(f"another new caller then answered {other}, not 200: the limit is shared, so one caller's "
                        "traffic denies service to everyone; count it per principal")
-    return result(missing + refusals(lab), f"the second call is limited (429, Retry-After: {retry_after}) for "
-                                           "that caller only; another caller keeps its own budget")
+    return result(missing + widened(lab, None, "the rate limit") + refusals(lab),
+                  f"the second call is limited (429, Retry-After: {retry_after}) for that caller only; another caller "
+                  "keeps its own budget")
 
 
 CHALLENGES = (

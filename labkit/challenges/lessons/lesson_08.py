@@ -63,8 +63,11 @@ def check(lab: Lab, mark: Mark) -> CheckResult:
                                      f"{TENANT}, and nothing more")
     if refusals:
         return CheckResult(False, refusals[-1])
+    # tenant isolation: a tenant trusts its own issuer alone, and its own hierarchy decides what a grant reaches
     return CheckResult(False, f"no token from {TENANT}'s authorization server has a 200 from write_file and from "
-                              f"read_file as tenant {TENANT} since start()")
+                              f"read_file as tenant {TENANT} since start(): {TENANT} accepts tokens from its own "
+                              "issuer only (another tenant's, or the root's, are refused: tenant isolation), and its "
+                              "own hierarchy, not the default tenant's, decides what a grant reaches")
 
 
 CHALLENGES = (

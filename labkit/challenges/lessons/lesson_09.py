@@ -6,7 +6,9 @@ import contextlib
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
+from ...secret_strength import secret_problem
 from ..base import Challenge, CheckResult
+from ..evidence import printed_in
 from ..mark import Mark
 from .lesson_03 import least_privilege, shipped_rules
 
@@ -19,6 +21,7 @@ __all__ = ["CHALLENGES", "HOOK", "check"]
 HOOK = "challenge"
 _SHOWN = frozenset({"my-notification-token", "challenge-token"})  # notification tokens printed in the lesson
 _MIN_SECRET = 16  # characters of a notification token: a shared secret, not a label
+_MIN_BYTES = 16  # random bytes its text must be able to hold (secrets.token_urlsafe(16) and up)
 _SUBSCRIBE: dict[str, tuple[str, ...]] = {"message/send with a push configuration": ("api:read", "push:write")}
 
 
@@ -48,6 +51,14 @@ def _secret(lab: Lab) -> str | None:
     if expected in _SHOWN or len(expected) < _MIN_SECRET:
         return f"the notification token on hook {HOOK!r} is printed in the lesson or shorter than {_MIN_SECRET} " \
                "characters: a shared secret must be unguessable (secrets.token_urlsafe)"
+    # RFC 8725 §3.5 (one home: labkit.secret_strength): refuse what the string proves typed or built, not generated
+    problem = secret_problem(expected, _MIN_BYTES)
+    if problem is not None:
+        return f"the notification token on hook {HOOK!r}: {problem}; whoever guesses it can have their own " \
+               "notifications taken as your subscription's"
+    if (where := printed_in(expected)) is not None:
+        return f"the notification token on hook {HOOK!r} is printed in the lessons ({where}): a shared secret " \
+               "everyone has read authenticates nobody; generate your own (secrets.token_urlsafe)"
     return None
 
 

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from ...audit import AuditEvent
 from ...vulnerable.app import admitted_by, raw_path, tried
+from ...vulnerable.craft import claims_of
 from ...vulnerable.weaknesses import DEFENCES
 from ..base import Challenge, CheckResult
 from ..mark import Mark
@@ -29,6 +30,19 @@ def _replay_hint(weakness: str) -> str:
             "it must be refused, for the rule the real agent applies")
 
 
+def _ready_made_subject(lab: Lab) -> object:
+    """The subject of every attack token ``labkit.provider.unsafe`` builds (the probe's): read from one of them, so
+    that module stays the one home of its claims."""
+    from ...provider.unsafe import unsafe_alg_none
+
+    return claims_of(unsafe_alg_none(lab.provider, scopes="")).get("sub")
+
+
+_READY_MADE = ("your token is one labkit.provider.unsafe builds ready-made (the probe's attack tokens, subject "
+               "{subject}): it proves the weakness, not that you can exploit it; build your own from joserfc and "
+               "labkit.vulnerable.craft (a genuine token's claims, your header, your signature), then replay it")
+
+
 def _not_through(weakness: str, events: list[AuditEvent]) -> str:
     """Why nothing counts yet, naming the security reason for what the learner did try."""
     allowed = [e for e in events if e.decision == "allow"]
@@ -39,7 +53,9 @@ def _not_through(weakness: str, events: list[AuditEvent]) -> str:
     if allowed:
         return (f"the vulnerable agent admitted your requests without any mistake (the real check accepted them): "
                 f"a request that is genuinely allowed proves nothing about {weakness}")
-    return f"the vulnerable agent has not admitted any request of yours through {weakness} since start()"
+    # the real agent's rule for this weakness (DEFENCES): what the learner's request must get past
+    return (f"the vulnerable agent has not admitted any request of yours through {weakness} since start(); the real "
+            f"agent's rule that {weakness} breaks: {DEFENCES[weakness][1]}")
 
 
 def check_token(weakness: str) -> Callable[[Lab, Mark], CheckResult]:
@@ -52,7 +68,8 @@ def check_token(weakness: str) -> Callable[[Lab, Mark], CheckResult]:
         admitted = [i for i, e in enumerate(events) if e.status == 200 and weakness in admitted_by(e)]
         if not admitted:
             return CheckResult(False, _not_through(weakness, events))
-        still_on, other = False, set()
+        still_on, other, ready_made = False, set(), _ready_made_subject(lab)
+        borrowed = False
         for i in admitted:
             for replay in events[i + 1:]:
                 if replay.fingerprint != events[i].fingerprint:
@@ -62,9 +79,14 @@ def check_token(weakness: str) -> Callable[[Lab, Mark], CheckResult]:
                     continue
                 on = tried(replay)
                 if on is not None and weakness not in on and replay.status == 401:
+                    if events[i].subject == ready_made:  # the learner performs the attack: not labkit's own token
+                        borrowed = True
+                        continue
                     return CheckResult(True, f"your token got in through {weakness}; with it off, the same token got "
                                              f"401 ({replay.reason}): {DEFENCES[weakness][1]}")
                 still_on = still_on or bool(on and weakness in on)
+        if borrowed:
+            return CheckResult(False, _READY_MADE.format(subject=ready_made))
         if other:
             return CheckResult(False, f"your replay got in through {', '.join(sorted(other))}: another mistake still "
                                       f"admits this token; replay with only the fix in place (lab.vulnerable.only())")

@@ -10,13 +10,17 @@ from typing import TYPE_CHECKING, Any
 
 from ...calls import TokenRequestError, request_token
 from ...incident import CLIENT, LEAKED_SECRET, TRUTH
+from ...secret_strength import secret_problem
 from ..base import Challenge, CheckResult
+from ..evidence import printed_in
 from ..mark import Mark
 
 if TYPE_CHECKING:
     from ...lab import Lab
 
 __all__ = ["CHALLENGES", "check", "epoch"]
+
+_SECRET_BYTES = 16  # RFC 6749 §10.10: a guess succeeds with probability at most 2^-128
 
 
 def epoch(value: Any) -> float | None:
@@ -41,8 +45,15 @@ def _blank(value: Any) -> bool:
     return value is None or (isinstance(value, str | list | tuple | set | frozenset) and not value)
 
 
+def _text(value: Any) -> str | None:
+    """An answer as a plain ``str`` (a subclass's own comparisons never reach the check), else None."""
+    return str.__str__(value) if isinstance(value, str) else None
+
+
 def _findings(client_id: Any, fingerprint: Any, first_seen: Any, endpoints: Any) -> list[str]:
     """What is wrong in the answer about the log, each with why it matters for the response."""
+    # compare plain strings: an answer object that says it equals everything claims every value at once
+    client_id, fingerprint = _text(client_id), _text(fingerprint)
     wrong: list[str] = []
     if client_id != TRUTH["client_id"]:
         wrong.append(f"client_id {client_id!r} is not the client whose credentials were abused: look for a client "
@@ -61,7 +72,8 @@ def _findings(client_id: Any, fingerprint: Any, first_seen: Any, endpoints: Any)
     elif seen is None or abs(seen - TRUTH["first_seen"]) >= 1:
         wrong.append("first_seen is not when the attacker's token was first used (a time in seconds since the "
                      "epoch or ISO 8601, as the log's time field)")
-    named = set(endpoints) if isinstance(endpoints, Iterable) and not isinstance(endpoints, str) else set()
+    named = {t for e in endpoints if (t := _text(e)) is not None} \
+        if isinstance(endpoints, Iterable) and not isinstance(endpoints, str) else set()
     missing, extra = TRUTH["endpoints"] - named, named - TRUTH["endpoints"]
     if missing or extra:
         wrong.append("endpoints: " + "; ".join(
@@ -82,6 +94,17 @@ def _contained(lab: Lab, mark: Mark) -> list[str]:
     if client is None:
         return [f"{CLIENT} is gone: deleting the client stops the nightly service too; rotate its secret instead "
                 "(and run lesson 11's stage(lab) again)"]
+    # RFC 6749 §10.10: the new credential must be unguessable, or the attacker guesses it instead of stealing it
+    if client.client_secret is None:
+        left.append(f"{CLIENT} now has no secret: a confidential service turned public authenticates nobody at /token; "
+                    "rotate to a new secret from a random generator (secrets.token_urlsafe(32))")
+    elif client.client_secret != LEAKED_SECRET and (
+            problem := secret_problem(str(client.client_secret), _SECRET_BYTES)) is not None:
+        left.append(f"{CLIENT}'s new secret: {problem}; a client secret must come from a random generator, or the "
+                    "attacker guesses what they can no longer steal (RFC 6749 §10.10)")
+    elif client.client_secret != LEAKED_SECRET and (where := printed_in(str(client.client_secret))) is not None:
+        left.append(f"{CLIENT}'s new secret is printed in the lessons ({where}): whoever read it holds it, the "
+                    "attacker too; rotate to one only you generated (RFC 6749 §10.10)")
     if live:
         left.append(f"{len(live)} token(s) issued with the leaked secret are still active: rotating a secret does "
                     "not touch tokens already issued; revoke them (RFC 7009 §2.1)")

@@ -38,7 +38,13 @@ def check(lab: Lab, mark: Mark) -> CheckResult:
                                   "redirect URIs on a loopback IP, RFC 8252 §7.3)")
     issued = {h[:12]: r for h, r in mark.new_tokens(lab).items() if r.kind == "access" and r.client_id in registered}
     tokens = list(issued.values())
-    users = [r for r in tokens if r.user is not None]
+    # the user's token comes from the code flow at /token (a grant family), never from the provider's admin mint
+    minted = [r for r in tokens if r.user is not None and not r.family]
+    users = [r for r in tokens if r.user is not None and r.family]
+    if minted and not users:
+        return CheckResult(False, "your client's user token was made by the provider's admin mint, not by the "
+                                  "authorization code flow: no user approved it and no PKCE verifier proved who "
+                                  "redeemed the code (RFC 6749 §4.1, RFC 7636); go through /authorize and /token")
     if not users:
         return CheckResult(False, "your client has no user's token yet: the authorization code flow with PKCE "
                                   "(S256; the provider refuses a code flow without it, RFC 9700 §2.1.1) gives one"

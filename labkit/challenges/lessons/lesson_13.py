@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ...delegation import DelegationError
+from ...downstream import AGENT_CLIENT
 from ..base import Challenge, CheckResult
 from ..mark import Mark
 
@@ -46,14 +47,26 @@ def check(lab: Lab, mark: Mark) -> CheckResult:
                                   "authority that she never met; refuse chains longer than one actor (403, reason "
                                   "delegation)")
     audience = downstream.config.oauth2.audiences[0]
-    stranger = lab.provider.mint(["api:write"], subject="alice", audience=audience, claims={"act": {"sub": "mallory"}})
-    before = downstream.audit.total
-    unknown = call_downstream_as(lab, stranger, {"note": "challenge 13, act = mallory"}).status_code
-    other = _refusal(downstream.audit.since(before))
-    if unknown != 403 or other is None or other.reason != "delegation":
-        return CheckResult(False, f"a token whose current actor is mallory got {unknown}: your rule accepts any "
-                                  "actor. RFC 8693 §4.1: the current actor is the one access control judges; keep "
-                                  "allowed_actors (reload replaces the whole rule)")
+    # RFC 8693 §4.1: the current actor is the one access control judges; only lab-agent may act for alice here
+    store = lab.provider.server(None).store
+    with store.lock:
+        actors = sorted(set(store.clients) - {AGENT_CLIENT[0]})
+    admitted, other = [], None
+    for actor in ["mallory", *actors]:  # mallory: a name nobody registered; the rest: every client of the provider
+        stranger = lab.provider.mint(["api:write"], subject="alice", audience=audience, claims={"act": {"sub": actor}})
+        before = downstream.audit.total
+        status = call_downstream_as(lab, stranger, {"note": f"challenge 13, act = {actor}"}).status_code
+        refused = _refusal(downstream.audit.since(before))
+        if status != 403 or refused is None or refused.reason != "delegation":
+            admitted.append(f"{actor} ({status})")
+        elif other is None:
+            other = refused
+    if admitted:
+        return CheckResult(False, f"tokens whose current actor is {', '.join(admitted[:4])} were not refused (403, "
+                                  "delegation): your rule accepts any actor it lists or no longer checks, each "
+                                  "one a party acting for alice she never chose; keep allowed_actors to lab-agent "
+                                  "alone (reload replaces the whole rule; RFC 8693 §4.1)")
+    assert other is not None  # noqa: S101 - every actor was refused with a delegation reason
     return CheckResult(True, f"one actor: 200; two actors: 403 ({refusal.detail}); mallory: 403 ({other.detail})")
 
 

@@ -43,11 +43,18 @@ def _refusals(events: list[AuditEvent]) -> str:
 def check(lab: Lab, mark: Mark) -> CheckResult:
     """A token the provider bound (``cnf.jkt``) to a key that is not one of the lesson's published keys: a 200 from
     ``tools/call`` ``write_operation`` on ``/mcp`` with its proof, and a ``dpop_required`` refusal as Bearer."""
-    tokens = {h[:12]: _jkt(r.extra) for h, r in mark.new_tokens(lab).items() if r.kind == "access"}
-    bound = {fingerprint for fingerprint, jkt in tokens.items() if jkt}
+    records = {h[:12]: r for h, r in mark.new_tokens(lab).items() if r.kind == "access"}
+    tokens = {fingerprint: _jkt(r.extra) for fingerprint, r in records.items()}
+    # RFC 9449 §5: the token endpoint binds a token to the key whose proof it verified; the admin mint checks none
+    minted = {fingerprint for fingerprint, jkt in tokens.items() if jkt and not records[fingerprint].family}
+    bound = {fingerprint for fingerprint, jkt in tokens.items() if jkt and fingerprint not in minted}
     own = {fingerprint for fingerprint in bound if tokens[fingerprint] not in _PUBLISHED}
     events = mark.events(lab)
     if not bound:
+        if minted:
+            return CheckResult(False, "your token's cnf.jkt was written by the provider's admin mint: no proof of "
+                                      "possession of that key reached /token, so nothing bound it (RFC 9449 §5: the "
+                                      "token endpoint binds the key whose proof it verifies); send a DPoP proof there")
         if any(e.fingerprint in tokens and e.method == _TOOL and e.decision == "allow" for e in events):
             return CheckResult(False, "a Bearer token wrote: whoever copies it can write too (RFC 6750 §5.2). Bind "
                                       "a token to a key: send a DPoP proof to /token (RFC 9449 §5)")

@@ -40,6 +40,13 @@ WRONG: list[tuple[str, Callable[[Lab], None], str]] = [
     # insecure: more privilege than the call needs, or a token the provider never issued
     ("the 200 from an admin token", lambda lab: (write(lab, lab.token(["api:read"])), write(lab, lab.token(["admin"]))),
      "least privilege asks for the scope the 403 named"),
+    # more than the 403 named, without admin: each solved the check when it looked for admin alone
+    ("the 200 from an api:admin token", lambda lab: (write(lab, lab.token(["api:read"])),
+                                                     write(lab, lab.token(["api:admin"]))),
+     "least privilege asks for the scope the 403 named"),
+    ("the 200 from api:write plus files:write", lambda lab: (write(lab, lab.token(["api:read"])),
+                                                             write(lab, lab.token(["api:write", "files:write"]))),
+     "least privilege asks for the scope the 403 named"),
     ("a forged api:write token", lambda lab: (write(lab, lab.token(["api:read"])), write(lab, forged_write_token(lab))),
      "a changed token fails its signature"),
     # 401 is not 403

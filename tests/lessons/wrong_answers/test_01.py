@@ -35,6 +35,11 @@ WRONG: list[tuple[str, Any, str]] = [
      "RFC 8725 §3.1"),
     ("HS512 allowed, 32 random bytes", {"oauth2": {"jwt_secret": secrets.token_hex(32),
                                                    "jwt_algorithms": ["HS256", "HS512"]}}, "at least 64 bytes"),
+    # the algorithm pinned and the secret random, but expiry switched off: each solved the check before it probed exp
+    ("a leeway of five minutes", hs256(secrets.token_urlsafe(32), leeway=300), "RFC 7519 §4.1.4"),
+    ("exp not required", hs256(secrets.token_urlsafe(32), required_claims=[]), "RFC 7519 §4.1.4"),
+    # random, but printed in lesson 01's own cell: everyone who read the lesson holds it (solved the check before)
+    ("the lesson's printed secret", hs256("s1cRt2iVl9DPm6DB7rK_l8vZW50BvT5cCoawHuPdNKk"), "printed in the lessons"),
     ("a secret too short to load", hs256("short"), "oauth2.jwt_secret: the secret is 5 bytes"),
     ("no shared secret", {"oauth2": {"jwks_url": "https://keys.example.com/jwks", "jwt_algorithm": "RS256"}},
      "shared secret"),

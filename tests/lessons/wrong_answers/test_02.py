@@ -17,10 +17,20 @@ from .reference import run_solution
 pytestmark = pytest.mark.integration
 
 
-def introspection(lab: Lab, ttl: int) -> None:
+def introspection(lab: Lab, ttl: int, hierarchy: dict[str, list[str]] | None = None) -> None:
     lab.reload({"security": {"oauth2": {
         "validation_strategy": "introspection", "introspection_endpoint": "${LAB_PROVIDER_URL}/introspect",
-        "client_id": "lab-agent", "client_secret": "lab-agent-secret", "introspection_cache_ttl": ttl}}})
+        "client_id": "lab-agent", "client_secret": "lab-agent-secret", "introspection_cache_ttl": ttl},
+        **({"scope_hierarchy": hierarchy} if hierarchy else {})}})
+
+
+def revocation_right_api_read_a_wildcard(lab: Lab) -> None:
+    # every call asks the provider, but api:read now reaches every capability (this solved the check before)
+    introspection(lab, 0, {"api:read": ["*"]})
+    token = lab.token(["api:read"], persona="opaque")
+    lab.call("capabilities", token=token)
+    lab.revoke(token)
+    lab.call("capabilities", token=token)
 
 
 def allowed_then_revoked(lab: Lab, ttl: int) -> str:
@@ -62,8 +72,9 @@ def jwt_not_introspection(lab: Lab) -> None:
 WRONG: list[tuple[str, Callable[[Lab], Any], str]] = [
     ("an hour's cache, the clock moved past it", wait_out_the_cache, "RFC 7662 §4"),
     ("an hour's cache, another token refused", another_token_refused, "RFC 7662 §4"),
-    ("revoked, never called again", never_called_again, "no revoked token"),
-    ("JWTs: revocation unseen", jwt_not_introspection, "no revoked token"),
+    ("revocation right, api:read a wildcard", revocation_right_api_read_a_wildcard, "scope_hierarchy"),
+    ("revoked, never called again", never_called_again, "RFC 7662 §2.2"),
+    ("JWTs: revocation unseen", jwt_not_introspection, "RFC 7662 §2.2"),
 ]
 
 

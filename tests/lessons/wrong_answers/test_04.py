@@ -62,6 +62,11 @@ WRONG: list[tuple[str, Callable[[Lab], Any], str]] = [
      "not obtained by your own request"),
     ("the default tenant's /mcp resource, accepted at the root /mcp",
      tools_list(lambda lab: lab.token(["api:read"], resource=resource(lab, "/mcp")), path="/mcp"), "no 200 on"),
+    # the right issuer and audience, but more than tools/list needs: each solved the check before it judged scope
+    ("an admin token for the resource",
+     tools_list(lambda lab: lab.token(["admin"], tenant="acme", resource=resource(lab))), "least privilege"),
+    ("api:write for the resource",
+     tools_list(lambda lab: lab.token(["api:write"], tenant="acme", resource=resource(lab))), "least privilege"),
     ("nothing done", lambda lab: None, "no 200 on /t/acme/mcp"),
 ]
 

@@ -25,12 +25,26 @@ def auth0(lab: Lab, **changes: Any) -> dict[str, Any]:
 
 
 # (name, configuration for the lab, words the refusal must contain). The first two solved the old check; the
-# third was refused without its reason.
+# next two (another persona's issuer beside Auth0's), an audience list naming other services, a long leeway and exp
+# not required solved it after; "no audience" was refused without its reason.
 WRONG: list[tuple[str, Callable[[Lab], dict[str, Any] | None], str]] = [
     ("no issuer pinned", lambda lab: auth0(lab, jwt_issuer=None), "RFC 8725 §3.8"),
     ("Auth0's issuer and the lab's", lambda lab: auth0(lab, jwt_issuer=[persona_issuer("auth0", lab.provider_url),
                                                                          lab.provider_url]), "lab's default issuer"),
+    ("Auth0's issuer and Okta's", lambda lab: auth0(lab, jwt_issuer=[persona_issuer("auth0", lab.provider_url),
+                                                                       persona_issuer("okta", lab.provider_url)]),
+     "RFC 8725 §3.8"),
+    ("Auth0's issuer and Keycloak's", lambda lab: auth0(lab, jwt_issuer=[persona_issuer("auth0", lab.provider_url),
+                                                                           persona_issuer("keycloak", lab.provider_url)]),
+     "RFC 8725 §3.8"),
+    ("Auth0 pinned, api:read made a wildcard", lambda lab: {**auth0(lab), "security": {
+        **auth0(lab)["security"], "scope_hierarchy": {"api:read": ["*"]}}}, "scope_hierarchy"),
     ("no audience", lambda lab: auth0(lab, jwt_audience=None), "RFC 8725 §3.9"),
+    ("this agent's audience and others", lambda lab: auth0(lab, jwt_audience=[AUDIENCE, "api://billing",
+                                                                               "https://anything.example"]),
+     "RFC 8725 §3.9"),
+    ("leeway of five minutes", lambda lab: auth0(lab, leeway=300), "RFC 7519 §4.1.4"),
+    ("exp no longer required", lambda lab: auth0(lab, required_claims=[]), "RFC 7519 §4.1.4"),
     ("the issuer without its trailing slash", lambda lab: auth0(lab, jwt_issuer=lab.provider_url),
      "an Auth0 token answered 401"),
     ("nothing loaded", lambda lab: None, "an Auth0 token answered 401"),

@@ -37,9 +37,18 @@ WRONG: list[tuple[str, dict[str, Any], str]] = [
      "RFC 8725 §3.9"),
     ("a limit of one, no issuer", limited({k: v for k, v in OAUTH2.items() if k != "jwt_issuer"}, ONE),
      "RFC 8725 §3.8"),
+    # the limit right, but the rule of a capability or the hierarchy loosened with it: each solved the check before
+    ("a limit of one, write_operation opened to any caller",
+     {**limited(OAUTH2, ONE), "plugins": [*LESSON["plugins"], {
+         "plugin_id": "external_api", "plugin_type": "network", "required_scopes": [],
+         "capabilities": [{"capability_id": "write_operation", "required_scopes": []}]}]}, "least privilege"),
+    ("a limit of one, api:read made to imply admin",
+     {**limited(OAUTH2, ONE), "security": {"oauth2": OAUTH2, "scope_hierarchy": {"api:write": ["api:read"],
+                                                                                 "api:read": ["admin"]}}},
+     "scope_hierarchy"),
     ("a limit of two", limited(OAUTH2, [{"name": "rate_limited", "params": {"requests_per_minute": 2}}]),
-     "answered [200, 200], not [200, 429]"),
-    ("the lesson's configuration", LESSON, "answered [200, 200], not [200, 429]"),
+     "not [200, 429]: with no limit per caller"),
+    ("the lesson's configuration", LESSON, "not [200, 429]: with no limit per caller"),
 ]
 
 

@@ -65,9 +65,9 @@ WRONG: list[tuple[str, Callable[[Lab], Any], str]] = [
      reloaded(globex_admin_is_everything, files(["admin"])), "least privilege"),
     ("files:write alone, after widening globex's hierarchy",
      reloaded(globex_write_implies_read, files(["files:write"])), "widens every token's reach"),
-    ("acme's token sent to globex", files(["files:write", "files:read"], tenant="acme"), "no token from globex"),
-    ("files:write alone: globex does not imply files:read", files(["files:write"]), "no token from globex"),
-    ("the default tenant's token at the root", files(["files:write"], tenant=None, path="/"), "no token from globex"),
+    ("acme's token sent to globex", files(["files:write", "files:read"], tenant="acme"), "its own issuer"),
+    ("files:write alone: globex does not imply files:read", files(["files:write"]), "its own hierarchy"),
+    ("the default tenant's token at the root", files(["files:write"], tenant=None, path="/"), "its own issuer"),
 ]
 
 

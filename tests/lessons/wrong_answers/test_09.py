@@ -101,6 +101,12 @@ WRONG: list[tuple[str, Callable[[Lab], Any], str]] = [
     ("no notification token checked by the receiver", subscribe(announce=None), "does not check a notification"),
     ("the lesson's notification token", subscribe(announce="my-notification-token"), "printed in the lesson"),
     ("a short notification token", subscribe(announce="abc"), "shorter than"),
+    # long but typed, not generated: each solved the check when it counted characters only
+    ("a long, repeated notification token", subscribe(announce="x" * 32), "random generator"),
+    ("a keyboard walk", subscribe(announce="qwertyuiopasdfghjklzxcvbnm"), "random generator"),
+    ("a random secret printed in lesson 01", subscribe(announce="s1cRt2iVl9DPm6DB7rK_l8vZW50BvT5cCoawHuPdNKk"),
+     "printed in the lessons"),
+    ("hex digits in order", subscribe(announce="0123456789abcdef" * 2), "random generator"),
     ("a notification the learner forged with the agent's key", forged, "never delivered"),
     ("admin to subscribe", subscribe(("admin",)), "least privilege"),
     ("api:write to subscribe", subscribe(("api:write", "push:write")), "least privilege"),

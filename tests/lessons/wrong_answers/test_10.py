@@ -14,6 +14,7 @@ from joserfc.jwk import RSAKey
 from labkit.challenges import CHALLENGES, Attempt, Progress, start
 from labkit.lab import Lab
 from labkit.lessons import LabClock
+from labkit.provider import unsafe
 from labkit.vulnerable import WEAKNESSES, VulnerableAgent, claims_of, fetch_jwks, hs256_token, raw_get
 
 from ...helpers import ROOT
@@ -105,7 +106,7 @@ for _key in TOKEN_KEYS:
 for _key in ("10.alg_none", "10.audience"):
     _w = KEYS[_key]
     TOKEN_WRONG += [
-        (_key, "the exploit with too little scope", _forged_read_scope(_w), (_w,), "has not admitted"),
+        (_key, "the exploit with too little scope", _forged_read_scope(_w), (_w,), "the real agent's rule"),
         (_key, "replayed with the weakness still on", _replay_still_on(_w), (_w,), f"disable('{_w}')"),
         (_key, "another token refused after the fix", _replay_another_token(_w), (_w,), f"disable('{_w}')"),
     ]
@@ -124,13 +125,37 @@ def _jku_refused_while_on(lab: Lab, agent: VulnerableAgent) -> None:
 
 
 TOKEN_WRONG += [
-    ("10.audience", "an expired token", _expired_for_audience, ("audience_unchecked",), "has not admitted"),
+    ("10.audience", "an expired token", _expired_for_audience, ("audience_unchecked",), "the real agent's rule"),
     ("10.expired", "a token for another audience", lambda lab, agent: agent.execute(
         "admin_status", token=lab.provider.mint(["admin"], audience="api://another-service")),
-     ("expired_accepted",), "has not admitted"),
+     ("expired_accepted",), "the real agent's rule"),
     ("10.jku", "refused while jku is still followed", _jku_refused_while_on, ("jku_followed",), "still on"),
     ("10.alg_none", "a tampered, signed token", lambda lab, agent: agent.execute(
         "admin_status", token=exploit_token("naive_decode", lab)), tuple(WEAKNESSES), "through naive_decode"),
+]
+
+
+
+def _ready_made(build: Callable[[Lab], str], weakness: str) -> Wrong:
+    # labkit's own attack token (the probe's, labkit.provider.unsafe): exploited and replayed as the goal says, but
+    # the learner built nothing
+    def act(lab: Lab, agent: VulnerableAgent) -> None:
+        token = build(lab)
+        agent.execute("admin_status", token=token)
+        agent.disable(weakness)
+        agent.execute("admin_status", token=token)
+    return act
+
+
+TOKEN_WRONG += [  # each solved the sub-challenge before the check knew labkit's ready-made tokens
+    ("10.alg_none", "labkit's ready-made unsigned token", _ready_made(
+        lambda lab: unsafe.unsafe_alg_none(lab.provider), "alg_from_header"), ("alg_from_header",),
+     "labkit.provider.unsafe"),
+    ("10.key_confusion", "labkit's ready-made key confusion", _ready_made(
+        lambda lab: unsafe.unsafe_hs256_with_public_key(lab.provider), "hmac_public_key"), ("hmac_public_key",),
+     "labkit.provider.unsafe"),
+    ("10.kid_traversal", "labkit's ready-made kid traversal", _ready_made(
+        lambda lab: unsafe.unsafe_kid(lab.provider), "kid_as_path"), ("kid_as_path",), "labkit.provider.unsafe"),
 ]
 
 

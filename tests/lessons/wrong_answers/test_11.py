@@ -35,8 +35,27 @@ def rotate(lab: Lab) -> None:
     lab.provider.register_client(dataclasses.replace(client, client_secret=secrets.token_urlsafe(32)))
 
 
+def rotate_to(secret: str | None) -> Any:
+    def act(lab: Lab) -> None:
+        client = lab.provider.server().store.clients[CLIENT]
+        lab.provider.register_client(dataclasses.replace(client, client_secret=secret))
+    return act
+
+
 def delete(lab: Lab) -> None:
     del lab.provider.server().store.clients[CLIENT]
+
+
+class Agreeable(str):
+    """A str that compares equal to anything and unequal to nothing: an answer that claims every value at once."""
+
+    def __eq__(self, other: object) -> bool:
+        return True
+
+    def __ne__(self, other: object) -> bool:
+        return False
+
+    __hash__ = str.__hash__
 
 
 # (name, changed answer fields, what the learner did in the lab, words of the refusal): insecure ones first
@@ -44,11 +63,20 @@ WRONG: list[tuple[str, dict[str, Any], tuple[Any, ...], str]] = [
     ("revoked without rotating", {}, (revoke,), "the leaked secret still gets new tokens"),
     ("rotated without revoking", {}, (rotate,), "rotating a secret does not touch tokens already issued"),
     ("nothing contained", {}, (), "not contained"),
+    # a rotation to a secret the attacker can guess (or to none at all): each solved the check before
+    ("rotated to a typed secret", {}, (revoke, rotate_to("report-bot-secret-2")), "random generator"),
+    ("rotated to a repeated secret", {}, (revoke, rotate_to("a" * 48)), "random generator"),
+    ("rotated to lesson 01's printed secret", {}, (revoke, rotate_to("s1cRt2iVl9DPm6DB7rK_l8vZW50BvT5cCoawHuPdNKk")),
+     "printed in the lessons"),
+    ("rotated to no secret (a public client)", {}, (revoke, rotate_to(None)), "no secret"),
     ("deleted the client", {}, (revoke, delete), "deleting the client stops the nightly service too"),
     ("the victim's token", {"fingerprint": TRUTH["victim_fingerprint"]}, (revoke, rotate), "the victim's traffic"),
     ("first refusal as first seen", {"first_seen": TRUTH["first_deny"]}, (revoke, rotate), "first refusal"),
     ("only the denied endpoints", {"endpoints": ["execute:admin_status", "tasks/pushNotificationConfig/set"]},
      (revoke, rotate), "allowed calls are what leaked"),
+    # an object equal to every answer: solved the check when it compared with != and ==
+    ("a client id equal to everything", {"client_id": Agreeable("?")}, (revoke, rotate), "not the client whose"),
+    ("a fingerprint equal to everything", {"fingerprint": Agreeable("?")}, (revoke, rotate), "not the attacker's"),
     ("the busiest client", {"client_id": "lab-client"}, (revoke, rotate), "not the client whose credentials"),
     ("a time that is not a time", {"first_seen": "09:06"}, (revoke, rotate), "not when the attacker's token"),
 ]

@@ -108,6 +108,14 @@ def client_credentials_only(lab: Lab) -> None:
     assert tools_list(lab, answer.json()["access_token"]) == 200
 
 
+def admin_minted_user_token(lab: Lab) -> None:
+    # a registered client, but the user's token comes from the provider's admin mint: no code flow, no PKCE
+    client = register(lab).json()
+    token = lab.provider.mint(["api:read"], subject="alice", client_id=client["client_id"],
+                              audience=f"{lab.agent_url}/mcp")
+    assert tools_list(lab, token) == 200
+
+
 def token_never_used(lab: Lab) -> None:
     assert code_flow(lab, register(lab).json()).status_code == 200
 
@@ -122,6 +130,7 @@ WRONG: list[tuple[Callable[[Lab], None], str]] = [
     (token_for_another_resource, "without resource="),
     (write_scopes, "needs only api:read"),
     (client_credentials_only, "acts for no user"),
+    (admin_minted_user_token, "admin mint"),  # solved the check before it asked for the token endpoint's grant
     (token_never_used, "has not accepted it yet"),
 ]
 

@@ -40,6 +40,11 @@ WRONG: list[tuple[str, dict[str, Any] | None, str]] = [
     ("depth bound, allowed_actors dropped", {"max_delegation_depth": 1}, "accepts any actor"),
     ("mallory allowed too", {"allowed_actors": ["lab-agent", "mallory"], "max_delegation_depth": 1},
      "accepts any actor"),
+    # solved the check when it probed mallory alone: another client of the provider may act for alice
+    ("lab-client allowed too", {"allowed_actors": ["lab-agent", "lab-client"], "max_delegation_depth": 1},
+     "allowed_actors"),
+    ("every persona client allowed", {"allowed_actors": ["lab-agent", "okta-client", "auth0-client"],
+                                      "max_delegation_depth": 1}, "allowed_actors"),
     ("as shipped: chains pass", None, "chain of two actors got 200"),
     ("depth 2", {"allowed_actors": ["lab-agent"], "max_delegation_depth": 2}, "chain of two actors got 200"),
     ("required, no depth bound", {"allowed_actors": ["lab-agent"], "required": True}, "chain of two actors got 200"),

@@ -90,6 +90,14 @@ def replayed_proof(lab: Lab) -> None:
     assert tool(lab, f"Bearer {token}") == 401
 
 
+def admin_minted_binding(lab: Lab) -> None:
+    # cnf.jkt written by the provider's admin mint: no proof of the key ever reached /token (solved the old check)
+    key = ECKey.generate_key("P-256")
+    token = lab.provider.mint(["api:write"], claims={"cnf": {"jkt": key.thumbprint()}})
+    assert tool(lab, f"DPoP {token}", proof(lab, key, token)) == 200
+    assert tool(lab, f"Bearer {token}") == 401
+
+
 def stolen_half_only(lab: Lab) -> None:
     token = bound(lab, ECKey.generate_key("P-256"))
     assert tool(lab, f"Bearer {token}") == 401
@@ -105,6 +113,7 @@ WRONG: list[tuple[Callable[[Lab], None], str]] = [
     (bearer_only, "whoever copies it"),
     (published_key, "printed in this lesson"),
     (thiefs_key, "printed in this lesson"),
+    (admin_minted_binding, "admin mint"),
     (proof_for_another_url, "htu"),
     (proof_for_another_method, "htm"),
     (replayed_proof, "replayed"),

@@ -25,6 +25,21 @@ NEAR_MISSES = [
     ("rate limit 60 a minute", ("requests_per_minute: 5", "requests_per_minute: 60"), "OWASP API4:2023"),
     ("no narrowing downstream", ('        scope: "api:write"\n', ""), "RFC 8693 §2.1 scope"),
 ]
+# Near-misses the grader's fixed probes did not see (each solved the capstone): secure for the tokens it tried only.
+UNPROBED = [
+    ("Keycloak's issuer beside the lab's",
+     ('jwt_issuer: "${LAB_PROVIDER_URL}"', 'jwt_issuer: ["${LAB_PROVIDER_URL}", "${LAB_PROVIDER_URL}/realms/lab"]'),
+     "RFC 8725 §3.8"),
+    ("an audience list naming another service",
+     ('jwt_audience: "api://oauth2-lab-agent"', 'jwt_audience: ["api://oauth2-lab-agent", "api://billing"]'),
+     "RFC 8725 §3.9"),
+    ("the wildcard moved to api:read", ("api:read: []", 'api:read: ["*"]'), "least privilege, RFC 9700 §2.3"),
+    ("the wildcard moved to push:read", ("push:read: []", 'push:read: ["*"]'), "least privilege, RFC 9700 §2.3"),
+    ("files:write given to api:admin", ('api:admin: ["api:write", "api:read"]',
+                                        'api:admin: ["api:write", "api:read", "files:write"]'),
+     "least privilege, RFC 9700 §2.3"),
+    ("a leeway of 80 s", ("leeway: 0", "leeway: 80"), "RFC 7519 §4.1.4"),
+]
 
 
 @pytest.fixture(scope="module")
@@ -42,6 +57,17 @@ def test_a_near_miss_is_refused_for_its_reason(name: str, edit: tuple[str, str],
     path.write_text(FIXED.replace(old, new))
     result = start("15", lab, progress=tmp_path / "p.json").check(path=path)
     assert not result and "7 of 8 weaknesses fixed" in result.message and reason in result.message
+
+
+@pytest.mark.parametrize(("name", "edit", "reason"), UNPROBED, ids=[n for n, _, _ in UNPROBED])
+def test_secure_for_the_probed_tokens_only_is_refused(name: str, edit: tuple[str, str], reason: str, lab: Lab,
+                                                     tmp_path: Path) -> None:
+    old, new = edit
+    assert old in FIXED
+    path = tmp_path / "agentup.yml"
+    path.write_text(FIXED.replace(old, new))
+    result = start("15", lab, progress=tmp_path / "p.json").check(path=path)
+    assert not result and reason in result.message, result.message
 
 
 @pytest.mark.parametrize(("answer", "reason"), [
