@@ -19,9 +19,9 @@ import httpx
 
 from ..errors import AuthError, Reason
 from ..tracing import span
-from ._compact import strict_json
 from ._http import HttpHolder, bounded_request
 from .cache import SingleFlight
+from .jws import strict_json
 from .keys import KeySet
 
 __all__ = ["JWKSClient"]

@@ -23,7 +23,7 @@ from .progress import Progress, ProgressFileError, Record, default_progress_path
 if TYPE_CHECKING:
     import pandas as pd
 
-    from ..lab import Lab
+    from ..lab.runner import Lab
 
 __all__ = ["CHALLENGES", "Attempt", "Challenge", "CheckResult", "Mark", "Prediction", "Progress", "ProgressFileError",
            "Question", "Record", "Reveal", "default_progress_path", "lesson_of", "predict", "progress_table",

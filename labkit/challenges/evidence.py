@@ -14,7 +14,7 @@ from ..audit import AuditEvent
 from .base import CheckResult
 
 if TYPE_CHECKING:
-    from ..lab import Lab
+    from ..lab.runner import Lab
 
 __all__ = ["NOW", "audiences", "fingerprints", "hs_token", "result", "status"]
 

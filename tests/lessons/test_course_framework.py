@@ -26,8 +26,8 @@ from labkit.challenges import (
     status,
 )
 from labkit.challenges.card import goal_html
-from labkit.notebooks import solution_key, solution_source
-from labkit.workspace import shipped_lessons
+from labkit.lab.notebooks import solution_key, solution_source
+from labkit.lab.workspace import shipped_lessons
 
 
 def test_an_old_progress_file_reads_as_before_and_stays_in_the_old_shape(tmp_path: Path) -> None:

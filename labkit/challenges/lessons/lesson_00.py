@@ -10,7 +10,7 @@ from ..evidence import result
 from ..mark import Mark
 
 if TYPE_CHECKING:
-    from ...lab import Lab
+    from ...lab.runner import Lab
 
 __all__ = ["CHALLENGES", "check"]
 

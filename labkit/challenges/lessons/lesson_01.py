@@ -14,7 +14,7 @@ from ..evidence import NOW, hs_token, result
 from ..mark import Mark
 
 if TYPE_CHECKING:
-    from ...lab import Lab
+    from ...lab.runner import Lab
 
 __all__ = ["CHALLENGES", "check"]
 

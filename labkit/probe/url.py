@@ -21,11 +21,11 @@ from typing import Any
 
 import httpx
 
-from . import rpc
-from ._text import safe_text
-from .calls import parse_challenge
-from .probe_fetch import Fetcher, FetchRefused, joined, origin_of, same_resource, well_known
-from .probe_tokens import KINDS, TokenSource, build_tokens, checked_scopes, issuer_metadata, jwks_of
+from .. import rpc
+from .._text import safe_text
+from ..lab.calls import parse_challenge
+from .fetch import Fetcher, FetchRefused, joined, origin_of, same_resource, well_known
+from .tokens import KINDS, TokenSource, build_tokens, checked_scopes, issuer_metadata, jwks_of
 
 __all__ = ["MAX_TARGETS", "Advertised", "ProbeResult", "ProbeTarget", "Refusal", "UrlProbeReport", "discover",
            "probe_url"]
