@@ -22,9 +22,9 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from .._http import HttpHolder, Response, bounded_request
 from ..errors import AuthError, Reason
 from ..tracing import span
-from ._http import HttpHolder, Response, bounded_request
 from .cache import CacheLimits, SharedVerdicts, SingleFlight, TTLCache, fingerprint_of, token_key
 from .claims import ClaimPolicy
 from .dialects import ClientCredentials, Dialect

@@ -15,7 +15,7 @@ import os
 from typing import TYPE_CHECKING
 
 from .base import Attempt, Challenge, CheckResult, lesson_of
-from .lessons import all_challenges
+from .lessons import all_challenges as _all_challenges
 from .mark import Mark
 from .predict import Prediction, Question, Reveal, predict
 from .progress import Progress, ProgressFileError, Record, default_progress_path
@@ -30,7 +30,7 @@ __all__ = ["CHALLENGES", "Attempt", "Challenge", "CheckResult", "Mark", "Predict
            "start", "status"]
 
 
-CHALLENGES: dict[str, Challenge] = all_challenges()
+CHALLENGES: dict[str, Challenge] = _all_challenges()
 
 
 def start(key: str, lab: Lab | None, *, progress: str | os.PathLike[str] | Progress | None = None) -> Attempt:
