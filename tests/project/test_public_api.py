@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from ..helpers import ROOT
+from .test_layers import source_of
 
 FACES: dict[str, list[str]] = {
     "labkit": ["AuthError", "ConfigError", "OAuth2Config", "Reason", "ScopeHierarchy", "SecurityConfig", "load_config",
@@ -146,14 +146,6 @@ def test_stable_interfaces() -> None:
 
 # --- no module imports another package's private module or name -------------------------------------------------
 
-def _source(module: str) -> Path | None:
-    base = ROOT.joinpath(*module.split("."))
-    for candidate in (base / "__init__.py", base.with_suffix(".py")):
-        if candidate.is_file():
-            return candidate
-    return None
-
-
 def private_owner(dotted: str) -> str | None:
     """The package a private module or name belongs to (None: nothing private on the path).
 
@@ -164,15 +156,15 @@ def private_owner(dotted: str) -> str | None:
     for index, part in enumerate(parts):
         if part.startswith("_") and not (part.startswith("__") and part.endswith("__")):
             owner = ".".join(parts[:index])
-            source = _source(owner)
+            source = source_of(owner)
             return owner if source is None or source.name == "__init__.py" else owner.rpartition(".")[0]
     return None
 
 
 def private_imports(module: str, source: str) -> list[str]:
     """What ``module`` imports from another package's private parts, as ``target (line N)``."""
-    package = module.split(".") if _source(module) is None or _source(module).name == "__init__.py" \
-        else module.split(".")[:-1]  # type: ignore[union-attr]
+    path = source_of(module)
+    package = module.split(".") if path is None or path.name == "__init__.py" else module.split(".")[:-1]
     found: list[str] = []
     for node in ast.walk(ast.parse(source)):
         if isinstance(node, ast.ImportFrom):
@@ -184,7 +176,7 @@ def private_imports(module: str, source: str) -> list[str]:
         else:
             continue
         for target in targets:
-            owner = private_owner(target) if target.startswith(PACKAGES) else None
+            owner = private_owner(target) if target.split(".")[0] in PACKAGES else None
             if owner is not None and module != owner and not module.startswith(owner + "."):
                 found.append(f"{target} (line {node.lineno})")
     return found
@@ -202,7 +194,7 @@ def test_the_private_rule_sees_a_violation() -> None:
 
 @pytest.mark.parametrize("name", _modules())
 def test_no_module_imports_another_packages_private_parts(name: str) -> None:
-    path = _source(name)
+    path = source_of(name)
     assert path is not None
     found = private_imports(name, path.read_text(encoding="utf-8"))
     assert not found, f"{name} imports another package's private parts: {found}"
