@@ -1,7 +1,7 @@
 """The decision matrix: tokens x endpoints against a running agent, expected vs actual, with audit reasons.
 
 ``run_probe(lab)`` probes the sample agent through ``Lab`` (it knows the agent's policy); ``probe_url(url,
-source)`` (``probe_url``, ``probe_tokens``) probes any A2A or MCP agent from what it advertises.
+source)`` (``labkit.probe.url``, ``labkit.probe.tokens``) probes any A2A or MCP agent from what it advertises.
 """
 
 from __future__ import annotations
