@@ -20,7 +20,7 @@ import time
 from joserfc import jwt as jfc_jwt
 from joserfc.jwk import RSAKey
 
-from labkit.auth._compact import parse_compact
+from labkit.auth.jws import parse_compact
 from labkit.lab import Lab
 from labkit.provider import MockProvider
 

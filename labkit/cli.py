@@ -262,7 +262,7 @@ def _explain(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from .lab import Lab
+    from .lab.runner import Lab
     from .servers import StopSignals, freeze_start_up
 
     if args.public_url and not re.fullmatch(r"https?://[^/\s?#]+(/[^\s?#]*)?", args.public_url):
@@ -340,7 +340,7 @@ def _cluster(args: argparse.Namespace) -> int:
 def _lessons_dir(chosen: str | None) -> Path:
     """The folder JupyterLab opens: ``chosen``, else ``./labkit-lessons``, a copy of the shipped lessons (never the
     shipped folder itself; a lesson already there is kept, edits and all). Raises ``WorkspaceError``."""
-    from .workspace import open_workspace
+    from .lab.workspace import open_workspace
 
     return open_workspace(chosen)
 
@@ -357,7 +357,7 @@ def _exit_now(status: int) -> NoReturn:
 def _mint(args: argparse.Namespace) -> int:
     import httpx
 
-    from .calls import TokenRequestError, admin_mint, request_token
+    from .lab.calls import TokenRequestError, admin_mint, request_token
     from .provider.admin import admin_secret_for
     from .provider.personas import persona_client
 
@@ -450,9 +450,9 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _lab(args: argparse.Namespace) -> int:
-    from .lab import Lab
+    from .lab.runner import Lab
+    from .lab.workspace import DEFAULT_WORKSPACE, WorkspaceError, reset_lesson
     from .servers import StopSignals
-    from .workspace import DEFAULT_WORKSPACE, WorkspaceError, reset_lesson
 
     try:
         if args.reset:
@@ -532,9 +532,9 @@ def _probe(args: argparse.Namespace) -> int:
 
     import httpx
 
-    from .probe_fetch import Fetcher
-    from .probe_tokens import ClientCredentials, LabProvider, TokenFile, TokenSource
-    from .probe_url import probe_url
+    from .probe.fetch import Fetcher
+    from .probe.tokens import ClientCredentials, LabProvider, TokenFile, TokenSource
+    from .probe.url import probe_url
     from .provider.admin import admin_secret_for
 
     if sum(bool(x) for x in (args.provider, args.client_id, args.token_file)) > 1:

@@ -15,8 +15,8 @@ from typing import Any
 
 import httpx
 
+from ._http import HttpHolder, bounded_request
 from ._json import loads_bounded
-from .auth._http import HttpHolder, bounded_request
 from .config.delegation import DownstreamSpec
 from .errors import AuthError, LabkitError, Reason
 

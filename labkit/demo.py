@@ -7,11 +7,11 @@ from typing import Any
 
 from ._tables import Cell, emit
 from .auth import build_validator
-from .auth._compact import parse_compact
+from .auth.jws import parse_compact
 from .config import validate_security_config
 from .errors import AuthError
-from .lab import Lab
-from .probe import run_probe
+from .lab.runner import Lab
+from .probe.matrix import run_probe
 from .provider import persona_oauth2
 
 __all__ = ["persona_tour", "run_demo"]

@@ -4,7 +4,7 @@ challenges record progress in a temporary file per notebook, never in the workin
 A lesson runs with its reference solutions: each ``your-turn`` cell's source is replaced by
 ``solutions/<key>.py``; the outputs of ``your-turn`` and ``check`` cells are not compared (the committed ones are
 what Run All without solutions shows); a last item, ``challenges solved``, fails unless every key the notebook's
-``your-turn`` cells name is recorded solved in the notebook's progress file. (``labkit.notebooks`` holds the
+``your-turn`` cells name is recorded solved in the notebook's progress file. (``labkit.lab.notebooks`` holds the
 conventions.)
 """
 
@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from labkit.notebooks import CHECK, solution_key, solution_source, tags
+from labkit.lab.notebooks import CHECK, solution_key, solution_source, tags
 
 os.environ.setdefault("LABKIT_PROGRESS", os.path.join(tempfile.mkdtemp(prefix="labkit-progress-"), "progress.json"))
 

@@ -26,8 +26,7 @@ from labkit.a2a.push import AgentSigner, PushPolicy, SignedPushSender, load_sign
 from labkit.audit import AuditLog
 from labkit.auth import Principal
 from labkit.config import ConfigError, OAuth2Config, SecurityConfig
-from labkit.guard import GuardContext, Requirement, bearer_token, principal_key
-from labkit.guard.build import gate_for
+from labkit.guard import GuardContext, Requirement, bearer_token, gate_for, principal_key
 from labkit.middleware import CapabilityMiddleware
 from labkit.state import SharedState
 

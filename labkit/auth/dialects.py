@@ -10,9 +10,9 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 from urllib.parse import quote
 
+from .._http import Response
 from ..errors import AuthError, Reason
-from ._compact import DuplicateMemberError, strict_json
-from ._http import Response
+from .jws import DuplicateMemberError, strict_json
 
 __all__ = ["DIALECTS", "RFC7662", "ClientCredentials", "Dialect", "GitHub"]
 

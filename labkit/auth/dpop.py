@@ -1,7 +1,7 @@
 """RFC 9449 (DPoP): proof checks shared by the provider's token endpoint and the guard, and the client's proof.
 
 ``verify_proof(proof, method=..., url=..., now=...)`` applies RFC 9449 §4.3 to one ``DPoP`` header value:
-strict compact JWS (``_compact``), ``typ`` ``dpop+jwt``, an asymmetric ``alg`` from the allow-list
+strict compact JWS (``labkit.auth.jws``), ``typ`` ``dpop+jwt``, an asymmetric ``alg`` from the allow-list
 (``labkit.algorithms``), a public ``jwk`` under the key policy (``keys``), the signature (joserfc), ``htm``,
 ``htu`` (normalised, query and fragment ignored), ``iat`` within the window, ``jti``, and, when given,
 ``nonce`` and ``ath``. It returns the proof's facts (the RFC 7638 key thumbprint by joserfc among them) or
@@ -28,7 +28,7 @@ from joserfc.jwk import Key
 from ..algorithms import ASYMMETRIC
 from ..errors import AuthError, Reason
 from ..state.spent import DEFAULT_CAPACITY, SpentIds
-from ._compact import parse_compact
+from .jws import parse_compact
 from .jwt import decode_payload, verify_jws
 from .keys import KeySet
 

@@ -22,13 +22,13 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from .._http import HttpHolder, Response, bounded_request
 from ..errors import AuthError, Reason
 from ..tracing import span
-from ._compact import MAX_TOKEN_BYTES
-from ._http import HttpHolder, Response, bounded_request
 from .cache import CacheLimits, SharedVerdicts, SingleFlight, TTLCache, fingerprint_of, token_key
 from .claims import ClaimPolicy
 from .dialects import ClientCredentials, Dialect
+from .jws import MAX_TOKEN_BYTES
 from .principal import Principal, principal_from
 
 __all__ = ["IntrospectionValidator", "introspection_subject"]

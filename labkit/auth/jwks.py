@@ -17,11 +17,11 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from .._http import HttpHolder, bounded_request
 from ..errors import AuthError, Reason
 from ..tracing import span
-from ._compact import strict_json
-from ._http import HttpHolder, bounded_request
 from .cache import SingleFlight
+from .jws import strict_json
 from .keys import KeySet
 
 __all__ = ["JWKSClient"]

@@ -9,9 +9,9 @@ from typing import Any, Protocol
 from ..algorithms import TABLE
 from ..errors import AuthError, Reason
 from ..tracing import NO_SPAN, span, tracing_on
-from ._compact import CompactJWS, parse_compact, strict_json
 from .cache import CacheLimits, TTLCache, fingerprint_of, token_key
 from .claims import ClaimPolicy
+from .jws import CompactJWS, parse_compact, strict_json
 from .keys import KeySet, TrustedKey
 from .principal import Principal, principal_from
 from .signature import verify_signature_bytes

@@ -24,7 +24,7 @@ from joserfc.jwk import ECKey, Key, OctKey, OKPKey, RSAKey
 
 from ..algorithms import RSA_MIN_BITS, TABLE, algorithms_for_curve
 from ..errors import AuthError, Reason
-from ._compact import b64url_decode
+from .jws import b64url_decode
 
 __all__ = ["KeySet", "TrustedKey"]
 

@@ -15,7 +15,7 @@ import os
 from typing import TYPE_CHECKING
 
 from .base import Attempt, Challenge, CheckResult, lesson_of
-from .lessons import all_challenges
+from .lessons import all_challenges as _all_challenges
 from .mark import Mark
 from .predict import Prediction, Question, Reveal, predict
 from .progress import Progress, ProgressFileError, Record, default_progress_path
@@ -23,14 +23,14 @@ from .progress import Progress, ProgressFileError, Record, default_progress_path
 if TYPE_CHECKING:
     import pandas as pd
 
-    from ..lab import Lab
+    from ..lab.runner import Lab
 
 __all__ = ["CHALLENGES", "Attempt", "Challenge", "CheckResult", "Mark", "Prediction", "Progress", "ProgressFileError",
            "Question", "Record", "Reveal", "default_progress_path", "lesson_of", "predict", "progress_table",
            "start", "status"]
 
 
-CHALLENGES: dict[str, Challenge] = all_challenges()
+CHALLENGES: dict[str, Challenge] = _all_challenges()
 
 
 def start(key: str, lab: Lab | None, *, progress: str | os.PathLike[str] | Progress | None = None) -> Attempt:

@@ -10,7 +10,7 @@ from .mark import Mark
 from .progress import Progress, ProgressFileError
 
 if TYPE_CHECKING:
-    from ..lab import Lab
+    from ..lab.runner import Lab
 
 __all__ = ["Attempt", "Challenge", "CheckResult", "lesson_of"]
 
@@ -99,8 +99,8 @@ class Attempt:
         """The reference solution, put into a new cell below when a notebook kernel runs this (else returned to
         print); records that the solution was viewed. Raises ``FileNotFoundError`` when none ships, ``ValueError``
         for a key that is not a challenge key."""
-        from ..notebooks import solution_source
-        from ..workspace import shipped_lessons
+        from ..lab.notebooks import solution_source
+        from ..lab.workspace import shipped_lessons
 
         text = solution_source(shipped_lessons(), self.challenge.key)
         note = self._recorded(lambda: self.progress.solution_viewed(self.challenge.key))

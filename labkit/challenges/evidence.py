@@ -15,7 +15,7 @@ from ..provider.personas import PERSONAS, persona_issuer
 from .base import CheckResult
 
 if TYPE_CHECKING:
-    from ..lab import Lab
+    from ..lab.runner import Lab
 
 __all__ = ["ELSEWHERE", "EXPIRED_AGO", "NOW", "audiences", "fingerprints", "hs_token", "other_issuers",
            "printed_in", "result", "status"]
@@ -35,7 +35,7 @@ def other_issuers(provider_url: str, persona: str = "default") -> list[str]:
 def printed_in(secret: str) -> str | None:
     """The shipped lesson file (a notebook or a reference solution) whose text holds ``secret``, else None: a value
     printed in the course is known to everyone who read it."""
-    from ..workspace import shipped_lessons
+    from ..lab.workspace import shipped_lessons
 
     if len(secret) < 8:  # shorter ones are refused for their length before this is asked
         return None

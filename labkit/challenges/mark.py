@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from ..audit import AuditEvent, AuditLog
-    from ..lab import Lab
+    from ..lab.runner import Lab
     from ..provider.models import Client, TokenRecord
 
 __all__ = ["Mark"]

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from .progress import Progress
 
 if TYPE_CHECKING:
-    from ..lab import Lab
+    from ..lab.runner import Lab
 
 __all__ = ["Prediction", "Question", "Reveal", "predict"]
 

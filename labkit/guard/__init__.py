@@ -14,22 +14,18 @@
 from __future__ import annotations
 
 from .asgi import GuardContext, OAuth2Guard
-from .build import accepting, gate_for
+from .build import gate_for
 from .decision import Decision, GuardUser, principal_key
-from .dpop import DPoPChallenge, DPoPPolicy, Presentation
-from .gate import Admit, Gate, TenantAuth
-from .jsonrpc import BodyError, RpcCall, parse_call, parse_json
+from .gate import Admit, Gate
+from .jsonrpc import RpcCall
 from .policy import Capability, Effect, Endpoint, EndpointPolicy, MethodRule, PluginScopes, Requirement
-from .rfc6750 import OUTCOMES, Outcome, bearer_token, challenge, credentials
-from .routing import Resolved, resolve
+from .rfc6750 import bearer_token
 
+# the face: what an app or an integration builds a guard from, and the types its callbacks see; the rest
+# (challenges, the DPoP policy, the JSON-RPC reader, routing) is reached through its module
 __all__ = [
-    "OUTCOMES",
     "Admit",
-    "BodyError",
     "Capability",
-    "DPoPChallenge",
-    "DPoPPolicy",
     "Decision",
     "Effect",
     "Endpoint",
@@ -39,20 +35,10 @@ __all__ = [
     "GuardUser",
     "MethodRule",
     "OAuth2Guard",
-    "Outcome",
     "PluginScopes",
-    "Presentation",
     "Requirement",
-    "Resolved",
     "RpcCall",
-    "TenantAuth",
-    "accepting",
     "bearer_token",
-    "challenge",
-    "credentials",
     "gate_for",
-    "parse_call",
-    "parse_json",
     "principal_key",
-    "resolve",
 ]

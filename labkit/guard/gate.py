@@ -16,8 +16,8 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
 
 from ..auth import Principal, Validator
-from ..auth._compact import b64url_decode, parse_compact, strict_json
 from ..auth.cache import TTLCache, token_key
+from ..auth.jws import b64url_decode, parse_compact, strict_json
 from ..auth.jwt import decode_payload
 from ..config.delegation import DelegationSpec
 from ..errors import AuthError, Reason

@@ -17,6 +17,6 @@ package imports neither FastAPI nor mcp; import the submodule you use.
 
 from __future__ import annotations
 
-from ._common import accepting, audit_decision, closing, gate_for, presented, request_token
+from ._common import closing, gate_for
 
-__all__ = ["accepting", "audit_decision", "closing", "gate_for", "presented", "request_token"]
+__all__ = ["closing", "gate_for"]

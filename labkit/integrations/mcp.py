@@ -46,7 +46,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from ..audit import AuditLog
 from ..auth import Principal
 from ..errors import AuthError, Reason
-from ..guard import Decision, Gate, Presentation, Requirement, bearer_token
+from ..guard import Decision, Gate, Requirement, bearer_token
+from ..guard.dpop import Presentation
 from ..guard.rfc6750 import outcome
 from ..scopes import EffectiveScopes
 from ._common import audit_decision, presented

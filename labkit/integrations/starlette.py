@@ -33,7 +33,8 @@ from starlette.routing import BaseRoute
 from ..audit import AuditLog
 from ..auth import Principal
 from ..errors import AuthError, Reason
-from ..guard import Decision, Gate, GuardUser, Requirement, resolve
+from ..guard import Decision, Gate, GuardUser, Requirement
+from ..guard.routing import resolve
 from ..scopes import EffectiveScopes
 from ._common import audit_decision, phrase, presented
 
@@ -56,7 +57,7 @@ class BearerBackend(AuthenticationBackend):
     """Authenticates ``Authorization: Bearer`` with the gate: ``AuthCredentials(effective scopes)`` and a user.
 
     ``tenant_param``: the path parameter naming the tenant; ``routes``: the app's routes, so that the tenant is
-    read from the route the router will run (``labkit.guard.resolve``), as the ASGI guard does; without them
+    read from the route the router will run (``labkit.guard.routing.resolve``), as the ASGI guard does; without them
     it is read from the path parameters already matched (the middleware inside ``Mount("/t/{tenant}", ...)``).
     ``realm``: the RFC 6750 §3 ``realm`` of the challenges (None: none is sent);
     ``resource_metadata``: the RFC 9728 metadata URL sent in challenges; ``public_url``: the app's public origin

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from ..lessons import AUDIT_COLUMNS
+from ..lab.lessons import AUDIT_COLUMNS
 from ._render import show_with_fallback
 
 if TYPE_CHECKING:

@@ -14,7 +14,7 @@ from ..errors import ConfigError
 from ._render import html_list, html_pre, html_text, show_with_fallback
 
 if TYPE_CHECKING:
-    from ..lab import Lab
+    from ..lab.runner import Lab
 
 __all__ = ["ConfigBuilder", "ConfigBuilderState"]
 

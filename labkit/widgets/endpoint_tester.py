@@ -5,13 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from ..probe import ProbeEndpoint, ProbeToken, default_endpoints, default_tokens, run_probe
+from ..probe.matrix import ProbeEndpoint, ProbeToken, default_endpoints, default_tokens, run_probe
 from ._render import show_with_fallback
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from ..lab import Lab
+    from ..lab.runner import Lab
 
 __all__ = ["EndpointTester", "EndpointTesterState"]
 

@@ -9,11 +9,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from ..lessons import inspect_token
+from ..lab.lessons import inspect_token
 from ._render import html_text, show_with_fallback
 
 if TYPE_CHECKING:
-    from ..lab import Lab
+    from ..lab.runner import Lab
 
 __all__ = ["DEFAULT_LIFETIME", "SIGNERS", "TokenMinter", "TokenMinterState", "readable_times"]
 
@@ -92,7 +92,7 @@ class TokenMinterState:
         from joserfc import jwt
         from joserfc.jwk import RSAKey
 
-        from ..auth._compact import parse_compact
+        from ..auth.jws import parse_compact
         from ..provider import unsafe
 
         self.error = None

@@ -1,4 +1,4 @@
-from labkit.lessons import inspect_token, mask
+from labkit.lab import inspect_token, mask
 
 # RFC 9728 §3.1: acme's MCP resource publishes its metadata at the well-known path + /t/acme/mcp
 acme_metadata = lab.client().get("/.well-known/oauth-protected-resource/t/acme/mcp").json()

@@ -14,8 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
-from labkit.lab import Lab
-from labkit.lessons import LabClock
+from labkit.lab import Lab, LabClock
 from labkit.provider import unsafe
 
 from ..helpers import ROOT

@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 from joserfc import jwt
 from joserfc.jwk import OctKey
 
+from labkit._http import Response
 from labkit.auth import fingerprint
-from labkit.auth._http import Response
 from labkit.auth.cache import CacheLimits, token_key
 from labkit.auth.claims import ClaimPolicy, check_claims
 from labkit.auth.dialects import DIALECTS, RFC7662, ClientCredentials, GitHub

@@ -17,10 +17,10 @@ from hypothesis import strategies as st
 from joserfc import jws as joserfc_jws
 from joserfc.jwk import OctKey
 
-from labkit.auth import _compact
-from labkit.auth._compact import b64url_decode, parse_compact, strict_json
+from labkit.auth import jws
 from labkit.auth.cache import CacheLimits, token_key
 from labkit.auth.claims import ClaimPolicy, _space_delimited
+from labkit.auth.jws import b64url_decode, parse_compact, strict_json
 from labkit.auth.jwt import JWTValidator, StaticKeys
 from labkit.auth.keys import KeySet
 from labkit.auth.principal import Principal
@@ -78,10 +78,10 @@ def _tenants(cache: CacheLimits = CacheLimits()) -> dict[str | None, TenantAuth]
 
 def _step_by_step(token: str) -> tuple[Any, ...]:
     """parse_compact's answer read one segment at a time without the one-pass shortcut; raises AuthError."""
-    if not token or len(token) > _compact.MAX_TOKEN_BYTES or not token.isascii():
+    if not token or len(token) > jws.MAX_TOKEN_BYTES or not token.isascii():
         raise AuthError(Reason.MALFORMED, "shape")
     parts = token.split(".")
-    header = _compact._read_header(parts[0].encode())  # not the memo
+    header = jws._read_header(parts[0].encode())  # not the memo
     if "enc" in header or len(parts) != 3 or not parts[1]:
         raise AuthError(Reason.MALFORMED, "shape")
     try:
@@ -137,7 +137,7 @@ def test_a_header_memo_entry_never_carries_one_validators_decision_to_another(st
     configs = [(None, ("HS256",)), (None, ("HS384",)), ("acme", ("HS256",)), (None, ("RS256",))]
     expected = {}
     for which, index in set(steps):  # each answer alone: a new validator, the header read anew
-        _compact._remembered_header.cache_clear()
+        jws._remembered_header.cache_clear()
         fresh = _validator(configs[which][0], algorithms=configs[which][1])
         expected[which, index] = _answer(lambda v=fresh, t=tokens[index]: asyncio.run(v.validate(t)))
     for which, index in steps:
@@ -229,7 +229,7 @@ def test_more_distinct_tokens_than_any_memo_holds_leave_every_memo_bounded() -> 
     256-entry header memo; a forged token is never remembered by the issuer memo)."""
     limits = CacheLimits(300, 64)
     gate = Gate(_tenants(cache=limits))
-    _compact._remembered_header.cache_clear()
+    jws._remembered_header.cache_clear()
 
     async def send_all() -> None:
         for i in range(6_001):
@@ -243,7 +243,7 @@ def test_more_distinct_tokens_than_any_memo_holds_leave_every_memo_bounded() -> 
 
     asyncio.run(send_all())
     assert len(gate._routed) == gate._routed.max_size == 4096  # full, and no further
-    assert _compact._remembered_header.cache_info().currsize <= 256
+    assert jws._remembered_header.cache_info().currsize <= 256
     assert _space_delimited.cache_info().currsize <= 256
     for auth in gate.tenants.values():
         assert len(auth.validator.cache) <= limits.max_size

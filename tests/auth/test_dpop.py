@@ -19,7 +19,8 @@ from labkit.audit import AuditLog
 from labkit.auth.dpop import Nonces, ReplayCache, access_token_hash, make_proof, normalize_htu, verify_proof
 from labkit.config import validate_security_config
 from labkit.errors import AuthError, ConfigError, Reason
-from labkit.guard import OAuth2Guard, credentials, gate_for
+from labkit.guard import OAuth2Guard, gate_for
+from labkit.guard.rfc6750 import credentials
 from labkit.state import MemoryReplayCache
 from labkit.state.spent import SpentIdsFullError
 

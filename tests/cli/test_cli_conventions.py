@@ -112,8 +112,7 @@ def test_a_closed_pipe_ends_quietly(tmp_path: Path) -> None:
 
 @pytest.mark.integration
 def test_mint_resource_audience_and_subject(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
-    from labkit.lab import Lab
-    from labkit.lessons import inspect_token
+    from labkit.lab import Lab, inspect_token
 
     with Lab() as lab:
         resource = f"{lab.agent_url}/mcp"

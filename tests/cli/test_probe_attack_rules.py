@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from labkit.probe_fetch import same_resource
+from labkit.probe.fetch import same_resource
 
 from ..helpers import examples
 

@@ -266,7 +266,7 @@ def test_a_dripping_agent_ends_within_the_deadline(lab: Lab, hostile: Hostile, p
 
 
 def test_one_fetch_of_a_drip_ends_by_its_deadline(hostile: Hostile) -> None:
-    from labkit.probe_fetch import Fetcher, FetchRefused
+    from labkit.probe.fetch import Fetcher, FetchRefused
 
     hostile.reset(Lies(card="drip"))
     with Fetcher(1.0) as fetcher:
@@ -291,7 +291,7 @@ def test_a_huge_card_is_refused_after_the_cap(lab: Lab, hostile: Hostile, provid
 
 
 def test_one_fetch_of_a_flood_reads_at_most_cap_and_a_chunk(hostile: Hostile) -> None:
-    from labkit.probe_fetch import MAX_BYTES, Fetcher, FetchRefused
+    from labkit.probe.fetch import MAX_BYTES, Fetcher, FetchRefused
 
     hostile.reset(Lies(card="huge"))
     with Fetcher(10) as fetcher:

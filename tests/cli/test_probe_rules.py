@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from joserfc import jwt
 
-from labkit.probe_tokens import KINDS, build_tokens
+from labkit.probe.tokens import KINDS, build_tokens
 
 from ..helpers import Keys, examples, mint
 
@@ -81,13 +81,13 @@ def test_tokens_are_asked_for_and_bound_to_the_named_resource_only(keys: Keys, a
     ("http://h:1/", 42, False),
 ])
 def test_same_resource(a: str, b: Any, same: bool) -> None:
-    from labkit.probe_fetch import same_resource
+    from labkit.probe.fetch import same_resource
 
     assert same_resource(a, b) is same and same_resource(b, a) is same
 
 
 def test_scopes_asked_for_are_scope_tokens_and_few() -> None:
-    from labkit.probe_tokens import MAX_SCOPES, checked_scopes
+    from labkit.probe.tokens import MAX_SCOPES, checked_scopes
 
     kept, note = checked_scopes(["api:read", "a b", "\x00", "é", "x" * 300, "", "api:read", '"', "\\"])
     assert kept == ("api:read",) and "malformed" in note

@@ -19,9 +19,9 @@ from labkit.integrations import closing, gate_for
 from labkit.integrations.fastapi import BearerGuard
 from labkit.integrations.mcp import GateTokenVerifier
 from labkit.lab import Lab
-from labkit.probe import probe_url
-from labkit.probe_fetch import Fetcher
-from labkit.probe_tokens import KINDS, LabProvider, TokenFile
+from labkit.probe.fetch import Fetcher
+from labkit.probe.matrix import probe_url
+from labkit.probe.tokens import KINDS, LabProvider, TokenFile
 from labkit.servers import ServerThread
 
 pytestmark = pytest.mark.integration

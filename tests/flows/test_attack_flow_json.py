@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import httpx
 
-from labkit.flows import FlowRecorder
+from labkit.flows.recorder import FlowRecorder
 
 
 def test_a_deeply_nested_json_response_is_recorded_without_members() -> None:

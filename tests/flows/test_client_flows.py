@@ -15,10 +15,8 @@ import pytest
 from joserfc import jwt
 from joserfc.jwk import ECKey
 
-from labkit.flows import FlowRecorder, classify
-from labkit.lab import Lab
-from labkit.provider import persona_client
-from labkit.sdk_flows import (
+from labkit.flows.recorder import FlowRecorder, classify
+from labkit.flows.sdk import (
     ClientMetadataHost,
     LoopbackCallback,
     client_credentials_auth,
@@ -28,6 +26,8 @@ from labkit.sdk_flows import (
     private_key_jwt_auth,
     recorder_for,
 )
+from labkit.lab import Lab
+from labkit.provider import persona_client
 
 pytestmark = pytest.mark.integration
 

@@ -9,7 +9,7 @@ from joserfc import jwt
 
 from labkit.config import ConfigError
 from labkit.delegation import DelegationError
-from labkit.delegation_flow import call_downstream_as, delegation_flow, exchange_as_agent, user_token
+from labkit.flows.delegation import call_downstream_as, delegation_flow, exchange_as_agent, user_token
 from labkit.lab import Lab
 
 pytestmark = pytest.mark.integration
@@ -101,7 +101,7 @@ def _token_for_resource(lab: Lab, resource: str) -> str:
     from authlib.common.security import generate_token
     from authlib.integrations.httpx_client import OAuth2Client
 
-    from labkit.delegation_flow import REDIRECT_URI, USER_CLIENT
+    from labkit.flows.delegation import REDIRECT_URI, USER_CLIENT
 
     verifier = generate_token(48)
     with OAuth2Client(USER_CLIENT[0], USER_CLIENT[1], scope="api:write", redirect_uri=REDIRECT_URI,

@@ -11,8 +11,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from labkit.errors import Reason
-from labkit.guard import OUTCOMES, bearer_token, challenge, parse_call
-from labkit.guard.jsonrpc import BodyError
+from labkit.guard import bearer_token
+from labkit.guard.jsonrpc import BodyError, parse_call
+from labkit.guard.rfc6750 import OUTCOMES, challenge
 
 from ..helpers import ISSUER, Keys, examples, mint
 from .guard_app import PUBLIC, Answer, asgi_request, recording_guard

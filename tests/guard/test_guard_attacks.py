@@ -12,8 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from labkit.guard import parse_call
-from labkit.guard.jsonrpc import BodyError
+from labkit.guard.jsonrpc import BodyError, parse_call
 from labkit.lab import Lab
 from labkit.servers import ServerThread
 from sample_agent import create_app

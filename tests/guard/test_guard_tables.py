@@ -20,8 +20,8 @@ from starlette.routing import Mount, Route, Router
 
 from labkit._text import MAX_TEXT, UNSAFE
 from labkit.audit import MAX_SCOPES, AuditLog
-from labkit.auth._compact import b64url_decode, strict_json
 from labkit.auth.cache import token_key
+from labkit.auth.jws import b64url_decode, strict_json
 from labkit.config import validate_security_config
 from labkit.errors import AuthError
 from labkit.guard import OAuth2Guard

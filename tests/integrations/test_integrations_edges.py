@@ -25,7 +25,9 @@ from starlette.routing import Route
 from labkit.audit import AuditLog
 from labkit.auth import Principal
 from labkit.errors import AuthError, Reason
-from labkit.guard import OUTCOMES, Endpoint, Gate, GuardUser, OAuth2Guard, Requirement, TenantAuth
+from labkit.guard import Endpoint, Gate, GuardUser, OAuth2Guard, Requirement
+from labkit.guard.gate import TenantAuth
+from labkit.guard.rfc6750 import OUTCOMES
 from labkit.integrations.fastapi import BearerGuard, client_credentials_scheme
 from labkit.integrations.mcp import GateTokenVerifier
 from labkit.integrations.starlette import BearerBackend, requires

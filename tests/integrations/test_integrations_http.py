@@ -19,7 +19,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
-from labkit.calls import request_token
+from labkit.lab.calls import request_token
 from labkit.provider import MockProvider, persona_client
 from labkit.servers import ServerThread
 

@@ -28,9 +28,9 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from labkit import load_config
-from labkit.calls import request_token
 from labkit.integrations import closing
 from labkit.integrations.starlette import BearerBackend, requires
+from labkit.lab.calls import request_token
 from labkit.provider import MockProvider, persona_client
 from labkit.servers import ServerThread
 

@@ -1,4 +1,4 @@
-"""The capstone grader (``labkit.capstone``): a weak, a half-fixed and a fixed agentup.yml grade differently."""
+"""The capstone grader (``labkit.lab.capstone``): a weak, a half-fixed and a fixed agentup.yml grade differently."""
 
 from __future__ import annotations
 
@@ -7,12 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from labkit.capstone import WEAK_CONFIG, Finding, Report, grade
 from labkit.challenges import Progress, start
 from labkit.config import load_config
 from labkit.explain import find_weaknesses
-from labkit.lab import Lab
-from labkit.lessons import LabClock
+from labkit.lab import Lab, LabClock
+from labkit.lab.capstone import WEAK_CONFIG, Finding, Report, grade
 
 CONFIGS = Path(__file__).resolve().parent / "capstone"
 HALF, FIXED = CONFIGS / "half_fixed.yml", CONFIGS / "fixed.yml"

@@ -16,8 +16,7 @@ import httpx
 import pytest
 
 from labkit.challenges import CHALLENGES, CheckResult, Progress, default_progress_path, progress_table, start
-from labkit.lab import Lab
-from labkit.lessons import LabClock
+from labkit.lab import Lab, LabClock
 
 JWKS_BLOCK = {"jwks_url": "${LAB_PROVIDER_URL}/jwks", "jwt_algorithms": ["RS256"], "jwt_issuer": "${LAB_PROVIDER_URL}",
               "jwt_audience": "api://oauth2-lab-agent"}

@@ -27,8 +27,8 @@ from labkit.challenges import (
     status,
 )
 from labkit.challenges.card import goal_html
-from labkit.notebooks import solution_key, solution_source
-from labkit.workspace import shipped_lessons
+from labkit.lab.notebooks import solution_key, solution_source
+from labkit.lab.workspace import shipped_lessons
 
 
 def test_an_old_progress_file_reads_as_before_and_stays_in_the_old_shape(tmp_path: Path) -> None:
@@ -220,7 +220,7 @@ _LESSON_FILES = sorted(_NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
 def test_every_lesson_follows_the_course_contract(path: Path) -> None:
     # issue 26: no solution in the executable flow, a your-turn cell per challenge with a shipped reference, check
     # cells, the lesson's length in its header
-    from labkit.notebooks import CHECK, SOLUTION, tags
+    from labkit.lab.notebooks import CHECK, SOLUTION, tags
 
     cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
     assert not [i for i, c in enumerate(cells) if SOLUTION in tags(c)], f"{path.name}: a solution-tagged cell"

@@ -9,7 +9,7 @@ import pytest
 
 from labkit.audit import read_jsonl
 from labkit.challenges.lessons.lesson_11 import epoch
-from labkit.incident import CLIENT, INCIDENT_LOG, TRUTH, write_incident
+from labkit.lab.incident import CLIENT, INCIDENT_LOG, TRUTH, write_incident
 
 
 def test_the_shipped_log_holds_the_answer_and_no_token() -> None:

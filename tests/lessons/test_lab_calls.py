@@ -12,9 +12,8 @@ from hypothesis import strategies as st
 
 from labkit import rpc
 from labkit.a2a.push import AgentSigner
-from labkit.calls import TokenRequestError, parse_challenge, request_token
-from labkit.lab import Lab
-from labkit.lessons import LabClock
+from labkit.lab import Lab, LabClock
+from labkit.lab.calls import TokenRequestError, parse_challenge, request_token
 from labkit.provider import PERSONA_CLIENTS, persona_client
 
 

@@ -3,8 +3,7 @@ from __future__ import annotations
 import pytest
 
 from labkit.errors import AuthError
-from labkit.lab import Lab
-from labkit.lessons import LabClock, audit_table, call_table, inspect_token, mask, validator, verdict
+from labkit.lab import Lab, LabClock, audit_table, call_table, inspect_token, mask, validator, verdict
 
 
 def test_clock() -> None:

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from labkit.challenges import Progress
-from labkit.notebooks import CHECK, NOTEBOOKS_DIR, run_all, tags
+from labkit.lab.notebooks import CHECK, NOTEBOOKS_DIR, run_all, tags
 
 LESSONS = sorted(NOTEBOOKS_DIR.glob("[0-9][0-9]_*.ipynb"))
 _VOLATILE = {"application/vnd.jupyter.widget-view+json"}  # model ids are random (nbval skips them too)

@@ -14,8 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from joserfc import jws
 
-from labkit.lab import Lab
-from labkit.lessons import LabClock
+from labkit.lab import Lab, LabClock
 from labkit.vulnerable import (
     DEFENCES,
     TOKEN_WEAKNESSES,
@@ -119,7 +118,7 @@ def test_unknown_weakness_and_no_vulnerable_agent_by_default(tmp_path: Path) -> 
 
 
 def test_never_reachable_from_configuration() -> None:
-    # Only labkit/lab.py may import labkit.vulnerable; no config, guard, auth or agent module does.
+    # Only labkit/lab/runner.py may import labkit.vulnerable; no config, guard, auth or agent module does.
     offenders = []
     for path in [*(ROOT / "labkit").rglob("*.py"), *(ROOT / "sample_agent").rglob("*.py")]:
         if "vulnerable" in path.parts or path.name in ("lab.py",) or "challenges" in path.parts:

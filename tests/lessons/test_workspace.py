@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from labkit.cli import main
-from labkit.workspace import WorkspaceError, open_workspace, reset_lesson, shipped_lessons
+from labkit.lab.workspace import WorkspaceError, open_workspace, reset_lesson, shipped_lessons
 
 SHIPPED = sorted(p.name for p in shipped_lessons().glob("[0-9][0-9]_*.ipynb"))
 

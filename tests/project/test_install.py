@@ -50,6 +50,13 @@ def test_a_face_loads_no_lab_code_and_no_extra_it_does_not_use(face: str, tmp_pa
     assert not [m for m in loaded if m.partition(".")[0] in HEAVY and m.partition(".")[0] not in own]
 
 
+@pytest.mark.parametrize("module", ["labkit.lab.calls", "labkit.probe.url"])
+def test_the_labs_light_modules_do_not_start_the_runner(module: str, tmp_path: Path) -> None:
+    # labkit mint and labkit probe need the provider extra only: labkit.lab's face loads Lab on first use
+    loaded = _loaded(sys.executable, f"import {module}", tmp_path, {**ENV, "PYTHONPATH": str(ROOT)})
+    assert not [m for m in loaded if m.partition(".")[0] in ("a2a", "mcp", "sample_agent") or m == "labkit.lab.runner"]
+
+
 def test_the_core_wheel_installs_no_extra_and_its_faces_import(core_python: Path, tmp_path: Path) -> None:
     listed = subprocess.run([str(core_python), "-c", "import importlib.metadata as m; "
                              "print('\\n'.join(sorted(d.metadata['Name'].lower() for d in m.distributions())))"],

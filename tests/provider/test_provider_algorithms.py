@@ -30,7 +30,8 @@ def test_the_signing_algorithm_list_is_spelled_once() -> None:
 
 
 def test_every_user_reads_the_one_list() -> None:
-    from labkit import algorithms, downstream
+    from labkit import algorithms
+    from labkit.lab import downstream
     from labkit.provider import keys, rfc7523
 
     assert keys.SIGNING_ALGORITHMS is algorithms.PROVIDER_ALGORITHMS

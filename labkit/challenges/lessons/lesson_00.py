@@ -11,7 +11,7 @@ from ..mark import Mark
 from .lesson_03 import least_privilege, shipped_rules
 
 if TYPE_CHECKING:
-    from ...lab import Lab
+    from ...lab.runner import Lab
 
 __all__ = ["CHALLENGES", "check"]
 

@@ -14,7 +14,7 @@ from ..evidence import EXPIRED_AGO, NOW, hs_token, printed_in, result
 from ..mark import Mark
 
 if TYPE_CHECKING:
-    from ...lab import Lab
+    from ...lab.runner import Lab
 
 __all__ = ["CHALLENGES", "check"]
 

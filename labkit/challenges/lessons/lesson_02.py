@@ -10,7 +10,7 @@ from ..mark import Mark
 from .lesson_05 import widened
 
 if TYPE_CHECKING:
-    from ...lab import Lab
+    from ...lab.runner import Lab
 
 __all__ = ["CHALLENGES", "check"]
 

@@ -11,7 +11,7 @@ from ..evidence import fingerprints
 from ..mark import Mark
 
 if TYPE_CHECKING:
-    from ...lab import Lab
+    from ...lab.runner import Lab
 
 __all__ = ["CHALLENGES", "NEEDED", "POLICY_CHANGED", "check", "covers", "least_privilege", "shipped_rules"]
 

@@ -10,7 +10,7 @@ from ..mark import Mark
 from .lesson_03 import least_privilege, shipped_rules
 
 if TYPE_CHECKING:
-    from ...lab import Lab
+    from ...lab.runner import Lab
     from ...provider.models import TokenRecord
 
 __all__ = ["CHALLENGES", "TENANT", "check"]

@@ -11,7 +11,7 @@ from .lesson_03 import shipped_rules
 from .lesson_06 import refusals
 
 if TYPE_CHECKING:
-    from ...lab import Lab
+    from ...lab.runner import Lab
 
 __all__ = ["CHALLENGES", "check", "widened"]
 

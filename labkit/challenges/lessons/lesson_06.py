@@ -11,7 +11,7 @@ from ..evidence import EXPIRED_AGO, other_issuers, result
 from ..mark import Mark
 
 if TYPE_CHECKING:
-    from ...lab import Lab
+    from ...lab.runner import Lab
 
 __all__ = ["CHALLENGES", "check", "refusals"]
 

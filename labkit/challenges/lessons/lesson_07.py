@@ -12,7 +12,7 @@ from .lesson_05 import widened
 from .lesson_06 import refusals
 
 if TYPE_CHECKING:
-    from ...lab import Lab
+    from ...lab.runner import Lab
 
 __all__ = ["CHALLENGES", "check"]
 

@@ -10,7 +10,7 @@ from ..mark import Mark
 from .lesson_03 import POLICY_CHANGED, covers, least_privilege, shipped_rules
 
 if TYPE_CHECKING:
-    from ...lab import Lab
+    from ...lab.runner import Lab
 
 __all__ = ["CHALLENGES", "JOB", "TENANT", "check"]
 

@@ -14,7 +14,7 @@ from .lesson_03 import least_privilege, shipped_rules
 
 if TYPE_CHECKING:
     from ...a2a.webhook import Notification
-    from ...lab import Lab
+    from ...lab.runner import Lab
 
 __all__ = ["CHALLENGES", "HOOK", "check"]
 

@@ -18,7 +18,7 @@ from ..base import Challenge, CheckResult
 from ..mark import Mark
 
 if TYPE_CHECKING:
-    from ...lab import Lab
+    from ...lab.runner import Lab
 
 __all__ = ["CHALLENGES", "check_cache", "check_path", "check_token"]
 

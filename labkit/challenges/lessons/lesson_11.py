@@ -8,15 +8,15 @@ import numbers
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from ...calls import TokenRequestError, request_token
-from ...incident import CLIENT, LEAKED_SECRET, TRUTH
+from ...lab.calls import TokenRequestError, request_token
+from ...lab.incident import CLIENT, LEAKED_SECRET, TRUTH
 from ...secret_strength import secret_problem
 from ..base import Challenge, CheckResult
 from ..evidence import printed_in
 from ..mark import Mark
 
 if TYPE_CHECKING:
-    from ...lab import Lab
+    from ...lab.runner import Lab
 
 __all__ = ["CHALLENGES", "check", "epoch"]
 

@@ -9,7 +9,7 @@ from ..evidence import audiences
 from ..mark import Mark
 
 if TYPE_CHECKING:
-    from ...lab import Lab
+    from ...lab.runner import Lab
     from ...provider.models import TokenRecord
 
 __all__ = ["CHALLENGES", "check"]

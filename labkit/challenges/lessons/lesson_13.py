@@ -6,13 +6,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ...delegation import DelegationError
-from ...downstream import AGENT_CLIENT
+from ...lab.downstream import AGENT_CLIENT
 from ..base import Challenge, CheckResult
 from ..mark import Mark
 
 if TYPE_CHECKING:
     from ...audit import AuditEvent
-    from ...lab import Lab
+    from ...lab.runner import Lab
 
 __all__ = ["CHALLENGES", "check"]
 
@@ -25,7 +25,7 @@ def check(lab: Lab, mark: Mark) -> CheckResult:
     """alice's token exchanged once (act = lab-agent) passes at the downstream; exchanged twice, it is refused for
     its delegation depth; a token whose current actor is not lab-agent is refused too (both 403, reason delegation:
     the token is valid, the plugin's rule refuses it)."""
-    from ...delegation_flow import call_downstream_as, exchange_as_agent, user_token
+    from ...flows.delegation import call_downstream_as, exchange_as_agent, user_token
 
     downstream = lab.downstream
     if downstream is None or not lab.running:

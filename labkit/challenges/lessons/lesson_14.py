@@ -13,7 +13,7 @@ from ..mark import Mark
 
 if TYPE_CHECKING:
     from ...audit import AuditEvent
-    from ...lab import Lab
+    from ...lab.runner import Lab
 
 __all__ = ["CHALLENGES", "LESSON_KEYS", "check"]
 

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 from ..predict import Question
 
 if TYPE_CHECKING:
-    from ...lab import Lab
+    from ...lab.runner import Lab
 
 __all__ = ["QUESTIONS"]
 
@@ -16,7 +16,7 @@ _ITEMS = ("cache 60 s", "cache 60 s, fresh=True", "cache 0 s")
 
 def _after_revocation(lab: Lab | None) -> dict[str, str]:
     """A token validated once by each validator, revoked, then validated again at once (real introspection)."""
-    from ...lessons import validator, verdict
+    from ...lab.lessons import validator, verdict
 
     if lab is None:
         raise ValueError("this question runs against the lab: predict('02', 'revoked', lab)")

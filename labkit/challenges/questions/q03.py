@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from ..predict import Question
 
 if TYPE_CHECKING:
-    from ...lab import Lab
+    from ...lab.runner import Lab
 
 __all__ = ["CAPABILITIES", "QUESTIONS", "api_write_reach"]
 

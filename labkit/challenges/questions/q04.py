@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from ..predict import Question
 
 if TYPE_CHECKING:
-    from ...lab import Lab
+    from ...lab.runner import Lab
 
 __all__ = ["CELLS", "QUESTIONS", "matrix_cells"]
 
@@ -27,7 +27,7 @@ def _item(token: str, endpoint: str) -> str:
 
 def matrix_cells(lab: Lab | None) -> dict[str, str]:
     """The agent's status for each predicted cell, probed now (the EndpointTester's tokens and endpoints)."""
-    from ...probe import default_endpoints, default_tokens, run_probe
+    from ...probe.matrix import default_endpoints, default_tokens, run_probe
 
     if lab is None:
         raise ValueError("this question runs against the lab: predict('04', 'matrix', lab)")

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 from ..predict import Question
 
 if TYPE_CHECKING:
-    from ...lab import Lab
+    from ...lab.runner import Lab
 
 __all__ = ["QUESTIONS"]
 

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from ..predict import Question
 
 if TYPE_CHECKING:
-    from ...lab import Lab
+    from ...lab.runner import Lab
 
 __all__ = ["QUESTIONS"]
 
@@ -18,7 +18,7 @@ _ITEMS = ("Auth0, for this agent", "Auth0, for another service", "the lab's defa
 
 def _auth0_accepts(lab: Lab | None) -> dict[str, str]:
     """Each token validated by ``persona_oauth2('auth0', ...)``'s block (real signatures, the lab's keys)."""
-    from ...lessons import validator, verdict
+    from ...lab.lessons import validator, verdict
     from ...provider import persona_oauth2
 
     if lab is None:

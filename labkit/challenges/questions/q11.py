@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from ..predict import Question
 
 if TYPE_CHECKING:
-    from ...lab import Lab
+    from ...lab.runner import Lab
 
 __all__ = ["FIELDS", "QUESTIONS", "what_differs"]
 
@@ -18,7 +18,7 @@ FIELDS = ("client", "subject", "scopes", "fingerprint", "decision")
 def what_differs(lab: Lab | None) -> dict[str, str]:
     """Read from the shipped log: for each field, whether the attacker's values ever differ from the routine's."""
     from ...audit import read_jsonl
-    from ...incident import INCIDENT_LOG, TRUTH
+    from ...lab.incident import INCIDENT_LOG, TRUTH
 
     events = read_jsonl(INCIDENT_LOG)
 

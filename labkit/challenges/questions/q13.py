@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from ..predict import Question
 
 if TYPE_CHECKING:
-    from ...lab import Lab
+    from ...lab.runner import Lab
 
 __all__ = ["CASES", "QUESTIONS"]
 
@@ -20,7 +20,7 @@ def _downstream_answers(lab: Lab | None, statuses: Mapping[str, int] | None = No
     """The downstream's status per case: ``statuses`` the lesson's cell observed, else probed now (real exchanges
     and calls). Raises ``ValueError`` without a lab that runs the downstream, or observed statuses."""
     if statuses is None:
-        from ...delegation_flow import call_downstream_as, exchange_as_agent, user_token
+        from ...flows.delegation import call_downstream_as, exchange_as_agent, user_token
 
         if lab is None or lab.downstream is None:
             raise ValueError("this question runs against Lab(downstream=True): predict('13', 'chain', lab)")

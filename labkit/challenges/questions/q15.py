@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from ..predict import Question
 
 if TYPE_CHECKING:
-    from ...lab import Lab
+    from ...lab.runner import Lab
 
 __all__ = ["QUESTIONS", "WEAKNESSES", "probe_catches"]
 
@@ -27,7 +27,7 @@ WEAKNESSES = {
 def probe_catches(lab: Lab | None) -> dict[str, str]:
     """The weak configuration loaded into the lab's agent and probed (``capstone``'s probe): a weakness is caught
     when a token kind that exposes it was answered against the policy."""
-    from ...capstone import WEAK_CONFIG, load_capstone, probe_mismatches
+    from ...lab.capstone import WEAK_CONFIG, load_capstone, probe_mismatches
 
     if lab is None:
         raise ValueError("this question runs against the lab: predict('15', 'probe_catches', lab)")

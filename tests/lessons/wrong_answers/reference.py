@@ -7,7 +7,7 @@ import ast
 from typing import Any
 
 from labkit.challenges import CheckResult
-from labkit.notebooks import NOTEBOOKS_DIR, solution_source
+from labkit.lab.notebooks import NOTEBOOKS_DIR, solution_source
 
 __all__ = ["run_solution"]
 

@@ -11,7 +11,7 @@ import yaml
 
 from labkit.challenges import CheckResult, start
 from labkit.lab import Lab
-from labkit.notebooks import NOTEBOOKS_DIR, solution_source
+from labkit.lab.notebooks import NOTEBOOKS_DIR, solution_source
 from sample_agent import default_config_path
 
 __all__ = ["attempt_row", "lesson_config", "run_solution"]

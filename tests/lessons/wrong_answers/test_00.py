@@ -10,7 +10,7 @@ import pytest
 
 from labkit.challenges import start
 from labkit.lab import Lab
-from labkit.notebooks import NOTEBOOKS_DIR, solution_source
+from labkit.lab.notebooks import NOTEBOOKS_DIR, solution_source
 from labkit.widgets.token_minter import TokenMinterState
 
 pytestmark = pytest.mark.integration

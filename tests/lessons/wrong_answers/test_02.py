@@ -9,8 +9,7 @@ from typing import Any
 import pytest
 
 from labkit.challenges import start
-from labkit.lab import Lab
-from labkit.lessons import LabClock
+from labkit.lab import Lab, LabClock
 
 from .reference import run_solution
 

@@ -8,8 +8,7 @@ from typing import Any
 
 import pytest
 
-from labkit.lab import Lab
-from labkit.lessons import LabClock
+from labkit.lab import Lab, LabClock
 from sample_agent import default_config_path
 
 from .run_reference import attempt_row, lesson_config, run_solution

@@ -12,8 +12,7 @@ from joserfc import jws
 from joserfc.jwk import RSAKey
 
 from labkit.challenges import CHALLENGES, Attempt, Progress, start
-from labkit.lab import Lab
-from labkit.lessons import LabClock
+from labkit.lab import Lab, LabClock
 from labkit.provider import unsafe
 from labkit.vulnerable import WEAKNESSES, VulnerableAgent, claims_of, fetch_jwks, hs256_token, raw_get
 

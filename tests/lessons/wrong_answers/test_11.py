@@ -11,9 +11,8 @@ from typing import Any
 import pytest
 
 from labkit.challenges import start
-from labkit.incident import CLIENT, INCIDENT_LOG, TRUTH, stage
-from labkit.lab import Lab
-from labkit.lessons import LabClock
+from labkit.lab import Lab, LabClock
+from labkit.lab.incident import CLIENT, INCIDENT_LOG, TRUTH, stage
 
 pytestmark = pytest.mark.integration
 

@@ -15,8 +15,7 @@ import httpx
 import pytest
 
 from labkit.challenges import Progress, start
-from labkit.lab import Lab
-from labkit.lessons import LabClock
+from labkit.lab import Lab, LabClock
 
 pytestmark = pytest.mark.integration
 

@@ -12,7 +12,7 @@ import pytest
 
 from labkit.challenges import Progress, start
 from labkit.delegation import DelegationError
-from labkit.delegation_flow import exchange_as_agent, user_token
+from labkit.flows.delegation import exchange_as_agent, user_token
 from labkit.lab import Lab
 
 pytestmark = pytest.mark.integration

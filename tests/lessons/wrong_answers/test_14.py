@@ -14,8 +14,7 @@ from joserfc.jwk import ECKey
 from labkit.auth.dpop import make_proof
 from labkit.challenges import Progress, start
 from labkit.challenges.lessons.lesson_14 import LESSON_KEYS
-from labkit.lab import Lab
-from labkit.lessons import LabClock
+from labkit.lab import Lab, LabClock
 
 pytestmark = pytest.mark.integration
 

@@ -7,10 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from labkit.capstone import WEAK_CONFIG
 from labkit.challenges import start
-from labkit.lab import Lab
-from labkit.lessons import LabClock
+from labkit.lab import Lab, LabClock
+from labkit.lab.capstone import WEAK_CONFIG
 
 pytestmark = pytest.mark.integration
 

@@ -1,4 +1,4 @@
-"""Regenerate the lessons' committed outputs: ``uv run python -m labkit.notebooks [NOTEBOOK ...]``.
+"""Regenerate the lessons' committed outputs: ``uv run python -m labkit.lab.notebooks [NOTEBOOK ...]``.
 
 Executes each notebook in a fresh kernel (nbclient) and saves it with its outputs, so that nbval in
 strict mode compares the next run against them. Prints each notebook's wall time. The committed outputs are what
@@ -26,7 +26,7 @@ __all__ = ["CHECK", "NOTEBOOKS_DIR", "SOLUTION", "YOUR_TURN", "main", "regenerat
 YOUR_TURN, CHECK, SOLUTION = "your-turn", "check", "solution"  # cell tags (SOLUTION: the old, hidden solution cell)
 _KEY = re.compile(r"[0-9]{2}(\.[a-z0-9_]{1,40})?")  # "00", "10.alg_none": never a path
 
-NOTEBOOKS_DIR = Path(__file__).resolve().parent.parent / "notebooks"
+NOTEBOOKS_DIR = Path(__file__).resolve().parents[2] / "notebooks"
 
 
 def run_all(path: Path, progress: Path, timeout: int = 300) -> Any:
@@ -46,7 +46,8 @@ def regenerate(paths: Sequence[Path] | None = None, timeout: int = 300) -> dict[
     """Execute and save notebooks; returns seconds per notebook. Raises ``CellExecutionError`` on a failing cell."""
     import nbformat
 
-    chosen = list(paths) if paths else [*sorted(NOTEBOOKS_DIR.glob("[0-9][0-9]_*.ipynb")), NOTEBOOKS_DIR / "progress.ipynb"]
+    shipped = [*sorted(NOTEBOOKS_DIR.glob("[0-9][0-9]_*.ipynb")), NOTEBOOKS_DIR / "progress.ipynb"]
+    chosen = list(paths) if paths else shipped
     timings: dict[str, float] = {}
     for path in chosen:
         started = time.perf_counter()

@@ -15,11 +15,11 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from ._json import loads_bounded
-from ._text import safe_text
+from .._json import loads_bounded
+from .._text import safe_text
 
 if TYPE_CHECKING:
-    from .audit import AuditEvent
+    from ..audit import AuditEvent
 
 __all__ = ["AuthChallenge", "CallResult", "TokenRequestError", "admin_mint", "parse_challenge", "request_token"]
 

@@ -1,7 +1,7 @@
 """The probe's one way onto the network: every fetch ends by its deadline, reads at most a cap, stays on its origin.
 
 ``Fetcher`` owns an ``httpx.Client`` whose transport holds the rules, so every request the probe makes (card,
-RFC 9728 and RFC 8414 metadata, JWKS, the calls with tokens, token requests through ``labkit.calls``) obeys them:
+RFC 9728 and RFC 8414 metadata, JWKS, the calls with tokens, token requests through ``labkit.lab.calls``) obeys them:
 
 - a total deadline per fetch, not per read: each socket operation may only use what is left of it, so a server
   dripping one byte at a time (headers or body) ends within ``timeout``; and one budget for the whole probe;
@@ -24,8 +24,8 @@ from typing import Any
 import httpcore
 import httpx
 
-from ._json import loads_bounded
-from ._text import safe_text
+from .._json import loads_bounded
+from .._text import safe_text
 
 __all__ = ["BUDGET_FACTOR", "MAX_BYTES", "MAX_REDIRECTS", "FetchRefused", "Fetcher", "joined", "origin_of",
            "same_resource", "well_known"]

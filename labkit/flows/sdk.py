@@ -42,13 +42,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse
 from starlette.routing import Route
 
-from .flows import FlowRecorder
-from .provider.cimd import CimdPolicy
-from .servers import ServerThread
-from .tls import LabCA
+from ..provider.cimd import CimdPolicy
+from ..servers import ServerThread
+from ..tls import LabCA
+from .recorder import FlowRecorder
 
 if TYPE_CHECKING:
-    from .lab import Lab
+    from ..lab.runner import Lab
 
 __all__ = [
     "ClientMetadataHost",

@@ -6,14 +6,14 @@ import json
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from .auth._compact import parse_compact
-from .errors import AuthError
+from ..auth.jws import parse_compact
+from ..errors import AuthError
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from .auth import Validator
-    from .lab import Lab
+    from ..auth import Validator
+    from .runner import Lab
 
 __all__ = ["AUDIT_COLUMNS", "LAB_AUDIENCE", "LabClock", "audit_table", "call_table", "inspect_token", "lab_jwt",
            "mask", "validator", "verdict"]
@@ -34,8 +34,8 @@ def validator(lab: Lab, oauth2: Mapping[str, Any] | None = None, **changes: Any)
     """A validator built from an ``oauth2`` block (default ``lab_jwt(lab)``) with ``changes`` on top, dated by
     the lab's clock: ``validator(lab, leeway=30)``; ``lab.close()`` closes it. Raises ``ConfigError`` for a block
     the config refuses."""
-    from .auth import build_validator
-    from .config import validate_security_config
+    from ..auth import build_validator
+    from ..config import validate_security_config
 
     block = {**(lab_jwt(lab) if oauth2 is None else oauth2), **changes}
     return lab.own(build_validator(validate_security_config({"oauth2": block}).oauth2, clock=lab.clock))

@@ -1,4 +1,4 @@
-"""The one place validators touch the network: bounded reads over httpx."""
+"""The one place the library touches the network (validators, token exchange): bounded reads over httpx."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 
-from ..errors import AuthError, Reason
+from .errors import AuthError, Reason
 
 __all__ = ["HttpHolder", "Response", "bounded_request"]
 

@@ -18,18 +18,18 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from . import rpc
-from .config import SecurityConfig, load_config
+from .. import rpc
+from ..config import SecurityConfig, load_config
+from ..probe.matrix import ProbeEndpoint, ProbeToken, default_endpoints, run_probe
+from ..provider.clients import AGENT_AUDIENCE
+from ..provider.personas import PERSONAS, persona_issuer
 from .downstream import AGENT_CLIENT, DOWNSTREAM_AUDIENCE
-from .probe import ProbeEndpoint, ProbeToken, default_endpoints, run_probe
-from .provider.clients import AGENT_AUDIENCE
-from .provider.personas import PERSONAS, persona_issuer
 from .workspace import shipped_lessons
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from .lab import Lab
+    from .runner import Lab
 
 __all__ = ["BURST", "OLD_TOKEN_AGE", "WEAK_CONFIG", "Finding", "Report", "capstone_env", "grade", "load_capstone",
            "probe_matrix", "probe_mismatches"]
@@ -131,7 +131,7 @@ def _echo(agent: _Agent, token: str) -> int:
 def probe_matrix(lab: Lab) -> pd.DataFrame:
     """``labkit probe``'s matrix (``run_probe``) for a subset of its tokens and endpoints, against the lab's agent:
     the kinds of ``default_tokens`` that must be refused, two real ones, the endpoints that need no side call."""
-    from .provider import unsafe
+    from ..provider import unsafe
 
     provider = lab.provider
     tokens = [ProbeToken("none", None, None), ProbeToken("expired", provider.mint(["admin"], lifetime=-60), None),

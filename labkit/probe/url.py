@@ -2,14 +2,14 @@
 
 Discovery reads the A2A card (``/.well-known/agent-card.json``, then ``agent.json``) and the RFC 9728 metadata
 (from the 401 challenge's ``resource_metadata``, else the well-known URL). Then every token kind the given
-``TokenSource`` can build (``probe_tokens``) is sent to every advertised endpoint: refused kinds must get 401, a
+``TokenSource`` can build (``labkit.probe.tokens``) is sent to every advertised endpoint: refused kinds must get 401, a
 token without the endpoint's scope 403, a good one neither (nor a 5xx). Kinds that cannot be built are listed as
 skipped, never as passed.
 
 The probe binds to what the user named (DESIGN "A tool binds to what the user named"): it calls only endpoints on
 the named origin (others are listed "not probed: other origin"); each endpoint's metadata must name that very
 endpoint as its ``resource`` (RFC 9728 §3.3), or no token is requested at all; tokens are asked for that resource
-only; every fetch goes through ``probe_fetch.Fetcher`` (deadline, size cap, same-origin redirects). What the
+only; every fetch goes through ``labkit.probe.fetch.Fetcher`` (deadline, size cap, same-origin redirects). What the
 probe refused, and why, is in the report, and any refusal makes it not ok.
 """
 
@@ -21,11 +21,11 @@ from typing import Any
 
 import httpx
 
-from . import rpc
-from ._text import safe_text
-from .calls import parse_challenge
-from .probe_fetch import Fetcher, FetchRefused, joined, origin_of, same_resource, well_known
-from .probe_tokens import KINDS, TokenSource, build_tokens, checked_scopes, issuer_metadata, jwks_of
+from .. import rpc
+from .._text import safe_text
+from ..lab.calls import parse_challenge
+from .fetch import Fetcher, FetchRefused, joined, origin_of, same_resource, well_known
+from .tokens import KINDS, TokenSource, build_tokens, checked_scopes, issuer_metadata, jwks_of
 
 __all__ = ["MAX_TARGETS", "Advertised", "ProbeResult", "ProbeTarget", "Refusal", "UrlProbeReport", "discover",
            "probe_url"]

@@ -19,13 +19,13 @@ import httpx
 from authlib.common.security import generate_token
 from authlib.integrations.httpx_client import OAuth2Client
 
-from ._json import loads_bounded
-from .audit import AuditEvent
-from .delegation import exchange_form, exchanged_token
-from .flows import FlowRecorder
+from .._json import loads_bounded
+from ..audit import AuditEvent
+from ..delegation import exchange_form, exchanged_token
+from .recorder import FlowRecorder
 
 if TYPE_CHECKING:
-    from .lab import Lab
+    from ..lab.runner import Lab
 
 __all__ = [
     "REDIRECT_URI", "USER_CLIENT", "DelegationRun", "call_downstream_as", "delegation_flow", "exchange_as_agent",

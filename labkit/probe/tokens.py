@@ -22,11 +22,11 @@ import httpx
 from joserfc.errors import JoseError
 from joserfc.jwk import RSAKey
 
-from ._text import safe_text
-from .auth._compact import b64url_decode, strict_json
-from .calls import TokenRequestError, admin_mint, request_token
-from .probe_fetch import Fetcher, origin_of, same_resource, well_known
-from .provider.personas import PERSONA_CLIENTS
+from .._text import safe_text
+from ..auth.jws import b64url_decode, strict_json
+from ..lab.calls import TokenRequestError, admin_mint, request_token
+from ..provider.personas import PERSONA_CLIENTS
+from .fetch import Fetcher, origin_of, same_resource, well_known
 
 __all__ = [
     "KINDS",

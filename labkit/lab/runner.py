@@ -21,23 +21,23 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
 
-from . import rpc
-from .a2a.webhook import WebhookReceiver
-from .audit import AuditEvent, AuditLog
+from .. import rpc
+from ..a2a.webhook import WebhookReceiver
+from ..audit import AuditEvent, AuditLog
+from ..config import SecurityConfig, load_config, validate_security_config
+from ..observability import LogCapture
+from ..provider import MockProvider
+from ..provider.clients import AGENT_AUDIENCE
+from ..provider.models import Client
+from ..provider.personas import persona_client
+from ..servers import ServerThread
 from .calls import CallResult, admin_mint, parse_challenge, request_token
-from .config import SecurityConfig, load_config, validate_security_config
-from .observability import LogCapture
-from .provider import MockProvider
-from .provider.clients import AGENT_AUDIENCE
-from .provider.models import Client
-from .provider.personas import persona_client
-from .servers import ServerThread
 
 if TYPE_CHECKING:
     from anyio.from_thread import BlockingPortal
 
+    from ..vulnerable import VulnerableAgent
     from .downstream import DownstreamAgent
-    from .vulnerable import VulnerableAgent
 
 __all__ = ["Lab"]
 
@@ -53,7 +53,7 @@ class Lab:
     keep the ``labkit`` loggers' records in ``lab.logs`` while running instead of the root logger's handlers.
     ``vulnerable``: weakness names (or ``True`` for all) to start ``lab.vulnerable``, a separate UNSAFE agent
     on its own port for lesson 10 (``labkit.vulnerable``); the real agent is never changed by it.
-    ``downstream``: start ``lab.downstream``, a second agent with its own audience (``labkit.downstream``), and
+    ``downstream``: start ``lab.downstream``, a second agent with its own audience (``labkit.lab.downstream``), and
     wire the agent's ``external_api`` plugin to call it on its callers' behalf by token exchange (RFC 8693).
     ``serve``: what the agent's socket serves, made from the agent app (``lab.app``) at start and on ``reload``;
     by default the app itself (a benchmark serves ``lambda app: Baseline(app.starlette)``, the guard left out).
@@ -78,7 +78,7 @@ class Lab:
     ) -> None:
         weaknesses: set[str] = set()
         if vulnerable:
-            from .vulnerable.app import weakness_names
+            from ..vulnerable.app import weakness_names
 
             weaknesses = weakness_names(vulnerable)  # a bad name is refused before any socket is bound
         self.provider = MockProvider(clock=clock, tenants=tenants)
@@ -146,7 +146,7 @@ class Lab:
         self._blocking_portal: BlockingPortal | None = None
         self.vulnerable: VulnerableAgent | None = None
         if weaknesses:
-            from .vulnerable import VulnerableAgent
+            from ..vulnerable import VulnerableAgent
 
             self.vulnerable = VulnerableAgent(weaknesses, self.config.oauth2, self.config.scope_hierarchy,
                                               clock=self._clock)

@@ -25,8 +25,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from ._json import loads_bounded
-from .auth.principal import fingerprint
+from .._json import loads_bounded
+from ..auth.principal import fingerprint
 
 __all__ = ["SECRET_NAMES", "SHOWN_VALUES", "Exchange", "FlowRecorder", "classify"]
 

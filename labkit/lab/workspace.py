@@ -12,13 +12,13 @@ import os
 import re
 from pathlib import Path
 
-from ._text import safe_text
-from .errors import LabkitError
+from .._text import safe_text
+from ..errors import LabkitError
 
 __all__ = ["DEFAULT_WORKSPACE", "WorkspaceError", "open_workspace", "reset_lesson", "shipped_lessons"]
 
 DEFAULT_WORKSPACE = "labkit-lessons"
-_PACKAGE = Path(__file__).resolve().parent
+_PACKAGE = Path(__file__).resolve().parents[1]  # labkit/
 _LESSON = re.compile(r"[0-9]{2}_[A-Za-z0-9_]+\.ipynb")
 _EXTRA = ("progress.ipynb",)  # shipped beside the lessons, copied with them
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)

@@ -1,7 +1,7 @@
 """The decision matrix: tokens x endpoints against a running agent, expected vs actual, with audit reasons.
 
 ``run_probe(lab)`` probes the sample agent through ``Lab`` (it knows the agent's policy); ``probe_url(url,
-source)`` (``probe_url``, ``probe_tokens``) probes any A2A or MCP agent from what it advertises.
+source)`` (``labkit.probe.url``, ``labkit.probe.tokens``) probes any A2A or MCP agent from what it advertises.
 """
 
 from __future__ import annotations
@@ -13,15 +13,15 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import httpx
 
-from . import rpc
-from .guard import Requirement
-from .probe_url import UrlProbeReport, probe_url
-from .scopes import ScopeHierarchy
+from .. import rpc
+from ..guard import Requirement
+from ..scopes import ScopeHierarchy
+from .url import UrlProbeReport, probe_url
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from .lab import Lab
+    from ..lab.runner import Lab
 
 __all__ = ["CallPolicy", "Probe", "ProbeEndpoint", "ProbeToken", "UrlProbeReport", "default_endpoints",
            "default_tokens", "probe_url", "run_probe"]
@@ -92,7 +92,7 @@ def default_endpoints() -> list[ProbeEndpoint]:
 
 def default_tokens(lab: Lab) -> list[ProbeToken]:
     """Scope sets through the real token endpoint, and the tokens that must fail."""
-    from .provider import unsafe
+    from ..provider import unsafe
 
     provider = lab.provider
     return [

@@ -15,12 +15,12 @@ from typing import Any
 
 import yaml
 
-from .algorithms import PROVIDER_ALGORITHMS
-from .audit import AuditLog
-from .config import PluginSpec, SecurityConfig, validate_security_config
-from .config.delegation import DelegationSpec, DownstreamSpec
-from .provider.app import DOWNSTREAM_AUDIENCE
-from .servers import ServerThread
+from ..algorithms import PROVIDER_ALGORITHMS
+from ..audit import AuditLog
+from ..config import PluginSpec, SecurityConfig, validate_security_config
+from ..config.delegation import DelegationSpec, DownstreamSpec
+from ..provider.app import DOWNSTREAM_AUDIENCE
+from ..servers import ServerThread
 
 __all__ = [
     "AGENT_CLIENT", "DEFAULT_RULE", "DOWNSTREAM_AUDIENCE", "DownstreamAgent", "downstream_config", "wire_downstream"

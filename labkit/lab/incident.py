@@ -18,13 +18,13 @@ import os
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from .audit import AuditEvent
+from ..audit import AuditEvent
+from ..provider.models import Client
 from .calls import request_token
-from .provider.models import Client
 from .workspace import shipped_lessons
 
 if TYPE_CHECKING:
-    from .lab import Lab
+    from .runner import Lab
 
 __all__ = ["ATTACK", "CLIENT", "INCIDENT_LOG", "LEAKED_SECRET", "SCOPES", "START", "TRUTH", "label", "register",
            "stage", "write_incident"]
@@ -93,7 +93,7 @@ def stage(lab: Lab) -> None:
 
 def _day(lab: Lab, advance: Callable[[float], float]) -> None:
     """The scripted day: routine traffic, the attack from 09:06:25, routine traffic again."""
-    from .delegation_flow import user_token
+    from ..flows.delegation import user_token
 
     register(lab)
     nightly = _token(lab, ("api:read",))
@@ -129,8 +129,8 @@ def _normalised(events: list[AuditEvent], times: list[float]) -> list[AuditEvent
 
 def write_incident(path: str | os.PathLike[str]) -> list[AuditEvent]:
     """Replay the incident on a fresh lab (the lessons' clock) and write its audit log to ``path``; the events."""
-    from .lab import Lab
     from .lessons import LabClock
+    from .runner import Lab
 
     clock = LabClock(START)
     times: list[float] = []
