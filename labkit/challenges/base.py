@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -87,10 +88,11 @@ class Attempt:
         """Decide from the lab's state; a solved challenge is recorded in the progress file."""
         if self.lab is None or self.mark is None:
             return CheckResult(False, "this challenge needs the running lab: start('NN', lab)")
-        try:
-            result = self.challenge.check(self.lab, self.mark, **answer)
-        except TypeError as exc:  # an unexpected keyword: say which answers this check takes
+        try:  # an unexpected or missing keyword is the learner's: say which answers this check takes
+            inspect.signature(self.challenge.check).bind(self.lab, self.mark, **answer)
+        except TypeError as exc:
             return CheckResult(False, f"this check does not take that answer ({exc})")
+        result = self.challenge.check(self.lab, self.mark, **answer)  # its own errors are bugs: never disguised
         if result.solved:
             self.progress.mark(self.challenge.lesson)
         return result

@@ -244,3 +244,18 @@ def test_the_progress_page_s_committed_output_counts_every_challenge() -> None:
     cells = json.loads((_NOTEBOOKS / "progress.ipynb").read_text(encoding="utf-8"))["cells"]
     shown = "".join(cells[1]["outputs"][0]["text"])
     assert shown.startswith(f"0 of {len(CHALLENGES)} challenges solved"), shown
+
+
+def test_a_wrong_keyword_is_the_learner_s_but_a_check_s_own_type_error_is_not_disguised(tmp_path: Path) -> None:
+    from labkit.challenges import Attempt
+    from labkit.challenges.mark import Mark
+
+    def buggy(lab: object, mark: Mark, *, config: object) -> CheckResult:
+        raise TypeError("a bug inside the check")
+
+    attempt = Attempt(Challenge("99", "t", "g", ("h",), buggy), None, Progress(tmp_path / "p.json"))
+    attempt.lab, attempt.mark = object(), Mark(0, 0, 0, frozenset(), frozenset(), 0.0)  # type: ignore[assignment]
+    refused = attempt.check(secret="x")
+    assert not refused and "does not take that answer" in refused.message
+    with pytest.raises(TypeError, match="a bug inside the check"):  # before: "does not take that answer"
+        attempt.check(config={})
