@@ -13,7 +13,8 @@ from ..mark import Mark
 if TYPE_CHECKING:
     from ...lab.runner import Lab
 
-__all__ = ["CHALLENGES", "NEEDED", "POLICY_CHANGED", "check", "covers", "least_privilege", "shipped_rules"]
+__all__ = ["CHALLENGES", "NEEDED", "POLICY_CHANGED", "check", "covers", "least_privilege", "policy_changed",
+           "shipped_rules"]
 
 NEEDED = ("get_time", "write_file")  # the job: tell the time and write a file
 _BOUNDARY = "write_operation"  # what the job does not need: the same token must get 403 there
@@ -40,6 +41,16 @@ def covers(granted: set[str], job: tuple[str, ...], hierarchy: ScopeHierarchy,
            needs: dict[str, tuple[str, ...]]) -> bool:
     """Whether ``granted`` reaches every scope the capabilities of ``job`` need, under ``hierarchy``."""
     return hierarchy.satisfies(granted, {s for capability in job for s in needs[capability]})
+
+
+def policy_changed(grant: str, job: tuple[str, ...], hierarchy: ScopeHierarchy, needs: dict[str, tuple[str, ...]],
+                   where: str) -> str | None:
+    """Why ``grant`` does not count although the agent allowed ``job`` with it: it does not reach the job under the
+    shipped ``hierarchy`` (``where`` names it), so the policy was changed since; None when it does."""
+    if covers(set(grant.split()), job, hierarchy, needs):
+        return None
+    return f"{grant} does not reach the job under {where}, yet was allowed: the agent's policy was changed; " \
+           f"{POLICY_CHANGED}"
 
 
 def least_privilege(granted: set[str], job: tuple[str, ...], hierarchy: ScopeHierarchy,
@@ -80,9 +91,9 @@ def check(lab: Lab, mark: Mark) -> CheckResult:
             continue
         if {f"execute:{c}" for c in NEEDED} <= allowed and f"execute:{_BOUNDARY}" in refused:
             grant = " ".join(sorted({s for e in events for s in e.scopes}))
-            if not covers(set(grant.split()), NEEDED, hierarchy, needs):  # allowed by a policy since restored
-                refusals.append(f"{grant} does not reach the job under the lesson's hierarchy, yet was allowed: "
-                                f"the agent's policy was changed; {POLICY_CHANGED}")
+            changed = policy_changed(grant, NEEDED, hierarchy, needs, "the lesson's hierarchy")
+            if changed:
+                refusals.append(changed)
                 continue
             return CheckResult(True, f"{grant} reaches get_time and write_file and not write_operation: the "
                                      "narrowest grant for the job")

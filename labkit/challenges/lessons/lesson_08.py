@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from ..base import Challenge, CheckResult
 from ..evidence import fingerprints
 from ..mark import Mark
-from .lesson_03 import POLICY_CHANGED, covers, least_privilege, shipped_rules
+from .lesson_03 import POLICY_CHANGED, least_privilege, policy_changed, shipped_rules
 
 if TYPE_CHECKING:
     from ...lab.runner import Lab
@@ -55,9 +55,9 @@ def check(lab: Lab, mark: Mark) -> CheckResult:
             continue
         if {f"execute:{c}" for c in JOB} <= allowed:
             grant = " ".join(sorted({s for e in events for s in e.scopes}))
-            if not covers(set(grant.split()), JOB, hierarchy, needs):  # allowed by a policy since restored
-                refusals.append(f"{grant} does not reach the job under {TENANT}'s hierarchy, yet was allowed: the "
-                                f"agent's policy was changed; {POLICY_CHANGED}")
+            changed = policy_changed(grant, JOB, hierarchy, needs, f"{TENANT}'s hierarchy")
+            if changed:
+                refusals.append(changed)
                 continue
             return CheckResult(True, f"{grant} from {TENANT}'s own authorization server wrote and read a file at "
                                      f"{TENANT}, and nothing more")
