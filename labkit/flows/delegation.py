@@ -37,9 +37,9 @@ REDIRECT_URI = "http://127.0.0.1:8765/callback"  # registered for lab-web; the r
 
 
 def user_token(lab: Lab, *, user: str = "alice", scopes: Sequence[str] = ("api:write",),
-               recorder: FlowRecorder | None = None) -> str:
-    """An access token for the agent whose ``sub`` is ``user``: authorization code + PKCE S256 (RFC 6749 §4.1,
-    RFC 7636), the provider's headless login approving as ``user``.
+               recorder: FlowRecorder | None = None, resource: str | None = None) -> str:
+    """An access token for the agent (or for ``resource``, RFC 8707) whose ``sub`` is ``user``: authorization code
+    + PKCE S256 (RFC 6749 §4.1, RFC 7636), the provider's headless login approving as ``user``.
 
     Raises ``RuntimeError`` when the provider refuses a step.
     """
@@ -47,14 +47,15 @@ def user_token(lab: Lab, *, user: str = "alice", scopes: Sequence[str] = ("api:w
     verifier = generate_token(48)
     with OAuth2Client(USER_CLIENT[0], USER_CLIENT[1], scope=" ".join(scopes), redirect_uri=REDIRECT_URI,
                       code_challenge_method="S256", event_hooks=hooks, trust_env=False, timeout=10) as oauth:
+        extra = {"resource": resource} if resource else {}
         url, _state = oauth.create_authorization_url(f"{lab.provider_url}/authorize", code_verifier=verifier,
-                                                     login_hint=user)
+                                                     login_hint=user, **extra)
         answer = oauth.request("GET", url, withhold_token=True, follow_redirects=False)
         location = answer.headers.get("location", "")
         if answer.status_code != 302 or "code=" not in location:
             raise RuntimeError(f"the authorization endpoint answered {answer.status_code} without a code")
         token = oauth.fetch_token(f"{lab.provider_url}/token", authorization_response=location,
-                                  code_verifier=verifier)
+                                  code_verifier=verifier, **extra)
     return str(token["access_token"])
 
 

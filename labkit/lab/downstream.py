@@ -30,14 +30,17 @@ AGENT_CLIENT = ("lab-agent", "lab-agent-secret")  # the agent's own confidential
 DEFAULT_RULE: dict[str, Any] = {"allowed_actors": ["lab-agent"]}  # who may act for a user here
 
 
-def downstream_config(provider_url: str, delegation: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """The downstream agent's ``agentup.yml`` as a mapping: its own audience, and ``delegation`` on external_api."""
+def downstream_config(provider_url: str, delegation: Mapping[str, Any] | None = None, *,
+                      check_audience: bool = True) -> dict[str, Any]:
+    """The downstream agent's ``agentup.yml`` as a mapping: its own audience, and ``delegation`` on external_api.
+    ``check_audience=False`` leaves ``jwt_audience`` out (UNSAFE, lesson 17: any token of the issuer passes)."""
+    oauth2: dict[str, Any] = {"validation_strategy": "jwt", "jwks_url": f"{provider_url}/jwks",
+                              "jwt_algorithms": list(PROVIDER_ALGORITHMS), "jwt_issuer": provider_url}
+    if check_audience:
+        oauth2["jwt_audience"] = DOWNSTREAM_AUDIENCE
     return {
         "security": {
-            "enabled": True, "type": "oauth2",
-            "oauth2": {"validation_strategy": "jwt", "jwks_url": f"{provider_url}/jwks",
-                       "jwt_algorithms": list(PROVIDER_ALGORITHMS), "jwt_issuer": provider_url,
-                       "jwt_audience": DOWNSTREAM_AUDIENCE},
+            "enabled": True, "type": "oauth2", "oauth2": oauth2,
             "scope_hierarchy": {"admin": ["*"], "api:write": ["api:read"], "api:read": []},
         },
         "plugins": [{"plugin_id": "external_api", "plugin_type": "network", "required_scopes": ["api:write"],
@@ -65,25 +68,27 @@ def wire_downstream(cfg: SecurityConfig, spec: DownstreamSpec) -> SecurityConfig
 class DownstreamAgent:
     """The downstream sample agent on its own loopback port, with its own audit log.
 
-    ``delegation``: its ``external_api`` plugin's rule (default: only ``lab-agent`` may act for a user).
+    ``delegation``: its ``external_api`` plugin's rule (default: only ``lab-agent`` may act for a user);
+    ``check_audience=False``: no ``jwt_audience`` (UNSAFE: lesson 17's upstream before its fix).
     Raises ``ConfigError`` (with paths such as ``plugins[0].delegation.max_delegation_depth``) for a bad rule.
     """
 
     def __init__(self, provider_url: str, *, clock: Callable[[], float] | None = None, host: str = "127.0.0.1",
-                 delegation: Mapping[str, Any] | None = None) -> None:
+                 delegation: Mapping[str, Any] | None = None, check_audience: bool = True) -> None:
         self.provider_url = provider_url
         self._clock = clock
         self._host = host
         self.audit = AuditLog()
         self._server = ServerThread(host=host, name="downstream")
         self.url = self._server.url
+        self.check_audience = check_audience
         self.config = self._build(delegation)
         self._server.app = self.app
 
     def _build(self, delegation: Mapping[str, Any] | None) -> SecurityConfig:
         from sample_agent import create_app
 
-        raw = downstream_config(self.provider_url, delegation)
+        raw = downstream_config(self.provider_url, delegation, check_audience=self.check_audience)
         config = validate_security_config(raw)  # a bad rule: ConfigError before anything changes
         self.raw = raw
         self.app = create_app(config, public_url=self.url, clock=self._clock, audit=self.audit)
@@ -108,10 +113,17 @@ class DownstreamAgent:
         """Start serving."""
         self._server.start()
 
-    def reload(self, delegation: Mapping[str, Any]) -> SecurityConfig:
-        """Restart on the same URL with another ``delegation`` rule on ``external_api``; raises ``ConfigError``
-        (the running agent is kept) or ``RuntimeError``."""
-        config = self._build(delegation)
+    def reload(self, delegation: Mapping[str, Any], *, check_audience: bool | None = None) -> SecurityConfig:
+        """Restart on the same URL with another ``delegation`` rule on ``external_api`` (and ``check_audience``
+        when given); raises ``ConfigError`` (the running agent is kept) or ``RuntimeError``."""
+        kept = self.check_audience
+        if check_audience is not None:
+            self.check_audience = check_audience
+        try:
+            config = self._build(delegation)
+        except BaseException:
+            self.check_audience = kept
+            raise
         port = self._server.port
         self._server.stop()
         self._server = ServerThread(self.app, host=self._host, port=port, name="downstream")

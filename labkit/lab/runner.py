@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from anyio.from_thread import BlockingPortal
 
     from ..vulnerable import VulnerableAgent
+    from ..vulnerable.proxy import PassthroughProxy
     from .downstream import DownstreamAgent
 
 __all__ = ["Lab"]
@@ -55,6 +56,8 @@ class Lab:
     on its own port for lesson 10 (``labkit.vulnerable``); the real agent is never changed by it.
     ``downstream``: start ``lab.downstream``, a second agent with its own audience (``labkit.lab.downstream``), and
     wire the agent's ``external_api`` plugin to call it on its callers' behalf by token exchange (RFC 8693).
+    ``proxy``: start ``lab.proxy``, lesson 17's UNSAFE token-passthrough proxy (``labkit.vulnerable.proxy``) in front
+    of the downstream agent (implied), which then skips its audience check and also lets ``lab-proxy`` act for users.
     ``serve``: what the agent's socket serves, made from the agent app (``lab.app``) at start and on ``reload``;
     by default the app itself (a benchmark serves ``lambda app: Baseline(app.starlette)``, the guard left out).
     Raises ``ConfigError`` for a bad configuration, ``RuntimeError`` if a server does not start.
@@ -74,6 +77,7 @@ class Lab:
         capture_logs: bool = True,
         vulnerable: Iterable[str] | bool = (),
         downstream: bool = False,
+        proxy: bool = False,
         serve: Callable[[Any], Any] | None = None,
     ) -> None:
         weaknesses: set[str] = set()
@@ -89,19 +93,28 @@ class Lab:
         self.provider.base_url = self._provider_server.url
         self.provider_url = self._provider_server.url
         self.downstream: DownstreamAgent | None = None
+        self.proxy: PassthroughProxy | None = None
         try:
             self.config = self._resolve_config(config)
-            if downstream:
-                from .downstream import DownstreamAgent
+            if downstream or proxy:
+                from .downstream import DEFAULT_RULE, DownstreamAgent
 
-                self.downstream = DownstreamAgent(self.provider_url, clock=clock, host=host)
+                rule = {"allowed_actors": [*DEFAULT_RULE["allowed_actors"], "lab-proxy"]} if proxy else None
+                self.downstream = DownstreamAgent(self.provider_url, clock=clock, host=host, delegation=rule,
+                                                  check_audience=not proxy)
                 self.config = self._wired(self.config)
+                if proxy:
+                    from ..vulnerable.proxy import PassthroughProxy
+
+                    self.proxy = PassthroughProxy(self.provider, self.provider_url, self.downstream.url)
             self.audit = AuditLog(self.config.audit.capacity, audit_path or self.config.audit.path)
         except BaseException:  # a bad config or audit file: release the bound sockets before saying so
             self._webhook_server.stop()
             self._provider_server.stop()
             if self.downstream is not None:
                 self.downstream.close()
+            if self.proxy is not None:
+                self.proxy.close()
             raise
         self._clock = clock
         self._start_parts(host=host, agent_port=agent_port, public_url=public_url, capture_logs=capture_logs,
@@ -189,6 +202,8 @@ class Lab:
                 self.vulnerable.start()
             if self.downstream is not None:
                 self.downstream.start()
+            if self.proxy is not None:
+                self.proxy.start()
         except BaseException:
             for server in started:
                 server.stop()
@@ -241,6 +256,8 @@ class Lab:
         self._owned.clear()
         if self.vulnerable is not None:
             self.vulnerable.close()
+        if self.proxy is not None:
+            self.proxy.close()
         if self.downstream is not None:
             self.downstream.close()
         self._agent_server.stop()
