@@ -1,8 +1,8 @@
 """UNSAFE BY DESIGN: ``PassthroughProxy``, an MCP-style proxy for lesson 17 that forwards its caller's token upstream.
 
 Only ``Lab(proxy=True)`` starts it, on its own loopback port, in front of the lab's downstream agent (the upstream).
-As shipped it breaks the MCP authorization spec's rule (Security Best Practices, "Token Passthrough"): a server
-"MUST NOT pass through the token it received from the MCP client" to an upstream API. The token its caller obtained
+As shipped it breaks the MCP authorization spec's rule (2025-11-25, "Access Token Privilege Restriction"): "The MCP
+server MUST NOT pass through the token it received from the MCP client" to an upstream API. The token its caller obtained
 for the proxy (``aud`` = the proxy's URL, RFC 8707) reaches the upstream unchanged, and an upstream that skips its
 audience check (the lab starts it so) serves it: the proxy is a confused deputy, invisible in the upstream's audit.
 

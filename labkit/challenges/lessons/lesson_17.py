@@ -21,8 +21,8 @@ __all__ = ["CALLER_SCOPES", "CHALLENGES", "NEEDED", "check", "through_proxy"]
 
 CALLER_SCOPES = ("api:read", "api:write", "files:read")  # what alice's client asks for, for the proxy
 NEEDED = frozenset({"api:write"})  # what the upstream's write_operation needs, and all the proxy should carry
-PASSTHROUGH_RULE = ("the MCP authorization spec: a server MUST NOT pass through the token it received from its "
-                    "client (Security Best Practices, token passthrough)")
+PASSTHROUGH_RULE = ("MCP authorization (2025-11-25, Access Token Privilege Restriction): the MCP server MUST NOT "
+                    "pass through the token it received from the MCP client")
 
 
 def through_proxy(lab: Lab, token: str, note: str = "through the proxy") -> httpx.Response:
