@@ -2,9 +2,9 @@
 
 Only ``Lab(proxy=True)`` starts it, on its own loopback port, in front of the lab's downstream agent (the upstream).
 As shipped it breaks the MCP authorization spec's rule (2025-11-25, "Access Token Privilege Restriction"): "The MCP
-server MUST NOT pass through the token it received from the MCP client" to an upstream API. The token its caller obtained
-for the proxy (``aud`` = the proxy's URL, RFC 8707) reaches the upstream unchanged, and an upstream that skips its
-audience check (the lab starts it so) serves it: the proxy is a confused deputy, invisible in the upstream's audit.
+server MUST NOT pass through the token it received from the MCP client" to an upstream API. The token its caller
+obtained for the proxy (``aud`` = the proxy's URL, RFC 8707) reaches the upstream unchanged, and an upstream that skips
+its audience check (the lab starts it so) serves it: the proxy is a confused deputy, invisible in the upstream's audit.
 
 The fix is a switch, ``configure(passthrough=False, scope=...)``: the proxy then exchanges the caller's token at
 the provider as its own client ``lab-proxy`` (RFC 8693) for the upstream's audience, narrowed to ``scope``, and
