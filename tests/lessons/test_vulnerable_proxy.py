@@ -3,8 +3,6 @@ invisible), the exchange fixes it, bad input gets a clear answer, and no configu
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import httpx
 import pytest
 
@@ -14,22 +12,10 @@ from labkit.lab import Lab
 from labkit.lab.downstream import DOWNSTREAM_AUDIENCE
 from labkit.provider.models import token_hash
 
+from . import proxy_fixtures
+
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(scope="module")
-def lab() -> Iterator[Lab]:
-    with Lab(proxy=True) as running:
-        yield running
-
-
-@pytest.fixture
-def shipped(lab: Lab) -> Iterator[None]:
-    assert lab.downstream is not None and lab.proxy is not None
-    rule = lab.downstream.rule
-    yield
-    lab.proxy.configure(passthrough=True)
-    lab.downstream.reload(rule, check_audience=False)
+lab, shipped = proxy_fixtures.lab, proxy_fixtures.shipped  # one Lab(proxy=True) per module
 
 
 def test_passthrough_forwards_the_callers_token_unchanged(lab: Lab, shipped: None) -> None:

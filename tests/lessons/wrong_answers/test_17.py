@@ -3,7 +3,7 @@ reference solution (``notebooks/solutions/17.py``) solves it. Work done before `
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -15,25 +15,11 @@ from labkit.flows.delegation import user_token
 from labkit.lab import Lab
 from labkit.lab.downstream import DEFAULT_RULE, DOWNSTREAM_AUDIENCE
 
+from .. import proxy_fixtures
 from .run_reference import attempt_row, run_solution
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(scope="module")
-def lab() -> Iterator[Lab]:
-    with Lab(proxy=True) as running:
-        yield running
-
-
-@pytest.fixture
-def shipped(lab: Lab) -> Iterator[None]:
-    """The proxy and its upstream as shipped (passthrough on, no audience check), restored after each test."""
-    assert lab.downstream is not None and lab.proxy is not None
-    rule = lab.downstream.rule
-    yield
-    lab.proxy.configure(passthrough=True)
-    lab.downstream.reload(rule, check_audience=False)
+lab, shipped = proxy_fixtures.lab, proxy_fixtures.shipped  # one Lab(proxy=True) per module
 
 
 def attack(lab: Lab) -> None:
