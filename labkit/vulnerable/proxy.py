@@ -14,6 +14,7 @@ configuration imports this module, so no ``agentup.yml`` can start it.
 
 from __future__ import annotations
 
+import threading
 import uuid
 from collections import OrderedDict
 from typing import TYPE_CHECKING
@@ -55,7 +56,8 @@ class PassthroughProxy:
         self.upstream_url = upstream_url
         self.passthrough = True
         self.scope: str | None = None
-        self.forwarded: OrderedDict[str, str] = OrderedDict()
+        self._forwarded: OrderedDict[str, str] = OrderedDict()
+        self._lock = threading.Lock()  # the server's thread writes, the lesson's (a check's) reads
         self._server = ServerThread(Starlette(routes=[Route("/", self._forward, methods=["POST"])]), name="proxy")
         self.url = self._server.url
         # the proxy IS its URL's audience (RFC 8707 resource); it may exchange tokens issued for it (RFC 8693)
@@ -106,10 +108,17 @@ class PassthroughProxy:
         kept = {k: v for k, v in upstream.headers.items() if k.lower() in ("content-type", "www-authenticate")}
         return Response(upstream.content, status_code=upstream.status_code, headers=kept)
 
+    @property
+    def forwarded(self) -> dict[str, str]:
+        """A copy of what the proxy forwarded lately: request id -> ``passthrough`` or ``exchange``."""
+        with self._lock:
+            return dict(self._forwarded)
+
     def _remember(self, request_id: str, mode: str) -> None:
-        self.forwarded[request_id] = mode
-        while len(self.forwarded) > _REMEMBERED:
-            self.forwarded.popitem(last=False)
+        with self._lock:
+            self._forwarded[request_id] = mode
+            while len(self._forwarded) > _REMEMBERED:
+                self._forwarded.popitem(last=False)
 
     def start(self) -> PassthroughProxy:
         """Start serving."""

@@ -48,7 +48,7 @@ def _passed_through(lab: Lab, mark: Mark) -> tuple[list[AuditEvent], list[AuditE
     """The upstream's allowed calls since the mark that the proxy passed through, and those among them whose token
     was issued for the proxy (its URL as audience), not for the upstream."""
     assert lab.proxy is not None  # noqa: S101 - the check asked first
-    forwarded = dict(lab.proxy.forwarded)
+    forwarded = lab.proxy.forwarded
     passed = [e for e in mark.downstream_events(lab)
               if e.decision == "allow" and forwarded.get(e.request_id or "") == "passthrough"]
     confused = []
