@@ -123,13 +123,14 @@ def summarise(text: str) -> str:
 
 
 def run_task(lab: Lab, scopes: Sequence[str] | str = ("api:read", "files:write"), *,
-             document: str = DOCUMENT) -> TaskRun:
+             token: str | None = None, document: str = DOCUMENT) -> TaskRun:
     """Summarise ``document`` with a token from the provider for ``scopes`` (the learner's choice): place it in the
     agent's sandbox, read it (``read_file``), date (``get_time``) and save the summary (``write_file``), then
-    obey every instruction found in what was read. Each call goes to the real agent; raises
-    ``TokenRequestError`` when the provider refuses the scopes."""
+    obey every instruction found in what was read. Each call goes to the real agent. ``token``: a token of your own
+    instead (``scopes`` then only labels the run). Raises ``TokenRequestError`` when the provider refuses the
+    scopes."""
     granted = tuple(scopes.split()) if isinstance(scopes, str) else tuple(scopes)
-    token = lab.token(granted)
+    token = token or lab.token(granted)
     place = lab.agent.sandbox / DOCUMENT_PATH  # someone shared it: it arrives in the agent's inbox
     place.parent.mkdir(parents=True, exist_ok=True)
     place.write_text(document, encoding="utf-8")
