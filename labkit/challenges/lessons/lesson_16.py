@@ -6,9 +6,10 @@ from typing import TYPE_CHECKING
 
 from ...errors import Reason
 from ...lab.injection import TASK, TaskRun, runs_of
+from ...scopes import ScopeHierarchy
 from ..base import Challenge, CheckResult
 from ..mark import Mark
-from .lesson_03 import POLICY_CHANGED, least_privilege, policy_changed, shipped_rules
+from .lesson_03 import least_privilege, policy_changed, policy_differs, shipped_rules
 
 if TYPE_CHECKING:
     from ...audit import AuditEvent
@@ -20,9 +21,9 @@ _NOT_RUN = ("the summariser has not run the poisoned document since start(): run
             "only the agent's own audit of that run shows what an obeyed injection could reach")
 
 
-def _verdict(run: TaskRun, events: dict[str, AuditEvent], lab: Lab) -> CheckResult:
+def _verdict(run: TaskRun, events: dict[str, AuditEvent], hierarchy: ScopeHierarchy,
+             needs: dict[str, tuple[str, ...]]) -> CheckResult:
     """Whether one run shows the task done (200s) and the injection refused (403) with a least-privilege grant."""
-    hierarchy, needs = shipped_rules(lab)
     seen = [(step, events[step.request_id]) for step in run.steps if step.request_id]
     granted = {s for _, e in seen for s in e.scopes}
     # least privilege: a grant broader than the task is what an obeyed injection spends
@@ -55,16 +56,14 @@ def check(lab: Lab, mark: Mark) -> CheckResult:
     """A run of the summariser since ``start()`` whose task calls got 200 and whose injected call got 403
     (insufficient_scope), with the narrowest grant for the task and the lesson's policy unchanged."""
     hierarchy, needs = shipped_rules(lab)
-    # least privilege is the grant's job: a widened hierarchy or a lowered need widens every token's reach
-    if lab.config.scope_hierarchy.mapping != hierarchy.mapping or any(
-            lab.agent.policy.capabilities[c].scopes != needs[c] for c in TASK):
-        return CheckResult(False, "the agent's scope_hierarchy or the task's tools' scopes differ from the "
-                                  f"lesson's: {POLICY_CHANGED}")
+    differs = policy_differs(lab, TASK, hierarchy, needs)
+    if differs:
+        return CheckResult(False, differs)
     events = {e.request_id: e for e in mark.events(lab) if e.request_id}
     runs = [run for run in runs_of(lab) if run.steps and all(s.request_id in events for s in run.steps)]
     if not runs:
         return CheckResult(False, _NOT_RUN)
-    verdicts = [_verdict(run, events, lab) for run in runs]
+    verdicts = [_verdict(run, events, hierarchy, needs) for run in runs]
     return next((v for v in verdicts if v.solved), verdicts[-1])
 
 

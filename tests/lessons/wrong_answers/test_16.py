@@ -31,25 +31,24 @@ def runs(scopes: list[str], document: str = DOCUMENT, *, minted: bool = False) -
     return act
 
 
-def widened_hierarchy(lab: Lab) -> None:
-    def widen(config: dict[str, Any]) -> None:
-        config["security"]["scope_hierarchy"]["files:write"] = ["files:read", "api:read"]
-    lab.reload(lesson_config(widen))
-    try:
-        run_task(lab, ["files:write"])  # now one scope "does the task": for every files:write token
-    finally:
-        lab.reload(default_config_path())
+def widen(config: dict[str, Any]) -> None:
+    config["security"]["scope_hierarchy"]["files:write"] = ["files:read", "api:read"]  # one scope "does the task"
 
 
-def lowered_need(lab: Lab) -> None:
-    def lower(config: dict[str, Any]) -> None:
-        files = next(p for p in config["plugins"] if p["plugin_id"] == "files")
-        next(c for c in files["capabilities"] if c["capability_id"] == "write_file")["required_scopes"] = ["files:read"]
-    lab.reload(lesson_config(lower))
-    try:
-        run_task(lab, ["api:read", "files:read"])
-    finally:
-        lab.reload(default_config_path())
+def lower(config: dict[str, Any]) -> None:
+    files = next(p for p in config["plugins"] if p["plugin_id"] == "files")
+    next(c for c in files["capabilities"] if c["capability_id"] == "write_file")["required_scopes"] = ["files:read"]
+
+
+def changed_policy(change: Callable[[dict[str, Any]], None], scopes: list[str]) -> Callable[[Lab], Any]:
+    """The task run with ``scopes`` on the agent whose policy ``change`` altered (restored afterwards)."""
+    def act(lab: Lab) -> None:
+        lab.reload(lesson_config(change))
+        try:
+            run_task(lab, scopes)
+        finally:
+            lab.reload(default_config_path())
+    return act
 
 
 def by_hand(lab: Lab) -> None:
@@ -64,8 +63,8 @@ WRONG: list[tuple[str, Callable[[Lab], Any], str]] = [
     ("a wildcard scope", runs(["api:read", "files:write", "*"], minted=True), "least privilege"),
     ("api:write when api:read is enough", runs(["api:write", "files:write"]), "least privilege"),
     ("api:admin", runs(["api:admin", "files:write"]), "least privilege"),
-    ("a widened hierarchy instead of a grant", widened_hierarchy, "widens every token's reach"),
-    ("a lowered need on write_file", lowered_need, "widens every token's reach"),
+    ("a widened hierarchy instead of a grant", changed_policy(widen, ["files:write"]), "widens every token's reach"),
+    ("a lowered need on write_file", changed_policy(lower, ["api:read", "files:read"]), "widens every token's reach"),
     ("the task never ran (calls by hand)", by_hand, "has not run the poisoned document"),
     ("nothing done", lambda lab: None, "has not run the poisoned document"),
     ("the injection not attempted (a clean document)", runs(["api:read", "files:write"], CLEAN),
