@@ -16,7 +16,7 @@ import json
 import re
 import weakref
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -66,11 +66,13 @@ class Step:
 
 @dataclass(frozen=True)
 class TaskRun:
-    """One run of the task: the scopes asked for, every call in order, and the summary saved (None if not)."""
+    """One run of the task: the scopes asked for, every call in order, the summary saved (None if not) and the
+    document summarised."""
 
     scopes: tuple[str, ...]
     steps: tuple[Step, ...]
     summary: str | None
+    document: str = field(default=DOCUMENT, repr=False)
 
     def table(self) -> pd.DataFrame:
         """The calls as a table: tool, who asked for it (the task or the document), status and audit reason."""
@@ -153,6 +155,6 @@ def run_task(lab: Lab, scopes: Sequence[str] | str = ("api:read", "files:write")
         summary = summary if saved else None
         for instruction in instructions(text):  # UNSAFE: data read is obeyed as if the user had asked
             call(instruction.tool, instruction.arguments, injected=True)
-    run = TaskRun(granted, tuple(steps), summary)
+    run = TaskRun(granted, tuple(steps), summary, document)
     _RUNS.setdefault(lab, []).append(run)
     return run

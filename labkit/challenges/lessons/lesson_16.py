@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ...errors import Reason
-from ...lab.injection import TASK, TaskRun, runs_of
+from ...lab.injection import DOCUMENT, TASK, TaskRun, runs_of
 from ...scopes import ScopeHierarchy
 from ..base import Challenge, CheckResult
 from ..mark import Mark
@@ -36,9 +36,9 @@ def _verdict(run: TaskRun, events: dict[str, AuditEvent], hierarchy: ScopeHierar
         return CheckResult(False, f"the legitimate task did not complete ({missing} had no 200): a grant that "
                                   "breaks the task is not a defence, the user just works around it")
     injected = [(step, e) for step, e in seen if step.injected]
-    if not injected:
-        return CheckResult(False, "the run attempted no injected instruction: run the poisoned document (DOCUMENT), "
-                                  "the attack must be tried to show the grant stops it")
+    if run.document != DOCUMENT or not injected:
+        return CheckResult(False, "the run attempted no injected instruction of the lesson's poisoned document "
+                                  "(DOCUMENT, run_task's default): the attack must be tried to show the grant stops it")
     obeyed = [step.tool for step, e in injected if e.reason != Reason.INSUFFICIENT_SCOPE]
     if obeyed:
         return CheckResult(False, f"the injected {', '.join(obeyed)} was not refused for scope (403 "
