@@ -4,7 +4,8 @@ the lessons' helpers.
 The lab's modules: ``runner`` (``Lab``), ``calls`` (token requests and calls, parsed), ``downstream`` (the second
 agent), ``lessons`` (tables and tokens for the notebooks), ``notebooks`` (``python -m labkit.lab.notebooks``
 regenerates the lessons' outputs), ``workspace`` (the learner's copy of the lessons), ``capstone`` and ``incident``
-(lessons 15 and 11). The names load on first use: ``labkit.lab.calls`` alone does not import the runner's SDKs.
+(lessons 15 and 11), ``injection`` (lesson 16's summariser, UNSAFE by design). The names load on first use:
+``labkit.lab.calls`` alone does not import the runner's SDKs.
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from ...lab.runner import Lab
 
 __all__ = ["CHALLENGES", "NEEDED", "POLICY_CHANGED", "check", "covers", "least_privilege", "policy_changed",
-           "shipped_rules"]
+           "policy_differs", "shipped_rules"]
 
 NEEDED = ("get_time", "write_file")  # the job: tell the time and write a file
 _BOUNDARY = "write_operation"  # what the job does not need: the same token must get 403 there
@@ -53,6 +53,17 @@ def policy_changed(grant: str, job: tuple[str, ...], hierarchy: ScopeHierarchy, 
            f"{POLICY_CHANGED}"
 
 
+def policy_differs(lab: Lab, capabilities: tuple[str, ...], hierarchy: ScopeHierarchy,
+                   needs: dict[str, tuple[str, ...]]) -> str | None:
+    """Why the running agent's policy is not the lesson's: its scope hierarchy differs from ``hierarchy`` or one of
+    ``capabilities`` needs other scopes than ``needs`` says; None when both are as shipped."""
+    # least privilege is the grant's job, not the policy's: a widened hierarchy or lowered need widens every token
+    if lab.config.scope_hierarchy.mapping != hierarchy.mapping or any(
+            lab.agent.policy.capabilities[c].scopes != needs[c] for c in capabilities):
+        return f"the agent's scope_hierarchy or its capabilities' scopes differ from the lesson's: {POLICY_CHANGED}"
+    return None
+
+
 def least_privilege(granted: set[str], job: tuple[str, ...], hierarchy: ScopeHierarchy,
                     needs: dict[str, tuple[str, ...]]) -> str | None:
     """Why ``granted`` is broader than the capabilities of ``job`` need under ``hierarchy``, or None when it is the
@@ -76,11 +87,9 @@ def check(lab: Lab, mark: Mark) -> CheckResult:
     """One token reaching ``get_time`` and ``write_file`` (200s) and not ``write_operation`` (403), whose grant is
     the narrowest the lesson's hierarchy allows (no wildcard, no scope the job does not need)."""
     hierarchy, needs = shipped_rules(lab)
-    # least privilege is the grant's job, not the policy's: a widened hierarchy or lowered need widens every token
-    if lab.config.scope_hierarchy.mapping != hierarchy.mapping or any(
-            lab.agent.policy.capabilities[c].scopes != needs[c] for c in (*NEEDED, _BOUNDARY)):
-        return CheckResult(False, "the agent's scope_hierarchy or its capabilities' scopes differ from the "
-                                  f"lesson's: {POLICY_CHANGED}")
+    differs = policy_differs(lab, (*NEEDED, _BOUNDARY), hierarchy, needs)
+    if differs:
+        return CheckResult(False, differs)
     refusals: list[str] = []
     for events in fingerprints(mark.events(lab)).values():
         allowed = {e.method for e in events if e.decision == "allow"}
