@@ -75,8 +75,12 @@ class ServerThread:
             time.sleep(0.005)
         return self
 
-    def stop(self, timeout: float = 5) -> None:
-        """Ask uvicorn to exit, wait for the thread, close the socket."""
+    def stop(self, timeout: float = 10) -> None:
+        """Ask uvicorn to exit, wait for the thread, close the socket.
+
+        uvicorn skips the app's lifespan shutdown once forced, and that shutdown is what closes the app's own HTTP
+        clients: the wait before forcing covers the graceful 2 s and the shutdown on a loaded machine (a thread
+        that ends sooner returns at once)."""
         if self._server is not None:
             self._server.should_exit = True
             if self._thread.is_alive():
