@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -47,25 +48,26 @@ def lab() -> Iterator[Lab]:
         yield running
 
 
-@pytest.mark.parametrize(("name", "edit", "reason"), NEAR_MISSES, ids=[n for n, _, _ in NEAR_MISSES])
-def test_a_near_miss_is_refused_for_its_reason(name: str, edit: tuple[str, str], reason: str, lab: Lab,
-                                               tmp_path: Path) -> None:
+def check_edited(lab: Lab, tmp_path: Path, edit: tuple[str, str]) -> Any:
+    """Challenge 15's verdict on the fixed file with one edit (``old`` replaced by ``new``)."""
     old, new = edit
     assert old in FIXED
     path = tmp_path / "agentup.yml"
     path.write_text(FIXED.replace(old, new))
-    result = start("15", lab, progress=tmp_path / "p.json").check(path=path)
+    return start("15", lab, progress=tmp_path / "p.json").check(path=path)
+
+
+@pytest.mark.parametrize(("name", "edit", "reason"), NEAR_MISSES, ids=[n for n, _, _ in NEAR_MISSES])
+def test_a_near_miss_is_refused_for_its_reason(name: str, edit: tuple[str, str], reason: str, lab: Lab,
+                                               tmp_path: Path) -> None:
+    result = check_edited(lab, tmp_path, edit)
     assert not result and "7 of 8 weaknesses fixed" in result.message and reason in result.message
 
 
 @pytest.mark.parametrize(("name", "edit", "reason"), UNPROBED, ids=[n for n, _, _ in UNPROBED])
 def test_secure_for_the_probed_tokens_only_is_refused(name: str, edit: tuple[str, str], reason: str, lab: Lab,
                                                      tmp_path: Path) -> None:
-    old, new = edit
-    assert old in FIXED
-    path = tmp_path / "agentup.yml"
-    path.write_text(FIXED.replace(old, new))
-    result = start("15", lab, progress=tmp_path / "p.json").check(path=path)
+    result = check_edited(lab, tmp_path, edit)
     assert not result and reason in result.message, result.message
 
 
