@@ -1,4 +1,5 @@
-"""Introspection dialects: RFC 7662 (form POST, ``active``) and GitHub's ``POST /applications/{client_id}/token``.
+"""Introspection dialects: RFC 7662 (form POST, ``active``), GitHub's ``POST /applications/{client_id}/token`` and
+JupyterHub's ``GET /hub/api/user`` (the token's own owner and scopes).
 
 A dialect says how to ask (the request) and how to read the answer (claims in RFC 7662's shape); the
 ``IntrospectionValidator`` does the rest the same for both. Reading raises ``AuthError``.
@@ -14,7 +15,7 @@ from .._http import Response
 from ..errors import AuthError, Reason
 from .jws import DuplicateMemberError, strict_json
 
-__all__ = ["DIALECTS", "RFC7662", "ClientCredentials", "Dialect", "GitHub"]
+__all__ = ["DIALECTS", "RFC7662", "ClientCredentials", "Dialect", "GitHub", "JupyterHub"]
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,7 @@ class Dialect(Protocol):
 
     name: str
     what: str  # how messages name the call
+    method: str  # the HTTP method of the call
     scope_claims: tuple[str, ...] | None  # where this dialect's answers carry scopes (None: the configured ones)
 
     def request(self, token: str, credentials: ClientCredentials) -> dict[str, Any]:
@@ -64,6 +66,7 @@ class RFC7662:
 
     name = "rfc7662"
     what = "introspection"
+    method = "POST"
     scope_claims: tuple[str, ...] | None = None
 
     def request(self, token: str, credentials: ClientCredentials) -> dict[str, Any]:
@@ -91,6 +94,7 @@ class GitHub:
 
     name = "github"
     what = "GitHub token check"
+    method = "POST"
     scope_claims: tuple[str, ...] | None = ("scopes",)
 
     def request(self, token: str, credentials: ClientCredentials) -> dict[str, Any]:
@@ -115,4 +119,37 @@ class GitHub:
         return claims
 
 
-DIALECTS: dict[str, Dialect] = {"rfc7662": RFC7662(), "github": GitHub()}
+class JupyterHub:
+    """JupyterHub's token API: ``GET /hub/api/user`` with the token itself says whose it is and its scopes.
+
+    The hub authenticates the token (no client credentials are sent: ``/hub/api/user`` answers any valid token
+    about itself); 403 (or 401) means the token is not valid. Only a user's token has a subject (a service's token
+    is refused); a scope with a filter (``read:users!user=ada``) is left out, so only unfiltered grants count.
+    """
+
+    name = "jupyterhub"
+    what = "JupyterHub token check"
+    method = "GET"
+    scope_claims: tuple[str, ...] | None = ("scope",)
+
+    def request(self, token: str, credentials: ClientCredentials) -> dict[str, Any]:
+        """``GET /hub/api/user`` with ``Authorization: token ...`` (the hub's own scheme)."""
+        return {"headers": {"Authorization": f"token {token}", "Accept": "application/json"}}
+
+    def claims(self, response: Response) -> dict[str, Any]:
+        """The hub's user model mapped to introspection-style claims; raises ``AuthError``."""
+        if response.status in (401, 403):
+            raise AuthError(Reason.INACTIVE, "JupyterHub says the token is not valid")
+        body = _json_object(response)
+        name, scopes, groups = body.get("name"), body.get("scopes"), body.get("groups")
+        # only a user's token names a learner: a service's token (kind "service") is no one's progress
+        if body.get("kind") != "user" or not isinstance(name, str) or not name:
+            raise AuthError(Reason.INACTIVE, "the token is not a JupyterHub user's")
+        granted = [s for s in scopes if isinstance(s, str) and "!" not in s] if isinstance(scopes, list) else []
+        claims: dict[str, Any] = {"active": True, "sub": name, "scope": " ".join(granted)}
+        if isinstance(groups, list):
+            claims["groups"] = [g for g in groups if isinstance(g, str)]
+        return claims
+
+
+DIALECTS: dict[str, Dialect] = {"rfc7662": RFC7662(), "github": GitHub(), "jupyterhub": JupyterHub()}

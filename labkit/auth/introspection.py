@@ -1,4 +1,4 @@
-"""RFC 7662 token introspection, in either dialect (``dialects``: RFC 7662 or GitHub's token check).
+"""RFC 7662 token introspection, in any dialect (``dialects``: RFC 7662, GitHub's or JupyterHub's token check).
 
 Only a JSON ``true`` in ``active`` is active. Active results are cached by token hash for
 ``min(cache ttl, exp - now)``; inactive ones never are; concurrent requests for one token make one
@@ -167,7 +167,7 @@ class IntrospectionValidator:
     async def _send(self, token: str) -> Response:
         """The one introspection request (RFC 7662 §2.1, or the dialect's own); raises ``AuthError``."""
         return await bounded_request(
-            self.http, "POST", self.endpoint, timeout=self.timeout, max_bytes=self.max_bytes,
+            self.http, self.dialect.method, self.endpoint, timeout=self.timeout, max_bytes=self.max_bytes,
             what=self.dialect.what, error=Reason.INTROSPECTION_ERROR, **self.dialect.request(token, self.credentials),
         )
 

@@ -63,7 +63,7 @@ class OAuth2Config(BaseModel):
     client_id: str | None = None
     client_secret: SecretStr | None = None
     introspection_endpoint: str | None = None
-    introspection_dialect: Literal["rfc7662", "github"] | None = None
+    introspection_dialect: Literal["rfc7662", "github", "jupyterhub"] | None = None
     introspection_auth_method: Literal["client_secret_basic", "client_secret_post"] = "client_secret_basic"
     introspection_cache_ttl: int = Field(default=300, ge=0)
     introspection_timeout: float = Field(default=5.0, gt=0, le=60)
@@ -122,7 +122,7 @@ class OAuth2Config(BaseModel):
         return tuple(base)
 
     @property
-    def dialect(self) -> Literal["rfc7662", "github"]:
+    def dialect(self) -> Literal["rfc7662", "github", "jupyterhub"]:
         """The introspection dialect: explicit, or ``github`` for a GitHub-style endpoint."""
         if self.introspection_dialect:
             return self.introspection_dialect
