@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from .mark import Mark
 from .progress import Progress, ProgressFileError
+from .report import board_reporter
 
 if TYPE_CHECKING:
     from ..lab.runner import Lab
@@ -82,6 +83,7 @@ class Attempt:
             return f"no more hints ({len(hints)} given)"
         self._hints_shown += 1
         note = self._recorded(lambda: self.progress.hints_used(self.challenge.key, self._hints_shown))
+        self._report()
         return f"hint {self._hints_shown}/{len(hints)}: {hints[self._hints_shown - 1]}{note}"
 
     def check(self, **answer: Any) -> CheckResult:
@@ -95,6 +97,7 @@ class Attempt:
         result = self.challenge.check(self.lab, self.mark, **answer)  # its own errors are bugs: never disguised
         if result.solved:
             self.progress.mark(self.challenge.lesson)
+        self._report(result.message)
         return result
 
     def solution(self) -> str:
@@ -106,12 +109,23 @@ class Attempt:
 
         text = solution_source(shipped_lessons(), self.challenge.key)
         note = self._recorded(lambda: self.progress.solution_viewed(self.challenge.key))
+        self._report()
         shell = _ipython()
         if shell is None:
             return text
         shell.set_next_input(f"# The reference solution of challenge {self.challenge.key}:\n"
                              + text.rstrip("\n"), replace=False)
         return f"the reference solution of challenge {self.challenge.key} is in the new cell below{note}"
+
+    def _report(self, feedback: str | None = None) -> None:
+        """Tell the class's board (under a labkit classroom) this challenge's state; never in the lesson's way."""
+        reporter = board_reporter()
+        if reporter.enabled:
+            try:
+                record = self.progress.record()
+            except ProgressFileError:
+                return  # the file's problem is said where it is used
+            reporter.report(self.challenge.key, record, feedback)
 
     @staticmethod
     def _recorded(record: Callable[[], None]) -> str:

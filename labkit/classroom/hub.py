@@ -94,7 +94,8 @@ class Classroom:
         self.board_port = self.board_port or _free_port()
         env = {"LABKIT_CLASSROOM_DIR": str(self.folder), "LABKIT_CLASSROOM_IP": self.ip,
                "LABKIT_CLASSROOM_PORT": str(self.port), "LABKIT_CLASSROOM_HUB_PORT": str(_free_port()),
-               "LABKIT_CLASSROOM_PROXY_API_PORT": str(_free_port()), "LABKIT_CLASSROOM_BOARD_PORT": str(self.board_port),
+               "LABKIT_CLASSROOM_PROXY_API_PORT": str(_free_port()),
+               "LABKIT_CLASSROOM_BOARD_PORT": str(self.board_port),
                "LABKIT_CLASSROOM_PROXY": find_proxy(), "LABKIT_CLASSROOM_PASSWORD": self.password,
                "LABKIT_CLASSROOM_INSTRUCTOR_PASSWORD": self.instructor_password}
         if self.admin_token:

@@ -1,0 +1,97 @@
+"""Run cells in a learner's kernel through the hub: the single-user server's kernels API and its websocket (the
+Jupyter messaging protocol), as JupyterLab does. For scripts that drive a class: the tests and the benchmark.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+from tornado.httpclient import HTTPRequest
+from tornado.websocket import WebSocketClientConnection, websocket_connect
+
+__all__ = ["CellResult", "RemoteKernel"]
+
+
+@dataclass
+class CellResult:
+    """What one cell printed (stdout, stderr, display text) and whether it raised."""
+
+    status: str = "ok"
+    stdout: str = ""
+    stderr: str = ""
+    shown: list[str] = field(default_factory=list)
+    error: str | None = None
+
+
+class RemoteKernel:
+    """A new kernel in ``user``'s server at ``hub_url``, driven with ``token`` (one with ``access:servers``).
+
+    ``await start()``, then ``await run(code)`` per cell, and ``await shutdown()``. Raises ``httpx.HTTPStatusError``
+    when the server refuses, ``TimeoutError`` when a cell does not finish in time.
+    """
+
+    def __init__(self, hub_url: str, user: str, token: str) -> None:
+        self.base = f"{hub_url.rstrip('/')}/user/{user}/api/kernels"
+        self.headers = {"Authorization": f"token {token}"}
+        self.session = uuid.uuid4().hex
+        self.kernel_id: str | None = None
+        self.ws: WebSocketClientConnection | None = None
+
+    async def start(self, timeout: float = 60) -> RemoteKernel:
+        """Start the kernel and open its channels."""
+        async with httpx.AsyncClient(timeout=timeout) as client:
+            answer = await client.post(self.base, json={"name": "python3"}, headers=self.headers)
+            answer.raise_for_status()
+            self.kernel_id = answer.json()["id"]
+        url = f"{self.base.replace('http', 'ws', 1)}/{self.kernel_id}/channels?session_id={self.session}"
+        self.ws = await websocket_connect(HTTPRequest(url, headers=self.headers, request_timeout=timeout))
+        return self
+
+    async def run(self, code: str, timeout: float = 120) -> CellResult:
+        """Execute ``code`` and collect its output until the kernel is idle again."""
+        import asyncio
+
+        assert self.ws is not None, "start() first"  # noqa: S101 - a usage error
+        msg_id = uuid.uuid4().hex
+        self.ws.write_message(json.dumps({
+            "header": {"msg_id": msg_id, "msg_type": "execute_request", "username": "classroom",
+                       "session": self.session, "date": datetime.now(UTC).isoformat(), "version": "5.3"},
+            "parent_header": {}, "metadata": {}, "channel": "shell",
+            "content": {"code": code, "silent": False, "store_history": True, "user_expressions": {},
+                        "allow_stdin": False, "stop_on_error": True}}))
+        result, replied, idle = CellResult(), False, False
+        async with asyncio.timeout(timeout):
+            while not (replied and idle):
+                raw = await self.ws.read_message()
+                if raw is None:
+                    raise ConnectionError("the kernel's channels closed")
+                message: dict[str, Any] = json.loads(raw)
+                if message.get("parent_header", {}).get("msg_id") != msg_id:
+                    continue
+                kind, content = message["header"]["msg_type"], message.get("content", {})
+                if kind == "stream":
+                    setattr(result, content["name"], getattr(result, content["name"]) + content["text"])
+                elif kind in ("execute_result", "display_data"):
+                    result.shown.append(content.get("data", {}).get("text/plain", ""))
+                elif kind == "error":
+                    result.error = f"{content.get('ename')}: {content.get('evalue')}"
+                elif kind == "execute_reply":
+                    replied, result.status = True, content.get("status", "ok")
+                elif kind == "status" and content.get("execution_state") == "idle":
+                    idle = True
+        return result
+
+    async def shutdown(self) -> None:
+        """Close the channels and stop the kernel."""
+        if self.ws is not None:
+            self.ws.close()
+            self.ws = None
+        if self.kernel_id is not None:
+            async with httpx.AsyncClient(timeout=30) as client:
+                await client.delete(f"{self.base}/{self.kernel_id}", headers=self.headers)
+            self.kernel_id = None
