@@ -33,15 +33,18 @@ EXTRA_OF: dict[str, str] = {
     "sqlalchemy": "replicas",
     "opentelemetry": "otel",
     "prometheus_client": "metrics",
+    "jupyterhub": "classroom",
 }
 # an extra that installs other extras (``agent = ["oauth2-lab[provider,cli]", ...]``)
-INCLUDES: dict[str, tuple[str, ...]] = {"agent": ("provider", "cli"), "lab": ("agent",)}
+INCLUDES: dict[str, tuple[str, ...]] = {"agent": ("provider", "cli"), "lab": ("agent",),
+                                        "classroom": ("lab", "replicas")}
 # what a CLI command needs beyond the core (the others need nothing more, or what they import says)
 COMMAND_EXTRAS: dict[str, tuple[str, ...]] = {
     "serve": ("agent",),
     "demo": ("lab",),
     "lab": ("lab",),
     "cluster": ("agent", "redis", "replicas"),
+    "classroom": ("classroom",),
     "mint": ("provider",),
     "probe": ("provider",),
     "audit": ("cli",),

@@ -90,6 +90,19 @@ def _parser() -> argparse.ArgumentParser:
     cluster.add_argument("--replicas", type=int, default=3, help="agent processes (1 to 32, default 3)")
     cluster.add_argument("--config", help="agentup.yml for the agent (default: sample_agent/agentup.yml)")
 
+    room = _command(sub, "classroom", "a local JupyterHub for a class: a lab per learner, the instructor's board")
+    room.add_argument("--folder", default="labkit-classroom", help="the hub's state, learners' homes and the "
+                      "board's database (default ./labkit-classroom; kept between runs)")
+    room.add_argument("--port", type=int, default=8000, help="the hub's port (default 8000)")
+    room.add_argument("--ip", default="127.0.0.1", help="the hub's address (default 127.0.0.1; 0.0.0.0 for a room)")
+    room.add_argument("--password", default=os.environ.get("LABKIT_CLASSROOM_PASSWORD"), help="the learners' "
+                      "shared password, 8+ characters (default: $LABKIT_CLASSROOM_PASSWORD, else one is made)")
+    room.add_argument("--instructor-password", default=os.environ.get("LABKIT_CLASSROOM_INSTRUCTOR_PASSWORD"),
+                      help="signing in with it puts one in the instructors group, 16+ characters (default: "
+                      "$LABKIT_CLASSROOM_INSTRUCTOR_PASSWORD, else one is made)")
+    room.add_argument("--database", help="the board's SQLAlchemy URL, e.g. postgresql+asyncpg://... (default: "
+                      "SQLite in --folder)")
+
     demo = _command(sub, "demo", "headless tour: personas, every endpoint, the decision matrix, the audit")
     demo.add_argument("--config", help="agentup.yml for the agent (default: sample_agent/agentup.yml)")
     demo.add_argument("--json", action="store_true", help="print one JSON document instead of tables")
@@ -337,6 +350,38 @@ def _cluster(args: argparse.Namespace) -> int:
     _exit_now(128 + signum)
 
 
+def _classroom(args: argparse.Namespace) -> int:
+    """``labkit classroom``: a local JupyterHub for a workshop (see ``labkit.classroom``); Ctrl-C stops it all."""
+    from .classroom import Classroom, ClassroomError
+    from .servers import StopSignals
+
+    room = Classroom(Path(args.folder), port=args.port, ip=args.ip, database=args.database)
+    made = [name for name, given in (("learners", args.password), ("instructors", args.instructor_password))
+            if not given]
+    room.password = args.password or room.password
+    room.instructor_password = args.instructor_password or room.instructor_password
+    if len(room.password) < 8 or len(room.instructor_password) < 16 or room.password == room.instructor_password:
+        print("labkit classroom: the learners' password needs 8+ characters, the instructors' 16+, and they must "
+              "differ", file=sys.stderr)
+        return 2
+    with StopSignals() as stops:
+        try:
+            room.start()
+        except ClassroomError as exc:
+            print(f"labkit classroom: {safe_text(str(exc), 4000)}", file=sys.stderr)
+            return 1
+        try:
+            print(f"hub: {room.url}/hub/login (log in {room.folder / 'jupyterhub.log'})", flush=True)
+            print(f"board: {room.url}/services/board/ (instructors)", flush=True)
+            for name in made:  # generated here: shown once, to the person who runs the class
+                print(f"{name}' password: {room.password if name == 'learners' else room.instructor_password}")
+            print("Ctrl-C stops.", file=sys.stderr, flush=True)
+            signum = stops.wait() or 0
+        finally:
+            room.stop()
+    _exit_now(128 + signum)
+
+
 def _lessons_dir(chosen: str | None) -> Path:
     """The folder JupyterLab opens: ``chosen``, else ``./labkit-lessons``, a copy of the shipped lessons (never the
     shipped folder itself; a lesson already there is kept, edits and all). Raises ``WorkspaceError``."""
@@ -571,6 +616,7 @@ _COMMANDS: dict[str, Any] = {
     "lab": _lab,
     "serve": _serve,
     "cluster": _cluster,
+    "classroom": _classroom,
     "demo": _demo,
     "mint": _mint,
     "audit": _audit,

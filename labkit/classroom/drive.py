@@ -5,6 +5,7 @@ servers started and awaited, and a lesson's cells up to its challenge, solved wi
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 
 import httpx
@@ -18,21 +19,20 @@ __all__ = ["lesson_cells", "start_server", "stop_server"]
 def lesson_cells(lesson: str) -> list[str]:
     """Lesson ``lesson``'s code cells as shipped, up to its challenge's your-turn cell, which is replaced by the
     reference solution (that ends with its check). Raises ``FileNotFoundError`` for an unknown lesson."""
-    import nbformat
-
     folder = shipped_lessons()
     found = sorted(folder.glob(f"{lesson}_*.ipynb"))
     if not found:
         raise FileNotFoundError(f"no lesson {lesson} in {folder}")
     cells: list[str] = []
-    for cell in nbformat.read(found[0], as_version=4).cells:
-        if cell.cell_type != "code":
+    for cell in json.loads(found[0].read_text(encoding="utf-8"))["cells"]:
+        if cell.get("cell_type") != "code":
             continue
         key = solution_key(cell)
         if key is not None:
             cells.append(solution_source(folder, key))
             return cells
-        cells.append(cell.source)
+        source = cell.get("source", "")
+        cells.append(source if isinstance(source, str) else "".join(source))
     return cells
 
 
