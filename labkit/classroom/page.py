@@ -39,7 +39,8 @@ def _status(row: Row | None) -> str:
     if row is None:
         return '<td class="none">·</td>'
     mark = "✔" if row.solved else "…"
-    extra = (f" 💡{row.hints}" if row.hints else "") + (" 📖" if row.solution_viewed else "")
+    extra = (f' <span class="badge">{row.hints}h</span>' if row.hints else "") \
+        + (' <span class="badge">sol</span>' if row.solution_viewed else "")
     title = html.escape(row.feedback or "", quote=True)
     return f'<td class="{"solved" if row.solved else "open"}" title="{title}">{mark}{extra}</td>'
 
@@ -69,9 +70,11 @@ body {{ font-family: system-ui, sans-serif; margin: 2em; color: #222; }}
 table {{ border-collapse: collapse; }} th, td {{ border: 1px solid #ccc; padding: .35em .6em; text-align: center; }}
 td.solved {{ background: #d8f5d0; }} td.open {{ background: #fff3c4; }} td.none {{ color: #aaa; }}
 td.feedback {{ text-align: left; max-width: 32em; font-size: .9em; }}
+.badge {{ font-size: .75em; background: #e4e7f0; border-radius: .6em; padding: 0 .4em; }}
 </style></head>
 <body><h1>Class board</h1>
-<p>{len(learners)} learners · ✔ solved · … tried · 💡 hints used · 📖 solution viewed ·
+<p>{len(learners)} learners · ✔ solved · … tried · <span class="badge">2h</span> hints used ·
+<span class="badge">sol</span> solution viewed · the last check's feedback on hover ·
 <a href="{html.escape(prefix)}progress.csv">export CSV</a></p>
 {table}
 </body></html>
