@@ -148,7 +148,8 @@ def board_app(store: BoardStore, gate: Gate, *, prefix: str = "/", audit: AuditL
     ]
     if login is not None:
         routes.append(Route(base + "oauth_callback", login.callback, methods=["GET"]))
-    backend = BearerBackend(gate, audit=audit or AuditLog())
+    audit = audit if audit is not None else AuditLog()  # an empty log is falsy (it has a length)
+    backend = BearerBackend(gate, audit=audit)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -160,6 +161,7 @@ def board_app(store: BoardStore, gate: Gate, *, prefix: str = "/", audit: AuditL
             await store.aclose()
             if login is not None:
                 await login.aclose()
+            audit.close()
 
     app = Starlette(routes=routes, lifespan=lifespan, middleware=[
         Middleware(AuthenticationMiddleware, backend=backend, on_error=backend.on_error)])

@@ -25,4 +25,8 @@ from pathlib import Path
 
 from labkit.classroom.hubconfig import configure
 
-configure(get_config(), os.environ, python=sys.executable, root=Path(os.environ["LABKIT_CLASSROOM_DIR"]))  # type: ignore[name-defined]  # noqa: F821
+__all__: list[str] = []
+
+_get_config = globals().get("get_config")  # JupyterHub's loader defines it; an import of this module does nothing
+if _get_config is not None:
+    configure(_get_config(), os.environ, python=sys.executable, root=Path(os.environ["LABKIT_CLASSROOM_DIR"]))

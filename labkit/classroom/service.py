@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import httpx
 from starlette.applications import Starlette
 
 from ..audit import AuditLog
@@ -27,8 +28,9 @@ def database_url(env: Mapping[str, str]) -> str:
     return env.get("LABKIT_BOARD_DATABASE") or f"sqlite+aiosqlite:///{Path('labkit-board.sqlite').resolve()}"
 
 
-def board_from_env(env: Mapping[str, str] | None = None) -> Starlette:
-    """The board app the hub's environment describes; raises ``KeyError`` naming a missing ``JUPYTERHUB_*``."""
+def board_from_env(env: Mapping[str, str] | None = None, *, http: httpx.AsyncClient | None = None) -> Starlette:
+    """The board app the hub's environment describes (``http``: the client that reaches the hub); raises
+    ``KeyError`` naming a missing ``JUPYTERHUB_*``."""
     env = os.environ if env is None else env
     api_url = env["JUPYTERHUB_API_URL"].rstrip("/")
     token = env["JUPYTERHUB_API_TOKEN"]
@@ -48,7 +50,8 @@ def board_from_env(env: Mapping[str, str] | None = None) -> Starlette:
                      token_url=f"{hub.scheme}://{hub.netloc}{hub.path}/oauth2/token", client_id=client_id,
                      client_secret=token, redirect_uri=callback, prefix=prefix)
     audit = AuditLog(path=env.get("LABKIT_AUDIT_LOG") or None)
-    return board_app(BoardStore(database_url(env)), gate_for(cfg), prefix=prefix, audit=audit, login=login)
+    return board_app(BoardStore(database_url(env)), gate_for(cfg, http=http), prefix=prefix, audit=audit,
+                     login=login)
 
 
 def main() -> None:

@@ -16,7 +16,7 @@ from labkit._http import Response
 from labkit.auth import fingerprint
 from labkit.auth.cache import CacheLimits, token_key
 from labkit.auth.claims import ClaimPolicy, check_claims
-from labkit.auth.dialects import DIALECTS, RFC7662, ClientCredentials, GitHub
+from labkit.auth.dialects import DIALECTS, RFC7662, ClientCredentials, GitHub, JupyterHub
 from labkit.auth.introspection import introspection_subject
 from labkit.auth.jwt import JWTValidator, StaticKeys
 from labkit.auth.keys import KeySet
@@ -66,6 +66,27 @@ def test_github_dialect() -> None:
     with pytest.raises(AuthError) as info:
         github.claims(answer(404, b""))
     assert info.value.reason is Reason.INACTIVE
+
+
+def test_jupyterhub_dialect() -> None:
+    hub = DIALECTS["jupyterhub"]
+    assert isinstance(hub, JupyterHub) and hub.method == "GET" and hub.scope_claims == ("scope",)
+    # the hub authenticates the token itself: the resource server's own credentials are never sent
+    asked = hub.request("tok", ClientCredentials("service-board", "board-secret"))
+    assert asked == {"headers": {"Authorization": "token tok", "Accept": "application/json"}}
+    model = (b'{"kind": "user", "name": "ada", "groups": ["instructors", 5], "scopes": '
+             b'["custom:labkit-board:read", "read:users!user=ada", "access:servers!server=ada/", 7]}')
+    assert hub.claims(answer(200, model)) == {"active": True, "sub": "ada", "scope": "custom:labkit-board:read",
+                                              "groups": ["instructors"]}
+    for status, body in [(403, b'{"status": 403}'), (401, b""), (200, b'{"kind": "service", "name": "board"}'),
+                         (200, b'{"kind": "user", "name": ""}'), (200, b'{"kind": "user"}')]:
+        with pytest.raises(AuthError) as info:
+            hub.claims(answer(status, body))
+        assert info.value.reason is Reason.INACTIVE, (status, body)
+    with pytest.raises(AuthError) as info:
+        hub.claims(answer(500, b""))
+    assert info.value.reason is Reason.INTROSPECTION_ERROR
+    assert {d.method for d in (DIALECTS["rfc7662"], DIALECTS["github"])} == {"POST"}
 
 
 def test_principal_from_both_subject_rules() -> None:
