@@ -25,10 +25,10 @@ import httpx
 import psutil
 
 from labkit.classroom import Classroom
-from labkit.classroom.drive import lesson_cells, start_server
-from labkit.classroom.remote import RemoteKernel
+from labkit.classroom.remote import RemoteKernel, lesson_cells, start_server
 
-TIMED_CHECK = "import time as _t; _s = _t.perf_counter(); _r = challenge.check(); print(f'{_t.perf_counter() - _s:.6f}', bool(_r))"
+TIMED_CHECK = ("import time as _t; _s = _t.perf_counter(); _r = challenge.check(); "
+               "print(f'{_t.perf_counter() - _s:.6f}', bool(_r))")
 
 
 def _rss(process: psutil.Process) -> int:

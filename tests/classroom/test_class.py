@@ -16,9 +16,8 @@ import httpx
 import pytest
 
 from labkit.classroom import Classroom
-from labkit.classroom.drive import lesson_cells, start_server
 from labkit.classroom.hub import ClassroomError, find_proxy
-from labkit.classroom.remote import RemoteKernel
+from labkit.classroom.remote import RemoteKernel, lesson_cells, start_server
 
 pytestmark = pytest.mark.integration
 
