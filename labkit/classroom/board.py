@@ -79,8 +79,12 @@ async def _report(request: Request) -> Response:
         return _refused(request, decision)
     if not _NAME.fullmatch(learner) or not _KEY.fullmatch(challenge):
         return JSONResponse({"error": "learner or challenge key is malformed"}, 400)
-    body = await request.body()
-    report = _parse(body) if len(body) <= _MAX_BODY else None
+    body = bytearray()
+    async for chunk in request.stream():  # a bounded read: an allowed learner still cannot send megabytes
+        body += chunk
+        if len(body) > _MAX_BODY:
+            return JSONResponse({"error": f"a report is at most {_MAX_BODY} bytes"}, 413)
+    report = _parse(bytes(body))
     if report is None:
         return JSONResponse({"error": "expected a JSON object: solved, hints, solution_viewed, feedback"}, 400)
     store: BoardStore = request.app.state.store
@@ -120,6 +124,8 @@ async def _page(request: Request) -> Response:
     if login is not None and "authorization" not in request.headers and COOKIE not in request.cookies:
         return login.start(request)  # a browser without the board's cookie: sign in at the hub first
     decision = await _decide(request, (READ_SCOPE,))
+    if login is not None and decision.status == 401 and "authorization" not in request.headers:
+        return login.start(request)  # the cookie's token expired or was revoked: sign in again
     if not decision.allowed:
         return _refused(request, decision)
     store: BoardStore = request.app.state.store
