@@ -240,7 +240,7 @@ BAD: list[tuple[str, Any, str, str]] = [
     ("unknown-security-key", {"security": {"oauth2": OK, "scopes_hierarchy": {}}}, "security.scopes_hierarchy",
      "did you mean 'scope_hierarchy'"),
     ("dialect-unknown", sec(**INTRO, introspection_dialect="okta"), "security.oauth2.introspection_dialect",
-     "use 'rfc7662' or 'github'"),
+     "use 'rfc7662', 'github' or 'jupyterhub'"),
     ("timeout-zero", sec(**INTRO, introspection_timeout=0), "security.oauth2.introspection_timeout", "greater than 0"),
     ("jwks-no-keys", sec(jwks={"keys": []}), "security.oauth2.jwks.keys", "non-empty 'keys' list"),
     ("jwks-private", sec(jwks={"keys": [{"kty": "RSA", "n": "AQAB", "e": "AQAB", "d": "AQAB"}]}),
