@@ -4,13 +4,40 @@ stays viewed), the last feedback wins, and a new store on the same file sees eve
 from __future__ import annotations
 
 import asyncio
+import shutil
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
+
+import pytest
 
 from labkit.classroom.store import MAX_FEEDBACK, BoardStore, Report
 
 
-def test_a_row_only_grows_and_outlives_its_store(tmp_path: Path) -> None:
-    url = f"sqlite+aiosqlite:///{tmp_path / 'board.sqlite'}"
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.integration)])
+def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """SQLite in a file (the default), or a scratch PostgreSQL (``--database postgresql+asyncpg://...``)."""
+    if request.param == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'board.sqlite'}"
+        return
+    from labkit.cluster.services import MissingServiceError, find_program, start_postgres
+
+    try:
+        find_program("postgres")
+    except MissingServiceError as exc:
+        pytest.skip(str(exc))
+    folder = Path(tempfile.mkdtemp(prefix="labkit-pg-"))  # as labkit.cluster does: outside pytest's 0700 folders
+    folder.chmod(0o711)
+    postgres = start_postgres(folder / "postgres")
+    try:
+        yield f"postgresql+asyncpg://postgres@127.0.0.1:{postgres.port}/postgres"
+    finally:
+        postgres.stop()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_a_row_only_grows_and_outlives_its_store(database: str) -> None:
+    url = database
     clock = iter(range(1_000, 2_000))
 
     async def scenario() -> tuple[list[object], list[object]]:
