@@ -49,7 +49,7 @@ class BoardReporter:
             with httpx.Client(timeout=_TIMEOUT, transport=self._transport) as client:
                 answer = client.put(target, json=body, headers={"Authorization": f"Bearer {self._token}"})
             problem = None if answer.status_code == 200 else f"it answered HTTP {answer.status_code}"
-        except httpx.HTTPError as exc:
+        except (httpx.HTTPError, httpx.InvalidURL, ValueError, OSError) as exc:  # a bad URL or token: said too
             problem = f"{type(exc).__name__}"
         if problem is None:
             return True

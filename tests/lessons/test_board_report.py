@@ -27,3 +27,13 @@ def test_an_unreachable_board_is_said_once(capsys: pytest.CaptureFixture[str]) -
     said = capsys.readouterr().err
     assert said.count("the class board did not record your progress") == 1
     assert "ada-token" not in said
+
+
+@pytest.mark.parametrize("env", [
+    {**CLASS, "LABKIT_BOARD_URL": "http://[::1"},  # not a URL
+    {**CLASS, "LABKIT_BOARD_URL": "ftp://127.0.0.1/"},  # not http
+    {"JUPYTERHUB_USER": "ada", "JUPYTERHUB_API_TOKEN": "tök\n", "LABKIT_BOARD_URL": "http://127.0.0.1:9/"},
+])
+def test_a_broken_setting_is_said_never_raised(env: dict[str, str], capsys: pytest.CaptureFixture[str]) -> None:
+    assert BoardReporter(env).report("00", Record()) is False
+    assert capsys.readouterr().err.count("did not record") == 1
