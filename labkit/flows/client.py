@@ -95,25 +95,29 @@ class McpClient:
         self.discovery: Discovery | None = None
         self._access: str | None = None
         self._refresh: str | None = None
-        hooks: dict[str, Any] = dict(recorder.sync_hooks()) if recorder else {}
-        self._http = httpx.Client(timeout=10, trust_env=False, event_hooks=hooks)
+        self._hooks: dict[str, Any] = dict(recorder.sync_hooks()) if recorder else {}
+
+    def _send(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+        """One request on a client of its own (closed at once: nothing to leak between cells)."""
+        with httpx.Client(timeout=10, trust_env=False, event_hooks=self._hooks) as http:
+            return http.request(method, url, **kwargs)
 
     # -- discovery and registration ----------------------------------------------------------
     def discover(self) -> Discovery:
         """The 401 of an unauthenticated call, the metadata it points to, and the authorization server's metadata
         (RFC 9728 §5.1, RFC 8414 §3.3: the issuer must be the one the resource named). Raises ``ClientError``."""
-        answer = self._http.post(self.resource, json={"jsonrpc": "2.0", "id": 1, "method": "tools/list"},
+        answer = self._send("POST", self.resource, json={"jsonrpc": "2.0", "id": 1, "method": "tools/list"},
                                  headers={"Accept": "application/json, text/event-stream"})
         challenge = parse_challenge(answer.headers.get("www-authenticate"))
         url = challenge.get("resource_metadata") if challenge else None
         if answer.status_code != 401 or not url:
             raise ClientError("discovery", answer.status_code, "no resource_metadata in the challenge")
-        resource = _json(self._http.get(url))
+        resource = _json(self._send("GET", url))
         # RFC 9728 §3.3: the metadata describes this very endpoint, or it is not used
         if resource.get("resource") != self.resource or not resource.get("authorization_servers"):
             raise ClientError("discovery", 200, "the resource metadata names another resource")
         issuer = str(resource["authorization_servers"][0])
-        server = _json(self._http.get(f"{issuer}/.well-known/oauth-authorization-server"))
+        server = _json(self._send("GET", f"{issuer}/.well-known/oauth-authorization-server"))
         # RFC 8414 §3.3: the metadata's issuer is the one we asked for
         if server.get("issuer") != issuer:
             raise ClientError("discovery", 200, "the server metadata names another issuer")
@@ -129,7 +133,7 @@ class McpClient:
             self.metadata_host.publish(client_name=self.client_name, redirect_uris=[self.redirect_uri])
             self.client_id = self.metadata_host.client_id  # the AS fetches the document when it sees this id
         elif how == "registration":
-            answer = self._http.post(server["registration_endpoint"], json={
+            answer = self._send("POST", server["registration_endpoint"], json={
                 "client_name": self.client_name, "redirect_uris": [self.redirect_uri],
                 "grant_types": ["authorization_code", "refresh_token"], "token_endpoint_auth_method": "none"})
             if answer.status_code != 201:
@@ -149,7 +153,7 @@ class McpClient:
         server = (self.discovery or self.discover()).server
         verifier = secrets.token_urlsafe(48)  # RFC 7636 §4.1: the verifier stays here, its hash goes out
         state = secrets.token_urlsafe(16)
-        answer = self._http.get(server["authorization_endpoint"], params={
+        answer = self._send("GET", server["authorization_endpoint"], params={
             "response_type": "code", "client_id": self.client_id, "redirect_uri": self.redirect_uri,
             "scope": scope, "state": state, "code_challenge": create_s256_code_challenge(verifier),
             "code_challenge_method": "S256", "resource": self.resource, "login_hint": self.user})
@@ -172,7 +176,7 @@ class McpClient:
                                                 "resource": self.resource})
 
     def _token(self, step: str, server: dict[str, Any], form: dict[str, str]) -> str:
-        answer = self._http.post(server["token_endpoint"], data={**form, "client_id": str(self.client_id)})
+        answer = self._send("POST", server["token_endpoint"], data={**form, "client_id": str(self.client_id)})
         body = _json(answer)
         if answer.status_code != 200 or "access_token" not in body:
             raise ClientError(step, answer.status_code, str(body.get("error", "")))
@@ -200,10 +204,6 @@ class McpClient:
     def list_tools(self) -> CallResult:
         """``tools/list`` on ``/mcp`` with the access token held."""
         return self.lab.call("tools/list", {}, token=self._access, path="/mcp")
-
-    def close(self) -> None:
-        """Close the HTTP client."""
-        self._http.close()
 
     def __repr__(self) -> str:
         held = ", ".join(f"{k}=<{fingerprint(v)}>" for k, v in (("access", self._access), ("refresh", self._refresh))
