@@ -39,9 +39,16 @@ class ClientError(RuntimeError):
     """A server refused a step: ``error`` is its OAuth error code (``invalid_grant``, ...), ``status`` its HTTP
     status."""
 
-    def __init__(self, step: str, status: int, error: str) -> None:
-        super().__init__(f"{step}: HTTP {status} {error}")
-        self.step, self.status, self.error = step, status, error
+    def __init__(self, step: str, status: int, error: str, description: str = "") -> None:
+        super().__init__(f"{step}: HTTP {status} {error}" + (f" ({description})" if description else ""))
+        self.step, self.status, self.error, self.description = step, status, error, description
+
+
+def _refused(step: str, answer: httpx.Response, error: str = "", description: str = "") -> ClientError:
+    """The ``ClientError`` for a refusal: the server's ``error`` and ``error_description`` (JSON body or redirect)."""
+    body = _json(answer)
+    return ClientError(step, answer.status_code, error or str(body.get("error", "")),
+                       description or str(body.get("error_description", "")))
 
 
 @dataclass(frozen=True)
@@ -137,7 +144,7 @@ class McpClient:
                 "client_name": self.client_name, "redirect_uris": [self.redirect_uri],
                 "grant_types": ["authorization_code", "refresh_token"], "token_endpoint_auth_method": "none"})
             if answer.status_code != 201:
-                raise ClientError("registration", answer.status_code, str(_json(answer).get("error", "")))
+                raise _refused("registration", answer)
             self.client_id = str(_json(answer)["client_id"])
         elif how == "none":
             raise ClientError("registration", 0, "the server offers no way to get a client_id")
@@ -160,8 +167,7 @@ class McpClient:
         query = {k: v[0] for k, v in parse_qs(urlsplit(answer.headers.get("location", "")).query).items()}
         # RFC 6749 §10.12: the answer belongs to this request; RFC 9207: and comes from this server
         if "code" not in query or query.get("state") != state or query.get("iss") != server["issuer"]:
-            raise ClientError("authorization", answer.status_code,
-                              query.get("error") or str(_json(answer).get("error", "no code in the redirect")))
+            raise _refused("authorization", answer, query.get("error", ""), query.get("error_description", ""))
         return self._token("authorization", server, {
             "grant_type": "authorization_code", "code": query["code"], "redirect_uri": self.redirect_uri,
             "code_verifier": verifier, "resource": self.resource})
@@ -179,7 +185,7 @@ class McpClient:
         answer = self._send("POST", server["token_endpoint"], data={**form, "client_id": str(self.client_id)})
         body = _json(answer)
         if answer.status_code != 200 or "access_token" not in body:
-            raise ClientError(step, answer.status_code, str(body.get("error", "")))
+            raise _refused(step, answer)
         self._access = str(body["access_token"])
         self._refresh = str(body["refresh_token"]) if body.get("refresh_token") else self._refresh
         self.scope = str(body.get("scope", form.get("scope", "")))

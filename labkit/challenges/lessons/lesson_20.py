@@ -45,9 +45,9 @@ def check_step_up(lab: Lab, mark: Mark) -> CheckResult:
     for record in tokens.values():
         wide = sorted((_asked(lab, record.family) | set(record.scope.split())) & _WIDE)
         if wide:
-            return CheckResult(False, f"your client asked for {' '.join(wide)}: a client asks for what the call in hand "
-                                      "needs, and for more only when a 403 names it (scope=); a token for everything "
-                                      "is worth everything to whoever steals it")
+            return CheckResult(False, f"your client asked for {' '.join(wide)}: a client asks for what the call in "
+                                      "hand needs, and for more only when a 403 names it (scope=); a token for "
+                                      "everything is worth everything to whoever steals it")
     denied = [(i, e) for i, e in enumerate(calls) if e.decision == "deny" and e.reason == "insufficient_scope"]
     allowed = [(i, e) for i, e in enumerate(calls) if e.decision == "allow"]
     if not denied:
@@ -74,8 +74,8 @@ def check_step_up(lab: Lab, mark: Mark) -> CheckResult:
         return CheckResult(True, f"{TOOL} refused {first.scope!r} with 403 insufficient_scope "
                                  f"(scope={' '.join(sorted(needed))}); your client re-authorized for "
                                  f"{later[0].scope!r} and the retry succeeded")
-    return CheckResult(False, f"{TOOL} answered 403 with scope={' '.join(sorted(needed))!r} (RFC 6750 §3.1); your client "
-                              "has not retried successfully with a token of the same client since: re-authorize "
+    return CheckResult(False, f"{TOOL} answered 403 with scope={' '.join(sorted(needed))!r} (RFC 6750 §3.1); your "
+                              "client has not retried successfully with a token of the same client since: re-authorize "
                               "(the code flow again) for what it held plus what the challenge names, then retry")
 
 
@@ -97,7 +97,8 @@ def check_refresh_reuse(lab: Lab, mark: Mark) -> CheckResult:
             return CheckResult(False, "your client's refresh token rotated, but nobody presented the old one again: be "
                                       "the thief and send the stolen (rotated) refresh token to /token")
         return CheckResult(False, "no refresh token was rotated or reused since the challenge started: authorize a "
-                                  "client (the code flow gives it a refresh token), refresh once, then reuse the old one")
+                                  "client (the code flow gives it a refresh token), refresh once, then reuse the old "
+                                  "one")
     events = mark.events(lab)
     for record in reused:
         # a new grant for the same client after the revocation: the client noticed and started over
