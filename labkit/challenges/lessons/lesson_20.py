@@ -37,7 +37,10 @@ def _asked(lab: Lab, family: str) -> set[str]:
 def check_step_up(lab: Lab, mark: Mark) -> CheckResult:
     """Since the mark: a user's read-only token for ``/mcp`` got 403 ``insufficient_scope`` from ``write_file``; the
     same client re-authorized for what the challenge named (plus what it held, nothing more); the retry succeeded."""
-    needed = set(lab.agent.policy.capabilities[TOOL].scopes)  # the agent's configuration: the one home of the rule
+    tool = lab.agent.policy.capabilities.get(TOOL)
+    if tool is None:
+        return CheckResult(False, f"the agent's configuration has no {TOOL} tool: reload sample_agent/agentup.yml")
+    needed = set(tool.scopes)  # the agent's configuration (agentup.yml): the one home of the rule
     tokens = _user_tokens(lab, mark)
     calls = [e for e in mark.events(lab) if e.endpoint == "/mcp" and e.method == f"tools/call:{TOOL}"
              and e.fingerprint in tokens]
