@@ -7,10 +7,13 @@ from typing import Any
 
 import httpx
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from labkit.flows.client import ClientError, McpClient, registration_order
 from labkit.flows.sdk import ClientMetadataHost, recorder_for
 from labkit.lab import Lab
+from tests.helpers import examples
 
 NOTE = {"path": "notes.txt", "content": "x"}
 SERVER: dict[str, Any] = {"client_id_metadata_document_supported": True, "registration_endpoint": "https://as/r"}
@@ -27,6 +30,23 @@ SERVER: dict[str, Any] = {"client_id_metadata_document_supported": True, "regist
 def test_registration_follows_the_spec_s_order(server: dict[str, Any], client_id: str | None, url: str | None,
                                                expected: str) -> None:
     assert registration_order(server, client_id=client_id, metadata_url=url) == expected
+
+
+@settings(max_examples=examples(200))
+@given(flag=st.one_of(st.booleans(), st.none(), st.text(max_size=4), st.integers()),
+       endpoint=st.one_of(st.none(), st.just(""), st.just("https://as/register")),
+       client_id=st.one_of(st.none(), st.just(""), st.text(min_size=1, max_size=8)),
+       url=st.one_of(st.none(), st.just("https://c/doc.json")))
+def test_the_order_holds_for_any_metadata(flag: object, endpoint: str | None, client_id: str | None,
+                                          url: str | None) -> None:
+    server = {"client_id_metadata_document_supported": flag, "registration_endpoint": endpoint}
+    how = registration_order(server, client_id=client_id, metadata_url=url)
+    if client_id:
+        assert how == "pre-registered"  # what the client already has always comes first
+    elif url and flag is True:
+        assert how == "metadata document"  # only the JSON true advertises support, never "true" or 1
+    else:
+        assert how == ("registration" if endpoint else "none")
 
 
 @pytest.fixture(scope="module")

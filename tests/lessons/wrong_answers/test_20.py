@@ -143,10 +143,28 @@ def code_twice(lab: Lab) -> None:
     httpx.post(lab.provider_url + "/token", data=form)
 
 
+def logout_instead(lab: Lab) -> None:
+    """A confidential web app (lab-web) logs out at /revoke (RFC 7009): its family dies, but not of reuse."""
+    from authlib.integrations.httpx_client import OAuth2Client
+
+    from labkit.flows.delegation import REDIRECT_URI, USER_CLIENT
+
+    with OAuth2Client(*USER_CLIENT, scope="api:read", redirect_uri=REDIRECT_URI, code_challenge_method="S256",
+                      trust_env=False) as oauth:
+        verifier = secrets.token_urlsafe(48)
+        url, _ = oauth.create_authorization_url(lab.provider_url + "/authorize", code_verifier=verifier,
+                                                login_hint="alice", resource=lab.agent_url + "/mcp")
+        location = oauth.request("GET", url, withhold_token=True, follow_redirects=False).headers["location"]
+        tokens = oauth.fetch_token(lab.provider_url + "/token", authorization_response=location,
+                                   code_verifier=verifier, resource=lab.agent_url + "/mcp")
+    httpx.post(lab.provider_url + "/revoke", data={"token": tokens["refresh_token"]}, auth=USER_CLIENT)
+
+
 REUSE: list[tuple[str, Callable[[Lab], Any], str]] = [
     ("keeps calling with the revoked family's token", steal(recover=False, stale_call=True),
      "still calls with the revoked family's access token"),
     ("never re-authorizes", steal(recover=False), "has not re-authorized"),
+    ("a logout at /revoke instead of reuse", logout_instead, "logging out"),
     ("a code redeemed twice", code_twice, "code was redeemed twice"),
     ("rotates but nobody reuses", steal(reuse=False, recover=False), "nobody presented the old one"),
     ("nothing done", lambda lab: None, "no refresh token was rotated"),
