@@ -162,6 +162,16 @@ class ClientMetadataHost:
         return CimdPolicy(allowed_hosts=(f"127.0.0.1:{self._server.port}",), allow_loopback=True,
                           ssl_context=self.ca.ssl_context())
 
+    def trusted_by(self, lab: Lab, recorder: FlowRecorder | None = None) -> ClientMetadataHost:
+        """Make the lab's provider fetch documents from this host only (its trust policy, ``policy()``); with
+        ``recorder``, its fetches are recorded as sent by the ``AS``."""
+        lab.provider.configure_cimd(self.policy())
+        if recorder is not None:
+            recorder.participants[self.url] = "Client metadata"  # an origin already
+            lab.provider.cimd.on_fetch = lambda request, response, body: recorder.record(request, response, body,
+                                                                                         source="AS")
+        return self
+
     def start(self) -> ClientMetadataHost:
         """Start serving over https."""
         self._server.start()
@@ -186,10 +196,7 @@ def code_flow_auth(lab: Lab, recorder: FlowRecorder, callback: LoopbackCallback,
     client_metadata_url = None
     if metadata_host is not None:
         metadata_host.publish(client_name=client_name, redirect_uris=[callback.redirect_uri])
-        lab.provider.configure_cimd(metadata_host.policy())
-        recorder.participants[metadata_host.url] = "Client metadata"  # an origin already
-        lab.provider.cimd.on_fetch = lambda request, response, body: recorder.record(request, response, body,
-                                                                                     source="AS")
+        metadata_host.trusted_by(lab, recorder)
         client_metadata_url = metadata_host.client_id
 
     async def open_browser(url: str) -> None:

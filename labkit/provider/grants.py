@@ -59,7 +59,7 @@ def _claim_once(server: LabAuthorizationServer, record: AuthCode | TokenRecord, 
         reused = bool(getattr(record, flag))
         setattr(record, flag, True)
     if reused:
-        server.store.revoke_family(record.family)
+        server.store.revoke_family(record.family, "code reuse" if flag == "used" else "refresh reuse")
         raise InvalidGrantError()
 
 
@@ -115,6 +115,7 @@ class AuthorizationCode(grants.AuthorizationCodeGrant):  # type: ignore[misc]
             resources=tuple(getattr(request, "lab_resources", ())),
             family=secrets.token_hex(8),
             nonce=data.get("nonce"),
+            requested_scope=str(data.get("scope") or ""),
             auth_time=int(server.clock()),  # the headless login is this approval
         )
         server.store.add_code(record, server.clock())
@@ -209,6 +210,7 @@ class Revocation(RevocationEndpoint):  # type: ignore[misc]
         return store.find_token(token_string)
 
     def revoke_token(self, token: TokenRecord, request: LabRequest) -> None:
-        token.revoked = True
+        if not token.revoked:  # a token already revoked keeps the reason it died of
+            token.revoked, token.revoked_reason, token.revoked_at = True, "revoked", self.server.clock()
         if token.kind == "refresh":
             self.server.store.revoke_family(token.family)

@@ -131,6 +131,7 @@ class AuthCode(AuthorizationCodeMixin):  # type: ignore[misc]
     used: bool = False
     family: str = ""
     nonce: str | None = None  # OIDC Core §3.1.2.1: echoed in the ID token
+    requested_scope: str = ""  # what /authorize was asked for, before the client's scopes bounded it
     auth_time: int | None = None  # when the user logged in (approved at /authorize; OIDC Core §2)
 
     def get_redirect_uri(self) -> str:
@@ -165,6 +166,8 @@ class TokenRecord(TokenMixin):  # type: ignore[misc]
     resources: tuple[str, ...] = ()  # refresh tokens: every resource of the grant (RFC 8707 §2.2)
     revoked: bool = False
     rotated: bool = False
+    revoked_reason: str = ""  # "refresh reuse", "code reuse" (RFC 9700 §4.14.2, RFC 6749 §4.1.2) or "revoked"
+    revoked_at: float | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     def check_client(self, client: Client) -> bool:
@@ -268,12 +271,14 @@ class Store:
         with self.lock:
             return self.tokens.get(token_hash(token))
 
-    def revoke_family(self, family: str) -> int:
-        """Revoke every token of a grant family (refresh reuse or code reuse); returns how many."""
+    def revoke_family(self, family: str, reason: str = "revoked") -> int:
+        """Revoke every token of a grant family, saying why (``refresh reuse``, ``code reuse``, ``revoked``);
+        returns how many."""
         count = 0
         with self.lock:
+            now = self.clock()
             for record in self.tokens.values():
                 if record.family == family and not record.revoked:
-                    record.revoked = True
+                    record.revoked, record.revoked_reason, record.revoked_at = True, reason, now
                     count += 1
         return count

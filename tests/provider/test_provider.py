@@ -193,6 +193,13 @@ def test_authorization_code_with_pkce_and_code_reuse(served: tuple[MockProvider,
     introspected = http.post(url + "/introspect", data={"token": tokens["access_token"]},
                              auth=("lab-agent", "lab-agent-secret")).json()
     assert introspected == {"active": False}
+    # the store says why (lesson 20's check reads it): code reuse, and what /authorize was asked for
+    provider = served[0]
+    store = provider.server().store
+    record = store.find_token(tokens["access_token"])
+    assert record is not None and record.revoked_reason == "code reuse" and record.revoked_at is not None
+    asked = [c.requested_scope for c in store.codes.values() if c.family == record.family]
+    assert asked and asked[0] == "api:read files:read"
 
 
 @pytest.mark.parametrize(
@@ -260,6 +267,12 @@ def test_refresh_rotation_and_reuse_detection(served: tuple[MockProvider, str], 
     assert after.status_code == 400
     active = http.post(url + "/introspect", data={"token": second["access_token"]}, auth=("lab-agent", "lab-agent-secret"))
     assert active.json() == {"active": False}
+    # the store says the family died of refresh reuse (RFC 9700 §4.14.2), not of a revocation request
+    store = served[0].server().store
+    record = store.find_token(second["refresh_token"])
+    assert record is not None and record.revoked and record.revoked_reason == "refresh reuse"
+    http.post(url + "/revoke", data={"token": tokens["access_token"]}, auth=client)
+    assert store.find_token(tokens["access_token"]).revoked_reason == "refresh reuse"  # revoked before: unchanged
 
 
 def test_introspection_and_revocation(served: tuple[MockProvider, str], http: httpx.Client) -> None:
