@@ -77,7 +77,7 @@ class CapabilityGate:
         """The scope the app sees (the secret taken out of ``path`` and ``raw_path``), or None: refused."""
         raw = scope.get("raw_path")
         wire = raw.split(b"?", 1)[0] if isinstance(raw, bytes) else str(scope.get("path", "")).encode("utf-8")
-        before, segment, after = _split(wire)
+        before, segment = _split(wire)
         # the prefix is compared in constant time (fixed-length digests): a near miss costs what a far one does
         if not hmac.compare_digest(_digest(segment), self._expected) or b"%" in before:
             return None
@@ -93,20 +93,19 @@ class CapabilityGate:
         return inner
 
 
-def _split(wire: bytes) -> tuple[bytes, bytes, bytes]:
-    """``(before, segment, after)``: where a capability stands in a raw path (first segment, or third after
-    ``/.well-known/<name>``); ``segment`` is empty when there is none."""
+def _split(wire: bytes) -> tuple[bytes, bytes]:
+    """``(before, segment)``: where a capability stands in a raw path (first segment, or third after
+    ``/.well-known/<name>``) and what stands there; ``segment`` is empty when there is none."""
     if wire.startswith(_WELL_KNOWN):
         name_end = wire.find(b"/", len(_WELL_KNOWN))
         if name_end <= len(_WELL_KNOWN):
-            return wire, b"", b""
+            return wire, b""
         before, rest = wire[:name_end], wire[name_end + 1:]
     elif wire.startswith(b"/"):
         before, rest = b"", wire[1:]
     else:
-        return wire, b"", b""
-    segment, slash, after = rest.partition(b"/")
-    return before, segment, slash + after
+        return wire, b""
+    return before, rest.partition(b"/")[0]
 
 
 async def _refuse(scope: Scope, send: Send) -> None:

@@ -112,6 +112,10 @@ class DownstreamAgent:
         return DownstreamSpec(url=self.url, audience=DOWNSTREAM_AUDIENCE, token_endpoint=f"{self.provider_url}/token",
                               client_id=AGENT_CLIENT[0], client_secret=AGENT_CLIENT[1], scope=scope)
 
+    def servers(self) -> tuple[ServerThread, ...]:
+        """Its one server."""
+        return (self._server,)
+
     def start(self) -> None:
         """Start serving."""
         self._server.start()

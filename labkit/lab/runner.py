@@ -232,6 +232,15 @@ class Lab:
         """Whether the lab's servers answer only under its secret path prefix (``labkit.capability``)."""
         return self._capability is not None
 
+    def servers(self) -> tuple[ServerThread, ...]:
+        """Every server this lab runs (its name, port, ``url`` and app): the provider, the webhook receiver, the
+        agent, and the vulnerable agent with its attacker site, the downstream agent and the proxy when started."""
+        found = [self._provider_server, self._webhook_server, self._agent_server]
+        for part in (self.vulnerable, self.downstream, self.proxy):
+            if part is not None:
+                found += part.servers()
+        return tuple(found)
+
     @property
     def running(self) -> bool:
         """Whether the lab's servers are up (started and not closed)."""

@@ -75,6 +75,10 @@ class VulnerableAgent:
         self._clients: list[httpx.Client] = []
         self._http: httpx.Client | None = None  # execute() and get() share one client
 
+    def servers(self) -> tuple[ServerThread, ...]:
+        """The agent's server and the attacker site's."""
+        return self._server, self.attacker._server
+
     @property
     def weaknesses(self) -> frozenset[str]:
         """The weaknesses switched on now."""

@@ -67,6 +67,10 @@ class PassthroughProxy:
         provider.register_client(Client(*PROXY_CLIENT, grant_types=(TOKEN_EXCHANGE,), scopes=LAB_SCOPES,
                                         audience=DOWNSTREAM_AUDIENCE, serves=(self.url,)))
 
+    def servers(self) -> tuple[ServerThread, ...]:
+        """Its one server."""
+        return (self._server,)
+
     def configure(self, *, passthrough: bool, scope: str | None = None) -> PassthroughProxy:
         """Pass tokens through (UNSAFE) or exchange them for the upstream, narrowed to ``scope`` (None: every scope
         the caller's token holds). Raises ``ValueError`` for a scope that is not a space-separated list of words."""
