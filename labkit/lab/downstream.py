@@ -80,7 +80,7 @@ class DownstreamAgent:
         self.provider_url = provider_url
         self._clock = clock
         self._host = host
-        self.audit = AuditLog()
+        self.audit = AuditLog(redact=(capability,) if capability else ())
         self._capability = capability
         self._server = ServerThread(host=host, name="downstream", capability=capability)
         self.url = self._server.url

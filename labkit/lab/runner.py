@@ -116,7 +116,8 @@ class Lab:
 
                     self.proxy = PassthroughProxy(self.provider, self.provider_url, self.downstream.url,
                                                   capability=self._capability)
-            self.audit = AuditLog(self.config.audit.capacity, audit_path or self.config.audit.path)
+            self.audit = AuditLog(self.config.audit.capacity, audit_path or self.config.audit.path,
+                                  redact=self._secrets())
         except BaseException:  # a bad config or audit file: release the bound sockets before saying so
             self._webhook_server.stop()
             self._provider_server.stop()
@@ -128,6 +129,10 @@ class Lab:
         self._clock = clock
         self._start_parts(host=host, agent_port=agent_port, public_url=public_url, capture_logs=capture_logs,
                           serve=serve, weaknesses=weaknesses)
+
+    def _secrets(self) -> tuple[str, ...]:
+        """What no audit log of this lab may hold: its capability (``labkit.capability``), when private."""
+        return (self._capability,) if self._capability else ()
 
     def _resolve_config(self, config: _ConfigSource | None) -> SecurityConfig:
         """The agent's configuration: ``config`` as given, validated or loaded (None: ``sample_agent/agentup.yml``),

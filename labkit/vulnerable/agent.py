@@ -64,7 +64,7 @@ class VulnerableAgent:
     def __init__(self, weaknesses: Iterable[str] | bool, oauth2: OAuth2Config, hierarchy: ScopeHierarchy, *,
                  clock: Callable[[], float] | None = None, port: int = 0, capability: str | None = None) -> None:
         self.state = VulnerableState(weakness_names(weaknesses))
-        self.audit = AuditLog()
+        self.audit = AuditLog(redact=(capability,) if capability else ())
         self._keys = tempfile.TemporaryDirectory(prefix="labkit-vulnerable-keys-")
         (Path(self._keys.name) / "hmac-1").write_bytes(b"the vulnerable agent's own HMAC key, 32+ bytes long")
         self.app = VulnerableApp(oauth2, hierarchy, self.state, self.audit, clock=clock or time.time,

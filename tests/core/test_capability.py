@@ -137,3 +137,18 @@ def test_a_new_capability_is_a_long_url_safe_segment() -> None:
 ])
 def test_private_by_default_under_jupyterhub_or_when_asked(environ: dict[str, str], private: bool) -> None:
     assert private_by_default(environ) is private
+
+
+def test_an_audit_log_never_keeps_the_lab_secret(tmp_path: Any) -> None:
+    from labkit.audit import AuditEvent, AuditLog
+
+    log = AuditLog(path=tmp_path / "audit.jsonl", redact=(SECRET,))
+    url = f"http://127.0.0.1:1/{SECRET}"
+    kept = log.record(AuditEvent("deny", "issuer", detail=f"iss {url!r} is not the configured issuer",
+                                 endpoint=f"{url}/mcp", scopes=("api:read", SECRET), actors=(url,)))
+    log.close()
+    assert SECRET not in repr(kept) and SECRET not in (tmp_path / "audit.jsonl").read_text()
+    assert kept.detail == "iss 'http://127.0.0.1:1/<secret>' is not the configured issuer"
+    assert kept.scopes == ("api:read", "<secret>") and kept.actors == ("http://127.0.0.1:1/<secret>",)
+    plain = AuditEvent("allow", detail="nothing secret")
+    assert AuditLog(redact=(SECRET,)).record(plain) is plain

@@ -19,8 +19,10 @@ from typing import Any, TextIO
 
 import httpx
 import pytest
+import yaml
 
 from labkit.lab import Lab
+from sample_agent import default_config_path
 
 from ..helpers import ROOT
 from .isolation import LAB_OPTIONS, instrument, lab_routes, ports, probe, secret_of, solve_lesson_00, state
@@ -115,5 +117,11 @@ def test_a_lab_is_private_under_jupyterhub(monkeypatch: pytest.MonkeyPatch) -> N
                 httpx.get(f"{lab.provider_url}/.well-known/openid-configuration").status_code) == (404, 200)
         token = lab.token(["api:write"])
         assert lab.execute("write_operation", token=token).status == 200
-        # the secret is in the learner's own URLs only: never in the audit log or an answer's audit event
+        # the secret is in the learner's own URLs only, never in the audit log: not even where a refusal quotes a
+        # token's issuer (the configured issuer set wrong, as a learner may)
+        raw = yaml.safe_load(default_config_path().read_text(encoding="utf-8"))
+        raw["security"]["oauth2"]["jwt_issuer"] = "${LAB_PROVIDER_URL}/elsewhere"
+        lab.reload(raw)
+        refused = lab.execute("write_operation", token=token)
+        assert refused.status == 401 and refused.event is not None and "<secret>" in refused.event.detail
         assert secret not in repr(lab.audit.events())
