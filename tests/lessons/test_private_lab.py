@@ -14,18 +14,21 @@ import os
 import subprocess
 import sys
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TextIO
 
 import httpx
 import pytest
 import yaml
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
 from labkit.lab import Lab
 from sample_agent import default_config_path
 
-from ..helpers import ROOT
-from .isolation import LAB_OPTIONS, instrument, lab_routes, ports, probe, secret_of, solve_lesson_00, state
+from ..helpers import ROOT, examples
+from .isolation import LAB_OPTIONS, Counting, instrument, lab_routes, ports, probe, secret_of, solve_lesson_00, state
 
 pytestmark = pytest.mark.integration
 NOT_FOUND = (404, "Not Found")
@@ -125,3 +128,34 @@ def test_a_lab_is_private_under_jupyterhub(monkeypatch: pytest.MonkeyPatch) -> N
         refused = lab.execute("write_operation", token=token)
         assert refused.status == 401 and refused.event is not None and "<secret>" in refused.event.detail
         assert secret not in repr(lab.audit.events())
+
+
+@pytest.fixture(scope="module")
+def watched() -> Iterator[tuple[Lab, dict[str, Counting]]]:
+    lab = Lab(private=True, **LAB_OPTIONS)
+    counters = instrument(lab)
+    with lab:
+        yield lab, counters
+
+
+_BYTE = st.sampled_from([*"abcXYZ019-_.~%/", "%2F", "%2e", "..", "//", "/.well-known/", "oauth-protected-resource"])
+
+
+@settings(max_examples=examples(150), deadline=None)
+@given(head=st.lists(_BYTE, max_size=6).map("".join), tail=st.lists(_BYTE, max_size=8).map("".join),
+       near=st.sampled_from(["", "cut", "extend", "swapcase", "other"]))
+def test_no_handler_of_a_private_lab_runs_for_any_other_prefix(watched: tuple[Lab, dict[str, Counting]], head: str,
+                                                                tail: str, near: str) -> None:
+    # the property, over real sockets and every server: a path whose capability segment is not the secret (bytes
+    # sent as written, no client normalising them) is refused and reaches no handler
+    from labkit.vulnerable import raw_get
+
+    lab, counters = watched
+    secret = secret_of(lab)
+    segment = {"": head, "cut": secret[:-1], "extend": secret + head, "swapcase": secret.swapcase(),
+               "other": head + secret}[near]
+    for path in (f"/{segment}/{tail}", f"/.well-known/oauth-protected-resource/{segment}/{tail}"):
+        assume(not path.startswith(f"/{secret}/") and f"/{secret}/" not in path.replace("//", "/"))
+        for server in lab.servers():
+            assert raw_get(f"http://127.0.0.1:{server.port}", path) == NOT_FOUND
+    assert sum(c.calls for c in counters.values()) == 0
