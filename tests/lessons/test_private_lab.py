@@ -159,3 +159,22 @@ def test_no_handler_of_a_private_lab_runs_for_any_other_prefix(watched: tuple[La
         for server in lab.servers():
             assert raw_get(f"http://127.0.0.1:{server.port}", path) == NOT_FOUND
     assert sum(c.calls for c in counters.values()) == 0
+
+
+@pytest.mark.parametrize("lesson", ["00", "12"])
+def test_a_lesson_runs_all_in_a_private_lab(lesson: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # the learner's own kernel under JupyterHub: every cell runs through the private lab, each check cell shows
+    # what it shows in an open one (lesson 12: the SDK's flows, discovery path-inserted, the recorder's paths)
+    import nbformat
+
+    from labkit.lab.notebooks import CHECK, NOTEBOOKS_DIR, run_all, tags
+
+    from .test_run_all import _shown
+
+    monkeypatch.setenv("LABKIT_PRIVATE", "1")
+    path = next(NOTEBOOKS_DIR.glob(f"{lesson}_*.ipynb"))
+    executed = run_all(path, tmp_path / "progress.json")  # raises CellExecutionError on a failing cell
+    committed = nbformat.read(path, as_version=4)  # type: ignore[no-untyped-call]
+    for index, cell in enumerate(committed.cells):
+        if CHECK in tags(cell):
+            assert _shown(executed.cells[index].outputs) == _shown(cell.outputs), f"{path.name}: check cell {index}"
