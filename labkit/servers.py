@@ -13,6 +13,8 @@ from typing import Any
 
 import uvicorn
 
+from .capability import CapabilityGate
+
 __all__ = ["STOP_SIGNALS", "ServerThread", "StopSignals", "freeze_start_up"]
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
@@ -22,13 +24,18 @@ class ServerThread:
     """Runs an ASGI app with uvicorn in a background thread on ``127.0.0.1``.
 
     The socket is bound to port 0 before uvicorn starts (no port races); ``url`` is known at once, so
-    an app that must know its own URL can be set after construction. Use as a context manager or call
-    ``start()``/``stop()``. Raises ``RuntimeError`` if it fails to start.
+    an app that must know its own URL can be set after construction. ``capability``: serve privately, behind
+    ``labkit.capability.CapabilityGate`` (``url`` then ends with the secret; a request without it never reaches the
+    app). Use as a context manager or call ``start()``/``stop()``. Raises ``RuntimeError`` if it fails to start,
+    ``ValueError`` for a capability that is not a URL-safe path segment.
     """
 
     def __init__(self, app: Any = None, *, host: str = "127.0.0.1", port: int = 0, name: str = "server",
-                 ssl_files: tuple[str, str] | None = None) -> None:
+                 ssl_files: tuple[str, str] | None = None, capability: str | None = None) -> None:
         self.app = app
+        if capability is not None:
+            CapabilityGate(app, capability)  # a bad capability is refused before any socket is bound
+        self.capability = capability
         self.ssl_files = ssl_files  # (certfile, keyfile): serve https (labkit.tls makes a lab CA's leaf)
         self.name = name
         # proto=IPPROTO_TCP matters: asyncio sets TCP_NODELAY on accepted sockets only when it is explicit;
@@ -43,9 +50,11 @@ class ServerThread:
 
     @property
     def url(self) -> str:
-        """The base URL, without a trailing slash (over loopback when bound to every address)."""
+        """The base URL, without a trailing slash (over loopback when bound to every address); a private server's
+        ends with its capability, the path every request must start with."""
         host = {"0.0.0.0": "127.0.0.1", "::": "[::1]"}.get(self.host, self.host)  # noqa: S104 - a comparison
-        return f"{'https' if self.ssl_files else 'http'}://{host}:{self.port}"
+        origin = f"{'https' if self.ssl_files else 'http'}://{host}:{self.port}"
+        return f"{origin}/{self.capability}" if self.capability else origin
 
     def _run(self) -> None:
         assert self._server is not None  # noqa: S101 - set by start()
@@ -58,8 +67,9 @@ class ServerThread:
         """Start serving and wait until the server accepts requests."""
         if self.app is None:
             raise RuntimeError(f"{self.name}: no app to serve")
+        app = CapabilityGate(self.app, self.capability) if self.capability else self.app
         config = uvicorn.Config(
-            self.app, log_level="warning", access_log=False, lifespan="auto", timeout_graceful_shutdown=2,
+            app, log_level="warning", access_log=False, lifespan="auto", timeout_graceful_shutdown=2,
             ws="none", ssl_certfile=self.ssl_files[0] if self.ssl_files else None,
             ssl_keyfile=self.ssl_files[1] if self.ssl_files else None,
         )

@@ -6,11 +6,12 @@ what a reader of the ring sees is what a sink or the file saw. A failing sink is
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import threading
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -23,17 +24,27 @@ if TYPE_CHECKING:
 
 __all__ = ["AuditLog"]
 
+
+def _without(text: str, secrets: tuple[str, ...]) -> str:
+    for secret in secrets:
+        text = text.replace(secret, "<secret>")
+    return text
+
 _log = logging.getLogger("labkit.audit")  # the name operators configure (lesson 11 shows its debug lines)
 
 
 class AuditLog:
     """A bounded in-memory ring of events plus an optional JSONL file sink.
 
-    ``path`` defaults to ``$LABKIT_AUDIT_LOG`` when set. Raises ``AuditFileError`` if the file cannot be
-    opened safely (see ``open_append_only``).
+    ``path`` defaults to ``$LABKIT_AUDIT_LOG`` when set. ``redact``: secrets no event may carry (a private lab's
+    capability, which its URLs hold: a token's ``iss`` or ``aud`` quoted in a refusal's detail), each replaced by
+    ``<secret>`` before the event is kept. Raises ``AuditFileError`` if the file cannot be opened safely (see
+    ``open_append_only``).
     """
 
-    def __init__(self, capacity: int = 10_000, path: str | os.PathLike[str] | None = None) -> None:
+    def __init__(self, capacity: int = 10_000, path: str | os.PathLike[str] | None = None, *,
+                 redact: Iterable[str] = ()) -> None:
+        self._redact = tuple(s for s in redact if s)
         self._lock = threading.Lock()
         self._ring: deque[AuditEvent] = deque(maxlen=capacity)
         self.total = 0
@@ -44,7 +55,10 @@ class AuditLog:
         self.sinks: list[Callable[[AuditEvent], None]] = []
 
     def record(self, event: AuditEvent) -> AuditEvent:
-        """Append ``event`` to the ring and the file (one line, flushed), then hand it to each sink."""
+        """Append ``event`` (its text without any ``redact`` secret) to the ring and the file (one line, flushed),
+        then hand it to each sink; the event kept."""
+        if self._redact:
+            event = self._redacted(event)
         line = event.to_json() if self._file else None
         with self._lock:
             self._ring.append(event)
@@ -63,6 +77,16 @@ class AuditLog:
             except Exception:  # a broken sink never turns a decision into a 500
                 _log.exception("audit sink %r failed", sink)
         return event
+
+    def _redacted(self, event: AuditEvent) -> AuditEvent:
+        """``event``, or a copy whose text fields, scopes and actors have each secret replaced."""
+        changed: dict[str, Any] = {}
+        for name, value in event.__dict__.items():
+            texts = value if isinstance(value, tuple) else (value,)
+            if any(isinstance(t, str) and secret in t for t in texts for secret in self._redact):
+                cleaned = tuple(_without(t, self._redact) if isinstance(t, str) else t for t in texts)
+                changed[name] = cleaned if isinstance(value, tuple) else cleaned[0]
+        return dataclasses.replace(event, **changed) if changed else event
 
     def record_allow(self, principal: Principal, **context: Any) -> AuditEvent:
         """``record(AuditEvent.allow(principal, **context))``; raises ``TypeError`` for an unknown context key."""

@@ -139,6 +139,8 @@ class FlowRecorder:
     def __init__(self, participants: Mapping[str, str] | None = None, *, client: str = "Client",
                  nested: bool = False) -> None:
         self.participants = {self._origin(url): name for url, name in (participants or {}).items()}
+        # a participant's own path (a private lab's secret prefix, labkit.capability): paths are shown without it
+        self._bases = {self._origin(url): urlsplit(str(url)).path.rstrip("/") for url in (participants or {})}
         self.client = client
         self.nested = nested
         self.exchanges: list[Exchange] = []
@@ -155,9 +157,20 @@ class FlowRecorder:
     def _name(self, url: str) -> str:
         return self.participants.get(self._origin(url), "Server")
 
-    @staticmethod
-    def _path(url: Any) -> str:
-        return urlsplit(str(url)).path or "/"
+    def _path(self, url: Any) -> str:
+        """The path of ``url`` as its participant serves it: without the participant's own path prefix, first or
+        after ``/.well-known/<name>`` (RFC 8414 §3.1, RFC 9728 §3.1)."""
+        path = urlsplit(str(url)).path or "/"
+        base = self._bases.get(self._origin(str(url)), "")
+        if not base:
+            return path
+        if path == base or path.startswith(base + "/"):
+            return path[len(base):] or "/"
+        parts = path.split("/")  # "", ".well-known", name, then the participant's path
+        rest = "/".join(["", *parts[3:]])
+        if path.startswith("/.well-known/") and (rest == base or rest.startswith(base + "/")):
+            return "/".join(parts[:3]) + rest[len(base):]
+        return path
 
     def record(self, request: Any, response: Any, body: bytes, source: str = "") -> Exchange:
         """Add one exchange from a request, its response and the response body already read."""

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -90,7 +91,7 @@ def capstone_env(lab: Lab) -> dict[str, str]:
     if lab.downstream is None:
         raise ValueError("the capstone needs the downstream agent: Lab(downstream=True)")
     return {**os.environ, "LAB_PROVIDER_URL": lab.provider_url, "LAB_DOWNSTREAM_URL": lab.downstream.url,
-            "LAB_AGENT_SECRET": AGENT_CLIENT[1], "LAB_WEBHOOK_HOSTPORT": (lab.webhooks.base_url or "").removeprefix("http://")}
+            "LAB_AGENT_SECRET": AGENT_CLIENT[1], "LAB_WEBHOOK_HOSTPORT": urlsplit(lab.webhooks.base_url or "").netloc}
 
 
 def load_capstone(lab: Lab, path: str | os.PathLike[str]) -> SecurityConfig:

@@ -69,17 +69,20 @@ class DownstreamAgent:
     """The downstream sample agent on its own loopback port, with its own audit log.
 
     ``delegation``: its ``external_api`` plugin's rule (default: only ``lab-agent`` may act for a user);
-    ``check_audience=False``: no ``jwt_audience`` (UNSAFE: lesson 17's upstream before its fix).
+    ``check_audience=False``: no ``jwt_audience`` (UNSAFE: lesson 17's upstream before its fix);
+    ``capability``: serve privately (``labkit.capability``).
     Raises ``ConfigError`` (with paths such as ``plugins[0].delegation.max_delegation_depth``) for a bad rule.
     """
 
     def __init__(self, provider_url: str, *, clock: Callable[[], float] | None = None, host: str = "127.0.0.1",
-                 delegation: Mapping[str, Any] | None = None, check_audience: bool = True) -> None:
+                 delegation: Mapping[str, Any] | None = None, check_audience: bool = True,
+                 capability: str | None = None) -> None:
         self.provider_url = provider_url
         self._clock = clock
         self._host = host
-        self.audit = AuditLog()
-        self._server = ServerThread(host=host, name="downstream")
+        self.audit = AuditLog(redact=(capability,) if capability else ())
+        self._capability = capability
+        self._server = ServerThread(host=host, name="downstream", capability=capability)
         self.url = self._server.url
         self.check_audience = check_audience
         self.config = self._build(delegation)
@@ -109,6 +112,10 @@ class DownstreamAgent:
         return DownstreamSpec(url=self.url, audience=DOWNSTREAM_AUDIENCE, token_endpoint=f"{self.provider_url}/token",
                               client_id=AGENT_CLIENT[0], client_secret=AGENT_CLIENT[1], scope=scope)
 
+    def servers(self) -> tuple[ServerThread, ...]:
+        """Its one server."""
+        return (self._server,)
+
     def start(self) -> None:
         """Start serving."""
         self._server.start()
@@ -126,7 +133,8 @@ class DownstreamAgent:
             raise
         port = self._server.port
         self._server.stop()
-        self._server = ServerThread(self.app, host=self._host, port=port, name="downstream")
+        self._server = ServerThread(self.app, host=self._host, port=port, name="downstream",
+                                    capability=self._capability)
         self._server.start()
         self.config = config
         return config

@@ -24,6 +24,7 @@ import httpx
 from .. import rpc
 from ..a2a.webhook import WebhookReceiver
 from ..audit import AuditEvent, AuditLog
+from ..capability import new_capability, private_by_default
 from ..config import SecurityConfig, load_config, validate_security_config
 from ..observability import LogCapture
 from ..provider import MockProvider
@@ -60,6 +61,9 @@ class Lab:
     of the downstream agent (implied), which then skips its audience check and also lets ``lab-proxy`` act for users.
     ``serve``: what the agent's socket serves, made from the agent app (``lab.app``) at start and on ``reload``;
     by default the app itself (a benchmark serves ``lambda app: Baseline(app.starlette)``, the guard left out).
+    ``private``: every server of the lab answers only under a fresh secret path prefix its URLs carry
+    (``labkit.capability``: other users of this machine's loopback get 404); None: on under JupyterHub or with
+    ``LABKIT_PRIVATE=1`` (``private_by_default``).
     Raises ``ConfigError`` for a bad configuration, ``RuntimeError`` if a server does not start.
     """
 
@@ -79,17 +83,21 @@ class Lab:
         downstream: bool = False,
         proxy: bool = False,
         serve: Callable[[Any], Any] | None = None,
+        private: bool | None = None,
     ) -> None:
         weaknesses: set[str] = set()
         if vulnerable:
             from ..vulnerable.app import weakness_names
 
             weaknesses = weakness_names(vulnerable)  # a bad name is refused before any socket is bound
+        # one secret for the lab: every server of it holds the others' URLs, and nobody else holds any
+        self._capability = new_capability() if (private_by_default() if private is None else private) else None
         self.provider = MockProvider(clock=clock, tenants=tenants)
         self.webhooks = WebhookReceiver(clock=clock or time.time)
-        self._webhook_server = ServerThread(self.webhooks.app, name="webhooks")
+        self._webhook_server = ServerThread(self.webhooks.app, name="webhooks", capability=self._capability)
         self.webhooks.base_url = self._webhook_server.url
-        self._provider_server = ServerThread(self.provider.app, host=host, port=provider_port, name="provider")
+        self._provider_server = ServerThread(self.provider.app, host=host, port=provider_port, name="provider",
+                                             capability=self._capability)
         self.provider.base_url = self._provider_server.url
         self.provider_url = self._provider_server.url
         self.downstream: DownstreamAgent | None = None
@@ -101,13 +109,15 @@ class Lab:
 
                 rule = {"allowed_actors": [*DEFAULT_RULE["allowed_actors"], "lab-proxy"]} if proxy else None
                 self.downstream = DownstreamAgent(self.provider_url, clock=clock, host=host, delegation=rule,
-                                                  check_audience=not proxy)
+                                                  check_audience=not proxy, capability=self._capability)
                 self.config = self._wired(self.config)
                 if proxy:
                     from ..vulnerable.proxy import PassthroughProxy
 
-                    self.proxy = PassthroughProxy(self.provider, self.provider_url, self.downstream.url)
-            self.audit = AuditLog(self.config.audit.capacity, audit_path or self.config.audit.path)
+                    self.proxy = PassthroughProxy(self.provider, self.provider_url, self.downstream.url,
+                                                  capability=self._capability)
+            self.audit = AuditLog(self.config.audit.capacity, audit_path or self.config.audit.path,
+                                  redact=self._secrets())
         except BaseException:  # a bad config or audit file: release the bound sockets before saying so
             self._webhook_server.stop()
             self._provider_server.stop()
@@ -119,6 +129,10 @@ class Lab:
         self._clock = clock
         self._start_parts(host=host, agent_port=agent_port, public_url=public_url, capture_logs=capture_logs,
                           serve=serve, weaknesses=weaknesses)
+
+    def _secrets(self) -> tuple[str, ...]:
+        """What no audit log of this lab may hold: its capability (``labkit.capability``), when private."""
+        return (self._capability,) if self._capability else ()
 
     def _resolve_config(self, config: _ConfigSource | None) -> SecurityConfig:
         """The agent's configuration: ``config`` as given, validated or loaded (None: ``sample_agent/agentup.yml``),
@@ -140,7 +154,7 @@ class Lab:
         from sample_agent import create_app
 
         # The agent's URL is known once its socket is bound; the app is created with it.
-        self._agent_server = ServerThread(host=host, port=agent_port, name="agent")
+        self._agent_server = ServerThread(host=host, port=agent_port, name="agent", capability=self._capability)
         self.agent_url = self._agent_server.url
         self.public_url = public_url.rstrip("/") if public_url else self.agent_url  # behind a proxy: its URL
         self.app = create_app(self.config, public_url=self.public_url, clock=self._clock, audit=self.audit)
@@ -162,7 +176,7 @@ class Lab:
             from ..vulnerable import VulnerableAgent
 
             self.vulnerable = VulnerableAgent(weaknesses, self.config.oauth2, self.config.scope_hierarchy,
-                                              clock=self._clock)
+                                              clock=self._clock, capability=self._capability)
 
     def _agent_serves(self) -> None:
         """``lab-agent`` IS the agent: besides ``api://oauth2-lab-agent`` it serves the agent's RFC 9728 resource
@@ -219,6 +233,20 @@ class Lab:
         return self._clock or time.time
 
     @property
+    def private(self) -> bool:
+        """Whether the lab's servers answer only under its secret path prefix (``labkit.capability``)."""
+        return self._capability is not None
+
+    def servers(self) -> tuple[ServerThread, ...]:
+        """Every server this lab runs (its name, port, ``url`` and app): the provider, the webhook receiver, the
+        agent, and the vulnerable agent with its attacker site, the downstream agent and the proxy when started."""
+        found = [self._provider_server, self._webhook_server, self._agent_server]
+        for part in (self.vulnerable, self.downstream, self.proxy):
+            if part is not None:
+                found += part.servers()
+        return tuple(found)
+
+    @property
     def running(self) -> bool:
         """Whether the lab's servers are up (started and not closed)."""
         return self._started
@@ -232,7 +260,8 @@ class Lab:
         app = create_app(new_config, public_url=self.public_url, clock=self._clock, audit=self.audit)
         port = self._agent_server.port
         self._agent_server.stop()
-        self._agent_server = ServerThread(self._serve(app), host=self._host, port=port, name="agent")
+        self._agent_server = ServerThread(self._serve(app), host=self._host, port=port, name="agent",
+                                          capability=self._capability)
         self._agent_server.start()
         self.config, self.app = new_config, app
         self.agent = app.agent

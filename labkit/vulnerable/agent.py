@@ -31,7 +31,7 @@ __all__ = ["AttackerSite", "VulnerableAgent"]
 class AttackerSite:
     """The attacker's web server (loopback): serves whatever JWK Set was last published at ``/jwks.json``."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, capability: str | None = None) -> None:
         self.jwks: dict[str, Any] = {"keys": []}
         self.fetches = 0
 
@@ -39,7 +39,8 @@ class AttackerSite:
             self.fetches += 1
             return JSONResponse(self.jwks)
 
-        self._server = ServerThread(Starlette(routes=[Route("/jwks.json", jwks)]), name="attacker")
+        self._server = ServerThread(Starlette(routes=[Route("/jwks.json", jwks)]), name="attacker",
+                                    capability=capability)
         self.url = self._server.url
 
     def publish(self, jwks: dict[str, Any]) -> str:
@@ -57,21 +58,26 @@ class AttackerSite:
 
 
 class VulnerableAgent:
-    """The vulnerable agent and its attacker site. Raises ``ValueError`` for an unknown weakness name."""
+    """The vulnerable agent and its attacker site (both private with ``capability``, ``labkit.capability``).
+    Raises ``ValueError`` for an unknown weakness name."""
 
     def __init__(self, weaknesses: Iterable[str] | bool, oauth2: OAuth2Config, hierarchy: ScopeHierarchy, *,
-                 clock: Callable[[], float] | None = None, port: int = 0) -> None:
+                 clock: Callable[[], float] | None = None, port: int = 0, capability: str | None = None) -> None:
         self.state = VulnerableState(weakness_names(weaknesses))
-        self.audit = AuditLog()
+        self.audit = AuditLog(redact=(capability,) if capability else ())
         self._keys = tempfile.TemporaryDirectory(prefix="labkit-vulnerable-keys-")
         (Path(self._keys.name) / "hmac-1").write_bytes(b"the vulnerable agent's own HMAC key, 32+ bytes long")
         self.app = VulnerableApp(oauth2, hierarchy, self.state, self.audit, clock=clock or time.time,
                                  keys_dir=Path(self._keys.name))
-        self._server = ServerThread(self.app, port=port, name="vulnerable-agent")
+        self._server = ServerThread(self.app, port=port, name="vulnerable-agent", capability=capability)
         self.url = self._server.url
-        self.attacker = AttackerSite()
+        self.attacker = AttackerSite(capability=capability)
         self._clients: list[httpx.Client] = []
         self._http: httpx.Client | None = None  # execute() and get() share one client
+
+    def servers(self) -> tuple[ServerThread, ...]:
+        """The agent's server and the attacker site's."""
+        return self._server, self.attacker._server
 
     @property
     def weaknesses(self) -> frozenset[str]:

@@ -71,14 +71,16 @@ def with_claims(token: str, claims: dict[str, Any]) -> str:
 
 def raw_get(url: str, path: str, *, timeout: float = 10) -> tuple[int, str]:
     """``GET path`` over a plain socket to the loopback server at ``url``, the path sent byte for byte (no dot
-    segment resolved, no percent-encoding changed); returns (status, body). Raises ``ValueError`` for a URL that
-    is not ``http://127.0.0.1:port`` or a path with a space or line break, ``OSError`` when the server is down."""
+    segment resolved, no percent-encoding changed) after the URL's own path (a private lab's secret prefix);
+    returns (status, body). Raises ``ValueError`` for a URL that is not ``http://127.0.0.1:port[/prefix]`` or a
+    path with a space or line break, ``OSError`` when the server is down."""
     where = urlsplit(url)
     if where.scheme != "http" or where.hostname != "127.0.0.1" or where.port is None:
         raise ValueError("raw_get talks to a lab server: http://127.0.0.1:PORT")
     if not path.startswith("/") or any(c in path for c in " \r\n\t"):
         raise ValueError("the path must start with / and hold no space or line break")
-    request = f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{where.port}\r\nConnection: close\r\n\r\n"
+    target = where.path.rstrip("/") + path
+    request = f"GET {target} HTTP/1.1\r\nHost: 127.0.0.1:{where.port}\r\nConnection: close\r\n\r\n"
     with socket.create_connection(("127.0.0.1", where.port), timeout=timeout) as sock:
         sock.sendall(request.encode("ascii", "strict"))
         answer = b""

@@ -49,20 +49,27 @@ class PassthroughProxy:
 
     ``passthrough`` (on as shipped): forward the caller's ``Authorization`` header unchanged. Off: exchange it.
     ``forwarded``: the ``X-Request-ID`` of each forwarded request (the upstream's audit names it) and the mode used.
+    ``capability``: serve privately (``labkit.capability``).
     """
 
-    def __init__(self, provider: MockProvider, provider_url: str, upstream_url: str) -> None:
+    def __init__(self, provider: MockProvider, provider_url: str, upstream_url: str, *,
+                 capability: str | None = None) -> None:
         self.provider_url = provider_url
         self.upstream_url = upstream_url
         self.passthrough = True
         self.scope: str | None = None
         self._forwarded: OrderedDict[str, str] = OrderedDict()
         self._lock = threading.Lock()  # the server's thread writes, the lesson's (a check's) reads
-        self._server = ServerThread(Starlette(routes=[Route("/", self._forward, methods=["POST"])]), name="proxy")
+        self._server = ServerThread(Starlette(routes=[Route("/", self._forward, methods=["POST"])]), name="proxy",
+                                    capability=capability)
         self.url = self._server.url
         # the proxy IS its URL's audience (RFC 8707 resource); it may exchange tokens issued for it (RFC 8693)
         provider.register_client(Client(*PROXY_CLIENT, grant_types=(TOKEN_EXCHANGE,), scopes=LAB_SCOPES,
                                         audience=DOWNSTREAM_AUDIENCE, serves=(self.url,)))
+
+    def servers(self) -> tuple[ServerThread, ...]:
+        """Its one server."""
+        return (self._server,)
 
     def configure(self, *, passthrough: bool, scope: str | None = None) -> PassthroughProxy:
         """Pass tokens through (UNSAFE) or exchange them for the upstream, narrowed to ``scope`` (None: every scope

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from labkit.capability import new_capability
 from labkit.provider import MockProvider
 from labkit.servers import ServerThread
 
@@ -17,10 +18,10 @@ from .conftest import NodeFlows
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture(scope="module")
-def provider_url() -> Iterator[str]:
+@pytest.fixture(scope="module", params=[None, new_capability()], ids=["open", "private"])
+def provider_url(request: pytest.FixtureRequest) -> Iterator[str]:
     provider = MockProvider()
-    server = ServerThread(provider.app, name="provider")
+    server = ServerThread(provider.app, name="provider", capability=request.param)  # private: labkit.capability
     provider.base_url = server.url
     provider.server("acme").dpop.require_nonce()  # RFC 9449 §8: acme's token endpoint demands server nonces
     with server:
