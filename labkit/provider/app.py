@@ -19,6 +19,7 @@ import secrets
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from typing import Any
 
 from authlib.oauth2.rfc6749.errors import OAuth2Error
@@ -31,15 +32,16 @@ from starlette.routing import Route
 from ..hosts import HostCheck
 from . import admin, endpoints, logs
 from .cimd import CimdPolicy, CimdResolver
-from .consent import check_origin
 from .client_endpoints import idp_metadata, issue_id_jag
 from .clients import DOWNSTREAM_AUDIENCE, LAB_REDIRECTS, LAB_SCOPES, USERS, default_clients
+from .consent import check_origin
 from .faults import Faults, apply_fault
 from .idp import EnterpriseIdP
 from .keys import SIGNING_ALGORITHMS
 from .models import Client, User
 from .responses import error_response
 from .server import LabAuthorizationServer
+from .trust import TrustPolicy
 
 __all__ = ["DOWNSTREAM_AUDIENCE", "LAB_REDIRECTS", "LAB_SCOPES", "USERS", "MockProvider"]
 
@@ -121,6 +123,22 @@ class MockProvider:
     def configure_cimd(self, policy: CimdPolicy) -> None:
         """Replace the client ID metadata document policy (allow-list, caps, trusted CAs) and empty its cache."""
         self.cimd.configure(policy)
+
+    @property
+    def trust(self) -> TrustPolicy:
+        """The names and redirect hosts self-described clients may claim (``configure_trust`` sets it)."""
+        return self._servers[None].registration.policy.trust
+
+    def configure_trust(self, policy: TrustPolicy) -> None:
+        """Apply ``policy`` to every tenant's registration (RFC 7591) and to metadata documents (cached ones are
+        forgotten, so each is judged again). Raises ``TypeError`` for anything but a ``TrustPolicy``."""
+        if not isinstance(policy, TrustPolicy):
+            raise TypeError("configure_trust takes a labkit.provider.TrustPolicy")
+        policy = policy.copy()
+        for server in self._servers.values():
+            server.registration.policy = replace(server.registration.policy, trust=policy)
+        self.cimd.registration = replace(self.cimd.registration, trust=policy)
+        self.cimd.clear()
 
     def allow_framing(self, origins: tuple[str, ...]) -> None:
         """Let exactly ``origins`` (``http://127.0.0.1:8888``) frame the consent page; ``()``: nobody (the default).
