@@ -25,8 +25,8 @@ if TYPE_CHECKING:
     from .runner import Lab
 
 __all__ = ["ATTACKER_RECEIVER", "COPILOT", "COPILOT_REDIRECT", "IMPERSONATOR", "LEGITIMATE", "PHISHES",
-           "Registered", "consent_facts", "consent_url", "install_copilot", "jupyter_origins", "probe", "register",
-           "show_consent"]
+           "Registered", "consent_facts", "consent_url", "forget", "install_copilot", "jupyter_origins", "probe",
+           "register", "show_consent"]
 
 COPILOT_REDIRECT = "https://copilot.github.com/oauth/callback"
 ATTACKER_RECEIVER = "http://127.0.0.1:6789/callback"  # a port the phisher listens on (nothing needs to, here)
@@ -91,6 +91,15 @@ def probe(lab: Lab) -> tuple[dict[str, Registered], dict[str, Registered]]:
     """Register every phish and every legitimate client against the provider's policy now in force."""
     return ({name: register(lab, m) for name, m in PHISHES.items()},
             {name: register(lab, m) for name, m in LEGITIMATE.items()})
+
+
+def forget(lab: Lab, *answers: dict[str, Registered]) -> None:
+    """Remove the clients a probe registered (they are the check's own: they must not use up the quota)."""
+    store = lab.provider.server().store
+    with store.lock:
+        for answer in (a for group in answers for a in group.values()):
+            if answer.client_id:
+                store.clients.pop(answer.client_id, None)
 
 
 def consent_url(lab: Lab, client_id: str, redirect_uri: str | None = None, scope: str = SCOPE) -> str:

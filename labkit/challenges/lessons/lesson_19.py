@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ...lab.consent import probe
+from ...lab.consent import Registered, forget, probe
 from ...provider.trust import TrustPolicy
 from ..base import Challenge, CheckResult
 from ..mark import Mark
@@ -23,6 +23,14 @@ def check(lab: Lab, mark: Mark) -> CheckResult:
         return CheckResult(False, "the provider's trust policy is the default: any client may call itself GitHub "
                                   "Copilot. Configure one: lab.provider.configure_trust(TrustPolicy(...))")
     phishes, legitimate = probe(lab)
+    try:
+        return _verdict(lab, mark, phishes, legitimate)
+    finally:
+        forget(lab, phishes, legitimate)
+
+
+def _verdict(lab: Lab, mark: Mark, phishes: dict[str, Registered], legitimate: dict[str, Registered]
+             ) -> CheckResult:
     registered = [name for name, answer in phishes.items() if answer.client_id]
     if registered:
         return CheckResult(False, f"{', '.join(registered)} registered as {len(registered)} new client(s): a user "
