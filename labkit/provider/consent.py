@@ -165,7 +165,9 @@ def consent_headers(view: ConsentView, frame_ancestors: tuple[str, ...], nonce: 
         "frame-ancestors " + (" ".join(frame_ancestors) if frame_ancestors else "'none'"),
         "base-uri 'none'",
     ])
-    headers = {"Content-Security-Policy": policy, "Referrer-Policy": "no-referrer",
+    # same-origin, not no-referrer: a browser sends "Origin: null" with a no-referrer page's form, which HostCheck
+    # refuses; the redirect to the client still carries no Referer (cross-origin)
+    headers = {"Content-Security-Policy": policy, "Referrer-Policy": "same-origin",
                "X-Content-Type-Options": "nosniff", "Cache-Control": "no-store", "Pragma": "no-cache"}
     if not frame_ancestors:
         headers["X-Frame-Options"] = "DENY"

@@ -218,3 +218,25 @@ def test_pending_authorizations_are_bounded() -> None:
     assert len(book) == MAX_PENDING
     with pytest.raises(Exception, match="unknown, expired or already answered"):
         book.take(*first)
+
+
+def test_a_metadata_document_logo_is_shown_only_from_the_document_s_own_origin() -> None:
+    from labkit.provider.consent import ConsentView, consent_headers, render_consent
+
+    def view(logo: str) -> ConsentView:
+        client = Client("https://tool.example/meta.json", None, name="Tool", logo_uri=logo)
+        return ConsentView(client, REDIRECT, ("api:read",), (), "alice", "p", "c", f"{BASE}/authorize")
+
+    same = view("https://tool.example/logo.png")
+    assert same.logo == "https://tool.example/logo.png" and '<img class="logo"' in render_consent(same, "n")
+    assert "img-src https://tool.example;" in consent_headers(same, (), "n")["Content-Security-Policy"]
+    for elsewhere in ("https://cdn.example/logo.png", "https://tool.example:8443/logo.png", "http://tool.example/l"):
+        other = view(elsewhere)
+        assert other.logo is None and "<img" not in render_consent(other, "n"), elsewhere
+    assert "Unverified name" in render_consent(same, "n")  # the document's host vouches, not the provider
+
+
+def test_the_page_s_form_sends_its_origin(http: AsgiClient) -> None:
+    # "no-referrer" would make a browser send "Origin: null" with the form (refused by HostCheck): same-origin
+    page = http.get("/authorize", params=params(), follow_redirects=False)
+    assert page.headers["referrer-policy"] == "same-origin"
