@@ -148,7 +148,7 @@ def jupyter_origins() -> tuple[str, ...]:
     return tuple(dict.fromkeys(origins))
 
 
-def show_consent(lab: Lab, client_id: str, height: int = 560) -> Any:
+def show_consent(lab: Lab, client_id: str, height: int = 600) -> Any:
     """The consent page of ``client_id`` in the notebook: an iframe of the provider's page, which the provider
     lets exactly this machine's Jupyter servers frame (``MockProvider.allow_framing``)."""
     import ipywidgets as widgets
