@@ -1,9 +1,9 @@
 """The provider's OAuth 2.0 endpoints as Starlette handlers over one tenant's ``LabAuthorizationServer``.
 
 RFC 8414 metadata, the authorization endpoint (headless approval, or the consent page and its form), the token
-endpoint (every grant, DPoP),
-RFC 7662 introspection, RFC 7009 revocation, RFC 7591 registration and GitHub's token check. A URL ``client_id``
-(a client ID metadata document) is resolved before authlib runs. Each raises ``OAuth2Error``; the app answers it.
+endpoint (every grant, DPoP), RFC 7662 introspection, RFC 7009 revocation, RFC 7591 registration and GitHub's
+token check. A URL ``client_id`` (a client ID metadata document) is resolved before authlib runs. Each raises
+``OAuth2Error``; the app answers it.
 """
 
 from __future__ import annotations
