@@ -240,3 +240,13 @@ def test_the_page_s_form_sends_its_origin(http: AsgiClient) -> None:
     # "no-referrer" would make a browser send "Origin: null" with the form (refused by HostCheck): same-origin
     page = http.get("/authorize", params=params(), follow_redirects=False)
     assert page.headers["referrer-policy"] == "same-origin"
+
+
+def test_an_openid_request_with_a_nonce_is_approved_through_the_page(http: AsgiClient) -> None:
+    # the request is validated twice (page, then answer): a nonce is recorded only with the code, once
+    page = http.get("/authorize", params=params(scope="openid api:read", nonce="n-1"), follow_redirects=False)
+    answer = http.post("/authorize", data={**form_of(page.text), "decision": "approve"}, follow_redirects=False)
+    code = parse_qs(urlsplit(answer.headers["location"]).query)["code"][0]
+    token = http.post("/token", data={"grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT,
+                                      "client_id": "lab-app", "code_verifier": VERIFIER})
+    assert token.status_code == 200 and "id_token" in token.json()
