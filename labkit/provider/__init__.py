@@ -13,6 +13,7 @@ from .cimd import CimdPolicy
 from .faults import ENDPOINTS, Fault, Faults
 from .models import Client, User
 from .personas import PERSONA_CLIENTS, PERSONAS, persona_client, persona_issuer, persona_oauth2
+from .trust import TrustPolicy
 
 __all__ = [
     "ENDPOINTS",
@@ -25,6 +26,7 @@ __all__ = [
     "Fault",
     "Faults",
     "MockProvider",
+    "TrustPolicy",
     "User",
     "persona_client",
     "persona_issuer",

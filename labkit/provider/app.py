@@ -3,7 +3,8 @@
 Endpoints (each also under ``/{tenant}/`` for path tenants, with its own issuer, keys and clients):
 ``/.well-known/oauth-authorization-server`` (RFC 8414; a tenant's also at ``.../oauth-authorization-server/{tenant}``,
 §3.1), ``/.well-known/openid-configuration`` (likewise),
-``/jwks``, ``/authorize`` (headless auto-approve, PKCE S256), ``/token``, ``/introspect`` (RFC 7662),
+``/jwks``, ``/authorize`` (headless auto-approve, or a consent page for ``prompt=consent``; PKCE S256),
+``/token``, ``/introspect`` (RFC 7662),
 ``/revoke`` (RFC 7009), ``/register`` (RFC 7591), ``/applications/{client_id}/token`` (GitHub-style check),
 ``/admin/rotate``, ``/admin/mint``, ``/admin/clients`` and ``/admin/faults`` (need the ``X-Lab-Admin`` header).
 The token endpoint also takes ``private_key_jwt`` client assertions (RFC 7523 §2.2), the JWT-bearer grant for
@@ -18,6 +19,7 @@ import secrets
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from typing import Any
 
 from authlib.oauth2.rfc6749.errors import OAuth2Error
@@ -32,12 +34,14 @@ from . import admin, endpoints, logs
 from .cimd import CimdPolicy, CimdResolver
 from .client_endpoints import idp_metadata, issue_id_jag
 from .clients import DOWNSTREAM_AUDIENCE, LAB_REDIRECTS, LAB_SCOPES, USERS, default_clients
+from .consent import check_origin
 from .faults import Faults, apply_fault
 from .idp import EnterpriseIdP
 from .keys import SIGNING_ALGORITHMS
 from .models import Client, User
 from .responses import error_response
 from .server import LabAuthorizationServer
+from .trust import TrustPolicy
 
 __all__ = ["DOWNSTREAM_AUDIENCE", "LAB_REDIRECTS", "LAB_SCOPES", "USERS", "MockProvider"]
 
@@ -120,6 +124,31 @@ class MockProvider:
         """Replace the client ID metadata document policy (allow-list, caps, trusted CAs) and empty its cache."""
         self.cimd.configure(policy)
 
+    @property
+    def trust(self) -> TrustPolicy:
+        """The names and redirect hosts self-described clients may claim (``configure_trust`` sets it)."""
+        return self._servers[None].registration.policy.trust
+
+    def configure_trust(self, policy: TrustPolicy) -> None:
+        """Apply ``policy`` to every tenant's registration (RFC 7591) and to metadata documents (cached ones are
+        forgotten, so each is judged again). Raises ``TypeError`` for anything but a ``TrustPolicy``."""
+        if not isinstance(policy, TrustPolicy):
+            raise TypeError("configure_trust takes a labkit.provider.TrustPolicy")
+        policy = policy.copy()
+        for server in self._servers.values():
+            server.registration.policy = replace(server.registration.policy, trust=policy)
+        self.cimd.registration = replace(self.cimd.registration, trust=policy)
+        self.cimd.clear()
+
+    def allow_framing(self, origins: tuple[str, ...]) -> None:
+        """Let exactly ``origins`` (``http://127.0.0.1:8888``) frame the consent page; ``()``: nobody (the default).
+
+        Raises ``ValueError`` for anything but exact origins (no wildcard, path or keyword).
+        """
+        checked = tuple(check_origin(origin) for origin in origins)
+        for server in self._servers.values():
+            server.frame_ancestors = checked
+
     def register_client(self, client: Client, tenant: str | None = None) -> Client:
         """Add or replace a client."""
         self.server(tenant).store.clients[client.client_id] = client
@@ -182,6 +211,7 @@ class MockProvider:
             # Keycloak's spelling of the same keys (AgentUp's keycloak template names this path)
             ("/realms/lab/protocol/openid-connect/certs", "jwks", self._jwks, ["GET"]),
             ("/authorize", "authorize", endpoints.authorize, ["GET"]),
+            ("/authorize", "authorize", endpoints.decide, ["POST"]),  # the consent page's form
             ("/token", "token", endpoints.token, ["POST"]),
             ("/introspect", "introspect", endpoints.introspect, ["POST"]),
             ("/revoke", "revoke", endpoints.revoke, ["POST"]),

@@ -262,6 +262,10 @@ class CimdResolver:
             raise CimdError("client metadata document needs client_name and redirect_uris")
         if not all(_redirect_ok(uri) for uri in redirects):
             raise CimdError("client metadata redirect_uris must be https, or http on a loopback host")
+        # anti-phishing: a reserved name only from its own hosts, the document's host included (trust.TrustPolicy)
+        refusal = self.registration.trust.name_refusal(str(name), redirects, client_id=url)
+        if refusal:
+            raise CimdError(f"client metadata document: {refusal}")
         grants = checked.get("grant_types") or ["authorization_code"]
         if not set(grants) <= _GRANTS or "authorization_code" not in grants:
             raise CimdError("client metadata grant_types must be authorization_code (and refresh_token)")
@@ -275,7 +279,8 @@ class CimdResolver:
         return Client(url, None, grant_types=tuple(grants), scopes=scopes, redirect_uris=tuple(redirects),
                       lifetime=self.registration.lifetime, loopback_resources=True, loopback_redirects=True,
                       auth_method="private_key_jwt" if method == "private_key_jwt" else None,
-                      jwks=checked.get("jwks"), partial_scopes=True, name=str(name))
+                      jwks=checked.get("jwks"), partial_scopes=True, name=str(name),
+                      logo_uri=str(checked.get("logo_uri", "")))
 
 
 def _redirect_ok(uri: str) -> bool:

@@ -55,6 +55,7 @@ class Client(ClientMixin):  # type: ignore[misc]
     loopback_redirects: bool = False  # RFC 8252 §7.3: a registered loopback redirect matches on any port
     registered_at: float | None = None  # set for clients made by dynamic registration (RFC 7591)
     name: str = ""
+    logo_uri: str = ""  # shown on the consent page only when safe (``consent.ConsentView.logo``)
     partial_scopes: bool = False  # RFC 6749 §3.3: grant the allowed part of a request instead of refusing it
     serves: tuple[str, ...] = ()  # the resource identifiers this client IS (a resource server's own audiences)
 

@@ -1,7 +1,8 @@
 """RFC 7591 dynamic client registration on authlib's ``ClientRegistrationEndpoint``, with the lab's policy.
 
-Policy (``RegistrationPolicy``): redirect URIs are RFC 3986 URIs and ``http`` loopback IP literals only, matched
-on any port at request time (RFC 8252 §7.3, §8.3); grant types from an allow-list; scopes capped per
+Policy (``RegistrationPolicy``): redirect URIs are RFC 3986 URIs and ``http`` loopback IP literals, matched
+on any port at request time (RFC 8252 §7.3, §8.3), or ``https`` on the hosts of its ``trust`` policy, which also
+reserves well-known names to their own hosts (``trust.TrustPolicy``); grant types from an allow-list; scopes capped per
 registration, and for a client that may use ``client_credentials`` (no user) capped to
 ``client_credentials_scopes`` (read-only by default); display fields bounded, without control or bidi
 characters; a quota of registrations per tenant per time window (sliding: registrations older than the window
@@ -12,7 +13,7 @@ so no JSON shape reaches a 5xx; a refused registration stores nothing.
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from authlib.oauth2.rfc6749.errors import InvalidRequestError, OAuth2Error
@@ -22,7 +23,8 @@ from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
 from .._text import MAX_TEXT, UNSAFE
-from .models import Client, loopback_redirect_key
+from .models import Client
+from .trust import TrustPolicy
 from .uris import MAX_URI, is_uri
 
 __all__ = ["Registration", "RegistrationPolicy", "RegistrationQuotaError", "check_client_metadata"]
@@ -55,6 +57,7 @@ class RegistrationPolicy:
     quota: int = 100  # registrations per tenant within one quota_window
     quota_window: int = 3600  # seconds: a flood is slowed down, never locks registration out for good
     lifetime: int = 3600
+    trust: TrustPolicy = field(default_factory=TrustPolicy)  # names and redirect hosts a client may claim
 
 
 def check_client_metadata(body: Any) -> dict[str, Any]:
@@ -140,9 +143,14 @@ class Registration(ClientRegistrationEndpoint):  # type: ignore[misc]
                                                  + " ".join(user_less))
             metadata["scope"] = " ".join(capped)
         redirects = metadata.get("redirect_uris") or []
-        # RFC 8252 §7.3: native clients redirect to a loopback IP literal over http
-        if any(loopback_redirect_key(uri) is None for uri in redirects):
-            raise InvalidRedirectURIError("redirect URIs must be http://127.0.0.1 or http://[::1] (any port)")
+        # RFC 8252 §7.3: loopback IP literals over http; https only on the trust policy's hosts (exact)
+        refusal = self.policy.trust.redirect_refusal(redirects)
+        if refusal:
+            raise InvalidRedirectURIError(refusal)
+        # anti-phishing: a reserved name only from its own hosts (trust.TrustPolicy)
+        refusal = self.policy.trust.name_refusal(str(metadata.get("client_name", "")), redirects)
+        if refusal:
+            raise InvalidClientMetadataError(refusal)
         if "authorization_code" in grant_types and not redirects:
             raise InvalidRedirectURIError("the authorization code grant needs a redirect URI")
         method = metadata.get("token_endpoint_auth_method")

@@ -13,6 +13,7 @@ from authlib.oauth2.rfc6749 import OAuth2Request
 from authlib.oauth2.rfc6749.errors import InvalidClientError, OAuth2Error, UnsupportedResponseTypeError
 
 from .cimd import CimdResolver, is_url_client_id
+from .consent import ConsentBook
 from .dpop import TokenEndpointDPoP
 from .grants import (
     AuthorizationCode,
@@ -63,6 +64,8 @@ class LabAuthorizationServer(TokenIssuer, AuthorizationServer):  # type: ignore[
         self.registration = Registration(self, RegistrationPolicy())
         self.register_endpoint(self.registration)
         self.cimd = CimdResolver(clock=clock)  # shared across tenants by MockProvider
+        self.consents = ConsentBook(clock)  # consent pages awaiting the user's answer (prompt=consent)
+        self.frame_ancestors: tuple[str, ...] = ()  # origins that may frame the consent page (none by default)
 
     async def resolve_client(self, request: LabRequest) -> None:
         """Fetch the metadata document of a URL ``client_id`` (unless it is a registered client) for this request.

@@ -131,3 +131,73 @@ def test_scope_explorer_in_chromium(jupyter: tuple[str, str, Path], tmp_path: Pa
                 shutil.copy(shot, Path(artifacts) / shot.name)
         finally:
             browser.close()
+
+
+def _receiver(seen: list[str]) -> object:
+    """A client's redirect endpoint: records each query it receives and answers a small page."""
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import PlainTextResponse
+    from starlette.routing import Route
+
+    async def callback(request: Request) -> PlainTextResponse:
+        seen.append(request.url.query)
+        return PlainTextResponse("client received the authorization response")
+
+    return Starlette(routes=[Route("/callback", callback)])
+
+
+def test_the_consent_page_in_chromium(tmp_path: Path) -> None:
+    # lesson 19: a user reads the consent page (name, redirect host, scopes), clicks Approve and lands on the
+    # client's redirect URI with a code that redeems; clicking Deny lands there with access_denied
+    import base64
+    import hashlib
+    from urllib.parse import parse_qs, urlencode
+
+    import httpx
+    from playwright.sync_api import sync_playwright
+
+    from labkit.provider import MockProvider
+    from labkit.provider.models import Client
+    from labkit.servers import ServerThread
+
+    assert CHROMIUM is not None, "CI must install Debian's chromium"
+    seen: list[str] = []
+    provider = MockProvider(tenants=())
+    with ServerThread(provider.app, name="provider") as server, ServerThread(_receiver(seen), name="client") as rp:
+        provider.base_url = server.url
+        redirect = f"{rp.url}/callback"
+        provider.register_client(Client("notes-app", None, grant_types=("authorization_code",),
+                                        scopes=("api:read", "files:write"), redirect_uris=(redirect,),
+                                        name="Notes <b>App</b>"))
+        verifier = secrets.token_urlsafe(48)
+        challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+        query = {"response_type": "code", "client_id": "notes-app", "redirect_uri": redirect,
+                 "scope": "api:read files:write", "state": "st-1", "code_challenge": challenge,
+                 "code_challenge_method": "S256", "prompt": "consent"}
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=[
+                "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"])
+            try:
+                page = browser.new_page(viewport={"width": 900, "height": 900})
+                page.goto(f"{server.url}/authorize?{urlencode(query)}")
+                assert page.locator("h1").inner_text().startswith("Notes <b>App</b>")  # the name, as text
+                assert page.locator(".redirect b").inner_text() == rp.url  # the redirect host, highlighted
+                assert "Create, change and delete your files" in page.inner_text("ul")
+                page.screenshot(path=str(tmp_path / "consent.png"))
+                page.click("button.approve")
+                page.wait_for_url(f"{redirect}?*")
+                answer = parse_qs(seen[-1])
+                assert answer["state"] == ["st-1"] and answer["iss"] == [server.url]
+                token = httpx.post(f"{server.url}/token", data={
+                    "grant_type": "authorization_code", "code": answer["code"][0], "redirect_uri": redirect,
+                    "client_id": "notes-app", "code_verifier": verifier})
+                assert token.status_code == 200 and token.json()["scope"] == "api:read files:write"
+
+                page.goto(f"{server.url}/authorize?{urlencode({**query, 'state': 'st-2'})}")
+                page.click("button:has-text('Deny')")
+                page.wait_for_url(f"{redirect}?*")
+                denied = parse_qs(seen[-1])
+                assert denied["error"] == ["access_denied"] and denied["state"] == ["st-2"] and "code" not in denied
+            finally:
+                browser.close()

@@ -1,0 +1,143 @@
+"""``TrustPolicy``: a reserved name only from its own hosts (look-alikes included), https redirects only on exact
+allowed hosts; applied to RFC 7591 registration and to client ID metadata documents."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from labkit.provider import MockProvider, TrustPolicy
+from labkit.provider.cimd import CimdError, CimdResolver
+from labkit.provider.rfc7591 import RegistrationPolicy
+from labkit.provider.trust import redirect_host, skeleton
+
+from ..helpers import AsgiClient, examples
+
+BASE = "http://127.0.0.1"
+NOW = 1_767_225_600
+REAL = "https://copilot.github.com/oauth/callback"
+POLICY = TrustPolicy(redirect_hosts=("copilot.github.com",),
+                     reserved_names={"GitHub Copilot": ("copilot.github.com",)})
+
+
+@pytest.fixture()
+def provider() -> MockProvider:
+    return MockProvider(base_url=BASE, clock=lambda: NOW, tenants=("acme",))
+
+
+@pytest.fixture()
+def http(provider: MockProvider) -> Iterator[AsgiClient]:
+    with AsgiClient(provider.app, BASE, raise_app_exceptions=False) as client:
+        yield client
+
+
+def register(http: AsgiClient, name: str, *redirects: str, prefix: str = "") -> tuple[int, str]:
+    answer = http.post(prefix + "/register", json={"client_name": name, "redirect_uris": list(redirects),
+                                                   "token_endpoint_auth_method": "none"})
+    return answer.status_code, answer.json().get("error", "")
+
+
+def test_by_default_nothing_is_reserved_and_https_redirects_are_refused(http: AsgiClient) -> None:
+    assert register(http, "GitHub Copilot", "http://127.0.0.1:6789/callback") == (201, "")
+    assert register(http, "GitHub Copilot", REAL) == (400, "invalid_redirect_uri")
+
+
+def test_the_policy_refuses_the_impersonator_and_registers_the_real_app(provider: MockProvider,
+                                                                        http: AsgiClient) -> None:
+    provider.configure_trust(POLICY)
+    assert register(http, "GitHub Copilot", "http://127.0.0.1:6789/callback") == (400, "invalid_client_metadata")
+    assert register(http, "GitHub Copi1ot", "http://127.0.0.1:6789/callback") == (400, "invalid_client_metadata")
+    assert register(http, "GitHub Copilot", REAL, "http://127.0.0.1:6789/callback")[0] == 400  # one bad host is enough
+    assert register(http, "GitHub Copilot", REAL) == (201, "")
+    assert register(http, "Acme Notes", "http://127.0.0.1:5000/cb") == (201, "")
+    # every tenant, one policy
+    assert register(http, "GitHub Copilot", "http://127.0.0.1:1/cb", prefix="/acme") == (400, "invalid_client_metadata")
+    assert provider.trust == POLICY
+
+
+@pytest.mark.parametrize("uri", ["https://copilot.github.com.evil.example/cb", "https://evil.example/copilot.github.com",
+                                 "https://copilot.github.com:8443/cb", "https://xcopilot.github.com/cb",
+                                 "http://copilot.github.com/cb", "https://copilot.github.com@evil.example/cb"])
+def test_https_redirect_hosts_match_exactly(provider: MockProvider, http: AsgiClient, uri: str) -> None:
+    provider.configure_trust(POLICY)
+    status, error = register(http, "Some App", uri)
+    assert status == 400 and error in {"invalid_redirect_uri", "invalid_client_metadata"}
+
+
+def test_the_policy_is_copied_when_configured(provider: MockProvider, http: AsgiClient) -> None:
+    names: dict[str, tuple[str, ...]] = {"GitHub Copilot": ("copilot.github.com",)}
+    provider.configure_trust(TrustPolicy(reserved_names=names))
+    names["GitHub Copilot"] = ("127.0.0.1",)  # a later edit of the caller's dict changes nothing
+    assert register(http, "GitHub Copilot", "http://127.0.0.1:6789/callback")[0] == 400
+
+
+@pytest.mark.parametrize(("value", "key"), [
+    ({"redirect_hosts": "copilot.github.com"}, "redirect_hosts"),
+    ({"redirect_hosts": ("*.github.com",)}, "redirect_hosts[0]"),
+    ({"redirect_hosts": ("https://copilot.github.com",)}, "redirect_hosts[0]"),
+    ({"redirect_hosts": ("Copilot.GitHub.com",)}, "redirect_hosts[0]"),
+    ({"redirect_hosts": ("copilot.github.com:443",)}, "redirect_hosts[0]"),
+    ({"reserved_names": {"GitHub Copilot": "copilot.github.com"}}, "reserved_names['GitHub Copilot']"),
+    ({"reserved_names": {"Go": ()}}, "reserved_names['Go']"),
+    ({"reserved_names": [("GitHub Copilot", ())]}, "reserved_names"),
+])
+def test_malformed_policies_name_the_key(value: dict[str, object], key: str) -> None:
+    with pytest.raises(ValueError) as raised:
+        TrustPolicy(**value)  # type: ignore[arg-type]
+    assert str(raised.value).startswith(key)
+
+
+def test_configure_trust_takes_only_a_policy(provider: MockProvider) -> None:
+    with pytest.raises(TypeError):
+        provider.configure_trust({"reserved_names": {}})  # type: ignore[arg-type]
+
+
+LOOK_ALIKES = {"i": ["1", "l", "I", "\u0456", "\u03b9", "!"], "o": ["0", "O", "\u043e", "\u03bf", "\u00f3"],
+               "c": ["C", "\u0441"], "p": ["\u0440", "\u03c1"], "t": ["7", "T"], "h": ["H"]}
+
+
+@settings(max_examples=examples(80), deadline=None)
+@given(data=st.data())
+def test_look_alikes_of_a_reserved_name_are_refused_from_other_hosts(data: st.DataObject) -> None:
+    name = ""
+    for char in "GitHub Copilot":
+        options = [char, *LOOK_ALIKES.get(char.lower(), [])]
+        name += data.draw(st.sampled_from(options))
+        name += data.draw(st.sampled_from(["", "", " ", "-", "."]))
+    name = data.draw(st.sampled_from(["", "The ", "Official "])) + name + data.draw(st.sampled_from(["", " Pro"]))
+    assert skeleton(name).count(skeleton("GitHub Copilot")) >= 1
+    assert POLICY.name_refusal(name, ["http://127.0.0.1:1/cb"]) is not None
+    assert POLICY.name_refusal(name, [REAL]) is None
+
+
+def test_names_that_only_share_a_word_are_not_reserved() -> None:
+    for name in ("GitHub Desktop", "Copilot Notes", "Acme Agent", "Copy Lot"):
+        assert POLICY.name_refusal(name, ["http://127.0.0.1:1/cb"]) is None, name
+
+
+def test_a_metadata_document_is_held_to_the_policy_on_its_own_host_too() -> None:
+    resolver = CimdResolver(clock=lambda: NOW, registration=RegistrationPolicy(trust=POLICY))
+    url = "https://copi1ot-github.example/client.json"
+    phish = {"client_id": url, "client_name": "GitHub Copilot", "redirect_uris": [REAL]}
+    with pytest.raises(CimdError, match="looks like 'GitHub Copilot'"):
+        resolver._client_from(url, phish)  # the redirect is the real app's, the document's host is not
+    real = "https://copilot.github.com/client.json"
+    assert resolver._client_from(real, {**phish, "client_id": real}).name == "GitHub Copilot"
+
+
+def test_the_metadata_logo_is_kept_for_the_page_to_judge() -> None:
+    resolver = CimdResolver(clock=lambda: NOW)
+    url = "https://client.example/meta"
+    document = {"client_id": url, "client_name": "tool", "redirect_uris": ["http://localhost:3000/cb"],
+                "logo_uri": "https://client.example/logo.png"}
+    assert resolver._client_from(url, document).logo_uri == "https://client.example/logo.png"
+
+
+@pytest.mark.parametrize(("uri", "host"), [("https://a.example/cb", "a.example"), ("https://a.example:443/cb",
+                         "a.example"), ("https://a.example:8443/cb", "a.example:8443"),
+                         ("http://127.0.0.1:6789/cb", "127.0.0.1"), ("http://a.example/cb", None)])
+def test_redirect_host(uri: str, host: str | None) -> None:
+    assert redirect_host(uri) == host
