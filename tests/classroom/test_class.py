@@ -31,6 +31,34 @@ read = httpx.get(board + "api/progress", headers=auth)
 csv = httpx.get(board + "progress.csv", headers=auth)
 print(forged.status_code, read.status_code, csv.status_code, forged.headers.get("www-authenticate"))
 """
+# ada's kernel: a lab of her own, private because it runs under JupyterHub; only its ports leave the kernel
+ADA_LAB = """
+import json
+from urllib.parse import urlsplit
+from labkit.lab import Lab
+lab = Lab(vulnerable=True, downstream=True, proxy=True).start()
+def state():
+    store = lab.provider.server(None).store
+    logs = [lab.audit, lab.vulnerable.audit, lab.downstream.audit]
+    return [len(store.tokens), len(store.clients), len(lab.webhooks.received(accepted=None))] + [
+        len(log.events()) for log in logs]
+print(json.dumps({"private": lab.private, "ports": sorted({urlsplit(s.url).port for s in lab.servers()}),
+                  "state": state()}))
+"""
+# bob's kernel, knowing ada's ports (anyone on the machine can list them): every door he knows of
+BOB_PROBE = """
+import json, httpx
+doors = ["/", "/authorize?response_type=code&client_id=lab-web&login_hint=alice&redirect_uri=http://127.0.0.1/cb",
+         "/admin/mint", "/register", "/token", "/.well-known/oauth-authorization-server", "/jwks", "/mcp", "/a2a",
+         "/.well-known/agent-card.json", "/hooks/x/received", "/audit"]
+seen = {}
+for port in PORTS:
+    for door in doors:
+        for method in ("GET", "POST"):
+            answer = httpx.request(method, f"http://127.0.0.1:{port}{door}", timeout=10)
+            seen[answer.status_code] = seen.get(answer.status_code, 0) + 1
+print(json.dumps(seen))
+"""
 
 
 @pytest.fixture(scope="module")
@@ -68,6 +96,24 @@ async def _sign_in(room: Classroom, name: str, password: str) -> tuple[httpx.Asy
     return browser, answer
 
 
+async def _bob_tries_adas_lab(room: Classroom) -> tuple[dict[str, Any], dict[str, int], Any]:
+    """Ada's lab in her kernel, bob's requests to its ports from his: (ada's lab before, bob's statuses, after)."""
+    assert room.admin_token is not None
+    ada = await RemoteKernel(room.url, "ada", room.admin_token).start()
+    bob = await RemoteKernel(room.url, "bob", room.admin_token).start()
+    try:
+        started = await ada.run(ADA_LAB)
+        assert started.status == "ok", (started.error, started.stdout)
+        before = json.loads(started.stdout)
+        probe = await bob.run(BOB_PROBE.replace("PORTS", repr(before["ports"])))
+        assert probe.status == "ok", probe.error
+        after = await ada.run("print(json.dumps(state())); lab.close()")
+        return before, {k: int(v) for k, v in json.loads(probe.stdout).items()}, json.loads(after.stdout)
+    finally:
+        await ada.shutdown()
+        await bob.shutdown()
+
+
 def _audit(room: Classroom) -> list[dict[str, Any]]:
     path = Path(room.folder) / "board-audit.jsonl"
     return [json.loads(line) for line in path.read_text().splitlines()]
@@ -90,6 +136,7 @@ def test_a_class_of_three(classroom: Classroom) -> None:
             seen["csv"] = (await teacher.get("/services/board/progress.csv")).text
         finally:
             await teacher.aclose()
+        seen["isolation"] = await _bob_tries_adas_lab(room)
         learner, signed_in = await _sign_in(room, "ada", room.password)
         try:
             seen["learner_page"] = signed_in.status_code  # the hub refuses her a token for the board
@@ -122,6 +169,13 @@ def test_a_class_of_three(classroom: Classroom) -> None:
     assert {(e["method"], e["status"], e["reason"]) for e in denied} == {
         ("PUT", 403, "insufficient_scope"), ("GET", 403, "insufficient_scope")}
     assert any(re.search("only their own progress", e["detail"]) for e in denied)
+
+    # bob cannot use ada's lab: under JupyterHub a lab is private, every door of every server of hers is a 404
+    # to him, and nothing in her lab changed (no token, no client, no audit event, no delivery)
+    before, statuses, after = seen["isolation"]
+    assert before["private"] is True and len(before["ports"]) >= 6, before
+    assert statuses == {"404": 2 * 12 * len(before["ports"])}, statuses
+    assert after == before["state"]
 
     # the board restarts (with the hub): nothing is lost
     before = seen["rows"]
