@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from anyio.from_thread import BlockingPortal
 
     from ..vulnerable import VulnerableAgent
+    from ..vulnerable.flow import FlowLab
     from ..vulnerable.proxy import PassthroughProxy
     from .downstream import DownstreamAgent
 
@@ -58,6 +59,9 @@ class Lab:
     wire the agent's ``external_api`` plugin to call it on its callers' behalf by token exchange (RFC 8693).
     ``proxy``: start ``lab.proxy``, lesson 17's UNSAFE token-passthrough proxy (``labkit.vulnerable.proxy``) in front
     of the downstream agent (implied), which then skips its audience check and also lets ``lab-proxy`` act for users.
+    ``vulnerable_as``: mistake names (or ``True`` for all) to start ``lab.flow``, lesson 18's UNSAFE authorization
+    server and client, the victim's browser and the attacker's site (``labkit.vulnerable.flow``); the provider is
+    never changed by it.
     ``serve``: what the agent's socket serves, made from the agent app (``lab.app``) at start and on ``reload``;
     by default the app itself (a benchmark serves ``lambda app: Baseline(app.starlette)``, the guard left out).
     Raises ``ConfigError`` for a bad configuration, ``RuntimeError`` if a server does not start.
@@ -78,6 +82,7 @@ class Lab:
         vulnerable: Iterable[str] | bool = (),
         downstream: bool = False,
         proxy: bool = False,
+        vulnerable_as: Iterable[str] | bool = (),
         serve: Callable[[Any], Any] | None = None,
     ) -> None:
         weaknesses: set[str] = set()
@@ -85,6 +90,11 @@ class Lab:
             from ..vulnerable.app import weakness_names
 
             weaknesses = weakness_names(vulnerable)  # a bad name is refused before any socket is bound
+        self.flow: FlowLab | None = None
+        if vulnerable_as:
+            from ..vulnerable.flow import FlowLab, mistake_names
+
+            mistake_names(vulnerable_as)  # a bad name is refused before any socket is bound
         self.provider = MockProvider(clock=clock, tenants=tenants)
         self.webhooks = WebhookReceiver(clock=clock or time.time)
         self._webhook_server = ServerThread(self.webhooks.app, name="webhooks")
@@ -107,6 +117,8 @@ class Lab:
                     from ..vulnerable.proxy import PassthroughProxy
 
                     self.proxy = PassthroughProxy(self.provider, self.provider_url, self.downstream.url)
+            if vulnerable_as:
+                self.flow = FlowLab(vulnerable_as)
             self.audit = AuditLog(self.config.audit.capacity, audit_path or self.config.audit.path)
         except BaseException:  # a bad config or audit file: release the bound sockets before saying so
             self._webhook_server.stop()
@@ -115,6 +127,8 @@ class Lab:
                 self.downstream.close()
             if self.proxy is not None:
                 self.proxy.close()
+            if self.flow is not None:
+                self.flow.close()
             raise
         self._clock = clock
         self._start_parts(host=host, agent_port=agent_port, public_url=public_url, capture_logs=capture_logs,
@@ -204,6 +218,8 @@ class Lab:
                 self.downstream.start()
             if self.proxy is not None:
                 self.proxy.start()
+            if self.flow is not None:
+                self.flow.start()
         except BaseException:
             for server in started:
                 server.stop()
@@ -258,6 +274,8 @@ class Lab:
             self.vulnerable.close()
         if self.proxy is not None:
             self.proxy.close()
+        if self.flow is not None:
+            self.flow.close()
         if self.downstream is not None:
             self.downstream.close()
         self._agent_server.stop()
