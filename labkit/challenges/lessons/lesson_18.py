@@ -45,27 +45,25 @@ def check_mistake(mistake: str) -> Callable[[Lab, Mark], CheckResult]:
         if lab.flow is None:
             return CheckResult(False, _NEEDS_LAB)
         entries = flow_entries(lab, mark)
-        breaches = [i for i, e in enumerate(entries) if isinstance(e, Breach) and e.kind in WINS[mistake]]
-        through = [i for i in breaches if mistake in entries[i].through]  # type: ignore[union-attr]
+        breaches = [(i, e) for i, e in enumerate(entries) if isinstance(e, Breach) and e.kind in WINS[mistake]]
+        through = [(i, e) for i, e in breaches if mistake in e.through]
         if not through:
             if breaches:
-                other = sorted(set().union(*(entries[i].through for i in breaches)))  # type: ignore[union-attr]
+                other = sorted(set().union(*(e.through for _, e in breaches)))
                 return CheckResult(False, f"your attack won without {mistake} (it went through "
                                           f"{', '.join(other) or 'no mistake'}): it proves something else")
             return CheckResult(False, f"no attack has won through {mistake} since start() (what counts: "
                                       f"{' or '.join(_WON[k] for k in WINS[mistake])}); the rule it breaks: {rule}")
-        for i in through:
-            won = entries[i]
-            assert isinstance(won, Breach)  # noqa: S101 - selected above
-            key = won.key(mistake)
+        for i, won in through:
+            key = won.key(mistake)  # the same attack: the same redirect URI, PKCE method, session or server
             for replay in entries[i + 1:]:
                 if isinstance(replay, Refusal) and replay.reason == reason and mistake not in replay.on \
                         and replay.key == key:
                     return CheckResult(True, f"{_WON[won.kind]} through {mistake}; with it off the same attack was "
                                              f"refused ({replay.detail}): {rule}")
-        return CheckResult(False, f"{_WON[entries[through[0]].kind]} through {mistake} (the flow's log says so); "  # type: ignore[union-attr]
-                                  f"now the fix: lab.flow.disable({mistake!r}), then replay the very same attack: "
-                                  f"it must be refused for {reason}")
+        return CheckResult(False, f"{_WON[through[0][1].kind]} through {mistake} (the flow's log says so); now the "
+                                  f"fix: lab.flow.disable({mistake!r}), then replay the very same attack: it must be "
+                                  f"refused for {reason}")
 
     return check
 

@@ -24,6 +24,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from ...hosts import HostCheck
 from ...servers import ServerThread
 from .mistakes import FlowLog, Refusal
 
@@ -66,7 +67,7 @@ class VulnerableAS:
         self._lock = threading.Lock()
         routes = [Route("/login", self._login, methods=["POST"]), Route("/authorize", self._authorize),
                   Route("/token", self._token, methods=["POST"]), Route("/userinfo", self._userinfo)]
-        self._server = ServerThread(Starlette(routes=routes), name=name)
+        self._server = ServerThread(HostCheck(Starlette(routes=routes), name="vulnerable AS"), name=name)
         self.url = self.issuer = self._server.url
 
     def register(self, client_id: str, secret: str, redirect_uris: tuple[str, ...]) -> None:

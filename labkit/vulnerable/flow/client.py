@@ -22,6 +22,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from ...hosts import HostCheck
 from ...servers import ServerThread
 from .mistakes import FlowLog, Refusal
 
@@ -67,7 +68,7 @@ class VulnerableClient:
         self.on_go: Callable[[str], None] = lambda url: None
         routes = [Route("/login", self._login), Route("/callback", self._callback), Route("/me", self._me),
                   Route("/go", self._go)]
-        self._server = ServerThread(Starlette(routes=routes), name="flow-client")
+        self._server = ServerThread(HostCheck(Starlette(routes=routes), name="vulnerable client"), name="flow-client")
         self.url = self._server.url
         self.callback = f"{self.url}/callback"
 

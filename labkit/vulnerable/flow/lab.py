@@ -20,6 +20,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from ...hosts import HostCheck
 from ...servers import ServerThread
 from .as_ import VulnerableAS, digest
 from .client import CLIENT_ID, COOKIE, Server, VulnerableClient
@@ -49,7 +50,7 @@ class Attacker:
         self._lock = threading.Lock()
         routes = [Route("/as/authorize", self._authorize), Route("/as/token", self._token, methods=["POST"]),
                   Route("/{path:path}", self._any)]
-        self._server = ServerThread(Starlette(routes=routes), name="flow-attacker")
+        self._server = ServerThread(HostCheck(Starlette(routes=routes), name="attacker site"), name="flow-attacker")
         self.url = self._server.url
         self.issuer = f"{self.url}/as"
 
