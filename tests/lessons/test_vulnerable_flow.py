@@ -196,3 +196,55 @@ def test_every_mistake_off_only_the_registered_redirect_gets_a_code(module_flow:
             assert answer.status_code == 400 and "location" not in answer.headers
     finally:
         module_flow.enable(*MISTAKES)
+
+
+def _proxy_link(flow: FlowLab, redirect_uri: str, register: str | None = None) -> str:
+    client = httpx.post(f"{flow.proxy.url}/register", json={"redirect_uris": [register or redirect_uri]})
+    query = {"response_type": "code", "client_id": client.json()["client_id"], "redirect_uri": redirect_uri,
+             "state": "s"}
+    return f"{flow.proxy.url}/authorize?{urlencode(query)}"
+
+
+def test_static_client_consent(flow: FlowLab) -> None:
+    steal = f"{flow.attacker.url}/steal"
+    hops = flow.victim.visit(_proxy_link(flow, steal))
+    assert hops[-1][1].startswith(steal) and "code=" in hops[-1][1]  # no consent page: the server remembered
+    assert last(flow) == Breach("proxy_code", "alice", frozenset({"static_client_consent"}),
+                                (("static_client_consent", steal),))
+    flow.disable("static_client_consent")
+    before = len(flow.attacker.received)
+    hops = flow.victim.visit(_proxy_link(flow, steal))
+    assert hops[-1][0] == 200 and "Allow mcp-client-" in flow.victim.http.get(hops[-1][1]).text
+    assert len(flow.attacker.received) == before and isinstance(last(flow), Refusal)
+    assert last(flow).key == steal and last(flow).reason == "consent"
+
+
+def test_proxy_consent_is_per_client(flow: FlowLab) -> None:
+    flow.disable("static_client_consent")
+    home = f"{flow.client.url}/callback"
+    link = _proxy_link(flow, home)
+    client_id = str(httpx.URL(link).params["client_id"])
+    assert flow.victim.http.post(f"{flow.proxy.url}/consent", data={"client_id": client_id}).status_code == 200
+    assert flow.victim.visit(link)[-1][1].startswith(home)      # approved: this client's code goes home
+    assert flow.victim.visit(_proxy_link(flow, home))[-1][0] == 200  # another client: asked again
+
+
+def test_proxy_redirects_only_to_a_registered_uri(flow: FlowLab) -> None:
+    answer = flow.victim.http.get(_proxy_link(flow, f"{flow.attacker.url}/x", register=f"{flow.client.url}/cb"))
+    assert answer.status_code == 400
+    assert httpx.post(f"{flow.proxy.url}/register", json={"redirect_uris": ["javascript:x"]}).status_code == 400
+
+
+def test_the_server_asks_once_for_the_proxy() -> None:
+    flow = FlowLab(()).start()
+    try:
+        with httpx.Client(trust_env=False) as mallory:
+            mallory.post(f"{flow.as_.url}/login", data={"username": MALLORY[0], "password": MALLORY[1]})
+            query = {"response_type": "code", "client_id": "mcp-proxy", "redirect_uri": flow.proxy.callback,
+                     "code_challenge": create_s256_code_challenge(VERIFIER), "code_challenge_method": "S256"}
+            asked = mallory.get(f"{flow.as_.url}/authorize", params=query)
+            assert asked.status_code == 200 and "Allow mcp-proxy" in asked.text
+            mallory.post(f"{flow.as_.url}/consent", data={"client_id": "mcp-proxy"})
+            assert mallory.get(f"{flow.as_.url}/authorize", params=query).status_code == 302
+    finally:
+        flow.close()

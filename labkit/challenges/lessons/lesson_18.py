@@ -25,11 +25,13 @@ _NEEDS_LAB = "start the lab with Lab(vulnerable_as=True): the attacks run agains
 WINS: dict[str, tuple[str, ...]] = {
     "redirect_prefix": ("takeover",), "code_injection": ("takeover",), "no_state": ("login_csrf",),
     "pkce_downgrade": ("login_csrf",), "iss_unchecked": ("mixup",), "open_redirect": ("leak", "takeover"),
+    "static_client_consent": ("proxy_code",),
 }
 _WON = {"takeover": "the attacker's browser logged in to the client as alice",
         "login_csrf": "alice's browser logged in to the client as the attacker",
         "mixup": "a code the honest server issued for alice reached the attacker's token endpoint",
-        "leak": "a code issued for alice reached the attacker's site"}
+        "leak": "a code issued for alice reached the attacker's site",
+        "proxy_code": "a code the MCP proxy issued for alice reached the attacker's site"}
 
 
 def flow_entries(lab: Lab, mark: Mark) -> list[Breach | Refusal]:

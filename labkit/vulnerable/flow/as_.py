@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import html
 import secrets
 import threading
 from collections.abc import Callable
@@ -21,7 +22,7 @@ from authlib.common.urls import add_params_to_uri
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from ...hosts import HostCheck
@@ -32,6 +33,7 @@ __all__ = ["MALLORY", "CodeRecord", "VulnerableAS", "digest"]
 
 MALLORY = ("mallory", "mallory-password")  # the attacker's own account at the vulnerable AS (PUBLIC, LAB-ONLY)
 _COOKIE = "as_session"
+_CONSENT = "as_consent"
 
 
 def digest(value: str) -> str:
@@ -63,9 +65,11 @@ class VulnerableAS:
         self.codes: dict[str, CodeRecord] = {}
         self.tokens: dict[str, tuple[str, CodeRecord]] = {}  # token digest -> (user, the code it came from)
         self.sessions: dict[str, str] = {}
+        self.consent_required: set[str] = set()  # clients whose users are asked once; the answer kept in a cookie
         self.on_token: Callable[[CodeRecord], None] = lambda record: None  # the lab's bookkeeping
         self._lock = threading.Lock()
         routes = [Route("/login", self._login, methods=["POST"]), Route("/authorize", self._authorize),
+                  Route("/consent", self._consent, methods=["POST"]),
                   Route("/token", self._token, methods=["POST"]), Route("/userinfo", self._userinfo)]
         self._server = ServerThread(HostCheck(Starlette(routes=routes), name="vulnerable AS"), name=name)
         self.url = self.issuer = self._server.url
@@ -118,6 +122,8 @@ class VulnerableAS:
         user = self.sessions.get(request.cookies.get(_COOKIE, ""))
         if user is None:
             return JSONResponse({"error": "login_required", "error_description": "log in first: POST /login"}, 401)
+        if client_id in self.consent_required and client_id not in _consented(request):
+            return HTMLResponse(f"<p>Allow {html.escape(client_id)} to act for {html.escape(user)}?</p>")
         challenge, method = q.get("code_challenge"), q.get("code_challenge_method") or "plain"
         # RFC 9700 §2.1.1: PKCE with S256 for every code (unless pkce_downgrade)
         if not challenge or method != "S256":
@@ -133,6 +139,17 @@ class VulnerableAS:
                                                   method if challenge else None, through, keys)
         params = [("code", code), *([("state", q["state"])] if "state" in q else []), ("iss", self.issuer)]
         return RedirectResponse(add_params_to_uri(redirect_uri, params), 302)
+
+    async def _consent(self, request: Request) -> Response:
+        """The user approves a client once; the browser remembers it (a cookie), and is not asked again."""
+        if self.sessions.get(request.cookies.get(_COOKIE, "")) is None:
+            return JSONResponse({"error": "login_required"}, 401)
+        client_id = str((await request.form()).get("client_id", ""))
+        if client_id not in self.clients:
+            return JSONResponse({"error": "invalid_request", "error_description": "unknown client"}, 400)
+        answer = JSONResponse({"consented": client_id})
+        answer.set_cookie(_CONSENT, ",".join(sorted(_consented(request) | {client_id})), httponly=True)
+        return answer
 
     def _client(self, request: Request, form: dict[str, str]) -> str | None:
         import base64
@@ -192,6 +209,10 @@ class VulnerableAS:
     def close(self) -> None:
         """Stop serving."""
         self._server.stop()
+
+
+def _consented(request: Request) -> set[str]:
+    return set(filter(None, request.cookies.get(_CONSENT, "").split(",")))
 
 
 def _pkce_ok(record: CodeRecord, verifier: str | None, downgrade: bool) -> bool:

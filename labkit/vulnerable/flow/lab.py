@@ -1,6 +1,7 @@
 """UNSAFE: ``FlowLab``, lesson 18's attack ground: the vulnerable AS and client, the victim's browser, the attacker.
 
-Only ``Lab(vulnerable_as=...)`` builds it. The victim (alice) has a session at the AS and at the client and follows
+Only ``Lab(vulnerable_as=...)`` builds it; ``proxy`` is lesson 17's MCP proxy, an OAuth client of the same server.
+The victim (alice) has a session at the AS and at the client and follows
 whatever link she is sent (``victim.visit``). The attacker site records every request it gets (a redirect receiver)
 and plays the ``other`` authorization server for the mix-up. The lab, not the learner, judges what counts: a session
 at the client bound to the wrong user, a code that reached the attacker (``mistakes.Breach``, in ``log``).
@@ -24,6 +25,7 @@ from ...hosts import HostCheck
 from ...servers import ServerThread
 from .as_ import VulnerableAS, digest
 from .client import CLIENT_ID, COOKIE, Server, VulnerableClient
+from .mcp_proxy import PROXY_CLIENT_ID, ConsentProxy
 from .mistakes import MISTAKES, Breach, FlowLog, mistake_names
 
 __all__ = ["Attacker", "FlowLab", "Victim"]
@@ -122,6 +124,7 @@ class FlowLab:
         self.attacker = Attacker()
         self.client = VulnerableClient(self.on, self.log, self._role)
         self.victim = Victim(self)
+        self.proxy = ConsentProxy(self.on, self.log, self.as_)  # lesson 17's MCP proxy, a client of this AS
         secret = secrets.token_urlsafe(24)  # the client's secret at the AS: the client's alone
         self.as_.register(CLIENT_ID, secret, (self.client.callback,))
         self.client.servers["honest"] = Server(self.as_.issuer, f"{self.as_.url}/authorize", f"{self.as_.url}/token",
@@ -181,6 +184,10 @@ class FlowLab:
 
     def _received(self, params: dict[str, str]) -> None:
         code = params.get("code", "")
+        issued = self.proxy.codes.get(digest(code)) if code else None
+        if issued is not None:  # a code the MCP proxy issued, at the attacker's site
+            self.log.add(Breach("proxy_code", issued.user, issued.through, issued.keys))
+            return
         record = self.as_.codes.get(digest(code)) if code else None
         if record is None or "code_verifier" in params:
             return
@@ -193,18 +200,20 @@ class FlowLab:
     # -- lifecycle -------------------------------------------------------------------------------------------
     def start(self) -> FlowLab:
         """Start the servers and log alice in (her AS session, her client session)."""
-        for part in (self.as_, self.client, self.attacker):
+        for part in (self.as_, self.client, self.attacker, self.proxy):
             part.start()
         answer = self.victim.http.post(f"{self.as_.url}/login",
                                        data={"username": "alice", "password": self.as_.users["alice"]})
         answer.raise_for_status()
+        # long ago, alice approved the MCP proxy (its one static client id) at the server, which remembers it
+        self.victim.http.post(f"{self.as_.url}/consent", data={"client_id": PROXY_CLIENT_ID}).raise_for_status()
         self.victim.http.get(f"{self.client.url}/me")
         return self
 
     def close(self) -> None:
         """Stop every server and the victim's browser."""
         self.victim.http.close()
-        for part in (self.attacker, self.client, self.as_):
+        for part in (self.proxy, self.attacker, self.client, self.as_):
             part.close()
 
 

@@ -25,6 +25,9 @@ MISTAKES: Mapping[str, str] = {
     "iss_unchecked": "client: never compares the iss of the authorization response (RFC 9207) with the server it "
                      "sent the user to, so it redeems a code at the wrong server (mix-up)",
     "open_redirect": "client: /go?to=URL redirects anywhere, query and all",
+    "static_client_consent": "MCP proxy (lesson 17): one static client id at the authorization server, which remembers "
+                             "consent by cookie; the proxy forwards any client registered with it without asking the "
+                             "user about THAT client",
 }
 # name -> (the refusal reason its absence gives, the rule the real provider or a correct client applies)
 DEFENCES: Mapping[str, tuple[str, str]] = {
@@ -38,6 +41,9 @@ DEFENCES: Mapping[str, tuple[str, str]] = {
                           "login sent (CSRF)"),
     "iss_unchecked": ("iss", "RFC 9207 §2.4: the response's iss must name the server the client sent the user to"),
     "open_redirect": ("open_redirect", "RFC 9700 §4.11.1: a client never redirects to a URL it was handed"),
+    "static_client_consent": ("consent", "MCP authorization 2025-11-25, Confused Deputy Problem: a proxy with a static "
+                                         "client id MUST obtain the user's consent for each dynamically registered "
+                                         "client before it forwards to the third-party authorization server"),
 }
 
 
