@@ -8,6 +8,7 @@ Switched-on mistakes (``mistakes.MISTAKES``): ``redirect_prefix``, ``code_inject
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import html
@@ -152,8 +153,6 @@ class VulnerableAS:
         return answer
 
     def _client(self, request: Request, form: dict[str, str]) -> str | None:
-        import base64
-
         client_id, secret = form.get("client_id", ""), form.get("client_secret", "")
         scheme, _, value = request.headers.get("authorization", "").partition(" ")
         if scheme.lower() == "basic":
