@@ -32,6 +32,7 @@ class Mark:
     tokens: frozenset[str]
     clients: frozenset[str]
     at: float
+    flow_total: int = 0  # lesson 18's vulnerable flow log (``Lab(vulnerable_as=...)``)
 
     @classmethod
     def take(cls, lab: Lab) -> Mark:
@@ -41,7 +42,9 @@ class Mark:
             tokens, clients = frozenset(store.tokens), frozenset(store.clients)
         vulnerable = lab.vulnerable.audit if lab.vulnerable is not None else None
         downstream = lab.downstream.audit if lab.downstream is not None else None
-        return cls(_total(lab.audit), _total(vulnerable), _total(downstream), tokens, clients, lab.clock())
+        flow = getattr(lab, "flow", None)
+        return cls(_total(lab.audit), _total(vulnerable), _total(downstream), tokens, clients, lab.clock(),
+                   flow.log.total if flow is not None else 0)
 
     def events(self, lab: Lab) -> list[AuditEvent]:
         """The agent's audit events recorded since the mark, oldest first."""

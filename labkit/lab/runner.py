@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from anyio.from_thread import BlockingPortal
 
     from ..vulnerable import VulnerableAgent
+    from ..vulnerable.flow import FlowLab
     from ..vulnerable.proxy import PassthroughProxy
     from .downstream import DownstreamAgent
 
@@ -59,6 +60,9 @@ class Lab:
     wire the agent's ``external_api`` plugin to call it on its callers' behalf by token exchange (RFC 8693).
     ``proxy``: start ``lab.proxy``, lesson 17's UNSAFE token-passthrough proxy (``labkit.vulnerable.proxy``) in front
     of the downstream agent (implied), which then skips its audience check and also lets ``lab-proxy`` act for users.
+    ``vulnerable_as``: mistake names (or ``True`` for all) to start ``lab.flow``, lesson 18's UNSAFE authorization
+    server and client, the victim's browser and the attacker's site (``labkit.vulnerable.flow``); the provider is
+    never changed by it.
     ``serve``: what the agent's socket serves, made from the agent app (``lab.app``) at start and on ``reload``;
     by default the app itself (a benchmark serves ``lambda app: Baseline(app.starlette)``, the guard left out).
     ``private``: every server of the lab answers only under a fresh secret path prefix its URLs carry
@@ -82,6 +86,7 @@ class Lab:
         vulnerable: Iterable[str] | bool = (),
         downstream: bool = False,
         proxy: bool = False,
+        vulnerable_as: Iterable[str] | bool = (),
         serve: Callable[[Any], Any] | None = None,
         private: bool | None = None,
     ) -> None:
@@ -90,6 +95,11 @@ class Lab:
             from ..vulnerable.app import weakness_names
 
             weaknesses = weakness_names(vulnerable)  # a bad name is refused before any socket is bound
+        self.flow: FlowLab | None = None
+        if vulnerable_as:
+            from ..vulnerable.flow import FlowLab, mistake_names
+
+            mistake_names(vulnerable_as)  # a bad name is refused before any socket is bound
         # one secret for the lab: every server of it holds the others' URLs, and nobody else holds any
         self._capability = new_capability() if (private_by_default() if private is None else private) else None
         self.provider = MockProvider(clock=clock, tenants=tenants)
@@ -116,6 +126,8 @@ class Lab:
 
                     self.proxy = PassthroughProxy(self.provider, self.provider_url, self.downstream.url,
                                                   capability=self._capability)
+            if vulnerable_as:
+                self.flow = FlowLab(vulnerable_as, capability=self._capability)
             self.audit = AuditLog(self.config.audit.capacity, audit_path or self.config.audit.path,
                                   redact=self._secrets())
         except BaseException:  # a bad config or audit file: release the bound sockets before saying so
@@ -125,6 +137,8 @@ class Lab:
                 self.downstream.close()
             if self.proxy is not None:
                 self.proxy.close()
+            if self.flow is not None:
+                self.flow.close()
             raise
         self._clock = clock
         self._start_parts(host=host, agent_port=agent_port, public_url=public_url, capture_logs=capture_logs,
@@ -218,6 +232,8 @@ class Lab:
                 self.downstream.start()
             if self.proxy is not None:
                 self.proxy.start()
+            if self.flow is not None:
+                self.flow.start()
         except BaseException:
             for server in started:
                 server.stop()
@@ -241,7 +257,7 @@ class Lab:
         """Every server this lab runs (its name, port, ``url`` and app): the provider, the webhook receiver, the
         agent, and the vulnerable agent with its attacker site, the downstream agent and the proxy when started."""
         found = [self._provider_server, self._webhook_server, self._agent_server]
-        for part in (self.vulnerable, self.downstream, self.proxy):
+        for part in (self.vulnerable, self.downstream, self.proxy, self.flow):
             if part is not None:
                 found += part.servers()
         return tuple(found)
@@ -287,6 +303,8 @@ class Lab:
             self.vulnerable.close()
         if self.proxy is not None:
             self.proxy.close()
+        if self.flow is not None:
+            self.flow.close()
         if self.downstream is not None:
             self.downstream.close()
         self._agent_server.stop()

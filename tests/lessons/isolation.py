@@ -23,7 +23,7 @@ METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 CATCH_ALL = ("/", "/admin", "/admin/status", "/t/acme/", "/.well-known/oauth-protected-resource", "/mcp")
 _PARAM = re.compile(r"\{([^}:]+)(?::([^}]+))?\}")
 _SAMPLES = {"int": "1", "float": "1", "path": "acme/x", "uuid": "00000000-0000-0000-0000-000000000000"}
-LAB_OPTIONS: dict[str, Any] = {"vulnerable": True, "proxy": True, "capture_logs": False}
+LAB_OPTIONS: dict[str, Any] = {"vulnerable": True, "proxy": True, "vulnerable_as": True, "capture_logs": False}
 # the well-known doors of an OAuth lab, with what B would send through them
 ATTACKS = (
     ("GET", "/authorize?response_type=code&client_id=lab-web&login_hint=alice&redirect_uri=http%3A%2F%2F127.0.0.1%2Fcb"
@@ -111,6 +111,13 @@ class Counting:
         await self.app(scope, receive, send)
 
 
+def zero(counters: dict[str, Counting]) -> dict[str, Counting]:
+    """Forget the calls a lab made of itself while starting (lesson 18's victim logs in at its AS)."""
+    for counter in counters.values():
+        counter.calls = 0
+    return counters
+
+
 def instrument(lab: Lab) -> dict[str, Counting]:
     """Put a counter between each server's gate and its app (before ``start()``); the counters by server name."""
     counters = {}
@@ -137,6 +144,9 @@ def state(lab: Lab) -> dict[str, Any]:
         seen["downstream"] = lab.downstream.audit.total
     if lab.proxy is not None:
         seen["proxy"] = len(lab.proxy.forwarded)
+    if lab.flow is not None:  # lesson 18's flow: its log of wins and refusals, the codes and tokens its AS issued
+        seen["flow"] = (lab.flow.log.total, len(lab.flow.as_.codes), len(lab.flow.as_.tokens),
+                        len(lab.flow.attacker.received))
     return seen
 
 
@@ -168,6 +178,7 @@ def _learner_a(progress: Path) -> None:
     lab = Lab(private=True, **LAB_OPTIONS)
     counters = instrument(lab)
     with lab:
+        zero(counters)  # the calls the lab made of itself while starting
         before = state(lab)
         print(json.dumps({"ports": ports(lab)}), flush=True)
         sys.stdin.readline()

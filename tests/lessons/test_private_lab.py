@@ -28,7 +28,18 @@ from labkit.lab import Lab
 from sample_agent import default_config_path
 
 from ..helpers import ROOT, examples
-from .isolation import LAB_OPTIONS, Counting, instrument, lab_routes, ports, probe, secret_of, solve_lesson_00, state
+from .isolation import (
+    LAB_OPTIONS,
+    Counting,
+    instrument,
+    lab_routes,
+    ports,
+    probe,
+    secret_of,
+    solve_lesson_00,
+    state,
+    zero,
+)
 
 pytestmark = pytest.mark.integration
 NOT_FOUND = (404, "Not Found")
@@ -49,6 +60,7 @@ def test_learner_b_cannot_use_learner_a_lab_in_one_process(tmp_path: Path) -> No
         assert {"provider", "webhooks", "agent", "vulnerable-agent", "attacker", "downstream", "proxy"} <= set(routes)
         assert sum(map(len, routes.values())) > 50  # the route tables were read, not a handful of guesses
         before = state(a)
+        zero(counters)  # A's lab made calls of itself while starting
         answers = probe(ports(a), routes, [secret_of(b), "x"])
         refused_everywhere(answers)
         assert {name: c.calls for name, c in counters.items()} == dict.fromkeys(counters, 0)
@@ -135,7 +147,7 @@ def watched() -> Iterator[tuple[Lab, dict[str, Counting]]]:
     lab = Lab(private=True, **LAB_OPTIONS)
     counters = instrument(lab)
     with lab:
-        yield lab, counters
+        yield lab, zero(counters)
 
 
 _BYTE = st.sampled_from([*"abcXYZ019-_.~%/", "%2F", "%2e", "..", "//", "/.well-known/", "oauth-protected-resource"])

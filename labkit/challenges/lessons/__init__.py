@@ -9,7 +9,7 @@ from ..base import Challenge
 __all__ = ["LESSONS", "all_challenges"]
 
 LESSONS = ("00", "01", "02", "03", "04", "05", "06", "07", "08", "09", "10", "11", "12", "13", "14", "15", "16",
-           "17", "19", "20")
+           "17", "18", "19", "20")
 
 
 def all_challenges() -> dict[str, Challenge]:

@@ -11,13 +11,14 @@ from ...provider.clients import DOWNSTREAM_AUDIENCE
 from ..base import Challenge, CheckResult
 from ..evidence import audiences
 from ..mark import Mark
+from .lesson_18 import check_mistake
 
 if TYPE_CHECKING:
     from ...audit import AuditEvent
     from ...lab.runner import Lab
     from ...provider.models import TokenRecord
 
-__all__ = ["CALLER_SCOPES", "CHALLENGES", "NEEDED", "check", "through_proxy"]
+__all__ = ["CALLER_SCOPES", "CHALLENGES", "NEEDED", "check", "through_proxy"]  # and 17.consent (lesson 18's check)
 
 CALLER_SCOPES = ("api:read", "api:write", "files:read")  # what alice's client asks for, for the proxy
 NEEDED = frozenset({"api:write"})  # what the upstream's write_operation needs, and all the proxy should carry
@@ -130,5 +131,20 @@ CHALLENGES = (
             "keep the rule it has.",
         ),
         check,
+    ),
+    Challenge(
+        "17.consent",
+        "One static client id, consent remembered",
+        "The proxy also logs users in at a third-party authorization server under one static client id, which alice "
+        "approved once. Register a client of your own with the proxy and get a code of alice's at your site "
+        "(`lab.flow.attacker`) through it. Then switch `static_client_consent` off "
+        "(`lab.flow.disable('static_client_consent')`) and send the same link: the proxy asks alice first.",
+        (
+            "`POST {lab.flow.proxy.url}/register` with `{\"redirect_uris\": [...]}` registers a client; anyone may.",
+            "The proxy's `/authorize` takes `response_type`, `client_id`, `redirect_uri`, `state`; "
+            "`lab.flow.victim.visit(link)` is alice following your link.",
+            "The server never asks alice again about `mcp-proxy`: what does the proxy send her code to?",
+        ),
+        check_mistake("static_client_consent"),
     ),
 )
