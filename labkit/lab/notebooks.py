@@ -110,6 +110,13 @@ def solution_source(folder: Path, key: str) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     """Command-line entry point."""
     args = list(sys.argv[1:] if argv is None else argv)
+    if any(a in ("-h", "--help") for a in args):
+        print("usage: python -m labkit.lab.notebooks [NOTEBOOK ...]  (default: every lesson and progress.ipynb)")
+        return 0
+    missing = [a for a in args if not Path(a).is_file() or not a.endswith(".ipynb")]
+    if missing:
+        print(f"labkit.lab.notebooks: not a notebook file: {', '.join(missing)}", file=sys.stderr)
+        return 2
     timings = regenerate([Path(a) for a in args] or None)
     for name, seconds in timings.items():
         print(f"{name}: {seconds:.1f}s")
