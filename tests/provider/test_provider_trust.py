@@ -178,3 +178,12 @@ def test_any_letter_swapped_for_a_character_the_skeleton_does_not_know_is_still_
 def test_names_in_other_scripts_that_look_like_no_reserved_name_still_register() -> None:
     for name in ("Ассистент по коду", "代码助手", "コードアシスタント", "코드 도우미", "Copy Lot"):
         assert POLICY.name_refusal(name, ["http://127.0.0.1:1/cb"]) is None, name
+
+
+def test_a_name_written_backwards_behind_a_right_to_left_override_is_refused(provider: MockProvider,
+                                                                            http: AsgiClient) -> None:
+    # U+202E shows "toliPoC buHtiG" as "GitHub CoPilot", which the skeleton never sees: such a name is refused
+    # before the policy (rfc7591.check_client_metadata: no control, format or bidi character in display text)
+    provider.configure_trust(POLICY)
+    assert register(http, "\u202etoliPoC buHtiG", "http://127.0.0.1:6789/callback") == (400, "invalid_client_metadata")
+
