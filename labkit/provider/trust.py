@@ -6,8 +6,9 @@ the user trusts. ``TrustPolicy`` is the one home of the counter-rule, applied at
 metadata document: (1) a self-registered client redirects to loopback (RFC 8252 §7.3) or to an ``https`` host on
 ``redirect_hosts``, matched exactly (never by prefix or suffix); (2) a name that looks like a reserved name
 (compared by a confusable skeleton, after UTS #39: case, accents, ``1``/``l``/``I``, ``0``/``o``, Cyrillic and
-Greek look-alikes, spacing and punctuation do not count) is allowed only when every redirect host, and a metadata
-document's own host, is one of the hosts reserved for that name.
+Greek look-alikes, spacing and punctuation do not count; a character no table folds may stand for any letter or
+none, as no table lists every look-alike) is allowed only when every redirect host, and a metadata document's own
+host, is one of the hosts reserved for that name. East Asian scripts, drawn unlike any Latin letter, are left out.
 """
 
 from __future__ import annotations
@@ -34,11 +35,41 @@ _LOOK_ALIKE = str.maketrans({
 _MIN_SKELETON = 3  # a reserved name shorter than this would reserve half the dictionary
 
 
+# scripts drawn unlike any Latin letter: their characters are left out of a skeleton, as spacing is
+_UNLIKE_LATIN = ("CJK ", "HIRAGANA ", "KATAKANA ", "HALFWIDTH KATAKANA ", "HANGUL ", "HALFWIDTH HANGUL ",
+                 "BOPOMOFO ", "IDEOGRAPHIC ")
+_UNKNOWN = "?"  # in a skeleton: a character no table folds, which may be drawn as any Latin letter (or as none)
+
+
+def _unknown(char: str) -> str:
+    """``?`` for a character that may be drawn like a Latin letter but that no table folds; "" for one that
+    cannot (ASCII punctuation and digits, spacing, invisible format and control characters, East Asian scripts)."""
+    if char.isascii() or unicodedata.category(char)[0] in "ZC":
+        return ""
+    return "" if unicodedata.name(char, "").startswith(_UNLIKE_LATIN) else _UNKNOWN
+
+
 def skeleton(text: str) -> str:
-    """What ``text`` looks like: lowercase Latin letters only, look-alikes folded (``Copi1ot`` → ``coplot``)."""
+    """What ``text`` looks like: lowercase Latin letters, look-alikes folded (``Copi1ot`` → ``coplot``), and ``?``
+    for each character the look-alike table does not know (UTS #39 lists thousands; no table here lists them all)."""
     folded = "".join(c for c in unicodedata.normalize("NFKD", text).casefold() if not unicodedata.combining(c))
     folded = folded.translate(_LOOK_ALIKE).replace("rn", "m").replace("vv", "w")
-    return re.sub(r"[^a-z]", "", folded)
+    return "".join(c if "a" <= c <= "z" else _unknown(c) for c in folded)
+
+
+def _looks_like(seen: str, reserved: str) -> bool:
+    """Whether some run of ``seen`` (a skeleton) reads as ``reserved`` (Latin letters), each ``?`` in it standing
+    for one letter of ``reserved`` or for none."""
+    reached: set[int] = set()
+    for char in seen:
+        reached.add(0)  # a run may start here
+        if char == _UNKNOWN:
+            reached |= {k + 1 for k in reached if k < len(reserved)}
+        else:
+            reached = {k + 1 for k in reached if k < len(reserved) and reserved[k] == char}
+        if len(reserved) in reached:
+            return True
+    return False
 
 
 def redirect_host(uri: str) -> str | None:
@@ -85,7 +116,7 @@ class TrustPolicy:
         if not isinstance(self.reserved_names, Mapping):
             raise ValueError("reserved_names: a mapping of name -> exact hosts")
         for name, hosts in self.reserved_names.items():
-            if not isinstance(name, str) or len(skeleton(name)) < _MIN_SKELETON:
+            if not isinstance(name, str) or len(skeleton(name).replace(_UNKNOWN, "")) < _MIN_SKELETON:
                 raise ValueError(f"reserved_names[{name!r}]: a name of at least {_MIN_SKELETON} letters")
             _hosts(f"reserved_names[{name!r}]", hosts)
 
@@ -111,6 +142,6 @@ class TrustPolicy:
             hosts.add(redirect_host(client_id))
         for reserved, owned in self.reserved_names.items():
             # anti-phishing: a name that looks like a reserved one, from a host that is not that app's own
-            if skeleton(reserved) in seen and not hosts <= set(owned):
+            if _looks_like(seen, skeleton(reserved).replace(_UNKNOWN, "")) and not hosts <= set(owned):
                 return f"client_name looks like {reserved!r}, which only its own hosts may register"
         return None

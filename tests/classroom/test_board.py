@@ -121,3 +121,16 @@ def test_the_browser_cookie_reads_pages_and_never_writes(board: tuple[TestClient
     again = client.get(PREFIX, follow_redirects=False)
     assert again.status_code == 302 and "/hub/api/oauth2/authorize?" in again.headers["location"]
     assert "code_challenge_method=S256" in again.headers["location"]
+
+
+def test_a_learner_cannot_grow_the_board_with_challenges_that_do_not_exist(board: tuple[TestClient, Path]) -> None:
+    """A learner's report names one of the shipped challenges: any other key (well-formed or not) is refused, so a
+    learner cannot fill the instructor's table with rows of invented challenges."""
+    client, _ = board
+    for key in ("10.alg_none", "18.redirect_prefix"):
+        assert client.put(PREFIX + f"api/progress/ada/{key}", json={}, headers=_as("ada-token")).status_code == 200
+    for key in ("99", "10.aaaa", "10.alg_nonf", "00.x" + "y" * 38):
+        answer = client.put(PREFIX + f"api/progress/ada/{key}", json={"solved": True}, headers=_as("ada-token"))
+        assert answer.status_code == 400, key
+    rows = client.get(PREFIX + "api/progress", headers=_as("teacher-token")).json()
+    assert sorted(r["challenge"] for r in rows) == ["10.alg_none", "18.redirect_prefix"]

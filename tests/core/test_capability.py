@@ -152,3 +152,26 @@ def test_an_audit_log_never_keeps_the_lab_secret(tmp_path: Any) -> None:
     assert kept.scopes == ("api:read", "<secret>") and kept.actors == ("http://127.0.0.1:1/<secret>",)
     plain = AuditEvent("allow", detail="nothing secret")
     assert AuditLog(redact=(SECRET,)).record(plain) is plain
+
+
+_BEFORE = st.text(st.characters(codec="utf-8", exclude_characters="?#"), min_size=1, max_size=40)
+
+
+@settings(max_examples=examples(300))
+@given(before=st.one_of(_BEFORE, st.sampled_from([".", "..", "%2e", ".well-known", ".well-known/", ".well-known//x",
+                                                   ".well-known/x/y", "./.well-known/x", ".Well-Known/x", "/",
+                                                   ".well-known/\u00e9", ".well-known/a%2Fb"])),
+       rest=_REST, encode=st.booleans())
+def test_the_secret_anywhere_but_its_own_places_admits_nothing(before: str, rest: str, encode: bool) -> None:
+    # the property, from the other side: the secret itself, after any other path (dot segments, an empty segment,
+    # an encoded slash, a look-alike of /.well-known/<name>), never reaches the app's handlers
+    import re
+    from urllib.parse import quote
+
+    app = Counting()
+    gate = CapabilityGate(app, SECRET)
+    prefix = quote(before, safe="/%" if encode else "/")
+    wire = f"/{prefix}/{SECRET}/{quote(rest, safe='/%')}".encode("ascii")
+    admitted = re.fullmatch(r"\.well-known/[^/%]+", prefix) is not None  # RFC 8414 §3.1 / RFC 9728 §3.1
+    sent = call(gate, wire)
+    assert (sent[0]["status"] == 200) is admitted and len(app.seen) == int(admitted)

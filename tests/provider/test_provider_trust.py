@@ -141,3 +141,49 @@ def test_the_metadata_logo_is_kept_for_the_page_to_judge() -> None:
                          ("http://127.0.0.1:6789/cb", "127.0.0.1"), ("http://a.example/cb", None)])
 def test_redirect_host(uri: str, host: str | None) -> None:
     assert redirect_host(uri) == host
+
+
+# letters a table of look-alikes does not list: Cyrillic capital En, dotless i, inverted exclamation mark, and whole
+# names in Lisu and Cherokee capitals, which draw Latin capitals
+UNLISTED = ["Git\u041dub Copilot", "GitHub Cop\u0131lot", "GitHub Cop\u00a1lot",
+            "\ua4d6\ua4f2\ua4d4\ua4e7\ua4f4\ua4d0 \ua4da\ua4f3\ua4d1\ua4f2\ua4e1\ua4f3\ua4d4",
+            "G\u13a5\u13a2\u13bbub Cop\u13a5lot"]
+
+
+@pytest.mark.parametrize("name", UNLISTED)
+def test_a_look_alike_the_table_does_not_list_is_still_refused(name: str) -> None:
+    assert POLICY.name_refusal(name, ["http://127.0.0.1:1/cb"]) is not None, ascii(name)
+    assert POLICY.name_refusal(name, [REAL]) is None
+
+
+# any character the skeleton cannot fold to a Latin letter and marks unknown ("?": it may be drawn as any letter)
+_UNFOLDED = st.characters(min_codepoint=0x80, max_codepoint=0x2FFFF,
+                          categories=("Lu", "Ll", "Lt", "Lm", "Lo", "So", "Po", "Sm", "Nl", "No")).filter(
+    lambda c: skeleton(c) == "?")
+
+
+@settings(max_examples=examples(120), deadline=None)
+@given(data=st.data())
+def test_any_letter_swapped_for_a_character_the_skeleton_does_not_know_is_still_refused(data: st.DataObject) -> None:
+    """The class behind the unlisted look-alikes: a reserved name with some letters replaced by characters the
+    look-alike table has never seen must still read as the reserved name (the table cannot list them all)."""
+    name = list("GitHub Copilot")
+    letters = [i for i, c in enumerate(name) if c != " "]
+    for i in data.draw(st.lists(st.sampled_from(letters), min_size=1, max_size=6, unique=True)):
+        name[i] = data.draw(_UNFOLDED)
+    text = "".join(name)
+    assert POLICY.name_refusal(text, ["http://127.0.0.1:1/cb"]) is not None, ascii(text)
+
+
+def test_names_in_other_scripts_that_look_like_no_reserved_name_still_register() -> None:
+    for name in ("Ассистент по коду", "代码助手", "コードアシスタント", "코드 도우미", "Copy Lot"):
+        assert POLICY.name_refusal(name, ["http://127.0.0.1:1/cb"]) is None, name
+
+
+def test_a_name_written_backwards_behind_a_right_to_left_override_is_refused(provider: MockProvider,
+                                                                            http: AsgiClient) -> None:
+    # U+202E shows "toliPoC buHtiG" as "GitHub CoPilot", which the skeleton never sees: such a name is refused
+    # before the policy (rfc7591.check_client_metadata: no control, format or bidi character in display text)
+    provider.configure_trust(POLICY)
+    assert register(http, "\u202etoliPoC buHtiG", "http://127.0.0.1:6789/callback") == (400, "invalid_client_metadata")
+
