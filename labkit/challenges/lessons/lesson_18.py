@@ -79,8 +79,8 @@ CHALLENGES = (
     _mistake("redirect_prefix", "redirect_uri prefix matching",
              "Steal a code of alice's through a `redirect_uri` the server only prefix-matches, and log your own "
              "browser in to the client as alice with it.",
-             ("The server compares the start of `redirect_uri` with the client's origin. What may follow "
-              "`http://host:port` in a URL and change where it goes?",
+             ("The server compares the start of `redirect_uri` with the client's origin (`lab.flow.client.origin`). "
+              "What may follow `http://host:port` in a URL and change where it goes?",
               "`user@host`: everything before `@` is user information. Send the victim a link to the server's "
               "`/authorize`; `lab.flow.attacker.received` shows what reached your site.",
               "Start a login at the client in your own browser and reuse its authorization request (challenge, "

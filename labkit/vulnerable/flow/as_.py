@@ -30,7 +30,7 @@ from ...hosts import HostCheck
 from ...servers import ServerThread
 from .mistakes import FlowLog, Refusal
 
-__all__ = ["MALLORY", "CodeRecord", "VulnerableAS", "digest"]
+__all__ = ["MALLORY", "CodeRecord", "VulnerableAS", "digest", "origin_of"]
 
 MALLORY = ("mallory", "mallory-password")  # the attacker's own account at the vulnerable AS (PUBLIC, LAB-ONLY)
 _COOKIE = "as_session"
@@ -40,6 +40,12 @@ _CONSENT = "as_consent"
 def digest(value: str) -> str:
     """The store's key for a code or token (its SHA-256, hex): the value itself is never kept."""
     return hashlib.sha256(value.encode()).hexdigest()
+
+
+def origin_of(url: str) -> str:
+    """``scheme://host:port`` of ``url``: a part's origin, without a private lab's path prefix. Raises nothing."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
 
 
 @dataclass
@@ -75,6 +81,7 @@ class VulnerableAS:
         self._server = ServerThread(HostCheck(Starlette(routes=routes), name="vulnerable AS"), name=name,
                                     capability=capability)
         self.url = self.issuer = self._server.url
+        self.origin = origin_of(self.url)  # scheme://host:port (url also carries a private lab's prefix)
 
     def register(self, client_id: str, secret: str, redirect_uris: tuple[str, ...]) -> None:
         """Register a confidential client."""
@@ -98,8 +105,7 @@ class VulnerableAS:
             return True
         if "redirect_prefix" in self.on:  # UNSAFE: a string prefix (the registered origin) is not a URL check
             for uri in registered:
-                parts = urlsplit(uri)
-                if redirect_uri.startswith(f"{parts.scheme}://{parts.netloc}"):
+                if redirect_uri.startswith(origin_of(uri)):
                     through.add("redirect_prefix")
                     keys["redirect_prefix"] = redirect_uri
                     return True

@@ -24,6 +24,7 @@ from starlette.routing import Route
 
 from ...hosts import HostCheck
 from ...servers import ServerThread
+from .as_ import origin_of
 from .mistakes import FlowLog, Refusal
 
 __all__ = ["CLIENT_ID", "Server", "VulnerableClient"]
@@ -72,6 +73,7 @@ class VulnerableClient:
         self._server = ServerThread(HostCheck(Starlette(routes=routes), name="vulnerable client"), name="flow-client",
                                     capability=capability)
         self.url = self._server.url
+        self.origin = origin_of(self.url)  # scheme://host:port (url also carries a private lab's prefix)
         self.callback = f"{self.url}/callback"
 
     def _session(self, request: Request) -> tuple[str, Session]:

@@ -14,6 +14,7 @@ import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 from starlette.applications import Starlette
@@ -23,7 +24,7 @@ from starlette.routing import Route
 
 from ...hosts import HostCheck
 from ...servers import ServerThread
-from .as_ import VulnerableAS, digest
+from .as_ import VulnerableAS, digest, origin_of
 from .client import CLIENT_ID, COOKIE, Server, VulnerableClient
 from .mcp_proxy import PROXY_CLIENT_ID, ConsentProxy
 from .mistakes import MISTAKES, Breach, FlowLog, mistake_names
@@ -55,6 +56,7 @@ class Attacker:
         self._server = ServerThread(HostCheck(Starlette(routes=routes), name="attacker site"), name="flow-attacker",
                                     capability=capability)
         self.url = self._server.url
+        self.origin = origin_of(self.url)  # scheme://host:port (url also carries a private lab's prefix)
         self.issuer = f"{self.url}/as"
 
     def _keep(self, path: str, params: dict[str, str]) -> None:
@@ -159,6 +161,18 @@ class FlowLab:
     def documented() -> dict[str, str]:
         """Every mistake and what it is."""
         return dict(MISTAKES)
+
+    def where(self, url: str) -> tuple[str | None, str]:
+        """Which part serves ``url`` (``client``, ``server``, ``proxy``, ``attacker``; None: none of them) and the
+        path as that part serves it: without a private lab's prefix, so an open and a private lab show the same."""
+        parts = {"client": self.client.url, "server": self.as_.url, "proxy": self.proxy.url,
+                 "attacker": self.attacker.url}
+        target = urlsplit(url)
+        for name, base in parts.items():
+            prefix = urlsplit(base).path.rstrip("/")
+            if origin_of(url) == origin_of(base) and (target.path == prefix or target.path.startswith(prefix + "/")):
+                return name, target.path[len(prefix):] or "/"
+        return None, target.path or "/"
 
     # -- the lab's judgement ---------------------------------------------------------------------------------
     def _role(self, session: str) -> str:

