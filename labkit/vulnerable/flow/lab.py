@@ -211,7 +211,7 @@ class FlowLab:
         through, named = set(record.through), dict(record.keys)
         if digest(code) in self._went_through_go:
             through.add("open_redirect")
-            named["open_redirect"] = _origin(self.attacker.url)
+            named["open_redirect"] = self.attacker.origin
         self.log.add(Breach("leak", record.user, frozenset(through), _keys(named)))
 
     # -- lifecycle -------------------------------------------------------------------------------------------
@@ -240,8 +240,3 @@ class FlowLab:
 
 def _keys(named: dict[str, str]) -> tuple[tuple[str, str], ...]:
     return tuple(sorted(named.items()))
-
-
-def _origin(url: str) -> str:
-    parts = httpx.URL(url)
-    return f"{parts.scheme}://{parts.host}:{parts.port}"
