@@ -199,3 +199,13 @@ class LifespanClient(AsgiClient):
         if left:
             self._loop.run_until_complete(asyncio.wait(left))
         super().close()
+
+
+class ManualClock:
+    """A clock a test moves by hand (``clock.now += 61``); starts at ``NOW``."""
+
+    def __init__(self, now: float = NOW) -> None:
+        self.now = float(now)
+
+    def __call__(self) -> float:
+        return self.now

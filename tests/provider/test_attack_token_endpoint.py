@@ -16,7 +16,7 @@ from joserfc.jwk import ECKey
 
 from labkit.provider import MockProvider
 
-from ..helpers import AsgiClient
+from ..helpers import AsgiClient, ManualClock
 
 BASE = "http://127.0.0.1"
 NOW = 1_767_225_600
@@ -28,12 +28,7 @@ REDIRECT = "http://127.0.0.1:8765/callback"
 KEY, OTHER = ECKey.generate_key("P-256"), ECKey.generate_key("P-256")
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = float(NOW)
-
-    def __call__(self) -> float:
-        return self.now
+Clock = ManualClock
 
 
 @pytest.fixture()

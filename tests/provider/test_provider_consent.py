@@ -17,7 +17,7 @@ from labkit.provider import MockProvider
 from labkit.provider.consent import CONSENT_TTL, MAX_PENDING, ConsentBook, check_origin
 from labkit.provider.models import Client
 
-from ..helpers import AsgiClient, examples
+from ..helpers import AsgiClient, ManualClock, examples
 
 BASE = "http://127.0.0.1"
 NOW = 1_767_225_600.0
@@ -26,12 +26,7 @@ CHALLENGE = base64.urlsafe_b64encode(hashlib.sha256(VERIFIER.encode()).digest())
 REDIRECT = "http://127.0.0.1:8765/callback"
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = NOW
-
-    def __call__(self) -> float:
-        return self.now
+Clock = ManualClock
 
 
 @pytest.fixture()

@@ -17,19 +17,14 @@ from joserfc.jwk import KeySet
 
 from labkit.provider import MockProvider
 
-from ..helpers import AsgiClient
+from ..helpers import AsgiClient, ManualClock
 
 BASE = "http://127.0.0.1:9401"
 REDIRECT = "http://127.0.0.1:8765/callback"
 WEB = ("lab-web", "lab-web-secret")
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_767_225_600.0
-
-    def __call__(self) -> float:
-        return self.now
+Clock = ManualClock
 
 
 @pytest.fixture()
