@@ -99,7 +99,8 @@ def _parser() -> argparse.ArgumentParser:
                       "shared password, 8+ characters (default: $LABKIT_CLASSROOM_PASSWORD, else one is made)")
     room.add_argument("--instructor-password", default=os.environ.get("LABKIT_CLASSROOM_INSTRUCTOR_PASSWORD"),
                       help="signing in with it puts one in the instructors group, 16+ characters (default: "
-                      "$LABKIT_CLASSROOM_INSTRUCTOR_PASSWORD, else one is made)")
+                      "$LABKIT_CLASSROOM_INSTRUCTOR_PASSWORD, else one is made; prefer the variable: a command "
+                      "line is visible to every user of the machine, learners included)")
     room.add_argument("--database", help="the board's SQLAlchemy URL, e.g. postgresql+asyncpg://... (default: "
                       "SQLite in --folder)")
 
