@@ -71,6 +71,7 @@ def test_the_core_wheel_installs_no_extra_and_its_faces_import(core_python: Path
 COMMANDS = {
     "serve": [], "demo": [], "lab": ["--no-browser"], "cluster": [], "mint": [], "audit": ["/dev/null"],
     "probe": ["http://127.0.0.1:9/"], "explain": ["--sample-agent", str(ROOT / "sample_agent" / "agentup.yml")],
+    "classroom": [],
 }
 
 
