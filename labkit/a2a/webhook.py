@@ -65,6 +65,9 @@ class WebhookReceiver:
         self.notifications: deque[Notification] = deque(maxlen=MAX_RECORDED)
         self._arrived = threading.Condition()  # notified on every recorded delivery (wait_for needs no polling)
         self._validator: JWTValidator | None = None
+        # validators replaced by a later trust(): their JWKS client's sockets belong to the serving loop, so they are
+        # closed there, at shutdown, not left to the garbage collector
+        self._retired: list[JWTValidator] = []
         # jti values seen: in this process by default; a Redis ReplayCache when receivers run as replicas
         self.replay: ReplayCache = replay if replay is not None else MemoryReplayCache(clock)
         self.app = Starlette(routes=[
@@ -77,6 +80,8 @@ class WebhookReceiver:
         """Trust notifications signed by the agent at ``agent_url`` (keys from its JWKS)."""
         keys = JWKSClient(jwks_url or f"{agent_url}/.well-known/jwks.json", clock=self.clock)
         policy = ClaimPolicy(issuers=(agent_url,), required=("exp", "iat", "jti", "iss", "aud"))
+        if self._validator is not None:
+            self._retired.append(self._validator)
         self._validator = JWTValidator(("ES256",), keys, policy, clock=self.clock, cache=CacheLimits(ttl=0))
 
     def expect_token(self, hook: str, token: str) -> None:
@@ -195,8 +200,9 @@ class WebhookReceiver:
 
     async def aclose(self) -> None:
         """Close the JWKS client and the replay cache's connections (a Redis one has them)."""
-        if self._validator is not None:
-            await self._validator.aclose()
+        retired, self._retired = self._retired, []
+        for validator in (*retired, *((self._validator,) if self._validator is not None else ())):
+            await validator.aclose()
         close = getattr(self.replay, "aclose", None)
         if close is not None:
             await close()

@@ -165,3 +165,22 @@ def test_webhook_wait_for_and_deliver() -> None:
         assert all(not n.accepted for n in refused)
         with pytest.raises(TimeoutError, match="'nothing-here'"):
             lab.webhooks.wait_for("nothing-here", timeout=0.05)
+
+
+@pytest.mark.integration
+def test_reloading_the_agent_leaves_no_socket_to_the_garbage_collector() -> None:
+    # each reload makes the receiver trust the new agent: the validator it replaces holds a pooled connection to the
+    # agent's JWKS, opened on the receiver's loop; it is closed there at shutdown, never by the garbage collector
+    import gc
+    import warnings
+
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always", ResourceWarning)
+        with Lab() as lab:
+            hook = lab.webhooks.url("orders")
+            for _ in range(2):
+                assert lab.webhooks.deliver("orders", lab.agent.signer.sign(hook, "task-1", 60)) == 200  # JWKS fetched
+                lab.reload(lab.config)
+                gc.collect()
+        gc.collect()
+    assert not [w for w in seen if issubclass(w.category, ResourceWarning)], [str(w.message) for w in seen]
